@@ -1,0 +1,140 @@
+"""Designs: named presets of runtime options (not forks of the code).
+
+A design says which allocator structure is modelled (size-class table, span
+layout, which locks exist, page cache, heap growth granularity). Ablations
+flip one option at a time via ``design.overrides`` in a config.
+
+Sources (see ../shared/REFERENCES.md and docs/decisions.md):
+- go1.12: the seed's table; mcentral = two span lists under one lock
+  (mcentral.go, Go <= 1.14); every mheap operation under mheap.lock; heap grows
+  a whole 64 MiB heap arena at a time (mheap.go grow + malloc.go sysAlloc,
+  Go 1.11-1.13); the treap-era page heap cost (design doc 35112).
+- go1.14: + the per-P page cache (mpagecache.go) and the bitmap page allocator
+  that grows in 4 MiB palloc chunks (mpagealloc.go).
+- go1.15: + lock-free mcentral span sets (mcentral.go, mspanset.go).
+- go1.25: today's table (24-byte class), malloc headers and heap bits at the
+  end of pointerful spans of objects <= 512 B (mbitmap.go heapBitsInSpan).
+- go1.27: go1.25 + Green Tea GC's inline mark bits in 16..512 B spans
+  (mheap.go initSpan, mgcmark_greenteagc.go gcUsesSpanInlineMarkBits).
+- tcmalloc: thread caches that move objects to and from one locked central
+  free list per class in batches (gperftools tcmalloc.html); page heap under
+  one lock.
+- global-lock: one lock around every malloc: the baseline the multi-level
+  design is claimed to beat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+from gosim.errors import ConfigError, UnknownPresetError
+
+SpanLayout = Literal["full", "heapbits", "inline_markbits"]
+McentralKind = Literal["locked", "lockfree"]
+HeapGrowth = Literal["arena", "chunk"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Runtime options of one modelled allocator design."""
+
+    name: str
+    #: size-class table preset (gosim.runtime.sizeclasses)
+    sizeclasses: str
+    #: how objects per span are computed: 'full' = table counts; 'heapbits' =
+    #: pointerful spans of objects <= 512 B keep 1/64 of the span for pointer
+    #: bits (Go 1.22-1.25); 'inline_markbits' = additionally 128 bytes of
+    #: inline mark bits in every 16..512 B span (Go 1.26+ Green Tea GC).
+    span_layout: SpanLayout
+    #: pointerful objects > 512 B carry an 8-byte malloc header (Go 1.22+)
+    malloc_header: bool
+    #: mcentral protected by a mutex (<= 1.14) or lock-free span sets (>= 1.15)
+    mcentral: McentralKind
+    #: per-P page cache (Go 1.14+, mpagecache.go)
+    page_cache: bool
+    #: heap growth granularity: 'arena' = whole 64 MiB heap arena per grow
+    #: (Go 1.11-1.13); 'chunk' = 512-page (4 MiB) palloc chunks (Go 1.14+)
+    heap_growth: HeapGrowth
+    #: objects moved per mcache refill; 0 = the whole span (Go); > 0 = batched
+    #: transfers from a central free list (tcmalloc)
+    transfer_batch_objects: int = 0
+    #: one lock around every malloc (baseline)
+    global_lock: bool = False
+    #: tiny allocator for pointer-free objects < 16 B
+    tiny_alloc: bool = True
+    #: pages in the per-P page cache (64 = one uint64 bitmap)
+    page_cache_pages: int = 64
+    #: heap arena size (address-space reservation unit)
+    heap_arena_bytes: int = 64 << 20
+    #: pages per palloc chunk: the 'chunk' growth step
+    palloc_chunk_pages: int = 512
+    #: total address space the heap may reserve (out-of-memory beyond it)
+    heap_address_space_bytes: int = 256 << 40
+    #: sizeof(mspan) in bytes, for mspan_inuse_bytes (runtime/mheap.go)
+    mspan_struct_bytes: int = 160
+    #: sizeof(mcache) in bytes, for mcache_inuse_bytes (runtime/mcache.go)
+    mcache_struct_bytes: int = 2296
+    #: mspan structs fixalloc hands out per persistentalloc chunk
+    #: (fixalloc chunk 16 KiB / 160 B = 102; MSpanInuse steps measured in
+    #: 64 x 160 B steps in REFERENCES.md, so the model counts whole structs)
+    #: cost-model overrides a design carries (e.g. the treap-era heap cost)
+    costs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def large_object_cutoff_bytes(self) -> int:
+        """Largest size served from a size class (malloc.go: maxSmallSize - mallocHeaderSize)."""
+        return 32768 - 8 if self.malloc_header else 32768
+
+    def with_overrides(self, overrides: dict[str, Any], *, file: str | None = None,
+                       key_prefix: str = "design.overrides") -> Design:
+        names = {f.name for f in fields(self)} - {"name", "costs"}
+        for k in overrides:
+            if k not in names:
+                raise ConfigError(
+                    f"unknown design option {k!r}; expected one of {sorted(names)}",
+                    file=file, key=f"{key_prefix}.{k}")
+        if not overrides:
+            return self
+        return replace(self, name=self.name + "+" + ",".join(
+            f"{k}={overrides[k]}" for k in sorted(overrides)), **overrides)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["costs"] = dict(self.costs)
+        d["large_object_cutoff_bytes"] = self.large_object_cutoff_bytes
+        return d
+
+
+_GO1_12 = Design(
+    name="go1.12", sizeclasses="go1.12", span_layout="full", malloc_header=False,
+    mcentral="locked", page_cache=False, heap_growth="arena",
+    mspan_struct_bytes=160, mcache_struct_bytes=1376,
+    # design doc 35112: average mheap critical section ~4.0 us in the treap era
+    costs=(("pagealloc_ns", 2500),),
+)
+
+PRESETS: dict[str, Design] = {
+    "go1.12": _GO1_12,
+    "go1.14": replace(_GO1_12, name="go1.14", page_cache=True, heap_growth="chunk", costs=()),
+    "go1.15": replace(_GO1_12, name="go1.15", sizeclasses="go1.27", page_cache=True,
+                      heap_growth="chunk", mcentral="lockfree", costs=()),
+    "go1.25": Design(name="go1.25", sizeclasses="go1.27", span_layout="heapbits",
+                     malloc_header=True, mcentral="lockfree", page_cache=True,
+                     heap_growth="chunk"),
+    "go1.27": Design(name="go1.27", sizeclasses="go1.27", span_layout="inline_markbits",
+                     malloc_header=True, mcentral="lockfree", page_cache=True,
+                     heap_growth="chunk"),
+    "tcmalloc": Design(name="tcmalloc", sizeclasses="go1.27", span_layout="full",
+                       malloc_header=False, mcentral="locked", page_cache=False,
+                       heap_growth="chunk", transfer_batch_objects=32, tiny_alloc=False),
+    "global-lock": replace(_GO1_12, name="global-lock", global_lock=True, costs=()),
+}
+
+
+def get_design(name: str) -> Design:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UnknownPresetError(
+            f"unknown design preset {name!r}; expected one of {sorted(PRESETS)}") from None

@@ -1,0 +1,1 @@
+"""The SimPy layer: Ps, goroutines, runtime locks and the cost model."""

@@ -1,0 +1,54 @@
+"""What one simulation run returns: tidy, JSON/Parquet-friendly tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run.
+
+    ``metrics``: flat scalars, snake_case with units, e.g. ``mallocs``,
+    ``heap_inuse_bytes``, ``allocs_per_sim_second``, ``sim_time_ns``,
+    ``fast_path_fraction``, ``lock_free_fraction``, ``malloc_latency_p50_ns``,
+    ``lock_<name>_wait_mean_ns``...
+
+    ``locks``: one row per lock: ``lock`` (name, e.g. ``mheap``,
+    ``mcentral[spc=9]``, ``global``), ``kind`` (``mheap``/``mcentral``/
+    ``global``/``atomic``), ``span_class`` (int or -1), ``size_class``,
+    ``acquisitions``, ``contended``, ``wait_mean_ns``, ``wait_p50_ns``,
+    ``wait_p99_ns``, ``wait_max_ns``, ``hold_mean_ns``, ``hold_p50_ns``,
+    ``hold_p99_ns``, ``utilisation``, ``max_waiters``, ``wait_total_ns``.
+
+    ``p_time``: one row per (P, category): ``p``, ``category`` (``fast_path``,
+    ``slow_path``, ``wait:<lock kind>``, ``hold:<lock kind>``, ``work``,
+    ``idle``, ``sched``), ``ns``.
+
+    ``latency_hist``: malloc latency histogram: ``{"lo_ns": [...],
+    "hi_ns": [...], "count": [...]}`` with exact integer-ns bins.
+
+    ``by_size``: one row per size class: ``size_class``, ``size_bytes``,
+    ``mallocs``, ``frees``, ``spans_inuse``.
+
+    ``timeseries``: rows ``t_ns`` + counters, when asked for.
+    """
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    locks: list[dict[str, Any]] = field(default_factory=list)
+    p_time: list[dict[str, Any]] = field(default_factory=list)
+    latency_hist: dict[str, list[int]] = field(default_factory=dict)
+    by_size: list[dict[str, Any]] = field(default_factory=list)
+    timeseries: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": self.metrics, "locks": self.locks, "p_time": self.p_time,
+            "latency_hist": self.latency_hist, "by_size": self.by_size,
+            "timeseries": self.timeseries,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunResult:
+        return cls(**d)
