@@ -75,9 +75,14 @@ class Design:
     mspan_struct_bytes: int = 160
     #: sizeof(mcache) in bytes, for mcache_inuse_bytes (runtime/mcache.go)
     mcache_struct_bytes: int = 2296
-    #: mspan structs fixalloc hands out per persistentalloc chunk
-    #: (fixalloc chunk 16 KiB / 160 B = 102; MSpanInuse steps measured in
-    #: 64 x 160 B steps in REFERENCES.md, so the model counts whole structs)
+    #: per-P cache of mspan structs refilled 64 at a time under mheap.lock
+    #: (mheap.go allocMSpanLocked, Go 1.14+); off = one struct per span (Go 1.12)
+    mspan_cache: bool = True
+    #: page-run choice: 'first' = lowest address (mpagealloc.go find, Go 1.14+);
+    #: 'best' = smallest adequate run (the Go <= 1.13 treap, mheap.go allocSpanLocked)
+    page_fit: Literal["first", "best"] = "first"
+    #: span initialisation inside mheap.lock (Go <= 1.13 alloc_m) instead of after it
+    span_init_under_heap_lock: bool = False
     #: cost-model overrides a design carries (e.g. the treap-era heap cost)
     costs: tuple[tuple[str, Any], ...] = ()
 
@@ -109,16 +114,21 @@ class Design:
 _GO1_12 = Design(
     name="go1.12", sizeclasses="go1.12", span_layout="full", malloc_header=False,
     mcentral="locked", page_cache=False, heap_growth="arena",
-    mspan_struct_bytes=160, mcache_struct_bytes=1376,
+    mspan_cache=False, page_fit="best", span_init_under_heap_lock=True,
+    # sizeof(mspan) and sizeof(mcache) on linux/amd64 in Go 1.12 (docs/decisions.md)
+    mspan_struct_bytes=160, mcache_struct_bytes=1736,
     # design doc 35112: average mheap critical section ~4.0 us in the treap era
     costs=(("pagealloc_ns", 2500),),
 )
 
 PRESETS: dict[str, Design] = {
     "go1.12": _GO1_12,
-    "go1.14": replace(_GO1_12, name="go1.14", page_cache=True, heap_growth="chunk", costs=()),
+    "go1.14": replace(_GO1_12, name="go1.14", page_cache=True, heap_growth="chunk",
+                      mspan_cache=True, page_fit="first", span_init_under_heap_lock=False,
+                      costs=()),
     "go1.15": replace(_GO1_12, name="go1.15", sizeclasses="go1.27", page_cache=True,
-                      heap_growth="chunk", mcentral="lockfree", costs=()),
+                      heap_growth="chunk", mcentral="lockfree", mspan_cache=True,
+                      page_fit="first", span_init_under_heap_lock=False, costs=()),
     "go1.25": Design(name="go1.25", sizeclasses="go1.27", span_layout="heapbits",
                      malloc_header=True, mcentral="lockfree", page_cache=True,
                      heap_growth="chunk"),
@@ -127,7 +137,8 @@ PRESETS: dict[str, Design] = {
                      heap_growth="chunk"),
     "tcmalloc": Design(name="tcmalloc", sizeclasses="go1.27", span_layout="full",
                        malloc_header=False, mcentral="locked", page_cache=False,
-                       heap_growth="chunk", transfer_batch_objects=32, tiny_alloc=False),
+                       heap_growth="chunk", transfer_batch_objects=32, tiny_alloc=False,
+                       mspan_cache=False),
     "global-lock": replace(_GO1_12, name="global-lock", global_lock=True, costs=()),
 }
 

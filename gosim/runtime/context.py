@@ -1,0 +1,107 @@
+"""The seam between the allocator model and the simulation layer.
+
+Runtime code that must wait (a lock) or spend time (a cost) says so through a
+:class:`Ctx`, as generator functions used with ``yield from``. Under
+:class:`NoSimCtx` those generators yield nothing, so the same code runs
+uncontended and timeless in unit tests (drive it with :func:`run_sync`);
+under the SimPy layer (``gosim.sim``) they yield SimPy events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+Gen = Generator[Any, Any, T]
+
+
+class Mutex:
+    """A runtime.mutex (runtime/lock_*.go). Plain data here; the simulation
+    attaches its contention model as ``sim``."""
+
+    __slots__ = ("name", "kind", "span_class", "size_class", "sim")
+
+    def __init__(self, name: str, kind: str, span_class: int = -1, size_class: int = -1) -> None:
+        self.name = name
+        self.kind = kind
+        self.span_class = span_class
+        self.size_class = size_class
+        self.sim: Any = None
+
+    def __repr__(self) -> str:
+        return f"Mutex({self.name})"
+
+
+class AtomicCell:
+    """A lock-free structure (e.g. an mcentral span set, mspanset.go): operations
+    on it are atomics whose cost grows with concurrent access."""
+
+    __slots__ = ("name", "kind", "span_class", "size_class", "sim")
+
+    def __init__(self, name: str, kind: str, span_class: int = -1, size_class: int = -1) -> None:
+        self.name = name
+        self.kind = kind
+        self.span_class = span_class
+        self.size_class = size_class
+        self.sim: Any = None
+
+
+class Ctx(Protocol):
+    """What runtime code may ask of its execution context."""
+
+    #: index of the P this code runs on (selects the mcache, page cache, mspan cache)
+    p: int
+
+    def lock(self, mu: Mutex) -> Gen[None]: ...
+
+    def unlock(self, mu: Mutex) -> Gen[None]: ...
+
+    def spend(self, cost: str, units: float = 1.0) -> Gen[None]: ...
+
+    def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]: ...
+
+
+def _nothing() -> Gen[None]:
+    return
+    yield  # pragma: no cover - makes this a generator
+
+
+class NoSimCtx:
+    """Uncontended, timeless execution: every wait and cost is free.
+
+    Checks lock discipline (no double lock, unlock of a held lock) so unit
+    tests catch lock-ordering mistakes in the model.
+    """
+
+    def __init__(self, p: int = 0) -> None:
+        self.p = p
+        self.held: list[Mutex] = []
+
+    def lock(self, mu: Mutex) -> Gen[None]:
+        if mu in self.held:
+            raise RuntimeError(f"self-deadlock: {mu.name} already held")
+        self.held.append(mu)
+        return _nothing()
+
+    def unlock(self, mu: Mutex) -> Gen[None]:
+        if mu not in self.held:
+            raise RuntimeError(f"unlock of unlocked {mu.name}")
+        self.held.remove(mu)
+        return _nothing()
+
+    def spend(self, cost: str, units: float = 1.0) -> Gen[None]:
+        return _nothing()
+
+    def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]:
+        return _nothing()
+
+
+def run_sync(gen: Gen[T]) -> T:
+    """Drive a runtime generator that must not block (NoSimCtx) to completion."""
+    try:
+        while True:
+            ev = next(gen)
+            raise RuntimeError(f"runtime code yielded {ev!r} outside a simulation")
+    except StopIteration as stop:
+        return stop.value

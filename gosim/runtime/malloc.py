@@ -1,0 +1,336 @@
+"""mallocgc and the simulated runtime that owns the heap (runtime/malloc.go).
+
+:class:`Runtime` ties the levels together: one :class:`~gosim.runtime.mheap.MHeap`,
+one :class:`~gosim.runtime.mcentral.MCentral` per span class, and one P (with
+its mcache, page cache and mspan cache) per GOMAXPROCS. ``mallocgc`` has the
+runtime's three paths:
+
+- tiny: pointer-free and under 16 bytes: packed into a 16-byte block
+  (malloc.go mallocgcTiny: align 8/4/2 by size; fits if offset+size <= 16);
+- small: up to the design's large-object cutoff (32768, or 32760 with malloc
+  headers); pointerful objects over 512 B get an 8-byte header first;
+- large: ceil(size / 8 KiB) pages in a class-0 span straight from the heap.
+
+The fast path (``try_fast``) takes no lock and touches only the P's mcache;
+``slow`` refills through mcentral and mheap and may wait on their locks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gosim.errors import InvalidSizeError, InvalidSpanClassError
+from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
+from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex, NoSimCtx, run_sync
+from gosim.runtime.design import Design, get_design
+from gosim.runtime.mcache import MCache
+from gosim.runtime.mcentral import MCentral
+from gosim.runtime.mheap import MHeap
+from gosim.runtime.mspan import MALLOC_HEADER_BYTES, MIN_SIZE_FOR_MALLOC_HEADER, MSpanState
+from gosim.runtime.mstats import MemStats
+from gosim.runtime.runtime2 import P
+from gosim.runtime.sizeclasses import get_table
+
+#: maxTinySize (malloc.go)
+MAX_TINY_SIZE = 16
+#: &zerobase: what mallocgc(0) returns
+ZEROBASE = 0x1
+
+TINY, SMALL, LARGE, ZERO = 0, 1, 2, 3
+
+
+class Runtime:
+    """The allocator of one simulated Go program."""
+
+    def __init__(self, design: Design | str = "go1.27", gomaxprocs: int = 1) -> None:
+        if isinstance(design, str):
+            design = get_design(design)
+        if gomaxprocs < 1:
+            raise InvalidSpanClassError(f"gomaxprocs must be >= 1, got {gomaxprocs}")
+        self.design = design
+        self.table = get_table(design.sizeclasses)
+        self.stats = MemStats()
+        self.mheap = MHeap(design, self.table, self.stats)
+        self.num_span_classes = self.table.num_size_classes << 1
+        batched = design.transfer_batch_objects > 0
+        self.ps: list[P] = [P(i, MCache(self.num_span_classes, batched))
+                            for i in range(gomaxprocs)]
+        self.central = [MCentral(self.mheap, self.ps, spc, design)
+                        for spc in range(self.num_span_classes)]
+        self.tiny_spanclass = (self.table.tiny_size_class << 1) | 1
+        self.global_lock = Mutex("global", "global") if design.global_lock else None
+        self.large_cutoff = design.large_object_cutoff_bytes
+        self._classify_cache: dict[tuple[int, bool], tuple[int, int, int]] = {}
+
+    # -- classification ------------------------------------------------------------
+    def classify(self, size: int, noscan: bool) -> tuple[int, int, int]:
+        """(path, span class, bytes charged) for a request, as mallocgc decides."""
+        key = (size, noscan)
+        r = self._classify_cache.get(key)
+        if r is not None:
+            return r
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidSizeError(f"invalid allocation size {size!r}: expected an integer >= 0")
+        d = self.design
+        if size == 0:
+            r = (ZERO, 0, 0)
+        elif noscan and size < MAX_TINY_SIZE and d.tiny_alloc:
+            r = (TINY, self.tiny_spanclass, MAX_TINY_SIZE)
+        elif size <= self.large_cutoff:
+            req = size
+            if d.malloc_header and not noscan and size > MIN_SIZE_FOR_MALLOC_HEADER:
+                req = size + MALLOC_HEADER_BYTES  # mallocgcSmallScanHeader
+            sc = self.table.size_to_class(req)
+            r = (SMALL, (sc << 1) | int(noscan), self.table.class_to_size(sc))
+        else:
+            npages = -(-size // PAGE_SIZE)
+            r = (LARGE, int(noscan), npages * PAGE_SIZE)
+        if len(self._classify_cache) < 1 << 16:
+            self._classify_cache[key] = r
+        return r
+
+    # -- the fast path (no lock, no shared state) ------------------------------------
+    def tiny_fit(self, c: MCache, size: int) -> int:
+        """Try to pack a tiny object into the P's current tiny block; 0 if it does not fit."""
+        off = c.tiny_offset
+        if size & 7 == 0:
+            off = (off + 7) & ~7
+        elif size & 3 == 0:
+            off = (off + 3) & ~3
+        elif size & 1 == 0:
+            off = (off + 1) & ~1
+        if off + size <= MAX_TINY_SIZE and c.tiny != 0:
+            c.tiny_offset = off + size
+            st = self.stats
+            st.tiny_allocs += 1
+            st.mallocs += 1
+            return c.tiny + off
+        return 0
+
+    def _tiny_new_block(self, c: MCache, block: int, size: int) -> int:
+        # malloc.go: keep whichever block has more room left
+        if size < c.tiny_offset or c.tiny == 0:
+            c.tiny = block
+            c.tiny_offset = size
+        return block
+
+    def count_small(self, spc: int, elemsize: int, n: int) -> None:
+        st = self.stats
+        st.mallocs += n
+        st.heap_alloc_bytes += n * elemsize
+        st.total_alloc_bytes += n * elemsize
+        st.by_size_mallocs[spc >> 1] += n
+
+    def try_fast(self, p: int, size: int, noscan: bool) -> int:
+        """nextFreeFast: allocate from the P's cache if possible; 0 if the slow path is needed."""
+        kind, spc, elemsize = self.classify(size, noscan)
+        c = self.ps[p].mcache
+        if kind == TINY:
+            a = self.tiny_fit(c, size)
+            if a:
+                return a
+            if c.avail[spc] > 0:
+                block = c.take(spc)
+                self.count_small(spc, elemsize, 1)
+                self.stats.tiny_blocks += 1
+                return self._tiny_new_block(c, block, size)
+            return 0
+        if kind == SMALL and c.avail[spc] > 0:
+            a = c.take(spc)
+            self.count_small(spc, elemsize, 1)
+            return a
+        if kind == ZERO:
+            return ZEROBASE
+        return 0
+
+    # -- the slow path ------------------------------------------------------------------
+    def slow(self, ctx: Ctx, size: int, noscan: bool) -> Gen[int]:
+        """What mallocgc does when the cache cannot serve the request."""
+        kind, spc, elemsize = self.classify(size, noscan)
+        pp = self.ps[ctx.p]
+        c = pp.mcache
+        if kind == LARGE:
+            return (yield from self.alloc_large(ctx, pp, size, noscan))
+        # c.nextFree: the cached span is exhausted -> refill
+        self.stats.refills[spc] += 1
+        yield from c.refill(ctx, self.central[spc], spc)
+        a = c.take(spc)
+        self.count_small(spc, elemsize, 1)
+        if kind == TINY:
+            self.stats.tiny_blocks += 1
+            return self._tiny_new_block(c, a, size)
+        return a
+
+    def alloc_large(self, ctx: Ctx, pp: P, size: int, noscan: bool) -> Gen[int]:
+        """mcache.go allocLarge: a class-0 span of ceil(size/8 KiB) pages."""
+        npages = -(-size // PAGE_SIZE)
+        spc = int(noscan)
+        yield from ctx.spend("large_alloc_ns")
+        s = yield from self.mheap.alloc(ctx, pp, npages, spc)
+        s.alloc_bits = 1
+        s.alloc_count = 1
+        s.freeindex = 1
+        central = self.central[spc]
+        if central.locked:
+            central.full[s.sid] = s
+            s.on_list = "full"
+        else:  # Go 1.15+: pushed onto the class-0 mcentral's full swept set
+            yield from ctx.atomic(central.spanset, "spanset_op_ns")
+            central._to_full(s)
+        if s.needzero:
+            yield from ctx.spend("zero_per_byte_ns", size)
+        st = self.stats
+        st.mallocs += 1
+        st.large_allocs += 1
+        st.large_pages += npages
+        st.heap_alloc_bytes += npages * PAGE_SIZE
+        st.total_alloc_bytes += npages * PAGE_SIZE
+        return s.base
+
+    def mallocgc(self, ctx: Ctx, size: int, noscan: bool = True) -> Gen[int]:
+        """Allocate one object; returns its address (ZEROBASE for size 0)."""
+        gl = self.global_lock
+        if gl is not None:
+            yield from ctx.lock(gl)
+        a = self.try_fast(ctx.p, size, noscan)
+        if not a:
+            a = yield from self.slow(ctx, size, noscan)
+        if gl is not None:
+            yield from ctx.unlock(gl)
+        return a
+
+    # -- synchronous conveniences (no simulation) ----------------------------------------
+    def malloc(self, size: int, noscan: bool = True, p: int = 0) -> int:
+        """Uncontended, timeless mallocgc on P ``p``."""
+        a = self.try_fast(p, size, noscan)
+        if a:
+            if self.global_lock is None:
+                return a
+        return run_sync(self.mallocgc(NoSimCtx(p), size, noscan)) if not a else a
+
+    def free(self, addr: int, p: int = 0) -> None:
+        """Free the object at ``addr`` (the sweeper's job, mgcsweep.go): its slot
+        returns to the span; a span left with no object returns to the heap,
+        which coalesces free page runs."""
+        run_sync(self.free_object(NoSimCtx(p), addr))
+
+    def free_object(self, ctx: Ctx, addr: int) -> Gen[None]:
+        s = self.mheap.span_of(addr)
+        if s is None or s.state != MSpanState.IN_USE:
+            raise InvalidSizeError(f"free of address {addr:#x} that is not in an in-use span")
+        central = self.central[s.spanclass]
+        st = self.stats
+        if s.size_class == 0:
+            if addr != s.base:
+                raise InvalidSizeError(f"free of {addr:#x}: not the start of a large object")
+            s.alloc_bits = 0
+            s.alloc_count = 0
+            central.remove(s)
+            st.frees += 1
+            st.heap_alloc_bytes -= s.npages * PAGE_SIZE
+            st.by_size_frees[0] += 1
+            yield from self.mheap.freeSpan(ctx, self.ps[ctx.p], s)
+            return
+        s.free_index(s.object_index(addr))
+        st.frees += 1
+        st.heap_alloc_bytes -= s.elemsize
+        st.by_size_frees[s.size_class] += 1
+        if s.in_cache:
+            return
+        if s.alloc_count == 0:
+            central.remove(s)
+            yield from self.mheap.freeSpan(ctx, self.ps[ctx.p], s)
+        elif s.on_list == "full":
+            central._to_partial(s)
+
+    def release_all(self, p: int = 0) -> None:
+        """mcache.releaseAll: return every cached span to its mcentral."""
+        ctx = NoSimCtx(p)
+        c = self.ps[p].mcache
+        for spc, s in enumerate(c.alloc):
+            if s is not None and not c.batched:
+                run_sync(self.central[spc].uncacheSpan(ctx, s))
+                c.alloc[spc] = None
+                c.avail[spc] = 0
+        c.tiny = 0
+        c.tiny_offset = 0
+
+    # -- statistics -------------------------------------------------------------------------
+    def memstats(self) -> dict[str, Any]:
+        h = self.mheap
+        st = self.stats
+        m = st.as_metrics()
+        m.update(
+            heap_inuse_bytes=h.heap_inuse_bytes,
+            heap_sys_bytes=h.sys_bytes,
+            heap_idle_bytes=h.sys_bytes - h.heap_inuse_bytes,
+            heap_released_bytes=h.heap_released_bytes,
+            heap_reserved_bytes=h.reserved_bytes,
+            heap_objects=st.mallocs - st.tiny_allocs - st.frees,
+            mspan_inuse_bytes=h.mspan_inuse_bytes,
+            mcache_inuse_bytes=len(self.ps) * self.design.mcache_struct_bytes,
+            spans_inuse=len(h.spans),
+        )
+        return m
+
+    def by_size(self) -> list[dict[str, Any]]:
+        rows = []
+        spans_by_class: dict[int, int] = {}
+        for s in self.mheap.spans.values():
+            spans_by_class[s.size_class] = spans_by_class.get(s.size_class, 0) + 1
+        for sc in range(self.table.num_size_classes):
+            rows.append({
+                "size_class": sc,
+                "size_bytes": self.table.class_to_size(sc) if sc else 0,
+                "mallocs": self.stats.by_size_mallocs.get(sc, 0) if sc else self.stats.large_allocs,
+                "frees": self.stats.by_size_frees.get(sc, 0),
+                "spans_inuse": spans_by_class.get(sc, 0),
+            })
+        return rows
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if the heap's structures disagree with each other."""
+        h = self.mheap
+        seen: dict[int, int] = {}
+        inuse = 0
+        for start, s in h.spans.items():
+            assert s.start_page == start and s.state == MSpanState.IN_USE
+            assert 0 <= s.alloc_count <= s.nelems, (s.sid, s.alloc_count, s.nelems)
+            assert s.alloc_count == bin(s.alloc_bits).count("1")
+            assert s.alloc_bits >> s.nelems == 0
+            for pg in range(start, start + s.npages):
+                assert pg not in seen, f"page {pg} in spans {seen[pg]} and {s.sid}"
+                seen[pg] = s.sid
+                assert h.span_of_page[pg] is s
+                assert not h.free.contains(pg, 1), f"in-use page {pg} is free"
+            inuse += s.npages
+        assert len(h.span_of_page) == inuse
+        assert inuse == h.pages_inuse
+        cached = sum(p.pcache.free_pages() for p in self.ps)
+        sys_pages = h.sys_bytes >> PAGE_SHIFT
+        assert sys_pages == inuse + h.free.total + cached, (sys_pages, inuse, h.free.total, cached)
+        runs = h.free.runs()
+        for (a, n), (b, _) in zip(runs, runs[1:], strict=False):
+            assert a + n < b, "free runs not coalesced"
+        reserved = sum(len(r) for r in (c.mcache.reserved for c in self.ps)) if \
+            self.design.transfer_batch_objects else 0
+        live_bytes = sum(s.alloc_count * s.elemsize for s in h.spans.values())
+        reserved_bytes = sum(
+            len(res) * self.table.class_to_size(spc >> 1)
+            for p in self.ps if p.mcache.batched
+            for spc, res in enumerate(p.mcache.reserved))
+        assert self.stats.heap_alloc_bytes == live_bytes - reserved_bytes, \
+            (self.stats.heap_alloc_bytes, live_bytes, reserved_bytes, reserved)
+        for spc, c in enumerate(self.central):
+            for s in c.partial.values():
+                assert s.state == MSpanState.IN_USE and s.free_count() > 0 and s.spanclass == spc
+                assert s.sid not in c.full
+        for p in self.ps:
+            c = p.mcache
+            if not c.batched:
+                for spc, s in enumerate(c.alloc):
+                    if s is not None and s.state == MSpanState.IN_USE:
+                        assert c.avail[spc] == s.free_count()
+
+
+__all__ = ["Runtime", "ZEROBASE", "AtomicCell"]

@@ -1,0 +1,62 @@
+"""mcache: the per-P cache of spans (runtime/mcache.go).
+
+Holds one cached span per span class (``alloc``) and the tiny block. Taking
+an object from the cached span touches no shared state and takes no lock;
+``refill`` swaps the exhausted span for one from the class's mcentral.
+
+``avail[spc]`` is how many objects the cache can still hand out for a span
+class: the cached span's free slots (Go), or the objects left from the last
+batched transfer (the tcmalloc design, where ``reserved`` holds their
+addresses).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gosim.runtime.context import Ctx, Gen
+
+if TYPE_CHECKING:
+    from gosim.runtime.mcentral import MCentral
+    from gosim.runtime.mspan import MSpan
+
+
+class MCache:
+    __slots__ = ("alloc", "avail", "reserved", "tiny", "tiny_offset", "batched")
+
+    def __init__(self, num_span_classes: int, batched: bool) -> None:
+        #: cached span per span class (None plays emptymspan)
+        self.alloc: list[MSpan | None] = [None] * num_span_classes
+        self.avail: list[int] = [0] * num_span_classes
+        #: batched-transfer designs: addresses handed to this cache, per span class
+        self.reserved: list[list[int]] = [[] for _ in range(num_span_classes)] if batched else []
+        self.batched = batched
+        #: the tiny block's base address (0 = none) and the next free offset in it
+        self.tiny = 0
+        self.tiny_offset = 0
+
+    def take(self, spc: int, n: int = 1) -> int:
+        """Hand out n cached objects of span class spc (n <= avail[spc]): the
+        nextFreeFast path. Returns the address of the last object."""
+        self.avail[spc] -= n
+        if self.batched:
+            res = self.reserved[spc]
+            addr = res[n - 1]
+            del res[:n]
+            return addr
+        s = self.alloc[spc]
+        return s.alloc_one() if n == 1 else s.alloc_many(n)  # type: ignore[union-attr]
+
+    def refill(self, ctx: Ctx, central: MCentral, spc: int) -> Gen[None]:
+        """mcache.go refill: return the exhausted span, get a new one from mcentral."""
+        s = self.alloc[spc]
+        if s is not None and not self.batched:
+            if s.alloc_count != s.nelems:
+                raise RuntimeError("refill of span with free space remaining")
+            yield from central.uncacheSpan(ctx, s, from_refill=True)
+        s, granted, reserved = yield from central.cacheSpan(ctx)
+        self.alloc[spc] = s
+        self.avail[spc] = granted
+        if self.batched:
+            self.reserved[spc] = reserved
+        yield from ctx.spend("refill_ns")

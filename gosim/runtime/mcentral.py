@@ -1,0 +1,124 @@
+"""mcentral: the central list of spans for one span class (runtime/mcentral.go).
+
+Two designs, as in the Go history (REFERENCES.md):
+
+- ``locked`` (Go <= 1.14): spans with free objects ('nonempty', here
+  ``partial``) and spans without or owned by an mcache ('empty', here
+  ``full``), both under one mutex. ``cacheSpan`` takes the lock, and when the
+  lists are empty releases it, grows from the heap (mheap.lock) and relocks
+  to insert the new span.
+- ``lockfree`` (Go 1.15+): ``partial``/``full`` span sets (mspanset.go) with
+  lock-free push/pop: atomic operations whose cost grows with concurrency.
+
+The tcmalloc design (``transfer_batch_objects > 0``) keeps the locked lists
+but hands the cache a batch of objects instead of a whole span.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
+
+if TYPE_CHECKING:
+    from gosim.runtime.design import Design
+    from gosim.runtime.mheap import MHeap
+    from gosim.runtime.mspan import MSpan
+    from gosim.runtime.runtime2 import P
+
+
+class MCentral:
+    def __init__(self, heap: MHeap, ps: list[P], spanclass: int, design: Design) -> None:
+        self.heap = heap
+        self.ps = ps
+        self.spanclass = spanclass
+        self.size_class = spanclass >> 1
+        self.npages = heap.table.class_to_npages(self.size_class) if self.size_class else 0
+        self.locked = design.mcentral == "locked"
+        self.batch = design.transfer_batch_objects
+        #: spans with free objects, not owned by a cache (insertion ordered)
+        self.partial: dict[int, MSpan] = {}
+        #: spans with no free objects or owned by an mcache
+        self.full: dict[int, MSpan] = {}
+        name = f"mcentral[spc={spanclass}]"
+        if self.locked:
+            self.lock = Mutex(name, "mcentral", spanclass, self.size_class)
+        else:
+            self.spanset = AtomicCell(name, "spanset", spanclass, self.size_class)
+
+    # -- list moves ----------------------------------------------------------------
+    def _to_partial(self, s: MSpan) -> None:
+        self.full.pop(s.sid, None)
+        self.partial[s.sid] = s
+        s.on_list = "partial"
+
+    def _to_full(self, s: MSpan) -> None:
+        self.partial.pop(s.sid, None)
+        self.full[s.sid] = s
+        s.on_list = "full"
+
+    def remove(self, s: MSpan) -> None:
+        self.partial.pop(s.sid, None)
+        self.full.pop(s.sid, None)
+        s.on_list = ""
+
+    # -- cacheSpan / uncacheSpan ---------------------------------------------------
+    def cacheSpan(self, ctx: Ctx) -> Gen[tuple[MSpan, int, list[int]]]:
+        """Give an mcache a span with free objects: (span, objects granted, reserved addrs)."""
+        self.heap.stats.cache_span_calls += 1
+        if not self.locked:
+            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            if self.partial:
+                s = self.partial.pop(next(iter(self.partial)))
+            else:
+                s = yield from self.grow(ctx)
+            s.on_list = ""
+            s.in_cache = True
+            return s, s.free_count(), []
+        yield from ctx.lock(self.lock)
+        yield from ctx.spend("mcentral_cachespan_ns")
+        s = next(iter(self.partial.values())) if self.partial else None
+        if s is None:
+            yield from ctx.unlock(self.lock)
+            s = yield from self.grow(ctx)
+            yield from ctx.lock(self.lock)
+            yield from ctx.spend("mcentral_insert_ns")
+            self._to_partial(s)
+        if self.batch:
+            n = min(self.batch, s.free_count())
+            reserved = [s.alloc_one() for _ in range(n)]
+            yield from ctx.spend("transfer_per_object_ns", n)
+            if s.free_count() == 0:
+                self._to_full(s)
+            yield from ctx.unlock(self.lock)
+            return s, n, reserved
+        self._to_full(s)  # the 'empty' list: owned by a cache
+        yield from ctx.unlock(self.lock)
+        s.in_cache = True
+        return s, s.free_count(), []
+
+    def uncacheSpan(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> Gen[None]:
+        """Return a span from an mcache. In the locked design a refill leaves the
+        full span on the 'empty' list without taking the lock (Go 1.12 refill);
+        a flush (releaseAll) takes the lock."""
+        self.heap.stats.uncache_span_calls += 1
+        s.in_cache = False
+        if not self.locked:
+            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+        elif from_refill:
+            return
+        else:
+            yield from ctx.lock(self.lock)
+            yield from ctx.spend("mcentral_uncachespan_ns")
+        if s.free_count() > 0:
+            self._to_partial(s)
+        else:
+            self._to_full(s)
+        if self.locked:
+            yield from ctx.unlock(self.lock)
+
+    def grow(self, ctx: Ctx) -> Gen[MSpan]:
+        """mcentral.go grow: a fresh span of this class from the heap."""
+        self.heap.stats.mcentral_grow_calls += 1
+        s = yield from self.heap.alloc(ctx, self.ps[ctx.p], self.npages, self.spanclass)
+        return s

@@ -1,0 +1,287 @@
+"""mheap: the page heap (runtime/mheap.go, mpagealloc.go, malloc.go sysAlloc).
+
+One instance per simulated runtime. Everything that touches it is guarded by
+``lock`` (mheap.lock) as in the runtime: the page allocator, span-struct
+allocation, heap growth (``grow`` -> ``sysAlloc``), freeing spans and
+page-cache refills. Page numbers are absolute (address >> 13) in a simulated
+address space that starts where the runtime's first arena hint does
+(0x00c000000000 on linux/amd64, malloc.go mallocinit).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gosim.errors import OutOfMemoryError
+from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
+from gosim.runtime.context import Ctx, Gen, Mutex
+from gosim.runtime.mpagecache import PageCache
+from gosim.runtime.mspan import MSpan, MSpanState, objects_per_span
+from gosim.runtime.runset import RunSet
+
+if TYPE_CHECKING:
+    from gosim.runtime.design import Design
+    from gosim.runtime.mstats import MemStats
+    from gosim.runtime.runtime2 import P
+    from gosim.runtime.sizeclasses import SizeClassTable
+
+#: first arena hint on linux/amd64 (malloc.go mallocinit: 0x00c0 << 32)
+ARENA_HINT_BASE = 0x00C0 << 32
+#: mspancache buffer size per P (runtime2.go p.mspancache.buf)
+MSPAN_CACHE_SLOTS = 128
+
+
+class MHeap:
+    def __init__(self, design: Design, table: SizeClassTable, stats: MemStats) -> None:
+        self.design = design
+        self.table = table
+        self.stats = stats
+        self.lock = Mutex("mheap", "mheap")
+        #: free pages known to the page allocator (not in spans, not in page caches)
+        self.free = RunSet()
+        #: pages never used since the OS gave them (released/scavenged), wherever they are
+        self.scav = RunSet()
+        #: in-use spans by start page; page -> span for every page of an in-use span
+        self.spans: dict[int, MSpan] = {}
+        self.span_of_page: dict[int, MSpan] = {}
+        self.pages_inuse = 0
+        self.sys_bytes = 0  # HeapSys: mapped for the heap
+        self.reserved_bytes = 0  # address space reserved via sysAlloc
+        self.arena_hint = ARENA_HINT_BASE
+        self.arenas: list[tuple[int, int]] = []  # (base address, bytes) reserved
+        # Go 1.14+: the current arena being grown into in palloc chunks
+        self.cur_arena_base = 0
+        self.cur_arena_end = 0
+        # fixalloc of mspan structs: structs handed out (MSpanInuse / sizeof(mspan))
+        self.spanalloc_inuse = 0
+        self._next_sid = 1
+
+    # -- sysAlloc / grow (malloc.go sysAlloc, mheap.go grow) ------------------------
+    def sysAlloc(self, nbytes: int) -> tuple[int, int]:
+        """Reserve address space in whole heap arenas; returns (base address, bytes)."""
+        arena = self.design.heap_arena_bytes
+        n = -(-nbytes // arena) * arena
+        if self.reserved_bytes + n > self.design.heap_address_space_bytes:
+            raise OutOfMemoryError(
+                f"out of memory: cannot reserve {n} bytes (reserved {self.reserved_bytes}, "
+                f"limit {self.design.heap_address_space_bytes})")
+        base = self.arena_hint
+        self.arena_hint += n
+        self.arenas.append((base, n))
+        self.reserved_bytes += n
+        self.stats.sys_alloc_calls += 1
+        self.stats.sys_alloc_bytes += n
+        return base, n
+
+    def grow(self, ctx: Ctx, npages: int) -> Gen[int]:
+        """Add at least npages free pages to the heap. Caller holds ``lock``.
+
+        'chunk' growth (Go 1.14+): ask = alignUp(npages, 512) pages, carved out
+        of the current arena, sysAlloc'ing another arena when it runs out.
+        'arena' growth (Go 1.11-1.13): sysAlloc the request rounded up to whole
+        arenas and make all of it free at once.
+        """
+        self.stats.grow_calls += 1
+        yield from ctx.spend("grow_ns")
+        if self.design.heap_growth == "chunk":
+            chunk = self.design.palloc_chunk_pages
+            ask = -(-npages // chunk) * chunk * PAGE_SIZE
+            if self.cur_arena_base + ask > self.cur_arena_end:
+                yield from ctx.spend("sysalloc_ns")
+                av, asize = self.sysAlloc(ask)
+                if av == self.cur_arena_end:
+                    self.cur_arena_end = av + asize
+                else:
+                    if self.cur_arena_end > self.cur_arena_base:
+                        # map what is left of the old arena and make it usable
+                        self._add_sys(self.cur_arena_base, self.cur_arena_end - self.cur_arena_base)
+                    self.cur_arena_base, self.cur_arena_end = av, av + asize
+            v = self.cur_arena_base
+            self.cur_arena_base += ask
+            self._add_sys(v, ask)
+            return ask
+        yield from ctx.spend("sysalloc_ns")
+        av, asize = self.sysAlloc(npages * PAGE_SIZE)
+        self._add_sys(av, asize)
+        return asize
+
+    def _add_sys(self, base: int, nbytes: int) -> None:
+        """sysMap + pageAlloc.grow: new pages are free and released (never touched)."""
+        start, n = base >> PAGE_SHIFT, nbytes >> PAGE_SHIFT
+        self.sys_bytes += nbytes
+        self.stats.grow_bytes += nbytes
+        self.free.add(start, n)
+        self.scav.add(start, n)
+
+    # -- the page allocator (mpagealloc.go alloc/free) --------------------------------
+    def _pages_alloc(self, npages: int) -> int | None:
+        if self.design.page_fit == "best":
+            s = self.free.find_best_fit(npages)
+        else:
+            s = self.free.find_first_fit(npages)
+        if s is None:
+            return None
+        self.free.remove(s, npages)
+        return s
+
+    def alloc_to_cache(self) -> PageCache:
+        """mpagealloc allocToCache: take the 64-page-aligned block holding the first
+        free page, with all its free pages, for a P's page cache. Caller holds lock."""
+        first = self.free.first()
+        if first is None:
+            return PageCache()
+        npc = self.design.page_cache_pages
+        base = first - first % npc
+        bits = self.free.bits64(base)
+        b = bits
+        while b:
+            lo = (b & -b).bit_length() - 1
+            run = 0
+            while b >> (lo + run) & 1:
+                run += 1
+            self.free.remove(base + lo, run)
+            b &= ~(((1 << run) - 1) << lo)
+        self.stats.page_cache_refills += 1
+        return PageCache(base, bits)
+
+    # -- span structs (mheap.go tryAllocMSpan / allocMSpanLocked / freeMSpanLocked) ----
+    def _new_span_struct(self) -> MSpan:
+        s = MSpan(self._next_sid)
+        self._next_sid += 1
+        return s
+
+    def try_alloc_mspan(self, pp: P) -> MSpan | None:
+        if not self.design.mspan_cache or pp.mspancache_len == 0:
+            return None
+        pp.mspancache_len -= 1
+        return self._new_span_struct()
+
+    def alloc_mspan_locked(self, pp: P) -> MSpan:
+        if not self.design.mspan_cache:
+            self.spanalloc_inuse += 1
+            return self._new_span_struct()
+        if pp.mspancache_len == 0:
+            refill = MSPAN_CACHE_SLOTS // 2
+            self.spanalloc_inuse += refill
+            pp.mspancache_len = refill
+            self.stats.mspan_cache_refills += 1
+        pp.mspancache_len -= 1
+        return self._new_span_struct()
+
+    def free_mspan_locked(self, pp: P) -> None:
+        if self.design.mspan_cache and pp.mspancache_len < MSPAN_CACHE_SLOTS:
+            pp.mspancache_len += 1
+            return
+        self.spanalloc_inuse -= 1
+
+    # -- allocSpan (mheap.go alloc -> allocSpan) ----------------------------------------
+    def alloc(self, ctx: Ctx, pp: P, npages: int, spanclass: int) -> Gen[MSpan]:
+        """Allocate a heap span of npages for spanclass (mheap.alloc)."""
+        self.stats.alloc_span_calls += 1
+        d = self.design
+        base: int | None = None
+        s: MSpan | None = None
+        if d.page_cache and npages < d.page_cache_pages // 4:
+            c = pp.pcache
+            if c.empty():
+                yield from ctx.lock(self.lock)
+                yield from ctx.spend("pagecache_refill_ns")
+                # with no free pages the cache stays empty and the locked path
+                # below grows the heap (mheap.go allocSpan)
+                pp.pcache = c = self.alloc_to_cache()
+                yield from ctx.unlock(self.lock)
+            base = c.alloc(npages)
+            if base is not None:
+                self.stats.page_cache_allocs += 1
+                yield from ctx.spend("pagecache_alloc_ns")
+                s = self.try_alloc_mspan(pp)
+        locked = False
+        if s is None:
+            yield from ctx.lock(self.lock)
+            locked = True
+            self.stats.alloc_span_locked_calls += 1
+            if base is None:
+                yield from ctx.spend("pagealloc_ns")
+                yield from ctx.spend("pagealloc_per_page_ns", npages)
+                base = self._pages_alloc(npages)
+                if base is None:
+                    yield from self.grow(ctx, npages)
+                    base = self._pages_alloc(npages)
+                    if base is None:  # pragma: no cover - grow guarantees space
+                        raise RuntimeError("grew heap, but no adequate free space found")
+            yield from ctx.spend("mspan_alloc_ns")
+            s = self.alloc_mspan_locked(pp)
+            if not d.span_init_under_heap_lock:
+                yield from ctx.unlock(self.lock)
+                locked = False
+        fresh = self.scav.remove(base, npages)
+        self._init_span(s, base, npages, spanclass, needzero=fresh < npages)
+        yield from ctx.spend("span_init_ns")
+        if locked:
+            yield from ctx.unlock(self.lock)
+        if fresh:
+            # sysUsed + first touch of released pages (page faults)
+            yield from ctx.spend("page_fault_per_page_ns", fresh)
+        return s
+
+    def _init_span(self, s: MSpan, start: int, npages: int, spanclass: int,
+                   needzero: bool) -> None:
+        """mheap.go initSpan: geometry, state, the spans map."""
+        s.start_page = start
+        s.npages = npages
+        s.spanclass = spanclass
+        sc = spanclass >> 1
+        nbytes = npages << PAGE_SHIFT
+        if sc == 0:
+            s.elemsize = nbytes
+            s.nelems = 1
+        else:
+            s.elemsize = self.table.class_to_size(sc)
+            s.nelems = objects_per_span(self.design.span_layout, s.elemsize, npages,
+                                        bool(spanclass & 1))
+        s.freeindex = 0
+        s.alloc_bits = 0
+        s.alloc_count = 0
+        s.state = MSpanState.IN_USE
+        s.needzero = needzero
+        s.in_cache = False
+        s.on_list = ""
+        self.spans[start] = s
+        for pg in range(start, start + npages):
+            self.span_of_page[pg] = s
+        self.pages_inuse += npages
+
+    # -- freeSpan (mheap.go freeSpan -> freeSpanLocked) ----------------------------------
+    def freeSpan(self, ctx: Ctx, pp: P, s: MSpan) -> Gen[None]:
+        if s.state != MSpanState.IN_USE:
+            raise RuntimeError(f"freeSpan of span {s.sid} in state {s.state.name}")
+        if s.alloc_count:
+            raise RuntimeError(f"freeSpan of span {s.sid} with {s.alloc_count} live objects")
+        self.stats.free_span_calls += 1
+        yield from ctx.lock(self.lock)
+        yield from ctx.spend("free_span_ns")
+        del self.spans[s.start_page]
+        for pg in range(s.start_page, s.start_page + s.npages):
+            del self.span_of_page[pg]
+        self.pages_inuse -= s.npages
+        self.free.add(s.start_page, s.npages)
+        s.state = MSpanState.DEAD
+        self.free_mspan_locked(pp)
+        yield from ctx.unlock(self.lock)
+
+    def span_of(self, addr: int) -> MSpan | None:
+        """spanOf: the in-use span containing addr, if any."""
+        return self.span_of_page.get(addr >> PAGE_SHIFT)
+
+    # -- statistics ------------------------------------------------------------------------
+    @property
+    def heap_inuse_bytes(self) -> int:
+        return self.pages_inuse * PAGE_SIZE
+
+    @property
+    def heap_released_bytes(self) -> int:
+        return self.scav.total * PAGE_SIZE
+
+    @property
+    def mspan_inuse_bytes(self) -> int:
+        return self.spanalloc_inuse * self.design.mspan_struct_bytes

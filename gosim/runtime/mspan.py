@@ -1,0 +1,161 @@
+"""mspan: a run of pages holding objects of one span class (runtime/mheap.go).
+
+Allocation state follows the runtime: ``freeindex`` (slots below it are never
+free until the next sweep resets it), ``alloc_bits`` (a bitmap, here a Python
+int), ``alloc_count``. ``nelems`` depends on the design's span layout
+(``objects_per_span``), as mheap.go initSpan computes it.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
+
+
+class MSpanState(IntEnum):
+    """runtime/mheap.go mSpanState."""
+
+    DEAD = 0
+    IN_USE = 1
+    MANUAL = 2
+
+
+#: gc.MinSizeForMallocHeader on 64-bit: objects <= 512 B keep pointer bits in the span
+MIN_SIZE_FOR_MALLOC_HEADER = 512
+#: sizeof(spanInlineMarkBits) (mgcmark_greenteagc.go): 128 bytes
+SPAN_INLINE_MARK_BITS_BYTES = 128
+#: gc.MallocHeaderSize: 8 bytes
+MALLOC_HEADER_BYTES = 8
+
+
+def heap_bits_in_span(size: int) -> bool:
+    """mbitmap.go heapBitsInSpan: pointer bits live at the end of the span."""
+    return size <= MIN_SIZE_FOR_MALLOC_HEADER
+
+
+def objects_per_span(span_layout: str, elemsize: int, npages: int, noscan: bool) -> int:
+    """nelems for a small-object span, as mheap.go (*mheap).initSpan computes it.
+
+    - ``full``: npages*8192 // elemsize (the table's objects column; Go <= 1.21)
+    - ``heapbits``: pointerful spans of objects <= 512 B reserve nbytes/64 for
+      the pointer/scalar bitmap (Go 1.22-1.25)
+    - ``inline_markbits``: Green Tea GC (Go 1.26+) additionally reserves
+      128 bytes of inline mark bits in every span of 16..512-byte objects.
+    """
+    nbytes = npages << PAGE_SHIFT
+    reserve = 0
+    if span_layout == "inline_markbits":
+        if heap_bits_in_span(elemsize) and elemsize >= 16:
+            reserve += SPAN_INLINE_MARK_BITS_BYTES
+        if heap_bits_in_span(elemsize) and not noscan:
+            reserve += nbytes // 8 // 8
+    elif span_layout == "heapbits":
+        if heap_bits_in_span(elemsize) and not noscan:
+            reserve += nbytes // 8 // 8
+    elif span_layout != "full":
+        raise ValueError(f"unknown span layout {span_layout!r}")
+    return (nbytes - reserve) // elemsize
+
+
+class MSpan:
+    """One span. ``start_page`` is a page number in the simulated address space."""
+
+    __slots__ = (
+        "sid", "start_page", "npages", "spanclass", "elemsize", "nelems", "freeindex",
+        "alloc_bits", "alloc_count", "state", "needzero", "in_cache", "on_list",
+    )
+
+    def __init__(self, sid: int) -> None:
+        self.sid = sid
+        self.start_page = 0
+        self.npages = 0
+        self.spanclass = 0
+        self.elemsize = 0
+        self.nelems = 0
+        self.freeindex = 0
+        self.alloc_bits = 0
+        self.alloc_count = 0
+        self.state = MSpanState.DEAD
+        self.needzero = False
+        #: owned by an mcache (cacheSpan'd and not yet uncached)
+        self.in_cache = False
+        #: which mcentral list holds it: '', 'partial', 'full'
+        self.on_list = ""
+
+    # -- geometry -----------------------------------------------------------------
+    @property
+    def base(self) -> int:
+        return self.start_page << PAGE_SHIFT
+
+    @property
+    def limit(self) -> int:
+        return self.base + self.nelems * self.elemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.npages * PAGE_SIZE
+
+    @property
+    def size_class(self) -> int:
+        return self.spanclass >> 1
+
+    @property
+    def noscan(self) -> bool:
+        return bool(self.spanclass & 1)
+
+    def free_count(self) -> int:
+        return self.nelems - self.alloc_count
+
+    def object_index(self, addr: int) -> int:
+        off = addr - self.base
+        if off < 0 or off >= self.nelems * self.elemsize or off % self.elemsize:
+            raise ValueError(f"address {addr:#x} is not an object start in span {self.sid}")
+        return off // self.elemsize
+
+    # -- allocation (mbitmap.go nextFreeIndex, malloc.go nextFreeFast) ----------------
+    def next_free_index(self) -> int:
+        """Index of the first free slot at or after freeindex, or nelems."""
+        free = ~(self.alloc_bits >> self.freeindex)
+        if self.freeindex >= self.nelems:
+            return self.nelems
+        idx = self.freeindex + ((free & -free).bit_length() - 1)
+        return idx if idx < self.nelems else self.nelems
+
+    def alloc_one(self) -> int:
+        """Allocate the next free slot; return its address (caller checks free_count)."""
+        idx = self.next_free_index()
+        if idx >= self.nelems:
+            raise RuntimeError(f"span {self.sid} has no free objects")
+        self.alloc_bits |= 1 << idx
+        self.freeindex = idx + 1
+        self.alloc_count += 1
+        return self.base + idx * self.elemsize
+
+    def alloc_many(self, n: int) -> int:
+        """Allocate the next n free slots (n <= free_count); return the address of the last."""
+        if n <= 0:
+            return 0
+        fi = self.freeindex
+        if (self.alloc_bits >> fi) == 0 and fi + n <= self.nelems:
+            # no allocated slot above freeindex: the next n slots are contiguous
+            self.alloc_bits |= ((1 << n) - 1) << fi
+            self.freeindex = fi + n
+            self.alloc_count += n
+            return self.base + (fi + n - 1) * self.elemsize
+        addr = 0
+        for _ in range(n):
+            addr = self.alloc_one()
+        return addr
+
+    def free_index(self, idx: int) -> None:
+        """Free one slot (the sweeper's job, mgcsweep.go): the slot becomes reusable."""
+        bit = 1 << idx
+        if not self.alloc_bits & bit:
+            raise ValueError(f"double free of slot {idx} in span {self.sid}")
+        self.alloc_bits &= ~bit
+        self.alloc_count -= 1
+        # after a sweep the runtime restarts the search at 0 (freeindex = 0)
+        if idx < self.freeindex:
+            self.freeindex = idx
+        self.needzero = True

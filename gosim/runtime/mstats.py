@@ -1,0 +1,47 @@
+"""Allocator statistics named after runtime.MemStats (mstats.go), in snake_case
+with units, plus the allocator's own operation counters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class MemStats:
+    #: objects allocated (every non-zero mallocgc, tiny included), as MemStats.Mallocs
+    mallocs: int = 0
+    frees: int = 0
+    #: bytes of allocated objects (rounded to their class size), as HeapAlloc
+    heap_alloc_bytes: int = 0
+    total_alloc_bytes: int = 0
+    #: tiny allocations that fit in an existing tiny block (MemStats counts them in Mallocs)
+    tiny_allocs: int = 0
+    #: 16-byte blocks taken for the tiny allocator
+    tiny_blocks: int = 0
+    large_allocs: int = 0
+    large_pages: int = 0
+    #: per size class: small allocations (incl. tiny blocks in class 2)
+    by_size_mallocs: Counter = field(default_factory=Counter)
+    by_size_frees: Counter = field(default_factory=Counter)
+    #: allocator operation counters
+    refills: Counter = field(default_factory=Counter)  # per span class
+    cache_span_calls: int = 0
+    uncache_span_calls: int = 0
+    mcentral_grow_calls: int = 0
+    grow_calls: int = 0
+    grow_bytes: int = 0
+    alloc_span_calls: int = 0
+    alloc_span_locked_calls: int = 0  # allocSpan calls that took mheap.lock
+    free_span_calls: int = 0
+    sys_alloc_calls: int = 0
+    sys_alloc_bytes: int = 0
+    page_cache_refills: int = 0
+    page_cache_allocs: int = 0
+    mspan_cache_refills: int = 0
+
+    def as_metrics(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if not isinstance(v, Counter)}
+        d["refills"] = sum(self.refills.values())
+        return d
