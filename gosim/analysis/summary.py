@@ -1,0 +1,135 @@
+"""``summary.md``: a short human-readable account of an experiment's results.
+
+Per setting: mean ± 95% t confidence half-width (across replications) of the
+key metrics, and the busiest lock; per design: the speed-up from the
+smallest to the largest GOMAXPROCS against linear scaling.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gosim.analysis.tables import (
+    KEY_METRICS,
+    aggregate,
+    busiest_locks,
+    facet_keys,
+    facet_label,
+    lock_table,
+    ok_runs,
+)
+
+
+def _fmt(mean: float, ci: float, scale: float = 1.0) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    m = mean / scale
+    digits = ".3g" if abs(m) < 1000 else ",.0f"
+    if ci is None or math.isnan(ci):
+        return f"{m:{digits}}"
+    return f"{m:{digits}} ± {ci / scale:.2g}"
+
+
+def summary_table(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> pd.DataFrame:
+    """One row per setting with formatted key metrics (for summary.md and the CLI)."""
+    runs = tables["runs"]
+    if runs.empty:
+        return pd.DataFrame()
+    metrics = [m for m, *_ in KEY_METRICS if m in runs.columns]
+    agg = aggregate(runs, meta, metrics)
+    fkeys = [k for k in facet_keys(meta) if k in agg.columns]
+    busiest = busiest_locks(lock_table(tables.get("locks", pd.DataFrame()), runs, meta))
+    busiest = busiest.set_index("setting_id") if not busiest.empty else busiest
+    rows = []
+    for _, r in agg.iterrows():
+        row: dict[str, Any] = {"design": r["design"], "GOMAXPROCS": int(r["gomaxprocs"])}
+        if fkeys:
+            row["setting"] = facet_label(r, fkeys)
+        row["n"] = int(r["n"]) if not r["n_failed"] else f"{int(r['n'])} ({int(r['n_failed'])} failed)"
+        for m, label, scale, unit in KEY_METRICS:
+            if m in metrics:
+                head = f"{label} ({unit})" if unit else label
+                row[head] = _fmt(r[f"{m}_mean"], r[f"{m}_ci"], scale)
+        if not busiest.empty and r["setting_id"] in busiest.index:
+            b = busiest.loc[r["setting_id"]]
+            ws = b["wait_share"]
+            row["busiest lock"] = (f"{b['lock']} (util {b['utilisation']:.0%}"
+                                   + (f", wait {ws:.1%} of P time)" if not pd.isna(ws) else ")"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def scaling_lines(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[str]:
+    """"go1.12 (size=48): 8 Ps give 3.1x the throughput of 1 (39% of linear)"."""
+    runs = ok_runs(tables["runs"])
+    metric = "allocs_per_sim_second"
+    if runs.empty or metric not in runs or runs["gomaxprocs"].nunique() < 2:
+        return []
+    agg = aggregate(runs, meta, [metric])
+    fkeys = [k for k in facet_keys(meta) if k in agg.columns]
+    out = []
+    group_cols = ["design", *fkeys]
+    for _, g in agg.groupby(group_cols, sort=False, dropna=False):
+        g = g.sort_values("gomaxprocs")
+        if len(g) < 2:
+            continue
+        lo, hi = g.iloc[0], g.iloc[-1]
+        if not lo[f"{metric}_mean"] or math.isnan(lo[f"{metric}_mean"]):
+            continue
+        speedup = hi[f"{metric}_mean"] / lo[f"{metric}_mean"]
+        ideal = hi["gomaxprocs"] / lo["gomaxprocs"]
+        where = f" ({facet_label(lo, fkeys)})" if fkeys else ""
+        out.append(f"{lo['design']}{where}: GOMAXPROCS {int(hi['gomaxprocs'])} gives "
+                   f"{speedup:.2f}x the throughput of GOMAXPROCS {int(lo['gomaxprocs'])} "
+                   f"({speedup / ideal:.0%} of linear scaling)")
+    return out
+
+
+def _markdown_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def render_summary(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
+                   notes: list[str]) -> str:
+    reps = meta.get("replications", 1)
+    lines = [f"# {meta.get('name', 'experiment')}", ""]
+    if meta.get("description"):
+        lines += [str(meta["description"]).strip(), ""]
+    if "runs" in meta:
+        lines += [f"{meta['runs']} runs ({meta['settings']} settings x {reps} replications): "
+                  f"{meta['ran']} ran, {meta['cached']} reused from the run cache, "
+                  f"{meta['failed']} failed. Wall time {meta['wall_time_s']:.1f} s.", ""]
+    table = summary_table(tables, meta)
+    if not table.empty:
+        ci = "mean ± 95% t-CI half-width" if reps > 1 else "one replication, no CI"
+        lines += [f"## Per setting ({ci})", "", _markdown_table(table), ""]
+    scaling = scaling_lines(tables, meta)
+    if scaling:
+        lines += ["## Scaling", ""] + [f"- {s}" for s in scaling] + [""]
+    runs = tables["runs"]
+    if "error" in runs and runs["error"].notna().any():
+        lines += ["## Failed runs", ""]
+        for _, r in runs[runs["error"].notna()].iterrows():
+            lines.append(f"- run {r['run_id']} ({r['design']}, P={r['gomaxprocs']}, "
+                         f"replication {r['replication']}): {r['error']}")
+        lines.append("")
+    if notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    lines += ["Files: `runs.parquet` (one row per run), `locks.parquet`, `p_time.parquet`, "
+              "`latency.parquet`, `by_size.parquet`, `manifest.json`, `plots/`.", ""]
+    return "\n".join(lines)
+
+
+def write_summary(path: Path, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
+                  notes: list[str]) -> None:
+    from gosim.runner.atomic import write_text_atomic
+
+    write_text_atomic(path, render_summary(tables, meta, notes))

@@ -1,0 +1,238 @@
+"""The experiment runner (see the package docstring)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gosim.config import Experiment, RunSpec, expand, replication_seeds
+from gosim.errors import ConfigError
+from gosim.runner.cache import RunCache, model_fingerprint
+from gosim.runner.execute import SimulateFn
+from gosim.runner.manifest import git_revision, package_versions, utc_now
+from gosim.runner.writer import build_tables, setting_columns, write_json, write_tables
+
+EXECUTORS = ("local", "dask")
+
+
+@dataclass
+class ExperimentOutcome:
+    """What ``run_experiment`` did and where it put it."""
+
+    experiment: Experiment
+    results_dir: Path
+    #: (spec, outcome) in run_id order; outcome as ``execute_run`` returns it
+    records: list[tuple[RunSpec, dict[str, Any]]]
+    tables: dict[str, pd.DataFrame]
+    n_cached: int
+    n_ran: int
+    wall_s: float
+    plots: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[tuple[RunSpec, dict[str, Any]]]:
+        return [(s, o) for s, o in self.records if not o.get("ok")]
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failed)
+
+
+def default_jobs() -> int:
+    """The CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _estimated_cost(spec: RunSpec) -> float:
+    """Rough run cost for longest-first scheduling (does not affect results)."""
+    sc = spec.scenario
+    if all(g.allocations is not None for g in sc.workload.groups):
+        return float(sum(g.count * (g.allocations or 0) for g in sc.workload.groups))
+    return float(sc.duration_ns or 0) * sc.gomaxprocs
+
+
+def run_experiment(
+    exp: Experiment,
+    out_dir: str | Path = "results",
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    progress: bool = True,
+    plots: bool | None = None,
+    simulate_fn: SimulateFn | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ExperimentOutcome:
+    """Run every run of ``exp`` not already cached and write ``out_dir/<name>/``.
+
+    ``plots=None`` follows the experiment's ``outputs.plots``; ``False`` skips
+    plots. ``simulate_fn`` replaces ``gosim.sim.simulate`` (tests, what-ifs);
+    it must be importable by worker processes for ``jobs > 1`` or Dask.
+    """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; expected one of {list(EXECUTORS)}")
+    if jobs is None or jobs < 1:
+        jobs = default_jobs()
+    t0 = time.perf_counter()
+    specs = expand(exp)
+    results_dir = Path(out_dir) / exp.name
+    results_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = model_fingerprint(simulate_fn)
+    cache = RunCache(results_dir, fingerprint)
+
+    outcomes: dict[str, dict[str, Any]] = {}
+    cached: set[str] = set()
+    scenarios: dict[str, dict[str, Any]] = {}
+    for s in specs:
+        if s.config_hash in scenarios:
+            continue  # the same scenario twice in a sweep runs once
+        scenarios[s.config_hash] = s.scenario.model_dump(mode="json")
+        hit = cache.get(s.config_hash)
+        if hit is not None:
+            outcomes[s.config_hash] = hit
+            cached.add(s.config_hash)
+    first = {}
+    for s in specs:
+        first.setdefault(s.config_hash, s)
+    pending = sorted((h for h in scenarios if h not in outcomes),
+                     key=lambda h: (-_estimated_cost(first[h]), first[h].run_id))
+    tasks = [(h, scenarios[h]) for h in pending]
+
+    with _Progress(progress, total=len(scenarios), done=len(cached),
+                   label=exp.name) as bar:
+        def on_done(h: str, out: dict[str, Any]) -> None:
+            outcomes[h] = out
+            cache.put(h, scenarios[h], out)
+            bar.advance(ok=bool(out.get("ok")))
+            if on_progress is not None:
+                on_progress(len(outcomes), len(scenarios))
+
+        if tasks:
+            if executor == "dask":
+                from gosim.runner.dask_executor import run_dask
+
+                run_dask(tasks, jobs, on_done, simulate_fn, scheduler,
+                         key_prefix=f"gosim-{fingerprint}")
+            else:
+                from gosim.runner.local import run_local
+
+                run_local(tasks, jobs, on_done, simulate_fn)
+
+    records = [(s, outcomes[s.config_hash]) for s in specs]
+    tables = build_tables(exp, records)
+    written = write_tables(results_dir, tables, timeseries=exp.outputs.timeseries)
+    n_cached = sum(1 for s in specs if s.config_hash in cached)
+    outcome = ExperimentOutcome(experiment=exp, results_dir=results_dir, records=records,
+                                tables=tables, n_cached=n_cached, n_ran=len(specs) - n_cached,
+                                wall_s=0.0)
+
+    from gosim.analysis.plots import draw_plots
+    from gosim.analysis.summary import write_summary
+
+    meta = experiment_meta(exp)
+    which = exp.outputs.plot_names() if plots is not False else []
+    plot_paths, notes = draw_plots(tables, meta, results_dir / "plots", which)
+    outcome.plots, outcome.notes = plot_paths, notes
+    outcome.wall_s = time.perf_counter() - t0
+    meta.update(counts(outcome))
+    write_summary(results_dir / "summary.md", tables, meta, notes)
+    write_json(results_dir / "manifest.json", _manifest(
+        outcome, meta, fingerprint, executor, jobs, scheduler,
+        files=written + ["summary.md"], cached=cached))
+    return outcome
+
+
+def experiment_meta(exp: Experiment) -> dict[str, Any]:
+    """What analysis needs besides the tables (also stored in the manifest)."""
+    return {"name": exp.name, "description": exp.description, "swept_keys": exp.swept_keys,
+            "setting_columns": setting_columns(exp), "replications": exp.sweep.replications}
+
+
+def counts(o: ExperimentOutcome) -> dict[str, Any]:
+    return {"runs": len(o.records), "settings": len({s.setting_id for s, _ in o.records}),
+            "ran": o.n_ran, "cached": o.n_cached, "failed": o.n_failed,
+            "wall_time_s": round(o.wall_s, 3)}
+
+
+def _manifest(o: ExperimentOutcome, meta: dict[str, Any], fingerprint: str, executor: str,
+              jobs: int, scheduler: str | None, files: list[str],
+              cached: set[str]) -> dict[str, Any]:
+    exp = o.experiment
+    base_seed = int(exp.base_scenario.get("seed", 1)) if isinstance(
+        exp.base_scenario.get("seed", 1), int) else None
+    runs = []
+    for s, out in o.records:
+        status = "failed" if not out.get("ok") else "cached" if s.config_hash in cached else "ran"
+        runs.append({"run_id": s.run_id, "setting_id": s.setting_id, "setting": s.setting,
+                     "replication": s.replication, "seed": s.seed,
+                     "config_hash": s.config_hash, "status": status,
+                     "error": out.get("error"), "wall_s": out.get("wall_s"),
+                     "scenario": s.scenario.model_dump(mode="json")})
+    return {
+        **meta,
+        "config_file": exp.path,
+        "config_hash": exp.config_hash,
+        "model_fingerprint": fingerprint,
+        "created_utc": utc_now(),
+        "executor": executor, "jobs": jobs, "scheduler": scheduler,
+        "experiment": exp.as_dict(),
+        "seeds": {"base_seed": base_seed,
+                  "method": "numpy SeedSequence(base_seed).spawn(replications); "
+                            "replication r uses child r in every setting",
+                  "replication_seeds": replication_seeds(base_seed, exp.sweep.replications)
+                  if base_seed is not None else None},
+        "files": files, "plots": [p.name for p in o.plots], "notes": o.notes,
+        "versions": package_versions(), "git": git_revision(),
+        "runs": runs,
+    }
+
+
+class _Progress:
+    """A rich progress bar on stderr (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, done: int, label: str) -> None:
+        self.enabled, self.total, self.done, self.label = enabled, total, done, label
+        self.failed = 0
+        self._p: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                               MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                               TimeElapsedColumn(), TimeRemainingColumn(),
+                               console=Console(stderr=True), transient=False)
+            self._p.start()
+            info = f"({self.done} cached)" if self.done else ""
+            self._task = self._p.add_task(self.label, total=self.total, completed=self.done,
+                                          info=info)
+        return self
+
+    def advance(self, ok: bool) -> None:
+        if not ok:
+            self.failed += 1
+        if self._p is not None:
+            info = f"({self.failed} failed)" if self.failed else ""
+            self._p.update(self._task, advance=1, info=info)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.stop()

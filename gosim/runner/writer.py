@@ -1,0 +1,128 @@
+"""Tidy tables from run outcomes, and the files of ``results/<name>/``.
+
+Every table carries the run's key columns (``run_id``, ``setting_id``,
+``replication``, ``seed``, ``config_hash``, ``design``, ``gomaxprocs``, and
+one column per swept dotted key), so any table can be grouped by setting
+without a join. Rows are in ``run_id`` order whatever order runs finished in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gosim.config import Experiment, RunSpec, canonical_json
+from gosim.runner.atomic import write_text_atomic, write_with
+
+#: key columns present in every table, before the swept-key columns
+KEY_COLUMNS = ("run_id", "setting_id", "replication", "seed", "config_hash", "design",
+               "gomaxprocs")
+#: the table files (timeseries only when some run sampled one)
+TABLES = ("runs", "locks", "p_time", "latency", "by_size", "timeseries")
+
+
+def design_label(spec: RunSpec) -> str:
+    """The design's name with its overrides, e.g. ``go1.12+page_cache=True``."""
+    from gosim.runtime.design import get_design
+
+    d = spec.scenario.design
+    try:
+        return get_design(d.preset).with_overrides(dict(d.overrides)).name
+    except Exception:  # validated already; be safe
+        return d.preset
+
+
+def key_columns(spec: RunSpec, setting_columns: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "run_id": spec.run_id, "setting_id": spec.setting_id, "replication": spec.replication,
+        "seed": spec.seed, "config_hash": spec.config_hash, "design": design_label(spec),
+        "gomaxprocs": spec.scenario.gomaxprocs,
+    }
+    for k in setting_columns:
+        row[k] = spec.setting.get(k)
+    return row
+
+
+def setting_columns(exp: Experiment) -> list[str]:
+    """Swept keys as columns (``design``/``gomaxprocs`` are key columns already)."""
+    return [k for k in exp.swept_keys if k not in KEY_COLUMNS]
+
+
+def _sanitise(df: pd.DataFrame) -> pd.DataFrame:
+    """Make object columns Parquet-friendly: nested values as JSON, mixed types as str."""
+    for c in df.columns:
+        if df[c].dtype != object:
+            continue
+        vals = [v for v in df[c] if v is not None and not (isinstance(v, float) and pd.isna(v))]
+        if any(isinstance(v, dict | list) for v in vals):
+            df[c] = [None if v is None else canonical_json(v) if isinstance(v, dict | list)
+                     else str(v) for v in df[c]]
+        elif len({type(v) for v in vals}) > 1 and not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in vals):
+            df[c] = [None if v is None else str(v) for v in df[c]]
+    return df
+
+
+def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
+                 ) -> dict[str, pd.DataFrame]:
+    """Per-run outcomes -> the tidy tables (``runs`` has a row for every run)."""
+    scols = setting_columns(exp)
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+    for spec, out in sorted(records, key=lambda r: r[0].run_id):
+        keys = key_columns(spec, scols)
+        res = out.get("result") or {}
+        metrics = {k: v for k, v in (res.get("metrics") or {}).items()
+                   if v is None or isinstance(v, bool | int | float | str)}
+        run_row = dict(keys)
+        run_row["error"] = out.get("error")
+        run_row["run_wall_s"] = out.get("wall_s")
+        for k, v in metrics.items():
+            run_row[k if k not in run_row else f"metric_{k}"] = v
+        rows["runs"].append(run_row)
+        if not out.get("ok"):
+            continue
+        for table, field in (("locks", "locks"), ("p_time", "p_time"), ("by_size", "by_size"),
+                             ("timeseries", "timeseries")):
+            for r in res.get(field) or []:
+                rows[table].append({**keys, **r})
+        hist = res.get("latency_hist") or {}
+        for lo, hi, n in zip(hist.get("lo_ns", []), hist.get("hi_ns", []), hist.get("count", []),
+                             strict=False):
+            rows["latency"].append({**keys, "lo_ns": lo, "hi_ns": hi, "count": n})
+    base_cols = list(KEY_COLUMNS) + scols
+    tables = {}
+    for t, r in rows.items():
+        df = pd.DataFrame(r) if r else pd.DataFrame(columns=base_cols)
+        tables[t] = _sanitise(df)
+    return tables
+
+
+def write_tables(results_dir: Path, tables: dict[str, pd.DataFrame],
+                 timeseries: bool = True) -> list[str]:
+    """Write each table as ``<name>.parquet`` atomically; returns the file names."""
+    written = []
+    for name, df in tables.items():
+        path = results_dir / f"{name}.parquet"
+        if name == "timeseries" and (df.empty or not timeseries):
+            if path.exists():
+                path.unlink()
+            continue
+        write_with(path, lambda tmp, df=df: df.to_parquet(tmp, index=False))
+        written.append(path.name)
+    return written
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_tables(results_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read back the tables that exist (missing ones as empty frames)."""
+    out = {}
+    for name in TABLES:
+        p = results_dir / f"{name}.parquet"
+        out[name] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
+    return out
