@@ -231,10 +231,15 @@ class Runtime:
             st.by_size_frees[0] += 1
             yield from self.mheap.freeSpan(ctx, self.ps[ctx.p], s)
             return
-        s.free_index(s.object_index(addr))
         st.frees += 1
         st.heap_alloc_bytes -= s.elemsize
         st.by_size_frees[s.size_class] += 1
+        yield from self._return_slot(ctx, s, addr)
+
+    def _return_slot(self, ctx: Ctx, s: Any, addr: int) -> Gen[None]:
+        """A slot goes back to its span; the span moves lists or returns to the heap."""
+        central = self.central[s.spanclass]
+        s.free_index(s.object_index(addr))
         if s.in_cache:
             return
         if s.alloc_count == 0:
@@ -248,10 +253,20 @@ class Runtime:
         ctx = NoSimCtx(p)
         c = self.ps[p].mcache
         for spc, s in enumerate(c.alloc):
-            if s is not None and not c.batched:
+            if s is None:
+                continue
+            if c.batched:
+                # a thread cache gives its unused objects back to the central list
+                for addr in c.reserved[spc]:
+                    run_sync(self._return_slot(ctx, self.mheap.span_of(addr), addr))
+                c.reserved[spc] = []
+            else:
                 run_sync(self.central[spc].uncacheSpan(ctx, s))
-                c.alloc[spc] = None
-                c.avail[spc] = 0
+                if s.alloc_count == 0:  # the sweeper would free an empty span
+                    self.central[spc].remove(s)
+                    run_sync(self.mheap.freeSpan(ctx, self.ps[p], s))
+            c.alloc[spc] = None
+            c.avail[spc] = 0
         c.tiny = 0
         c.tiny_offset = 0
 
@@ -330,7 +345,7 @@ class Runtime:
             if not c.batched:
                 for spc, s in enumerate(c.alloc):
                     if s is not None and s.state == MSpanState.IN_USE:
-                        assert c.avail[spc] == s.free_count()
+                        assert c.avail[spc] == s.free_slots_ahead(), (spc, c.avail[spc])
 
 
 __all__ = ["Runtime", "ZEROBASE", "AtomicCell"]

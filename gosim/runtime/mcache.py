@@ -51,7 +51,7 @@ class MCache:
         """mcache.go refill: return the exhausted span, get a new one from mcentral."""
         s = self.alloc[spc]
         if s is not None and not self.batched:
-            if s.alloc_count != s.nelems:
+            if s.next_free_index() != s.nelems:
                 raise RuntimeError("refill of span with free space remaining")
             yield from central.uncacheSpan(ctx, s, from_refill=True)
         s, granted, reserved = yield from central.cacheSpan(ctx)

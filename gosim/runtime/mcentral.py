@@ -103,10 +103,11 @@ class MCentral:
         a flush (releaseAll) takes the lock."""
         self.heap.stats.uncache_span_calls += 1
         s.in_cache = False
+        s.freeindex = 0  # as after a sweep: objects freed while cached become reusable
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
-        elif from_refill:
-            return
+        elif from_refill and s.free_count() == 0:
+            return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
             yield from ctx.lock(self.lock)
             yield from ctx.spend("mcentral_uncachespan_ns")

@@ -144,6 +144,16 @@ class MHeap:
         self.stats.page_cache_refills += 1
         return PageCache(base, bits)
 
+    def flush_page_cache(self, pp: P) -> None:
+        """pageCache.flush: give the cache's free pages back to the page allocator."""
+        c = pp.pcache
+        b = c.cache
+        while b:
+            lo = (b & -b).bit_length() - 1
+            self.free.add(c.base_page + lo, 1)
+            b &= b - 1
+        pp.pcache = PageCache()
+
     # -- span structs (mheap.go tryAllocMSpan / allocMSpanLocked / freeMSpanLocked) ----
     def _new_span_struct(self) -> MSpan:
         s = MSpan(self._next_sid)

@@ -155,7 +155,15 @@ class MSpan:
             raise ValueError(f"double free of slot {idx} in span {self.sid}")
         self.alloc_bits &= ~bit
         self.alloc_count -= 1
-        # after a sweep the runtime restarts the search at 0 (freeindex = 0)
-        if idx < self.freeindex:
+        # A sweep restarts the search at 0 (freeindex = 0); a span owned by an
+        # mcache is not swept, so its cache does not see the slot until uncached.
+        if not self.in_cache and idx < self.freeindex:
             self.freeindex = idx
         self.needzero = True
+
+    def free_slots_ahead(self) -> int:
+        """Free slots at or after freeindex: what an owning mcache can still hand out."""
+        if self.freeindex >= self.nelems:
+            return 0
+        ahead = self.nelems - self.freeindex
+        return ahead - bin(self.alloc_bits >> self.freeindex).count("1")

@@ -1,0 +1,199 @@
+"""The allocator model without a simulation: exact counts and invariants."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gosim.errors import InvalidSizeError, UnknownPresetError
+from gosim.runtime.arena import PAGE_SIZE
+from gosim.runtime.design import PRESETS
+from gosim.runtime.malloc import ZEROBASE, Runtime
+from gosim.runtime.mspan import objects_per_span
+from gosim.runtime.sizeclasses import get_table
+
+MiB = 1 << 20
+
+
+# -- exact structural counts computed by hand ------------------------------------------
+@pytest.mark.parametrize("preset,per_span,growths,sys_bytes", [
+    # go1.12: the table's 170 objects per 8 KiB span; the heap grows one 64 MiB arena at once
+    ("go1.12", 170, 1, 64 * MiB),
+    # go1.27: 128 B of inline mark bits -> (8192-128)//48 = 168; growth in 4 MiB chunks
+    ("go1.27", 168, None, None),
+])
+def test_million_48_byte_noscan_objects_one_p(preset, per_span, growths, sys_bytes):
+    rt = Runtime(preset, 1)
+    for _ in range(1_000_000):
+        rt.malloc(48, noscan=True)
+    m = rt.memstats()
+    spans = math.ceil(1_000_000 / per_span)
+    assert m["spans_inuse"] == spans
+    assert m["refills"] == spans
+    assert m["heap_inuse_bytes"] == spans * PAGE_SIZE
+    assert m["mallocs"] == 1_000_000
+    assert m["heap_alloc_bytes"] == 48 * 1_000_000
+    if growths is None:  # 512-page chunks: enough chunks to hold every page
+        growths = math.ceil(spans / 512)
+        sys_bytes = growths * 512 * PAGE_SIZE
+    assert m["grow_calls"] == growths
+    assert m["heap_sys_bytes"] == sys_bytes
+    assert m["heap_idle_bytes"] == sys_bytes - spans * PAGE_SIZE
+    rt.check_invariants()
+
+
+def test_pointerful_48_byte_objects_per_span_go127():
+    # 128 B inline mark bits + 8192/64 = 128 B pointer bits: (8192-256)//48 = 165
+    assert objects_per_span("inline_markbits", 48, 1, noscan=False) == 165
+    assert objects_per_span("inline_markbits", 48, 1, noscan=True) == 168
+    assert objects_per_span("heapbits", 48, 1, noscan=False) == 168
+    assert objects_per_span("heapbits", 48, 1, noscan=True) == 170
+    assert objects_per_span("full", 48, 1, noscan=False) == 170
+    # no inline mark bits for 8-byte objects, nor above 512 B
+    assert objects_per_span("inline_markbits", 8, 1, noscan=True) == 1024
+    assert objects_per_span("inline_markbits", 1024, 1, noscan=False) == 8
+
+
+def test_mcache_and_mspan_inuse():
+    rt = Runtime("go1.27", 4)
+    assert rt.memstats()["mcache_inuse_bytes"] == 4 * 2296
+    rt.malloc(48)
+    # the first span struct comes from a 64-struct refill of the P's mspan cache
+    assert rt.memstats()["mspan_inuse_bytes"] == 64 * 160
+    for _ in range(64 * 170):
+        rt.malloc(48)
+    assert rt.memstats()["mspan_inuse_bytes"] == 2 * 64 * 160
+
+
+# -- tiny allocator packing (malloc.go mallocgcTiny) ---------------------------------------
+@pytest.mark.parametrize("sizes,offsets,blocks", [
+    ((8, 8), (0, 8), 1),
+    ((12, 4), (0, 12), 1),
+    ((3, 5, 7), (0, 3, 8), 1),          # 5 is odd: no alignment; 7 after offset 8
+    ((2, 4), (0, 4), 1),                # 4 aligns to 4
+    ((1, 2), (0, 2), 1),                # 2 aligns to 2
+    ((8, 12), (0, 16), 2),              # 8+12 > 16: a new block, which is kept (12 > 8 left?)
+    ((15, 15), (0, 16), 2),
+])
+def test_tiny_packing(sizes, offsets, blocks):
+    rt = Runtime("go1.27", 1)
+    addrs = [rt.malloc(s, noscan=True) for s in sizes]
+    base = addrs[0]
+    assert [a - base for a in addrs] == list(offsets)
+    assert rt.stats.tiny_blocks == blocks
+    assert rt.stats.mallocs == len(sizes)
+    assert rt.stats.tiny_allocs == len(sizes) - blocks
+
+
+def test_tiny_keeps_block_with_more_room():
+    rt = Runtime("go1.27", 1)
+    a = rt.malloc(12)           # block A, offset 12
+    b = rt.malloc(8)            # does not fit: block B at offset 8; 8 < 12 so B replaces A
+    c = rt.malloc(8)            # fits in B at 8
+    assert b - a == 16 and c == b + 8
+    d = rt.malloc(2)            # B is full (16): new block D, 2 < 16 -> D replaces B
+    e = rt.malloc(2)
+    assert e == d + 2
+
+
+def test_pointerful_small_objects_are_not_tiny():
+    rt = Runtime("go1.27", 1)
+    rt.malloc(8, noscan=False)
+    rt.malloc(8, noscan=False)
+    assert rt.stats.tiny_allocs == 0 and rt.stats.by_size_mallocs[1] == 2
+
+
+def test_zero_size_allocates_nothing():
+    rt = Runtime("go1.27", 1)
+    assert rt.malloc(0) == ZEROBASE
+    assert rt.stats.mallocs == 0 and rt.memstats()["heap_sys_bytes"] == 0
+
+
+def test_large_objects_take_whole_pages():
+    rt = Runtime("go1.27", 1)
+    a = rt.malloc(32761, noscan=True)   # > 32760: large under malloc headers
+    s = rt.mheap.span_of(a)
+    assert s.size_class == 0 and s.npages == 4  # ceil(32761 / 8192)
+    b = rt.malloc(32760, noscan=True)
+    assert rt.mheap.span_of(b).size_class == get_table("go1.27").size_to_class(32760)
+    rt12 = Runtime("go1.12", 1)
+    c = rt12.malloc(32768)
+    assert rt12.mheap.span_of(c).size_class == 66
+    d = rt12.malloc(100_000)
+    assert rt12.mheap.span_of(d).npages == math.ceil(100_000 / 8192)
+    assert rt12.stats.large_pages == 13
+
+
+def test_malloc_header_moves_pointerful_objects_up_a_class():
+    rt = Runtime("go1.27", 1)
+    a = rt.malloc(1024, noscan=False)   # 1024 + 8-byte header -> the 1152 class
+    assert rt.mheap.span_of(a).elemsize == 1152
+    b = rt.malloc(1024, noscan=True)
+    assert rt.mheap.span_of(b).elemsize == 1024
+    rt12 = Runtime("go1.12", 1)
+    assert rt12.mheap.span_of(rt12.malloc(1024, noscan=False)).elemsize == 1024
+
+
+def test_bad_input():
+    rt = Runtime("go1.27", 1)
+    with pytest.raises(InvalidSizeError, match="-1"):
+        rt.malloc(-1)
+    with pytest.raises(UnknownPresetError, match="go9"):
+        Runtime("go9", 1)
+
+
+# -- invariants under random allocate/free sequences ----------------------------------------
+SIZES = st.one_of(st.integers(0, 64), st.integers(65, 4096), st.integers(4097, 40_000),
+                  st.integers(40_001, 300_000))
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("malloc"), SIZES, st.booleans(), st.integers(0, 2)),
+    st.tuples(st.just("free"), st.integers(0, 10**9), st.just(False), st.integers(0, 2)),
+    st.tuples(st.just("flush"), st.just(0), st.just(False), st.integers(0, 2)),
+), max_size=120)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(preset=st.sampled_from(sorted(PRESETS)), ops=OPS)
+def test_random_alloc_free_keeps_invariants(preset, ops):
+    rt = Runtime(preset, 3)
+    live: dict[int, int] = {}  # slot address -> P that allocated it
+    for op, a, b, p in ops:
+        if op == "malloc":
+            addr = rt.malloc(a, noscan=b, p=p)
+            if addr != ZEROBASE:
+                s = rt.mheap.span_of(addr)
+                slot = s.base + (addr - s.base) // s.elemsize * s.elemsize
+                live[slot] = p
+        elif op == "free" and live:
+            slots = sorted(live)
+            slot = slots[a % len(slots)]
+            if any(slot == c.mcache.tiny for c in rt.ps):
+                continue  # the P's current tiny block is reachable
+            del live[slot]
+            rt.free(slot, p=p)
+        elif op == "flush":
+            rt.release_all(p)
+        rt.check_invariants()
+        m = rt.memstats()
+        assert m["heap_sys_bytes"] == m["heap_inuse_bytes"] + m["heap_idle_bytes"]
+        assert m["mallocs"] - m["tiny_allocs"] >= m["frees"]
+    # free everything: the heap is all idle and its free pages one run per arena stretch
+    for p in range(3):
+        rt.release_all(p)
+    for slot in sorted(live):
+        rt.free(slot)
+    for p in rt.ps:
+        rt.mheap.flush_page_cache(p)
+    rt.check_invariants()
+    m = rt.memstats()
+    assert m["heap_inuse_bytes"] == 0
+    assert m["heap_idle_bytes"] == m["heap_sys_bytes"]
+    assert m["heap_alloc_bytes"] == 0
+    assert m["spans_inuse"] == 0
+    if m["heap_sys_bytes"]:
+        # reserved arenas are contiguous, so every free page coalesces into one run
+        assert len(rt.mheap.free) == 1
+        assert rt.mheap.free.total * PAGE_SIZE == m["heap_sys_bytes"]
