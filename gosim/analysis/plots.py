@@ -49,11 +49,12 @@ _MAX_HEATMAP_ROWS = 16
 
 
 def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir: Path,
-               which: list[str]) -> tuple[list[Path], list[str]]:
+               which: list[str], keep_others: bool = False) -> tuple[list[Path], list[str]]:
     """Draw the plots named in ``which`` into ``plots_dir`` (replaced atomically).
 
-    Returns the files written and notes on plots skipped. With nothing to
-    draw, an old ``plots_dir`` is removed (its plots would not match).
+    Returns the files written and notes on plots skipped. Other files in an
+    old ``plots_dir`` are dropped (they would not match the new results)
+    unless ``keep_others``; with nothing to draw, an old ``plots_dir`` is removed.
     """
     from gosim.runner.atomic import atomic_dir
 
@@ -70,6 +71,12 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
     written: list[str] = []
     sns.set_theme(style="whitegrid", context="notebook")
     with atomic_dir(plots_dir) as tmp:
+        if keep_others and plots_dir.is_dir():
+            import shutil
+
+            for f in plots_dir.iterdir():
+                if f.is_file() and f.name not in {PLOT_FILES[w] for w in which}:
+                    shutil.copy2(f, tmp / f.name)
         for name in which:
             fn = _DRAW[name]
             try:

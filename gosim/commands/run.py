@@ -1,0 +1,119 @@
+"""``gosim run [CONFIG]``: run an experiment and write ``results/<name>/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gosim.errors import ConfigError
+
+DEFAULT_CONFIG = Path("configs") / "quickstart.yaml"
+
+
+def run(
+    config: Annotated[Path | None, typer.Argument(
+        help="experiment YAML (default: configs/quickstart.yaml in the current directory)",
+        show_default=False)] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="results root: writes OUT/<experiment name>/")] = Path("results"),
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", help="runs in parallel (0 = every CPU)")] = 0,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", help="local (process pool, default) | dask", show_default=False)] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask; "
+             "without it, dask starts a local cluster of --jobs workers)")] = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="skip plots")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="validate the config and list its runs; run nothing")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="no progress bar or table")] = False,
+) -> None:
+    """Run an experiment: expand its sweep, run every run (skipping cached ones),
+    write tables, manifest, summary and plots, and print a summary table.
+
+    Exit status: 0 all runs ok; 1 some runs failed (recorded in the results);
+    2 bad config or arguments (nothing written)."""
+    from gosim.config import load_experiment
+
+    if config is None:
+        config = DEFAULT_CONFIG
+        if not config.exists():
+            raise ConfigError(f"no CONFIG given and {DEFAULT_CONFIG} does not exist in "
+                              f"{Path.cwd()}; pass an experiment file")
+    if executor is None:
+        executor = "dask" if scheduler else "local"
+    if executor not in ("local", "dask"):
+        raise ConfigError(f"--executor: expected local or dask, got {executor!r}")
+    if scheduler and executor != "dask":
+        raise ConfigError("--scheduler needs --executor dask")
+    if jobs < 0:
+        raise ConfigError(f"--jobs: expected 0 (every CPU) or more, got {jobs}")
+    exp = load_experiment(config)  # ConfigError -> exit 2, nothing written
+
+    from rich.console import Console
+
+    console = Console()
+    if dry_run:
+        _print_dry_run(console, exp)
+        return
+
+    from gosim.runner import run_experiment
+
+    outcome = run_experiment(exp, out_dir=out, jobs=jobs or None, executor=executor,
+                             scheduler=scheduler, progress=not quiet,
+                             plots=False if no_plots else None)
+    if not quiet:
+        _print_summary(console, outcome)
+    if outcome.n_failed:
+        first = outcome.failed[0][1].get("error")
+        typer.echo(f"gosim: {outcome.n_failed} of {len(outcome.records)} runs failed "
+                   f"(first: {first}); see {outcome.results_dir / 'summary.md'}", err=True)
+        raise typer.Exit(1)
+
+
+def _print_dry_run(console, exp) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    settings = {r.setting_id: r for r in exp.runs}
+    console.print(f"[bold]{exp.name}[/]: {len(exp.runs)} runs = {len(settings)} settings x "
+                  f"{exp.sweep.replications} replications")
+    t = Table("setting", "swept values", "seeds")
+    for sid, r in settings.items():
+        seeds = [x.seed for x in exp.runs if x.setting_id == sid]
+        t.add_row(str(sid), r.label(), ", ".join(str(s) for s in seeds[:3])
+                  + (" ..." if len(seeds) > 3 else ""))
+    console.print(t)
+
+
+def _print_summary(console, outcome) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from gosim.analysis.summary import scaling_lines, summary_table
+    from gosim.runner.core import experiment_meta
+
+    meta = experiment_meta(outcome.experiment)
+    df = summary_table(outcome.tables, meta)
+    if not df.empty:
+        t = Table(title=f"{outcome.experiment.name} (mean ± 95% CI over replications)")
+        for c in df.columns:
+            t.add_column(str(c), justify="left" if c in ("design", "setting", "busiest lock")
+                         else "right")
+        for _, r in df.iterrows():
+            t.add_row(*[str(r[c]) for c in df.columns])
+        console.print(t)
+    for line in scaling_lines(outcome.tables, meta):
+        console.print(f"  {line}")
+    for n in outcome.notes:
+        console.print(f"  [dim]note: {n}[/]")
+    console.print(
+        f"{len(outcome.records)} runs: {outcome.n_ran} ran, {outcome.n_cached} skipped "
+        f"(cached), {outcome.n_failed} failed; {outcome.wall_s:.1f} s. "
+        f"Results in [bold]{outcome.results_dir}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
