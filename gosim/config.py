@@ -284,7 +284,13 @@ def _loc_to_key(loc: tuple[Any, ...]) -> str:
 
 
 def _first_error(e: ValidationError) -> tuple[str, str]:
-    err = e.errors()[0]
+    errors = e.errors()
+    # a union (e.g. ``plots: bool | list``) reports one error per member; the
+    # deepest one is the most specific
+    first = _loc_to_key(tuple(errors[0].get("loc", ())))
+    same = [x for x in errors
+            if _loc_to_key(tuple(x.get("loc", ()))).startswith(first)]
+    err = max(same, key=lambda x: len(_loc_to_key(tuple(x.get("loc", ()))))) if same else errors[0]
     key = _loc_to_key(tuple(err.get("loc", ())))
     msg = err.get("msg", "invalid value")
     if err.get("type") == "extra_forbidden":

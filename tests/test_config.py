@@ -1,0 +1,264 @@
+"""Experiment configs: schema, sweep expansion, seeds, and every bad-config error."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gosim.config import (
+    expand,
+    load_experiment,
+    parse_experiment,
+    replication_seeds,
+    set_key_path,
+)
+from gosim.errors import ConfigError
+
+BASE = """\
+name: demo
+scenario:
+  design: go1.27
+  seed: 7
+  workload:
+    groups:
+      - count: 2
+        size: 48
+        allocations: 100
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_expansion_counts_and_order() -> None:
+    exp = parse_experiment(BASE + """\
+sweep:
+  grid:
+    design.preset: [go1.12, go1.14, go1.27]
+    gomaxprocs: [1, 4]
+  zip:
+    workload.groups.0.size: [48, 1024]
+    workload.groups.0.allocations: [100, 50]
+  replications: 3
+""")
+    runs = expand(exp)
+    assert len(runs) == 3 * 2 * 2 * 3
+    assert [r.run_id for r in runs] == list(range(36))
+    assert len({r.setting_id for r in runs}) == 12
+    # replications innermost, then the zip group, then the grid in file order
+    first = runs[0]
+    assert first.setting == {"design.preset": "go1.12", "gomaxprocs": 1,
+                             "workload.groups.0.size": 48,
+                             "workload.groups.0.allocations": 100}
+    assert [r.replication for r in runs[:3]] == [0, 1, 2]
+    assert runs[3].setting["workload.groups.0.size"] == 1024
+    assert runs[3].scenario.workload.groups[0].allocations == 50
+    assert runs[6].setting["gomaxprocs"] == 4
+    assert runs[-1].scenario.design.preset == "go1.27"
+    assert runs[-1].scenario.gomaxprocs == 4
+    # every run is a distinct scenario
+    assert len({r.config_hash for r in runs}) == 36
+    assert exp.swept_keys == ["design.preset", "gomaxprocs", "workload.groups.0.size",
+                              "workload.groups.0.allocations"]
+
+
+def test_no_sweep_is_one_run() -> None:
+    exp = parse_experiment(BASE)
+    assert len(exp.runs) == 1
+    assert exp.runs[0].setting == {}
+    assert exp.name == "demo"
+
+
+def test_several_zip_groups_are_crossed() -> None:
+    exp = parse_experiment(BASE + """\
+sweep:
+  zip:
+    - {gomaxprocs: [1, 2], workload.groups.0.count: [1, 2]}
+    - {workload.groups.0.size: [16, 32, 64]}
+""")
+    assert len(exp.runs) == 6
+    assert {(r.scenario.gomaxprocs, r.scenario.workload.groups[0].count) for r in exp.runs} == {
+        (1, 1), (2, 2)}
+
+
+def test_seeds_common_random_numbers_and_independence() -> None:
+    exp = parse_experiment(BASE + """\
+sweep:
+  grid: {gomaxprocs: [1, 2, 4]}
+  replications: 4
+""")
+    seeds = replication_seeds(7, 4)
+    # replication r has the same seed in every setting (common random numbers)
+    for r in exp.runs:
+        assert r.seed == seeds[r.replication] == r.scenario.seed
+    # replications are distinct, and none is the base seed itself
+    assert len(set(seeds)) == 4 and 7 not in seeds
+    # child r does not depend on how many replications there are
+    assert replication_seeds(7, 2) == seeds[:2]
+    # they are SeedSequence(7)'s spawned children
+    child = np.random.SeedSequence(7).spawn(4)[2]
+    assert seeds[2] == int(child.generate_state(1, np.uint64)[0]) & ((1 << 63) - 1)
+    # another base seed gives other streams
+    assert not set(replication_seeds(8, 4)) & set(seeds)
+
+
+def test_config_hash_is_stable_and_seed_sensitive(tmp_path: Path) -> None:
+    p = write(tmp_path, BASE + "sweep: {replications: 2}\n")
+    a, b = load_experiment(p), load_experiment(p)
+    assert [r.config_hash for r in a.runs] == [r.config_hash for r in b.runs]
+    assert a.runs[0].config_hash != a.runs[1].config_hash
+    assert a.config_hash == b.config_hash
+
+
+def test_shorthands_can_be_swept_inside() -> None:
+    # `design: go1.27` and `size: 48` are shorthands; sweeping a key inside them works
+    exp = parse_experiment(BASE + """\
+sweep:
+  grid:
+    design.preset: [go1.12]
+    design.overrides.page_cache: [true]
+    workload.groups.0.size.value: [64]
+    workload.groups.0.work_ns: [{dist: exponential, mean: 100}]
+""")
+    sc = exp.runs[0].scenario
+    assert sc.design.preset == "go1.12" and sc.design.overrides == {"page_cache": True}
+    assert sc.workload.groups[0].size.value == 64
+    assert sc.workload.groups[0].work_ns.dist == "exponential"
+
+
+def test_set_key_path() -> None:
+    d: dict = {"workload": {"groups": [{"size": 48}]}}
+    set_key_path(d, "workload.groups.0.count", 3)
+    set_key_path(d, "design.preset", "go1.12")
+    assert d == {"workload": {"groups": [{"size": 48, "count": 3}]},
+                 "design": {"preset": "go1.12"}}
+    with pytest.raises(IndexError):
+        set_key_path(d, "workload.groups.2.size", 1)
+
+
+# ------------------------------------------------------------ bad configs
+
+#: (config text, expected key path in the message, expected line or None, words)
+BAD = {
+    "unknown_scenario_key": (BASE.replace("size: 48", "sise: 48"),
+                             "scenario.workload.groups.0.sise", 8, "unknown key"),
+    "unknown_top_key": (BASE + "sweeep: {}\n", "sweeep", 10, "unknown key"),
+    "unknown_sweep_key": (BASE + "sweep:\n  grdi: {gomaxprocs: [1]}\n", "sweep.grdi", 11,
+                          "unknown key"),
+    "wrong_type": (BASE.replace("count: 2", "count: many"),
+                   "scenario.workload.groups.0.count", 7, "integer"),
+    "wrong_type_sweep_list": (BASE + "sweep:\n  grid:\n    gomaxprocs: 4\n",
+                              "sweep.grid.gomaxprocs", 12, "list"),
+    "unknown_preset": (BASE.replace("design: go1.27", "design: go9"),
+                       "scenario.design.preset", 3, "unknown design preset"),
+    "unknown_swept_preset": (BASE + "sweep:\n  grid:\n    design.preset: [go1.12, go9]\n",
+                             "sweep.grid.design.preset.1", 12, "go9"),
+    "gomaxprocs_zero": (BASE.replace("seed: 7", "seed: 7\n  gomaxprocs: 0"),
+                        "scenario.gomaxprocs", 5, "greater than or equal to 1"),
+    "gomaxprocs_zero_swept": (BASE + "sweep:\n  grid:\n    gomaxprocs: [1, 0]\n",
+                              "sweep.grid.gomaxprocs.1", 12, "greater than or equal to 1"),
+    "empty_sweep_list": (BASE + "sweep:\n  grid:\n    gomaxprocs: []\n",
+                         "sweep.grid.gomaxprocs", 12, "empty sweep list"),
+    "unknown_sweep_path": (BASE + "sweep:\n  grid:\n    workload.groups.0.sise: [1]\n",
+                           "sweep.grid.workload.groups.0.sise", 12, "'sise'"),
+    "sweep_index_out_of_range": (BASE + "sweep:\n  grid:\n    workload.groups.3.size: [1]\n",
+                                 "sweep.grid.workload.groups.3.size", 12, "out of range"),
+    "zip_lengths": (BASE + "sweep:\n  zip:\n    gomaxprocs: [1, 2]\n    seed: [1]\n",
+                    "sweep.zip.seed", 13, "equal lengths"),
+    "swept_twice": (BASE + "sweep:\n  grid: {seed: [1]}\n  zip: {seed: [2]}\n",
+                    "sweep.zip.seed", 12, "swept twice"),
+    "design_override_unknown": (BASE.replace("design: go1.27",
+                                             "design: {preset: go1.12, overrides: {pagecache: 1}}"),
+                                "scenario.design.overrides.pagecache", 3, "unknown design option"),
+    "design_override_type": (BASE.replace("design: go1.27",
+                                          "design: {preset: go1.12, overrides: {page_cache: 3}}"),
+                             "scenario.design.overrides.page_cache", 3, "boolean"),
+    "duplicate_key": (BASE.replace("seed: 7", "seed: 7\n  seed: 8"), "scenario.seed", 5,
+                      "duplicate"),
+    "bad_plot_name": (BASE + "outputs: {plots: [scaling, pie]}\n", "outputs.plots.1", 10, "pie"),
+    "bad_name": (BASE.replace("name: demo", "name: ../up"), "name", 1, "letters"),
+    "missing_stop": (BASE.replace("        allocations: 100\n", ""), "scenario", 2,
+                     "duration_ns"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config(tmp_path: Path, case: str) -> None:
+    text, key, line, words = BAD[case]
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as ei:
+        load_experiment(p)
+    e = ei.value
+    msg = str(e)
+    assert e.file == str(p) and str(p) in msg
+    assert e.key == key, msg
+    assert f"'{key}'" in msg
+    assert e.line == line, msg
+    if line is not None:
+        assert f"{p}:{line}:" in msg
+    assert words in msg
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    p = write(tmp_path, "name: x\nscenario:\n  workload: [\n    1, 2\n  gomaxprocs: 2\n")
+    with pytest.raises(ConfigError) as ei:
+        load_experiment(p)
+    assert "malformed YAML" in str(ei.value) and ei.value.line is not None
+    assert str(ei.value).startswith(f"{p}:{ei.value.line}:")
+
+
+def test_tab_indented_yaml(tmp_path: Path) -> None:
+    p = write(tmp_path, "scenario:\n\tgomaxprocs: 2\n")
+    with pytest.raises(ConfigError, match="malformed YAML") as ei:
+        load_experiment(p)
+    assert ei.value.line == 2
+
+
+@pytest.mark.parametrize("text, words", [("", "empty"), ("- 1\n- 2\n", "mapping"),
+                                         ("just a string\n", "mapping")])
+def test_not_a_mapping(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        load_experiment(write(tmp_path, text))
+
+
+def test_missing_directory_and_undecodable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found") as ei:
+        load_experiment(tmp_path / "nope.yaml")
+    assert ei.value.file == str(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="directory"):
+        load_experiment(tmp_path)
+    bad = tmp_path / "bin.yaml"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_experiment(bad)
+
+
+def test_unknown_cost_parameter(tmp_path: Path) -> None:
+    costs = pytest.importorskip("gosim.sim.costs")
+    if not getattr(costs, "COST_PARAMETERS", None):
+        pytest.skip("the cost model does not list its parameters")
+    p = write(tmp_path, BASE.replace("seed: 7", "seed: 7\n  costs: {no_such_cost: 5}"))
+    with pytest.raises(ConfigError, match="unknown cost parameter") as ei:
+        load_experiment(p)
+    assert ei.value.key == "scenario.costs.no_such_cost" and ei.value.line == 5
+    name = sorted(costs.COST_PARAMETERS)[0]
+    p = write(tmp_path, BASE + f"sweep:\n  grid:\n    costs.{name}x: [1]\n")
+    with pytest.raises(ConfigError, match="unknown cost parameter"):
+        load_experiment(p)
+    ok = write(tmp_path, BASE + f"sweep:\n  grid:\n    costs.{name}: [1, 2]\n")
+    assert len(load_experiment(ok).runs) == 2
+
+
+def test_shipped_configs_are_valid() -> None:
+    root = Path(__file__).resolve().parent.parent
+    files = sorted((root / "configs").glob("*.yaml")) + sorted(
+        (root / "experiments").glob("**/*.yaml"))
+    assert files, "no shipped configs found"
+    for f in files:
+        assert load_experiment(f).runs, f
