@@ -358,42 +358,56 @@ func fillHeap(unusable uint64, refill int) (spans int, growths int) {
 	return spans, growths
 }
 
-func prepare(p prepSpec) map[string]any {
-	out := map[string]any{}
+// prepResult is filled without allocating: an allocation after a drain
+// (a map, a boxed int: tiny objects) would leave a partially used span.
+type prepResult struct {
+	drained    []int
+	unusable   uint64
+	refill     int
+	fillSpans  int
+	fillGrowth int
+	residual   uint64
+}
+
+func prepare(p prepSpec) *prepResult {
+	r := &prepResult{drained: make([]int, len(p.Drain))}
 	if p.GC {
 		runtime.GC() // frees init garbage, sweeps everything, flushes idle Ps' page caches
 	}
 	if (len(p.Drain) > 0 || p.MSpanCache || p.FillHeap) && os.Getenv("GOGC") != "off" {
 		fail("prepare: drain/mspancache/fill_heap need GOGC=off")
 	}
-	drained := make([]map[string]any, len(p.Drain))
 	for i, d := range p.Drain {
-		drained[i] = map[string]any{"size": d.Size, "pointerful": d.Ptr, "nelems": drainClass(d.Size, d.Ptr)}
+		r.drained[i] = drainClass(d.Size, d.Ptr)
 	}
-	out["drained"] = drained
 	// The one- and two-page classes used below hold one object per span;
 	// fill their cached spans so that each later allocation is a new span.
 	if p.MSpanCache || p.FillHeap {
 		drainClass(8192, false)
 		drainClass(16384, false)
 	}
-	var unusable uint64
 	if p.FillHeap {
-		unusable = unusableIdle()
-		out["unusable_idle_bytes"] = unusable
+		r.unusable = unusableIdle()
 	}
-	refill := 0
 	if p.MSpanCache || p.FillHeap {
-		refill = drainMSpanCache()
-		out["mspancache_refill"] = refill
+		r.refill = drainMSpanCache()
 	}
 	if p.FillHeap {
-		spans, growths := fillHeap(unusable, refill)
-		out["fill_spans"] = spans
-		out["fill_growths"] = growths
-		out["fill_residual_bytes"] = readUint(idleSamples) - unusable
+		r.fillSpans, r.fillGrowth = fillHeap(r.unusable, r.refill)
+		r.residual = readUint(idleSamples) - r.unusable
 	}
-	return out
+	return r
+}
+
+func (r *prepResult) export(p prepSpec) map[string]any {
+	drained := make([]map[string]any, len(p.Drain))
+	for i, d := range p.Drain {
+		drained[i] = map[string]any{"size": d.Size, "pointerful": d.Ptr, "nelems": r.drained[i]}
+	}
+	return map[string]any{
+		"drained": drained, "unusable_idle_bytes": r.unusable, "mspancache_refill": r.refill,
+		"fill_spans": r.fillSpans, "fill_growths": r.fillGrowth, "fill_residual_bytes": r.residual,
+	}
 }
 
 // ---- workload mode ----
@@ -562,7 +576,7 @@ func runWorkload(sp *spec) map[string]any {
 		"goroutines":      gs,
 		"wall_ns":         t1 - t0,
 		"harness_mallocs": harness,
-		"prepare":         prep,
+		"prepare":         prep.export(sp.Prepare),
 	}
 }
 

@@ -1,0 +1,174 @@
+"""Running a workload on the real Go runtime and reading its numbers.
+
+The program reports ``runtime.MemStats`` and every ``runtime/metrics``
+sample at a *baseline* (after the program's own set-up) and after the
+workload; :func:`real_metrics` turns the pair into metrics named as the
+simulator names them. Counters are deltas (what the workload did), except
+``mcache_inuse_bytes`` (one mcache per P, a level, not a flow).
+
+Before the baseline (GC off) the program brings the runtime to the model's
+starting state (program.py ``prepare``): a forced GC, then for each span
+class the workload uses, allocations until a fresh span is cached and that
+span is full (no partially used span is left to absorb workload objects);
+one-page spans until this P's mspan-struct cache is empty; and every usable
+free page allocated, so the workload's first new span needs a heap growth,
+as in a model that starts from an empty heap.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gosim.realgo.probe import run_probe
+from gosim.realgo.toolchain import GoToolchain, find_go
+from gosim.realgo.workload import GoWorkload, to_spec
+from gosim.runtime.sizeclasses import get_table
+
+PAGE = 8192
+
+
+@dataclass
+class RealRun:
+    """One measured run of a workload on the real runtime."""
+
+    go_version: str
+    gomaxprocs: int
+    metrics: dict[str, Any]
+    #: one row per size class (0 = large objects): size_class, size_bytes, mallocs
+    by_size: list[dict[str, Any]]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"go_version": self.go_version, "gomaxprocs": self.gomaxprocs,
+                "metrics": self.metrics, "by_size": self.by_size, "raw": self.raw}
+
+
+def _hist(m: dict[str, Any], name: str) -> list[int]:
+    h = m.get(name)
+    return list(h["counts"]) if h else []
+
+
+def allocs_by_class(metrics_before: dict[str, Any], metrics_after: dict[str, Any]) -> list[int]:
+    """Per size class allocations from ``/gc/heap/allocs-by-size:bytes``.
+
+    Bucket ``i`` holds class ``i+1`` (its upper bound is the class size + 1);
+    the last bucket holds large objects; returned index 0 = large objects.
+    Tiny blocks count in class 2 (16 B), tiny objects packed into them do not.
+    """
+    b = _hist(metrics_before, "/gc/heap/allocs-by-size:bytes")
+    a = _hist(metrics_after, "/gc/heap/allocs-by-size:bytes")
+    d = [y - x for x, y in zip(b, a, strict=True)]
+    return [d[-1], *d[:-1]]
+
+
+def real_metrics(out: dict[str, Any], preset_sizeclasses: str = "go1.27") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Metrics (simulator names) and per-class rows from one probe output."""
+    b, a = out["baseline"], out["after"]
+    bm, am = b["memstats"], a["memstats"]
+    bx, ax = b["metrics"], a["metrics"]
+
+    def d(k: str) -> int:
+        return int(am[k]) - int(bm[k])
+
+    def dm(k: str) -> int:
+        return int(ax[k]) - int(bx[k])
+
+    per_class = allocs_by_class(bx, ax)
+    table = get_table(preset_sizeclasses)
+    small_bytes = sum(per_class[c] * table.class_to_size(c) for c in range(1, len(per_class)))
+    large_bytes = dm("/gc/heap/allocs:bytes") - small_bytes
+    gs = out.get("goroutines", [])
+    nallocs = sum(int(g["n"]) for g in gs)
+    busy = sum(int(g["end_ns"]) - int(g["start_ns"]) for g in gs)
+    m: dict[str, Any] = {
+        "mallocs": d("Mallocs"),
+        "frees": d("Frees"),
+        "tiny_allocs": dm("/gc/heap/tiny/allocs:objects"),
+        "heap_alloc_bytes": d("HeapAlloc"),
+        "total_alloc_bytes": d("TotalAlloc"),
+        "heap_inuse_bytes": d("HeapInuse"),
+        "heap_sys_bytes": d("HeapSys"),
+        "heap_idle_bytes": d("HeapIdle"),
+        "heap_released_bytes": d("HeapReleased"),
+        "heap_objects": d("HeapObjects"),
+        "mspan_inuse_bytes": d("MSpanInuse"),
+        "mcache_inuse_bytes": int(am["MCacheInuse"]),
+        "stack_inuse_bytes": d("StackInuse"),
+        "large_allocs": per_class[0],
+        "large_pages": large_bytes // PAGE,
+        "num_gc": d("NumGC"),
+        "gc_pause_total_ns": d("PauseTotalNs"),
+        "heap_sys_after_bytes": int(am["HeapSys"]),
+        "allocations": nallocs,
+        "wall_ns": int(out.get("wall_ns", 0)),
+        # mean time a goroutine spends per allocation (loop time / allocations)
+        "ns_per_alloc": busy / nallocs if nallocs else 0.0,
+        "harness_mallocs": int(out.get("harness_mallocs", 0)),
+    }
+    prep = out.get("prepare") or {}
+    for k in ("unusable_idle_bytes", "fill_residual_bytes", "fill_growths", "mspancache_refill"):
+        if k in prep:
+            m[f"prepare_{k}"] = prep[k]
+    rows = [{"size_class": c, "size_bytes": table.class_to_size(c) if c else 0,
+             "mallocs": per_class[c]} for c in range(len(per_class))]
+    return m, rows
+
+
+def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 1,
+                 workdir: Path | None = None, prepare: bool = True) -> RealRun:
+    """Run ``w`` on the real runtime ``repeat`` times.
+
+    Structural metrics come from the first run (they are identical across
+    runs; the tests check that); ``ns_per_alloc`` is the median over runs and
+    ``ns_per_alloc_runs`` lists them all.
+    """
+    tc = tc or find_go()
+    own = workdir is None
+    wd = Path(tempfile.mkdtemp(prefix="gosim-realgo-")) if own else workdir
+    assert wd is not None
+    spec = to_spec(w, wd, prepare=prepare)
+    outs = [run_probe(spec, tc=tc, gomaxprocs=w.gomaxprocs, gc=w.gc, workdir=wd)
+            for _ in range(max(1, repeat))]
+    preset = "go1.27"  # both measured releases share today's size-class table
+    m, rows = real_metrics(outs[0], preset)
+    runs = [real_metrics(o, preset)[0]["ns_per_alloc"] for o in outs]
+    m["ns_per_alloc"] = statistics.median(runs)
+    m["ns_per_alloc_runs"] = runs
+    if own:
+        import shutil
+
+        shutil.rmtree(wd, ignore_errors=True)
+    return RealRun(go_version=outs[0]["go_version"], gomaxprocs=int(outs[0]["gomaxprocs"]),
+                   metrics=m, by_size=rows, raw=outs[0])
+
+
+def measure_nelems(cases: list[tuple[int, bool]], *, tc: GoToolchain | None = None,
+                   spans: int = 3) -> list[dict[str, Any]]:
+    """Objects per span and span bytes, counted in the real runtime.
+
+    For each (request size, pointerful) the program allocates one object at
+    a time and reads the heap's in-use bytes (runtime/metrics, which does not
+    flush the mcache) after each: the in-use bytes step when a new span is
+    taken from the heap, so the count between two steps is the span's object
+    count and the step is its size. Returns rows with ``nelems`` (from steps
+    1->2, checked against 2->3) and ``span_bytes``.
+    """
+    spec = {"mode": "nelems", "spans": spans,
+            "cases": [{"size": s, "pointerful": p, "spans": spans} for s, p in cases]}
+    out = run_probe(spec, tc=tc)
+    rows = []
+    for c in out["cases"]:
+        at, by = c["step_at"], c["step_bytes"]
+        gaps = [y - x for x, y in zip(at, at[1:], strict=False)]
+        rows.append({
+            "size": c["size"], "pointerful": c["pointerful"],
+            "nelems": gaps[0] if gaps else None,
+            "consistent": len(set(gaps)) == 1 and len(gaps) == spans - 1,
+            "span_bytes": by[-1] if by else None,
+            "gaps": gaps,
+        })
+    return rows

@@ -1,0 +1,207 @@
+"""Turning a :class:`~gosim.scenario.Scenario` into the Go program's spec.
+
+Every goroutine's object sizes, pointer flags and work times are drawn up
+front with numpy (so the Go program allocates exactly the sequence the model
+is given) and streamed to the program as binary files; constant groups need
+no file. Draws use :mod:`gosim.sim.streams` transforms, seeded by
+``SeedSequence(scenario.seed, spawn_key=(group, goroutine, stream))``; if the
+simulator exposes its own per-goroutine draws (``gosim.sim.workload.goroutine_draws``)
+those are used instead, so that real and simulated runs see identical sizes.
+
+Goroutine ``k`` of the whole workload (groups in order) runs on P ``k mod
+GOMAXPROCS`` in the model; in the real program each goroutine keeps one P
+for its whole run when there are no more goroutines than Ps (the program
+releases them together and they spin until all are running), which is
+what makes per-P span counts comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gosim.errors import GosimError
+from gosim.realgo.probe import write_u8, write_u32
+from gosim.runtime.design import Design, get_design
+from gosim.runtime.sizeclasses import get_table
+from gosim.scenario import Dist, GoroutineGroup, Scenario
+from gosim.sim.streams import BernoulliStream, Stream
+
+#: largest size the probe accepts (a uint32 stream)
+MAX_SIZE = 0xFFFFFFFF
+
+
+class UnsupportedWorkloadError(GosimError):
+    """A scenario feature the real-Go program cannot reproduce."""
+
+
+@dataclass
+class GoroutineDraws:
+    """What one goroutine allocates, in order."""
+
+    group: int
+    index: int
+    sizes: np.ndarray          # int64 bytes
+    noscan: np.ndarray         # bool, True = pointer-free
+    work_ns: np.ndarray        # int64 ns after each allocation
+    keep: int                  # 0 drop, -1 keep all, k > 0 keep the last k
+    const_size: int | None = None
+    const_noscan: bool | None = None
+    const_work: int | None = None
+
+
+@dataclass
+class GoWorkload:
+    """A scenario ready for the Go program."""
+
+    scenario: Scenario
+    goroutines: list[GoroutineDraws]
+    gomaxprocs: int
+    gc: bool
+    #: (request size, pointerful) per span class used: drained before the baseline
+    drain: list[tuple[int, bool]] = field(default_factory=list)
+
+    @property
+    def total_allocations(self) -> int:
+        return int(sum(len(g.sizes) for g in self.goroutines))
+
+    def p_of(self, k: int) -> int:
+        return k % self.gomaxprocs
+
+
+def _keep(group: GoroutineGroup, gi: int) -> int:
+    lt = group.lifetime
+    if lt.kind == "drop":
+        return 0
+    if lt.kind == "keep":
+        return -1
+    if lt.kind == "allocations":
+        return int(lt.value)  # type: ignore[arg-type]
+    raise UnsupportedWorkloadError(
+        f"workload.groups.{gi}.lifetime: kind {lt.kind!r} cannot be reproduced in a Go "
+        "program (use drop, keep or allocations)")
+
+
+def _const(d: Dist) -> int | None:
+    return int(np.floor(float(d.value) + 0.5)) if d.dist == "const" else None
+
+
+def _draw_own(scenario: Scenario, gi: int, k: int, group: GoroutineGroup,
+              n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def seed(stream: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence(scenario.seed, spawn_key=(gi, k, stream))
+
+    sizes = Stream(group.size, seed(0), integer_support=True).peek(n).copy()
+    noscan = BernoulliStream(group.pointer_free_fraction, seed(1)).peek(n).copy()
+    work = Stream(group.work_ns, seed(2)).peek(n).copy()
+    return sizes, noscan, work
+
+
+def draw(scenario: Scenario, gi: int, k: int, group: GoroutineGroup,
+         n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sizes, noscan flags and work times of goroutine ``k`` of group ``gi``."""
+    try:
+        from gosim.sim.workload import goroutine_draws  # type: ignore[import-not-found]
+    except ImportError:
+        return _draw_own(scenario, gi, k, group, n)
+    s, f, w = goroutine_draws(scenario, gi, k, n)
+    return (np.asarray(s, dtype=np.int64), np.asarray(f, dtype=bool),
+            np.asarray(w, dtype=np.int64))
+
+
+def request_size_for_class(design: Design, size_class: int, pointerful: bool) -> int:
+    """An object size that mallocgc places in ``size_class`` (for draining)."""
+    size = get_table(design.sizeclasses).class_to_size(size_class)
+    if pointerful and design.malloc_header and size > 512:
+        return size - 8
+    return size
+
+
+def span_classes_used(design: Design, sizes: np.ndarray, noscan: np.ndarray) -> list[tuple[int, bool]]:
+    """(request size, pointerful) for each small span class the draws touch."""
+    table = get_table(design.sizeclasses)
+    cutoff = design.large_object_cutoff_bytes
+    out: set[tuple[int, bool]] = set()
+    pairs = set(zip(sizes.tolist(), noscan.tolist(), strict=True))
+    for size, ns in pairs:
+        if size == 0 or size > cutoff:
+            continue
+        if ns and size < 16 and design.tiny_alloc:
+            out.add((16, False))
+            continue
+        req = size if ns else -(-size // 8) * 8
+        if not ns and design.malloc_header and req > 512:
+            req += 8
+        out.add((request_size_for_class(design, table.size_to_class(req), not ns), not ns))
+    return sorted(out)
+
+
+def build(scenario: Scenario, *, gc: bool = False) -> GoWorkload:
+    """Draw the scenario's workload for the Go program."""
+    design = get_design(scenario.design.preset).with_overrides(scenario.design.overrides)
+    gors: list[GoroutineDraws] = []
+    for gi, group in enumerate(scenario.workload.groups):
+        if group.allocations is None:
+            raise UnsupportedWorkloadError(
+                f"workload.groups.{gi}.allocations: the Go program needs an allocation "
+                "count per goroutine (a duration cannot be reproduced)")
+        keep = _keep(group, gi)
+        for k in range(group.count):
+            n = int(group.allocations)
+            sizes, noscan, work = draw(scenario, gi, k, group, n)
+            if n and (sizes.min() < 0 or sizes.max() > MAX_SIZE):
+                raise UnsupportedWorkloadError(
+                    f"workload.groups.{gi}.size: sizes must be within 0..{MAX_SIZE}")
+            gors.append(GoroutineDraws(
+                group=gi, index=k, sizes=sizes, noscan=noscan, work_ns=work, keep=keep,
+                const_size=_const(group.size),
+                const_noscan=(True if group.pointer_free_fraction >= 1 else
+                              False if group.pointer_free_fraction <= 0 else None),
+                const_work=_const(group.work_ns)))
+    if len(gors) > 64:
+        raise UnsupportedWorkloadError("the Go program runs at most 64 goroutines")
+    drain: set[tuple[int, bool]] = set()
+    for g in gors:
+        drain.update(span_classes_used(design, g.sizes, g.noscan))
+    return GoWorkload(scenario=scenario, goroutines=gors, gomaxprocs=scenario.gomaxprocs,
+                      gc=gc, drain=sorted(drain))
+
+
+def to_spec(w: GoWorkload, workdir: Path, *, prepare: bool = True) -> dict[str, Any]:
+    """Write the draw streams into ``workdir`` and return the program's spec."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    gs: list[dict[str, Any]] = []
+    for k, g in enumerate(w.goroutines):
+        n = len(g.sizes)
+        entry: dict[str, Any] = {"n": n, "keep": g.keep}
+        if g.const_size is not None:
+            entry["size"] = g.const_size
+        else:
+            entry["sizes_file"] = f"g{k}.sizes"
+            write_u32(workdir / entry["sizes_file"], g.sizes)
+        if g.const_noscan is not None:
+            entry["pointerful"] = not g.const_noscan
+        else:
+            entry["ptrs_file"] = f"g{k}.ptrs"
+            write_u8(workdir / entry["ptrs_file"], ~g.noscan)
+        if g.const_work is not None:
+            entry["work_ns"] = g.const_work
+        else:
+            entry["work_file"] = f"g{k}.work"
+            write_u32(workdir / entry["work_file"], g.work_ns)
+        gs.append(entry)
+    spec: dict[str, Any] = {
+        "mode": "workload", "goroutines": gs,
+        "barrier": 1 < len(gs) <= w.gomaxprocs,
+    }
+    if prepare and not w.gc:
+        spec["prepare"] = {
+            "gc": True, "drain": [{"size": s, "pointerful": p} for s, p in w.drain],
+            "mspancache": True, "fill_heap": True,
+        }
+    elif prepare:
+        spec["prepare"] = {"gc": True}
+    return spec
