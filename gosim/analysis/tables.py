@@ -32,7 +32,12 @@ def is_design_key(key: str) -> bool:
 
 
 def facet_keys(meta: dict[str, Any]) -> list[str]:
-    """Swept keys other than the design, GOMAXPROCS and the seed: plot facets."""
+    """Swept keys other than the design, GOMAXPROCS and the seed: plot facets.
+
+    The runner records them in the manifest (``facet_keys``, which also leaves
+    out keys zipped with GOMAXPROCS or the design); this is the fallback."""
+    if "facet_keys" in meta:
+        return list(meta["facet_keys"])
     return [k for k in meta.get("setting_columns", [])
             if not is_design_key(k) and k not in ("gomaxprocs", "seed")]
 

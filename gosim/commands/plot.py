@@ -41,7 +41,8 @@ def plot(
         except ValueError as e:
             raise ConfigError(f"unreadable manifest: {e}", file=str(mpath)) from None
         meta.update({k: manifest[k] for k in ("name", "description", "swept_keys",
-                                              "setting_columns", "replications")
+                                              "setting_columns", "facet_keys",
+                                              "replications")
                      if k in manifest})
     tables = read_tables(d)
     written, notes = draw_plots(tables, meta, d / "plots", which, keep_others=bool(only))

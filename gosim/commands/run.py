@@ -7,9 +7,15 @@ from typing import Annotated
 
 import typer
 
-from gosim.errors import ConfigError
+from gosim.errors import ConfigError, GosimError
 
 DEFAULT_CONFIG = Path("configs") / "quickstart.yaml"
+
+
+class RunsFailedError(GosimError):
+    """Some runs raised: they are recorded in the results; exit status 1."""
+
+    exit_code = 1
 
 
 def run(
@@ -70,9 +76,9 @@ def run(
         _print_summary(console, outcome)
     if outcome.n_failed:
         first = outcome.failed[0][1].get("error")
-        typer.echo(f"gosim: {outcome.n_failed} of {len(outcome.records)} runs failed "
-                   f"(first: {first}); see {outcome.results_dir / 'summary.md'}", err=True)
-        raise typer.Exit(1)
+        raise RunsFailedError(f"{outcome.n_failed} of {len(outcome.records)} runs failed "
+                              f"(first: {first}); results written, see "
+                              f"{outcome.results_dir / 'summary.md'}")
 
 
 def _print_dry_run(console, exp) -> None:  # noqa: ANN001

@@ -154,7 +154,22 @@ def run_experiment(
 def experiment_meta(exp: Experiment) -> dict[str, Any]:
     """What analysis needs besides the tables (also stored in the manifest)."""
     return {"name": exp.name, "description": exp.description, "swept_keys": exp.swept_keys,
-            "setting_columns": setting_columns(exp), "replications": exp.sweep.replications}
+            "setting_columns": setting_columns(exp), "facet_keys": facet_keys(exp),
+            "replications": exp.sweep.replications}
+
+
+def facet_keys(exp: Experiment) -> list[str]:
+    """Swept keys that split plots into panels: all but the design, GOMAXPROCS,
+    the seed, and keys zipped with those (e.g. a goroutine count that follows
+    GOMAXPROCS is part of the x axis, not a panel of its own)."""
+    def axis(k: str) -> bool:
+        return k in ("gomaxprocs", "seed", "design") or k.startswith("design.")
+
+    tied = {k for k in exp.swept_keys if axis(k)}
+    for group in exp.sweep.zip_groups():
+        if any(axis(k) for k in group):
+            tied.update(group)
+    return [k for k in setting_columns(exp) if k not in tied]
 
 
 def counts(o: ExperimentOutcome) -> dict[str, Any]:
@@ -177,8 +192,11 @@ def _manifest(o: ExperimentOutcome, meta: dict[str, Any], fingerprint: str, exec
                      "config_hash": s.config_hash, "status": status,
                      "error": out.get("error"), "wall_s": out.get("wall_s"),
                      "scenario": s.scenario.model_dump(mode="json")})
+    count_keys = ("runs", "settings", "ran", "cached", "failed", "wall_time_s")
     return {
-        **meta,
+        **{k: v for k, v in meta.items() if k not in count_keys},
+        "counts": {k: meta[k] for k in count_keys if k in meta},
+        "wall_time_s": meta.get("wall_time_s"),
         "config_file": exp.path,
         "config_hash": exp.config_hash,
         "model_fingerprint": fingerprint,

@@ -1,0 +1,192 @@
+"""The runner: identical results for any executor and job count, the run
+cache, failed runs, and what lands in results/<name>/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gosim.config import parse_experiment
+from gosim.runner import run_experiment
+from gosim.runner.writer import TABLES, read_tables
+from gosim.sim import simulate
+
+#: tiny on purpose: 2 designs x GOMAXPROCS 1, 2 x 2 replications = 8 runs
+TINY = """\
+name: tiny
+scenario:
+  seed: 11
+  workload:
+    groups:
+      - count: 2
+        size: 48
+        allocations: 1500
+sweep:
+  grid:
+    design.preset: [go1.12, go1.27]
+    gomaxprocs: [1, 2]
+  replications: 2
+outputs:
+  plots: false
+"""
+
+
+def tiny(extra_gomaxprocs: tuple[int, ...] = ()) -> object:
+    text = TINY
+    if extra_gomaxprocs:
+        ps = ", ".join(str(p) for p in (1, 2, *extra_gomaxprocs))
+        text = text.replace("gomaxprocs: [1, 2]", f"gomaxprocs: [{ps}]")
+    return parse_experiment(text, file="tiny.yaml")
+
+
+def comparable(d: Path) -> dict[str, pd.DataFrame]:
+    """The tables minus wall-clock columns."""
+    t = read_tables(d)
+    t["runs"] = t["runs"].drop(columns=["run_wall_s"])
+    return t
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    ta, tb = comparable(a), comparable(b)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(ta[name], tb[name], check_exact=True, obj=name)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One in-process (jobs=1) run of TINY, shared by the tests that only read it."""
+    out = tmp_path_factory.mktemp("local")
+    o = run_experiment(tiny(), out_dir=out, jobs=1, progress=False)
+    assert o.n_failed == 0, o.failed
+    return out / "tiny"
+
+
+def test_results_layout(local_run: Path) -> None:
+    for f in ("runs.parquet", "locks.parquet", "p_time.parquet", "latency.parquet",
+              "by_size.parquet", "manifest.json", "summary.md"):
+        assert (local_run / f).is_file(), f
+    assert not list(local_run.glob(".tmp-*")) and not list(local_run.glob(".old-*"))
+    assert len(list((local_run / ".runs").glob("*.json"))) == 8
+    runs = pd.read_parquet(local_run / "runs.parquet")
+    assert list(runs["run_id"]) == list(range(8))
+    for col in ("run_id", "setting_id", "replication", "seed", "config_hash", "design",
+                "gomaxprocs", "design.preset", "error", "allocs_per_sim_second", "mallocs",
+                "sim_time_ns", "heap_inuse_bytes"):
+        assert col in runs.columns, col
+    assert runs["error"].isna().all()
+    assert (runs["mallocs"] >= 2 * 1500).all()
+    assert set(runs["design"]) == {"go1.12", "go1.27"}
+    # common random numbers: the same two seeds in every setting
+    assert runs.groupby("replication")["seed"].nunique().eq(1).all()
+    locks = pd.read_parquet(local_run / "locks.parquet")
+    assert {"run_id", "lock", "kind", "wait_total_ns", "design", "gomaxprocs"} <= set(
+        locks.columns)
+
+
+def test_manifest(local_run: Path) -> None:
+    m = json.loads((local_run / "manifest.json").read_text())
+    assert m["name"] == "tiny" and m["config_file"] == "tiny.yaml"
+    assert len(m["config_hash"]) == 16 and len(m["model_fingerprint"]) == 16
+    assert m["counts"] == {"runs": 8, "settings": 4, "ran": 8, "cached": 0, "failed": 0,
+                           "wall_time_s": m["wall_time_s"]}
+    assert len(m["runs"]) == 8 and m["runs"][3]["scenario"]["gomaxprocs"] == 2
+    assert m["wall_time_s"] > 0
+    seeds = m["seeds"]["replication_seeds"]
+    assert len(seeds) == 2 and seeds == sorted(set(seeds), key=seeds.index)
+    assert m["versions"]["gosim"] and m["versions"]["simpy"]
+    assert m["experiment"]["sweep"]["grid"]["gomaxprocs"] == [1, 2]
+    assert "git" in m
+    summary = (local_run / "summary.md").read_text()
+    assert summary.startswith("# tiny") and "go1.12" in summary
+
+
+def test_runs_match_direct_simulation(local_run: Path) -> None:
+    exp = tiny()
+    runs = pd.read_parquet(local_run / "runs.parquet")
+    for spec in (exp.runs[0], exp.runs[5]):
+        direct = simulate(spec.scenario).metrics
+        row = runs[runs["run_id"] == spec.run_id].iloc[0]
+        for k in ("mallocs", "sim_time_ns", "allocs_per_sim_second", "heap_inuse_bytes"):
+            assert row[k] == direct[k], k
+
+
+def test_jobs_2_matches_jobs_1(local_run: Path, tmp_path: Path) -> None:
+    o = run_experiment(tiny(), out_dir=tmp_path, jobs=2, progress=False)
+    assert o.n_ran == 8 and o.n_failed == 0
+    assert_same_tables(local_run, tmp_path / "tiny")
+
+
+def test_dask_matches_local(local_run: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        o = run_experiment(tiny(), out_dir=tmp_path, jobs=2, executor="dask",
+                           scheduler=cluster.scheduler_address, progress=False)
+    assert o.n_ran == 8 and o.n_failed == 0
+    assert_same_tables(local_run, tmp_path / "tiny")
+    assert json.loads((tmp_path / "tiny" / "manifest.json").read_text())["executor"] == "dask"
+
+
+def test_rerun_skips_cached_runs(local_run: Path, tmp_path: Path) -> None:
+    shutil.copytree(local_run, tmp_path / "tiny")
+    o = run_experiment(tiny(), out_dir=tmp_path, jobs=1, progress=False)
+    assert (o.n_cached, o.n_ran) == (8, 0)
+    assert_same_tables(local_run, tmp_path / "tiny")
+    m = json.loads((tmp_path / "tiny" / "manifest.json").read_text())
+    assert m["counts"]["cached"] == 8 and {r["status"] for r in m["runs"]} == {"cached"}
+    # a wider sweep runs only the new settings
+    o = run_experiment(tiny(extra_gomaxprocs=(3,)), out_dir=tmp_path, jobs=1, progress=False)
+    assert (o.n_cached, o.n_ran) == (8, 4)
+    runs = pd.read_parquet(tmp_path / "tiny" / "runs.parquet")
+    assert len(runs) == 12 and sorted(runs["gomaxprocs"].unique()) == [1, 2, 3]
+
+
+def test_cache_is_keyed_by_model(local_run: Path, tmp_path: Path) -> None:
+    shutil.copytree(local_run, tmp_path / "tiny")
+    # another simulate function is another model: nothing is reused
+    o = run_experiment(tiny(), out_dir=tmp_path, jobs=1, progress=False,
+                       simulate_fn=simulate_renamed)
+    assert (o.n_cached, o.n_ran) == (0, 8)
+
+
+def simulate_renamed(scenario):  # noqa: ANN001, ANN201 - same model, different fingerprint
+    return simulate(scenario)
+
+
+def flaky_simulate(scenario):  # noqa: ANN001, ANN201
+    if scenario.gomaxprocs == 2:
+        raise RuntimeError("injected failure")
+    return simulate(scenario)
+
+
+def test_failed_runs_are_recorded_not_fatal(tmp_path: Path) -> None:
+    o = run_experiment(tiny(), out_dir=tmp_path, jobs=1, progress=False,
+                       simulate_fn=flaky_simulate)
+    assert o.n_failed == 4 and o.n_ran == 8
+    d = tmp_path / "tiny"
+    runs = pd.read_parquet(d / "runs.parquet")
+    failed = runs[runs["error"].notna()]
+    assert set(failed["gomaxprocs"]) == {2} and len(failed) == 4
+    assert failed["error"].str.contains("RuntimeError: injected failure").all()
+    assert failed["allocs_per_sim_second"].isna().all()
+    locks = pd.read_parquet(d / "locks.parquet")
+    assert not set(locks["run_id"]) & set(failed["run_id"])
+    assert "## Failed runs" in (d / "summary.md").read_text()
+    # failures are not cached: a rerun tries them again and reuses the rest
+    o = run_experiment(tiny(), out_dir=tmp_path, jobs=1, progress=False,
+                       simulate_fn=flaky_simulate)
+    assert (o.n_cached, o.n_ran, o.n_failed) == (4, 4, 4)
+
+
+def test_duplicate_settings_run_once(tmp_path: Path) -> None:
+    exp = parse_experiment(TINY.replace("design.preset: [go1.12, go1.27]\n", "")
+                           .replace("gomaxprocs: [1, 2]", "gomaxprocs: [1, 1]")
+                           .replace("replications: 2", "replications: 1"))
+    o = run_experiment(exp, out_dir=tmp_path, jobs=1, progress=False)
+    assert len(o.records) == 2 and o.records[0][1] is o.records[1][1]
+    runs = pd.read_parquet(tmp_path / "tiny" / "runs.parquet")
+    assert runs["sim_time_ns"].nunique() == 1
