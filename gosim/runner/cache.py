@@ -15,8 +15,11 @@ from typing import Any
 
 from gosim.runner.atomic import write_text_atomic
 
-#: source that determines a run's result (gosim.analysis, runner, CLI do not)
-_MODEL_SOURCES = ("sim", "runtime", "workload", "scenario.py", "__init__.py")
+#: gosim source that cannot change a run's result: everything else (the
+#: simulator, the allocator model, workloads, the scenario schema, the
+#: statistics the simulator uses, and any module added later) is hashed
+_NOT_MODEL = ("cli.py", "config.py", "commands", "runner", "realgo", "analysis/plots.py",
+              "analysis/summary.py", "analysis/tables.py")
 
 
 def model_fingerprint(simulate_fn: Any = None) -> str:
@@ -25,12 +28,12 @@ def model_fingerprint(simulate_fn: Any = None) -> str:
 
     root = Path(gosim.__file__).resolve().parent
     h = hashlib.sha256()
-    for name in _MODEL_SOURCES:
-        p = root / name
-        files = sorted(p.rglob("*.py")) if p.is_dir() else [p] if p.exists() else []
-        for f in files:
-            h.update(str(f.relative_to(root)).encode())
-            h.update(f.read_bytes())
+    for f in sorted(root.rglob("*.py")):
+        rel = f.relative_to(root).as_posix()
+        if any(rel == x or rel.startswith(x + "/") for x in _NOT_MODEL):
+            continue
+        h.update(rel.encode())
+        h.update(f.read_bytes())
     if simulate_fn is not None:
         h.update(f"{getattr(simulate_fn, '__module__', '')}."
                  f"{getattr(simulate_fn, '__qualname__', repr(simulate_fn))}".encode())
@@ -52,7 +55,8 @@ class RunCache:
             entry = json.loads(p.read_text())
         except (OSError, ValueError):
             return None
-        if entry.get("model_fingerprint") != self.fingerprint or entry.get("config_hash") != config_hash:
+        if (entry.get("model_fingerprint") != self.fingerprint
+                or entry.get("config_hash") != config_hash):
             return None
         return {"ok": True, "result": entry["result"], "error": None,
                 "wall_s": entry.get("wall_s", 0.0)}

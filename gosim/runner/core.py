@@ -85,7 +85,8 @@ def run_experiment(
     t0 = time.perf_counter()
     specs = expand(exp)
     results_dir = Path(out_dir) / exp.name
-    results_dir.mkdir(parents=True, exist_ok=True)
+    # created lazily by the first cache entry or table: an executor that
+    # cannot start (e.g. an unreachable scheduler) leaves nothing behind
     fingerprint = model_fingerprint(simulate_fn)
     cache = RunCache(results_dir, fingerprint)
 
