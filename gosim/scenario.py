@@ -150,6 +150,8 @@ class Scenario(BaseModel):
     workload: Workload = Field(default_factory=Workload)
     #: cost-model overrides: parameter name -> constant or distribution
     costs: dict[str, Dist] = Field(default_factory=dict)
+    #: a calibration profile (``gosim calibrate``) whose values replace the defaults
+    costs_profile: str | None = None
     #: stop after this much simulated time (ns) if set
     duration_ns: int | None = Field(default=None, ge=1)
     seed: int = Field(default=1, ge=0)

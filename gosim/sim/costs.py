@@ -1,0 +1,92 @@
+"""The cost model: every time the simulation charges, in one place.
+
+Each parameter has a documented default and source. Per-call costs are in ns;
+``*_per_byte_ns`` and ``*_per_page_ns`` are multiplied by bytes or 8 KiB pages.
+A scenario may override any parameter with a constant or a distribution
+(``costs: {pagealloc_ns: {dist: lognormal, mean: 700, sigma: 0.4}}``); a design
+preset may carry its own overrides (e.g. the treap-era heap cost of go1.12);
+a calibration profile measured from the real Go runtime can replace the
+defaults (``gosim calibrate``). Precedence: defaults < design < profile < scenario.
+
+Sources are abbreviated: [REF] = ../shared/REFERENCES.md figures measured on a
+2-core machine like ours; [DD35112] = Go design doc 35112 (Scaling the Go page
+allocator); [TCM] = gperftools tcmalloc.html; [GO] = the Go source file named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CostParameter:
+    name: str
+    default: float
+    unit: str
+    help: str
+    source: str
+
+
+def _p(name: str, default: float, unit: str, help: str, source: str) -> CostParameter:
+    return CostParameter(name, default, unit, help, source)
+
+
+COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
+    # -- the fast path -------------------------------------------------------------
+    _p("malloc_fast_ns", 12, "ns", "mallocgc small-object fast path (nextFreeFast + bookkeeping)",
+       "[REF] ~15 ns per 48 B allocation at GOMAXPROCS=1 incl. amortised refills"),
+    _p("tiny_fast_ns", 6, "ns", "mallocgc tiny path when the object fits the current block",
+       "[REF] ~7-8 ns per 8 B pointer-free allocation"),
+    _p("zero_per_byte_ns", 0.03, "ns/byte", "memclr of an object from a span that needs zeroing",
+       "~32 B/ns memclrNoHeapPointers; [REF] 64 KiB ~1.9 us with GC-reused memory"),
+    # -- mcache / mcentral ---------------------------------------------------------------
+    _p("refill_ns", 40, "ns", "mcache.refill bookkeeping outside any lock",
+       "[GO] mcache.go refill; order of a few cache misses"),
+    _p("mcentral_cachespan_ns", 150, "ns", "work inside the mcentral lock in cacheSpan (locked design)",
+       "[GO] mcentral.go (Go <= 1.14) list scan + deductSweepCredit; [TCM] lock/unlock ~100 ns"),
+    _p("mcentral_insert_ns", 40, "ns", "relock of mcentral to insert a freshly grown span",
+       "[GO] mcentral.go cacheSpan after grow (Go <= 1.14)"),
+    _p("mcentral_uncachespan_ns", 60, "ns", "work inside the mcentral lock in uncacheSpan",
+       "[GO] mcentral.go uncacheSpan"),
+    _p("transfer_per_object_ns", 3, "ns/object", "moving one object in a batched transfer",
+       "[TCM] central free list batch transfers"),
+    _p("spanset_op_ns", 25, "ns", "one lock-free span-set push/pop (uncontended)",
+       "[GO] mspanset.go: a few atomics"),
+    _p("spanset_contention_factor", 1.0, "x", "extra span-set op cost per other P inside the same set",
+       "cache-line contention on the span set's head/tail; modelling assumption"),
+    # -- mheap -----------------------------------------------------------------------------
+    _p("pagealloc_ns", 350, "ns", "page allocator search + update inside mheap.lock",
+       "[DD35112] prototype span allocation ~680 ns without the page cache (incl. init)"),
+    _p("pagealloc_per_page_ns", 2, "ns/page", "page allocator work per page of the request",
+       "[GO] mpagealloc.go update/allocRange over the bitmap"),
+    _p("pagecache_alloc_ns", 15, "ns", "allocation from the P's page cache, no lock",
+       "[DD35112] ~20 ns with the per-P page cache"),
+    _p("pagecache_refill_ns", 250, "ns", "allocToCache inside mheap.lock",
+       "[GO] mpagecache.go allocToCache: find + update of one 64-page block"),
+    _p("mspan_alloc_ns", 30, "ns", "allocMSpanLocked: an mspan struct from fixalloc",
+       "[GO] mheap.go allocMSpanLocked / fixalloc"),
+    _p("span_init_ns", 120, "ns", "initSpan: span geometry, bitmaps, spans map",
+       "[GO] mheap.go initSpan; [DD35112] share of the ~680 ns"),
+    _p("grow_ns", 500, "ns", "mheap.grow bookkeeping (sysMap, pageAlloc.grow)",
+       "[GO] mheap.go grow"),
+    _p("sysalloc_ns", 5000, "ns", "sysAlloc: an mmap reserving a 64 MiB heap arena",
+       "mmap syscall cost, a few microseconds on Linux"),
+    _p("page_fault_per_page_ns", 400, "ns/page", "first touch of released pages (faults per 8 KiB page)",
+       "~200 ns per 4 KiB minor fault on Linux"),
+    _p("free_span_ns", 300, "ns", "freeSpan inside mheap.lock", "[GO] mheap.go freeSpanLocked"),
+    _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
+       "[REF] 32 KiB ~1.1-1.2 us total with zeroing"),
+    # -- locks and scheduling ---------------------------------------------------------------
+    _p("lock_uncontended_ns", 20, "ns", "runtime.lock + unlock when free (atomic CAS pair)",
+       "[GO] lock_spinbit.go fast path; [TCM] lock/unlock pair ~100 ns on a 2.8 GHz P4"),
+    _p("lock_spin_ns", 1000, "ns", "spin window before an M sleeps on the futex",
+       "[GO] lock_spinbit.go: active_spin=4 x procyield(30) + osyield"),
+    _p("lock_wakeup_ns", 4000, "ns", "futex wake-up hand-off latency to a sleeping M",
+       "Linux futex wake-to-run latency, a few microseconds"),
+    _p("sched_switch_ns", 200, "ns", "goroutine switch on a P at a time-slice preemption",
+       "[GO] proc.go schedule/gogo"),
+)}
+
+
+def parameter_names() -> list[str]:
+    return sorted(COST_PARAMETERS)

@@ -1,0 +1,145 @@
+"""Turn a finished simulation into a tidy :class:`RunResult`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gosim.analysis.stats import mser5_truncation
+from gosim.sim.result import RunResult
+
+if TYPE_CHECKING:
+    from gosim.sim.engine import Simulation
+
+P_CATEGORIES_FIXED = ("fast_path", "slow_path", "atomic", "work", "sched")
+
+
+def _hist_quantile(vals: np.ndarray, cum: np.ndarray, q: float) -> int:
+    """Smallest latency with at least q of the allocations at or below it."""
+    if not len(vals):
+        return 0
+    target = q * cum[-1]
+    return int(vals[min(int(np.searchsorted(cum, target, "left")), len(vals) - 1)])
+
+
+def collect_result(sim: Simulation, end: int) -> RunResult:
+    rt = sim.rt
+    sc = sim.scenario
+    m: dict[str, Any] = dict(rt.memstats())
+    m["sim_time_ns"] = end
+    m["design"] = sim.design.name
+    m["gomaxprocs"] = sim.nprocs
+    m["goroutines"] = len(sim.gs)
+    m["allocs_completed"] = sim.completed
+    # -- warm-up and throughput -------------------------------------------------------
+    nbins = -(-end // sim.bin_ns) if end else 0
+    series = sim.comp_bins[:nbins].astype(float)
+    if nbins and end % sim.bin_ns:
+        # the last bin is partial: scale so MSER sees a rate, not a count
+        series = series.copy()
+        series[-1] *= sim.bin_ns / (end % sim.bin_ns)
+    wu = sc.warmup
+    if wu.method == "fixed":
+        warm_ns = min(wu.duration_ns, end)
+    elif wu.method == "mser5" and nbins >= 10:
+        warm_ns = mser5_truncation(series) * sim.bin_ns
+    else:
+        warm_ns = 0
+    warm_ns = min(warm_ns, end)
+    comp_after = int(sim.comp_bins[warm_ns // sim.bin_ns:nbins].sum()) if warm_ns else sim.completed
+    m["warmup_ns"] = int(warm_ns)
+    m["allocs_after_warmup"] = comp_after
+    span = end - warm_ns
+    m["allocs_per_sim_second"] = comp_after / span * 1e9 if span > 0 else 0.0
+    m["sim_ns_per_alloc"] = span * sim.nprocs / comp_after if comp_after else 0.0
+    # -- paths and locks --------------------------------------------------------------------
+    done = max(sim.completed, 1)
+    m["slow_path_allocs"] = sim.slow_allocs
+    m["locked_allocs"] = sim.locked_allocs
+    m["fast_path_fraction"] = 1 - sim.slow_allocs / done if sim.completed else 0.0
+    m["lock_free_fraction"] = 1 - sim.locked_allocs / done if sim.completed else 0.0
+    # -- latency -----------------------------------------------------------------------------
+    if sim.hist:
+        vals = np.array(sorted(sim.hist), dtype=np.int64)
+        cnts = np.array([sim.hist[v] for v in vals.tolist()], dtype=np.int64)
+        cum = np.cumsum(cnts)
+        m["malloc_latency_mean_ns"] = float((vals * cnts).sum() / cum[-1])
+        for name, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
+            m[f"malloc_latency_{name}_ns"] = _hist_quantile(vals, cum, q)
+        m["malloc_latency_max_ns"] = int(vals[-1])
+        hist = {"lo_ns": vals.tolist(), "hi_ns": vals.tolist(), "count": cnts.tolist()}
+    else:
+        for name in ("mean", "p50", "p99", "p999", "max"):
+            m[f"malloc_latency_{name}_ns"] = 0
+        hist = {"lo_ns": [], "hi_ns": [], "count": []}
+    # -- live heap (object lifetimes) -------------------------------------------------------------
+    live = 0
+    for g in sim.gs:
+        kind = g.group.lifetime.kind
+        if kind == "keep":
+            live += g.live_bytes
+        elif kind == "allocations":
+            live += sum(g.live_ring)  # type: ignore[arg-type]
+        elif kind == "time" and g.comp_times:
+            t = np.concatenate(g.comp_times)
+            live += int((t + g.group.lifetime.value > end).sum()) * _obj_bytes(sim, g)
+    m["heap_live_bytes_end"] = live
+    # -- locks ------------------------------------------------------------------------------------
+    locks = [mu.row(end) for mu in sim.mutexes if mu.acquisitions or mu.contended]
+    locks += [a.row(end) for a in sim.atomics if a.ops]
+    locks.sort(key=lambda r: (r["kind"], r["span_class"], r["lock"]))
+    for kind in sorted({r["kind"] for r in locks}):
+        rows = [r for r in locks if r["kind"] == kind]
+        acq = sum(r["acquisitions"] for r in rows)
+        m[f"lock_{kind}_acquisitions"] = acq
+        m[f"lock_{kind}_contended"] = sum(r["contended"] for r in rows)
+        m[f"lock_{kind}_wait_total_ns"] = sum(r["wait_total_ns"] for r in rows)
+        m[f"lock_{kind}_wait_mean_ns"] = (
+            sum(r["wait_total_ns"] for r in rows) / acq if acq else 0.0)
+        m[f"lock_{kind}_max_utilisation"] = max(r["utilisation"] for r in rows)
+    # -- P time ------------------------------------------------------------------------------------
+    p_time = []
+    cats = set(P_CATEGORIES_FIXED)
+    for d in sim.ptime:
+        cats.update(d)
+    total = {c: 0 for c in cats}
+    for pid, d in enumerate(sim.ptime):
+        busy = 0
+        for c in sorted(cats):
+            v = d.get(c, 0)
+            busy += v
+            p_time.append({"p": pid, "category": c, "ns": v})
+            total[c] += v
+        idle = max(end - busy, 0)
+        p_time.append({"p": pid, "category": "idle", "ns": idle})
+        total["idle"] = total.get("idle", 0) + idle
+    denom = end * sim.nprocs
+    for c, v in sorted(total.items()):
+        m[f"p_time_share_{c.replace(':', '_')}"] = v / denom if denom else 0.0
+    by_size = rt.by_size()
+    return RunResult(metrics=m, locks=locks, p_time=p_time, latency_hist=hist,
+                     by_size=by_size, timeseries=_timeseries(sim, end))
+
+
+def _obj_bytes(sim: Simulation, g: Any) -> int:
+    size = g.sizes.const if g.sizes.const is not None else int(g.group.size.mean_value())
+    kind, _spc, elemsize = sim.rt.classify(int(size), bool(g.noscan.const))
+    return size if kind == 0 else elemsize
+
+
+def _timeseries(sim: Simulation, end: int) -> list[dict[str, Any]]:
+    iv = sim.series_bin_ns
+    if not iv or not end:
+        return []
+    per = max(iv // sim.bin_ns, 1)
+    nb = -(-end // sim.bin_ns)
+    bins = sim.comp_bins[:nb]
+    rows = []
+    for i in range(0, nb, per):
+        t0 = i * sim.bin_ns
+        t1 = min(t0 + per * sim.bin_ns, end)
+        n = int(bins[i:i + per].sum())
+        rows.append({"t_ns": t0, "t_end_ns": t1, "allocs": n,
+                     "allocs_per_sim_second": n / (t1 - t0) * 1e9 if t1 > t0 else 0.0})
+    return rows

@@ -1,0 +1,133 @@
+"""Random streams that give identical values however they are consumed.
+
+Each stream draws uniforms from its own numpy Generator in fixed blocks and
+transforms the whole block at once into final integer values (ns or bytes).
+Taking one value at a time (step mode) or k at a time (batched mode) thus
+sees exactly the same sequence: the reproducibility contract.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+from gosim.scenario import Dist
+
+BLOCK = 2048
+
+
+def transform(d: Dist, u: np.ndarray, *, integer_support: bool,
+              as_int: bool = True) -> np.ndarray:
+    """Map uniforms in [0, 1) to draws of ``d``: int64 rounded half up, or float64."""
+    k = d.dist
+    if k == "const":
+        x = np.full(u.shape, float(d.value))
+    elif k == "exponential":
+        x = -float(d.mean) * np.log1p(-u)
+    elif k == "lognormal":
+        sigma = float(d.sigma)
+        mu = np.log(float(d.mean)) - sigma * sigma / 2 if d.mean > 0 else -np.inf
+        x = np.exp(mu + sigma * ndtri(u))
+    elif k == "uniform":
+        lo, hi = float(d.low), float(d.high)
+        if integer_support:  # every integer in [low, high] equally likely
+            return (np.floor(lo + u * (np.floor(hi) - np.ceil(lo) + 1))).astype(np.int64)
+        x = lo + u * (hi - lo)
+    elif k == "choice":
+        vals = np.asarray(d.values, dtype=float)
+        w = np.asarray(d.weights if d.weights else [1.0] * len(vals), dtype=float)
+        cw = np.cumsum(w) / w.sum()
+        idx = np.minimum(np.searchsorted(cw, u, side="right"), len(vals) - 1)
+        x = vals[idx]
+    elif k == "empirical":
+        vals = np.asarray(d.values, dtype=float)
+        x = vals[np.minimum((u * len(vals)).astype(np.int64), len(vals) - 1)]
+    else:  # pragma: no cover - schema prevents it
+        raise ValueError(k)
+    return np.floor(x + 0.5).astype(np.int64) if as_int else x
+
+
+class Stream:
+    """A buffered stream of integer draws from one distribution."""
+
+    __slots__ = ("dist", "rng", "buf", "pos", "integer_support", "const", "as_int")
+
+    def __init__(self, d: Dist, seed: np.random.SeedSequence, *, integer_support: bool = False,
+                 as_int: bool = True):
+        self.dist = d
+        self.integer_support = integer_support
+        self.as_int = as_int
+        self.const: int | float | None = None
+        if d.dist == "const":
+            self.const = int(np.floor(float(d.value) + 0.5)) if as_int else float(d.value)
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.buf = np.empty(0, dtype=np.int64 if as_int else np.float64)
+        self.pos = 0
+
+    def _fill(self, need: int) -> None:
+        rest = self.buf[self.pos:]
+        nblocks = max(1, -(-(need - len(rest)) // BLOCK))
+        new = [transform(self.dist, self.rng.random(BLOCK), integer_support=self.integer_support,
+                         as_int=self.as_int) for _ in range(nblocks)]
+        self.buf = np.concatenate([rest, *new])
+        self.pos = 0
+
+    def next(self) -> int | float:
+        if self.const is not None:
+            return self.const
+        if self.pos >= len(self.buf):
+            self._fill(1)
+        v = self.buf[self.pos]
+        self.pos += 1
+        return int(v) if self.as_int else float(v)
+
+    def peek(self, n: int) -> np.ndarray:
+        if self.const is not None:
+            return np.full(n, self.const, dtype=np.int64 if self.as_int else np.float64)
+        if self.pos + n > len(self.buf):
+            self._fill(n)
+        return self.buf[self.pos:self.pos + n]
+
+    def consume(self, n: int) -> None:
+        if self.const is None:
+            self.pos += n
+
+
+class BernoulliStream:
+    """A stream of booleans, True with probability p (p in {0, 1} draws nothing)."""
+
+    __slots__ = ("p", "rng", "buf", "pos", "const")
+
+    def __init__(self, p: float, seed: np.random.SeedSequence) -> None:
+        self.p = p
+        self.const: bool | None = True if p >= 1 else (False if p <= 0 else None)
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.buf = np.empty(0, dtype=bool)
+        self.pos = 0
+
+    def _fill(self, need: int) -> None:
+        rest = self.buf[self.pos:]
+        nblocks = max(1, -(-(need - len(rest)) // BLOCK))
+        new = [self.rng.random(BLOCK) < self.p for _ in range(nblocks)]
+        self.buf = np.concatenate([rest, *new])
+        self.pos = 0
+
+    def next(self) -> bool:
+        if self.const is not None:
+            return self.const
+        if self.pos >= len(self.buf):
+            self._fill(1)
+        v = self.buf[self.pos]
+        self.pos += 1
+        return bool(v)
+
+    def peek(self, n: int) -> np.ndarray:
+        if self.const is not None:
+            return np.full(n, self.const, dtype=bool)
+        if self.pos + n > len(self.buf):
+            self._fill(n)
+        return self.buf[self.pos:self.pos + n]
+
+    def consume(self, n: int) -> None:
+        if self.const is None:
+            self.pos += n
