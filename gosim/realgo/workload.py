@@ -3,10 +3,8 @@
 Every goroutine's object sizes, pointer flags and work times are drawn up
 front with numpy (so the Go program allocates exactly the sequence the model
 is given) and streamed to the program as binary files; constant groups need
-no file. Draws use :mod:`gosim.sim.streams` transforms, seeded by
-``SeedSequence(scenario.seed, spawn_key=(group, goroutine, stream))``; if the
-simulator exposes its own per-goroutine draws (``gosim.sim.workload.goroutine_draws``)
-those are used instead, so that real and simulated runs see identical sizes.
+no file. Draws use the simulator's streams (:mod:`gosim.sim.streams`) with
+the simulator's seeds, so real and simulated runs allocate the same objects.
 
 Goroutine ``k`` of the whole workload (groups in order) runs on P ``k mod
 GOMAXPROCS`` in the model; in the real program each goroutine keeps one P
@@ -89,27 +87,22 @@ def _const(d: Dist) -> int | None:
     return int(np.floor(float(d.value) + 0.5)) if d.dist == "const" else None
 
 
-def _draw_own(scenario: Scenario, gi: int, k: int, group: GoroutineGroup,
-              n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw(scenario: Scenario, gid: int, group: GoroutineGroup,
+         n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sizes, noscan flags and work times of goroutine ``gid`` (workload-wide index).
+
+    Seeded as the simulator seeds goroutine ``gid`` (gosim/sim/engine.py:
+    child ``gid`` of ``SeedSequence(seed)``, whose children 0, 1, 2 feed the
+    size, pointer-free and work streams), so both allocate the same objects.
+    """
     def seed(stream: int) -> np.random.SeedSequence:
-        return np.random.SeedSequence(scenario.seed, spawn_key=(gi, k, stream))
+        # == SeedSequence(seed).spawn(total)[gid].spawn(k)[stream]
+        return np.random.SeedSequence(scenario.seed, spawn_key=(gid, stream))
 
     sizes = Stream(group.size, seed(0), integer_support=True).peek(n).copy()
     noscan = BernoulliStream(group.pointer_free_fraction, seed(1)).peek(n).copy()
     work = Stream(group.work_ns, seed(2)).peek(n).copy()
-    return sizes, noscan, work
-
-
-def draw(scenario: Scenario, gi: int, k: int, group: GoroutineGroup,
-         n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sizes, noscan flags and work times of goroutine ``k`` of group ``gi``."""
-    try:
-        from gosim.sim.workload import goroutine_draws  # type: ignore[import-not-found]
-    except ImportError:
-        return _draw_own(scenario, gi, k, group, n)
-    s, f, w = goroutine_draws(scenario, gi, k, n)
-    return (np.asarray(s, dtype=np.int64), np.asarray(f, dtype=bool),
-            np.asarray(w, dtype=np.int64))
+    return sizes, noscan.astype(bool), work
 
 
 def request_size_for_class(design: Design, size_class: int, pointerful: bool) -> int:
@@ -151,7 +144,7 @@ def build(scenario: Scenario, *, gc: bool = False) -> GoWorkload:
         keep = _keep(group, gi)
         for k in range(group.count):
             n = int(group.allocations)
-            sizes, noscan, work = draw(scenario, gi, k, group, n)
+            sizes, noscan, work = draw(scenario, len(gors), group, n)
             if n and (sizes.min() < 0 or sizes.max() > MAX_SIZE):
                 raise UnsupportedWorkloadError(
                     f"workload.groups.{gi}.size: sizes must be within 0..{MAX_SIZE}")
