@@ -1,0 +1,97 @@
+"""``gosim calibrate``: fit the cost model to the real runtime and write a profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gosim.errors import GosimError
+
+
+def _sizes(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        out = [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise GosimError(f"--sizes: expected comma-separated byte counts, got {text!r}") from None
+    if not out or any(s <= 0 for s in out):
+        raise GosimError(f"--sizes: expected positive byte counts, got {text!r}")
+    return out
+
+
+def calibrate(
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="profile to write (default: profiles/NAME.yaml)",
+        show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="profile name (default: the --out file's stem, else "
+                       "local-goX.Y-gomaxprocsN)", show_default=False)] = None,
+    sizes: Annotated[str | None, typer.Option(
+        "--sizes", help="comma-separated object sizes in bytes (default: 8,16,32,48,128,"
+                        "512,1024,4096,8192,32768,65536,262144)", show_default=False)] = None,
+    gomaxprocs: Annotated[int, typer.Option("--gomaxprocs", help="GOMAXPROCS of the "
+                                            "benchmark (and of the model)")] = 1,
+    go_version: Annotated[str | None, typer.Option(
+        "--go-version", help="Go release: 1.27 or 1.25 (default: the installed go)",
+        show_default=False)] = None,
+    gc: Annotated[bool, typer.Option(
+        "--gc/--no-gc", help="GC on (memory reused, collections included) or off (every "
+                             "span fresh, as in the model)")] = False,
+    reps: Annotated[int, typer.Option("--reps", help="timed loops per size (the fastest counts)")] = 7,
+    date: Annotated[str | None, typer.Option(
+        "--date", help="date of measurement written into the profile (default: today)",
+        show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no table")] = False,
+) -> None:
+    """Measure ns per allocation on the real runtime across sizes, pointer-free and
+    pointerful, fit the cost model's parameters, write a calibration profile a
+    config can name (costs_profile: NAME) and print the fit's error per size."""
+    import yaml
+    from rich.console import Console
+    from rich.table import Table
+
+    from gosim.realgo.calibrate import DEFAULT_SIZES
+    from gosim.realgo.calibrate import calibrate as run_calibration
+    from gosim.realgo.toolchain import find_go
+
+    if reps < 1:
+        raise GosimError(f"--reps: expected 1 or more, got {reps}")
+    size_list = _sizes(sizes) or list(DEFAULT_SIZES)
+    tc = find_go(go_version)
+    if name is None:
+        name = out.stem if out is not None else f"local-go{tc.release}-gomaxprocs{gomaxprocs}"
+    if out is None:
+        out = Path("profiles") / f"{name}.yaml"
+    c = run_calibration(name=name, sizes=size_list, gomaxprocs=gomaxprocs, gc=gc, reps=reps,
+                        date=date, tc=tc)
+    from gosim.runner.atomic import write_text_atomic
+
+    header = (f"# gosim calibration profile: measured with gosim calibrate on {c.profile['measured']}\n"
+              f"# use it from a config with:  costs_profile: {name}\n")
+    write_text_atomic(out, header + yaml.safe_dump(c.profile, sort_keys=False, width=100))
+    if quiet:
+        return
+    console = Console()
+    t = Table(title=f"{name}: ns per allocation, {tc.version}, GOMAXPROCS={gomaxprocs}, "
+                    f"GC {'on' if gc else 'off'}")
+    for col in ("size", "kind", "real ns", "model (defaults)", "error", "model (fitted)",
+                "error"):
+        t.add_column(col, justify="left" if col == "kind" else "right")
+    for r in c.rows:
+        t.add_row(f"{r['size']:,}", "pointerful" if r["pointerful"] else "pointer-free",
+                  f"{r['measured_ns']:,.1f}", f"{r['default_model_ns']:,.1f}",
+                  f"{r['default_rel_error']:+.1%}", f"{r['model_ns']:,.1f}",
+                  f"{r['rel_error']:+.1%}")
+    console.print(t)
+    params = ", ".join(f"{k}={v:g}" for k, v in c.profile["parameters"].items())
+    console.print(f"fitted: {params}")
+    console.print(f"RMS relative error: defaults {c.profile['default_rms_rel_error']:.1%}, "
+                  f"fitted {c.profile['fit_rms_rel_error']:.1%}. Wrote [bold]{out}[/] "
+                  f"(use it with costs_profile: {name})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate)

@@ -1,0 +1,130 @@
+"""Calibration: fitting the cost model to the real runtime (issue 4).
+
+The real-runtime tests use a few sizes and short loops to stay quick; their
+timings are reported (printed), never gated: the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from gosim.errors import ConfigError
+from gosim.realgo.calibrate import calibrate, cases_for, design_matrix, fit
+from gosim.realgo.profiles import load_profile, read_profile
+from gosim.sim.costs import COST_PARAMETERS
+
+MiB = 1 << 20
+
+
+def test_fit_recovers_parameters_from_exact_data() -> None:
+    rng = np.random.default_rng(1)
+    names = ["a_ns", "b_ns", "c_ns", "unused_ns"]
+    A = rng.uniform(0, 3, size=(12, 4))
+    A[:, 3] = 0
+    true = np.array([10.0, 250.0, 0.5, 0.0])
+    y = A @ true
+    params, defaulted = fit(A, y, names, {"a_ns": 12, "b_ns": 200, "c_ns": 1, "unused_ns": 5},
+                            ridge=1e-9)
+    assert defaulted == ["unused_ns"]
+    assert params == pytest.approx({"a_ns": 10.0, "b_ns": 250.0, "c_ns": 0.5}, rel=1e-3)
+
+
+def test_fit_is_non_negative() -> None:
+    A = np.array([[1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+    y = np.array([10.0, 9.0, 8.0])  # wants a negative slope
+    params, _ = fit(A, y, ["x", "y"], {"x": 1, "y": 1})
+    assert all(v >= 0 for v in params.values())
+
+
+def test_design_matrix_counts_costs_per_allocation() -> None:
+    """48 B objects: one fast path each, one refill per 168-object span (go1.27)."""
+    cases = cases_for([48], pointer_kinds=(False,))
+    A, names = design_matrix(cases, "go1.27")
+    row = dict(zip(names, A[0], strict=True))
+    assert row["malloc_fast_ns"] == pytest.approx(1.0)
+    assert row["refill_ns"] == pytest.approx(1 / 168, rel=0.02)
+    assert row["tiny_fast_ns"] == 0
+
+
+@pytest.mark.realgo
+def test_calibrate_small(tmp_path: Path, monkeypatch) -> None:
+    if os.environ.get("GOSIM_SKIP_REALGO"):
+        pytest.skip("GOSIM_SKIP_REALGO is set")
+    c = calibrate(name="t", sizes=[8, 48, 1024, 65536], reps=3, date="2026-01-02",
+                  bytes_per_rep=2 * MiB)
+    p = c.profile
+    assert p["name"] == "t" and p["measured"] == "2026-01-02" and p["design"] == "go1.27"
+    assert set(p["parameters"]) <= set(COST_PARAMETERS)
+    assert all(v >= 0 for v in p["parameters"].values())
+    assert {"malloc_fast_ns", "tiny_fast_ns", "large_alloc_ns"} <= set(p["parameters"])
+    assert len(c.rows) == 8 and all(r["measured_ns"] > 0 for r in c.rows)
+    # reported, not gated: ns per allocation at GOMAXPROCS=1 before and after calibration
+    for r in c.rows:
+        print(f"{r['size']:>6} B {'ptr' if r['pointerful'] else 'noscan':>6}: real "
+              f"{r['measured_ns']:9.1f} ns, model defaults {r['default_model_ns']:9.1f} "
+              f"({r['default_rel_error']:+.0%}), fitted {r['model_ns']:9.1f} "
+              f"({r['rel_error']:+.0%})")
+    print(f"RMS rel. error: defaults {p['default_rms_rel_error']:.0%}, "
+          f"fitted {p['fit_rms_rel_error']:.0%}")
+    assert p["fit_rms_rel_error"] <= p["default_rms_rel_error"] + 1e-9
+
+    # the profile round-trips and the simulator runs with it
+    f = tmp_path / "t.yaml"
+    f.write_text(yaml.safe_dump(p))
+    monkeypatch.setenv("GOSIM_PROFILE_PATH", str(tmp_path))
+    prof = load_profile("t")
+    assert prof == pytest.approx(p["parameters"])
+    from gosim.scenario import Scenario
+    from gosim.sim import simulate
+
+    sc = Scenario.model_validate({"mode": "step", "workload": {"groups": [
+        {"size": 48, "allocations": 2000}]}})
+    fitted = simulate(sc, profile=prof).metrics["sim_ns_per_alloc"]
+    print(f"48 B in the simulator with the profile: {fitted:.1f} ns/alloc")
+    assert fitted > 0
+
+
+@pytest.mark.realgo
+def test_cli_calibrate(tmp_path: Path, capsys) -> None:
+    if os.environ.get("GOSIM_SKIP_REALGO"):
+        pytest.skip("GOSIM_SKIP_REALGO is set")
+    from gosim.cli import main
+
+    out = tmp_path / "profiles" / "mine.yaml"
+    rc = main(["calibrate", "--out", str(out), "--sizes", "48,32768", "--reps", "2",
+               "--date", "2026-02-03"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "RMS relative error" in text and "costs_profile: mine" in text
+    doc = read_profile(str(out))
+    assert doc["name"] == "mine" and doc["measured"] == "2026-02-03"
+    assert [r["size"] for r in doc["fit"]] == [48, 48, 32768, 32768]
+
+
+def test_cli_calibrate_bad_sizes(capsys) -> None:
+    from gosim.cli import main
+
+    assert main(["calibrate", "--sizes", "48,abc"]) == 2
+    assert "--sizes" in capsys.readouterr().err
+
+
+def test_unknown_profile_is_a_config_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GOSIM_PROFILE_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="unknown calibration profile 'nope'"):
+        load_profile("nope")
+    (tmp_path / "bad.yaml").write_text("parameters: {malloc_fast_ns: -1}\n")
+    with pytest.raises(ConfigError, match="non-negative"):
+        load_profile("bad")
+    (tmp_path / "odd.yaml").write_text("parameters: {no_such_ns: 1}\n")
+    with pytest.raises(ConfigError, match="unknown cost parameter"):
+        load_profile("odd")
+
+
+def test_shipped_profile_loads() -> None:
+    prof = load_profile("local-2core-go1.27")
+    assert set(prof) <= set(COST_PARAMETERS) and prof["malloc_fast_ns"] > 0
