@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,8 @@ def t_confidence_interval(values: Sequence[float] | np.ndarray,
     if n == 1:
         return ConfidenceInterval(mean, math.nan, 1, math.nan, confidence)
     std = float(x.std(ddof=1))
+    from scipy import stats as _st  # imported here: scipy.stats is slow to import
+
     t = float(_st.t.ppf(0.5 + confidence / 2, df=n - 1))
     return ConfidenceInterval(mean, t * std / math.sqrt(n), n, std, confidence)
 

@@ -24,32 +24,49 @@ from gosim.analysis.tables import (
 )
 
 
+def _num(x: float, sig: str = ".3g") -> str:
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:{sig}}"
+
+
 def _fmt(mean: float, ci: float, scale: float = 1.0) -> str:
+    """``mean ± half-width``; just the mean when there is no spread or no CI."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "—"
     m = mean / scale
-    digits = ".3g" if abs(m) < 1000 else ",.0f"
-    if ci is None or math.isnan(ci):
-        return f"{m:{digits}}"
-    return f"{m:{digits}} ± {ci / scale:.2g}"
+    if ci is None or math.isnan(ci) or ci == 0:
+        return _num(m)
+    return f"{_num(m)} ± {_num(ci / scale, '.2g')}"
 
 
-def summary_table(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> pd.DataFrame:
-    """One row per setting with formatted key metrics (for summary.md and the CLI)."""
+#: the metrics of the terminal table (summary.md has all of KEY_METRICS)
+COMPACT_METRICS = ("allocs_per_sim_second", "malloc_latency_p99_ns")
+
+
+def summary_table(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
+                  compact: bool = False) -> pd.DataFrame:
+    """One row per setting with formatted key metrics (for summary.md and, with
+    ``compact``, for the terminal)."""
     runs = tables["runs"]
     if runs.empty:
         return pd.DataFrame()
-    metrics = [m for m, *_ in KEY_METRICS if m in runs.columns]
+    metrics = [m for m, *_ in KEY_METRICS if m in runs.columns
+               and (not compact or m in COMPACT_METRICS)]
     agg = aggregate(runs, meta, metrics)
     fkeys = [k for k in facet_keys(meta) if k in agg.columns]
     busiest = busiest_locks(lock_table(tables.get("locks", pd.DataFrame()), runs, meta))
     busiest = busiest.set_index("setting_id") if not busiest.empty else busiest
     rows = []
     for _, r in agg.iterrows():
-        row: dict[str, Any] = {"design": r["design"], "GOMAXPROCS": int(r["gomaxprocs"])}
+        row: dict[str, Any] = {"design": r["design"],
+                               "P" if compact else "GOMAXPROCS": int(r["gomaxprocs"])}
         if fkeys:
             row["setting"] = facet_label(r, fkeys)
-        row["n"] = int(r["n"]) if not r["n_failed"] else f"{int(r['n'])} ({int(r['n_failed'])} failed)"
+        n_ok, n_bad = int(r["n"]), int(r["n_failed"])
+        row["n"] = f"{n_ok} ({n_bad} failed)" if n_bad else n_ok
         for m, label, scale, unit in KEY_METRICS:
             if m in metrics:
                 head = f"{label} ({unit})" if unit else label
@@ -57,10 +74,19 @@ def summary_table(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> pd.D
         if not busiest.empty and r["setting_id"] in busiest.index:
             b = busiest.loc[r["setting_id"]]
             ws = b["wait_share"]
-            row["busiest lock"] = (f"{b['lock']} (util {b['utilisation']:.0%}"
-                                   + (f", wait {ws:.1%} of P time)" if not pd.isna(ws) else ")"))
+            if compact:
+                row["busiest lock (util, wait)"] = (
+                    f"{b['lock']}: {b['utilisation']:.0%}"
+                    + (f", {ws:.0%}" if not pd.isna(ws) else ""))
+            else:
+                row["busiest lock"] = (
+                    f"{b['lock']} (util {b['utilisation']:.0%}"
+                    + (f", wait {ws:.1%} of P time)" if not pd.isna(ws) else ")"))
         rows.append(row)
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if compact and (agg["n_failed"] == 0).all() and agg["n"].nunique() == 1:
+        df = df.drop(columns="n")  # every setting has all its replications
+    return df
 
 
 def scaling_lines(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[str]:

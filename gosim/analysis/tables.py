@@ -174,21 +174,21 @@ def latency_cdf(latency: pd.DataFrame, setting_ids: list[int] | None = None) -> 
 
 
 def ecdf_curve(cdf: pd.DataFrame, points_per_bin: int = 12) -> tuple[np.ndarray, np.ndarray]:
-    """One setting's ECDF as a dense polyline, uniform within each bin.
-
-    Dense so that the curve stays true on non-linear axes (log x, logit y).
-    """
+    """One setting's ECDF as a polyline: a vertical step at an exact-value bin
+    (``lo_ns == hi_ns``), values spread uniformly within a wider bin (drawn
+    densely so that the curve stays true on log x / logit y axes)."""
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     prev = 0.0
     for lo, hi, c in zip(cdf["lo_ns"].to_numpy(float), cdf["hi_ns"].to_numpy(float),
                          cdf["cdf"].to_numpy(float), strict=True):
         lo_edge = max(lo, 0.5)
-        if hi <= lo_edge:
-            x = np.array([lo_edge, max(hi, lo_edge)])
+        if hi <= lo_edge:  # an exact value: a vertical step
+            x = np.array([lo_edge, lo_edge])
+            frac = np.array([0.0, 1.0])
         else:
             x = np.geomspace(lo_edge, hi, points_per_bin)
-        frac = (x - lo_edge) / (x[-1] - lo_edge) if x[-1] > lo_edge else np.ones_like(x)
+            frac = (x - lo_edge) / (x[-1] - lo_edge)
         xs.append(x)
         ys.append(prev + frac * (c - prev))
         prev = c

@@ -102,12 +102,12 @@ def _print_summary(console, outcome) -> None:  # noqa: ANN001
     from gosim.runner.core import experiment_meta
 
     meta = experiment_meta(outcome.experiment)
-    df = summary_table(outcome.tables, meta)
+    df = summary_table(outcome.tables, meta, compact=True)
     if not df.empty:
         t = Table(title=f"{outcome.experiment.name} (mean ± 95% CI over replications)")
         for c in df.columns:
-            t.add_column(str(c), justify="left" if c in ("design", "setting", "busiest lock")
-                         else "right")
+            t.add_column(str(c), justify="right" if c in ("P", "n") or "(" in str(c)
+                         else "left")
         for _, r in df.iterrows():
             t.add_row(*[str(r[c]) for c in df.columns])
         console.print(t)

@@ -162,7 +162,8 @@ def experiment_meta(exp: Experiment) -> dict[str, Any]:
 def facet_keys(exp: Experiment) -> list[str]:
     """Swept keys that split plots into panels: all but the design, GOMAXPROCS,
     the seed, and keys zipped with those (e.g. a goroutine count that follows
-    GOMAXPROCS is part of the x axis, not a panel of its own)."""
+    GOMAXPROCS is part of the x axis, not a panel of its own). Of a zip group
+    of other keys only the first is kept: the rest follow it."""
     def axis(k: str) -> bool:
         return k in ("gomaxprocs", "seed", "design") or k.startswith("design.")
 
@@ -170,6 +171,8 @@ def facet_keys(exp: Experiment) -> list[str]:
     for group in exp.sweep.zip_groups():
         if any(axis(k) for k in group):
             tied.update(group)
+        else:
+            tied.update(list(group)[1:])  # the first key of a zip group names its panel
     return [k for k in setting_columns(exp) if k not in tied]
 
 

@@ -80,7 +80,11 @@ def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
         run_row["error"] = out.get("error")
         run_row["run_wall_s"] = out.get("wall_s")
         for k, v in metrics.items():
-            run_row[k if k not in run_row else f"metric_{k}"] = v
+            if k in run_row:
+                if v == run_row[k]:
+                    continue  # the simulator repeats a key column (e.g. gomaxprocs)
+                k = f"metric_{k}"
+            run_row[k] = v
         rows["runs"].append(run_row)
         if not out.get("ok"):
             continue
