@@ -49,7 +49,7 @@ def _nothing() -> Any:
 class GCtx:
     """A goroutine, and the runtime ``Ctx`` its allocator calls run under."""
 
-    __slots__ = ("sim", "gid", "group", "p", "held", "locks_taken", "remaining", "slice_end",
+    __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
                  "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
                  "live_ring", "live_bytes", "allocs", "done", "comp_times")
 
@@ -58,6 +58,9 @@ class GCtx:
         self.gid = gid
         self.group = group
         self.p = 0
+        #: the goroutine's own clock: local work advances it without SimPy events;
+        #: ``sync`` brings the simulation clock up to it before shared state is touched
+        self.vt = 0
         self.held: list[str] = []
         self.locks_taken = 0
         self.remaining = group.allocations if group.allocations is not None else -1
@@ -104,26 +107,37 @@ class GCtx:
             self._stream(name).consume(n)
 
     # -- the runtime Ctx protocol ------------------------------------------------------
+    def sync(self) -> Any:
+        """Advance the simulation clock to this goroutine's clock. Needed before
+        anything another P can observe (a lock, an atomic, the scheduler); with
+        one P nothing else can observe it, so no event is needed."""
+        env = self.sim.env
+        if self.vt > env.now and (self.sim.nprocs > 1 or self.sim.eager or
+                                  self.sim.T is not None and self.vt >= self.sim.T):
+            yield PTimeout(env, self.vt - env.now, self.p)
+
     def lock(self, mu: Mutex) -> Any:
+        yield from self.sync()
         yield from mu.sim.acquire(self)
         self.held.append(mu.kind)
         self.locks_taken += 1
 
     def unlock(self, mu: Mutex) -> Any:
+        yield from self.sync()
         mu.sim.release(self)
         self.held.pop()
-        return _nothing()
 
     def spend(self, cost: str, units: float = 1.0) -> Any:
         ns = self.cost_ns(cost, units)
         if ns > 0:
-            env = self.sim.env
             cat = "hold:" + self.held[-1] if self.held else "slow_path"
-            self.sim.account(self.p, cat, env.now, env.now + ns)
-            yield PTimeout(env, ns, self.p)
+            self.sim.account(self.p, cat, self.vt, self.vt + ns)
+            self.vt += ns
+        return _nothing()
 
     def atomic(self, cell: AtomicCell, cost: str) -> Any:
-        yield from cell.sim.op(self, cost)
+        yield from self.sync()
+        cell.sim.op(self, cost)
 
 
 class Simulation:
@@ -136,6 +150,8 @@ class Simulation:
         self.env = SimEnv()
         self.lock_policy = scenario.lock_policy
         self.batched = scenario.mode == "batched" and not design.global_lock
+        #: step mode: the reference that turns every cost into its own SimPy event
+        self.eager = scenario.mode == "step"
         self.T: int | None = scenario.duration_ns
         self.nprocs = scenario.gomaxprocs
         self.time_slice = scenario.time_slice_ns
@@ -266,7 +282,7 @@ class Simulation:
     def step_one(self, g: GCtx, size: int, noscan: bool) -> Any:
         rt = self.rt
         env = self.env
-        t0 = env.now
+        t0 = g.vt
         locks_before = g.locks_taken
         gl = rt.global_lock
         if gl is not None:
@@ -290,11 +306,13 @@ class Simulation:
                 if s is not None and s.needzero:
                     f += g.cost_ns("zero_per_byte_ns", elemsize)
         if f:
-            self.account(p, "fast_path", env.now, env.now + f)
-            yield PTimeout(env, f, p)
+            self.account(p, "fast_path", g.vt, g.vt + f)
+            g.vt += f
+            if self.eager:  # step mode: every phase of every allocation is an event
+                yield from g.sync()
         if gl is not None:
             yield from g.unlock(gl)
-        now = env.now
+        now = g.vt
         if self.T is not None and now >= self.T:
             return
         self._complete_one(now, now - t0)
@@ -306,7 +324,9 @@ class Simulation:
         w = g.work.next()
         if w:
             self.account(p, "work", now, now + w)
-            yield PTimeout(env, w, p)
+            g.vt = now + w
+            if self.eager:
+                yield from g.sync()
 
     # -- a run of cache hits in one step ------------------------------------------------------
     def batch_fixed(self, g: GCtx) -> tuple[int, int]:
@@ -321,7 +341,7 @@ class Simulation:
         n = min(avail, BATCH_CAP, g.remaining if g.remaining >= 0 else BATCH_CAP)
         if n <= 0:
             return 0, 0
-        now = self.env.now
+        now = g.vt
         s = c.alloc[spc]
         f = g.cost_vec("malloc_fast_ns", n)
         needzero = bool(s is not None and s.needzero)
@@ -372,7 +392,7 @@ class Simulation:
         rt = self.rt
         p = g.p
         c = rt.ps[p].mcache
-        t = self.env.now
+        t = g.vt
         T = self.T
         slice_end = g.slice_end
         stats = rt.stats
@@ -418,11 +438,10 @@ class Simulation:
 
     # -- the goroutine body ------------------------------------------------------------------
     def g_body(self, g: GCtx) -> Any:
-        env = self.env
         T = self.T
         while g.remaining != 0:
-            if T is not None and env.now >= T:
-                return
+            if T is not None and g.vt >= T:
+                break
             pending = None
             if self.batched:
                 if g.fixed:
@@ -432,25 +451,30 @@ class Simulation:
                 if k:
                     if g.remaining > 0:
                         g.remaining -= k
-                    if end > env.now:
-                        yield PTimeout(env, end - env.now, g.p)
+                    g.vt = end
                     if pending is None:
-                        if env.now >= g.slice_end:
+                        if g.vt >= g.slice_end:
+                            yield from g.sync()
                             yield PREEMPT
                         continue
                     # the run ended at a request the cache cannot serve, drawn before
                     # the slice ran out (batch_generic stops drawing at the boundary)
-                    if T is not None and env.now >= T:
-                        return
+                    if T is not None and g.vt >= T:
+                        break
             if g.remaining == 0:
-                return
+                break
             if pending is None:
                 pending = (g.sizes.next(), g.noscan.next())
             yield from self.step_one(g, *pending)
             if g.remaining > 0:
                 g.remaining -= 1
-            if env.now >= g.slice_end:
+            if g.vt >= g.slice_end:
+                yield from g.sync()
                 yield PREEMPT
+        # the P moves on only once this goroutine's clock has been reached
+        env = self.env
+        if g.vt > env.now:
+            yield PTimeout(env, g.vt - env.now, g.p)
 
     # -- the scheduler ----------------------------------------------------------------------------
     def find_runnable(self, pid: int) -> GCtx | None:
@@ -486,6 +510,7 @@ class Simulation:
                 yield ev
                 continue
             g.p = pid
+            g.vt = env.now
             g.slice_end = env.now + self.time_slice
             gen = self._gens.get(g.gid)
             if gen is None:

@@ -15,6 +15,7 @@ mspanset.go): each operation costs ``spanset_op_ns`` times
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ class SimMutex:
 
     # -- acquire ----------------------------------------------------------------
     def acquire(self, g: GCtx) -> Any:
+        """Called with the simulation clock at the goroutine's clock (synced)."""
         env = self.env
         t0 = env.now
         p = g.p
@@ -84,10 +86,11 @@ class SimMutex:
             self.max_waiters = max(self.max_waiters, self._nwaiters())
             yield w.ev
             g.sim.account(p, "wait:" + self.mu.kind, t0, env.now)
+            g.vt = env.now
         c = g.cost_ns("lock_uncontended_ns")
         if c:
-            g.sim.account(p, "hold:" + self.mu.kind, env.now, env.now + c)
-            yield PTimeout(env, c, p)
+            g.sim.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
+            g.vt += c
 
     def _take(self, p: int, t0: int, now: int) -> None:
         self.owner = p
@@ -190,7 +193,8 @@ class SimAtomic:
     def __init__(self, sim: Simulation, cell: Any) -> None:
         self.sim = sim
         self.cell = cell
-        self.inflight = 0
+        #: end times of operations in flight (a min-heap)
+        self.ends: list[int] = []
         self.ops = 0
         self.contended = 0
         self.extra = array("q")
@@ -198,9 +202,15 @@ class SimAtomic:
         self.max_inflight = 0
         self.factor = sim.costs.const_float("spanset_contention_factor")
 
-    def op(self, g: GCtx, cost: str) -> Any:
+    def op(self, g: GCtx, cost: str) -> None:
+        """One lock-free operation starting now (the caller synced its clock):
+        its cost grows with the operations of other Ps still in flight."""
+        now = g.vt
+        ends = self.ends
+        while ends and ends[0] <= now:
+            heapq.heappop(ends)
         base = g.cost_ns(cost)
-        k = self.inflight
+        k = len(ends)
         self.ops += 1
         if k:
             self.contended += 1
@@ -208,12 +218,10 @@ class SimAtomic:
         self.extra.append(ns - base)
         self.busy_ns += ns
         if ns:
-            self.inflight += 1
-            self.max_inflight = max(self.max_inflight, self.inflight)
-            env = self.sim.env
-            g.sim.account(g.p, "atomic", env.now, env.now + ns)
-            yield PTimeout(env, ns, g.p)
-            self.inflight -= 1
+            heapq.heappush(ends, now + ns)
+            self.max_inflight = max(self.max_inflight, len(ends))
+            g.sim.account(g.p, "atomic", now, now + ns)
+            g.vt = now + ns
 
     def row(self, sim_time_ns: int) -> dict[str, Any]:
         e = np.frombuffer(self.extra, dtype=np.int64) if len(self.extra) else np.zeros(0)

@@ -1,0 +1,52 @@
+"""Simulated allocations per wall-clock second: batched vs step mode, side by side.
+
+Target (issue 3): on a 48-byte workload, batched >= 20x step and >= 3 M
+simulated allocations per wall-clock second in one process.
+
+    .venv/bin/python benchmarks/bench_batching.py [--allocs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from gosim.scenario import Scenario
+from gosim.sim import simulate
+
+
+def scenario(mode: str, design: str, procs: int, allocs: int, size: int, work) -> Scenario:
+    return Scenario.model_validate({
+        "design": design, "gomaxprocs": procs, "mode": mode,
+        "workload": {"groups": [{"count": procs, "allocations": allocs // procs,
+                                 "size": size, "work_ns": work}]}})
+
+
+def measure(sc: Scenario) -> tuple[float, dict]:
+    t = time.perf_counter()
+    r = simulate(sc)
+    return time.perf_counter() - t, r.metrics
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--allocs", type=int, default=2_000_000)
+    ap.add_argument("--step-allocs", type=int, default=200_000)
+    args = ap.parse_args()
+    cases = [
+        ("go1.27", 1, 48, 0), ("go1.27", 4, 48, 0),
+        ("go1.27", 4, 48, {"dist": "exponential", "mean": 50}),
+        ("go1.12", 4, 48, 0), ("go1.27", 4, 1024, 0),
+    ]
+    measure(scenario("batched", "go1.27", 1, 1000, 48, 0))  # imports, caches
+    print(f"{'case':44} {'batched alloc/s':>16} {'step alloc/s':>14} {'speed-up':>9}")
+    for design, procs, size, work in cases:
+        wb, mb = measure(scenario("batched", design, procs, args.allocs, size, work))
+        ws, ms = measure(scenario("step", design, procs, args.step_allocs, size, work))
+        rb, rs = mb["mallocs"] / wb, ms["mallocs"] / ws
+        label = f"{design} P={procs} {size} B work={'exp50' if work else 0}"
+        print(f"{label:44} {rb:16,.0f} {rs:14,.0f} {rb / rs:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

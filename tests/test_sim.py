@@ -1,0 +1,149 @@
+"""The SimPy layer: mode equivalence, determinism, theory cross-checks, lock-freedom."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gosim.analysis.theory import mva_machine_repairman
+from gosim.errors import ConfigError
+from gosim.scenario import Scenario
+from gosim.sim import simulate
+from gosim.sim.costs import COST_PARAMETERS
+
+
+def _scenario(**kw) -> Scenario:
+    base = {
+        "design": "go1.27", "gomaxprocs": 3, "time_slice_ns": 200_000,
+        "workload": {"groups": [
+            {"name": "mixed", "count": 3, "allocations": 8000,
+             "size": {"dist": "choice", "values": [8, 12, 48, 1024, 40000],
+                      "weights": [3, 2, 5, 2, 0.05]},
+             "pointer_free_fraction": 0.6, "work_ns": {"dist": "exponential", "mean": 40}},
+            {"name": "fixed", "count": 2, "allocations": 12000, "size": 48,
+             "work_ns": {"dist": "lognormal", "mean": 30, "sigma": 0.5}},
+        ]},
+        "costs": {"pagealloc_ns": {"dist": "exponential", "mean": 400},
+                  "malloc_fast_ns": {"dist": "uniform", "low": 5, "high": 20}},
+    }
+    base.update(kw)
+    return Scenario.model_validate(base)
+
+
+def _dump(r) -> str:
+    return json.dumps(r.to_dict(), sort_keys=True, default=str)
+
+
+@pytest.mark.parametrize("design", ["go1.12", "go1.14", "go1.27", "tcmalloc"])
+@pytest.mark.parametrize("duration_ns", [None, 1_200_000])
+def test_batched_equals_step_metric_for_metric(design, duration_ns):
+    kw = {"design": design}
+    if duration_ns:
+        kw["duration_ns"] = duration_ns
+    a = simulate(_scenario(mode="batched", **kw))
+    b = simulate(_scenario(mode="step", **kw))
+    assert _dump(a) == _dump(b)
+    assert a.metrics["allocs_completed"] > 1000
+
+
+def test_batched_equals_step_fifo_and_fixed_sizes():
+    kw = {"design": "go1.12", "gomaxprocs": 4, "lock_policy": "fifo",
+          "workload": {"groups": [{"count": 8, "allocations": 20000, "size": 1024,
+                                   "work_ns": {"dist": "exponential", "mean": 100}}]}}
+    a = simulate(_scenario(mode="batched", **kw))
+    b = simulate(_scenario(mode="step", **kw))
+    assert _dump(a) == _dump(b)
+    assert a.metrics["lock_mcentral_contended"] > 0
+
+
+def test_same_seed_same_result_other_seed_differs():
+    a, b = simulate(_scenario(seed=7)), simulate(_scenario(seed=7))
+    assert _dump(a) == _dump(b)
+    c = simulate(_scenario(seed=8))
+    assert _dump(a) != _dump(c)
+
+
+def test_allocation_counts_are_exact():
+    r = simulate(_scenario())
+    assert r.metrics["mallocs"] == 3 * 8000 + 2 * 12000
+    assert r.metrics["allocs_completed"] == 3 * 8000 + 2 * 12000
+
+
+def test_go112_48_byte_allocations_take_no_lock_but_once_per_span():
+    sc = Scenario.model_validate({
+        "design": "go1.12", "gomaxprocs": 4,
+        "workload": {"groups": [{"count": 4, "allocations": 170 * 200, "size": 48,
+                                 "work_ns": 20}]}})
+    m = simulate(sc).metrics
+    total = 4 * 170 * 200
+    # each refill (one per 170-object span) takes the mcentral lock; nothing else does
+    assert m["locked_allocs"] == m["refills"] == 4 * 200
+    assert m["lock_free_fraction"] >= 0.99
+    assert m["lock_free_fraction"] == pytest.approx(1 - 1 / 170, abs=1e-12)
+    assert m["mallocs"] == total
+
+
+def _zero_costs() -> dict:
+    return {name: 0 for name in COST_PARAMETERS}
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8])
+def test_single_lock_matches_mean_value_analysis(n):
+    """global-lock design, exponential hold (the fast path) and think (work) times,
+    every other cost zero: the closed machine-repairman network."""
+    think, hold = 400.0, 100.0
+    costs = _zero_costs()
+    costs["malloc_fast_ns"] = {"dist": "exponential", "mean": hold}
+    sc = Scenario.model_validate({
+        "design": "global-lock", "gomaxprocs": n, "duration_ns": 60_000_000,
+        "lock_policy": "fifo",
+        "workload": {"groups": [{"count": n, "size": 48,
+                                 "work_ns": {"dist": "exponential", "mean": think}}]},
+        "costs": costs, "warmup": {"method": "fixed", "duration_ns": 1_000_000}, "seed": 3})
+    r = simulate(sc)
+    m = r.metrics
+    theory = mva_machine_repairman(n, think, hold)
+    assert m["allocs_per_sim_second"] / 1e9 == pytest.approx(theory.throughput_per_ns, rel=0.03)
+    gl = next(row for row in r.locks if row["kind"] == "global")
+    if n > 1:
+        assert gl["wait_mean_ns"] == pytest.approx(theory.wait_ns, rel=0.03, abs=1.0)
+    else:
+        assert gl["wait_mean_ns"] == 0
+
+
+def test_mva_reference_values():
+    # N=1: no queueing; throughput 1/(Z+S)
+    r = mva_machine_repairman(1, 400, 100)
+    assert r.throughput_per_ns == pytest.approx(1 / 500)
+    assert r.wait_ns == 0
+    # saturation: throughput approaches 1/S
+    assert mva_machine_repairman(64, 400, 100).throughput_per_ns == pytest.approx(1 / 100, rel=1e-6)
+
+
+def test_p_time_shares_add_up():
+    r = simulate(_scenario())
+    m = r.metrics
+    shares = sum(v for k, v in m.items() if k.startswith("p_time_share_"))
+    assert shares == pytest.approx(1.0, abs=1e-9)
+    per_p = {}
+    for row in r.p_time:
+        per_p[row["p"]] = per_p.get(row["p"], 0) + row["ns"]
+    assert set(per_p.values()) == {m["sim_time_ns"]}
+
+
+def test_more_ps_more_throughput_until_locks_bind():
+    def thr(design, n):
+        sc = Scenario.model_validate({
+            "design": design, "gomaxprocs": n, "duration_ns": 2_000_000,
+            "workload": {"groups": [{"count": n, "size": 48, "work_ns": 20}]}})
+        return simulate(sc).metrics["allocs_per_sim_second"]
+    g27 = [thr("go1.27", n) for n in (1, 2, 4)]
+    gl = [thr("global-lock", n) for n in (1, 2, 4)]
+    assert g27[2] > 3.5 * g27[0]           # near-linear: no lock on the fast path
+    assert gl[2] < 1.6 * gl[0]             # one lock around every malloc saturates
+
+
+def test_bad_cost_name_is_a_config_error():
+    with pytest.raises(ConfigError, match="no_such_cost"):
+        simulate(_scenario(costs={"no_such_cost": 3}))
