@@ -360,6 +360,8 @@ func fillHeap(unusable uint64, refill int) (spans int, growths int) {
 
 // prepResult is filled without allocating: an allocation after a drain
 // (a map, a boxed int: tiny objects) would leave a partially used span.
+var prepStats runtime.MemStats
+
 type prepResult struct {
 	drained    []int
 	unusable   uint64
@@ -374,6 +376,8 @@ func prepare(p prepSpec) *prepResult {
 	if p.GC {
 		runtime.GC() // frees init garbage, sweeps everything, flushes idle Ps' page caches
 	}
+	// Return every P's cached spans to mcentral, so the drains below see them.
+	runtime.ReadMemStats(&prepStats)
 	if (len(p.Drain) > 0 || p.MSpanCache || p.FillHeap) && os.Getenv("GOGC") != "off" {
 		fail("prepare: drain/mspancache/fill_heap need GOGC=off")
 	}
@@ -407,6 +411,31 @@ func (r *prepResult) export(p prepSpec) map[string]any {
 	return map[string]any{
 		"drained": drained, "unusable_idle_bytes": r.unusable, "mspancache_refill": r.refill,
 		"fill_spans": r.fillSpans, "fill_growths": r.fillGrowth, "fill_residual_bytes": r.residual,
+	}
+}
+
+// warmThreads makes the runtime create n more OS threads (Ms) now and park
+// them idle: a thread started later, while measuring, would allocate its m
+// and g0 on the heap. Each locked goroutine that blocks keeps its M asleep
+// and hands its P to another M.
+func warmThreads(n int) {
+	rel := make(chan struct{})
+	var up, down atomic.Int32
+	for i := 0; i < n; i++ {
+		go func() {
+			runtime.LockOSThread()
+			up.Add(1)
+			<-rel
+			runtime.UnlockOSThread()
+			down.Add(1)
+		}()
+	}
+	for up.Load() < int32(n) {
+		time.Sleep(50 * time.Microsecond)
+	}
+	close(rel)
+	for down.Load() < int32(n) {
+		time.Sleep(50 * time.Microsecond)
 	}
 }
 
@@ -550,6 +579,7 @@ func runWorkload(sp *spec) map[string]any {
 		time.Sleep(20 * time.Microsecond)
 	}
 	time.Sleep(200 * time.Microsecond) // let every goroutine reach <-gate
+	warmThreads(runtime.GOMAXPROCS(0) + 3)
 	prep := prepare(sp.Prepare)
 	// Self-check: what does measuring an empty workload cost?
 	empty0.take()
@@ -561,7 +591,7 @@ func runWorkload(sp *spec) map[string]any {
 	t0 := time.Since(clock0).Nanoseconds()
 	close(gate)
 	for done.Load() < nw {
-		time.Sleep(20 * time.Microsecond)
+		time.Sleep(100 * time.Microsecond)
 	}
 	t1 := time.Since(clock0).Nanoseconds()
 	after.take()
