@@ -102,7 +102,8 @@ def _designs(df: pd.DataFrame) -> list[str]:
 
 
 def _palette(designs: list[str]) -> dict[str, Any]:
-    return dict(zip(designs, sns.color_palette("colorblind", n_colors=max(len(designs), 1)),
+    name = "tab10" if len(designs) <= 10 else "husl"
+    return dict(zip(designs, sns.color_palette(name, n_colors=max(len(designs), 1)),
                     strict=False))
 
 
@@ -212,31 +213,36 @@ def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     groups = _group_order(list(shares["group"].unique()))
     colours = _group_colours(groups)
     facets = _facets(shares, meta)
-    n_bars = max(g["setting_id"].nunique() for _, g in facets)
-    fig, axes = _grid(len(facets), ncols_max=2, size=(max(4.0, 0.45 * n_bars + 1.5), 4.2),
-                      sharey=True)
     designs = _designs(shares)
+    n_bars = max(g["setting_id"].nunique() for _, g in facets)
+    width = max(4.0, 0.32 * n_bars + 0.5 * len(designs) + 1.5)
+    fig, axes = _grid(len(facets), ncols_max=2 if n_bars <= 16 else 1,
+                      size=(width, 4.0), sharey=True)
     for ax, (label, g) in zip(axes, facets, strict=True):
         wide = g.pivot_table(index=["setting_id", "design", "gomaxprocs"], columns="group",
                              values="share", fill_value=0.0).reset_index()
         wide["_d"] = wide["design"].map({d: i for i, d in enumerate(designs)})
-        wide = wide.sort_values(["_d", "gomaxprocs", "setting_id"])
-        x = np.arange(len(wide))
+        wide = wide.sort_values(["_d", "gomaxprocs", "setting_id"]).reset_index(drop=True)
+        # bars grouped by design, a gap between designs
+        x = wide.index.to_numpy(float) + 0.8 * wide["_d"].to_numpy(float)
         bottom = np.zeros(len(wide))
         for grp in groups:
             if grp not in wide:
                 continue
             v = wide[grp].to_numpy(float) * 100
-            ax.bar(x, v, bottom=bottom, color=colours[grp], label=grp, width=0.8,
+            ax.bar(x, v, bottom=bottom, color=colours[grp], label=grp, width=0.85,
                    edgecolor="white", linewidth=0.3)
             bottom += v
         ax.set_xticks(x)
-        ax.set_xticklabels([f"{d}\nP={p}" for d, p in zip(wide["design"], wide["gomaxprocs"],
-                                                         strict=True)],
-                           rotation=90, fontsize="x-small")
+        ax.set_xticklabels([str(p) for p in wide["gomaxprocs"]], fontsize="x-small")
+        for d, xs in pd.Series(x).groupby(wide["design"]):
+            ax.text(float(xs.mean()), -0.13, d, transform=ax.get_xaxis_transform(),
+                    ha="center", va="top", fontsize="small")
+        ax.set_xlabel("GOMAXPROCS, by design", labelpad=24)
         ax.set_ylim(0, 100)
         ax.set_ylabel("share of P time (%)")
         ax.set_title(label or "all")
+        ax.grid(axis="x", visible=False)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
     fig.suptitle(_title(meta, "where the Ps' time goes (mean over replications)"))
@@ -274,33 +280,53 @@ def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
     lt["wait_pct"] = lt["wait_share"] * 100
     lt["row"] = lt.apply(_lock_label, axis=1)
     lt["_order"] = lt.apply(_lock_sort_key, axis=1)
-    designs = _designs(lt)
+    lt["_facet"] = ""
     facets = _facets(lt, meta)
-    panels = [(d, label, g[g["design"] == d]) for label, g in facets for d in designs
-              if not g[g["design"] == d].empty]
+    for i, (label, g) in enumerate(facets):
+        lt.loc[g.index, "_facet"] = label
+        lt.loc[g.index, "_forder"] = i
+        if label:
+            lt.loc[g.index, "row"] = label + " · " + lt.loc[g.index, "row"]
+    if "_forder" not in lt:
+        lt["_forder"] = 0
+    designs = _designs(lt)
     vmax = max(float(lt["wait_pct"].max()), 1e-9)
-    fig, axes = _grid(len(panels), ncols_max=max(len(designs), 1), size=(4.6, 4.2))
+    n_cols = lt["gomaxprocs"].nunique()
+    n_rows = min(lt.groupby("design")["row"].nunique().max(), _MAX_HEATMAP_ROWS)
+    ncols = min(len(designs), 3)
+    nrows = math.ceil(len(designs) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(ncols * (3.2 + 0.45 * n_cols), nrows * (1.2 + 0.32 * n_rows)))
+    flat = list(axes.flat)
+    for ax in flat[len(designs):]:
+        ax.set_visible(False)
     truncated = False
-    for ax, (d, label, g) in zip(axes, panels, strict=True):
-        rows = g.drop_duplicates("row").sort_values("_order")["row"].tolist()
+    mappable = None
+    for ax, d in zip(flat, designs, strict=False):
+        g = lt[lt["design"] == d]
+        order = g.drop_duplicates("row").sort_values(["_forder", "_order"])
+        rows = order["row"].tolist()
         if len(rows) > _MAX_HEATMAP_ROWS:
-            top = g.groupby("row")["wait_pct"].max().nlargest(_MAX_HEATMAP_ROWS).index
-            rows = [r for r in rows if r in set(top)]
+            top = set(g.groupby("row")["wait_pct"].max().nlargest(_MAX_HEATMAP_ROWS).index)
+            rows = [r for r in rows if r in top]
             truncated = True
         grid = g.pivot_table(index="row", columns="gomaxprocs", values="wait_pct",
                              aggfunc="mean").reindex(rows)
-        sns.heatmap(grid, ax=ax, annot=len(rows) * grid.shape[1] <= 80, fmt=".1f",
-                    cmap="rocket_r", vmin=0, vmax=vmax, cbar=True,
-                    cbar_kws={"label": "% of P time waiting"}, annot_kws={"fontsize": 7})
+        sns.heatmap(grid, ax=ax, annot=grid.size <= 120, fmt=".1f", cmap="rocket_r", vmin=0,
+                    vmax=vmax, cbar=False, annot_kws={"fontsize": 7}, linewidths=0.5,
+                    linecolor="white")
+        mappable = ax.collections[0]
         ax.set_xlabel("GOMAXPROCS")
         ax.set_ylabel("")
-        ax.set_title(f"{d}" + (f"\n{label}" if label else ""), fontsize="small")
-        ax.tick_params(axis="y", labelsize=7)
-    what = "time waiting for each lock"
+        ax.set_title(d, fontsize="medium")
+        ax.tick_params(axis="y", labelsize=7, rotation=0)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=flat[:len(designs)], shrink=0.8,
+                     label="% of P time waiting for the lock")
+    what = "share of P time spent waiting for each lock"
     if truncated:
-        what += f" (top {_MAX_HEATMAP_ROWS} locks per panel)"
+        what += f" (top {_MAX_HEATMAP_ROWS} locks per design)"
     fig.suptitle(_title(meta, what))
-    fig.tight_layout()
     return fig
 
 
