@@ -293,10 +293,11 @@ def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
     vmax = max(float(lt["wait_pct"].max()), 1e-9)
     n_cols = lt["gomaxprocs"].nunique()
     n_rows = min(lt.groupby("design")["row"].nunique().max(), _MAX_HEATMAP_ROWS)
-    ncols = min(len(designs), 3)
+    ncols = 2 if len(designs) == 4 else min(len(designs), 3)
     nrows = math.ceil(len(designs) / ncols)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(ncols * (3.2 + 0.45 * n_cols), nrows * (1.2 + 0.32 * n_rows)))
+                             figsize=(ncols * (4.5 + 0.45 * n_cols),
+                                      nrows * (2.0 + 0.35 * n_rows)))
     flat = list(axes.flat)
     for ax in flat[len(designs):]:
         ax.set_visible(False)
