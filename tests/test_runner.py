@@ -190,3 +190,25 @@ def test_duplicate_settings_run_once(tmp_path: Path) -> None:
     assert len(o.records) == 2 and o.records[0][1] is o.records[1][1]
     runs = pd.read_parquet(tmp_path / "tiny" / "runs.parquet")
     assert runs["sim_time_ns"].nunique() == 1
+
+
+def test_timeseries_and_warmup(tmp_path: Path) -> None:
+    text = """\
+name: ts
+scenario:
+  duration_ns: 200000
+  timeseries_interval_ns: 5000
+  warmup: {method: mser5}
+  workload:
+    groups: [{count: 2, size: 48, work_ns: 20}]
+outputs: {plots: false}
+"""
+    o = run_experiment(parse_experiment(text), out_dir=tmp_path, jobs=1, progress=False)
+    assert o.n_failed == 0
+    ts = pd.read_parquet(tmp_path / "ts" / "timeseries.parquet")
+    assert len(ts) > 10 and {"run_id", "t_ns"} <= set(ts.columns)
+    # turning the output off removes the file on the next (cached) run
+    o = run_experiment(parse_experiment(text.replace("plots: false", "plots: false, "
+                                                     "timeseries: false")),
+                       out_dir=tmp_path, jobs=1, progress=False)
+    assert o.n_cached == 1 and not (tmp_path / "ts" / "timeseries.parquet").exists()

@@ -147,10 +147,17 @@ def render_summary(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
             lines.append(f"- run {r['run_id']} ({r['design']}, P={r['gomaxprocs']}, "
                          f"replication {r['replication']}): {r['error']}")
         lines.append("")
+    ok = ok_runs(runs)
+    if "warmup_ns" in ok and (pd.to_numeric(ok["warmup_ns"], errors="coerce") > 0).any():
+        w = pd.to_numeric(ok["warmup_ns"], errors="coerce")
+        notes = [f"warm-up dropped from time-based metrics (scenario.warmup): "
+                 f"{int(w.min()):,} to {int(w.max()):,} ns of simulated time per run "
+                 f"(column warmup_ns)", *notes]
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    ts = "`timeseries.parquet`, " if not tables.get("timeseries", pd.DataFrame()).empty else ""
     lines += ["Files: `runs.parquet` (one row per run), `locks.parquet`, `p_time.parquet`, "
-              "`latency.parquet`, `by_size.parquet`, `manifest.json`, `plots/`.", ""]
+              f"`latency.parquet`, `by_size.parquet`, {ts}`manifest.json`, `plots/`.", ""]
     return "\n".join(lines)
 
 

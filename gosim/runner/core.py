@@ -131,6 +131,8 @@ def run_experiment(
     records = [(s, outcomes[s.config_hash]) for s in specs]
     tables = build_tables(exp, records)
     written = write_tables(results_dir, tables, timeseries=exp.outputs.timeseries)
+    if not exp.outputs.timeseries:
+        tables["timeseries"] = tables["timeseries"].iloc[0:0]
     n_cached = sum(1 for s in specs if s.config_hash in cached)
     outcome = ExperimentOutcome(experiment=exp, results_dir=results_dir, records=records,
                                 tables=tables, n_cached=n_cached, n_ran=len(specs) - n_cached,
