@@ -35,7 +35,7 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, mapping user errors to exit status 2."""
     try:
-        app(args=argv, prog_name="gosim", standalone_mode=False)
+        rc = app(args=argv, prog_name="gosim", standalone_mode=False)
     except GosimError as e:
         print(f"gosim: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, click.exceptions.Abort):
             return 1
         raise
-    return 0
+    # with standalone_mode=False click returns a typer.Exit's code instead of exiting
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

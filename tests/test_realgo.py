@@ -62,13 +62,6 @@ def keys_for(preset: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     return tuple(k for k in STRUCTURAL + extra if k != "mcache_inuse_bytes")
 
 
-def mcache_known(preset: str) -> None:
-    """The go1.25 preset's mcache size is 1208 B in the real 1.25 runtime."""
-    if preset == "go1.25" and get_design("go1.25").mcache_struct_bytes != 1208:
-        pytest.xfail("preset go1.25 has mcache_struct_bytes="
-                     f"{get_design('go1.25').mcache_struct_bytes}; Go 1.25 measures 1208")
-
-
 def check_exact(real, model: dict, model_rows: list[dict], keys=STRUCTURAL) -> None:  # noqa: ANN001
     m = real.metrics
     assert m["harness_mallocs"] == 0, "the measuring harness allocated during a measurement"
@@ -211,7 +204,6 @@ def test_large_objects_and_heap_growth(toolchains, release: str) -> None:
 @pytest.mark.parametrize("procs", [1, 3])
 def test_mcache_inuse(toolchains, release: str, procs: int) -> None:
     preset = "go" + release
-    mcache_known(preset)
     w = build(scenario(gomaxprocs=procs, workload={"groups": [{"allocations": 10}]}))
     real = run_workload(w, tc=toolchains[release])
     assert real.metrics["mcache_inuse_bytes"] == procs * get_design(preset).mcache_struct_bytes

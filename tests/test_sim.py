@@ -147,3 +147,19 @@ def test_more_ps_more_throughput_until_locks_bind():
 def test_bad_cost_name_is_a_config_error():
     with pytest.raises(ConfigError, match="no_such_cost"):
         simulate(_scenario(costs={"no_such_cost": 3}))
+
+
+@pytest.mark.parametrize("design", ["go1.12", "go1.27"])
+def test_batched_equals_step_one_p_across_time_slices(design):
+    """One P: goroutine clocks run ahead of SimPy's; preemption must not lose time."""
+    kw = {"design": design, "gomaxprocs": 1, "time_slice_ns": 1_000_000,
+          "workload": {"groups": [
+              {"count": 2, "allocations": 600, "size": 256 * 1024},
+              {"count": 1, "allocations": 30000,
+               "size": {"dist": "choice", "values": [8, 48, 40000], "weights": [5, 5, 0.1]}}]}}
+    a = simulate(_scenario(mode="batched", **kw))
+    b = simulate(_scenario(mode="step", **kw))
+    assert _dump(a) == _dump(b)
+    # 1200 large objects of 32 pages, each paying its fresh pages' faults
+    assert a.metrics["large_pages"] >= 1200 * 32
+    assert a.metrics["sim_time_ns"] > 1200 * 32 * 400

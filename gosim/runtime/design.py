@@ -129,9 +129,10 @@ PRESETS: dict[str, Design] = {
     "go1.15": replace(_GO1_12, name="go1.15", sizeclasses="go1.27", page_cache=True,
                       heap_growth="chunk", mcentral="lockfree", mspan_cache=True,
                       page_fit="first", span_init_under_heap_lock=False, costs=()),
+    # sizeof(mcache) is 1208 bytes in Go 1.25 (measured: MCacheInuse / P, docs/realgo.md)
     "go1.25": Design(name="go1.25", sizeclasses="go1.27", span_layout="heapbits",
                      malloc_header=True, mcentral="lockfree", page_cache=True,
-                     heap_growth="chunk"),
+                     heap_growth="chunk", mcache_struct_bytes=1208),
     "go1.27": Design(name="go1.27", sizeclasses="go1.27", span_layout="inline_markbits",
                      malloc_header=True, mcentral="lockfree", page_cache=True,
                      heap_growth="chunk"),

@@ -8,7 +8,7 @@ cheap for the heap sizes a simulation produces.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_right
 
 
 class RunSet:

@@ -107,23 +107,23 @@ class GCtx:
             self._stream(name).consume(n)
 
     # -- the runtime Ctx protocol ------------------------------------------------------
-    def sync(self) -> Any:
+    def sync(self, force: bool = False) -> Any:
         """Advance the simulation clock to this goroutine's clock. Needed before
-        anything another P can observe (a lock, an atomic, the scheduler); with
-        one P nothing else can observe it, so no event is needed."""
+        anything another P can observe (a lock, the scheduler: ``force``); a
+        lock-free cell is only observed by other Ps, so with one P it needs none."""
         env = self.sim.env
-        if self.vt > env.now and (self.sim.nprocs > 1 or self.sim.eager or
+        if self.vt > env.now and (force or self.sim.nprocs > 1 or self.sim.eager or
                                   self.sim.T is not None and self.vt >= self.sim.T):
             yield PTimeout(env, self.vt - env.now, self.p)
 
     def lock(self, mu: Mutex) -> Any:
-        yield from self.sync()
+        yield from self.sync(True)
         yield from mu.sim.acquire(self)
         self.held.append(mu.kind)
         self.locks_taken += 1
 
     def unlock(self, mu: Mutex) -> Any:
-        yield from self.sync()
+        yield from self.sync(True)
         mu.sim.release(self)
         self.held.pop()
 
@@ -281,7 +281,6 @@ class Simulation:
     # -- one allocation, stepped -----------------------------------------------------------
     def step_one(self, g: GCtx, size: int, noscan: bool) -> Any:
         rt = self.rt
-        env = self.env
         t0 = g.vt
         locks_before = g.locks_taken
         gl = rt.global_lock
@@ -396,7 +395,6 @@ class Simulation:
         T = self.T
         slice_end = g.slice_end
         stats = rt.stats
-        pt = self.ptime[p]
         k = 0
         limit = BATCH_CAP if g.remaining < 0 else min(BATCH_CAP, g.remaining)
         comp: list[int] = []
@@ -431,7 +429,6 @@ class Simulation:
                 self.account(p, "work", cpl, t)
             if t >= slice_end:
                 break
-        del pt
         if g.comp_times is not None and comp:
             g.comp_times.append(np.array(comp))
         return k, t, None
@@ -454,7 +451,7 @@ class Simulation:
                     g.vt = end
                     if pending is None:
                         if g.vt >= g.slice_end:
-                            yield from g.sync()
+                            yield from g.sync(True)
                             yield PREEMPT
                         continue
                     # the run ended at a request the cache cannot serve, drawn before
@@ -469,7 +466,7 @@ class Simulation:
             if g.remaining > 0:
                 g.remaining -= 1
             if g.vt >= g.slice_end:
-                yield from g.sync()
+                yield from g.sync(True)
                 yield PREEMPT
         # the P moves on only once this goroutine's clock has been reached
         env = self.env

@@ -163,7 +163,6 @@ class SimMutex:
     def _fifo_woken(self, w: _Waiter) -> None:
         self.waking -= 1
         self.reserved_for = None
-        w.state = "waking"
         w.state = "granted"
         self._take(w.p, w.t0, self.env.now)
         w.ev.succeed()
