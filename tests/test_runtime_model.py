@@ -197,3 +197,13 @@ def test_random_alloc_free_keeps_invariants(preset, ops):
         # reserved arenas are contiguous, so every free page coalesces into one run
         assert len(rt.mheap.free) == 1
         assert rt.mheap.free.total * PAGE_SIZE == m["heap_sys_bytes"]
+
+
+def test_by_size_rows_count_refills_and_spans():
+    rt = Runtime("go1.12", 1)
+    for _ in range(170 * 3 + 1):
+        rt.malloc(48)
+    rt.malloc(8, noscan=False)
+    rows = {r["size_class"]: r for r in rt.by_size()}
+    assert rows[4]["mallocs"] == 511 and rows[4]["refills"] == 4 and rows[4]["spans_inuse"] == 4
+    assert rows[1]["mallocs"] == 1 and rows[1]["refills"] == 1

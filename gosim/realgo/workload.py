@@ -3,7 +3,7 @@
 Every goroutine's object sizes, pointer flags and work times are drawn up
 front with numpy (so the Go program allocates exactly the sequence the model
 is given) and streamed to the program as binary files; constant groups need
-no file. Draws use the simulator's streams (:mod:`gosim.sim.streams`) with
+no file. Draws use the simulator's streams (:mod:`gosim.workload.streams`) with
 the simulator's seeds, so real and simulated runs allocate the same objects.
 
 Goroutine ``k`` of the whole workload (groups in order) runs on P ``k mod
@@ -26,7 +26,7 @@ from gosim.realgo.probe import write_u8, write_u32
 from gosim.runtime.design import Design, get_design
 from gosim.runtime.sizeclasses import get_table
 from gosim.scenario import Dist, GoroutineGroup, Scenario
-from gosim.sim.streams import BernoulliStream, Stream
+from gosim.workload.streams import BernoulliStream, Stream
 
 #: largest size the probe accepts (a uint32 stream)
 MAX_SIZE = 0xFFFFFFFF

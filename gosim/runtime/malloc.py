@@ -290,6 +290,9 @@ class Runtime:
 
     def by_size(self) -> list[dict[str, Any]]:
         rows = []
+        refills_by_class: dict[int, int] = {}
+        for spc, n in self.stats.refills.items():
+            refills_by_class[spc >> 1] = refills_by_class.get(spc >> 1, 0) + n
         spans_by_class: dict[int, int] = {}
         for s in self.mheap.spans.values():
             spans_by_class[s.size_class] = spans_by_class.get(s.size_class, 0) + 1
@@ -300,6 +303,7 @@ class Runtime:
                 "mallocs": self.stats.by_size_mallocs.get(sc, 0) if sc else self.stats.large_allocs,
                 "frees": self.stats.by_size_frees.get(sc, 0),
                 "spans_inuse": spans_by_class.get(sc, 0),
+                "refills": refills_by_class.get(sc, 0),
             })
         return rows
 

@@ -33,7 +33,7 @@ from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.env import PTimeout, SimEnv, p_event
 from gosim.sim.locks import SimAtomic, SimMutex
 from gosim.sim.result import RunResult
-from gosim.sim.streams import BernoulliStream, Stream
+from gosim.workload.streams import BernoulliStream, Stream
 
 PREEMPT = object()
 #: largest run of cache hits applied in one step

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from gosim.scenario import Dist
+from gosim.workload.spec import Dist
 
 BLOCK = 2048
 
@@ -39,6 +39,15 @@ def transform(d: Dist, u: np.ndarray, *, integer_support: bool,
         cw = np.cumsum(w) / w.sum()
         idx = np.minimum(np.searchsorted(cw, u, side="right"), len(vals) - 1)
         x = vals[idx]
+    elif k == "histogram":
+        e = np.asarray(d.edges, dtype=float)
+        w = np.asarray(d.weights, dtype=float)
+        cw = np.concatenate([[0.0], np.cumsum(w) / w.sum()])
+        i = np.clip(np.searchsorted(cw, u, side="right") - 1, 0, len(w) - 1)
+        frac = np.where(w[i] > 0, (u - cw[i]) / np.where(cw[i + 1] > cw[i], cw[i + 1] - cw[i], 1), 0)
+        x = e[i] + np.clip(frac, 0, 1) * (e[i + 1] - e[i])
+        if integer_support:  # sizes: integers in [edge_i, edge_i+1)
+            return np.minimum(np.floor(x), np.ceil(e[i + 1]) - 1).astype(np.int64)
     elif k == "empirical":
         vals = np.asarray(d.values, dtype=float)
         x = vals[np.minimum((u * len(vals)).astype(np.int64), len(vals) - 1)]
