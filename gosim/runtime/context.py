@@ -16,9 +16,9 @@ T = TypeVar("T")
 Gen = Generator[Any, Any, T]
 
 
-class Mutex:
-    """A runtime.mutex (runtime/lock_*.go). Plain data here; the simulation
-    attaches its contention model as ``sim``."""
+class _SyncObject:
+    """Shared state that other Ps contend on; the simulation attaches its
+    contention model as ``sim``."""
 
     __slots__ = ("name", "kind", "span_class", "size_class", "sim")
 
@@ -30,21 +30,20 @@ class Mutex:
         self.sim: Any = None
 
     def __repr__(self) -> str:
-        return f"Mutex({self.name})"
+        return f"{type(self).__name__}({self.name})"
 
 
-class AtomicCell:
+class Mutex(_SyncObject):
+    """A runtime.mutex (runtime/lock_*.go)."""
+
+    __slots__ = ()
+
+
+class AtomicCell(_SyncObject):
     """A lock-free structure (e.g. an mcentral span set, mspanset.go): operations
     on it are atomics whose cost grows with concurrent access."""
 
-    __slots__ = ("name", "kind", "span_class", "size_class", "sim")
-
-    def __init__(self, name: str, kind: str, span_class: int = -1, size_class: int = -1) -> None:
-        self.name = name
-        self.kind = kind
-        self.span_class = span_class
-        self.size_class = size_class
-        self.sim: Any = None
+    __slots__ = ()
 
 
 class Ctx(Protocol):

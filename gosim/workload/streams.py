@@ -8,6 +8,8 @@ sees exactly the same sequence: the reproducibility contract.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import ndtri
 
@@ -56,87 +58,84 @@ def transform(d: Dist, u: np.ndarray, *, integer_support: bool,
     return np.floor(x + 0.5).astype(np.int64) if as_int else x
 
 
-class Stream:
-    """A buffered stream of integer draws from one distribution."""
+class _Buffered:
+    """Draws in fixed blocks; ``next``/``peek``/``consume`` read the same sequence."""
 
-    __slots__ = ("dist", "rng", "buf", "pos", "integer_support", "const", "as_int")
+    __slots__ = ("rng", "buf", "pos", "const")
 
-    def __init__(self, d: Dist, seed: np.random.SeedSequence, *, integer_support: bool = False,
-                 as_int: bool = True):
-        self.dist = d
-        self.integer_support = integer_support
-        self.as_int = as_int
-        self.const: int | float | None = None
-        if d.dist == "const":
-            self.const = int(np.floor(float(d.value) + 0.5)) if as_int else float(d.value)
+    def __init__(self, seed: np.random.SeedSequence, dtype: type) -> None:
         self.rng = np.random.Generator(np.random.PCG64(seed))
-        self.buf = np.empty(0, dtype=np.int64 if as_int else np.float64)
+        self.buf = np.empty(0, dtype=dtype)
         self.pos = 0
+        self.const: Any = None
+
+    def _block(self) -> np.ndarray:
+        raise NotImplementedError
 
     def _fill(self, need: int) -> None:
         rest = self.buf[self.pos:]
         nblocks = max(1, -(-(need - len(rest)) // BLOCK))
-        new = [transform(self.dist, self.rng.random(BLOCK), integer_support=self.integer_support,
-                         as_int=self.as_int) for _ in range(nblocks)]
-        self.buf = np.concatenate([rest, *new])
+        self.buf = np.concatenate([rest, *(self._block() for _ in range(nblocks))])
         self.pos = 0
+
+    def _next_raw(self) -> Any:
+        if self.pos >= len(self.buf):
+            self._fill(1)
+        v = self.buf[self.pos]
+        self.pos += 1
+        return v
+
+    def peek(self, n: int) -> np.ndarray:
+        if self.const is not None:
+            return np.full(n, self.const, dtype=self.buf.dtype)
+        if self.pos + n > len(self.buf):
+            self._fill(n)
+        return self.buf[self.pos:self.pos + n]
+
+    def consume(self, n: int) -> None:
+        if self.const is None:
+            self.pos += n
+
+
+class Stream(_Buffered):
+    """A buffered stream of draws from one distribution (int ns/bytes, or floats)."""
+
+    __slots__ = ("dist", "integer_support", "as_int")
+
+    def __init__(self, d: Dist, seed: np.random.SeedSequence, *, integer_support: bool = False,
+                 as_int: bool = True):
+        super().__init__(seed, np.int64 if as_int else np.float64)
+        self.dist = d
+        self.integer_support = integer_support
+        self.as_int = as_int
+        if d.dist == "const":
+            self.const = int(np.floor(float(d.value) + 0.5)) if as_int else float(d.value)
+
+    def _block(self) -> np.ndarray:
+        return transform(self.dist, self.rng.random(BLOCK), integer_support=self.integer_support,
+                         as_int=self.as_int)
 
     def next(self) -> int | float:
         if self.const is not None:
             return self.const
-        if self.pos >= len(self.buf):
-            self._fill(1)
-        v = self.buf[self.pos]
-        self.pos += 1
+        v = self._next_raw()
         return int(v) if self.as_int else float(v)
 
-    def peek(self, n: int) -> np.ndarray:
-        if self.const is not None:
-            return np.full(n, self.const, dtype=np.int64 if self.as_int else np.float64)
-        if self.pos + n > len(self.buf):
-            self._fill(n)
-        return self.buf[self.pos:self.pos + n]
 
-    def consume(self, n: int) -> None:
-        if self.const is None:
-            self.pos += n
-
-
-class BernoulliStream:
+class BernoulliStream(_Buffered):
     """A stream of booleans, True with probability p (p in {0, 1} draws nothing)."""
 
-    __slots__ = ("p", "rng", "buf", "pos", "const")
+    __slots__ = ("p",)
 
     def __init__(self, p: float, seed: np.random.SeedSequence) -> None:
+        super().__init__(seed, bool)
         self.p = p
-        self.const: bool | None = True if p >= 1 else (False if p <= 0 else None)
-        self.rng = np.random.Generator(np.random.PCG64(seed))
-        self.buf = np.empty(0, dtype=bool)
-        self.pos = 0
+        self.const = True if p >= 1 else (False if p <= 0 else None)
 
-    def _fill(self, need: int) -> None:
-        rest = self.buf[self.pos:]
-        nblocks = max(1, -(-(need - len(rest)) // BLOCK))
-        new = [self.rng.random(BLOCK) < self.p for _ in range(nblocks)]
-        self.buf = np.concatenate([rest, *new])
-        self.pos = 0
+    def _block(self) -> np.ndarray:
+        return self.rng.random(BLOCK) < self.p
 
     def next(self) -> bool:
         if self.const is not None:
             return self.const
-        if self.pos >= len(self.buf):
-            self._fill(1)
-        v = self.buf[self.pos]
-        self.pos += 1
-        return bool(v)
-
-    def peek(self, n: int) -> np.ndarray:
-        if self.const is not None:
-            return np.full(n, self.const, dtype=bool)
-        if self.pos + n > len(self.buf):
-            self._fill(n)
-        return self.buf[self.pos:self.pos + n]
-
-    def consume(self, n: int) -> None:
-        if self.const is None:
-            self.pos += n
+        return bool(self._next_raw())
