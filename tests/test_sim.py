@@ -163,3 +163,24 @@ def test_batched_equals_step_one_p_across_time_slices(design):
     # 1200 large objects of 32 pages, each paying its fresh pages' faults
     assert a.metrics["large_pages"] >= 1200 * 32
     assert a.metrics["sim_time_ns"] > 1200 * 32 * 400
+
+
+def test_fifo_hand_off_pays_the_wake_up_barging_does_not():
+    """Saturated lock, no spinning: FIFO reserves the lock for a sleeping waiter
+    for the whole wake-up latency (throughput 1/(hold + wake-up)); barging lets
+    running Ms take it meanwhile."""
+    def run(policy):
+        costs = _zero_costs()
+        costs.update(malloc_fast_ns=100, lock_wakeup_ns=4000, lock_spin_ns=0)
+        sc = Scenario.model_validate({
+            "design": "global-lock", "gomaxprocs": 8, "duration_ns": 20_000_000,
+            "lock_policy": policy, "warmup": {"method": "fixed", "duration_ns": 1_000_000},
+            "workload": {"groups": [{"count": 8, "size": 48, "work_ns": 100}]},
+            "costs": costs})
+        return simulate(sc)
+    fifo, barging = run("fifo"), run("barging")
+    thr_fifo = fifo.metrics["allocs_per_sim_second"] / 1e9
+    assert thr_fifo == pytest.approx(1 / (100 + 4000), rel=0.02)
+    assert barging.metrics["allocs_per_sim_second"] > 3 * fifo.metrics["allocs_per_sim_second"]
+    gl = {r["kind"]: r for r in barging.locks}["global"]
+    assert gl["max_waiters"] == 7 and gl["contended"] > 0
