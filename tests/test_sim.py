@@ -184,3 +184,21 @@ def test_fifo_hand_off_pays_the_wake_up_barging_does_not():
     assert barging.metrics["allocs_per_sim_second"] > 3 * fifo.metrics["allocs_per_sim_second"]
     gl = {r["kind"]: r for r in barging.locks}["global"]
     assert gl["max_waiters"] == 7 and gl["contended"] > 0
+
+
+@pytest.mark.parametrize("design", ["go1.12", "go1.27", "tcmalloc"])
+@pytest.mark.parametrize("duration_ns", [None, 2_345_678])
+def test_batched_equals_step_with_constant_times(design, duration_ns):
+    """Constant costs and work take the arithmetic batch path; it must agree too,
+    across time slices, several Ps and the end of a timed run."""
+    kw = {"design": design, "gomaxprocs": 3, "time_slice_ns": 150_000, "costs": {},
+          "workload": {"groups": [
+              {"count": 4, "allocations": 9000, "size": 48, "work_ns": 17},
+              {"count": 2, "allocations": 3000, "size": 1024, "pointer_free_fraction": 0.0,
+               "work_ns": 0}]}}
+    if duration_ns:
+        kw["duration_ns"] = duration_ns
+    a = simulate(_scenario(mode="batched", **kw))
+    b = simulate(_scenario(mode="step", **kw))
+    assert _dump(a) == _dump(b)
+    assert a.metrics["allocs_completed"] > 10_000
