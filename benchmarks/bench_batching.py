@@ -9,6 +9,7 @@ simulated allocations per wall-clock second in one process.
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 
 from gosim.scenario import Scenario
@@ -46,6 +47,8 @@ def main() -> None:
         rb, rs = mb["mallocs"] / wb, ms["mallocs"] / ws
         label = f"{design} P={procs} {size} B work={'exp50' if work else 0}"
         print(f"{label:44} {rb:16,.0f} {rs:14,.0f} {rb / rs:8.1f}x")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak:.0f} MiB")
 
 
 if __name__ == "__main__":
