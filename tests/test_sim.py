@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gosim.analysis.theory import mva_machine_repairman
 from gosim.errors import ConfigError
@@ -202,3 +204,39 @@ def test_batched_equals_step_with_constant_times(design, duration_ns):
     b = simulate(_scenario(mode="step", **kw))
     assert _dump(a) == _dump(b)
     assert a.metrics["allocs_completed"] > 10_000
+
+_SIZE = st.one_of(
+    st.integers(0, 40_000),
+    st.fixed_dictionaries({"dist": st.just("choice"),
+                           "values": st.lists(st.integers(0, 70_000), min_size=1, max_size=4)}),
+    st.fixed_dictionaries({"dist": st.just("uniform"), "low": st.just(1),
+                           "high": st.integers(1, 2048)}),
+)
+_WORK = st.one_of(st.integers(0, 300),
+                  st.fixed_dictionaries({"dist": st.just("exponential"),
+                                         "mean": st.integers(1, 300)}))
+_GROUP = st.fixed_dictionaries({
+    "count": st.integers(1, 3), "allocations": st.integers(0, 1500), "size": _SIZE,
+    "pointer_free_fraction": st.sampled_from([0.0, 0.5, 1.0]), "work_ns": _WORK,
+})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(design=st.sampled_from(["go1.12", "go1.14", "go1.27", "tcmalloc", "global-lock"]),
+       procs=st.integers(1, 4), groups=st.lists(_GROUP, min_size=1, max_size=3),
+       duration=st.one_of(st.none(), st.integers(1_000, 400_000)),
+       slice_ns=st.sampled_from([5_000, 50_000, 10_000_000]),
+       policy=st.sampled_from(["barging", "fifo"]), seed=st.integers(0, 2**32))
+def test_batched_equals_step_on_random_scenarios(design, procs, groups, duration, slice_ns,
+                                                 policy, seed):
+    if duration is not None:  # a timed run: goroutines allocate until it ends
+        groups = [dict(g, allocations=None) for g in groups]
+    spec = {"design": design, "gomaxprocs": procs, "workload": {"groups": groups},
+            "time_slice_ns": slice_ns, "lock_policy": policy, "seed": seed}
+    if duration is not None:
+        spec["duration_ns"] = duration
+    a = simulate(Scenario.model_validate(dict(spec, mode="batched")))
+    b = simulate(Scenario.model_validate(dict(spec, mode="step")))
+    assert _dump(a) == _dump(b)
+    if duration is None:
+        assert a.metrics["allocs_completed"] == sum(g["count"] * g["allocations"] for g in groups)
