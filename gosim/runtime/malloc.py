@@ -101,6 +101,7 @@ class Runtime:
             off = (off + 1) & ~1
         if off + size <= MAX_TINY_SIZE and c.tiny != 0:
             c.tiny_offset = off + size
+            c.tiny_allocs += 1
             st = self.stats
             st.tiny_allocs += 1
             st.mallocs += 1
@@ -114,7 +115,9 @@ class Runtime:
             c.tiny_offset = size
         return block
 
-    def count_small(self, spc: int, elemsize: int, n: int) -> None:
+    def count_small(self, c: MCache, spc: int, elemsize: int, n: int) -> None:
+        """Account n small allocations from P-local cache ``c`` (and globally)."""
+        c.local_small_allocs += n
         st = self.stats
         st.mallocs += n
         st.heap_alloc_bytes += n * elemsize
@@ -131,13 +134,13 @@ class Runtime:
                 return a
             if c.avail[spc] > 0:
                 block = c.take(spc)
-                self.count_small(spc, elemsize, 1)
+                self.count_small(c, spc, elemsize, 1)
                 self.stats.tiny_blocks += 1
                 return self._tiny_new_block(c, block, size)
             return 0
         if kind == SMALL and c.avail[spc] > 0:
             a = c.take(spc)
-            self.count_small(spc, elemsize, 1)
+            self.count_small(c, spc, elemsize, 1)
             return a
         if kind == ZERO:
             return ZEROBASE
@@ -155,7 +158,7 @@ class Runtime:
         self.stats.refills[spc] += 1
         yield from c.refill(ctx, self.central[spc], spc)
         a = c.take(spc)
-        self.count_small(spc, elemsize, 1)
+        self.count_small(c, spc, elemsize, 1)
         if kind == TINY:
             self.stats.tiny_blocks += 1
             return self._tiny_new_block(c, a, size)
@@ -290,9 +293,7 @@ class Runtime:
 
     def by_size(self) -> list[dict[str, Any]]:
         rows = []
-        refills_by_class: dict[int, int] = {}
-        for spc, n in self.stats.refills.items():
-            refills_by_class[spc >> 1] = refills_by_class.get(spc >> 1, 0) + n
+        refills = self.stats.refills  # per span class
         spans_by_class: dict[int, int] = {}
         for s in self.mheap.spans.values():
             spans_by_class[s.size_class] = spans_by_class.get(s.size_class, 0) + 1
@@ -303,13 +304,18 @@ class Runtime:
                 "mallocs": self.stats.by_size_mallocs.get(sc, 0) if sc else self.stats.large_allocs,
                 "frees": self.stats.by_size_frees.get(sc, 0),
                 "spans_inuse": spans_by_class.get(sc, 0),
-                "refills": refills_by_class.get(sc, 0),
+                "refills": refills.get(sc << 1, 0) + refills.get(sc << 1 | 1, 0),
+                "refills_scan": refills.get(sc << 1, 0),
+                "refills_noscan": refills.get(sc << 1 | 1, 0),
             })
         return rows
 
     def check_invariants(self) -> None:
         """Raise AssertionError if the heap's structures disagree with each other."""
         h = self.mheap
+        assert sum(p.mcache.tiny_allocs for p in self.ps) == self.stats.tiny_allocs
+        assert sum(p.mcache.local_small_allocs for p in self.ps) == \
+            sum(self.stats.by_size_mallocs.values())
         seen: dict[int, int] = {}
         inuse = 0
         for start, s in h.spans.items():

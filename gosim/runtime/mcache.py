@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class MCache:
-    __slots__ = ("alloc", "avail", "reserved", "tiny", "tiny_offset", "batched")
+    __slots__ = ("alloc", "avail", "reserved", "tiny", "tiny_offset", "batched", "tiny_allocs",
+                 "local_small_allocs")
 
     def __init__(self, num_span_classes: int, batched: bool) -> None:
         #: cached span per span class (None plays emptymspan)
@@ -34,6 +35,10 @@ class MCache:
         #: the tiny block's base address (0 = none) and the next free offset in it
         self.tiny = 0
         self.tiny_offset = 0
+        #: local stats (mcache.go tinyAllocs; per-P small-allocation count),
+        #: folded into MemStats as ReadMemStats does when it flushes the caches
+        self.tiny_allocs = 0
+        self.local_small_allocs = 0
 
     def take(self, spc: int, n: int = 1) -> int:
         """Hand out n cached objects of span class spc (n <= avail[spc]): the

@@ -31,7 +31,7 @@ from gosim.scenario import GoroutineGroup, Scenario
 from gosim.sim.costmodel import CostModel
 from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.env import PTimeout, SimEnv, p_event
-from gosim.sim.locks import SimAtomic, SimMutex
+from gosim.sim.locks import RuntimeMutex, SimAtomic
 from gosim.sim.result import RunResult
 from gosim.workload.streams import BernoulliStream, Stream
 
@@ -156,7 +156,7 @@ class Simulation:
         self.nprocs = scenario.gomaxprocs
         self.time_slice = scenario.time_slice_ns
         # attach contention models to the runtime's locks and lock-free cells
-        self.mutexes: list[SimMutex] = []
+        self.mutexes: list[RuntimeMutex] = []
         self.atomics: list[SimAtomic] = []
         rt = self.rt
         mus: list[Mutex] = [rt.mheap.lock]
@@ -169,7 +169,7 @@ class Simulation:
             else:
                 cells.append(c.spanset)
         for mu in mus:
-            mu.sim = SimMutex(self, mu)
+            mu.sim = RuntimeMutex(self, mu)
             self.mutexes.append(mu.sim)
         for cell in cells:
             cell.sim = SimAtomic(self, cell)
@@ -363,7 +363,7 @@ class Simulation:
         if k <= 0:
             return 0, 0
         c.take(spc, k)
-        rt.count_small(spc, elemsize, k)
+        rt.count_small(c, spc, elemsize, k)
         g.cost_consume("malloc_fast_ns", k)
         if needzero:
             g.cost_consume("zero_per_byte_ns", k)
@@ -410,7 +410,7 @@ class Simulation:
         if T is not None and end > T:
             return None
         c.take(spc, k)
-        self.rt.count_small(spc, elemsize, k)
+        self.rt.count_small(c, spc, elemsize, k)
         pt = self.ptime[g.p]
         if f:
             pt["fast_path"] = pt.get("fast_path", 0) + k * f

@@ -1,6 +1,6 @@
 """Runtime locks and lock-free cells under contention.
 
-:class:`SimMutex` models Go's ``runtime.mutex`` (lock_futex.go /
+:class:`RuntimeMutex` models Go's ``runtime.mutex`` (lock_futex.go /
 lock_spinbit.go): an uncontended acquire costs an atomic; a contended M spins
 for a window, then sleeps on a futex. Unlock wakes one sleeper, which needs a
 hand-off latency before it runs and then competes again (barging: an M that
@@ -43,7 +43,7 @@ def _pct(a: np.ndarray, q: float) -> float:
     return float(np.percentile(a, q)) if len(a) else 0.0
 
 
-class SimMutex:
+class RuntimeMutex:
     def __init__(self, sim: Simulation, mu: Any) -> None:
         self.sim = sim
         self.env = sim.env
