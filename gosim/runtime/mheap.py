@@ -16,7 +16,14 @@ from gosim.errors import OutOfMemoryError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
 from gosim.runtime.context import Ctx, Gen, Mutex
 from gosim.runtime.mpagecache import PageCache
-from gosim.runtime.mspan import MSpan, MSpanState, objects_per_span
+from gosim.runtime.mspan import (
+    MIN_SIZE_FOR_MALLOC_HEADER,
+    OS_PAGES_PER_PAGE,
+    MSpan,
+    MSpanState,
+    objects_per_span,
+    writes_span_metadata,
+)
 from gosim.runtime.runset import RunSet
 
 if TYPE_CHECKING:
@@ -29,6 +36,16 @@ if TYPE_CHECKING:
 ARENA_HINT_BASE = 0x00C0 << 32
 #: mspancache buffer size per P (runtime2.go p.mspancache.buf)
 MSPAN_CACHE_SLOTS = 128
+
+
+def _os_page_mask(page_bits: int, npages: int) -> int:
+    """Runtime-page bitmap -> OS-page bitmap (each 8 KiB page is two 4 KiB ones)."""
+    out = 0
+    full = (1 << OS_PAGES_PER_PAGE) - 1
+    for i in range(npages):
+        if page_bits >> i & 1:
+            out |= full << (i * OS_PAGES_PER_PAGE)
+    return out
 
 
 class MHeap:
@@ -224,14 +241,25 @@ class MHeap:
             if not d.span_init_under_heap_lock:
                 yield from ctx.unlock(self.lock)
                 locked = False
+        small = spanclass >> 1 != 0
+        fresh_bits = self.scav.bits(base, npages) if small else 0
         fresh = self.scav.remove(base, npages)
         self._init_span(s, base, npages, spanclass, needzero=fresh < npages)
+        faults = 0
+        if fresh_bits:
+            s.fresh_os = _os_page_mask(fresh_bits, npages)
+            noscan = bool(spanclass & 1)
+            if writes_span_metadata(d.span_layout, s.elemsize, noscan):
+                faults = s.touch(s.base + npages * PAGE_SIZE - 1)  # the span's last bytes
+            s.header_touch = d.malloc_header and not noscan and \
+                s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER
         yield from ctx.spend("span_init_ns")
         if locked:
             yield from ctx.unlock(self.lock)
-        if fresh:
-            # sysUsed + first touch of released pages (page faults)
-            yield from ctx.spend("page_fault_per_page_ns", fresh)
+        if faults:
+            # initSpan's first write into released memory faults the page in
+            self.stats.alloc_page_faults += faults
+            yield from ctx.spend("page_fault_ns", faults)
         return s
 
     def _init_span(self, s: MSpan, start: int, npages: int, spanclass: int,
@@ -256,6 +284,8 @@ class MHeap:
         s.needzero = needzero
         s.in_cache = False
         s.on_list = ""
+        s.fresh_os = 0
+        s.header_touch = False
         self.spans[start] = s
         for pg in range(start, start + npages):
             self.span_of_page[pg] = s

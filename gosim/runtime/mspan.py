@@ -27,6 +27,19 @@ MIN_SIZE_FOR_MALLOC_HEADER = 512
 SPAN_INLINE_MARK_BITS_BYTES = 128
 #: gc.MallocHeaderSize: 8 bytes
 MALLOC_HEADER_BYTES = 8
+#: physPageSize on linux/amd64: the unit of a page fault
+PHYS_PAGE_SHIFT = 12
+OS_PAGES_PER_PAGE = 1 << (PAGE_SHIFT - PHYS_PAGE_SHIFT)
+
+
+def writes_span_metadata(span_layout: str, elemsize: int, noscan: bool) -> bool:
+    """Does initSpan write metadata inside the span (at its end)? Inline mark bits
+    (Green Tea, 16..512 B) and pointer/scalar bits of pointerful spans <= 512 B
+    (mbitmap.go initHeapBits) live in the span's last bytes."""
+    if span_layout == "inline_markbits" and heap_bits_in_span(elemsize) and elemsize >= 16:
+        return True
+    return span_layout in ("heapbits", "inline_markbits") and heap_bits_in_span(elemsize) \
+        and not noscan
 
 
 def heap_bits_in_span(size: int) -> bool:
@@ -64,6 +77,7 @@ class MSpan:
     __slots__ = (
         "sid", "start_page", "npages", "spanclass", "elemsize", "nelems", "freeindex",
         "alloc_bits", "alloc_count", "state", "needzero", "in_cache", "on_list",
+        "fresh_os", "header_touch",
     )
 
     def __init__(self, sid: int) -> None:
@@ -82,6 +96,12 @@ class MSpan:
         self.in_cache = False
         #: which mcentral list holds it: '', 'partial', 'full'
         self.on_list = ""
+        #: bit j set = OS page j (4 KiB) of the span is fresh from the OS and not yet
+        #: touched by the allocator: its first touch costs a page fault
+        self.fresh_os = 0
+        #: mallocgc writes an 8-byte header at each object's start (pointerful
+        #: objects > 512 B under malloc headers), touching the object's first page
+        self.header_touch = False
 
     # -- geometry -----------------------------------------------------------------
     @property
@@ -103,6 +123,15 @@ class MSpan:
     @property
     def noscan(self) -> bool:
         return bool(self.spanclass & 1)
+
+    def touch(self, addr: int) -> int:
+        """The allocator writes at addr: 1 if that OS page was fresh (a fault), else 0."""
+        j = (addr - (self.start_page << PAGE_SHIFT)) >> PHYS_PAGE_SHIFT
+        bit = 1 << j
+        if self.fresh_os & bit:
+            self.fresh_os &= ~bit
+            return 1
+        return 0
 
     def free_count(self) -> int:
         return self.nelems - self.alloc_count

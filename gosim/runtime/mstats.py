@@ -40,6 +40,8 @@ class MemStats:
     page_cache_refills: int = 0
     page_cache_allocs: int = 0
     mspan_cache_refills: int = 0
+    #: first writes by the allocator to fresh OS pages (span metadata, malloc headers)
+    alloc_page_faults: int = 0
 
     def as_metrics(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if not isinstance(v, Counter)}

@@ -130,8 +130,12 @@ class RunSet:
 
     def bits64(self, base: int) -> int:
         """Bitmap of set pages in [base, base+64) (bit i = page base+i)."""
+        return self.bits(base, 64)
+
+    def bits(self, base: int, n: int) -> int:
+        """Bitmap of set pages in [base, base+n) (bit i = page base+i)."""
         bits = 0
-        end = base + 64
+        end = base + n
         i = max(bisect_right(self._starts, base) - 1, 0)
         while i < len(self._starts):
             s = self._starts[i]

@@ -27,6 +27,7 @@ from gosim.errors import ConfigError
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.runtime.design import get_design
 from gosim.runtime.malloc import LARGE, SMALL, TINY, ZERO, Runtime
+from gosim.runtime.mspan import PHYS_PAGE_SHIFT
 from gosim.scenario import GoroutineGroup, Scenario
 from gosim.sim.costmodel import CostModel
 from gosim.sim.costs import COST_PARAMETERS
@@ -302,8 +303,12 @@ class Simulation:
             f = g.cost_ns("malloc_fast_ns")
             if kind != ZERO:
                 s = rt.ps[p].mcache.alloc[spc]
-                if s is not None and s.needzero:
-                    f += g.cost_ns("zero_per_byte_ns", elemsize)
+                if s is not None:
+                    if s.needzero:
+                        f += g.cost_ns("zero_per_byte_ns", elemsize)
+                    if s.header_touch and s.fresh_os and s.touch(a):
+                        rt.stats.alloc_page_faults += 1
+                        f += g.cost_ns("page_fault_ns")
         if f:
             self.account(p, "fast_path", g.vt, g.vt + f)
             g.vt += f
@@ -343,8 +348,9 @@ class Simulation:
         now = g.vt
         s = c.alloc[spc]
         needzero = bool(s is not None and s.needzero)
+        touching = bool(s is not None and s.header_touch and s.fresh_os)
         consts = self.costs.constants
-        if (g.work.const is not None and consts["malloc_fast_ns"] is not None
+        if (not touching and g.work.const is not None and consts["malloc_fast_ns"] is not None
                 and (not needzero or consts["zero_per_byte_ns"] is not None)):
             r = self._batch_arith(g, c, spc, elemsize, n, now, needzero)
             if r is not None:
@@ -352,6 +358,21 @@ class Simulation:
         f = g.cost_vec("malloc_fast_ns", n)
         if needzero:
             f = f + g.cost_vec("zero_per_byte_ns", n, elemsize)
+        if touching:
+            # malloc headers: the first object whose header lands on a fresh OS
+            # page faults it in (objects are the next n slots: no holes above
+            # freeindex, else step one at a time)
+            fi = s.freeindex
+            if s.alloc_bits >> fi:
+                return 0, 0
+            osp = ((fi + np.arange(n, dtype=np.int64)) * elemsize) >> PHYS_PAGE_SHIFT
+            first = np.ones(n, dtype=bool)
+            first[1:] = osp[1:] != osp[:-1]
+            fault = first & (((s.fresh_os >> osp) & 1) == 1)
+            nf = int(fault.sum())
+            if nf:
+                f = f.copy()
+                f[fault] += g.cost_vec("page_fault_ns", nf)
         w = g.work.peek(n)
         d = f + w
         b = now + np.cumsum(d)
@@ -367,6 +388,12 @@ class Simulation:
         g.cost_consume("malloc_fast_ns", k)
         if needzero:
             g.cost_consume("zero_per_byte_ns", k)
+        if touching and nf:
+            kf = int(fault[:k].sum())
+            rt.stats.alloc_page_faults += kf
+            g.cost_consume("page_fault_ns", kf)
+            for j in osp[:k][fault[:k]].tolist():
+                s.fresh_os &= ~(1 << j)
         g.work.consume(k)
         f, b, st = f[:k], b[:k], st[:k]
         cpl = st + f
@@ -383,7 +410,8 @@ class Simulation:
         if work_ns:
             pt["work"] = pt.get("work", 0) + work_ns
         const_f = self.costs.constants["malloc_fast_ns"] is not None and (
-            not needzero or self.costs.constants["zero_per_byte_ns"] is not None)
+            not needzero or self.costs.constants["zero_per_byte_ns"] is not None) and not (
+            touching and nf)
         self._complete(cpl, int(f[0]) if const_f else f)
         ncomp = k if T is None else int(np.searchsorted(cpl, T, "left"))
         self._track_live(g, elemsize, ncomp, int(cpl[-1]))
@@ -458,8 +486,12 @@ class Simulation:
                 f = g.cost_ns("malloc_fast_ns")
                 if kind != ZERO:
                     s = c.alloc[spc]
-                    if s is not None and s.needzero:
-                        f += g.cost_ns("zero_per_byte_ns", elemsize)
+                    if s is not None:
+                        if s.needzero:
+                            f += g.cost_ns("zero_per_byte_ns", elemsize)
+                        if s.header_touch and s.fresh_os and s.touch(a):
+                            rt.stats.alloc_page_faults += 1
+                            f += g.cost_ns("page_fault_ns")
             cpl = t + f
             self.account(p, "fast_path", t, cpl)
             k += 1
