@@ -178,8 +178,15 @@ def canonical_json(obj: Any) -> str:
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """Stable hash of a fully resolved scenario (all defaults filled in)."""
-    payload = canonical_json(scenario.model_dump(mode="json"))
+    """Stable hash of a fully resolved scenario (all defaults filled in), including
+    the values of a named calibration profile, so editing a profile reruns its runs
+    (and a missing profile is reported before anything runs)."""
+    data = scenario.model_dump(mode="json")
+    if scenario.costs_profile:
+        from gosim.sim.profiles import load_profile
+
+        data["costs_profile_values"] = load_profile(scenario.costs_profile)
+    payload = canonical_json(data)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -617,6 +624,13 @@ def _validate_design(sc: Scenario, ctx: _Ctx, key_prefix: str) -> None:
             if k not in known:
                 raise ctx.error(f"unknown cost parameter {k!r}; expected one of "
                                 f"{sorted(known)}", f"{key_prefix}costs.{k}")
+    if sc.costs_profile:
+        from gosim.sim.profiles import load_profile  # noqa: PLC0415
+
+        try:
+            load_profile(sc.costs_profile)
+        except ConfigError as e:
+            raise ctx.error(e.detail, f"{key_prefix}costs_profile") from None
 
 
 def _expand(exp: Experiment, ctx: _Ctx) -> list[RunSpec]:

@@ -262,3 +262,30 @@ def test_shipped_configs_are_valid() -> None:
     assert files, "no shipped configs found"
     for f in files:
         assert load_experiment(f).runs, f
+
+
+def test_unknown_costs_profile_is_a_config_error_naming_file_and_key(tmp_path):
+    from gosim.cli import main
+
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("name: p\nscenario:\n  costs_profile: no-such-profile\n"
+                   "  workload: {groups: [{allocations: 10}]}\n")
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "-q"]) == 2
+    assert not out.exists()
+
+
+def test_costs_profile_values_enter_the_config_hash(tmp_path, monkeypatch):
+    from gosim.config import load_experiment
+
+    prof = tmp_path / "profiles"
+    prof.mkdir()
+    (prof / "mine.yaml").write_text("name: mine\nparameters:\n  malloc_fast_ns: 10\n")
+    monkeypatch.setenv("GOSIM_PROFILE_PATH", str(prof))
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("name: p\nscenario:\n  costs_profile: mine\n"
+                   "  workload: {groups: [{allocations: 10}]}\n")
+    h1 = expand(load_experiment(cfg))[0].config_hash
+    (prof / "mine.yaml").write_text("name: mine\nparameters:\n  malloc_fast_ns: 11\n")
+    h2 = expand(load_experiment(cfg))[0].config_hash
+    assert h1 != h2
