@@ -273,3 +273,20 @@ def test_allocator_page_faults_are_exact(design, size, noscan, count, faults, mo
     fault_ns = faults * COST_PARAMETERS["page_fault_ns"].default
     assert m["p_time_share_fast_path"] * m["sim_time_ns"] + \
         m["p_time_share_slow_path"] * m["sim_time_ns"] >= fault_ns
+
+
+@pytest.mark.parametrize("mutex,max_spinning", [("futex", 7), ("spinbit", 1)])
+def test_spinbit_mutex_lets_one_waiter_spin(mutex, max_spinning):
+    """lock_spinbit.go (Go 1.24+): one M spins, the rest sleep; lock_futex.go: all spin."""
+    costs = _zero_costs()
+    costs.update(malloc_fast_ns=500, lock_spin_ns=2000, lock_wakeup_ns=3000)
+    sc = Scenario.model_validate({
+        "design": {"preset": "global-lock", "overrides": {"mutex": mutex}}, "gomaxprocs": 8,
+        "duration_ns": 5_000_000,
+        "workload": {"groups": [{"count": 8, "size": 48, "work_ns": 50}]}, "costs": costs})
+    a = simulate(sc)
+    gl = {r["kind"]: r for r in a.locks}["global"]
+    assert gl["max_spinning"] == max_spinning
+    assert gl["max_waiters"] == 7
+    b = simulate(Scenario.model_validate(dict(sc.model_dump(), mode="step")))
+    assert _dump(a) == _dump(b)

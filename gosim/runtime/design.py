@@ -83,6 +83,10 @@ class Design:
     page_fit: Literal["first", "best"] = "first"
     #: span initialisation inside mheap.lock (Go <= 1.13 alloc_m) instead of after it
     span_init_under_heap_lock: bool = False
+    #: runtime.mutex implementation: 'futex' (lock_futex.go: every waiter spins,
+    #: then sleeps; Go <= 1.23) or 'spinbit' (lock_spinbit.go, Go 1.24+: one
+    #: spinner at a time, sleepers on a LIFO stack with a periodic tail wake)
+    mutex: Literal["futex", "spinbit"] = "futex"
     #: cost-model overrides a design carries (e.g. the treap-era heap cost)
     costs: tuple[tuple[str, Any], ...] = ()
 
@@ -132,10 +136,10 @@ PRESETS: dict[str, Design] = {
     # sizeof(mcache) is 1208 bytes in Go 1.25 (measured: MCacheInuse / P, docs/realgo.md)
     "go1.25": Design(name="go1.25", sizeclasses="go1.27", span_layout="heapbits",
                      malloc_header=True, mcentral="lockfree", page_cache=True,
-                     heap_growth="chunk", mcache_struct_bytes=1208),
+                     heap_growth="chunk", mcache_struct_bytes=1208, mutex="spinbit"),
     "go1.27": Design(name="go1.27", sizeclasses="go1.27", span_layout="inline_markbits",
                      malloc_header=True, mcentral="lockfree", page_cache=True,
-                     heap_growth="chunk"),
+                     heap_growth="chunk", mutex="spinbit"),
     "tcmalloc": Design(name="tcmalloc", sizeclasses="go1.27", span_layout="full",
                        malloc_header=False, mcentral="locked", page_cache=False,
                        heap_growth="chunk", transfer_batch_objects=32, tiny_alloc=False,

@@ -49,6 +49,12 @@ class RuntimeMutex:
         self.env = sim.env
         self.mu = mu
         self.fifo = sim.lock_policy == "fifo"
+        #: Go 1.24+ lock_spinbit.go: one waiting M spins at a time (the spin bit),
+        #: the others sleep at once on a stack; unlock wakes the most recent
+        #: sleeper, and every 16th wake the oldest (mutexTailWakePeriod)
+        self.spinbit = sim.design.mutex == "spinbit"
+        self.wakes = 0
+        self.max_spinning = 0
         self.owner: int | None = None
         self.reserved_for: _Waiter | None = None
         self.spinning: list[_Waiter] = []
@@ -81,8 +87,7 @@ class RuntimeMutex:
             w = _Waiter(p, p_event(env, p), t0)
             if self.fifo:
                 self.queue.append(w)
-            self.spinning.append(w)
-            self._arm_spin(w)
+            self._spin_or_sleep(w)
             self.max_waiters = max(self.max_waiters, self._nwaiters())
             yield w.ev
             g.sim.account(p, "wait:" + self.mu.kind, t0, env.now)
@@ -97,6 +102,15 @@ class RuntimeMutex:
         self.acquisitions += 1
         self.waits.append(now - t0)
         self.hold_start = now
+
+    def _spin_or_sleep(self, w: _Waiter) -> None:
+        if self.spinbit and self.spinning:
+            w.state = "sleep"
+            self.sleeping.append(w)
+            return
+        self.spinning.append(w)
+        self.max_spinning = max(self.max_spinning, len(self.spinning))
+        self._arm_spin(w)
 
     def _arm_spin(self, w: _Waiter) -> None:
         w.state = "spin"
@@ -144,7 +158,12 @@ class RuntimeMutex:
         if self.spinning:
             self._grant(self.spinning[0])
         elif self.sleeping and self.waking == 0:
-            w = self.sleeping.popleft()
+            if self.spinbit:
+                self.wakes += 1
+                tail = self.wakes % 16 == 0
+                w = self.sleeping.popleft() if tail else self.sleeping.pop()
+            else:
+                w = self.sleeping.popleft()
             w.state = "waking"
             self.waking += 1
             t = PTimeout(self.env, self.wakeup_ns, w.p)
@@ -156,9 +175,8 @@ class RuntimeMutex:
             w.state = "spin"  # so _grant does not look for it in a list
             self.spinning.append(w)
             self._grant(w)
-        else:  # someone barged in: spin again, then sleep again
-            self.spinning.append(w)
-            self._arm_spin(w)
+        else:  # someone barged in: spin again (if allowed), then sleep again
+            self._spin_or_sleep(w)
 
     def _fifo_woken(self, w: _Waiter) -> None:
         self.waking -= 1
@@ -185,6 +203,7 @@ class RuntimeMutex:
             "hold_max_ns": int(h.max()) if len(h) else 0,
             "utilisation": float(h.sum()) / sim_time_ns if sim_time_ns else 0.0,
             "max_waiters": self.max_waiters,
+            "max_spinning": self.max_spinning,
         }
 
 
@@ -236,4 +255,5 @@ class SimAtomic:
             "hold_p50_ns": 0.0, "hold_p99_ns": 0.0, "hold_max_ns": 0,
             "utilisation": self.busy_ns / sim_time_ns if sim_time_ns else 0.0,
             "max_waiters": max(self.max_inflight - 1, 0),
+            "max_spinning": 0,
         }
