@@ -295,20 +295,7 @@ class Simulation:
             self.slow_allocs += 1
             a = yield from rt.slow(g, size, noscan)
         p = g.p
-        if tiny_fit:
-            f = g.cost_ns("tiny_fast_ns")
-        elif kind == LARGE:
-            f = 0
-        else:
-            f = g.cost_ns("malloc_fast_ns")
-            if kind != ZERO:
-                s = rt.ps[p].mcache.alloc[spc]
-                if s is not None:
-                    if s.needzero:
-                        f += g.cost_ns("zero_per_byte_ns", elemsize)
-                    if s.header_touch and s.fresh_os and s.touch(a):
-                        rt.stats.alloc_page_faults += 1
-                        f += g.cost_ns("page_fault_ns")
+        f = 0 if kind == LARGE else self._fast_cost(g, kind, spc, elemsize, a, tiny_fit)
         if f:
             self.account(p, "fast_path", g.vt, g.vt + f)
             g.vt += f
@@ -331,6 +318,24 @@ class Simulation:
             g.vt = now + w
             if self.eager:
                 yield from g.sync()
+
+    def _fast_cost(self, g: GCtx, kind: int, spc: int, elemsize: int, addr: int,
+                   tiny_fit: bool) -> int:
+        """What one allocation costs once the cache has it (malloc.go): the tiny or
+        small fast path, zeroing if the span needs it, and a page fault when a
+        malloc header is the first write to a fresh OS page."""
+        if tiny_fit:
+            return g.cost_ns("tiny_fast_ns")
+        f = g.cost_ns("malloc_fast_ns")
+        if kind != ZERO:
+            s = self.rt.ps[g.p].mcache.alloc[spc]
+            if s is not None:
+                if s.needzero:
+                    f += g.cost_ns("zero_per_byte_ns", elemsize)
+                if s.header_touch and s.fresh_os and s.touch(addr):
+                    self.rt.stats.alloc_page_faults += 1
+                    f += g.cost_ns("page_fault_ns")
+        return f
 
     # -- a run of cache hits in one step ------------------------------------------------------
     def batch_fixed(self, g: GCtx) -> tuple[int, int]:
@@ -462,7 +467,6 @@ class Simulation:
         Returns (allocations, end time, the pending request that needs the slow path)."""
         rt = self.rt
         p = g.p
-        c = rt.ps[p].mcache
         t = g.vt
         T = self.T
         slice_end = g.slice_end
@@ -480,18 +484,8 @@ class Simulation:
             a = rt.try_fast(p, size, noscan)
             if not a:
                 return k, t, (size, noscan)
-            if kind == TINY and stats.tiny_allocs != tiny_before:
-                f = g.cost_ns("tiny_fast_ns")
-            else:
-                f = g.cost_ns("malloc_fast_ns")
-                if kind != ZERO:
-                    s = c.alloc[spc]
-                    if s is not None:
-                        if s.needzero:
-                            f += g.cost_ns("zero_per_byte_ns", elemsize)
-                        if s.header_touch and s.fresh_os and s.touch(a):
-                            rt.stats.alloc_page_faults += 1
-                            f += g.cost_ns("page_fault_ns")
+            f = self._fast_cost(g, kind, spc, elemsize, a,
+                                kind == TINY and stats.tiny_allocs != tiny_before)
             cpl = t + f
             self.account(p, "fast_path", t, cpl)
             k += 1
