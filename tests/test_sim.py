@@ -290,3 +290,31 @@ def test_spinbit_mutex_lets_one_waiter_spin(mutex, max_spinning):
     assert gl["max_waiters"] == 7
     b = simulate(Scenario.model_validate(dict(sc.model_dump(), mode="step")))
     assert _dump(a) == _dump(b)
+
+
+@pytest.mark.parametrize("lifetime,expected", [
+    ("drop", 0),
+    ("keep", 3 * 5000 * 48),
+    ({"kind": "allocations", "value": 100}, 3 * 100 * 48),
+    ({"kind": "allocations", "value": 10_000}, 3 * 5000 * 48),
+])
+def test_live_heap_at_end_follows_lifetimes(lifetime, expected):
+    sc = Scenario.model_validate({
+        "gomaxprocs": 2, "workload": {"groups": [
+            {"count": 3, "allocations": 5000, "size": 48, "lifetime": lifetime}]}})
+    assert simulate(sc).metrics["heap_live_bytes_end"] == expected
+
+
+def test_live_heap_for_time_lifetimes_counts_recent_objects():
+    # constant 12 ns per allocation + 88 ns work: one completion every 100 ns per goroutine
+    costs = _zero_costs()
+    costs["malloc_fast_ns"] = 12
+    sc = Scenario.model_validate({
+        "workload": {"groups": [{"count": 1, "allocations": 5000, "size": 48, "work_ns": 88,
+                                 "lifetime": {"kind": "time", "value": 10_000}}]},
+        "costs": costs})
+    m = simulate(sc).metrics
+    # completions at 12, 112, ..., the last at 499,912; the run ends after its work at
+    # 500,000: objects completed after 490,000 are alive -> 100 of them
+    assert m["sim_time_ns"] == 500_000
+    assert m["heap_live_bytes_end"] == 100 * 48
