@@ -25,7 +25,8 @@ import numpy as np
 from gosim.sim.env import PTimeout, p_event
 
 if TYPE_CHECKING:
-    from gosim.sim.engine import GCtx, Simulation
+    from gosim.sim.engine import Simulation
+    from gosim.sim.goroutine import GCtx
 
 
 class _Waiter:
