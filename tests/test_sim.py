@@ -318,3 +318,20 @@ def test_live_heap_for_time_lifetimes_counts_recent_objects():
     # 500,000: objects completed after 490,000 are alive -> 100 of them
     assert m["sim_time_ns"] == 500_000
     assert m["heap_live_bytes_end"] == 100 * 48
+
+
+def test_timeseries_counts_every_allocation_and_tracks_the_heap():
+    sc = Scenario.model_validate({
+        "gomaxprocs": 2, "duration_ns": 2_000_000, "timeseries_interval_ns": 100_000,
+        "workload": {"groups": [{"count": 2, "size": 1024, "work_ns": 100,
+                                 "lifetime": "keep"}]}})
+    r = simulate(sc)
+    ts = r.timeseries
+    assert len(ts) == 20
+    assert sum(row["allocs"] for row in ts) == r.metrics["allocs_completed"]
+    inuse = [row["heap_inuse_bytes"] for row in ts]
+    assert inuse == sorted(inuse) and inuse[-1] > inuse[0] > 0  # nothing is freed
+    assert all(row["heap_sys_bytes"] >= row["heap_inuse_bytes"] for row in ts)
+    assert inuse[-1] <= r.metrics["heap_inuse_bytes"]
+    b = simulate(Scenario.model_validate(dict(sc.model_dump(), mode="step")))
+    assert _dump(r) == _dump(b)

@@ -109,7 +109,9 @@ class Simulation:
         self.bin_ns = max(1000, (self.T // 1000) if self.T else 10_000)
         self.comp_bins = np.zeros(1024, dtype=np.int64)
         self.series_bin_ns = scenario.timeseries_interval_ns
-        self.samples: list[dict[str, Any]] = []
+        #: (time, P, heap_inuse_bytes, heap_sys_bytes) after each slow path, for
+        #: time series: the heap changes only there
+        self.heap_samples: list[tuple[int, int, int, int]] = []
 
     # -- accounting ---------------------------------------------------------------------
     def account(self, p: int, cat: str, start: int, end: int) -> None:
@@ -193,6 +195,9 @@ class Simulation:
         if not a:
             self.slow_allocs += 1
             a = yield from rt.slow(g, size, noscan)
+            if self.series_bin_ns and (self.T is None or g.vt < self.T):
+                h = rt.mheap
+                self.heap_samples.append((g.vt, g.p, h.heap_inuse_bytes, h.sys_bytes))
         p = g.p
         f = 0 if kind == LARGE else self._fast_cost(g, kind, spc, elemsize, a, tiny_fit)
         if f:

@@ -135,11 +135,21 @@ def _timeseries(sim: Simulation, end: int) -> list[dict[str, Any]]:
     per = max(iv // sim.bin_ns, 1)
     nb = -(-end // sim.bin_ns)
     bins = sim.comp_bins[:nb]
+    # heap counters as of each interval's end: the last slow path at or before it
+    # (goroutine clocks run ahead between synchronisation points, so samples are
+    # ordered by their own time, then P)
+    heap = sorted(sim.heap_samples)
+    j = 0
+    inuse = sys_b = 0
     rows = []
     for i in range(0, nb, per):
         t0 = i * sim.bin_ns
         t1 = min(t0 + per * sim.bin_ns, end)
+        while j < len(heap) and heap[j][0] <= t1:
+            inuse, sys_b = heap[j][2], heap[j][3]
+            j += 1
         n = int(bins[i:i + per].sum())
         rows.append({"t_ns": t0, "t_end_ns": t1, "allocs": n,
-                     "allocs_per_sim_second": n / (t1 - t0) * 1e9 if t1 > t0 else 0.0})
+                     "allocs_per_sim_second": n / (t1 - t0) * 1e9 if t1 > t0 else 0.0,
+                     "heap_inuse_bytes": inuse, "heap_sys_bytes": sys_b})
     return rows
