@@ -44,7 +44,8 @@ class MCentral:
         if self.locked:
             self.lock = Mutex(name, "mcentral", spanclass, self.size_class)
         else:
-            self.spanset = AtomicCell(name, "spanset", spanclass, self.size_class)
+            self.spanset = AtomicCell(f"mcentral[spc={spanclass}].spanset", "spanset",
+                                      spanclass, self.size_class)
 
     # -- list moves ----------------------------------------------------------------
     def _to_partial(self, s: MSpan) -> None:
