@@ -265,8 +265,7 @@ class MHeap:
     def _init_span(self, s: MSpan, start: int, npages: int, spanclass: int,
                    needzero: bool) -> None:
         """mheap.go initSpan: geometry, state, the spans map."""
-        s.start_page = start
-        s.npages = npages
+        s.init(start, npages)
         s.spanclass = spanclass
         sc = spanclass >> 1
         nbytes = npages << PAGE_SHIFT
@@ -277,15 +276,7 @@ class MHeap:
             s.elemsize = self.table.class_to_size(sc)
             s.nelems = objects_per_span(self.design.span_layout, s.elemsize, npages,
                                         bool(spanclass & 1))
-        s.freeindex = 0
-        s.alloc_bits = 0
-        s.alloc_count = 0
-        s.state = MSpanState.IN_USE
         s.needzero = needzero
-        s.in_cache = False
-        s.on_list = ""
-        s.fresh_os = 0
-        s.header_touch = False
         self.spans[start] = s
         for pg in range(start, start + npages):
             self.span_of_page[pg] = s

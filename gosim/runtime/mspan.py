@@ -82,15 +82,20 @@ class MSpan:
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
-        self.start_page = 0
-        self.npages = 0
+        self.init(0, 0)
+        self.state = MSpanState.DEAD
+
+    def init(self, start_page: int, npages: int) -> None:
+        """mheap.go (*mspan).init: a span of npages at start_page, nothing allocated."""
+        self.start_page = start_page
+        self.npages = npages
         self.spanclass = 0
         self.elemsize = 0
         self.nelems = 0
         self.freeindex = 0
         self.alloc_bits = 0
         self.alloc_count = 0
-        self.state = MSpanState.DEAD
+        self.state = MSpanState.IN_USE
         self.needzero = False
         #: owned by an mcache (cacheSpan'd and not yet uncached)
         self.in_cache = False
