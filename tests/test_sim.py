@@ -37,15 +37,21 @@ def _dump(r) -> str:
     return json.dumps(r.to_dict(), sort_keys=True, default=str)
 
 
+def _modes_agree(**kw):
+    """Run _scenario(**kw) batched and stepped; assert identical results; return one."""
+    a = simulate(_scenario(mode="batched", **kw))
+    b = simulate(_scenario(mode="step", **kw))
+    assert _dump(a) == _dump(b)
+    return a
+
+
 @pytest.mark.parametrize("design", ["go1.12", "go1.14", "go1.27", "tcmalloc"])
 @pytest.mark.parametrize("duration_ns", [None, 1_200_000])
 def test_batched_equals_step_metric_for_metric(design, duration_ns):
     kw = {"design": design}
     if duration_ns:
         kw["duration_ns"] = duration_ns
-    a = simulate(_scenario(mode="batched", **kw))
-    b = simulate(_scenario(mode="step", **kw))
-    assert _dump(a) == _dump(b)
+    a = _modes_agree(**kw)
     assert a.metrics["allocs_completed"] > 1000
 
 
@@ -53,9 +59,7 @@ def test_batched_equals_step_fifo_and_fixed_sizes():
     kw = {"design": "go1.12", "gomaxprocs": 4, "lock_policy": "fifo",
           "workload": {"groups": [{"count": 8, "allocations": 20000, "size": 1024,
                                    "work_ns": {"dist": "exponential", "mean": 100}}]}}
-    a = simulate(_scenario(mode="batched", **kw))
-    b = simulate(_scenario(mode="step", **kw))
-    assert _dump(a) == _dump(b)
+    a = _modes_agree(**kw)
     assert a.metrics["lock_mcentral_contended"] > 0
 
 
@@ -159,9 +163,7 @@ def test_batched_equals_step_one_p_across_time_slices(design):
               {"count": 2, "allocations": 600, "size": 256 * 1024},
               {"count": 1, "allocations": 30000,
                "size": {"dist": "choice", "values": [8, 48, 40000], "weights": [5, 5, 0.1]}}]}}
-    a = simulate(_scenario(mode="batched", **kw))
-    b = simulate(_scenario(mode="step", **kw))
-    assert _dump(a) == _dump(b)
+    a = _modes_agree(**kw)
     assert a.metrics["large_pages"] >= 1200 * 32
     # the one P is never idle: its busy time is exactly the run's length (time lost
     # at a preemption would make busy time exceed it)
@@ -203,9 +205,7 @@ def test_batched_equals_step_with_constant_times(design, duration_ns):
                "work_ns": 0}]}}
     if duration_ns:
         kw["duration_ns"] = duration_ns
-    a = simulate(_scenario(mode="batched", **kw))
-    b = simulate(_scenario(mode="step", **kw))
-    assert _dump(a) == _dump(b)
+    a = _modes_agree(**kw)
     assert a.metrics["allocs_completed"] > 10_000
 
 _SIZE = st.one_of(

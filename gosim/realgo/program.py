@@ -452,17 +452,23 @@ type worker struct {
 	end    int64
 }
 
+// readU32s reads n little-endian uint32 values from a stream file.
+func readU32s(path string, n int) []uint32 {
+	raw := mustRead(path)
+	if len(raw) != 4*n {
+		fail("%s: %d bytes, want %d", path, len(raw), 4*n)
+	}
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint32(raw[4*i:])
+	}
+	return out
+}
+
 func loadWorker(g goroutineSpec, slot int) *worker {
 	w := &worker{spec: g, slot: slot}
 	if g.SizesFile != "" {
-		raw := mustRead(g.SizesFile)
-		if len(raw) != 4*g.N {
-			fail("%s: %d bytes, want %d", g.SizesFile, len(raw), 4*g.N)
-		}
-		w.sizes = make([]uint32, g.N)
-		for i := range w.sizes {
-			w.sizes[i] = binary.LittleEndian.Uint32(raw[4*i:])
-		}
+		w.sizes = readU32s(g.SizesFile, g.N)
 	}
 	if g.PtrsFile != "" {
 		w.ptrs = mustRead(g.PtrsFile)
@@ -471,14 +477,7 @@ func loadWorker(g goroutineSpec, slot int) *worker {
 		}
 	}
 	if g.WorkFile != "" {
-		raw := mustRead(g.WorkFile)
-		if len(raw) != 4*g.N {
-			fail("%s: %d bytes, want %d", g.WorkFile, len(raw), 4*g.N)
-		}
-		w.work = make([]uint32, g.N)
-		for i := range w.work {
-			w.work[i] = binary.LittleEndian.Uint32(raw[4*i:])
-		}
+		w.work = readU32s(g.WorkFile, g.N)
 	}
 	switch {
 	case g.Keep < 0:
