@@ -10,13 +10,7 @@ import pandas as pd
 import pytest
 
 from gosim.analysis.plots import draw_plots
-from gosim.analysis.stats import (
-    batch_means,
-    mser5_truncation,
-    mser_statistic,
-    t_confidence_interval,
-    truncated_mean,
-)
+from gosim.analysis.stats import t_confidence_interval
 from gosim.analysis.summary import render_summary, scaling_lines
 from gosim.analysis.tables import (
     aggregate,
@@ -25,6 +19,12 @@ from gosim.analysis.tables import (
     lock_table,
     p_time_group,
     p_time_shares,
+)
+from gosim.sim.warmup import (
+    batch_means,
+    mser5_truncation,
+    mser_statistic,
+    truncated_mean,
 )
 
 # ------------------------------------------------------------ confidence intervals

@@ -15,8 +15,8 @@ import yaml
 
 from gosim.errors import ConfigError
 from gosim.realgo.calibrate import calibrate, cases_for, design_matrix, fit
-from gosim.realgo.profiles import load_profile, read_profile
 from gosim.sim.costs import COST_PARAMETERS
+from gosim.sim.profiles import load_profile, read_profile
 
 MiB = 1 << 20
 

@@ -56,7 +56,7 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
     old ``plots_dir`` are dropped (they would not match the new results)
     unless ``keep_others``; with nothing to draw, an old ``plots_dir`` is removed.
     """
-    from gosim.runner.atomic import atomic_dir
+    from gosim.atomic_write import atomic_dir
 
     notes: list[str] = []
     runs = tables.get("runs", pd.DataFrame())

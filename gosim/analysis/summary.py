@@ -163,6 +163,6 @@ def render_summary(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
 
 def write_summary(path: Path, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
                   notes: list[str]) -> None:
-    from gosim.runner.atomic import write_text_atomic
+    from gosim.atomic_write import write_text_atomic
 
     write_text_atomic(path, render_summary(tables, meta, notes))

@@ -67,7 +67,7 @@ def calibrate(
         out = Path("profiles") / f"{name}.yaml"
     c = run_calibration(name=name, sizes=size_list, gomaxprocs=gomaxprocs, gc=gc, reps=reps,
                         date=date, tc=tc)
-    from gosim.runner.atomic import write_text_atomic
+    from gosim.atomic_write import write_text_atomic
 
     header = (f"# gosim calibration profile: measured with gosim calibrate on {c.profile['measured']}\n"
               f"# use it from a config with:  costs_profile: {name}\n")

@@ -18,7 +18,7 @@ on the real runtime.
    e.g. the per-span costs, keep their default proportions). Parameters that
    no benchmark exercises keep their defaults and are listed as
    ``defaulted``.
-4. Write a profile (``gosim.realgo.profiles``) with the fit's error per size.
+4. Write a profile (``gosim.sim.profiles``) with the fit's error per size.
 """
 
 from __future__ import annotations

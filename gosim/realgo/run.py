@@ -102,7 +102,7 @@ def run_realgo(config: Path, *, go_version: str | None = None, out: Path = Path(
         raise GosimError(f"--repeat: expected 1 or more, got {repeat}")
 
     results_dir = out / f"{exp.name}-realgo"
-    from gosim.runner.atomic import atomic_dir
+    from gosim.atomic_write import atomic_dir
 
     with atomic_dir(results_dir) as tmp:
         prog = write_program(tmp / "program")

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gosim.runner.atomic import write_text_atomic
+from gosim.atomic_write import write_text_atomic
 
 #: gosim source that cannot change a run's result: everything else (the
 #: simulator, the allocator model, workloads, the scenario schema, the

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from gosim.atomic_write import write_text_atomic, write_with
 from gosim.config import Experiment, RunSpec, canonical_json
-from gosim.runner.atomic import write_text_atomic, write_with
 
 #: key columns present in every table, before the swept-key columns
 KEY_COLUMNS = ("run_id", "setting_id", "replication", "seed", "config_hash", "design",

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gosim.analysis.stats import mser5_truncation
 from gosim.sim.result import RunResult
+from gosim.sim.warmup import mser5_truncation
 
 if TYPE_CHECKING:
     from gosim.sim.engine import Simulation

@@ -1,14 +1,92 @@
-"""Calibration profiles a scenario can name (``costs_profile: NAME``)."""
+"""Calibration profiles: cost-model parameters measured on the real runtime.
+
+A profile is a YAML file written by ``gosim calibrate``::
+
+    name: ci-2core
+    go_version: go1.27.3
+    design: go1.27
+    measured: 2026-01-31          # date of measurement (passed in)
+    machine: {cpu: ..., cpus: 2, platform: ...}
+    gomaxprocs: 1
+    gc: false
+    parameters: {malloc_fast_ns: 11.7, refill_ns: 35.2, ...}   # what configs use
+    defaulted: [mcentral_cachespan_ns, ...]                    # not identifiable here
+    fit: [{size: 48, pointerful: false, measured_ns: ..., model_ns: ..., rel_error: ...}, ...]
+
+A scenario names it with ``costs_profile: NAME``; precedence is defaults <
+design < profile < scenario ``costs``. :func:`load_profile` finds ``NAME``:
+a path to a ``.yaml`` file; else ``NAME.yaml`` in each directory of
+``GOSIM_PROFILE_PATH`` (colon-separated), ``./profiles`` and the gosim
+checkout's ``profiles/``.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from gosim.errors import ConfigError
 
 
-def load_profile(name: str) -> dict[str, float]:
+def search_dirs() -> list[Path]:
+    dirs: list[Path] = []
+    for d in os.environ.get("GOSIM_PROFILE_PATH", "").split(os.pathsep):
+        if d:
+            dirs.append(Path(d).expanduser())
+    dirs.append(Path.cwd() / "profiles")
+    dirs.append(Path(__file__).resolve().parent.parent.parent / "profiles")
+    out: list[Path] = []
+    for d in dirs:
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def find_profile(name: str) -> Path:
+    p = Path(name).expanduser()
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        return p
+    for d in search_dirs():
+        for ext in (".yaml", ".yml"):
+            f = d / f"{name}{ext}"
+            if f.is_file():
+                return f
+    have = sorted({f.stem for d in search_dirs() if d.is_dir() for f in d.glob("*.y*ml")})
+    raise ConfigError(
+        f"unknown calibration profile {name!r}; available: {', '.join(have) or 'none'} "
+        f"(searched {', '.join(str(d) for d in search_dirs())}; create one with "
+        "gosim calibrate --out profiles/NAME.yaml)", key="costs_profile")
+
+
+def read_profile(name: str) -> dict[str, Any]:
+    """The whole profile document."""
+    path = find_profile(name)
     try:
-        from gosim.realgo.profiles import load_profile as _load
-    except ImportError as e:  # pragma: no cover
-        raise ConfigError(f"cannot load calibration profile {name!r}: {e}",
-                          key="costs_profile") from None
-    return _load(name)
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read calibration profile: {e}", file=str(path)) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict):
+        raise ConfigError("a calibration profile needs a 'parameters' mapping",
+                          file=str(path), key="parameters")
+    return doc
+
+
+def load_profile(name: str) -> dict[str, float]:
+    """Cost parameter name -> value of profile ``name`` (see the module docstring)."""
+    path = find_profile(name)
+    doc = read_profile(str(path))
+    from gosim.sim.costs import COST_PARAMETERS
+
+    out: dict[str, float] = {}
+    for k, v in doc["parameters"].items():
+        if k not in COST_PARAMETERS:
+            raise ConfigError(f"unknown cost parameter {k!r}; expected one of "
+                              f"{sorted(COST_PARAMETERS)}", file=str(path), key=f"parameters.{k}")
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+            raise ConfigError(f"expected a non-negative number, got {v!r}", file=str(path),
+                              key=f"parameters.{k}")
+        out[k] = float(v)
+    return out
