@@ -13,8 +13,8 @@ from gosim.sim.costs import COST_PARAMETERS
 
 
 def designs() -> None:
-    """List the design presets (``design.preset``) and their options
-    (``design.overrides`` keys)."""
+    """List the design presets (design.preset) and their options
+    (design.overrides keys)."""
     names = sorted(PRESETS)
     opts = [f.name for f in fields(Design) if f.name not in ("name",)]
     t = Table(title="design presets (override any option with design.overrides)")
@@ -31,7 +31,7 @@ def designs() -> None:
 
 
 def costs() -> None:
-    """List the cost-model parameters (``costs.<name>``) with default, unit and source."""
+    """List the cost-model parameters (costs.<name>) with default, unit and source."""
     t = Table(title="cost model (override with costs: {name: value or distribution})")
     for col in ("parameter", "default", "unit", "what", "source"):
         t.add_column(col, overflow="fold")
