@@ -158,3 +158,38 @@ def test_shipped_quickstart_runs_from_a_fresh_checkout_layout() -> None:
     assert (ROOT / "configs" / "scaling.yaml").is_file()
     assert os.path.relpath(ROOT / "configs" / "quickstart.yaml", ROOT) == os.path.join(
         "configs", "quickstart.yaml")
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("case", ["file", "under_a_file", "proc", "read_only"])
+def test_unwritable_out_fails_before_running(case: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text(GOOD)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    if case == "read_only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes to read-only directories")
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        out, why = ro / "results", f"cannot create a directory in {ro}"
+    else:
+        out, why = {"file": (blocker, f"{blocker} is not a directory"),
+                    "under_a_file": (blocker / "sub", f"{blocker} is not a directory"),
+                    "proc": (Path("/proc/gosim-results"), "cannot create a directory in /proc"),
+                    }[case]
+    ran = []
+    monkeypatch.setattr(gosim.sim, "simulate", lambda sc: ran.append(sc))
+    before = _tree(tmp_path)
+    rc, stdout, err = run_cli(["run", str(cfg), "--out", str(out), "--jobs", "1", "-q"], capsys)
+    assert rc == 2 and stdout == ""
+    assert err.startswith(f"gosim: error: cannot write results to {out / 'clitiny'}: {why}"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ran == []  # checked before the first run
+    assert _tree(tmp_path) == before  # nothing written, no probe left behind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from gosim.config import Experiment, RunSpec, expand, replication_seeds
-from gosim.errors import ConfigError
+from gosim.errors import ConfigError, GosimError
 from gosim.runner.cache import RunCache, model_fingerprint
 from gosim.runner.execute import SimulateFn
 from gosim.runner.manifest import git_revision, package_versions, utc_now
@@ -43,6 +44,27 @@ class ExperimentOutcome:
     @property
     def n_failed(self) -> int:
         return len(self.failed)
+
+
+class ResultsDirError(GosimError):
+    """The results directory cannot be written (a file in the way, no permission, /proc)."""
+
+
+def check_results_dir(results_dir: Path) -> None:
+    """Fail, writing nothing, unless ``results_dir`` exists as a writable directory
+    or can be created: probe the nearest existing ancestor with a directory that
+    is removed at once."""
+    existing = results_dir
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ResultsDirError(f"cannot write results to {results_dir}: {existing} is not a "
+                              "directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".gosim-probe-", dir=existing))
+    except OSError as e:
+        raise ResultsDirError(f"cannot write results to {results_dir}: cannot create a "
+                              f"directory in {existing} ({e.strerror or e})") from None
 
 
 def default_jobs() -> int:
@@ -87,6 +109,7 @@ def run_experiment(
     results_dir = Path(out_dir) / exp.name
     # created lazily by the first cache entry or table: an executor that
     # cannot start (e.g. an unreachable scheduler) leaves nothing behind
+    check_results_dir(results_dir)
     fingerprint = model_fingerprint(simulate_fn)
     cache = RunCache(results_dir, fingerprint)
 
