@@ -12,7 +12,9 @@ runtime's three paths:
 - large: ceil(size / 8 KiB) pages in a class-0 span straight from the heap.
 
 The fast path (``try_fast``) takes no lock and touches only the P's mcache;
-``slow`` refills through mcentral and mheap and may wait on their locks.
+``slow`` refills through mcentral and mheap and may wait on their locks. The
+two together are mallocgc, split where the simulation needs to tell a cache
+hit from a miss; ``malloc`` runs them outside a simulation.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from gosim.errors import InvalidSizeError, InvalidSpanClassError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
-from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex, NoSimCtx, run_sync
+from gosim.runtime.context import Ctx, Gen, Mutex, NoSimCtx, run_sync
 from gosim.runtime.design import Design, get_design
 from gosim.runtime.mcache import MCache
 from gosim.runtime.mcentral import MCentral
@@ -58,6 +60,7 @@ class Runtime:
         self.central = [MCentral(self.mheap, self.ps, spc, design)
                         for spc in range(self.num_span_classes)]
         self.tiny_spanclass = (self.table.tiny_size_class << 1) | 1
+        #: the global-lock design's one lock around every malloc
         self.global_lock = Mutex("global", "global") if design.global_lock else None
         self.large_cutoff = design.large_object_cutoff_bytes
         self._classify_cache: dict[tuple[int, bool], tuple[int, int, int]] = {}
@@ -173,13 +176,7 @@ class Runtime:
         s.alloc_bits = 1
         s.alloc_count = 1
         s.freeindex = 1
-        central = self.central[spc]
-        if central.locked:
-            central.full[s.sid] = s
-            s.on_list = "full"
-        else:  # Go 1.15+: pushed onto the class-0 mcentral's full swept set
-            yield from ctx.atomic(central.spanset, "spanset_op_ns")
-            central._to_full(s)
+        yield from self.central[spc].push_full(ctx, s)
         if s.needzero:
             yield from ctx.spend("zero_per_byte_ns", size)
         st = self.stats
@@ -190,26 +187,13 @@ class Runtime:
         st.total_alloc_bytes += npages * PAGE_SIZE
         return s.base
 
-    def mallocgc(self, ctx: Ctx, size: int, noscan: bool = True) -> Gen[int]:
-        """Allocate one object; returns its address (ZEROBASE for size 0)."""
-        gl = self.global_lock
-        if gl is not None:
-            yield from ctx.lock(gl)
-        a = self.try_fast(ctx.p, size, noscan)
-        if not a:
-            a = yield from self.slow(ctx, size, noscan)
-        if gl is not None:
-            yield from ctx.unlock(gl)
-        return a
-
     # -- synchronous conveniences (no simulation) ----------------------------------------
     def malloc(self, size: int, noscan: bool = True, p: int = 0) -> int:
-        """Uncontended, timeless mallocgc on P ``p``."""
-        a = self.try_fast(p, size, noscan)
-        if a:
-            if self.global_lock is None:
-                return a
-        return run_sync(self.mallocgc(NoSimCtx(p), size, noscan)) if not a else a
+        """mallocgc on P ``p``, uncontended and timeless; returns the object's
+        address (ZEROBASE for size 0). The global-lock design's lock is taken
+        around try_fast and slow by the simulation's step path (gosim.sim), the
+        only place where a lock costs anything."""
+        return self.try_fast(p, size, noscan) or run_sync(self.slow(NoSimCtx(p), size, noscan))
 
     def free(self, addr: int, p: int = 0) -> None:
         """Free the object at ``addr`` (the sweeper's job, mgcsweep.go): its slot
@@ -232,7 +216,7 @@ class Runtime:
             st.frees += 1
             st.heap_alloc_bytes -= s.npages * PAGE_SIZE
             st.by_size_frees[0] += 1
-            yield from self.mheap.freeSpan(ctx, self.ps[ctx.p], s)
+            yield from self.mheap.free_span(ctx, self.ps[ctx.p], s)
             return
         st.frees += 1
         st.heap_alloc_bytes -= s.elemsize
@@ -247,9 +231,9 @@ class Runtime:
             return
         if s.alloc_count == 0:
             central.remove(s)
-            yield from self.mheap.freeSpan(ctx, self.ps[ctx.p], s)
+            yield from self.mheap.free_span(ctx, self.ps[ctx.p], s)
         elif s.on_list == "full":
-            central._to_partial(s)
+            central.to_partial(s)
 
     def release_all(self, p: int = 0) -> None:
         """mcache.releaseAll: return every cached span to its mcentral."""
@@ -264,10 +248,10 @@ class Runtime:
                     run_sync(self._return_slot(ctx, self.mheap.span_of(addr), addr))
                 c.reserved[spc] = []
             else:
-                run_sync(self.central[spc].uncacheSpan(ctx, s))
+                run_sync(self.central[spc].uncache_span(ctx, s))
                 if s.alloc_count == 0:  # the sweeper would free an empty span
                     self.central[spc].remove(s)
-                    run_sync(self.mheap.freeSpan(ctx, self.ps[p], s))
+                    run_sync(self.mheap.free_span(ctx, self.ps[p], s))
             c.alloc[spc] = None
             c.avail[spc] = 0
         c.tiny = 0
@@ -358,4 +342,4 @@ class Runtime:
                         assert c.avail[spc] == s.free_slots_ahead(), (spc, c.avail[spc])
 
 
-__all__ = ["Runtime", "ZEROBASE", "AtomicCell"]
+__all__ = ["Runtime", "ZEROBASE"]

@@ -58,8 +58,8 @@ class MCache:
         if s is not None and not self.batched:
             if s.next_free_index() != s.nelems:
                 raise RuntimeError("refill of span with free space remaining")
-            yield from central.uncacheSpan(ctx, s, from_refill=True)
-        s, granted, reserved = yield from central.cacheSpan(ctx)
+            yield from central.uncache_span(ctx, s, from_refill=True)
+        s, granted, reserved = yield from central.cache_span(ctx)
         self.alloc[spc] = s
         self.avail[spc] = granted
         if self.batched:

@@ -1,14 +1,15 @@
 """mcentral: the central list of spans for one span class (runtime/mcentral.go).
 
-Two designs, as in the Go history (REFERENCES.md):
+Two designs, as in the Go history:
 
-- ``locked`` (Go <= 1.14): spans with free objects ('nonempty', here
-  ``partial``) and spans without or owned by an mcache ('empty', here
-  ``full``), both under one mutex. ``cacheSpan`` takes the lock, and when the
-  lists are empty releases it, grows from the heap (mheap.lock) and relocks
-  to insert the new span.
-- ``lockfree`` (Go 1.15+): ``partial``/``full`` span sets (mspanset.go) with
-  lock-free push/pop: atomic operations whose cost grows with concurrency.
+- ``locked`` (Go <= 1.14, runtime/mcentral.go of Go 1.14): spans with free
+  objects ('nonempty', here ``partial``) and spans without or owned by an
+  mcache ('empty', here ``full``), both under one mutex. ``cache_span``
+  (cacheSpan) takes the lock, and when the lists are empty releases it, grows
+  from the heap (mheap.lock) and relocks to insert the new span.
+- ``lockfree`` (Go 1.15+, after Go issue 37487):
+  ``partial``/``full`` span sets (mspanset.go) with lock-free push/pop: atomic
+  operations whose cost grows with concurrency.
 
 The tcmalloc design (``transfer_batch_objects > 0``) keeps the locked lists
 but hands the cache a batch of objects instead of a whole span.
@@ -47,25 +48,37 @@ class MCentral:
             self.spanset = AtomicCell(f"mcentral[spc={spanclass}].spanset", "spanset",
                                       spanclass, self.size_class)
 
-    # -- list moves ----------------------------------------------------------------
-    def _to_partial(self, s: MSpan) -> None:
+    # -- list moves (no lock, no cost: callers own the synchronisation) ---------------
+    def to_partial(self, s: MSpan) -> None:
+        """The span has free objects and no owner (a sweep freed a slot of a full span)."""
         self.full.pop(s.sid, None)
         self.partial[s.sid] = s
         s.on_list = "partial"
 
-    def _to_full(self, s: MSpan) -> None:
+    def to_full(self, s: MSpan) -> None:
+        """The span has no free objects or is owned by an mcache."""
         self.partial.pop(s.sid, None)
         self.full[s.sid] = s
         s.on_list = "full"
 
     def remove(self, s: MSpan) -> None:
+        """Take the span off both lists (it is going back to the heap)."""
         self.partial.pop(s.sid, None)
         self.full.pop(s.sid, None)
         s.on_list = ""
 
+    def push_full(self, ctx: Ctx, s: MSpan) -> Gen[None]:
+        """A large object's span, fresh from the heap, joins the full list
+        (mcache.go allocLarge). Go 1.15+ pushes it onto the full swept span set,
+        an atomic; before that mcentral kept no large spans, so no lock is taken."""
+        if not self.locked:
+            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+        self.to_full(s)
+
     # -- cacheSpan / uncacheSpan ---------------------------------------------------
-    def cacheSpan(self, ctx: Ctx) -> Gen[tuple[MSpan, int, list[int]]]:
-        """Give an mcache a span with free objects: (span, objects granted, reserved addrs)."""
+    def cache_span(self, ctx: Ctx) -> Gen[tuple[MSpan, int, list[int]]]:
+        """mcentral.go cacheSpan: give an mcache a span with free objects.
+        Returns (span, objects granted, reserved addresses)."""
         self.heap.stats.cache_span_calls += 1
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
@@ -84,24 +97,24 @@ class MCentral:
             s = yield from self.grow(ctx)
             yield from ctx.lock(self.lock)
             yield from ctx.spend("mcentral_insert_ns")
-            self._to_partial(s)
+            self.to_partial(s)
         if self.batch:
             n = min(self.batch, s.free_count())
             reserved = [s.alloc_one() for _ in range(n)]
             yield from ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
-                self._to_full(s)
+                self.to_full(s)
             yield from ctx.unlock(self.lock)
             return s, n, reserved
-        self._to_full(s)  # the 'empty' list: owned by a cache
+        self.to_full(s)  # the 'empty' list: owned by a cache
         yield from ctx.unlock(self.lock)
         s.in_cache = True
         return s, s.free_count(), []
 
-    def uncacheSpan(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> Gen[None]:
-        """Return a span from an mcache. In the locked design a refill leaves the
-        full span on the 'empty' list without taking the lock (Go 1.12 refill);
-        a flush (releaseAll) takes the lock."""
+    def uncache_span(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> Gen[None]:
+        """mcentral.go uncacheSpan: return a span from an mcache. In the locked
+        design a refill leaves the full span on the 'empty' list without taking
+        the lock (Go 1.12 refill); a flush (releaseAll) takes the lock."""
         self.heap.stats.uncache_span_calls += 1
         s.in_cache = False
         s.freeindex = 0  # as after a sweep: objects freed while cached become reusable
@@ -113,9 +126,9 @@ class MCentral:
             yield from ctx.lock(self.lock)
             yield from ctx.spend("mcentral_uncachespan_ns")
         if s.free_count() > 0:
-            self._to_partial(s)
+            self.to_partial(s)
         else:
-            self._to_full(s)
+            self.to_full(s)
         if self.locked:
             yield from ctx.unlock(self.lock)
 

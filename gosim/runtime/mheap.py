@@ -2,7 +2,7 @@
 
 One instance per simulated runtime. Everything that touches it is guarded by
 ``lock`` (mheap.lock) as in the runtime: the page allocator, span-struct
-allocation, heap growth (``grow`` -> ``sysAlloc``), freeing spans and
+allocation, heap growth (``grow`` -> ``sys_alloc``), freeing spans and
 page-cache refills. Page numbers are absolute (address >> 13) in a simulated
 address space that starts where the runtime's first arena hint does
 (0x00c000000000 on linux/amd64, malloc.go mallocinit).
@@ -74,8 +74,9 @@ class MHeap:
         self._next_sid = 1
 
     # -- sysAlloc / grow (malloc.go sysAlloc, mheap.go grow) ------------------------
-    def sysAlloc(self, nbytes: int) -> tuple[int, int]:
-        """Reserve address space in whole heap arenas; returns (base address, bytes)."""
+    def sys_alloc(self, nbytes: int) -> tuple[int, int]:
+        """malloc.go sysAlloc: reserve address space in whole heap arenas;
+        returns (base address, bytes)."""
         arena = self.design.heap_arena_bytes
         n = -(-nbytes // arena) * arena
         if self.reserved_bytes + n > self.design.heap_address_space_bytes:
@@ -91,7 +92,7 @@ class MHeap:
         return base, n
 
     def grow(self, ctx: Ctx, npages: int) -> Gen[int]:
-        """Add at least npages free pages to the heap. Caller holds ``lock``.
+        """mheap.go grow: add at least npages free pages to the heap. Caller holds ``lock``.
 
         'chunk' growth (Go 1.14+): ask = alignUp(npages, 512) pages, carved out
         of the current arena, sysAlloc'ing another arena when it runs out.
@@ -105,7 +106,7 @@ class MHeap:
             ask = -(-npages // chunk) * chunk * PAGE_SIZE
             if self.cur_arena_base + ask > self.cur_arena_end:
                 yield from ctx.spend("sysalloc_ns")
-                av, asize = self.sysAlloc(ask)
+                av, asize = self.sys_alloc(ask)
                 if av == self.cur_arena_end:
                     self.cur_arena_end = av + asize
                 else:
@@ -118,7 +119,7 @@ class MHeap:
             self._add_sys(v, ask)
             return ask
         yield from ctx.spend("sysalloc_ns")
-        av, asize = self.sysAlloc(npages * PAGE_SIZE)
+        av, asize = self.sys_alloc(npages * PAGE_SIZE)
         self._add_sys(av, asize)
         return asize
 
@@ -283,7 +284,8 @@ class MHeap:
         self.pages_inuse += npages
 
     # -- freeSpan (mheap.go freeSpan -> freeSpanLocked) ----------------------------------
-    def freeSpan(self, ctx: Ctx, pp: P, s: MSpan) -> Gen[None]:
+    def free_span(self, ctx: Ctx, pp: P, s: MSpan) -> Gen[None]:
+        """Return an empty span's pages to the page allocator under ``lock``."""
         if s.state != MSpanState.IN_USE:
             raise RuntimeError(f"freeSpan of span {s.sid} in state {s.state.name}")
         if s.alloc_count:
