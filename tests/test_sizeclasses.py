@@ -1,7 +1,7 @@
 """Size classes: the generated tables, the lookups, roundupsize and span classes.
 
-The expected tables below are literal copies of the seed document's table
-(go1.12) and of Go 1.27's internal/runtime/gc/sizeclasses.go (go1.27); the
+The expected tables below are literal copies of Go 1.12's runtime/sizeclasses.go
+(go1.12, the seed document's table) and of Go 1.27's internal/runtime/gc/sizeclasses.go (go1.27); the
 module under test generates its tables with the mksizeclasses algorithm.
 """
 
@@ -36,7 +36,8 @@ from gosim.runtime.sizeclasses import (
     span_class_size_class,
 )
 
-# Copied verbatim from the seed document (/work/shared/seed/go-memory-model.zh.md).
+# Copied verbatim from the header comment of Go 1.12's runtime/sizeclasses.go
+# (the table the seed document reproduces).
 GO112_TABLE = """\
 // class  bytes/obj  bytes/span  objects  tail waste  max waste
 //     1          8        8192     1024           0     87.50%

@@ -4,7 +4,7 @@ A design says which allocator structure is modelled (size-class table, span
 layout, which locks exist, page cache, heap growth granularity). Ablations
 flip one option at a time via ``design.overrides`` in a config.
 
-Sources (see ../shared/REFERENCES.md and docs/decisions.md):
+Sources (Go source files as named; docs/decisions.md says what the model takes from each):
 - go1.12: the seed's table; mcentral = two span lists under one lock
   (mcentral.go, Go <= 1.14); every mheap operation under mheap.lock; heap grows
   a whole 64 MiB heap arena at a time (mheap.go grow + malloc.go sysAlloc,

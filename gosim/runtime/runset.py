@@ -91,21 +91,6 @@ class RunSet:
         s = self._starts[i]
         return s + self._len[s] >= start + n
 
-    def count_in(self, start: int, n: int) -> int:
-        """Pages of [start, start+n) that are in the set."""
-        end = start + n
-        i = max(bisect_right(self._starts, start) - 1, 0)
-        c = 0
-        while i < len(self._starts):
-            s = self._starts[i]
-            if s >= end:
-                break
-            e = s + self._len[s]
-            if e > start:
-                c += min(e, end) - max(s, start)
-            i += 1
-        return c
-
     def first(self) -> int | None:
         return self._starts[0] if self._starts else None
 

@@ -294,11 +294,6 @@ class SizeClassTable:
         self._check_class(c)
         return self.classes[c].npages
 
-    def class_to_objects(self, c: int) -> int:
-        """Objects per span of class ``c`` by the table (no inline metadata)."""
-        self._check_class(c)
-        return self.classes[c].objects
-
     def roundupsize(self, size: int, noscan: bool = True, malloc_header: bool = False) -> int:
         """Bytes ``mallocgc`` hands out for a request of ``size`` bytes.
 
