@@ -144,7 +144,8 @@ PRESETS: dict[str, Design] = {
                        malloc_header=False, mcentral="locked", page_cache=False,
                        heap_growth="chunk", transfer_batch_objects=32, tiny_alloc=False,
                        mspan_cache=False),
-    "global-lock": replace(_GO1_12, name="global-lock", global_lock=True, costs=()),
+    # go1.12's allocator, heap costs included, with one lock around every malloc
+    "global-lock": replace(_GO1_12, name="global-lock", global_lock=True),
 }
 
 
