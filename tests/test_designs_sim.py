@@ -91,3 +91,116 @@ def test_global_lock_costs_go112_plus_one_uncontended_lock_per_malloc(size: int,
         {k: v["acquisitions"] for k, v in l12.items()}
     assert l12["mheap"]["acquisitions"] == spans
     assert all(row["contended"] == 0 for row in r12.locks + rgl.locks)
+
+
+# -- the per-P page cache takes mheap.lock off the span path --------------------------------
+def _chunks(spans: int) -> list[int]:
+    """1-page spans per 512-page palloc chunk, in growth order (first fit)."""
+    return [min(CHUNK_PAGES, spans - i) for i in range(0, spans, CHUNK_PAGES)]
+
+
+def _mheap_locks_with_page_cache(spans: int) -> tuple[int, int]:
+    """(mheap.lock acquisitions, spans whose allocation took it) for ``spans``
+    1-page spans on one P under go1.14+ (mheap.go allocSpan, mpagecache.go).
+
+    In each 512-page chunk (s spans of it used):
+    - span 1: the page cache is empty and refilling it (allocToCache, under
+      the lock) finds no free page; allocSpan takes the lock again, grows the
+      heap by one chunk and takes a span struct, refilling the P's empty mspan
+      cache with 64 (same lock): 2 acquisitions;
+    - span 2: one refill of the page cache with the 63 free pages of the
+      chunk's first 64-page block; the struct comes from the mspan cache;
+    - spans 3..64 use the page cache and the 62 remaining structs: no lock;
+    - span 64j+1 (j >= 1): the page cache is empty (1 acquisition: the next
+      block) and so is the mspan cache (1 acquisition: 64 structs);
+      spans 64j+2 .. 64j+64 take no lock.
+    """
+    locks = spans_locking = 0
+    for s in _chunks(spans):
+        blocks = (s - 1) // CACHE_PAGES
+        locks += 2 + (s >= 2) + 2 * blocks
+        spans_locking += 1 + (s >= 2) + blocks
+    return locks, spans_locking
+
+
+@pytest.mark.parametrize("spans", [1, 2, 64, 65, 1100])
+def test_page_cache_one_mheap_lock_per_64_spans(spans: int) -> None:
+    """8 KiB objects: one object per 1-page span, so every allocation allocates
+    a span. With the page cache, mheap.lock is taken about twice per 64 spans
+    (a page-cache refill and a span-struct refill) plus once per growth; without
+    it, once for every span."""
+    locks, spans_locking = _mheap_locks_with_page_cache(spans)
+    with_cache = _run("go1.14", 8192, spans)
+    without = _run({"preset": "go1.14", "overrides": {"page_cache": False}}, 8192, spans)
+    chunks = _chunks(spans)
+    for r in (with_cache, without):
+        m = r.metrics
+        assert m["spans_inuse"] == spans and m["refills"] == spans
+        assert m["grow_calls"] == len(chunks)
+        assert m["heap_sys_bytes"] == len(chunks) * CHUNK_PAGES * 8192
+        assert m["heap_inuse_bytes"] == spans * 8192
+    m = with_cache.metrics
+    assert _locks(with_cache)["mheap"]["acquisitions"] == locks
+    assert m["page_cache_refills"] == sum((s >= 2) + (s - 1) // CACHE_PAGES for s in chunks)
+    assert m["mspan_cache_refills"] == sum(1 + (s - 1) // MSPAN_REFILL for s in chunks)
+    assert m["alloc_span_locked_calls"] == sum(1 + (s - 1) // CACHE_PAGES for s in chunks)
+    assert m["page_cache_allocs"] == spans - len(chunks)
+    # without the cache every span is allocated under the lock, growth and struct
+    # refills included
+    assert _locks(without)["mheap"]["acquisitions"] == spans
+    assert without.metrics["alloc_span_locked_calls"] == spans
+    assert without.metrics["page_cache_allocs"] == 0
+    if spans == 1100:
+        assert (locks, spans_locking) == (39, 21)  # chunks of 512, 512 and 76 spans
+
+
+# -- go1.15: lock-free mcentral under simulation ---------------------------------------------
+def test_go115_mcentral_takes_no_mutex_one_p() -> None:
+    """1 KiB objects, 8 per 1-page span (mcentral.go / mspanset.go of Go 1.15):
+    each refill pushes the full span (uncacheSpan) and pops or grows a new one
+    (cacheSpan) as span-set atomics; only the heap's page path takes a mutex."""
+    spans = 1100
+    n = 8 * spans
+    r = _run("go1.15", 1024, n)
+    m = r.metrics
+    assert m["allocs_completed"] == n
+    assert m["refills"] == spans and m["spans_inuse"] == spans
+    assert m["cache_span_calls"] == spans and m["mcentral_grow_calls"] == spans
+    assert m["uncache_span_calls"] == spans - 1
+    kinds = {row["kind"] for row in r.locks}
+    assert kinds == {"mheap", "spanset"}
+    (spanset,) = [row for row in r.locks if row["kind"] == "spanset"]
+    assert spanset["acquisitions"] == 2 * spans - 1 and spanset["contended"] == 0
+    assert spanset["size_class"] == 32  # the 1024-byte class of today's table
+    locks, spans_locking = _mheap_locks_with_page_cache(spans)
+    assert _locks(r)["mheap"]["acquisitions"] == locks
+    # an allocation takes a mutex only when its span came through mheap.lock
+    assert m["locked_allocs"] == spans_locking
+    assert m["lock_free_fraction"] == pytest.approx(1 - spans_locking / n, abs=1e-12)
+    assert not any(row["category"].endswith(":mcentral") for row in r.p_time)
+
+
+def test_go115_mcentral_takes_no_mutex_four_ps() -> None:
+    """Four Ps, each with its own mcache: every P refills from the same span
+    set; no allocation ever waits on or holds an mcentral mutex."""
+    per_g = 8 * 300
+    r = simulate(Scenario.model_validate({
+        "design": "go1.15", "gomaxprocs": 4, "mode": "step",
+        "workload": {"groups": [{"count": 4, "allocations": per_g, "size": 1024,
+                                 "pointer_free_fraction": 1.0, "work_ns": 5}]}}))
+    m = r.metrics
+    assert m["allocs_completed"] == 4 * per_g
+    # each goroutine stays on its P and fills whole spans of its own
+    assert m["refills"] == 4 * 300 and m["spans_inuse"] == 4 * 300
+    assert {row["kind"] for row in r.locks} == {"mheap", "spanset"}
+    (spanset,) = [row for row in r.locks if row["kind"] == "spanset"]
+    assert spanset["acquisitions"] == 2 * 4 * 300 - 4
+    assert not any(row["category"].endswith(":mcentral") for row in r.p_time)
+    # the locked go1.14 mcentral, same workload: every refill takes its mutex twice
+    # (cacheSpan, then the relock that inserts the grown span)
+    r14 = simulate(Scenario.model_validate({
+        "design": "go1.14", "gomaxprocs": 4, "mode": "step",
+        "workload": {"groups": [{"count": 4, "allocations": per_g, "size": 1024,
+                                 "pointer_free_fraction": 1.0, "work_ns": 5}]}}))
+    (mc,) = [row for row in r14.locks if row["kind"] == "mcentral"]
+    assert mc["acquisitions"] == 2 * 4 * 300
