@@ -11,13 +11,15 @@ import pytest
 
 from gosim.analysis.plots import draw_plots
 from gosim.analysis.stats import t_confidence_interval
-from gosim.analysis.summary import render_summary, scaling_lines
+from gosim.analysis.summary import format_mean_ci, render_summary, scaling_lines, summary_table
 from gosim.analysis.tables import (
     aggregate,
+    busiest_locks,
     histogram_quantile,
     latency_cdf,
     lock_table,
-    p_time_group,
+    p_time_category_order,
+    p_time_label,
     p_time_shares,
 )
 from gosim.sim.warmup import (
@@ -167,11 +169,22 @@ def test_p_time_shares_sum_to_one() -> None:
     shares = p_time_shares(t["p_time"], META)
     sums = shares.groupby("setting_id")["share"].sum()
     assert np.allclose(sums, 1.0)
-    fast = shares[(shares["setting_id"] == 0) & (shares["group"] == "fast path")]["share"].item()
-    assert fast == pytest.approx(0.6)
-    assert p_time_group("wait:mcentral") == "wait: mcentral"
-    assert p_time_group("hold:global") == "holding locks"
-    assert p_time_group("sched") == p_time_group("idle") == "other"
+    s0 = shares[shares["setting_id"] == 0].set_index("category")["share"]
+    # every category keeps its own share: 600/1000, 100/1000, ... (none lumped as "other")
+    assert s0.to_dict() == pytest.approx({"fast_path": 0.6, "slow_path": 0.1, "wait:mheap": 0.1,
+                                          "hold:mheap": 0.05, "work": 0.1, "idle": 0.05})
+
+
+def test_p_time_categories_order_and_labels() -> None:
+    cats = {"idle", "work", "hold:global", "atomic", "wait:mcentral", "sched", "fast_path",
+            "wait:mheap", "hold:mheap", "slow_path", "wait:zz", "gc_assist"}
+    assert p_time_category_order(cats) == [
+        "fast_path", "slow_path", "atomic", "wait:mheap", "wait:mcentral", "wait:zz",
+        "hold:mheap", "hold:global", "work", "sched", "idle", "gc_assist"]
+    assert p_time_label("atomic") == "span-set ops (lock-free mcentral)"
+    assert p_time_label("wait:mheap") == "wait: mheap.lock"
+    assert p_time_label("hold:global") == "hold: global malloc lock"
+    assert p_time_label("wait:zz") == "wait: zz"
 
 
 def test_lock_table_wait_share() -> None:
@@ -180,6 +193,37 @@ def test_lock_table_wait_share() -> None:
     row = lt[(lt["setting_id"] == 0) & (lt["lock"] == "mheap")]
     # P=1: 100 ns waiting out of 1000 ns x 1 P
     assert row["wait_share"].item() == pytest.approx(0.1)
+    # a lock that nobody waited for has share 0, not NaN, even without sim_time_ns
+    locks = t["locks"].assign(wait_total_ns=0)
+    for runs in (t["runs"], t["runs"].drop(columns="sim_time_ns")):
+        assert (lock_table(locks, runs, META)["wait_share"] == 0).all()
+
+
+def test_lock_table_counts_a_missing_replication_as_idle() -> None:
+    t = synthetic_tables()
+    # setting 0 (go1.12, P=1, 48 B) has runs 0 and 1; drop run 1's mcentral row
+    locks = t["locks"][~((t["locks"]["run_id"] == 1) & (t["locks"]["lock"] == "mcentral[spc=9]"))]
+    lt = lock_table(locks, t["runs"], META).set_index(["setting_id", "lock"])
+    row = lt.loc[(0, "mcentral[spc=9]")]
+    assert row["wait_total_ns"] == pytest.approx((50 + 0) / 2)
+    assert row["utilisation"] == pytest.approx((0.05 + 0) / 2)
+    assert row["wait_mean_ns"] == pytest.approx(2.0)  # per acquisition: run 0 only
+
+
+def test_busiest_lock_ranks_by_wait_share_not_utilisation() -> None:
+    t = synthetic_tables()
+    locks = t["locks"].copy()
+    # mcentral: busier (utilisation 0.9) but nobody waits; mheap: 100 x P ns waiting
+    locks.loc[locks["lock"] == "mcentral[spc=9]", ["utilisation", "wait_total_ns"]] = (0.9, 0)
+    b = busiest_locks(lock_table(locks, t["runs"], META)).set_index("setting_id")
+    assert set(b["lock"]) == {"mheap"}
+    assert b.loc[0, "wait_share"] == pytest.approx(0.1)
+    # nothing waited anywhere: the tie is broken by utilisation
+    b0 = busiest_locks(lock_table(locks.assign(wait_total_ns=0), t["runs"], META))
+    assert set(b0["lock"]) == {"mcentral[spc=9]"} and (b0["wait_share"] == 0).all()
+    md = render_summary({**t, "locks": locks.assign(wait_total_ns=0)}, {**META}, [])
+    assert "nan" not in md.lower()
+    assert "mcentral[spc=9] (wait 0.0% of P time, util 90%)" in md
 
 
 def test_latency_cdf_and_quantiles() -> None:
@@ -202,7 +246,39 @@ def test_summary_and_scaling_lines() -> None:
     assert any(ln.startswith("go1.12 (size=48): GOMAXPROCS 4 gives 1.60x") for ln in lines)
     md = render_summary(t, meta, ["a note"])
     assert "| design | GOMAXPROCS | setting |" in md
-    assert "mheap (util 40%" in md and "a note" in md
+    assert "24 runs (12 settings x 2 replications)" in md
+    # P=4: 400 ns of 4 x 1000 ns waiting on mheap; utilisation 0.1 x 4
+    assert "mheap (wait 10.0% of P time, util 40%)" in md and "a note" in md
+    one = render_summary(t, {**meta, "runs": 1, "settings": 1, "replications": 1}, [])
+    assert "1 run (1 setting x 1 replication)" in one
+    compact = summary_table(t, META, compact=True)
+    assert list(compact.columns) == ["design", "P", "setting", "allocs/sim-s (M)",
+                                     "p99 ns", "busiest lock (wait, util)"]
+    assert compact.loc[0, "busiest lock (wait, util)"] == "mheap: 10.0%, 10%"
+    # go1.27 P=4 48 B: replications 36 and 44 M/s -> 40 ± 12.706 x 5.657 / sqrt(2) = 50.8
+    row = compact[(compact["design"] == "go1.27") & (compact["P"] == 4)].iloc[0]
+    assert row["allocs/sim-s (M)"] == "40 ± 51"
+
+
+@pytest.mark.parametrize(("mean", "ci", "text"), [
+    (0.998, 3.4e-16, "0.998"),        # a half-width far below the mean's precision
+    (0.998, 0.0004, "0.998"),
+    (0.998, 0.004, "0.9980 ± 0.0040"),
+    (13.9, 0.29, "13.90 ± 0.29"),
+    (7.0, 2.3, "7.0 ± 2.3"),
+    (818.0, 229.0, "820 ± 230"),
+    (12630.0, 39383.0, "13,000 ± 39,000"),
+    (2954.0, float("nan"), "2,954"),  # one replication: the mean alone
+    (0.0703, float("nan"), "0.0703"),
+    (12.0, 0.0, "12"),
+    (float("nan"), float("nan"), "—"),
+])
+def test_format_mean_ci_rounds_to_the_precision(mean: float, ci: float, text: str) -> None:
+    assert format_mean_ci(mean, ci) == text
+
+
+def test_format_mean_ci_scales() -> None:
+    assert format_mean_ci(4.0e7, 1.0e6, scale=1e6) == "40.0 ± 1.0"
 
 
 # ------------------------------------------------------------ plots

@@ -4,22 +4,30 @@
   per design, 95% t confidence bands across replications, and each design's
   ideal linear scaling (dashed) extrapolated from its smallest-GOMAXPROCS
   value. Skipped (with a note) when the sweep has a single GOMAXPROCS.
-- ``p_time.png``: share of all P time by category (fast path, slow path,
-  waiting on each lock kind, holding locks, work, other), stacked bars.
+- ``p_time.png``: share of all P time by category, stacked bars: every
+  category the simulator reports (gosim.sim.metrics: fast path, slow path,
+  lock-free span-set operations, waiting on and holding each lock kind,
+  work, scheduler, idle) has its own legend entry and a fixed colour
+  (:data:`P_TIME_COLOURS`), the same in every experiment.
 - ``lock_heatmap.png``: share of P time spent waiting for each lock (rows:
-  ``mheap``, ``global``, one row per span class's ``mcentral``) x GOMAXPROCS,
-  one panel per design. Skipped when no run took a lock.
+  ``mheap``, ``global``, one row per span class's ``mcentral`` lock or span
+  set) x GOMAXPROCS, one panel per design. Skipped when no run took a lock.
 - ``latency_ecdf.png``: malloc latency ECDF from the pooled histogram, on a
   logit y axis so that p50, p99 and p99.9 (marked) are all readable; panels
-  for the smallest, a middle and the largest GOMAXPROCS.
+  for the smallest, a middle and the largest GOMAXPROCS. Markers of several
+  designs at the same point are drawn as concentric rings.
+- ``timeseries.png``: allocation throughput and heap in use / heap obtained
+  from the OS (``heap_inuse_bytes``, ``heap_sys_bytes``) over simulated time,
+  one line per replication, when the experiment wrote ``timeseries.parquet``.
 
 Swept keys other than the design and GOMAXPROCS (object size, say) become
-separate panels ("facets").
+separate panels ("facets"); a plot with one panel has no panel title.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from gosim.analysis.tables import (  # noqa: E402
     aggregate,
@@ -40,23 +50,59 @@ from gosim.analysis.tables import (  # noqa: E402
     latency_cdf,
     lock_table,
     ok_runs,
+    p_time_category_order,
+    p_time_label,
     p_time_shares,
 )
 
 PLOT_FILES = {"scaling": "scaling.png", "p_time": "p_time.png",
-              "lock_heatmap": "lock_heatmap.png", "latency_ecdf": "latency_ecdf.png"}
+              "lock_heatmap": "lock_heatmap.png", "latency_ecdf": "latency_ecdf.png",
+              "timeseries": "timeseries.png"}
 _MAX_HEATMAP_ROWS = 16
+
+#: Fixed colour of each P-time category (gosim.sim.metrics names), so that a
+#: category looks the same in every experiment: waits are reds, holds
+#: purples, the lock-free span-set operations orange.
+P_TIME_COLOURS: dict[str, str] = {
+    "fast_path": "#2ca02c",
+    "slow_path": "#1f77b4",
+    "atomic": "#ff7f0e",
+    "wait:mheap": "#d62728",
+    "wait:mcentral": "#fb9a99",
+    "wait:global": "#67000d",
+    "hold:mheap": "#6a3d9a",
+    "hold:mcentral": "#b39ddb",
+    "hold:global": "#e7298a",
+    "work": "#8c8c8c",
+    "sched": "#8c564b",
+    "idle": "#e5e5e5",
+}
+_EXTRA_COLOURS = ("#17becf", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39",
+                  "#7b4173", "#3182bd", "#e6550d", "#31a354")
+
+
+def p_time_colour(category: str) -> str:
+    """The fixed colour of a P-time category; a category not in
+    :data:`P_TIME_COLOURS` gets one chosen by a hash of its name (stable
+    across experiments and Python processes)."""
+    if category in P_TIME_COLOURS:
+        return P_TIME_COLOURS[category]
+    return _EXTRA_COLOURS[zlib.crc32(category.encode()) % len(_EXTRA_COLOURS)]
 
 
 def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir: Path,
                which: list[str], keep_others: bool = False) -> tuple[list[Path], list[str]]:
     """Draw the plots named in ``which`` into ``plots_dir`` (replaced atomically).
 
-    Returns the files written and notes on plots skipped. Other files in an
-    old ``plots_dir`` are dropped (they would not match the new results)
-    unless ``keep_others``; with nothing to draw, an old ``plots_dir`` is removed.
+    ``timeseries.png`` is drawn when ``which`` names it, and also when
+    ``which`` asks for every plot of the experiment schema and the tables
+    have a time series. Returns the files written and notes on plots skipped.
+    Other files in an old ``plots_dir`` are dropped (they would not match the
+    new results) unless ``keep_others``; with nothing to draw, an old
+    ``plots_dir`` is removed.
     """
     from gosim.atomic_write import atomic_dir
+    from gosim.config import PLOT_NAMES
 
     notes: list[str] = []
     runs = tables.get("runs", pd.DataFrame())
@@ -66,6 +112,10 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
 
             shutil.rmtree(plots_dir)
         return [], ["plots: not drawn (turned off)"]
+    which = [w for w in PLOT_FILES if w in which]
+    has_series = not tables.get("timeseries", pd.DataFrame()).empty
+    if "timeseries" not in which and has_series and set(PLOT_NAMES) <= set(which):
+        which.append("timeseries")
     if runs.empty or ok_runs(runs).empty:
         return [], ["plots: skipped, no run succeeded"]
     written: list[str] = []
@@ -130,7 +180,44 @@ def _grid(n: int, ncols_max: int = 3, size: tuple[float, float] = (5.0, 3.8),
 
 
 def _title(meta: dict[str, Any], what: str) -> str:
-    return f"{meta.get('name', '')}: {what}"
+    name = meta.get("name")
+    return f"{name}: {what}" if name else what
+
+
+def _number(v: float, _pos: Any = None) -> str:
+    """A tick label without exponents: 0.5, 2, 10, 1,000, 20,000."""
+    if v <= 0 or not math.isfinite(v):
+        return ""
+    if v >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:g}"
+
+
+def _gomaxprocs_axis(ax: Any, ps: list[int], log: bool) -> None:
+    """GOMAXPROCS on x: a tick and a plain label at every value swept (log2
+    spacing when the sweep spans a factor of 8 or more)."""
+    if log:
+        ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(ticker.FixedLocator([float(p) for p in ps]))
+    ax.xaxis.set_major_formatter(ticker.FixedFormatter([str(p) for p in ps]))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    ax.set_xlabel("GOMAXPROCS")
+
+
+def _readable_log_axis(axis: Any, lo: float, hi: float) -> None:
+    """Log ticks with plain-number labels: 1-2-5 per decade over at most three
+    decades, every decade beyond that; unlabelled minor ticks in between."""
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 0.0
+    subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=12))
+    axis.set_major_formatter(ticker.FuncFormatter(_number))
+    axis.set_minor_locator(ticker.LogLocator(base=10, subs=np.arange(2, 10), numticks=12))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _wrap_design(label: str) -> str:
+    """``go1.27+page_cache=True`` -> two lines, split before each override."""
+    return label.replace("+", "\n+").replace(",", ",\n")
 
 
 # ---------------------------------------------------------------- (a) scaling
@@ -140,7 +227,7 @@ def plot_scaling(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     metric = "allocs_per_sim_second"
     if metric not in runs.columns:
         return f"skipped, runs have no {metric!r} metric"
-    ps = sorted(ok_runs(runs)["gomaxprocs"].unique())
+    ps = sorted(int(p) for p in ok_runs(runs)["gomaxprocs"].unique())
     if len(ps) < 2:
         return (f"skipped, only one GOMAXPROCS value ({ps[0] if ps else '-'}); "
                 "sweep 'gomaxprocs' to see scaling")
@@ -152,6 +239,7 @@ def plot_scaling(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     fig, axes = _grid(len(facets))
     log = max(ps) / min(ps) >= 8
     for ax, (label, g) in zip(axes, facets, strict=True):
+        ys: list[np.ndarray] = []
         for d in designs:
             s = g[g["design"] == d].sort_values("gomaxprocs")
             if s.empty:
@@ -160,22 +248,32 @@ def plot_scaling(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
             y = s[f"{metric}_mean"].to_numpy(float) / 1e6
             lo = s[f"{metric}_lo"].to_numpy(float) / 1e6
             hi = s[f"{metric}_hi"].to_numpy(float) / 1e6
+            ideal = y[0] * x / x[0]
             ax.plot(x, y, marker="o", color=pal[d], label=d)
             ok = np.isfinite(lo) & np.isfinite(hi)
             if ok.any():
                 ax.fill_between(x[ok], lo[ok], hi[ok], color=pal[d], alpha=0.2, linewidth=0)
-            ax.plot(x, y[0] * x / x[0], linestyle="--", color=pal[d], alpha=0.6, linewidth=1)
+            ax.plot(x, ideal, linestyle="--", color=pal[d], alpha=0.6, linewidth=1)
+            ys += [y, ideal]
+        _gomaxprocs_axis(ax, ps, log)
         if log:
-            ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-        ax.set_xticks(ps)
-        ax.set_xticklabels([str(p) for p in ps])
-        ax.minorticks_off() if log else None
-        ax.set_xlabel("GOMAXPROCS")
+            v = np.concatenate(ys)
+            v = v[np.isfinite(v) & (v > 0)]
+            if v.size:
+                # the CI bands may reach 0: keep the axis on the means
+                ax.set_ylim(v.min() / 1.3, v.max() * 1.3)
+                _readable_log_axis(ax.yaxis, v.min() / 1.3, v.max() * 1.3)
+        else:
+            ax.set_ylim(bottom=0)
         ax.set_ylabel("allocations per simulated second (M)")
-        ax.set_title(label or "all")
-    axes[0].plot([], [], linestyle="--", color="grey", label="ideal linear scaling")
-    axes[0].legend(fontsize="small")
+        if label:
+            ax.set_title(label)
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], linestyle="--", color="grey"))
+    labels.append("ideal linear scaling")
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5),
+               fontsize="small")
     band = "95% CI bands" if int(agg["n"].max()) > 1 else "one replication: no CI"
     fig.suptitle(_title(meta, f"allocation throughput vs GOMAXPROCS ({band}"
                               f"{', log-log' if log else ''})"))
@@ -185,66 +283,57 @@ def plot_scaling(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
 
 # ---------------------------------------------------------------- (b) P time
 
-_GROUP_ORDER = ["fast path", "slow path"]
-
-
-def _group_order(groups: list[str]) -> list[str]:
-    waits = sorted(g for g in groups if g.startswith("wait: "))
-    order = _GROUP_ORDER + waits + ["holding locks", "work", "other"]
-    return [g for g in order if g in groups] + sorted(set(groups) - set(order))
-
-
-def _group_colours(groups: list[str]) -> dict[str, Any]:
-    waits = [g for g in groups if g.startswith("wait: ")]
-    reds = sns.color_palette("Reds_r", n_colors=max(len(waits), 1) + 1)
-    base = {"fast path": "#2ca02c", "slow path": "#1f77b4", "holding locks": "#9467bd",
-            "work": "#8c8c8c", "other": "#d9d9d9"}
-    out = {g: base.get(g) for g in groups}
-    for i, g in enumerate(waits):
-        out[g] = reds[i]
-    return out
-
-
 def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     p_time = tables.get("p_time", pd.DataFrame())
     if p_time.empty:
         return "skipped, no P-time rows"
     shares = p_time_shares(p_time, meta)
-    groups = _group_order(list(shares["group"].unique()))
-    colours = _group_colours(groups)
+    present = shares.groupby("category")["share"].max()
+    categories = p_time_category_order([c for c, v in present.items() if v > 0])
     facets = _facets(shares, meta)
     designs = _designs(shares)
     n_bars = max(g["setting_id"].nunique() for _, g in facets)
-    width = max(4.0, 0.32 * n_bars + 0.5 * len(designs) + 1.5)
-    fig, axes = _grid(len(facets), ncols_max=2 if n_bars <= 16 else 1,
-                      size=(width, 4.0), sharey=True)
+    bars_per_design = max(g.groupby("design")["setting_id"].nunique().min() for _, g in facets)
+    # a design's label (wrapped at each override) must fit under its bars
+    label_in = max(len(line) for d in designs for line in _wrap_design(d).split("\n")) * 0.075
+    bar_in = max(0.3, (label_in + 0.15) / max(bars_per_design, 1))
+    gap = 0.8
+    width = max(4.0, bar_in * (n_bars + gap * len(designs)) + 1.2)
+    ncols = 2 if width <= 9 else 1
+    fig, axes = _grid(len(facets), ncols_max=ncols, size=(width, 4.4), sharey=True)
     for ax, (label, g) in zip(axes, facets, strict=True):
-        wide = g.pivot_table(index=["setting_id", "design", "gomaxprocs"], columns="group",
+        wide = g.pivot_table(index=["setting_id", "design", "gomaxprocs"], columns="category",
                              values="share", fill_value=0.0).reset_index()
         wide["_d"] = wide["design"].map({d: i for i, d in enumerate(designs)})
         wide = wide.sort_values(["_d", "gomaxprocs", "setting_id"]).reset_index(drop=True)
         # bars grouped by design, a gap between designs
-        x = wide.index.to_numpy(float) + 0.8 * wide["_d"].to_numpy(float)
+        x = wide.index.to_numpy(float) + gap * wide["_d"].to_numpy(float)
         bottom = np.zeros(len(wide))
-        for grp in groups:
-            if grp not in wide:
+        for cat in categories:
+            if cat not in wide:
                 continue
-            v = wide[grp].to_numpy(float) * 100
-            ax.bar(x, v, bottom=bottom, color=colours[grp], label=grp, width=0.85,
-                   edgecolor="white", linewidth=0.3)
+            v = wide[cat].to_numpy(float) * 100
+            ax.bar(x, v, bottom=bottom, color=p_time_colour(cat), label=p_time_label(cat),
+                   width=0.85, edgecolor="white", linewidth=0.3)
             bottom += v
         ax.set_xticks(x)
         ax.set_xticklabels([str(p) for p in wide["gomaxprocs"]], fontsize="x-small")
+        ax.set_xlim(float(x.min()) - 0.6, float(x.max()) + 0.6)
         for d, xs in pd.Series(x).groupby(wide["design"]):
-            ax.text(float(xs.mean()), -0.13, d, transform=ax.get_xaxis_transform(),
-                    ha="center", va="top", fontsize="small")
-        ax.set_xlabel("GOMAXPROCS, by design", labelpad=24)
+            ax.text(float(xs.mean()), -0.1, _wrap_design(str(d)),
+                    transform=ax.get_xaxis_transform(), ha="center", va="top",
+                    fontsize="small", gid=f"design-label:{d}")
+        ax.set_xlabel("GOMAXPROCS, by design", labelpad=34)
         ax.set_ylim(0, 100)
         ax.set_ylabel("share of P time (%)")
-        ax.set_title(label or "all")
+        if label:
+            ax.set_title(label)
         ax.grid(axis="x", visible=False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    # one legend entry per category, top of the stack first
+    handles = [Patch(facecolor=p_time_colour(c), edgecolor="white", label=p_time_label(c))
+               for c in reversed(categories)]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5),
+               fontsize="small", title="P time")
     fig.suptitle(_title(meta, "where the Ps' time goes (mean over replications)"))
     fig.tight_layout()
     return fig
@@ -280,24 +369,21 @@ def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
     lt["wait_pct"] = lt["wait_share"] * 100
     lt["row"] = lt.apply(_lock_label, axis=1)
     lt["_order"] = lt.apply(_lock_sort_key, axis=1)
-    lt["_facet"] = ""
-    facets = _facets(lt, meta)
-    for i, (label, g) in enumerate(facets):
-        lt.loc[g.index, "_facet"] = label
+    lt["_forder"] = 0
+    for i, (label, g) in enumerate(_facets(lt, meta)):
         lt.loc[g.index, "_forder"] = i
         if label:
             lt.loc[g.index, "row"] = label + " · " + lt.loc[g.index, "row"]
-    if "_forder" not in lt:
-        lt["_forder"] = 0
     designs = _designs(lt)
     vmax = max(float(lt["wait_pct"].max()), 1e-9)
     n_cols = lt["gomaxprocs"].nunique()
     n_rows = min(lt.groupby("design")["row"].nunique().max(), _MAX_HEATMAP_ROWS)
+    label_in = 0.065 * max(len(r) for r in lt["row"])
     ncols = 2 if len(designs) == 4 else min(len(designs), 3)
     nrows = math.ceil(len(designs) / ncols)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(ncols * (4.5 + 0.45 * n_cols),
-                                      nrows * (2.0 + 0.35 * n_rows)))
+                             figsize=(ncols * (label_in + 1.5 + 0.55 * n_cols) + 1.2,
+                                      max(3.4, nrows * (1.6 + 0.34 * n_rows))))
     flat = list(axes.flat)
     for ax in flat[len(designs):]:
         ax.set_visible(False)
@@ -313,14 +399,16 @@ def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
             truncated = True
         grid = g.pivot_table(index="row", columns="gomaxprocs", values="wait_pct",
                              aggfunc="mean").reindex(rows)
+        # every row and column labelled, however short the panel
         sns.heatmap(grid, ax=ax, annot=grid.size <= 120, fmt=".1f", cmap="rocket_r", vmin=0,
                     vmax=vmax, cbar=False, annot_kws={"fontsize": 7}, linewidths=0.5,
-                    linecolor="white")
+                    linecolor="white", xticklabels=True, yticklabels=True)
         mappable = ax.collections[0]
         ax.set_xlabel("GOMAXPROCS")
         ax.set_ylabel("")
         ax.set_title(d, fontsize="medium")
         ax.tick_params(axis="y", labelsize=7, rotation=0)
+        ax.tick_params(axis="x", rotation=0)
     if mappable is not None:
         fig.colorbar(mappable, ax=flat[:len(designs)], shrink=0.8,
                      label="% of P time waiting for the lock")
@@ -334,6 +422,9 @@ def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
 # ---------------------------------------------------------------- (d) latency ECDF
 
 _QUANTILES = ((0.5, "p50", "o"), (0.99, "p99", "s"), (0.999, "p99.9", "^"))
+_ECDF_TICKS = (0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999)
+_MARKER_SIZE = 6.0
+_RING_STEP = 3.5
 
 
 def _pick(values: list[int]) -> list[int]:
@@ -342,6 +433,24 @@ def _pick(values: list[int]) -> list[int]:
     if len(v) <= 3:
         return v
     return [v[0], v[len(v) // 2], v[-1]]
+
+
+def _ring_sizes(xs: list[float]) -> list[float]:
+    """Marker sizes for quantile markers at ``xs`` (one per design, same y):
+    markers within 5% of each other (in x) share a point, so each gets a
+    different size and they are drawn as concentric rings, the first design
+    largest; a marker alone keeps the base size."""
+    sizes = [_MARKER_SIZE] * len(xs)
+    done: set[int] = set()
+    for i in range(len(xs)):
+        if i in done or not math.isfinite(xs[i]):
+            continue
+        group = [j for j in range(i, len(xs)) if j not in done and math.isfinite(xs[j])
+                 and abs(math.log(max(xs[j], 1e-9) / max(xs[i], 1e-9))) < math.log(1.05)]
+        for rank, j in enumerate(group):
+            sizes[j] = _MARKER_SIZE + _RING_STEP * (len(group) - 1 - rank)
+            done.add(j)
+    return sizes
 
 
 def plot_latency_ecdf(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
@@ -358,36 +467,131 @@ def plot_latency_ecdf(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
     panels = [x for x in panels if not x[2].empty]
     fig, axes = _grid(len(panels), ncols_max=len(ps), size=(4.8, 3.8))
     lo_all = max(float(cdf.loc[cdf["hi_ns"] > 0, "hi_ns"].min()) / 2, 0.5)
+    hi_all = float(cdf["hi_ns"].max()) * 1.5
     for ax, (label, p, g) in zip(axes, panels, strict=True):
-        for _, row in g.sort_values("setting_id").iterrows():
-            c = cdf[cdf["setting_id"] == row["setting_id"]]
-            if c.empty:
-                continue
-            x, y = ecdf_curve(c)
-            x = np.maximum(x, lo_all)
-            colour = pal[row["design"]]
-            ax.plot(x, y, color=colour, label=row["design"], linewidth=1.4)
-            for q, _name, marker in _QUANTILES:
-                ax.plot([histogram_quantile(c, q)], [q], marker=marker, color=colour,
-                        markersize=6, linestyle="none", markeredgecolor="black",
-                        markeredgewidth=0.5)
+        rows = [r for _, r in g.sort_values("setting_id").iterrows()
+                if (cdf["setting_id"] == r["setting_id"]).any()]
+        curves = {r["setting_id"]: cdf[cdf["setting_id"] == r["setting_id"]] for r in rows}
+        for r in rows:
+            x, y = ecdf_curve(curves[r["setting_id"]])
+            ax.plot(np.maximum(x, lo_all), y, color=pal[r["design"]], label=r["design"],
+                    linewidth=1.4)
+        for q, name, marker in _QUANTILES:
+            xs = [max(histogram_quantile(curves[r["setting_id"]], q), lo_all) for r in rows]
+            for r, xq, size in zip(rows, xs, _ring_sizes(xs), strict=True):
+                ax.plot([xq], [q], marker=marker, markersize=size, linestyle="none",
+                        color=pal[r["design"]], markeredgecolor="black", markeredgewidth=0.5,
+                        zorder=3 + 10 / size, gid=f"{name}:{r['design']}")
         ax.set_xscale("log")
+        ax.set_xlim(lo_all, hi_all)
+        _readable_log_axis(ax.xaxis, lo_all, hi_all)
         ax.set_yscale("logit", nonpositive="clip")
-        ax.set_ylim(0.01, 0.9999)
+        ax.set_ylim(0.005, 0.99995)
+        ax.yaxis.set_major_locator(ticker.FixedLocator(list(_ECDF_TICKS)))
+        ax.yaxis.set_major_formatter(ticker.FixedFormatter([f"{t * 100:g}%"
+                                                            for t in _ECDF_TICKS]))
+        ax.yaxis.set_minor_locator(ticker.NullLocator())
         ax.set_xlabel("malloc latency (ns)")
-        ax.set_ylabel("ECDF (logit scale)")
-        ax.set_title(f"P={p}" + (f", {label}" if label else ""), fontsize="small")
-    handles, labels = axes[0].get_legend_handles_labels()
-    uniq = dict(zip(labels, handles, strict=True))
+        ax.set_ylabel("allocations at or below (logit)")
+        ax.set_title(f"GOMAXPROCS={p}" + (f", {label}" if label else ""), fontsize="small")
+    uniq: dict[str, Any] = {d: plt.Line2D([], [], color=pal[d], linewidth=1.4)
+                            for d in designs}
     for _q, name, marker in _QUANTILES:
         uniq[name] = plt.Line2D([], [], marker=marker, color="grey", linestyle="none",
                                 markeredgecolor="black", markeredgewidth=0.5)
     fig.legend(list(uniq.values()), list(uniq.keys()), loc="center left",
                bbox_to_anchor=(1.0, 0.5), fontsize="small")
-    fig.suptitle(_title(meta, "malloc latency ECDF (pooled replications)"))
+    fig.suptitle(_title(meta, "malloc latency ECDF (pooled replications; "
+                              "markers at one point drawn as rings)"))
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- (e) time series
+
+def _heap_axis(ax: Any, values: list[pd.Series]) -> None:
+    """Linear from 0, or log when heap in use is tiny next to heap_sys (a
+    64 MiB arena holding a few pages) so that both stay readable."""
+    v = pd.concat(values).to_numpy(float) if values else np.zeros(0)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size and v.max() / v.min() > 20:
+        ax.set_yscale("log")
+        ax.set_ylim(v.min() / 1.5, v.max() * 1.5)
+        _readable_log_axis(ax.yaxis, v.min() / 1.5, v.max() * 1.5)
+    else:
+        ax.set_ylim(bottom=0)
+
+
+def _warmup_ns(runs: pd.DataFrame, setting_ids: pd.Series) -> float:
+    """The longest warm-up (``warmup_ns``) of the runs of these settings."""
+    if "warmup_ns" not in runs:
+        return 0.0
+    w = pd.to_numeric(runs.loc[runs["setting_id"].isin(setting_ids), "warmup_ns"],
+                      errors="coerce")
+    return float(w.max()) if w.notna().any() else 0.0
+
+
+def plot_timeseries(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
+    ts = tables.get("timeseries", pd.DataFrame())
+    if ts.empty:
+        return ("skipped, no time series (set scenario.timeseries_interval_ns and "
+                "outputs.timeseries)")
+    keys = ts.drop_duplicates("setting_id")
+    designs = _designs(keys)
+    pal = _palette(designs)
+    ps = _pick([int(p) for p in keys["gomaxprocs"].unique()])
+    facets = _facets(keys, meta)
+    t_max = float(ts["t_end_ns"].max())
+    unit, scale = ("ms", 1e6) if t_max >= 2e6 else ("µs", 1e3)
+    fig, axes = plt.subplots(2 * len(facets), len(ps), squeeze=False, sharex="col",
+                             figsize=(4.8 * len(ps), 2.8 * 2 * len(facets)))
+    for fi, (label, g) in enumerate(facets):
+        for pi, p in enumerate(ps):
+            ax_rate, ax_heap = axes[2 * fi][pi], axes[2 * fi + 1][pi]
+            sids = g.loc[g["gomaxprocs"] == p, "setting_id"]
+            heap_mib: list[pd.Series] = []
+            for sid in sids:
+                s = ts[ts["setting_id"] == sid]
+                d = str(s["design"].iloc[0])
+                for _, r in s.groupby("run_id", sort=True):
+                    r = r.sort_values("t_ns")
+                    mid = (r["t_ns"].to_numpy(float) + r["t_end_ns"].to_numpy(float)) / 2
+                    ax_rate.plot(mid / scale, r["allocs_per_sim_second"] / 1e6, color=pal[d],
+                                 linewidth=1, alpha=0.8)
+                    # heap counters are as of each interval's end
+                    end = r["t_end_ns"].to_numpy(float) / scale
+                    ax_heap.plot(end, r["heap_inuse_bytes"] / 2**20, color=pal[d],
+                                 linewidth=1, alpha=0.8)
+                    ax_heap.plot(end, r["heap_sys_bytes"] / 2**20, color=pal[d],
+                                 linewidth=1, alpha=0.8, linestyle="--")
+                    heap_mib += [r["heap_inuse_bytes"] / 2**20, r["heap_sys_bytes"] / 2**20]
+            warm = _warmup_ns(tables["runs"], sids)
+            if warm > 0:
+                for ax in (ax_rate, ax_heap):
+                    ax.axvspan(0, warm / scale, color="#dddddd", alpha=0.6, linewidth=0,
+                               zorder=0)
+            where = f"GOMAXPROCS={p}" + (f", {label}" if label else "")
+            ax_rate.set_title(where, fontsize="small")
+            ax_rate.set_ylabel("allocs per sim-s (M)")
+            ax_rate.set_ylim(bottom=0)
+            ax_heap.set_ylabel("heap (MiB)")
+            _heap_axis(ax_heap, heap_mib)
+            ax_heap.set_xlabel(f"simulated time ({unit})")
+    handles: list[Any] = [plt.Line2D([], [], color=pal[d]) for d in designs]
+    labels = list(designs)
+    handles += [plt.Line2D([], [], color="grey"), plt.Line2D([], [], color="grey",
+                                                             linestyle="--")]
+    labels += ["heap in use (heap_inuse_bytes)", "heap from the OS (heap_sys_bytes)"]
+    if any(_warmup_ns(tables["runs"], g["setting_id"]) > 0 for _, g in facets):
+        handles.append(Patch(facecolor="#dddddd", alpha=0.6))
+        labels.append("warm-up (longest of the runs; dropped from throughput)")
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5),
+               fontsize="small")
+    fig.suptitle(_title(meta, "throughput and heap over simulated time "
+                              "(one line per replication)"))
     fig.tight_layout()
     return fig
 
 
 _DRAW = {"scaling": plot_scaling, "p_time": plot_p_time, "lock_heatmap": plot_lock_heatmap,
-         "latency_ecdf": plot_latency_ecdf}
+         "latency_ecdf": plot_latency_ecdf, "timeseries": plot_timeseries}

@@ -1,8 +1,9 @@
 """``summary.md``: a short human-readable account of an experiment's results.
 
 Per setting: mean ± 95% t confidence half-width (across replications) of the
-key metrics, and the busiest lock; per design: the speed-up from the
-smallest to the largest GOMAXPROCS against linear scaling.
+key metrics, rounded to the precision the half-width allows, and the busiest
+lock (the largest share of P time spent waiting on it); per design: the
+speed-up from the smallest to the largest GOMAXPROCS against linear scaling.
 """
 
 from __future__ import annotations
@@ -24,22 +25,43 @@ from gosim.analysis.tables import (
 )
 
 
-def _num(x: float, sig: str = ".3g") -> str:
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
+def _num(x: float) -> str:
+    """Three significant digits without exponent; whole numbers from 100 up."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
     if abs(x) >= 100:
-        return f"{x:.0f}"
-    return f"{x:{sig}}"
+        return f"{x:,.0f}"
+    out = f"{x:.3g}"
+    return _fixed(x, 2 - math.floor(math.log10(abs(x)))) if "e" in out else out
 
 
-def _fmt(mean: float, ci: float, scale: float = 1.0) -> str:
-    """``mean ± half-width``; just the mean when there is no spread or no CI."""
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+def format_mean_ci(mean: float | None, ci: float | None, scale: float = 1.0) -> str:
+    """``mean ± half-width``, both rounded to the precision the half-width
+    allows (its second significant digit): ``13.90 ± 0.29``, ``820 ± 230``.
+    The mean alone, to three significant digits, when there is no CI or the
+    half-width is below the mean's fourth significant digit
+    (``0.998 ± 3.4e-16`` -> ``0.998``)."""
+    if mean is None or not math.isfinite(mean):
         return "—"
     m = mean / scale
-    if ci is None or math.isnan(ci) or ci == 0:
+    if ci is None or not math.isfinite(ci) or ci == 0 or m == 0:
         return _num(m)
-    return f"{_num(m)} ± {_num(ci / scale, '.2g')}"
+    c = abs(ci) / scale
+    decimals = 1 - math.floor(math.log10(c))  # the half-width's 2nd significant digit
+    if decimals > 3 - math.floor(math.log10(abs(m))):
+        return _num(m)
+    return f"{_fixed(m, decimals)} ± {_fixed(c, decimals)}"
+
+
+def _fixed(x: float, decimals: int) -> str:
+    """``x`` rounded to ``decimals`` places (negative: to tens, hundreds...)."""
+    if decimals > 0:
+        return f"{round(x, decimals):,.{decimals}f}"
+    return f"{round(x, decimals):,.0f}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 #: the metrics of the terminal table (summary.md has all of KEY_METRICS)
@@ -58,7 +80,8 @@ def summary_table(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
     agg = aggregate(runs, meta, metrics)
     fkeys = [k for k in facet_keys(meta) if k in agg.columns]
     busiest = busiest_locks(lock_table(tables.get("locks", pd.DataFrame()), runs, meta))
-    busiest = busiest.set_index("setting_id") if not busiest.empty else busiest
+    has_locks = not busiest.empty
+    busiest = busiest.set_index("setting_id")
     rows = []
     for _, r in agg.iterrows():
         row: dict[str, Any] = {"design": r["design"],
@@ -70,23 +93,34 @@ def summary_table(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
         for m, label, scale, unit in KEY_METRICS:
             if m in metrics:
                 head = f"{label} ({unit})" if unit else label
-                row[head] = _fmt(r[f"{m}_mean"], r[f"{m}_ci"], scale)
-        if not busiest.empty and r["setting_id"] in busiest.index:
-            b = busiest.loc[r["setting_id"]]
-            ws = b["wait_share"]
-            if compact:
-                row["busiest lock (util, wait)"] = (
-                    f"{b['lock']}: {b['utilisation']:.0%}"
-                    + (f", {ws:.0%}" if not pd.isna(ws) else ""))
-            else:
-                row["busiest lock"] = (
-                    f"{b['lock']} (util {b['utilisation']:.0%}"
-                    + (f", wait {ws:.1%} of P time)" if not pd.isna(ws) else ")"))
+                row[head] = format_mean_ci(r[f"{m}_mean"], r[f"{m}_ci"], scale)
+        if has_locks:
+            head = "busiest lock (wait, util)" if compact else "busiest lock"
+            row[head] = _busiest_text(busiest, r["setting_id"], compact)
         rows.append(row)
     df = pd.DataFrame(rows)
     if compact and (agg["n_failed"] == 0).all() and agg["n"].nunique() == 1:
         df = df.drop(columns="n")  # every setting has all its replications
     return df
+
+
+def _share(x: float) -> str:
+    """A share of time as a percentage: one decimal, and no NaN."""
+    return f"{0.0 if pd.isna(x) else x:.1%}"
+
+
+def _busiest_text(busiest: pd.DataFrame, setting_id: int, compact: bool) -> str:
+    """The lock whose waits take the largest share of P time, with that share
+    and the lock's utilisation (share of run time it was held or, for a span
+    set, busy)."""
+    if setting_id not in busiest.index:
+        return "none taken"
+    b = busiest.loc[setting_id]
+    util = b["utilisation"] if "utilisation" in b else float("nan")
+    u = "—" if pd.isna(util) else f"{util:.0%}"
+    if compact:
+        return f"{b['lock']}: {_share(b['wait_share'])}, {u}"
+    return f"{b['lock']} (wait {_share(b['wait_share'])} of P time, util {u})"
 
 
 def scaling_lines(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[str]:
@@ -130,7 +164,8 @@ def render_summary(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
     if meta.get("description"):
         lines += [str(meta["description"]).strip(), ""]
     if "runs" in meta:
-        lines += [f"{meta['runs']} runs ({meta['settings']} settings x {reps} replications): "
+        lines += [f"{_plural(meta['runs'], 'run')} ({_plural(meta['settings'], 'setting')} x "
+                  f"{_plural(reps, 'replication')}): "
                   f"{meta['ran']} ran, {meta['cached']} reused from the run cache, "
                   f"{meta['failed']} failed. Wall time {meta['wall_time_s']:.1f} s.", ""]
     table = summary_table(tables, meta)

@@ -93,57 +93,99 @@ def aggregate(runs: pd.DataFrame, meta: dict[str, Any], metrics: list[str] | Non
     return pd.DataFrame(rows)
 
 
-def p_time_group(category: str) -> str:
-    """Plot group of a P-time category."""
-    if category == "fast_path":
-        return "fast path"
-    if category == "slow_path":
-        return "slow path"
-    if category.startswith("wait:"):
-        return f"wait: {category[5:]}"
-    if category.startswith("hold:"):
-        return "holding locks"
-    if category == "work":
-        return "work"
-    return "other"
+#: lock kinds in the order P-time categories list them (gosim.runtime: Mutex and
+#: AtomicCell kinds)
+LOCK_KIND_ORDER = ("mheap", "mcentral", "global")
+_LOCK_KIND_LABEL = {"mheap": "mheap.lock", "mcentral": "mcentral.lock",
+                    "global": "global malloc lock"}
+_FIXED_LABELS = {"fast_path": "fast path (mcache)", "slow_path": "slow path (outside locks)",
+                 "atomic": "span-set ops (lock-free mcentral)", "work": "work",
+                 "sched": "scheduler", "idle": "idle"}
+
+
+def _kind_rank(kind: str) -> tuple[int, str]:
+    return (LOCK_KIND_ORDER.index(kind) if kind in LOCK_KIND_ORDER else len(LOCK_KIND_ORDER),
+            kind)
+
+
+def p_time_category_order(categories: list[str] | set[str]) -> list[str]:
+    """P-time categories (gosim.sim.metrics) in a fixed order: fast path, slow
+    path, span-set ops, waits per lock kind, holds per lock kind, work,
+    scheduler, idle, then any other category by name."""
+    cats = set(categories)
+    waits = sorted((c for c in cats if c.startswith("wait:")), key=lambda c: _kind_rank(c[5:]))
+    holds = sorted((c for c in cats if c.startswith("hold:")), key=lambda c: _kind_rank(c[5:]))
+    order = ["fast_path", "slow_path", "atomic", *waits, *holds, "work", "sched", "idle"]
+    return [c for c in order if c in cats] + sorted(cats - set(order))
+
+
+def p_time_label(category: str) -> str:
+    """Legend label of a P-time category: ``wait:mheap`` -> ``wait: mheap.lock``."""
+    if category in _FIXED_LABELS:
+        return _FIXED_LABELS[category]
+    for prefix in ("wait:", "hold:"):
+        if category.startswith(prefix):
+            kind = category[len(prefix):]
+            return f"{prefix[:-1]}: {_LOCK_KIND_LABEL.get(kind, kind)}"
+    return category
 
 
 def p_time_shares(p_time: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
-    """Per setting and group: mean (over replications) share of all P time."""
+    """Per setting and P-time category: mean (over replications) share of all
+    P time (the sum over Ps of each category / the sum over Ps of all)."""
     if p_time.empty:
-        return pd.DataFrame(columns=["setting_id", "group", "share"])
-    df = p_time.copy()
-    df["group"] = df["category"].map(p_time_group)
-    per_run = df.groupby(["run_id", "setting_id", "group"], as_index=False)["ns"].sum()
+        return pd.DataFrame(columns=["setting_id", "category", "share"])
+    per_run = p_time.groupby(["run_id", "setting_id", "category"], as_index=False)["ns"].sum()
     per_run["share"] = per_run["ns"] / per_run.groupby("run_id")["ns"].transform("sum")
-    # a group absent in one replication counts as zero there
-    full = per_run.pivot_table(index=["setting_id", "run_id"], columns="group", values="share",
-                               fill_value=0.0)
+    # a category absent in one replication counts as zero there
+    full = per_run.pivot_table(index=["setting_id", "run_id"], columns="category",
+                               values="share", fill_value=0.0)
     mean = full.groupby(level="setting_id").mean()
-    out = mean.reset_index().melt(id_vars="setting_id", var_name="group", value_name="share")
+    out = mean.reset_index().melt(id_vars="setting_id", var_name="category",
+                                  value_name="share")
     keys = [k for k in setting_keys(meta) if k in p_time.columns]
     first = p_time.drop_duplicates("setting_id")[keys]
     return out.merge(first, on="setting_id", how="left")
 
 
+_LOCK_TOTALS = ("acquisitions", "contended", "utilisation", "max_waiters", "wait_total_ns",
+                "wait_share")
+_LOCK_PER_ACQUISITION = ("wait_mean_ns", "wait_p99_ns", "hold_mean_ns")
+
+
 def lock_table(locks: pd.DataFrame, runs: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """Per setting and lock: means over replications of the lock statistics and
-    ``wait_share`` = wait time / all P time (sim_time_ns x GOMAXPROCS)."""
+    ``wait_share`` = wait time / all P time (sim_time_ns x GOMAXPROCS); 0 when
+    nothing waited. A replication where the lock was never touched has no row:
+    it counts as zero in the means of totals (acquisitions, utilisation, wait
+    share...) and is left out of per-acquisition means (wait_mean_ns...)."""
     if locks.empty:
         return pd.DataFrame()
     df = locks.copy()
+    wait = df["wait_total_ns"].astype(float)
     if "sim_time_ns" in runs.columns:
-        span = runs.set_index("run_id")["sim_time_ns"].astype(float) * runs.set_index(
-            "run_id")["gomaxprocs"].astype(float)
-        df["wait_share"] = df["wait_total_ns"].astype(float) / df["run_id"].map(span)
+        r = runs.set_index("run_id")
+        span = r["sim_time_ns"].astype(float) * r["gomaxprocs"].astype(float)
+        share = wait / df["run_id"].map(span)
+        df["wait_share"] = share.where(wait > 0, 0.0)
     else:
-        df["wait_share"] = np.nan
-    stats = [c for c in ("acquisitions", "contended", "wait_mean_ns", "wait_p99_ns",
-                         "hold_mean_ns", "utilisation", "max_waiters", "wait_total_ns",
-                         "wait_share") if c in df.columns]
+        df["wait_share"] = np.where(wait > 0, np.nan, 0.0)
     keys = [k for k in setting_keys(meta) if k in df.columns]
     by = ["setting_id", "lock"]
-    agg = df.groupby(by, as_index=False)[stats].mean(numeric_only=True)
+    # totals: a replication without the lock's row adds zero; per-acquisition
+    # statistics: the mean over the replications that acquired it
+    totals = [c for c in _LOCK_TOTALS if c in df.columns]
+    per_acq = [c for c in _LOCK_PER_ACQUISITION if c in df.columns]
+    sums = df.groupby(by, as_index=False)[totals].sum(numeric_only=True)
+    agg = sums[by].merge(df.groupby(by, as_index=False)[per_acq].mean(numeric_only=True),
+                         on=by) if per_acq else sums[by].copy()
+    present = df.groupby(by)["run_id"].nunique().to_numpy(float)
+    n_reps = ok_runs(runs).groupby("setting_id")["run_id"].nunique() if not runs.empty \
+        else pd.Series(dtype=float)
+    n = sums["setting_id"].map(n_reps).to_numpy(float)
+    n = np.where(np.isnan(n) | (n < present), present, n)
+    for c in totals:
+        agg[c] = sums[c].to_numpy(float) / n
     firsts = df.drop_duplicates(by)[by + [c for c in ("kind", "span_class", "size_class")
                                           if c in df.columns]]
     agg = agg.merge(firsts, on=by)
@@ -152,12 +194,16 @@ def lock_table(locks: pd.DataFrame, runs: pd.DataFrame, meta: dict[str, Any]) ->
 
 
 def busiest_locks(lock_tab: pd.DataFrame) -> pd.DataFrame:
-    """Per setting, the lock with the highest mean utilisation."""
-    if lock_tab.empty or "utilisation" not in lock_tab:
-        return pd.DataFrame(columns=["setting_id", "lock", "utilisation", "wait_share"])
-    idx = lock_tab.groupby("setting_id")["utilisation"].idxmax().dropna()
-    return lock_tab.loc[idx, ["setting_id", "lock", "utilisation", "wait_share"]].reset_index(
-        drop=True)
+    """Per setting, the lock whose waits take the largest share of P time
+    (ties, e.g. nothing waited, broken by utilisation)."""
+    cols = ["setting_id", "lock", "kind", "utilisation", "wait_share"]
+    if lock_tab.empty or "wait_share" not in lock_tab:
+        return pd.DataFrame(columns=cols)
+    df = lock_tab.assign(_u=lock_tab.get("utilisation", 0.0)).sort_values(
+        ["setting_id", "wait_share", "_u", "lock"], ascending=[True, False, False, True],
+        na_position="last")
+    out = df.drop_duplicates("setting_id")
+    return out[[c for c in cols if c in out.columns]].reset_index(drop=True)
 
 
 def latency_cdf(latency: pd.DataFrame, setting_ids: list[int] | None = None) -> pd.DataFrame:
