@@ -185,6 +185,59 @@ BAD = {
     "bad_name": (BASE.replace("name: demo", "name: ../up"), "name", 1, "letters"),
     "missing_stop": (BASE.replace("        allocations: 100\n", ""), "scenario", 2,
                      "duration_ns"),
+    # strict types: no string or bool coercion to numbers, anywhere
+    "gomaxprocs_string": (BASE.replace("seed: 7", "seed: 7\n  gomaxprocs: '2'"),
+                          "scenario.gomaxprocs", 5, "valid integer (got '2')"),
+    "gomaxprocs_bool": (BASE.replace("seed: 7", "seed: 7\n  gomaxprocs: true"),
+                        "scenario.gomaxprocs", 5, "valid integer (got True)"),
+    "gomaxprocs_float": (BASE.replace("seed: 7", "seed: 7\n  gomaxprocs: 2.0"),
+                         "scenario.gomaxprocs", 5, "valid integer (got 2.0)"),
+    "swept_value_string": (BASE + "sweep:\n  grid:\n    gomaxprocs: [1, '2']\n",
+                           "sweep.grid.gomaxprocs.1", 12, "value 2: Input should be a valid integer"),
+    "count_bool": (BASE.replace("count: 2", "count: true"),
+                   "scenario.workload.groups.0.count", 7, "valid integer (got True)"),
+    "size_string": (BASE.replace("size: 48", "size: '48'"),
+                    "scenario.workload.groups.0.size", 8, "dictionary"),
+    "size_bool": (BASE.replace("size: 48", "size: true"),
+                  "scenario.workload.groups.0.size", 8, "boolean"),
+    "fraction_string": (BASE.replace("size: 48", "size: 48\n        pointer_free_fraction: '0.5'"),
+                        "scenario.workload.groups.0.pointer_free_fraction", 9,
+                        "valid number (got '0.5')"),
+    "lifetime_value_bool": (BASE.replace("size: 48", "size: 48\n        lifetime: {time: true}"),
+                            "scenario.workload.groups.0.lifetime.value", 9, "valid integer"),
+    "replications_string": (BASE + "sweep: {replications: '3'}\n", "sweep.replications", 10,
+                            "valid integer (got '3')"),
+    "replications_bool": (BASE + "sweep: {replications: true}\n", "sweep.replications", 10,
+                          "valid integer (got True)"),
+    "plots_int": (BASE + "outputs: {plots: 1}\n", "outputs.plots", 10, "(got 1)"),
+    "description_int": (BASE + "description: 5\n", "description", 10, "valid string"),
+    "override_unknown_swept": (BASE + "sweep:\n  grid:\n    design.overrides.page_cache: [1]\n",
+                               "sweep.grid.design.overrides.page_cache.0", 12,
+                               "value 1: Input should be a valid boolean"),
+    # the base value of a swept key is validated too
+    "base_gomaxprocs_negative_swept": (
+        BASE.replace("seed: 7", "seed: 7\n  gomaxprocs: -5")
+        + "sweep:\n  grid:\n    gomaxprocs: [1, 2]\n",
+        "scenario.gomaxprocs", 5, "greater than or equal to 1 (got -5); the base value of a "
+        "swept key (swept at sweep.grid.gomaxprocs) must be valid too"),
+    "base_gomaxprocs_banana_swept": (
+        BASE.replace("seed: 7", "seed: 7\n  gomaxprocs: banana")
+        + "sweep:\n  zip:\n    gomaxprocs: [1, 2]\n    seed: [1, 2]\n",
+        "scenario.gomaxprocs", 5, "valid integer (got 'banana')"),
+    "base_gomaxprocs_bool_swept": (
+        BASE.replace("seed: 7", "seed: 7\n  gomaxprocs: true")
+        + "sweep:\n  grid:\n    gomaxprocs: [1, 2]\n",
+        "scenario.gomaxprocs", 5, "valid integer (got True)"),
+    "base_preset_swept": (BASE.replace("design: go1.27", "design: go9")
+                          + "sweep:\n  grid:\n    design.preset: [go1.12]\n",
+                          "scenario.design.preset", 3, "unknown design preset 'go9'"),
+    "base_size_inside_swept": (BASE.replace("size: 48", "size: {dist: uniform, low: x, high: 9}")
+                               + "sweep:\n  grid:\n    workload.groups.0.size.low: [1]\n",
+                               "scenario.workload.groups.0.size.low", 8, "(got 'x')"),
+    "base_override_swept": (BASE.replace("design: go1.27",
+                                         "design: {preset: go1.12, overrides: {page_cache: 3}}")
+                            + "sweep:\n  grid:\n    design.overrides.page_cache: [true]\n",
+                            "scenario.design.overrides.page_cache", 3, "boolean (got 3)"),
 }
 
 
@@ -240,9 +293,8 @@ def test_missing_directory_and_undecodable_files(tmp_path: Path) -> None:
 
 
 def test_unknown_cost_parameter(tmp_path: Path) -> None:
-    costs = pytest.importorskip("gosim.sim.costs")
-    if not getattr(costs, "COST_PARAMETERS", None):
-        pytest.skip("the cost model does not list its parameters")
+    from gosim.sim import costs
+
     p = write(tmp_path, BASE.replace("seed: 7", "seed: 7\n  costs: {no_such_cost: 5}"))
     with pytest.raises(ConfigError, match="unknown cost parameter") as ei:
         load_experiment(p)
@@ -289,3 +341,53 @@ def test_costs_profile_values_enter_the_config_hash(tmp_path, monkeypatch):
     (prof / "mine.yaml").write_text("name: mine\nparameters:\n  malloc_fast_ns: 11\n")
     h2 = expand(load_experiment(cfg))[0].config_hash
     assert h1 != h2
+
+
+def test_an_error_above_a_swept_key_that_the_sweep_mends_is_no_error() -> None:
+    # the base size alone is invalid (low > high) but every swept `low` mends it
+    exp = parse_experiment(BASE.replace("size: 48", "size: {dist: uniform, low: 90, high: 64}")
+                           + "sweep:\n  grid:\n    workload.groups.0.size.low: [8, 16]\n")
+    assert [r.scenario.workload.groups[0].size.low for r in exp.runs] == [8, 16]
+    # a base that leaves out what the sweep fills in (the stop condition)
+    exp = parse_experiment(BASE.replace("        allocations: 100\n", "")
+                           + "sweep:\n  grid:\n    workload.groups.0.allocations: [5]\n")
+    assert exp.runs[0].scenario.workload.groups[0].allocations == 5
+
+
+def test_a_bad_base_value_of_a_swept_key_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    from gosim.cli import main
+
+    for bad in ("-5", "banana", "'2'", "true"):
+        cfg = write(tmp_path, BASE.replace("seed: 7", f"seed: 7\n  gomaxprocs: {bad}")
+                    + "sweep:\n  grid:\n    gomaxprocs: [1, 2]\n")
+        out = tmp_path / "out"
+        assert main(["run", str(cfg), "--out", str(out), "-q"]) == 2, bad
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("written, kind, value", [
+    ("drop", "drop", None), ("keep", "keep", None),
+    ("{allocations: 8}", "allocations", 8), ("{time: 5000}", "time", 5000),
+    ("{kind: time, value: 7}", "time", 7),
+])
+def test_lifetime_forms(written: str, kind: str, value: int | None) -> None:
+    exp = parse_experiment(BASE.replace("size: 48", f"size: 48\n        lifetime: {written}"))
+    lt = exp.runs[0].scenario.workload.groups[0].lifetime
+    assert (lt.kind, lt.value) == (kind, value)
+
+
+def test_lifetime_short_form_can_be_swept_inside() -> None:
+    exp = parse_experiment(BASE.replace("size: 48", "size: 48\n        lifetime: {time: 50}")
+                           + "sweep:\n  grid:\n    workload.groups.0.lifetime.value: [10, 20]\n")
+    assert [(r.scenario.workload.groups[0].lifetime.kind,
+             r.scenario.workload.groups[0].lifetime.value) for r in exp.runs] == [
+        ("time", 10), ("time", 20)]
+
+
+def test_swept_error_names_the_index_of_the_value_that_caused_it(tmp_path: Path) -> None:
+    # the same bad value twice in a zip group: the first setting that uses it is reported
+    p = write(tmp_path, BASE + "sweep:\n  zip:\n    seed: [1, 2, 3]\n"
+              "    gomaxprocs: [1, 2, 0]\n")
+    with pytest.raises(ConfigError) as ei:
+        load_experiment(p)
+    assert ei.value.key == "sweep.zip.gomaxprocs.2" and ei.value.line == 13

@@ -2,7 +2,8 @@
 
 A workload is a list of goroutine groups; each goroutine draws object sizes,
 pointer-ness and the work between allocations from its own random streams
-(``gosim.workload.streams``).
+(``gosim.workload.streams``). Every model is strict: unknown keys are errors and
+no value is coerced (``"2"`` is not a number, ``true`` is not 1).
 """
 
 from __future__ import annotations
@@ -10,11 +11,47 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import CoreSchema
 
-Strict = ConfigDict(extra="forbid", frozen=True)
+Strict = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+DistName = Literal["const", "exponential", "lognormal", "uniform", "choice", "empirical",
+                   "histogram"]
+
+#: distribution name -> (the keys it needs, what a draw is); optional keys: ``weights``
+#: of ``choice``
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "const": (("value",), "always `value`"),
+    "exponential": (("mean",), "exponential with mean `mean`"),
+    "lognormal": (("mean", "sigma"),
+                  "lognormal with mean `mean` and log-space standard deviation `sigma`"),
+    "uniform": (("low", "high"), "uniform on [`low`, `high`] (integers: each of low..high)"),
+    "choice": (("values",), "one of `values`, by `weights` (default: equally likely)"),
+    "empirical": (("values",), "one of `values` resampled uniformly (an empirical sample)"),
+    "histogram": (("edges", "weights"),
+                  "a bin [edges[i], edges[i+1]) chosen by `weights`, then uniform within it"),
+}
+
+#: lifetime kinds written as a one-key mapping ``{kind: value}``
+_VALUED_LIFETIMES = ("allocations", "time")
 
 
-class Dist(BaseModel):
+class Shorthand(BaseModel):
+    """A model that YAML may also write in a short form (``size: 48``)."""
+
+    @classmethod
+    def expand_short(cls, v: Any) -> Any:
+        """The mapping a short form stands for; any other input unchanged."""
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return cls.expand_short(v)
+
+
+class Dist(Shorthand):
     """A non-negative quantity drawn per use: a constant or a distribution.
 
     YAML forms: a plain number (constant) or a mapping such as
@@ -26,34 +63,37 @@ class Dist(BaseModel):
     """
 
     model_config = Strict
-    dist: Literal["const", "exponential", "lognormal", "uniform", "choice", "empirical",
-                  "histogram"] = "const"
-    value: float | None = Field(default=None, ge=0)
-    mean: float | None = Field(default=None, ge=0)
-    sigma: float | None = Field(default=None, ge=0)
-    low: float | None = Field(default=None, ge=0)
-    high: float | None = Field(default=None, ge=0)
-    values: list[float] | None = None
-    weights: list[float] | None = None
-    edges: list[float] | None = None
+    dist: DistName = Field(default="const", description="the distribution (table below)")
+    value: float | None = Field(default=None, ge=0, description="`const`: the value")
+    mean: float | None = Field(default=None, ge=0,
+                               description="`exponential`, `lognormal`: the mean")
+    sigma: float | None = Field(default=None, ge=0,
+                                description="`lognormal`: standard deviation of the log")
+    low: float | None = Field(default=None, ge=0, description="`uniform`: lower bound")
+    high: float | None = Field(default=None, ge=0, description="`uniform`: upper bound")
+    values: list[float] | None = Field(default=None,
+                                       description="`choice`, `empirical`: the values (>= 0)")
+    weights: list[float] | None = Field(
+        default=None, description="`choice`: one weight per value; `histogram`: one per bin")
+    edges: list[float] | None = Field(
+        default=None, description="`histogram`: increasing bin edges (>= 2, >= 0)")
 
-    @model_validator(mode="before")
     @classmethod
-    def _scalar(cls, v: Any) -> Any:
+    def expand_short(cls, v: Any) -> Any:
         if isinstance(v, bool):
             raise ValueError("expected a number or a distribution mapping, got a boolean")
         if isinstance(v, int | float):
             return {"dist": "const", "value": v}
         return v
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"anyOf": [{"type": "number", "minimum": 0}, handler(core_schema)]}
+
     @model_validator(mode="after")
     def _check(self) -> Dist:
-        need = {
-            "const": ("value",), "exponential": ("mean",), "lognormal": ("mean", "sigma"),
-            "uniform": ("low", "high"), "choice": ("values",), "empirical": ("values",),
-            "histogram": ("edges", "weights"),
-        }[self.dist]
-        for k in need:
+        for k in DISTRIBUTIONS[self.dist][0]:
             if getattr(self, k) is None:
                 raise ValueError(f"distribution {self.dist!r} needs {k!r}")
         if self.dist == "uniform" and self.high < self.low:  # type: ignore[operator]
@@ -93,28 +133,44 @@ class Dist(BaseModel):
         return sum(vals) / len(vals)
 
 
-class Lifetime(BaseModel):
+class Lifetime(Shorthand):
     """How long an allocated object stays reachable.
 
     ``drop``: garbage at once; ``keep``: live to the end of the run;
     ``allocations``: dies after the goroutine's next N allocations;
-    ``time``: dies after ``value`` ns of simulated time.
+    ``time``: dies after ``value`` ns of simulated time. YAML forms: ``drop``,
+    ``keep``, ``{allocations: N}``, ``{time: N}``, or ``{kind: K, value: N}``.
     """
 
     model_config = Strict
-    kind: Literal["drop", "keep", "allocations", "time"] = "drop"
-    value: int | None = Field(default=None, ge=1)
+    kind: Literal["drop", "keep", "allocations", "time"] = Field(
+        default="drop", description="`drop`: garbage at once; `keep`: live to the end of the "
+        "run; `allocations`: dies after the goroutine's next `value` allocations; `time`: "
+        "dies `value` ns after it is allocated")
+    value: int | None = Field(default=None, ge=1,
+                              description="allocations or ns (needed by `allocations`, `time`)")
 
-    @model_validator(mode="before")
     @classmethod
-    def _short(cls, v: Any) -> Any:
+    def expand_short(cls, v: Any) -> Any:
         if isinstance(v, str):
             return {"kind": v}
+        if isinstance(v, dict) and len(v) == 1:
+            ((k, x),) = v.items()
+            if k in _VALUED_LIFETIMES:
+                return {"kind": k, "value": x}
         return v
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        short: list[JsonSchemaValue] = [{"enum": ["drop", "keep"]}]
+        short += [{"type": "object", "properties": {k: {"type": "integer", "minimum": 1}},
+                   "required": [k], "additionalProperties": False} for k in _VALUED_LIFETIMES]
+        return {"anyOf": [*short, handler(core_schema)]}
 
     @model_validator(mode="after")
     def _check(self) -> Lifetime:
-        if self.kind in ("allocations", "time") and self.value is None:
+        if self.kind in _VALUED_LIFETIMES and self.value is None:
             raise ValueError(f"lifetime {self.kind!r} needs 'value'")
         return self
 
@@ -123,19 +179,24 @@ class GoroutineGroup(BaseModel):
     """A group of identical goroutines."""
 
     model_config = Strict
-    name: str = "g"
-    count: int = Field(default=1, ge=1)
-    #: object size in bytes (a Dist; sizes are rounded to integers)
-    size: Dist = Field(default_factory=lambda: Dist(dist="const", value=48))
-    #: fraction of objects that are pointer-free (noscan)
-    pointer_free_fraction: float = Field(default=1.0, ge=0, le=1)
-    #: simulated work between allocations, ns
-    work_ns: Dist = Field(default_factory=lambda: Dist(dist="const", value=0))
-    lifetime: Lifetime = Field(default_factory=Lifetime)
-    #: allocations per goroutine (None: run until the scenario's duration)
-    allocations: int | None = Field(default=None, ge=0)
+    name: str = Field(default="g", description="label of the group")
+    count: int = Field(default=1, ge=1, description="goroutines in the group")
+    size: Dist = Field(default_factory=lambda: Dist(dist="const", value=48),
+                       description="object size in bytes (drawn values are rounded to integers)")
+    pointer_free_fraction: float = Field(
+        default=1.0, ge=0, le=1, description="fraction of objects that are pointer-free (noscan)")
+    work_ns: Dist = Field(default_factory=lambda: Dist(dist="const", value=0),
+                          description="simulated work between allocations, ns")
+    lifetime: Lifetime = Field(default_factory=Lifetime,
+                               description="how long each object stays reachable")
+    allocations: int | None = Field(
+        default=None, ge=0,
+        description="allocations per goroutine (null: run until the scenario's `duration_ns`)")
 
 
 class Workload(BaseModel):
+    """What the goroutines do."""
+
     model_config = Strict
-    groups: list[GoroutineGroup] = Field(default_factory=lambda: [GoroutineGroup()], min_length=1)
+    groups: list[GoroutineGroup] = Field(default_factory=lambda: [GoroutineGroup()], min_length=1,
+                                         description="goroutine groups (at least one)")
