@@ -133,9 +133,11 @@ class Scenario(BaseModel):
                                description="the allocator design: a preset name, or a mapping")
     gomaxprocs: int = Field(default=1, ge=1, le=1024, description="number of Ps")
     workload: Workload = Field(default_factory=Workload, description="what the goroutines do")
+    #: the names are checked where the scenario is used (gosim.config, gosim.sim.costmodel)
     costs: dict[str, Dist] = Field(
         default_factory=dict,
-        description="cost-model overrides: parameter -> constant or distribution (`gosim costs`)")
+        description="cost-model overrides: parameter -> constant or distribution (`gosim costs`)",
+        json_schema_extra=lambda s: s.update(propertyNames={"enum": list(cost_parameter_names())}))
     costs_profile: str | None = Field(
         default=None, description="a calibration profile (`gosim calibrate`) whose values "
         "replace the defaults: a name in `profiles/` or a path to a .yaml file")
@@ -156,18 +158,6 @@ class Scenario(BaseModel):
                            description="warm-up dropped from time-based metrics")
     timeseries_interval_ns: int = Field(
         default=0, ge=0, description="sample throughput and heap every this many ns (0: off)")
-
-    @field_validator("costs")
-    @classmethod
-    def _costs(cls, v: dict[str, Dist]) -> dict[str, Dist]:
-        known = cost_parameter_names()
-        errors = [InitErrorDetails(
-            type=_custom("unknown_cost", f"unknown cost parameter {k!r}; expected one of "
-                         f"{list(known)}"), loc=(k,), input=x.model_dump(mode="json"))
-            for k, x in v.items() if k not in known]
-        if errors:
-            raise _keyed_errors("costs", errors)
-        return v
 
     @model_validator(mode="after")
     def _check_stop(self) -> Scenario:

@@ -39,7 +39,7 @@ from gosim.config.translate import (
 )
 from gosim.config.yamlmap import read_yaml
 from gosim.errors import ConfigError
-from gosim.scenario import Scenario
+from gosim.scenario import Scenario, cost_parameter_names
 
 
 @dataclass(frozen=True)
@@ -267,10 +267,20 @@ def _check_base_values(base: dict[str, Any], where: dict[str, str], ctx: ErrorCo
                                 f"(swept at {where[skey]}) must be valid too",
                                 f"scenario.{key}") from None
         return
+    for name in sc.costs:
+        key = f"costs.{name}"
+        skey = swept_key_for(key, where)
+        if skey is not None and key.startswith(skey + ".") and name not in cost_parameter_names():
+            raise ctx.error(f"{_unknown_cost(name)}; the base value of a swept key (swept at "
+                            f"{where[skey]}) must be valid too", f"scenario.{key}")
     if "costs_profile" in where and sc.costs_profile:
         problem = _profile_problem(sc.costs_profile)
         if problem:
             raise ctx.error(problem, "scenario.costs_profile")
+
+
+def _unknown_cost(name: str) -> str:
+    return f"unknown cost parameter {name!r}; expected one of {list(cost_parameter_names())}"
 
 
 def _profile_problem(name: str) -> str | None:
@@ -301,6 +311,10 @@ def _expand(exp: Experiment, ctx: ErrorContext) -> list[RunSpec]:
         except ValidationError as e:
             key, msg = first_error(e)
             raise setting_error(key, msg, s.values, s.entries, ctx) from None
+        for name in sc.costs:
+            if name not in cost_parameter_names():
+                raise setting_error(f"costs.{name}", _unknown_cost(name), s.values, s.entries,
+                                    ctx)
         if sc.costs_profile:
             problem = _profile_problem(sc.costs_profile)
             if problem:
