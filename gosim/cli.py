@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, prog_name="gosim", standalone_mode=False)
     except GosimError as e:
-        print(f"gosim: error: {e}", file=sys.stderr)
+        print(f"gosim: {getattr(e, 'label', 'error')}: {e}", file=sys.stderr)
         return e.exit_code
     except typer.Exit as e:  # raised by commands that exit early (and --version)
         return e.exit_code

@@ -212,3 +212,34 @@ outputs: {plots: false}
                                                      "timeseries: false")),
                        out_dir=tmp_path, jobs=1, progress=False)
     assert o.n_cached == 1 and not (tmp_path / "ts" / "timeseries.parquet").exists()
+
+
+def interrupted_at_gomaxprocs_2(scenario):  # noqa: ANN001, ANN201
+    """Ctrl-C arriving during the first 2-P run (runs go longest first: 2 P, then 1 P)."""
+    if scenario.gomaxprocs == 2:
+        raise KeyboardInterrupt
+    return simulate(scenario)
+
+
+def test_interrupt_keeps_completed_runs(tmp_path: Path) -> None:
+    from gosim.runner.core import RunInterrupted
+
+    exp = tiny()
+    # the 1-P runs first: cached, so the interrupted sweep has something to keep
+    one_p = parse_experiment(TINY.replace("gomaxprocs: [1, 2]", "gomaxprocs: [1]"))
+    run_experiment(one_p, out_dir=tmp_path, jobs=1, progress=False,
+                   simulate_fn=interrupted_at_gomaxprocs_2)
+    with pytest.raises(RunInterrupted) as info:
+        run_experiment(exp, out_dir=tmp_path, jobs=1, progress=False,
+                       simulate_fn=interrupted_at_gomaxprocs_2)
+    o = info.value.outcome
+    assert info.value.exit_code == 130
+    assert (len(o.records), o.n_total, o.n_cached, o.n_ran) == (4, 8, 4, 0)
+    assert str(info.value).startswith("4 of 8 runs completed (4 cached before, 0 this time)")
+    d = tmp_path / "tiny"
+    runs = pd.read_parquet(d / "runs.parquet")
+    assert list(runs["gomaxprocs"]) == [1, 1, 1, 1] and runs["error"].isna().all()
+    m = json.loads((d / "manifest.json").read_text())
+    assert m["interrupted"] is True and m["counts"]["runs"] == 4
+    assert len(list((d / ".runs").glob("*.json"))) == 4
+    assert not list(d.glob(".tmp-*")) and not (d / "plots").exists()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -69,9 +75,10 @@ def run(
 
     from gosim.runner import run_experiment
 
-    outcome = run_experiment(exp, out_dir=out, jobs=jobs or None, executor=executor,
-                             scheduler=scheduler, progress=not quiet,
-                             plots=False if no_plots else None)
+    with _announce_interrupt():
+        outcome = run_experiment(exp, out_dir=out, jobs=jobs or None, executor=executor,
+                                 scheduler=scheduler, progress=not quiet,
+                                 plots=False if no_plots else None)
     if not quiet:
         _print_summary(console, outcome)
     if outcome.n_failed:
@@ -79,6 +86,29 @@ def run(
         raise RunsFailedError(f"{outcome.n_failed} of {len(outcome.records)} runs failed "
                               f"(first: {first}); results written, see "
                               f"{outcome.results_dir / 'summary.md'}")
+
+
+@contextmanager
+def _announce_interrupt() -> Iterator[None]:
+    """Say at once that Ctrl-C was seen (the runner then stops the runs in flight
+    and writes what completed, which takes a moment); a second Ctrl-C is the
+    ordinary KeyboardInterrupt."""
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # a new line first when a progress bar may be on the terminal's current one
+        print(("\n" if sys.stderr.isatty() else "")
+              + "gosim: interrupted: stopping the runs in flight, keeping the completed ones",
+              file=sys.stderr, flush=True)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _print_dry_run(console, exp) -> None:  # noqa: ANN001

@@ -36,6 +36,8 @@ class ExperimentOutcome:
     wall_s: float
     plots: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: runs in the sweep (more than ``len(records)`` after an interrupt)
+    n_total: int = 0
 
     @property
     def failed(self) -> list[tuple[RunSpec, dict[str, Any]]]:
@@ -44,6 +46,22 @@ class ExperimentOutcome:
     @property
     def n_failed(self) -> int:
         return len(self.failed)
+
+
+class RunInterrupted(GosimError):
+    """Ctrl-C during a sweep: the completed runs are cached and in the tables."""
+
+    exit_code = 130
+    label = "interrupted"
+
+    def __init__(self, outcome: ExperimentOutcome) -> None:
+        self.outcome = outcome
+        o = outcome
+        super().__init__(
+            f"{len(o.records)} of {o.n_total} runs completed ({o.n_cached} cached before, "
+            f"{o.n_ran} this time) and kept in {o.results_dir} (tables, summary and "
+            f"manifest written, plots not drawn); run the same command again to run the "
+            f"other {o.n_total - len(o.records)}")
 
 
 class ResultsDirError(GosimError):
@@ -131,49 +149,58 @@ def run_experiment(
                      key=lambda h: (-_estimated_cost(first[h]), first[h].run_id))
     tasks = [(h, scenarios[h]) for h in pending]
 
-    with _Progress(progress, total=len(scenarios), done=len(cached),
-                   label=exp.name) as bar:
-        def on_done(h: str, out: dict[str, Any]) -> None:
-            outcomes[h] = out
-            cache.put(h, scenarios[h], out)
-            bar.advance(ok=bool(out.get("ok")))
-            if on_progress is not None:
-                on_progress(len(outcomes), len(scenarios))
+    interrupted = False
+    try:
+        with _Progress(progress, total=len(scenarios), done=len(cached),
+                       label=exp.name) as bar:
+            def on_done(h: str, out: dict[str, Any]) -> None:
+                cache.put(h, scenarios[h], out)  # atomic: a completed run survives Ctrl-C
+                outcomes[h] = out
+                bar.advance(ok=bool(out.get("ok")))
+                if on_progress is not None:
+                    on_progress(len(outcomes), len(scenarios))
 
-        if tasks:
-            if executor == "dask":
-                from gosim.runner.dask_executor import run_dask
+            if tasks:
+                if executor == "dask":
+                    from gosim.runner.dask_executor import run_dask
 
-                run_dask(tasks, jobs, on_done, simulate_fn, scheduler,
-                         key_prefix=f"gosim-{fingerprint}")
-            else:
-                from gosim.runner.local import run_local
+                    run_dask(tasks, jobs, on_done, simulate_fn, scheduler,
+                             key_prefix=f"gosim-{fingerprint}")
+                else:
+                    from gosim.runner.local import run_local
 
-                run_local(tasks, jobs, on_done, simulate_fn)
+                    run_local(tasks, jobs, on_done, simulate_fn)
+    except KeyboardInterrupt:
+        # the executor has abandoned the runs in flight; keep what completed
+        interrupted = True
 
-    records = [(s, outcomes[s.config_hash]) for s in specs]
+    done_specs = [s for s in specs if s.config_hash in outcomes]
+    records = [(s, outcomes[s.config_hash]) for s in done_specs]
     tables = build_tables(exp, records)
     written = write_tables(results_dir, tables, timeseries=exp.outputs.timeseries)
     if not exp.outputs.timeseries:
         tables["timeseries"] = tables["timeseries"].iloc[0:0]
-    n_cached = sum(1 for s in specs if s.config_hash in cached)
+    n_cached = sum(1 for s in done_specs if s.config_hash in cached)
     outcome = ExperimentOutcome(experiment=exp, results_dir=results_dir, records=records,
-                                tables=tables, n_cached=n_cached, n_ran=len(specs) - n_cached,
-                                wall_s=0.0)
+                                tables=tables, n_cached=n_cached,
+                                n_ran=len(done_specs) - n_cached, wall_s=0.0,
+                                n_total=len(specs))
 
     from gosim.analysis.plots import draw_plots
     from gosim.analysis.summary import write_summary
 
     meta = experiment_meta(exp)
-    which = exp.outputs.plot_names() if plots is not False else []
+    which = exp.outputs.plot_names() if plots is not False and not interrupted else []
     plot_paths, notes = draw_plots(tables, meta, results_dir / "plots", which)
     outcome.plots, outcome.notes = plot_paths, notes
     outcome.wall_s = time.perf_counter() - t0
     meta.update(counts(outcome))
     write_summary(results_dir / "summary.md", tables, meta, notes)
-    write_json(results_dir / "manifest.json", _manifest(
+    write_json(results_dir / "manifest.json", {**_manifest(
         outcome, meta, fingerprint, executor, jobs, scheduler,
-        files=written + ["summary.md"], cached=cached))
+        files=written + ["summary.md"], cached=cached), "interrupted": interrupted})
+    if interrupted:
+        raise RunInterrupted(outcome)
     return outcome
 
 

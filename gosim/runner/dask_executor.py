@@ -40,14 +40,18 @@ def run_dask(tasks: list[Task], jobs: int, on_done: OnDone, simulate_fn: Simulat
                 fut = client.submit(execute_run, scenario, simulate_fn,
                                     key=f"{key_prefix}-{key}", pure=False)
                 futures[fut] = key
-            for fut in as_completed(list(futures)):
-                try:
-                    out = fut.result()
-                except Exception as e:  # worker lost, unpicklable, gosim missing on worker
-                    out = {"ok": False, "result": None, "wall_s": 0.0,
-                           "error": f"dask task failed: {type(e).__name__}: {e}"}
-                on_done(futures[fut], out)
-                fut.release()
+            try:
+                for fut in as_completed(list(futures)):
+                    try:
+                        out = fut.result()
+                    except Exception as e:  # worker lost, unpicklable, gosim missing
+                        out = {"ok": False, "result": None, "wall_s": 0.0,
+                               "error": f"dask task failed: {type(e).__name__}: {e}"}
+                    on_done(futures[fut], out)
+                    fut.release()
+            except BaseException:  # Ctrl-C: stop the tasks still queued or running
+                client.cancel([f for f in futures if not f.done()])
+                raise
         finally:
             client.close()
     finally:

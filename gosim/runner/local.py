@@ -3,11 +3,18 @@
 ``spawn`` (not ``fork``) so that workers start clean whatever threads the
 parent has (rich's progress refresh, Dask); results are identical either way
 because a run depends only on its scenario.
+
+Interruption: workers ignore SIGINT (a Ctrl-C at a terminal reaches the
+whole process group); the parent, on KeyboardInterrupt, terminates the
+workers at once, so runs in flight are abandoned within a moment instead of
+being waited for, and re-raises. Completed runs were already handed to
+``on_done``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -18,6 +25,11 @@ Task = tuple[str, dict[str, Any]]  # (config hash, scenario dict)
 OnDone = Callable[[str, dict[str, Any]], None]
 
 
+def _ignore_sigint() -> None:
+    """Worker initializer: the parent decides what an interrupt stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_local(tasks: list[Task], jobs: int, on_done: OnDone,
               simulate_fn: SimulateFn | None = None) -> None:
     if jobs <= 1 or len(tasks) <= 1:
@@ -25,7 +37,9 @@ def run_local(tasks: list[Task], jobs: int, on_done: OnDone,
             on_done(key, execute_run(scenario, simulate_fn))
         return
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx)
+    others = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
+                               initializer=_ignore_sigint)
     try:
         futures: dict[Future[dict[str, Any]], str] = {
             pool.submit(execute_run, scenario, simulate_fn): key for key, scenario in tasks}
@@ -40,6 +54,11 @@ def run_local(tasks: list[Task], jobs: int, on_done: OnDone,
                            "error": f"worker failed: {type(e).__name__}: {e}"}
                 on_done(futures[f], out)
     except BaseException:
+        # Ctrl-C (or an error in on_done): abandon the runs in flight now
         pool.shutdown(wait=False, cancel_futures=True)
+        for p in set(multiprocessing.active_children()) - others:
+            p.terminate()
+        for p in set(multiprocessing.active_children()) - others:
+            p.join(timeout=5)
         raise
     pool.shutdown(wait=True)
