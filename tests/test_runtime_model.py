@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gosim.errors import InvalidSizeError, UnknownPresetError
-from gosim.runtime.arena import PAGE_SIZE
+from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
 from gosim.runtime.design import PRESETS
 from gosim.runtime.malloc import ZEROBASE, Runtime
 from gosim.runtime.mspan import objects_per_span
@@ -163,13 +163,66 @@ OPS = st.lists(st.one_of(
     st.tuples(st.just("malloc"), SIZES, st.booleans(), st.integers(0, 2)),
     st.tuples(st.just("free"), st.integers(0, 10**9), st.just(False), st.integers(0, 2)),
     st.tuples(st.just("flush"), st.just(0), st.just(False), st.integers(0, 2)),
+    st.tuples(st.just("pcache"), st.just(0), st.just(False), st.integers(0, 2)),
 ), max_size=120)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(preset=st.sampled_from(sorted(PRESETS)), ops=OPS)
-def test_random_alloc_free_keeps_invariants(preset, ops):
+def _record_growth(rt: Runtime) -> list[int]:
+    """Log the page count of every heap growth request (mheap.grow's argument)."""
+    log: list[int] = []
+    grow = rt.mheap.grow
+
+    def logged(ctx, npages):
+        log.append(npages)
+        return (yield from grow(ctx, npages))
+
+    rt.mheap.grow = logged  # type: ignore[method-assign]
+    return log
+
+
+def _mapped_bytes(rt: Runtime, log: list[int]) -> int:
+    """HeapSys from the growth log by the design's growth rule (mheap.go grow):
+    whole 512-page palloc chunks (Go 1.14+) or whole 64 MiB arenas (Go 1.11-1.13)."""
+    d = rt.design
+    if d.heap_growth == "chunk":
+        return sum(-(-n // d.palloc_chunk_pages) * d.palloc_chunk_pages * PAGE_SIZE for n in log)
+    return sum(-(-(n * PAGE_SIZE) // d.heap_arena_bytes) * d.heap_arena_bytes for n in log)
+
+
+def _check_heap_pages(rt: Runtime, log: list[int]) -> None:
+    """heap_inuse / heap_idle / heap_sys / heap_released against pages counted
+    independently: every mapped page lies in exactly one in-use span, one free
+    run of the page allocator or one P's page cache, inside the reserved arenas."""
+    h = rt.mheap
+    spans = [(s.start_page, s.npages) for s in h.spans.values()]
+    idle = list(h.free.runs())
+    for p in rt.ps:
+        idle += [(p.pcache.base_page + i, 1) for i in range(64) if p.pcache.cache >> i & 1]
+    runs = sorted(spans + idle)
+    for (a, n), (b, _) in zip(runs, runs[1:], strict=False):
+        assert a + n <= b, f"pages {a}+{n} and {b} overlap"
+    arenas = [(base >> PAGE_SHIFT, n >> PAGE_SHIFT) for base, n in h.arenas]
+    assert all(any(b <= a and a + n <= b + m for b, m in arenas) for a, n in runs)
+    inuse_pages = sum(n for _, n in spans)
+    idle_pages = sum(n for _, n in idle)
+    m = rt.memstats()
+    assert m["heap_sys_bytes"] == _mapped_bytes(rt, log) == (inuse_pages + idle_pages) * PAGE_SIZE
+    assert m["heap_inuse_bytes"] == inuse_pages * PAGE_SIZE
+    assert m["heap_idle_bytes"] == idle_pages * PAGE_SIZE
+    assert m["heap_reserved_bytes"] == sum(n for _, n in h.arenas) >= m["heap_sys_bytes"]
+    # released (never touched) pages are all idle: none lies in an in-use span
+    released = h.scav.runs()
+    for a, n in released:
+        assert all(a + n <= b or b + m <= a for b, m in spans), f"released page in a span: {a}"
+    assert m["heap_released_bytes"] == sum(n for _, n in released) * PAGE_SIZE
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=OPS)
+def test_random_alloc_free_heap_pages_counted(preset, ops):
     rt = Runtime(preset, 3)
+    log = _record_growth(rt)
     live: dict[int, int] = {}  # slot address -> P that allocated it
     for op, a, b, p in ops:
         if op == "malloc":
@@ -187,9 +240,11 @@ def test_random_alloc_free_keeps_invariants(preset, ops):
             rt.free(slot, p=p)
         elif op == "flush":
             rt.release_all(p)
+        elif op == "pcache":
+            rt.mheap.flush_page_cache(rt.ps[p])
         rt.check_invariants()
+        _check_heap_pages(rt, log)
         m = rt.memstats()
-        assert m["heap_sys_bytes"] == m["heap_inuse_bytes"] + m["heap_idle_bytes"]
         assert m["mallocs"] - m["tiny_allocs"] >= m["frees"]
     # free everything: the heap is all idle and its free pages one run per arena stretch
     for p in range(3):
@@ -199,9 +254,9 @@ def test_random_alloc_free_keeps_invariants(preset, ops):
     for p in rt.ps:
         rt.mheap.flush_page_cache(p)
     rt.check_invariants()
+    _check_heap_pages(rt, log)
     m = rt.memstats()
     assert m["heap_inuse_bytes"] == 0
-    assert m["heap_idle_bytes"] == m["heap_sys_bytes"]
     assert m["heap_alloc_bytes"] == 0
     assert m["spans_inuse"] == 0
     if m["heap_sys_bytes"]:
