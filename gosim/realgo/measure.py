@@ -7,7 +7,7 @@ simulator names them. Counters are deltas (what the workload did), except
 ``mcache_inuse_bytes`` (one mcache per P, a level, not a flow).
 
 Before the baseline (GC off) the program brings the runtime to the model's
-starting state (program.py ``prepare``): a forced GC, then for each span
+starting state (``prepare`` in goprog/prepare.go): a forced GC, then for each span
 class the workload uses, allocations until a fresh span is cached and that
 span is full (no partially used span is left to absorb workload objects);
 one-page spans until this P's mspan-struct cache is empty; and every usable
@@ -113,7 +113,11 @@ def real_metrics(out: dict[str, Any], preset_sizeclasses: str = "go1.27") -> tup
                              if nallocs else 0.0),
         "harness_mallocs": int(out.get("harness_mallocs", 0)),
     }
+    # the P each goroutine ran on (pinned), and the P whose caches prepare drained
+    m["goroutine_ps"] = [int(g["p"]) for g in gs]
     prep = out.get("prepare") or {}
+    if "p" in prep:
+        m["harness_p"] = int(prep["p"])
     for k in ("unusable_idle_bytes", "fill_residual_bytes", "fill_growths", "mspancache_refill"):
         if k in prep:
             m[f"prepare_{k}"] = prep[k]

@@ -21,11 +21,6 @@ from gosim.runtime.design import get_design
 from gosim.runtime.malloc import Runtime
 
 
-def preset_for_release(release: str) -> str:
-    """The design preset that models a Go release (``'1.25'`` -> ``'go1.25'``)."""
-    return "go" + release
-
-
 def replay(w: GoWorkload, preset: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the workload's draws through the model; return (metrics, by_size rows)."""
     sc = w.scenario
@@ -47,18 +42,12 @@ def replay(w: GoWorkload, preset: str | None = None) -> tuple[dict[str, Any], li
     return m, rt.by_size()
 
 
-def simulate_scenario(w: GoWorkload, preset: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """Run the simulator on the workload's scenario with ``preset``.
+def simulate_scenario(w: GoWorkload, preset: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the simulator on the workload's scenario with ``preset``; return
+    (metrics, by_size rows)."""
+    from gosim.sim import simulate
 
-    Returns (metrics, by_size, source); source is ``'simulate'`` when
-    ``gosim.sim.simulate`` exists, else ``'replay'`` (structure only).
-    """
     sc = w.scenario.model_copy(update={"design": w.scenario.design.model_copy(
         update={"preset": preset})})
-    try:
-        from gosim.sim import simulate  # type: ignore[attr-defined]
-    except ImportError:
-        m, rows = replay(w, preset)
-        return m, rows, "replay"
     res = simulate(sc)
-    return dict(res.metrics), list(res.by_size), "simulate"
+    return dict(res.metrics), list(res.by_size)

@@ -92,7 +92,9 @@ def run_probe(spec: dict[str, Any], *, tc: GoToolchain | None = None,
     assert wd is not None
     try:
         wd.mkdir(parents=True, exist_ok=True)
-        spec_path = wd / "spec.json"
+        # absolute: the program runs with wd as its working directory, where a
+        # relative workdir (``--out results``) would not resolve
+        spec_path = wd.resolve() / "spec.json"
         spec_path.write_text(json.dumps(spec))
         gogc = "off" if gc is False else ("100" if gc is True else str(int(gc)))
         env = go_env({"GOMAXPROCS": str(gomaxprocs), "GOGC": gogc, "GODEBUG": ""})
@@ -117,10 +119,4 @@ def run_probe(spec: dict[str, Any], *, tc: GoToolchain | None = None,
             shutil.rmtree(wd, ignore_errors=True)
 
 
-def parse_float(x: Any) -> float:
-    """Decode the probe's JSON floats (infinities come as strings)."""
-    return float(x)
-
-
-__all__ = ["GoBuildError", "GoRunError", "build_probe", "run_probe", "write_u32", "write_u8",
-           "parse_float"]
+__all__ = ["GoBuildError", "GoRunError", "build_probe", "run_probe", "write_u32", "write_u8"]

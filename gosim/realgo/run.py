@@ -6,7 +6,8 @@ design preset that models the Go release used, compare, and write
 ``<out>/<name>-realgo/``:
 
 - ``comparison.parquet`` / ``comparison.json``: one row per (run, metric):
-  real, model, relative error, whether the metric is exact and agrees;
+  real, model, relative error, the check (exact, bound with its range, or
+  approx; :mod:`gosim.realgo.compare`) and whether the model passes it;
 - ``runs.parquet``: one row per (run, source = real | model), metrics flattened;
 - ``real.json``, ``model.json``: everything each side reported (the real side
   includes the raw MemStats and runtime/metrics at baseline and after);
@@ -23,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gosim.errors import GosimError
-from gosim.realgo.compare import Row, compare
+from gosim.realgo.compare import Placement, Row, checks_for, compare
 from gosim.realgo.measure import RealRun, run_workload
 from gosim.realgo.model import simulate_scenario
 from gosim.realgo.program import write_program
@@ -48,7 +48,6 @@ class RunComparison:
     real: RealRun
     model: dict[str, Any]
     model_by_size: list[dict[str, Any]]
-    model_source: str
     rows: list[Row]
 
 
@@ -109,11 +108,17 @@ def run_realgo(config: Path, *, go_version: str | None = None, out: Path = Path(
         for spec, w in zip(specs, workloads, strict=True):
             wd = prog / f"run-{spec.run_id}"
             real = run_workload(w, tc=tc, repeat=repeat, workdir=wd)
-            model, model_by_size, source = simulate_scenario(w, preset)
+            model, model_by_size = simulate_scenario(w, preset)
+            placement = Placement(
+                gomaxprocs=w.gomaxprocs, goroutine_ps=tuple(real.metrics["goroutine_ps"]),
+                harness_p=real.metrics.get("harness_p"),
+                model_preempted=(len(w.goroutines) > 1 or w.gomaxprocs > 1)
+                and model["sim_time_ns"] > w.scenario.time_slice_ns)
             rc = RunComparison(
                 run_id=spec.run_id, label=spec.label(), seed=spec.seed, real=real, model=model,
-                model_by_size=model_by_size, model_source=source,
-                rows=compare(real.metrics, real.by_size, model, model_by_size, gc=gc))
+                model_by_size=model_by_size,
+                rows=compare(real.metrics, real.by_size, model, model_by_size,
+                             checks_for(placement, gc=gc)))
             outcome.runs.append(rc)
             if on_run:
                 on_run(rc)
@@ -159,7 +164,7 @@ def _write(d: Path, exp: Any, o: RealgoOutcome) -> None:
     (d / "real.json").write_text(json.dumps(
         [{"run_id": rc.run_id, **rc.real.to_dict()} for rc in o.runs]))
     (d / "model.json").write_text(json.dumps(
-        [{"run_id": rc.run_id, "source": rc.model_source, "metrics": rc.model,
+        [{"run_id": rc.run_id, "metrics": rc.model,
           "by_size": rc.model_by_size} for rc in o.runs], default=str))
     manifest = {
         "experiment": exp.name, "config": exp.path, "scenario": exp.as_dict(),
@@ -170,9 +175,3 @@ def _write(d: Path, exp: Any, o: RealgoOutcome) -> None:
     }
     (d / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
 
-
-def copy_program(dest: Path) -> Path:
-    """Write the measuring program alone into ``dest`` (for inspection)."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    return write_program(dest)

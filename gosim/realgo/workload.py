@@ -7,10 +7,14 @@ no file. Draws use the simulator's streams (:mod:`gosim.workload.streams`) with
 the simulator's seeds, so real and simulated runs allocate the same objects.
 
 Goroutine ``k`` of the whole workload (groups in order) runs on P ``k mod
-GOMAXPROCS`` in the model; in the real program each goroutine keeps one P
-for its whole run when there are no more goroutines than Ps (the program
-releases them together and they spin until all are running), which is
-what makes per-P span counts comparable.
+GOMAXPROCS`` in the model. In the real program (goprog/workload.go) each
+goroutine runs pinned to the P it starts on (GC off), so it keeps that P's
+mcache for its whole run whatever the machine's load; when there are no more
+goroutines than Ps they are released together and spin until all are
+running, one per P; goroutines beyond GOMAXPROCS run in lanes (goroutine
+``k`` starts when goroutine ``k - GOMAXPROCS`` has finished), so one P runs
+goroutines that share it one after another, in the model's order. The
+program reports the P each goroutine ran on.
 """
 
 from __future__ import annotations
@@ -189,6 +193,8 @@ def to_spec(w: GoWorkload, workdir: Path, *, prepare: bool = True) -> dict[str, 
     spec: dict[str, Any] = {
         "mode": "workload", "goroutines": gs,
         "barrier": 1 < len(gs) <= w.gomaxprocs,
+        # pinned goroutines cannot start a GC cycle: pin only with the GC off
+        "pin": not w.gc,
     }
     if prepare and not w.gc:
         spec["prepare"] = {

@@ -8,9 +8,14 @@ preset may carry its own overrides (e.g. the treap-era heap cost of go1.12);
 a calibration profile measured from the real Go runtime can replace the
 defaults (``gosim calibrate``). Precedence: defaults < design < profile < scenario.
 
-Sources are abbreviated: [REF] = ../shared/REFERENCES.md figures measured on a
-2-core machine like ours; [DD35112] = Go design doc 35112 (Scaling the Go page
-allocator); [TCM] = gperftools tcmalloc.html; [GO] = the Go source file named.
+Sources are abbreviated: [RG] = ns per allocation measured on the 2-core
+development machine with the real runtime (Go 1.27, GOMAXPROCS=1; the table in
+docs/realgo.md, reproduced by ``gosim calibrate``); [DD35112] = Go design doc
+35112, "Scaling the Go page allocator"
+(https://go.googlesource.com/proposal/+/master/design/35112-scaling-the-page-allocator.md);
+[TCM] = gperftools' tcmalloc design notes
+(https://gperftools.github.io/gperftools/tcmalloc.html); [GO] = the Go source
+file named (src/runtime/ in https://go.googlesource.com/go).
 """
 
 from __future__ import annotations
@@ -34,11 +39,11 @@ def _p(name: str, default: float, unit: str, help: str, source: str) -> CostPara
 COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     # -- the fast path -------------------------------------------------------------
     _p("malloc_fast_ns", 12, "ns", "mallocgc small-object fast path (nextFreeFast + bookkeeping)",
-       "[REF] ~15 ns per 48 B allocation at GOMAXPROCS=1 incl. amortised refills"),
+       "[RG] 19-21 ns per 48 B allocation with the GC on (memory reused), incl. amortised refills"),
     _p("tiny_fast_ns", 6, "ns", "mallocgc tiny path when the object fits the current block",
-       "[REF] ~7-8 ns per 8 B pointer-free allocation"),
+       "[RG] 13-15 ns per 8 B pointer-free (tiny) allocation, incl. a new block every other one"),
     _p("zero_per_byte_ns", 0.03, "ns/byte", "memclr of an object from a span that needs zeroing",
-       "~32 B/ns memclrNoHeapPointers; [REF] 64 KiB ~1.9 us with GC-reused memory"),
+       "~32 B/ns memclrNoHeapPointers; [RG] 64 KiB ~2.8 us with the GC on (reused, zeroed)"),
     # -- mcache / mcentral ---------------------------------------------------------------
     _p("refill_ns", 40, "ns", "mcache.refill bookkeeping outside any lock",
        "[GO] mcache.go refill; order of a few cache misses"),
@@ -77,7 +82,7 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "fault per span, ~2.5 us (docs/realgo.md)"),
     _p("free_span_ns", 300, "ns", "freeSpan inside mheap.lock", "[GO] mheap.go freeSpanLocked"),
     _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
-       "[REF] 32 KiB ~1.1-1.2 us total with zeroing"),
+       "[RG] 32 KiB ~1 us with the GC off (fresh memory, no zeroing)"),
     # -- locks and scheduling ---------------------------------------------------------------
     _p("lock_uncontended_ns", 20, "ns", "runtime.lock + unlock when free (atomic CAS pair)",
        "[GO] lock_spinbit.go fast path; [TCM] lock/unlock pair ~100 ns on a 2.8 GHz P4"),
@@ -89,6 +94,3 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "[GO] proc.go schedule/gogo"),
 )}
 
-
-def parameter_names() -> list[str]:
-    return sorted(COST_PARAMETERS)

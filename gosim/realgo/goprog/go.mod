@@ -1,0 +1,3 @@
+module gosimprobe
+
+go 1.22
