@@ -27,6 +27,7 @@ from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
 from gosim.runtime.design import PRESETS, Design
+from gosim.runtime.sizeclasses import PRESETS as SIZECLASS_PRESETS
 from gosim.workload.spec import Dist, GoroutineGroup, Lifetime, Shorthand, Strict, Workload
 
 __all__ = ["Dist", "GoroutineGroup", "Lifetime", "Workload", "DesignSpec", "Warmup", "Scenario",
@@ -100,6 +101,11 @@ class DesignSpec(Shorthand):
                 errors.append(InitErrorDetails(
                     type=_custom("unknown_option", f"unknown design option {k!r}; expected one "
                                  f"of {sorted(names)}"), loc=(k,), input=x))
+                continue
+            if k == "sizeclasses" and x not in SIZECLASS_PRESETS:
+                errors.append(InitErrorDetails(
+                    type=_custom("unknown_table", f"unknown size-class table {x!r}; expected one "
+                                 f"of {list(SIZECLASS_PRESETS)}"), loc=(k,), input=x))
                 continue
             try:
                 _option_adapter(k).validate_python(x, strict=True)

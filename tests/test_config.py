@@ -238,6 +238,9 @@ BAD = {
                                          "design: {preset: go1.12, overrides: {page_cache: 3}}")
                             + "sweep:\n  grid:\n    design.overrides.page_cache: [true]\n",
                             "scenario.design.overrides.page_cache", 3, "boolean (got 3)"),
+    "override_unknown_sizeclass_table": (
+        BASE.replace("design: go1.27", "design: {preset: go1.14, overrides: {sizeclasses: go9}}"),
+        "scenario.design.overrides.sizeclasses", 3, "unknown size-class table 'go9'"),
     "base_cost_name_swept": (BASE.replace("seed: 7", "seed: 7\n  costs: {nope_ns: 1}")
                              + "sweep:\n  grid:\n    costs: [{malloc_fast_ns: 1}]\n",
                              "scenario.costs.nope_ns", 5, "unknown cost parameter 'nope_ns'"),
@@ -395,3 +398,89 @@ def test_swept_error_names_the_index_of_the_value_that_caused_it(tmp_path: Path)
     with pytest.raises(ConfigError) as ei:
         load_experiment(p)
     assert ei.value.key == "sweep.zip.gomaxprocs.2" and ei.value.line == 13
+
+
+# ------------------------------------------------------------ the schema reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docs_schema_md_is_the_output_of_gosim_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    from gosim.cli import main
+
+    assert main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert (ROOT / "docs" / "schema.md").read_text() == out, (
+        "docs/schema.md is stale: regenerate it with `gosim schema > docs/schema.md`")
+
+
+def test_schema_example_loads_and_uses_every_form() -> None:
+    from gosim.config.reference import EXAMPLE
+
+    exp = parse_experiment(EXAMPLE)
+    assert len(exp.runs) == 2 * 2 * 3 * 3  # grid 2 x 2, zip of 3, 3 replications
+    sc = exp.runs[0].scenario
+    assert sc.design.preset == "go1.14" and sc.design.overrides == {"page_cache": True}
+    a, b = sc.workload.groups
+    assert (a.lifetime.kind, a.lifetime.value) == ("allocations", 64)
+    assert b.lifetime.kind == "keep" and b.size.dist == "choice"
+    assert sc.costs["pagealloc_ns"].dist == "lognormal"
+    assert exp.outputs.plot_names() == ["scaling", "p_time"]
+
+
+def test_markdown_reference_lists_every_key_option_and_cost() -> None:
+    from gosim.config import reference
+    from gosim.runtime.design import PRESETS
+    from gosim.scenario import design_options
+    from gosim.sim.costs import COST_PARAMETERS
+
+    md = reference.markdown()
+    sections = md.split("\n## ")
+    for model, title in reference.SECTIONS.items():
+        body = next(s for s in sections if s.startswith(title + "\n"))
+        for name in model.model_fields:
+            assert f"\n| `{name}` |" in body, (title, name)
+    overrides = md.split("### scenario.design.overrides")[1].split("\n## ")[0]
+    assert overrides.count("\n| `") == len(design_options())
+    for p in PRESETS:
+        assert f"`{p}`" in overrides
+    costs = md.split("## scenario.costs")[1]
+    for name, p in COST_PARAMETERS.items():
+        assert f"| `{name}` | {p.default:g} | {p.unit} |" in costs
+
+
+def test_json_schema_follows_the_models(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from gosim.cli import main
+    from gosim.config.reference import json_schema
+    from gosim.runtime.design import PRESETS
+    from gosim.scenario import Scenario
+    from gosim.sim.costs import COST_PARAMETERS
+
+    assert main(["schema", "--format", "json"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert js == json.loads(json.dumps(json_schema()))
+    defs = js["$defs"]
+    assert js["properties"]["scenario"]["$ref"] == "#/$defs/Scenario"
+    assert js["additionalProperties"] is False
+    sc = defs["Scenario"]
+    assert set(sc["properties"]) == set(Scenario.model_fields)
+    assert sc["properties"]["gomaxprocs"] == {
+        "default": 1, "description": "number of Ps", "maximum": 1024, "minimum": 1,
+        "title": "Gomaxprocs", "type": "integer"}
+    assert sc["properties"]["costs"]["propertyNames"]["enum"] == sorted(COST_PARAMETERS)
+    # the short forms are part of the schema
+    design_short, design_map = defs["DesignSpec"]["anyOf"]
+    assert design_short == {"type": "string", "enum": sorted(PRESETS)}
+    assert design_map["properties"]["preset"]["enum"] == sorted(PRESETS)
+    assert defs["Dist"]["anyOf"][0] == {"type": "number", "minimum": 0}
+    assert [f.get("enum") or f.get("required") for f in defs["Lifetime"]["anyOf"][:3]] == [
+        ["drop", "keep"], ["allocations"], ["time"]]
+
+
+def test_schema_rejects_an_unknown_format(capsys: pytest.CaptureFixture[str]) -> None:
+    from gosim.cli import main
+
+    assert main(["schema", "--format", "xml"]) == 2
+    assert "--format" in capsys.readouterr().err
