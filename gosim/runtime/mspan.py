@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
+from gosim.runtime.arena import PAGE_SHIFT
 
 
 class MSpanState(IntEnum):
@@ -18,7 +18,6 @@ class MSpanState(IntEnum):
 
     DEAD = 0
     IN_USE = 1
-    MANUAL = 2
 
 
 #: gc.MinSizeForMallocHeader on 64-bit: objects <= 512 B keep pointer bits in the span
@@ -114,20 +113,8 @@ class MSpan:
         return self.start_page << PAGE_SHIFT
 
     @property
-    def limit(self) -> int:
-        return self.base + self.nelems * self.elemsize
-
-    @property
-    def nbytes(self) -> int:
-        return self.npages * PAGE_SIZE
-
-    @property
     def size_class(self) -> int:
         return self.spanclass >> 1
-
-    @property
-    def noscan(self) -> bool:
-        return bool(self.spanclass & 1)
 
     def touch(self, addr: int) -> int:
         """The allocator writes at addr: 1 if that OS page was fresh (a fault), else 0."""
