@@ -484,3 +484,12 @@ def test_schema_rejects_an_unknown_format(capsys: pytest.CaptureFixture[str]) ->
 
     assert main(["schema", "--format", "xml"]) == 2
     assert "--format" in capsys.readouterr().err
+
+
+def test_the_experiments_readme_example_loads() -> None:
+    text = (ROOT / "experiments" / "README.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    exp = parse_experiment(block)
+    # grid 3 presets x (4 gomaxprocs zip x 2 size zip) x 3 replications
+    assert len(exp.runs) == 3 * 4 * 2 * 3
+    assert exp.name == "quickstart"

@@ -61,7 +61,7 @@ def error_message(err: ErrorDetails) -> str:
     msg = str(ctx["error"]) if kind == "value_error" and "error" in ctx else err.get(
         "msg", "invalid value")
     inp = err.get("input")
-    if not isinstance(inp, dict | list):
+    if not isinstance(inp, dict | list) and repr(inp) not in msg:
         msg = f"{msg} (got {inp!r})"
     return msg
 
