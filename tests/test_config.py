@@ -493,3 +493,18 @@ def test_the_experiments_readme_example_loads() -> None:
     # grid 3 presets x (4 gomaxprocs zip x 2 size zip) x 3 replications
     assert len(exp.runs) == 3 * 4 * 2 * 3
     assert exp.name == "quickstart"
+
+
+def test_a_bad_swept_profile_in_the_base_is_reported(tmp_path: Path, monkeypatch) -> None:
+    prof = tmp_path / "profiles"
+    prof.mkdir()
+    (prof / "mine.yaml").write_text("name: mine\nparameters:\n  malloc_fast_ns: 10\n")
+    monkeypatch.setenv("GOSIM_PROFILE_PATH", str(prof))
+    p = write(tmp_path, BASE.replace("seed: 7", "seed: 7\n  costs_profile: nope")
+              + "sweep:\n  grid:\n    costs_profile: [mine]\n")
+    with pytest.raises(ConfigError, match="nope.*must be valid too") as ei:
+        load_experiment(p)
+    assert (ei.value.key, ei.value.line) == ("scenario.costs_profile", 5)
+    ok = write(tmp_path, BASE.replace("seed: 7", "seed: 7\n  costs_profile: mine")
+               + "sweep:\n  grid:\n    costs_profile: [mine]\n")
+    assert load_experiment(ok).runs[0].scenario.costs_profile == "mine"

@@ -36,15 +36,11 @@ from gosim.config.experiment import (
     load_experiment,
     parse_experiment,
     replication_seeds,
-    scenario_hash,
-    setting_label,
     short_key,
 )
-from gosim.config.paths import check_key_path, set_key_path
-from gosim.config.schema import PLOT_NAMES, ExperimentFile, Outputs, PlotName, Sweep
-from gosim.config.translate import format_value
+from gosim.config.paths import set_key_path
+from gosim.config.schema import PLOT_NAMES, Outputs, Sweep
 
-__all__ = ["PLOT_NAMES", "Experiment", "ExperimentFile", "Outputs", "PlotName", "RunSpec", "Sweep",
-           "build_experiment", "canonical_json", "check_key_path", "expand", "format_value",
-           "load_experiment", "parse_experiment", "replication_seeds", "scenario_hash",
-           "set_key_path", "setting_label", "short_key"]
+__all__ = ["PLOT_NAMES", "Experiment", "Outputs", "RunSpec", "Sweep", "build_experiment",
+           "canonical_json", "expand", "load_experiment", "parse_experiment", "replication_seeds",
+           "set_key_path", "short_key"]

@@ -254,29 +254,34 @@ def _check_base_values(base: dict[str, Any], where: dict[str, str], ctx: ErrorCo
     every setting replaces it (settings validate everything else)."""
     if not where:
         return
+
+    def error(message: str, key: str, skey: str) -> ConfigError:
+        return ctx.error(f"{message}; the base value of a swept key (swept at {where[skey]}) "
+                         "must be valid too", f"scenario.{key}")
+
+    def swept_at(key: str) -> str | None:
+        # an error above a swept key may be one that the swept values mend
+        skey = swept_key_for(key, where)
+        return skey if skey is not None and (key == skey or key.startswith(skey + ".")) else None
+
     try:
-        sc = Scenario.model_validate(base)
+        Scenario.model_validate(base)
     except ValidationError as e:
         for err in e.errors():
             key = loc_to_key(tuple(err["loc"]))
-            skey = swept_key_for(key, where)
-            # an error above a swept key may be one the swept values mend
-            if skey is not None and (key == skey or key.startswith(skey + ".")) \
-                    and err["type"] != "missing":
-                raise ctx.error(f"{error_message(err)}; the base value of a swept key "
-                                f"(swept at {where[skey]}) must be valid too",
-                                f"scenario.{key}") from None
-        return
-    for name in sc.costs:
-        key = f"costs.{name}"
-        skey = swept_key_for(key, where)
-        if skey is not None and key.startswith(skey + ".") and name not in cost_parameter_names():
-            raise ctx.error(f"{_unknown_cost(name)}; the base value of a swept key (swept at "
-                            f"{where[skey]}) must be valid too", f"scenario.{key}")
-    if "costs_profile" in where and sc.costs_profile:
-        problem = _profile_problem(sc.costs_profile)
+            skey = swept_at(key)
+            if skey is not None and err["type"] != "missing":
+                raise error(error_message(err), key, skey) from None
+    costs = base.get("costs")
+    for name in costs if isinstance(costs, dict) else ():
+        skey = swept_at(f"costs.{name}")
+        if skey is not None and name not in cost_parameter_names():
+            raise error(_unknown_cost(name), f"costs.{name}", skey)
+    profile = base.get("costs_profile")
+    if "costs_profile" in where and isinstance(profile, str):
+        problem = _profile_problem(profile)
         if problem:
-            raise ctx.error(problem, "scenario.costs_profile")
+            raise error(problem, "costs_profile", "costs_profile")
 
 
 def _unknown_cost(name: str) -> str:
