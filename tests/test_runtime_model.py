@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import math
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import gosim.runtime
 from gosim.errors import InvalidSizeError, UnknownPresetError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
 from gosim.runtime.design import PRESETS
@@ -274,3 +278,23 @@ def test_by_size_rows_count_refills_and_spans():
     assert rows[4]["mallocs"] == 511 and rows[4]["refills"] == 4 and rows[4]["spans_inuse"] == 4
     assert rows[4]["refills_noscan"] == 4 and rows[4]["refills_scan"] == 0
     assert rows[1]["mallocs"] == 1 and rows[1]["refills_scan"] == 1
+
+
+# -- the naming rule (gosim/runtime/__init__.py) ------------------------------------------
+RUNTIME_SOURCES = sorted(Path(gosim.runtime.__file__).parent.glob("*.py"))
+
+
+@pytest.mark.parametrize("path", RUNTIME_SOURCES, ids=lambda p: p.name)
+def test_runtime_names_are_snake_case_and_calls_public(path: Path) -> None:
+    """Functions and methods are snake_case (Go names converted: cacheSpan ->
+    cache_span); no module reaches into another object's private members."""
+    tree = ast.parse(path.read_text(), str(path))
+    snake = re.compile(r"^_{0,2}[a-z][a-z0-9_]*$")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            assert snake.match(node.name), f"{path.name}:{node.lineno} {node.name}"
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                and not node.attr.startswith("__"):
+            owner = node.value
+            assert isinstance(owner, ast.Name) and owner.id in ("self", "cls"), \
+                f"{path.name}:{node.lineno} private {node.attr} of another object"

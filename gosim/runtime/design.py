@@ -19,8 +19,9 @@ Sources (Go source files as named; docs/decisions.md says what the model takes f
 - tcmalloc: thread caches that move objects to and from one locked central
   free list per class in batches (gperftools tcmalloc.html); page heap under
   one lock.
-- global-lock: one lock around every malloc: the baseline the multi-level
-  design is claimed to beat.
+- global-lock: go1.12's allocator, its heap costs included, with one lock
+  around every malloc: the baseline the multi-level design is claimed to beat,
+  paying the same heap and page costs as the design it is compared with.
 """
 
 from __future__ import annotations
