@@ -1,4 +1,15 @@
-"""Resolved costs for one run: defaults < design < profile < scenario overrides."""
+"""Resolved costs for one run (defaults < design < profile < scenario overrides),
+and the one place every charge of the run is recorded.
+
+Every time the simulation charges is ``units x value`` of one cost parameter
+(``gosim/sim/costs.py``). Whoever charges a cost calls :meth:`CostModel.charge`
+with the parameter's name and the units charged; when a ``record`` dict is
+attached (``simulate(..., cost_record=...)``) it accumulates parameter ->
+total units, which is the seam calibration fits against: for constant costs,
+the busy time of a run is the sum over parameters of units x value (up to the
+rounding of each charge to whole ns), plus the time Ms sleep on a runtime
+lock waiting for its holder, which is no parameter's.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +22,8 @@ from gosim.sim.costs import COST_PARAMETERS
 
 class CostModel:
     def __init__(self, design_costs: dict[str, Any], overrides: dict[str, Dist],
-                 profile: dict[str, float] | None = None) -> None:
+                 profile: dict[str, float] | None = None,
+                 record: dict[str, float] | None = None) -> None:
         self.values: dict[str, Dist] = {}
         for name, p in COST_PARAMETERS.items():
             self.values[name] = Dist(dist="const", value=p.default)
@@ -26,6 +38,14 @@ class CostModel:
         #: constant costs as floats (per unit); distribution-valued ones are None
         self.constants: dict[str, float | None] = {
             n: (float(d.value) if d.dist == "const" else None) for n, d in self.values.items()}
+        #: parameter -> units charged so far, when the caller asked for it
+        self.record = record
+
+    def charge(self, name: str, units: float) -> None:
+        """Record ``units`` of cost parameter ``name`` as charged."""
+        rec = self.record
+        if rec is not None and units:
+            rec[name] = rec.get(name, 0.0) + units
 
     def const(self, name: str) -> int:
         """A cost that is used as a constant (lock spin window, wake-up latency)."""
@@ -33,6 +53,3 @@ class CostModel:
 
     def const_float(self, name: str) -> float:
         return float(self.values[name].mean_value())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {n: d.model_dump(exclude_none=True) for n, d in sorted(self.values.items())}

@@ -3,6 +3,7 @@ its allocator calls run under in the simulation (locks, costs, atomics)."""
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ import numpy as np
 from numpy.random import SeedSequence
 
 from gosim.runtime.context import AtomicCell, Mutex
+from gosim.sim.alloc import Charges
 from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.env import PTimeout
 from gosim.workload.spec import GoroutineGroup
@@ -31,7 +33,7 @@ class GCtx:
 
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
                  "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
-                 "live_ring", "live_bytes", "allocs", "done", "comp_times")
+                 "live_ring", "live_bytes", "allocs", "comp_times")
 
     def __init__(self, sim: Simulation, gid: int, group: GoroutineGroup, seed: SeedSequence):
         self.sim = sim
@@ -56,9 +58,10 @@ class GCtx:
         self.live_ring: deque[int] | None = (
             deque(maxlen=lt.value) if lt.kind == "allocations" else None)
         self.live_bytes = 0
+        #: allocations completed (before the end of a timed run)
         self.allocs = 0
-        self.done = False
-        self.comp_times: list[np.ndarray] | None = [] if lt.kind == "time" else None
+        #: completion times of this goroutine's allocations (``time`` lifetimes)
+        self.comp_times: array[int] | None = array("q") if lt.kind == "time" else None
 
     # -- costs ----------------------------------------------------------------------
     def _stream(self, name: str) -> Stream:
@@ -69,22 +72,77 @@ class GCtx:
             self.cost_streams[name] = s
         return s
 
-    def cost_ns(self, name: str, units: float = 1.0) -> int:
+    def draw_ns(self, name: str, units: float = 1.0) -> int:
+        """The next value of a cost times ``units``, rounded to ns; not recorded
+        (the caller charges what it actually spends)."""
         c = self.sim.costs.constants[name]
         if c is None:
             c = self._stream(name).next()
         return int(c * units + 0.5)
 
-    def cost_vec(self, name: str, n: int, units: float = 1.0) -> np.ndarray:
-        """The next n draws of a cost, as int ns (peeked; call cost_consume after)."""
-        c = self.sim.costs.constants[name]
-        if c is None:
-            return np.floor(self._stream(name).peek(n) * units + 0.5).astype(np.int64)
-        return np.full(n, int(c * units + 0.5), dtype=np.int64)
+    def cost_ns(self, name: str, units: float = 1.0) -> int:
+        """Draw and charge ``units`` of a cost."""
+        self.sim.costs.charge(name, units)
+        return self.draw_ns(name, units)
 
-    def cost_consume(self, name: str, n: int) -> None:
-        if self.sim.costs.constants[name] is None:
-            self._stream(name).consume(n)
+    def price(self, charges: Charges) -> int:
+        """Draw and charge what ``charges`` cost, as ns (each term rounded)."""
+        return sum(self.cost_ns(name, units) for name, units in charges)
+
+    def price_const(self, charges: Charges) -> int | None:
+        """What ``charges`` cost when every term is a constant (None otherwise);
+        nothing drawn or charged."""
+        total = 0
+        consts = self.sim.costs.constants
+        for name, units in charges:
+            c = consts[name]
+            if c is None:
+                return None
+            total += int(c * units + 0.5)
+        return total
+
+    def price_vec(self, charges: Charges, n: int) -> np.ndarray:
+        """What the next n allocations charged ``charges`` each cost, as int ns;
+        peeked: :meth:`consume` the ones taken."""
+        consts = self.sim.costs.constants
+        f = np.zeros(n, dtype=np.int64)
+        for name, units in charges:
+            c = consts[name]
+            if c is None:
+                f += np.floor(self._stream(name).peek(n) * units + 0.5).astype(np.int64)
+            else:
+                f += int(c * units + 0.5)
+        return f
+
+    def consume(self, charges: Charges, k: int) -> None:
+        """k allocations charged ``charges`` each happened: advance the streams
+        :meth:`price_vec` peeked into and charge the costs."""
+        costs = self.sim.costs
+        for name, units in charges:
+            if costs.constants[name] is None:
+                self._stream(name).consume(k)
+            costs.charge(name, k * units)
+
+    # -- what the goroutine has allocated -----------------------------------------------
+    def note_allocs(self, nbytes: int, n: int, times: np.ndarray | int) -> None:
+        """n allocations of ``nbytes`` each completed (at ``times``): count them
+        and track what stays live under the group's lifetime."""
+        self.allocs += n
+        kind = self.group.lifetime.kind
+        if kind == "keep":
+            self.live_bytes += nbytes * n
+        elif kind == "allocations":
+            ring = self.live_ring
+            assert ring is not None and ring.maxlen is not None
+            if n >= ring.maxlen:
+                ring.clear()
+                n = ring.maxlen
+            ring.extend([nbytes] * n)
+        elif self.comp_times is not None and n:
+            if isinstance(times, int):
+                self.comp_times.append(times)
+            else:
+                self.comp_times.frombytes(times.astype(np.int64).tobytes())
 
     # -- the runtime Ctx protocol ------------------------------------------------------
     def sync(self, force: bool = False) -> Any:

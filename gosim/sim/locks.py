@@ -1,16 +1,33 @@
 """Runtime locks and lock-free cells under contention.
 
-:class:`RuntimeMutex` models Go's ``runtime.mutex`` (lock_futex.go /
-lock_spinbit.go): an uncontended acquire costs an atomic; a contended M spins
-for a window, then sleeps on a futex. Unlock wakes one sleeper, which needs a
-hand-off latency before it runs and then competes again (barging: an M that
-arrives or spins meanwhile may take the lock first). The M keeps its P all the
-while, so no other goroutine runs on that P. ``fifo`` hands the lock to
-waiters strictly in arrival order instead (an option for what-ifs).
+:class:`RuntimeMutex` models Go's ``runtime.mutex``: an uncontended acquire
+costs an atomic; a contended M spins for a window, then sleeps. The M keeps
+its P all the while, so no other goroutine runs on that P. Two
+implementations, chosen by the design's ``mutex`` option:
+
+- ``futex`` (runtime/lock_futex.go, Go <= 1.23): every waiting M spins; once
+  any M sleeps the lock word says ``mutex_sleeping``, and every ``unlock2``
+  that finds it wakes one sleeper (``futexwakeup(key, 1)``, oldest first).
+- ``spinbit`` (runtime/lock_spinbit.go, Go 1.24+): at most one waiting M
+  spins (the spin bit); the others push themselves on a stack and sleep.
+  ``unlock2Wake`` wakes the most recent sleeper when no M spins, and every
+  16th time (``mutexTailWakePeriod``, a random 1 in 16 in the runtime, every
+  16th here so runs are deterministic) the oldest one even if an M spins;
+  that M, having been at the tail, may spin beside the spin-bit holder.
+
+A woken M runs ``lock_wakeup_ns`` later and takes the lock if it is free;
+otherwise it spins and sleeps again (barging: an M that arrives or spins
+meanwhile may take the lock first). A release during a spin hands the lock to
+the earliest spinner. ``fifo`` policy (a what-if) grants strictly in arrival
+order and reserves the lock for a waking sleeper.
 
 :class:`SimAtomic` models a lock-free structure (mcentral span sets,
-mspanset.go): each operation costs ``spanset_op_ns`` times
-(1 + factor x other Ps inside the same structure).
+mspanset.go): an operation costs ``spanset_op_ns x (1 + factor x k)``, k =
+operations of other Ps still in flight on the same structure.
+
+Both take a narrow host (:class:`LockHost`: the SimPy environment, the cost
+model, P-time accounting) and a narrow caller (:class:`LockCaller`: the
+goroutine on its P), not the whole simulation.
 """
 
 from __future__ import annotations
@@ -18,19 +35,42 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from gosim.sim.env import PTimeout, p_event
+from gosim.runtime.context import AtomicCell, Mutex
+from gosim.sim.costmodel import CostModel
+from gosim.sim.env import PTimeout, SimEnv, p_event
 
-if TYPE_CHECKING:
-    from gosim.sim.engine import Simulation
-    from gosim.sim.goroutine import GCtx
+#: lock_spinbit.go mutexTailWakePeriod
+TAIL_WAKE_PERIOD = 16
+
+
+class LockHost(Protocol):
+    """What a lock model needs from the simulation."""
+
+    env: SimEnv
+    costs: CostModel
+    #: the end of a timed run (None: until every goroutine is done)
+    T: int | None
+
+    def account(self, p: int, cat: str, start: int, end: int) -> None: ...
+
+
+class LockCaller(Protocol):
+    """The goroutine that locks (its clock already synced to the simulation's)."""
+
+    p: int
+    vt: int
+
+    def cost_ns(self, name: str, units: float = 1.0) -> int: ...
+
+    def draw_ns(self, name: str, units: float = 1.0) -> int: ...
 
 
 class _Waiter:
-    __slots__ = ("p", "ev", "state", "t0", "spin_gen")
+    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail")
 
     def __init__(self, p: int, ev: Any, t0: int) -> None:
         self.p = p
@@ -38,29 +78,46 @@ class _Waiter:
         self.state = "spin"  # spin | sleep | waking | granted
         self.t0 = t0
         self.spin_gen = 0
+        self.spin_t0 = t0
+        #: spinbit: woken from the tail of the stack, so it spins without the spin bit
+        self.at_tail = False
 
 
 def _pct(a: np.ndarray, q: float) -> float:
     return float(np.percentile(a, q)) if len(a) else 0.0
 
 
+def _stats(prefix: str, a: np.ndarray) -> dict[str, Any]:
+    return {
+        f"{prefix}_mean_ns": float(a.mean()) if len(a) else 0.0,
+        f"{prefix}_p50_ns": _pct(a, 50), f"{prefix}_p99_ns": _pct(a, 99),
+        f"{prefix}_max_ns": int(a.max()) if len(a) else 0,
+    }
+
+
 class RuntimeMutex:
-    def __init__(self, sim: Simulation, mu: Any) -> None:
-        self.sim = sim
-        self.env = sim.env
+    def __init__(self, host: LockHost, mu: Mutex, *, policy: str = "barging",
+                 impl: str = "futex") -> None:
+        if policy not in ("barging", "fifo"):
+            raise ValueError(f"lock policy {policy!r}: expected 'barging' or 'fifo'")
+        if impl not in ("futex", "spinbit"):
+            raise ValueError(f"mutex {impl!r}: expected 'futex' or 'spinbit'")
+        self.host = host
+        self.env = host.env
+        self.costs = host.costs
         self.mu = mu
-        self.fifo = sim.lock_policy == "fifo"
-        #: Go 1.24+ lock_spinbit.go: one waiting M spins at a time (the spin bit),
-        #: the others sleep at once on a stack; unlock wakes the most recent
-        #: sleeper, and every 16th wake the oldest (mutexTailWakePeriod)
-        self.spinbit = sim.design.mutex == "spinbit"
-        self.wakes = 0
+        self.fifo = policy == "fifo"
+        self.spinbit = impl == "spinbit"
+        #: spinbit: unlocks that found sleepers (every TAIL_WAKE_PERIOD-th wakes the oldest)
+        self.unlock_wakes = 0
         self.max_spinning = 0
         self.owner: int | None = None
         self.reserved_for: _Waiter | None = None
         self.spinning: list[_Waiter] = []
         self.sleeping: deque[_Waiter] = deque()
         self.queue: deque[_Waiter] = deque()  # fifo policy: arrival order
+        #: every M waiting now (spinning, asleep or being woken), in arrival order
+        self.waiting: dict[_Waiter, None] = {}
         self.waking = 0
         self.acquisitions = 0
         self.contended = 0
@@ -68,15 +125,11 @@ class RuntimeMutex:
         self.holds = array("q")
         self.hold_start = 0
         self.max_waiters = 0
-        self.spin_ns = sim.costs.const("lock_spin_ns")
-        self.wakeup_ns = sim.costs.const("lock_wakeup_ns")
-
-    def _nwaiters(self) -> int:
-        return len(self.spinning) + len(self.sleeping) + self.waking + (
-            len(self.queue) if self.fifo else 0)
+        self.spin_ns = host.costs.const("lock_spin_ns")
+        self.wakeup_ns = host.costs.const("lock_wakeup_ns")
 
     # -- acquire ----------------------------------------------------------------
-    def acquire(self, g: GCtx) -> Any:
+    def acquire(self, g: LockCaller) -> Any:
         """Called with the simulation clock at the goroutine's clock (synced)."""
         env = self.env
         t0 = env.now
@@ -86,16 +139,17 @@ class RuntimeMutex:
         else:
             self.contended += 1
             w = _Waiter(p, p_event(env, p), t0)
+            self.waiting[w] = None
             if self.fifo:
                 self.queue.append(w)
             self._spin_or_sleep(w)
-            self.max_waiters = max(self.max_waiters, self._nwaiters())
+            self.max_waiters = max(self.max_waiters, len(self.waiting))
             yield w.ev
-            g.sim.account(p, "wait:" + self.mu.kind, t0, env.now)
+            self.host.account(p, "wait:" + self.mu.kind, t0, env.now)
             g.vt = env.now
         c = g.cost_ns("lock_uncontended_ns")
         if c:
-            g.sim.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
+            self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
             g.vt += c
 
     def _take(self, p: int, t0: int, now: int) -> None:
@@ -105,40 +159,52 @@ class RuntimeMutex:
         self.hold_start = now
 
     def _spin_or_sleep(self, w: _Waiter) -> None:
-        if self.spinbit and self.spinning:
-            w.state = "sleep"
-            self.sleeping.append(w)
+        if self.spinbit and not w.at_tail and any(not s.at_tail for s in self.spinning):
+            self._sleep(w)
             return
         self.spinning.append(w)
         self.max_spinning = max(self.max_spinning, len(self.spinning))
-        self._arm_spin(w)
-
-    def _arm_spin(self, w: _Waiter) -> None:
         w.state = "spin"
         w.spin_gen += 1
+        w.spin_t0 = self.env.now
         gen = w.spin_gen
         t = PTimeout(self.env, self.spin_ns, w.p)
         t.callbacks.append(lambda _ev, w=w, gen=gen: self._spin_expired(w, gen))
+
+    def _sleep(self, w: _Waiter) -> None:
+        w.state = "sleep"
+        w.at_tail = False
+        self.sleeping.append(w)
 
     def _spin_expired(self, w: _Waiter, gen: int) -> None:
         if w.state != "spin" or w.spin_gen != gen:
             return
         self.spinning.remove(w)
-        w.state = "sleep"
-        self.sleeping.append(w)
+        if self.spin_ns:
+            self.costs.charge("lock_spin_ns", 1.0)
+        self._sleep(w)
 
     def _grant(self, w: _Waiter) -> None:
         now = self.env.now
         if w.state == "spin":
             self.spinning.remove(w)
+            if self.spin_ns and now > w.spin_t0:
+                self.costs.charge("lock_spin_ns", (now - w.spin_t0) / self.spin_ns)
         elif w.state == "sleep":
             self.sleeping.remove(w)
         w.state = "granted"
+        del self.waiting[w]
         self._take(w.p, w.t0, now)
         w.ev.succeed()
 
+    def _wake(self, w: _Waiter, then: Any) -> None:
+        w.state = "waking"
+        self.waking += 1
+        t = PTimeout(self.env, self.wakeup_ns, w.p)
+        t.callbacks.append(lambda _ev, w=w: then(w))
+
     # -- release ----------------------------------------------------------------
-    def release(self, g: GCtx) -> None:
+    def release(self, g: LockCaller) -> None:
         now = self.env.now
         self.holds.append(now - self.hold_start)
         self.owner = None
@@ -151,29 +217,35 @@ class RuntimeMutex:
             else:  # asleep: reserve the lock for it and wake it
                 self.reserved_for = w
                 self.sleeping.remove(w)
-                w.state = "waking"
-                self.waking += 1
-                t = PTimeout(self.env, self.wakeup_ns, w.p)
-                t.callbacks.append(lambda _ev, w=w: self._fifo_woken(w))
+                self._wake(w, self._fifo_woken)
             return
+        # unlock2 frees the lock word and, if Ms sleep, decides whom to wake (as
+        # it reads the word right away, a spinner's CAS has not landed yet);
+        # then the earliest spinner's CAS wins the lock
+        wake: _Waiter | None = None
+        if self.sleeping:
+            if self.spinbit:
+                # unlock2Wake: wake the newest sleeper when no M holds the spin
+                # bit; every 16th time the oldest one, even if an M spins
+                self.unlock_wakes += 1
+                if self.unlock_wakes % TAIL_WAKE_PERIOD == 0:
+                    wake = self.sleeping.popleft()
+                    wake.at_tail = True
+                elif not any(not s.at_tail for s in self.spinning):
+                    wake = self.sleeping.pop()
+            else:  # lock_futex.go unlock2: mutex_sleeping -> futexwakeup(key, 1)
+                wake = self.sleeping.popleft()
         if self.spinning:
             self._grant(self.spinning[0])
-        elif self.sleeping and self.waking == 0:
-            if self.spinbit:
-                self.wakes += 1
-                tail = self.wakes % 16 == 0
-                w = self.sleeping.popleft() if tail else self.sleeping.pop()
-            else:
-                w = self.sleeping.popleft()
-            w.state = "waking"
-            self.waking += 1
-            t = PTimeout(self.env, self.wakeup_ns, w.p)
-            t.callbacks.append(lambda _ev, w=w: self._woken(w))
+        if wake is not None:
+            self._wake(wake, self._woken)
 
     def _woken(self, w: _Waiter) -> None:
         self.waking -= 1
+        self.costs.charge("lock_wakeup_ns", 1.0)
         if self.owner is None:
             w.state = "spin"  # so _grant does not look for it in a list
+            w.spin_t0 = self.env.now
             self.spinning.append(w)
             self._grant(w)
         else:  # someone barged in: spin again (if allowed), then sleep again
@@ -181,80 +253,107 @@ class RuntimeMutex:
 
     def _fifo_woken(self, w: _Waiter) -> None:
         self.waking -= 1
+        self.costs.charge("lock_wakeup_ns", 1.0)
         self.reserved_for = None
         w.state = "granted"
+        del self.waiting[w]
         self._take(w.p, w.t0, self.env.now)
         w.ev.succeed()
 
+    # -- the end of a timed run ---------------------------------------------------
+    def close(self, end: int) -> None:
+        """Count waits still in progress at ``end`` as P time waiting on this lock."""
+        for w in self.waiting:
+            self.host.account(w.p, "wait:" + self.mu.kind, w.t0, end)
+
     # -- statistics -------------------------------------------------------------
-    def row(self, sim_time_ns: int) -> dict[str, Any]:
-        w = np.frombuffer(self.waits, dtype=np.int64) if len(self.waits) else np.zeros(0)
-        h = np.frombuffer(self.holds, dtype=np.int64) if len(self.holds) else np.zeros(0)
+    def row(self, end: int) -> dict[str, Any]:
+        """One row of locks.parquet. Waits cover granted acquisitions and, censored
+        at ``end``, the waits still in progress; holds and utilisation include a
+        hold in progress at ``end``."""
+        inflight = [end - w.t0 for w in self.waiting]
+        w = np.array(np.frombuffer(self.waits, dtype=np.int64).tolist() + inflight,
+                     dtype=np.int64)
+        h = np.frombuffer(self.holds, dtype=np.int64) if len(self.holds) else np.zeros(
+            0, dtype=np.int64)
+        held = int(h.sum()) + (end - self.hold_start if self.owner is not None else 0)
         mu = self.mu
         return {
             "lock": mu.name, "kind": mu.kind, "span_class": mu.span_class,
             "size_class": mu.size_class, "acquisitions": self.acquisitions,
-            "contended": self.contended,
-            "wait_total_ns": int(w.sum()) if len(w) else 0,
-            "wait_mean_ns": float(w.mean()) if len(w) else 0.0,
-            "wait_p50_ns": _pct(w, 50), "wait_p99_ns": _pct(w, 99),
-            "wait_max_ns": int(w.max()) if len(w) else 0,
-            "hold_mean_ns": float(h.mean()) if len(h) else 0.0,
-            "hold_p50_ns": _pct(h, 50), "hold_p99_ns": _pct(h, 99),
-            "hold_max_ns": int(h.max()) if len(h) else 0,
-            "utilisation": float(h.sum()) / sim_time_ns if sim_time_ns else 0.0,
+            "contended": self.contended, "waiting_at_end": len(inflight),
+            "wait_total_ns": int(w.sum()),
+            **_stats("wait", w), **_stats("hold", h),
+            "utilisation": held / end if end else 0.0,
             "max_waiters": self.max_waiters,
             "max_spinning": self.max_spinning,
         }
 
 
 class SimAtomic:
-    def __init__(self, sim: Simulation, cell: Any) -> None:
-        self.sim = sim
+    def __init__(self, host: LockHost, cell: AtomicCell) -> None:
+        self.host = host
+        self.costs = host.costs
         self.cell = cell
         #: end times of operations in flight (a min-heap)
         self.ends: list[int] = []
         self.ops = 0
         self.contended = 0
         self.extra = array("q")
+        self.op_ns = 0
+        #: time with at least one operation in flight, and where that time reaches
         self.busy_ns = 0
+        self.busy_until = 0
         self.max_inflight = 0
-        self.factor = sim.costs.const_float("spanset_contention_factor")
+        self.factor = host.costs.const_float("spanset_contention_factor")
 
-    def op(self, g: GCtx, cost: str) -> None:
-        """One lock-free operation starting now (the caller synced its clock):
-        its cost grows with the operations of other Ps still in flight."""
+    def op(self, g: LockCaller, cost: str) -> None:
+        """One lock-free operation starting at the goroutine's clock (synced when
+        other Ps can observe it): its cost grows with the operations of other Ps
+        still in flight. Operations start in time order."""
         now = g.vt
         ends = self.ends
         while ends and ends[0] <= now:
             heapq.heappop(ends)
-        base = g.cost_ns(cost)
+        base = g.draw_ns(cost)
         k = len(ends)
         self.ops += 1
         if k:
             self.contended += 1
-        ns = int(base * (1 + self.factor * k) + 0.5)
+        units = 1 + self.factor * k
+        self.costs.charge(cost, units)
+        ns = int(base * units + 0.5)
         self.extra.append(ns - base)
-        self.busy_ns += ns
+        self.op_ns += ns
         if ns:
-            heapq.heappush(ends, now + ns)
+            end = now + ns
+            heapq.heappush(ends, end)
             self.max_inflight = max(self.max_inflight, len(ends))
-            g.sim.account(g.p, "atomic", now, now + ns)
-            g.vt = now + ns
+            lo, hi = max(now, self.busy_until), end
+            if self.host.T is not None:
+                hi = min(hi, self.host.T)
+            if hi > lo:
+                self.busy_ns += hi - lo
+            self.busy_until = max(self.busy_until, end)
+            self.host.account(g.p, "atomic", now, end)
+            g.vt = end
 
-    def row(self, sim_time_ns: int) -> dict[str, Any]:
-        e = np.frombuffer(self.extra, dtype=np.int64) if len(self.extra) else np.zeros(0)
+    def row(self, end: int) -> dict[str, Any]:
+        """One row of locks.parquet: ``wait`` is the contention's extra cost per
+        operation, ``hold`` an operation's duration, ``utilisation`` the fraction
+        of the run with at least one operation in flight."""
+        e = np.frombuffer(self.extra, dtype=np.int64) if len(self.extra) else np.zeros(
+            0, dtype=np.int64)
         c = self.cell
         return {
             "lock": c.name, "kind": c.kind, "span_class": c.span_class,
             "size_class": c.size_class, "acquisitions": self.ops, "contended": self.contended,
-            "wait_total_ns": int(e.sum()) if len(e) else 0,
-            "wait_mean_ns": float(e.mean()) if len(e) else 0.0,
-            "wait_p50_ns": _pct(e, 50), "wait_p99_ns": _pct(e, 99),
-            "wait_max_ns": int(e.max()) if len(e) else 0,
-            "hold_mean_ns": self.busy_ns / self.ops if self.ops else 0.0,
+            "waiting_at_end": 0,
+            "wait_total_ns": int(e.sum()),
+            **_stats("wait", e),
+            "hold_mean_ns": self.op_ns / self.ops if self.ops else 0.0,
             "hold_p50_ns": 0.0, "hold_p99_ns": 0.0, "hold_max_ns": 0,
-            "utilisation": self.busy_ns / sim_time_ns if sim_time_ns else 0.0,
+            "utilisation": self.busy_ns / end if end else 0.0,
             "max_waiters": max(self.max_inflight - 1, 0),
             "max_spinning": 0,
         }

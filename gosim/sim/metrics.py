@@ -24,6 +24,7 @@ def _hist_quantile(vals: np.ndarray, cum: np.ndarray, q: float) -> int:
 
 
 def collect_result(sim: Simulation, end: int) -> RunResult:
+    acct = sim.acct
     rt = sim.rt
     sc = sim.scenario
     m: dict[str, Any] = dict(rt.memstats())
@@ -31,38 +32,41 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     m["design"] = sim.design.name
     m["gomaxprocs"] = sim.nprocs
     m["goroutines"] = len(sim.gs)
-    m["allocs_completed"] = sim.completed
+    m["allocs_completed"] = acct.completed
+    per_g = [g.allocs for g in sim.gs]
+    m["goroutine_allocs_min"] = min(per_g, default=0)
+    m["goroutine_allocs_max"] = max(per_g, default=0)
     # -- warm-up and throughput -------------------------------------------------------
-    nbins = -(-end // sim.bin_ns) if end else 0
-    series = sim.comp_bins[:nbins].astype(float)
-    if nbins and end % sim.bin_ns:
+    nbins = -(-end // acct.bin_ns) if end else 0
+    series = acct.comp_bins[:nbins].astype(float)
+    if nbins and end % acct.bin_ns:
         # the last bin is partial: scale so MSER sees a rate, not a count
         series = series.copy()
-        series[-1] *= sim.bin_ns / (end % sim.bin_ns)
+        series[-1] *= acct.bin_ns / (end % acct.bin_ns)
     wu = sc.warmup
     if wu.method == "fixed":
         warm_ns = min(wu.duration_ns, end)
     elif wu.method == "mser5" and nbins >= 10:
-        warm_ns = mser5_truncation(series) * sim.bin_ns
+        warm_ns = mser5_truncation(series) * acct.bin_ns
     else:
         warm_ns = 0
     warm_ns = min(warm_ns, end)
-    comp_after = int(sim.comp_bins[warm_ns // sim.bin_ns:nbins].sum()) if warm_ns else sim.completed
+    comp_after = int(acct.comp_bins[warm_ns // acct.bin_ns:nbins].sum()) if warm_ns else acct.completed
     m["warmup_ns"] = int(warm_ns)
     m["allocs_after_warmup"] = comp_after
     span = end - warm_ns
     m["allocs_per_sim_second"] = comp_after / span * 1e9 if span > 0 else 0.0
     m["sim_ns_per_alloc"] = span * sim.nprocs / comp_after if comp_after else 0.0
     # -- paths and locks --------------------------------------------------------------------
-    done = max(sim.completed, 1)
-    m["slow_path_allocs"] = sim.slow_allocs
-    m["locked_allocs"] = sim.locked_allocs
-    m["fast_path_fraction"] = 1 - sim.slow_allocs / done if sim.completed else 0.0
-    m["lock_free_fraction"] = 1 - sim.locked_allocs / done if sim.completed else 0.0
+    done = max(acct.completed, 1)
+    m["slow_path_allocs"] = acct.slow_allocs
+    m["locked_allocs"] = acct.locked_allocs
+    m["fast_path_fraction"] = 1 - acct.slow_allocs / done if acct.completed else 0.0
+    m["lock_free_fraction"] = 1 - acct.locked_allocs / done if acct.completed else 0.0
     # -- latency -----------------------------------------------------------------------------
-    if sim.hist:
-        vals = np.array(sorted(sim.hist), dtype=np.int64)
-        cnts = np.array([sim.hist[v] for v in vals.tolist()], dtype=np.int64)
+    if acct.hist:
+        vals = np.array(sorted(acct.hist), dtype=np.int64)
+        cnts = np.array([acct.hist[v] for v in vals.tolist()], dtype=np.int64)
         cum = np.cumsum(cnts)
         m["malloc_latency_mean_ns"] = float((vals * cnts).sum() / cum[-1])
         for name, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
@@ -82,7 +86,7 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
         elif kind == "allocations":
             live += sum(g.live_ring)  # type: ignore[arg-type]
         elif kind == "time" and g.comp_times:
-            t = np.concatenate(g.comp_times)
+            t = np.frombuffer(g.comp_times, dtype=np.int64)
             live += int((t + g.group.lifetime.value > end).sum()) * _obj_bytes(sim, g)
     m["heap_live_bytes_end"] = live
     # -- locks ------------------------------------------------------------------------------------
@@ -101,10 +105,10 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     # -- P time ------------------------------------------------------------------------------------
     p_time = []
     cats = set(P_CATEGORIES_FIXED)
-    for d in sim.ptime:
+    for d in acct.ptime:
         cats.update(d)
     total = {c: 0 for c in cats}
-    for pid, d in enumerate(sim.ptime):
+    for pid, d in enumerate(acct.ptime):
         busy = 0
         for c in sorted(cats):
             v = d.get(c, 0)
@@ -129,22 +133,23 @@ def _obj_bytes(sim: Simulation, g: Any) -> int:
 
 
 def _timeseries(sim: Simulation, end: int) -> list[dict[str, Any]]:
-    iv = sim.series_bin_ns
+    acct = sim.acct
+    iv = acct.series_bin_ns
     if not iv or not end:
         return []
-    per = max(iv // sim.bin_ns, 1)
-    nb = -(-end // sim.bin_ns)
-    bins = sim.comp_bins[:nb]
+    per = max(iv // acct.bin_ns, 1)
+    nb = -(-end // acct.bin_ns)
+    bins = acct.comp_bins[:nb]
     # heap counters as of each interval's end: the last slow path at or before it
     # (goroutine clocks run ahead between synchronisation points, so samples are
     # ordered by their own time, then P)
-    heap = sorted(sim.heap_samples)
+    heap = sorted(acct.heap_samples)
     j = 0
     inuse = sys_b = 0
     rows = []
     for i in range(0, nb, per):
-        t0 = i * sim.bin_ns
-        t1 = min(t0 + per * sim.bin_ns, end)
+        t0 = i * acct.bin_ns
+        t1 = min(t0 + per * acct.bin_ns, end)
         while j < len(heap) and heap[j][0] <= t1:
             inuse, sys_b = heap[j][2], heap[j][3]
             j += 1

@@ -1,0 +1,105 @@
+"""What a run counts: P time by category, completed allocations (latency
+histogram, completions per bin), paths taken and heap samples.
+
+Time after the end of a timed run (``T``) is not counted: P time is clipped
+at ``T`` and an allocation completing at or after it is not complete.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Accounts:
+    def __init__(self, T: int | None, nprocs: int, series_bin_ns: int | None) -> None:
+        self.T = T
+        #: per P: category -> ns (fast_path, slow_path, work, sched, atomic,
+        #: wait:<lock kind>, hold:<lock kind>); idle is what is left
+        self.ptime: list[dict[str, int]] = [dict() for _ in range(nprocs)]
+        self.completed = 0
+        #: allocations that took the slow path, and that took a runtime lock
+        self.slow_allocs = 0
+        self.locked_allocs = 0
+        #: malloc latency (ns) -> allocations
+        self.hist: dict[int, int] = {}
+        self.bin_ns = max(1000, (T // 1000) if T else 10_000)
+        self.comp_bins = np.zeros(1024, dtype=np.int64)
+        self.series_bin_ns = series_bin_ns
+        #: (time, P, heap_inuse_bytes, heap_sys_bytes) after each slow path, for
+        #: time series: the heap changes only there
+        self.heap_samples: list[tuple[int, int, int, int]] = []
+
+    def account(self, p: int, cat: str, start: int, end: int) -> None:
+        """P ``p`` spent [start, end) on ``cat``."""
+        T = self.T
+        if T is not None:
+            if start >= T:
+                return
+            if end > T:
+                end = T
+        if end > start:
+            d = self.ptime[p]
+            d[cat] = d.get(cat, 0) + (end - start)
+
+    def add(self, p: int, cat: str, ns: int) -> None:
+        """P ``p`` spent ``ns`` (already clipped at the run's end) on ``cat``."""
+        if ns:
+            d = self.ptime[p]
+            d[cat] = d.get(cat, 0) + ns
+
+    def _grow(self, b: int) -> None:
+        if b >= len(self.comp_bins):
+            grown = np.zeros(max(b + 1, 2 * len(self.comp_bins)), dtype=np.int64)
+            grown[:len(self.comp_bins)] = self.comp_bins
+            self.comp_bins = grown
+
+    def complete(self, times: np.ndarray, lat: np.ndarray | int) -> None:
+        """Allocations completed at ``times`` (sorted) with latencies ``lat``."""
+        T = self.T
+        if T is not None:
+            m = int(np.searchsorted(times, T, "left"))
+            if m < len(times):
+                times = times[:m]
+                if not isinstance(lat, int):
+                    lat = lat[:m]
+        n = len(times)
+        if n == 0:
+            return
+        self.completed += n
+        h = self.hist
+        if isinstance(lat, int):
+            h[lat] = h.get(lat, 0) + n
+        else:
+            vals, cnts = np.unique(lat, return_counts=True)
+            for v, c in zip(vals.tolist(), cnts.tolist(), strict=True):
+                h[v] = h.get(v, 0) + c
+        bins = times // self.bin_ns
+        lo, hi = int(bins[0]), int(bins[-1])
+        self._grow(hi)
+        if lo == hi:
+            self.comp_bins[lo] += n
+        else:
+            self.comp_bins[lo:hi + 1] += np.bincount(bins - lo)
+
+    def complete_one(self, t: int, lat: int) -> bool:
+        """One allocation completed at ``t``; False if that is past the run's end."""
+        if self.T is not None and t >= self.T:
+            return False
+        self.completed += 1
+        self.hist[lat] = self.hist.get(lat, 0) + 1
+        b = t // self.bin_ns
+        self._grow(b)
+        self.comp_bins[b] += 1
+        return True
+
+    def complete_every(self, first: int, d: int, k: int, lat: int) -> None:
+        """k allocations completed at first, first + d, ... (all before the run's
+        end), each with latency ``lat``."""
+        bn = self.bin_ns
+        last = first + (k - 1) * d
+        if first // bn == last // bn and last // bn < len(self.comp_bins):
+            self.completed += k
+            self.hist[lat] = self.hist.get(lat, 0) + k
+            self.comp_bins[last // bn] += k
+        else:
+            self.complete(first + d * np.arange(k, dtype=np.int64), lat)

@@ -1,0 +1,61 @@
+"""What one allocation served from the mcache costs: the single description
+that the step path (``engine.py``) and the batch paths (``batch.py``) price.
+
+Following mallocgc (runtime/malloc.go): a tiny object that fits the current
+tiny block costs ``tiny_fast_ns``; any other allocation the cache serves costs
+``malloc_fast_ns``, plus ``zero_per_byte_ns`` per byte when its span needs
+zeroing, plus ``page_fault_ns`` when its malloc header is the first write to a
+fresh OS page. Large objects pay their costs on the slow path only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gosim.runtime.malloc import ZERO
+from gosim.runtime.mspan import MSpan
+
+if TYPE_CHECKING:
+    from gosim.runtime.malloc import Runtime
+    from gosim.sim.goroutine import GCtx
+
+#: cost parameter and units charged, per allocation
+Charges = tuple[tuple[str, float], ...]
+
+TINY_FIT: Charges = (("tiny_fast_ns", 1.0),)
+FAST: Charges = (("malloc_fast_ns", 1.0),)
+
+
+def fast_charges(span: MSpan | None, kind: int, elemsize: int, tiny_fit: bool) -> Charges:
+    """The charges of one allocation the cache serves from ``span`` (its cached
+    span of the object's class), except a header's page fault (:func:`header_fault`)."""
+    if tiny_fit:
+        return TINY_FIT
+    if kind != ZERO and span is not None and span.needzero:
+        return (("malloc_fast_ns", 1.0), ("zero_per_byte_ns", float(elemsize)))
+    return FAST
+
+
+def headers_fault(span: MSpan | None) -> bool:
+    """Whether an allocation from ``span`` may fault in a page by writing its
+    malloc header (pointerful objects > 512 B on fresh memory)."""
+    return span is not None and span.header_touch and span.fresh_os != 0
+
+
+def header_fault(rt: Runtime, span: MSpan | None, addr: int) -> bool:
+    """The allocation at ``addr`` writes its header: True if that faulted in a
+    fresh OS page (counted in the runtime's stats)."""
+    if headers_fault(span) and span.touch(addr):  # type: ignore[union-attr]
+        rt.stats.alloc_page_faults += 1
+        return True
+    return False
+
+
+def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: int,
+                tiny_fit: bool) -> int:
+    """Draw and charge what one allocation the cache served at ``addr`` costs."""
+    span = None if tiny_fit or kind == ZERO else rt.ps[g.p].mcache.alloc[spc]
+    f = g.price(fast_charges(span, kind, elemsize, tiny_fit))
+    if header_fault(rt, span, addr):
+        f += g.cost_ns("page_fault_ns")
+    return f

@@ -1,0 +1,149 @@
+"""Runs of cache hits applied in one step (``mode: batched``).
+
+The allocator's fast path touches only the P's mcache, so a run of cache hits
+needs no SimPy event: it is applied at once and the goroutine's clock jumps
+to the run's end. Each path prices allocations through the one description in
+``alloc.py`` and stops exactly where step mode would act differently: the
+cached span (or transferred batch) is exhausted, the time slice ends, the run
+ends. Random draws come from per-goroutine streams (``workload/streams.py``)
+that yield the same values however they are consumed, so batched and step
+mode give identical results (tests/test_sim.py).
+
+- :func:`run_fixed`: constant size and pointer-ness from a span whose
+  allocations cannot fault: vectorised over the run, or pure arithmetic
+  (:func:`_run_arith`) when every cost and the work are constants.
+- :func:`run_generic`: anything else, one allocation at a time without events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gosim.runtime.malloc import SMALL, TINY
+from gosim.sim.alloc import Charges, fast_charges, headers_fault, served_cost
+
+if TYPE_CHECKING:
+    from gosim.runtime.mcache import MCache
+    from gosim.sim.engine import Simulation
+    from gosim.sim.goroutine import GCtx
+
+#: largest run of cache hits applied in one step
+BATCH_CAP = 8192
+
+
+def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
+    """Constant size and pointer-ness: (allocations, end time), or None when
+    this path does not apply (not a small object, the cache is empty, or an
+    allocation could fault in a page: :func:`run_generic` does those)."""
+    rt = sim.rt
+    kind, spc, elemsize = rt.classify(g.sizes.const, g.noscan.const)  # type: ignore[arg-type]
+    if kind != SMALL:
+        return None
+    c = rt.ps[g.p].mcache
+    n = min(c.avail[spc], BATCH_CAP, g.remaining if g.remaining >= 0 else BATCH_CAP)
+    s = c.alloc[spc]
+    if n <= 0 or headers_fault(s):
+        return None
+    charges = fast_charges(s, kind, elemsize, False)
+    f_const = g.price_const(charges)
+    if f_const is not None and g.work.const is not None:
+        r = _run_arith(sim, g, c, spc, elemsize, n, charges, f_const)
+        if r is not None:
+            return r
+    acct = sim.acct
+    T = acct.T
+    now = g.vt
+    f = g.price_vec(charges, n)
+    w = g.work.peek(n)
+    d = f + w
+    b = now + np.cumsum(d)  # ends of each allocation's work
+    st = b - d  # starts of each allocation
+    k = n
+    if T is not None:
+        k = min(k, int(np.searchsorted(st, T, "left")))
+    k = min(k, int(np.searchsorted(b, g.slice_end, "left")) + 1)
+    c.take(spc, k)
+    rt.count_small(c, spc, elemsize, k)
+    g.consume(charges, k)
+    g.work.consume(k)
+    f, b, st = f[:k], b[:k], st[:k]
+    cpl = st + f
+    if T is not None:
+        fast_ns = int((np.minimum(cpl, T) - np.minimum(st, T)).sum())
+        work_ns = int((np.minimum(b, T) - np.minimum(cpl, T)).sum())
+    else:
+        fast_ns = int(f.sum())
+        work_ns = int((b - cpl).sum())
+    acct.add(g.p, "fast_path", fast_ns)
+    acct.add(g.p, "work", work_ns)
+    acct.complete(cpl, int(f[0]) if f_const is not None else f)
+    ncomp = k if T is None else int(np.searchsorted(cpl, T, "left"))
+    g.note_allocs(elemsize, ncomp, cpl[:ncomp].copy())
+    return k, int(b[-1])
+
+
+def _run_arith(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: int,
+               charges: Charges, f: int) -> tuple[int, int] | None:
+    """:func:`run_fixed` when every per-allocation time is a constant: the same
+    arithmetic on an arithmetic progression, without arrays. None when the run
+    would cross the end of a timed run (the array path clips it)."""
+    w = int(g.work.const)  # type: ignore[arg-type]
+    d = f + w
+    now = g.vt
+    k = n
+    if d > 0:
+        # first i with boundary now + (i+1)d >= slice_end, included
+        k = min(k, max(1, -(-(g.slice_end - now) // d)))
+    acct = sim.acct
+    end = now + k * d
+    if acct.T is not None and end > acct.T:
+        return None
+    c.take(spc, k)
+    sim.rt.count_small(c, spc, elemsize, k)
+    g.consume(charges, k)
+    acct.add(g.p, "fast_path", k * f)
+    acct.add(g.p, "work", k * w)
+    acct.complete_every(now + f, d, k, f)
+    times = now + f + d * np.arange(k, dtype=np.int64) if g.comp_times is not None else 0
+    g.note_allocs(elemsize, k, times)
+    return k, end
+
+
+def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | None]:
+    """Any size mix: cache hits one at a time without SimPy events. Returns
+    (allocations, end time, the pending request that needs the slow path)."""
+    rt = sim.rt
+    acct = sim.acct
+    p = g.p
+    t = g.vt
+    T = acct.T
+    slice_end = g.slice_end
+    stats = rt.stats
+    k = 0
+    limit = BATCH_CAP if g.remaining < 0 else min(BATCH_CAP, g.remaining)
+    while k < limit:
+        if T is not None and t >= T:
+            break
+        size = g.sizes.next()
+        noscan = g.noscan.next()
+        kind, spc, elemsize = rt.classify(size, noscan)
+        tiny_before = stats.tiny_allocs
+        a = rt.try_fast(p, size, noscan)
+        if not a:
+            return k, t, (size, noscan)
+        f = served_cost(rt, g, kind, spc, elemsize, a,
+                        kind == TINY and stats.tiny_allocs != tiny_before)
+        cpl = t + f
+        acct.account(p, "fast_path", t, cpl)
+        k += 1
+        if acct.complete_one(cpl, f):
+            g.note_allocs(size if kind == TINY else elemsize, 1, cpl)
+        w = g.work.next()
+        t = cpl + w
+        if w:
+            acct.account(p, "work", cpl, t)
+        if t >= slice_end:
+            break
+    return k, t, None
