@@ -44,52 +44,73 @@ def calibrate(
     date: Annotated[str | None, typer.Option(
         "--date", help="date of measurement written into the profile (default: today)",
         show_default=False)] = None,
+    refit_from: Annotated[str | None, typer.Option(
+        "--refit", help="fit again to the measurements stored in this profile (name or "
+                        "path) instead of running Go: for a model that changed since",
+        show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no table")] = False,
 ) -> None:
     """Measure ns per allocation on the real runtime across sizes, pointer-free and
-    pointerful, fit the cost model's parameters, write a calibration profile a
-    config can name (costs_profile: NAME) and print the fit's error per size."""
+    pointerful, fit the cost model's parameters on part of the sizes, write a
+    calibration profile a config can name (costs_profile: NAME) and print the
+    error per size on the fit set and on the held-out sizes."""
     import yaml
     from rich.console import Console
     from rich.table import Table
 
-    from gosim.realgo.calibrate import DEFAULT_SIZES
+    from gosim.atomic_write import write_text_atomic
+    from gosim.realgo.calibrate import DEFAULT_SIZES, refit
     from gosim.realgo.calibrate import calibrate as run_calibration
     from gosim.realgo.toolchain import find_go
 
     if reps < 1:
         raise GosimError(f"--reps: expected 1 or more, got {reps}")
-    size_list = _sizes(sizes) or list(DEFAULT_SIZES)
-    tc = find_go(go_version)
-    if name is None:
-        name = out.stem if out is not None else f"local-go{tc.release}-gomaxprocs{gomaxprocs}"
+    if refit_from is not None:
+        from gosim.sim.profiles import read_profile
+
+        doc = read_profile(refit_from)  # ConfigError (exit 2) when missing or malformed
+        name = name or (out.stem if out is not None else str(doc["name"]))
+        c = refit(doc, name=name)
+        how = f"measured with gosim calibrate on {c.profile['measured']}, re-fitted with --refit"
+    else:
+        size_list = _sizes(sizes) or list(DEFAULT_SIZES)
+        tc = find_go(go_version)
+        if name is None:
+            name = out.stem if out is not None else f"local-go{tc.release}-gomaxprocs{gomaxprocs}"
+        c = run_calibration(name=name, sizes=size_list, gomaxprocs=gomaxprocs, gc=gc,
+                            reps=reps, date=date, tc=tc)
+        how = f"measured with gosim calibrate on {c.profile['measured']}"
     if out is None:
         out = Path("profiles") / f"{name}.yaml"
-    c = run_calibration(name=name, sizes=size_list, gomaxprocs=gomaxprocs, gc=gc, reps=reps,
-                        date=date, tc=tc)
-    from gosim.atomic_write import write_text_atomic
-
-    header = (f"# gosim calibration profile: measured with gosim calibrate on {c.profile['measured']}\n"
+    header = (f"# gosim calibration profile: {how}\n"
               f"# use it from a config with:  costs_profile: {name}\n")
     write_text_atomic(out, header + yaml.safe_dump(c.profile, sort_keys=False, width=100))
     if quiet:
         return
     console = Console()
-    t = Table(title=f"{name}: ns per allocation, {tc.version}, GOMAXPROCS={gomaxprocs}, "
-                    f"GC {'on' if gc else 'off'}")
-    for col in ("size", "kind", "real ns", "model (defaults)", "error", "model (fitted)",
+    p = c.profile
+    t = Table(title=f"{name}: ns per allocation, {p['go_version']}, "
+                    f"GOMAXPROCS={p['gomaxprocs']}, GC {'on' if p['gc'] else 'off'}")
+    for col in ("size", "kind", "set", "real ns", "model (defaults)", "error", "model (fitted)",
                 "error"):
-        t.add_column(col, justify="left" if col == "kind" else "right")
+        t.add_column(col, justify="left" if col in ("kind", "set") else "right")
     for r in c.rows:
         t.add_row(f"{r['size']:,}", "pointerful" if r["pointerful"] else "pointer-free",
-                  f"{r['measured_ns']:,.1f}", f"{r['default_model_ns']:,.1f}",
+                  r["set"], f"{r['measured_ns']:,.1f}", f"{r['default_model_ns']:,.1f}",
                   f"{r['default_rel_error']:+.1%}", f"{r['model_ns']:,.1f}",
                   f"{r['rel_error']:+.1%}")
     console.print(t)
     params = ", ".join(f"{k}={v:g}" for k, v in c.profile["parameters"].items())
     console.print(f"fitted: {params}")
-    console.print(f"RMS relative error: defaults {c.profile['default_rms_rel_error']:.1%}, "
-                  f"fitted {c.profile['fit_rms_rel_error']:.1%}. Wrote [bold]{out}[/] "
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    console.print(f"RMS relative error, fit set: defaults {pct(p['default_fit_rms_rel_error'])}, "
+                  f"fitted {pct(p['fit_rms_rel_error'])}; hold-out set (sizes "
+                  f"{', '.join(map(str, p['holdout_sizes'])) or 'none'}): defaults "
+                  f"{pct(p['default_holdout_rms_rel_error'])}, fitted "
+                  f"{pct(p['holdout_rms_rel_error'])}. Wrote [bold]{out}[/] "
                   f"(use it with costs_profile: {name})")
 
 

@@ -4,30 +4,33 @@ on the real runtime.
 1. Measure (``bench`` mode of the Go program, one process, GOMAXPROCS=1 by
    default): for each size and pointer-ness, a warm-up loop, then ``reps``
    timed loops of ``n`` allocations, objects dropped; the fastest loop's ns
-   per allocation (the least disturbed by other work on the machine). With the GC off (default) the heap only grows, as in the
-   model, which has no collector: every span is fresh memory.
-2. Model the same benchmark: the simulator (step mode, 1 P, no contention)
-   runs the benchmark's workload while every cost it charges is recorded as
-   (parameter, units) (units = calls, bytes or pages), for N and 2N
-   allocations; the difference / N is the steady-state units per allocation
-   of each parameter, so the model's ns per allocation is linear in the
-   parameters: ``A @ theta``.
-3. Fit ``theta`` by non-negative least squares on relative errors (rows
-   scaled by 1 / measured ns), with a weak ridge pulling each parameter
-   towards its default (so that parameters the benchmarks cannot tell apart,
-   e.g. the per-span costs, keep their default proportions). Parameters that
-   no benchmark exercises keep their defaults and are listed as
-   ``defaulted``.
-4. Write a profile (``gosim.sim.profiles``) with the fit's error per size.
+   per allocation (the least disturbed by other work on the machine). With
+   the GC off (default) the heap only grows, as in the model, which has no
+   collector: every span is fresh memory.
+2. Model the same benchmark: the simulator (1 P, no contention) runs the
+   benchmark's workload with ``cost_record`` attached
+   (``gosim.sim.simulate``), which returns every cost parameter's total units
+   charged (calls, bytes or pages), for N and 2N allocations; the difference /
+   N is the steady-state units per allocation of each parameter, so the
+   model's ns per allocation is linear in the parameters: ``A @ theta``.
+3. Split the points (:func:`split_sizes`): the sorted sizes at positions 1,
+   4, 7, ... (every third from the second, never the smallest or the
+   largest) are held out, both pointer kinds; the rest are fitted.
+4. Fit ``theta`` on the fit set by non-negative least squares on relative
+   errors (rows scaled by 1 / measured ns), with a weak ridge pulling each
+   parameter towards its default (so that parameters the benchmarks cannot
+   tell apart, e.g. the per-span costs, keep their default proportions).
+   Parameters that no fitted benchmark exercises keep their defaults and are
+   listed as ``defaulted``.
+5. Write a profile (``gosim.sim.profiles``) with the error per point and the
+   RMS relative error on the fit set and on the hold-out set, with the
+   defaults and with the fitted parameters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import math
-from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,42 +93,19 @@ def measure(cases: list[Case], *, tc: GoToolchain | None = None, gomaxprocs: int
 
 # ------------------------------------------------------------------ the model's units
 
-@contextlib.contextmanager
-def _recording() -> Iterator[dict[str, float]]:
-    """Record every cost the simulator charges as parameter -> units."""
-    from gosim.sim import engine
-
-    counts: dict[str, float] = defaultdict(float)
-    orig_ns, orig_vec = engine.GCtx.cost_ns, engine.GCtx.cost_vec
-
-    def cost_ns(self, name: str, units: float = 1.0) -> int:  # noqa: ANN001
-        counts[name] += units
-        return orig_ns(self, name, units)
-
-    def cost_vec(self, name: str, n: int, units: float = 1.0):  # noqa: ANN001, ANN202
-        counts[name] += n * units
-        return orig_vec(self, name, n, units)
-
-    engine.GCtx.cost_ns = cost_ns  # type: ignore[method-assign]
-    engine.GCtx.cost_vec = cost_vec  # type: ignore[method-assign]
-    try:
-        yield counts
-    finally:
-        engine.GCtx.cost_ns = orig_ns  # type: ignore[method-assign]
-        engine.GCtx.cost_vec = orig_vec  # type: ignore[method-assign]
-
-
 def _units(preset: str, size: int, pointerful: bool, n: int, gomaxprocs: int) -> dict[str, float]:
+    """Cost parameter -> total units the simulator charges for ``n`` allocations
+    (``gosim.sim.simulate(..., cost_record=...)``: every cost, constants included)."""
     from gosim.scenario import Scenario
     from gosim.sim import simulate
 
     sc = Scenario.model_validate({
-        "design": preset, "gomaxprocs": gomaxprocs, "mode": "step",
+        "design": preset, "gomaxprocs": gomaxprocs,
         "workload": {"groups": [{"size": size, "pointer_free_fraction": 0 if pointerful else 1,
                                  "allocations": n, "lifetime": "drop"}]}})
-    with _recording() as counts:
-        simulate(sc)
-    return dict(counts)
+    record: dict[str, float] = {}
+    simulate(sc, cost_record=record)
+    return record
 
 
 def model_n(size: int) -> int:
@@ -155,6 +135,8 @@ def fit(A: np.ndarray, y: np.ndarray, names: list[str], defaults: dict[str, floa
         ridge: float = 1e-3) -> tuple[dict[str, float], list[str]]:
     """Non-negative, relative-error least squares with a ridge towards defaults.
 
+    Parameters left at their defaults still count: their share of each
+    point (``A[:, fixed] @ defaults``) is taken off before fitting the rest.
     Returns (fitted parameters, parameters left at their defaults)."""
     from scipy.optimize import lsq_linear
 
@@ -163,11 +145,12 @@ def fit(A: np.ndarray, y: np.ndarray, names: list[str], defaults: dict[str, floa
     defaulted = [n for j, n in enumerate(names) if j not in used]
     if not used:
         return {}, defaulted
+    fixed = [j for j in range(len(names)) if j not in used]
     w = 1.0 / np.maximum(y, 1e-9)
     # scale columns by the defaults so the ridge is relative and well conditioned
     d = np.array([max(defaults[names[j]], 1e-6) for j in used])
     Aw = (A[:, used] * d) * w[:, None]
-    yw = y * w
+    yw = (y - A[:, fixed] @ np.array([defaults[names[j]] for j in fixed])) * w
     k = len(used)
     Aaug = np.vstack([Aw, math.sqrt(ridge) * np.eye(k)])
     yaug = np.concatenate([yw, math.sqrt(ridge) * np.ones(k)])
@@ -176,64 +159,118 @@ def fit(A: np.ndarray, y: np.ndarray, names: list[str], defaults: dict[str, floa
     return {names[j]: float(theta[i]) for i, j in enumerate(used)}, defaulted
 
 
+def split_sizes(sizes: list[int] | tuple[int, ...]) -> tuple[list[int], list[int]]:
+    """(fit sizes, hold-out sizes): of the sorted distinct sizes, those at
+    positions 1, 4, 7, ... are held out, except the largest, so the hold-out
+    points lie between fitted ones."""
+    ordered = sorted(set(sizes))
+    hold = [s for i, s in enumerate(ordered) if i % 3 == 1 and i < len(ordered) - 1]
+    return [s for s in ordered if s not in hold], hold
+
+
+def parameter_values(preset: str, params: dict[str, float]) -> dict[str, float]:
+    """Every cost parameter's value: defaults < design preset < ``params``."""
+    from gosim.runtime.design import get_design
+    from gosim.sim.costs import COST_PARAMETERS
+
+    values = {n: float(p.default) for n, p in COST_PARAMETERS.items()}
+    values.update({k: float(v) for k, v in get_design(preset).costs})
+    values.update(params)
+    return values
+
+
+def rms(x: np.ndarray | list[float]) -> float | None:
+    a = np.asarray(x, dtype=float)
+    return float(np.sqrt(np.mean(a ** 2))) if a.size else None
+
+
 @dataclass
 class Calibration:
     profile: dict[str, Any]
     rows: list[dict[str, Any]]
 
 
+def fit_profile(*, name: str, measured: list[dict[str, Any]], preset: str, go_version: str,
+                measured_on: str, machine: dict[str, Any], gomaxprocs: int = 1,
+                gc: bool = False) -> Calibration:
+    """Fit the model to measured points (rows with ``size``, ``pointerful``,
+    ``measured_ns``, ``num_gc``) on the fit set; evaluate both sets."""
+    sizes = sorted({int(r["size"]) for r in measured})
+    _, hold_sizes = split_sizes(sizes)
+    cases = [Case(int(r["size"]), bool(r["pointerful"]), model_n(int(r["size"])), 0, 1)
+             for r in measured]
+    y = np.array([float(r["measured_ns"]) for r in measured])
+    A, names = design_matrix(cases, preset, gomaxprocs)
+    in_fit = np.array([c.size not in hold_sizes for c in cases])
+    defaults = parameter_values(preset, {})
+    params, defaulted = fit(A[in_fit], y[in_fit], names, defaults)
+    before = A @ np.array([defaults[n] for n in names])
+    after = A @ np.array([parameter_values(preset, params)[n] for n in names])
+    rows = []
+    for c, r, b, a, f in zip(cases, measured, before, after, in_fit, strict=True):
+        m = float(r["measured_ns"])
+        rows.append({
+            "size": c.size, "pointerful": c.pointerful, "set": "fit" if f else "holdout",
+            "measured_ns": round(m, 3),
+            "model_ns": round(float(a), 3),
+            "rel_error": round(float((a - m) / m), 4),
+            "default_model_ns": round(float(b), 3),
+            "default_rel_error": round(float((b - m) / m), 4),
+            "num_gc": r["num_gc"],
+        })
+
+    def set_rms(key: str, which: str) -> float | None:
+        e = rms([r[key] for r in rows if r["set"] == which])
+        return None if e is None else round(e, 4)
+
+    profile = {
+        "name": name,
+        "go_version": go_version,
+        "design": preset,
+        "measured": measured_on,
+        "machine": machine,
+        "gomaxprocs": gomaxprocs,
+        "gc": gc,
+        "method": ("fastest-loop ns/allocation over timed loops of dropped objects; model units "
+                   "per allocation from the simulator's cost record (N vs 2N allocations); "
+                   "non-negative least squares on relative error over the fit set with a 1e-3 "
+                   "ridge towards the defaults"),
+        "split": ("hold-out: the sorted sizes at positions 1, 4, 7, ... except the largest, "
+                  "both pointer kinds; fit: the rest"),
+        "holdout_sizes": hold_sizes,
+        "parameters": {k: round(v, 4) for k, v in sorted(params.items())},
+        "defaulted": defaulted,
+        "fit": rows,
+        "fit_rms_rel_error": set_rms("rel_error", "fit"),
+        "holdout_rms_rel_error": set_rms("rel_error", "holdout"),
+        "default_fit_rms_rel_error": set_rms("default_rel_error", "fit"),
+        "default_holdout_rms_rel_error": set_rms("default_rel_error", "holdout"),
+    }
+    return Calibration(profile=profile, rows=rows)
+
+
 def calibrate(*, name: str, sizes: list[int] | tuple[int, ...] = DEFAULT_SIZES,
               go_version: str | None = None, gomaxprocs: int = 1, gc: bool = False,
               reps: int = 5, date: str | None = None, bytes_per_rep: int = 16 * MiB,
               tc: GoToolchain | None = None) -> Calibration:
-    """Measure, fit and return a profile document plus per-case rows."""
+    """Measure on the real runtime, fit, and return a profile document plus rows."""
     from gosim.realgo.run import _machine, preset_for
-    from gosim.sim.costs import COST_PARAMETERS
 
     if gomaxprocs < 1:
         raise GosimError(f"--gomaxprocs: expected 1 or more, got {gomaxprocs}")
     tc = tc or find_go(go_version)
-    preset = preset_for(tc)
-    cases = cases_for(list(sizes), bytes_per_rep=bytes_per_rep, reps=reps)
+    cases = cases_for(sorted(set(sizes)), bytes_per_rep=bytes_per_rep, reps=reps)
     measured = measure(cases, tc=tc, gomaxprocs=gomaxprocs, gc=gc)
-    y = np.array([r["measured_ns"] for r in measured])
-    A, names = design_matrix(cases, preset, gomaxprocs)
-    from gosim.runtime.design import get_design
+    return fit_profile(name=name, measured=measured, preset=preset_for(tc),
+                       go_version=tc.version, measured_on=date or _dt.date.today().isoformat(),
+                       machine=_machine(), gomaxprocs=gomaxprocs, gc=gc)
 
-    defaults = {n: float(p.default) for n, p in COST_PARAMETERS.items()}
-    defaults.update({k: float(v) for k, v in get_design(preset).costs})
-    params, defaulted = fit(A, y, names, defaults)
-    theta_before = np.array([defaults[n] for n in names])
-    theta_after = np.array([params.get(n, defaults[n]) for n in names])
-    before, after = A @ theta_before, A @ theta_after
-    rows = []
-    for c, r, b, a in zip(cases, measured, before, after, strict=True):
-        rows.append({
-            "size": c.size, "pointerful": c.pointerful, "measured_ns": round(r["measured_ns"], 3),
-            "model_ns": round(float(a), 3),
-            "rel_error": round(float((a - r["measured_ns"]) / r["measured_ns"]), 4),
-            "default_model_ns": round(float(b), 3),
-            "default_rel_error": round(float((b - r["measured_ns"]) / r["measured_ns"]), 4),
-            "num_gc": r["num_gc"],
-        })
-    when = date or _dt.date.today().isoformat()
-    profile = {
-        "name": name,
-        "go_version": tc.version,
-        "design": preset,
-        "measured": when,
-        "machine": _machine(),
-        "gomaxprocs": gomaxprocs,
-        "gc": gc,
-        "method": ("fastest-loop ns/allocation over timed loops of dropped objects; model units "
-                   "per allocation from the simulator (step mode, N vs 2N allocations); "
-                   "non-negative least squares on relative error with a 1e-3 ridge "
-                   "towards the defaults"),
-        "parameters": {k: round(v, 4) for k, v in sorted(params.items())},
-        "defaulted": defaulted,
-        "fit": rows,
-        "fit_rms_rel_error": round(float(np.sqrt(np.mean([r["rel_error"] ** 2 for r in rows]))), 4),
-        "default_rms_rel_error": round(float(np.sqrt(np.mean(
-            [r["default_rel_error"] ** 2 for r in rows]))), 4),
-    }
-    return Calibration(profile=profile, rows=rows)
+
+def refit(doc: dict[str, Any], *, name: str | None = None) -> Calibration:
+    """Fit again to the measurements stored in a profile document (no Go run):
+    for a model that changed since the profile was measured."""
+    return fit_profile(
+        name=name or str(doc["name"]), measured=list(doc["fit"]), preset=str(doc["design"]),
+        go_version=str(doc["go_version"]), measured_on=str(doc["measured"]),
+        machine=dict(doc.get("machine") or {}), gomaxprocs=int(doc.get("gomaxprocs", 1)),
+        gc=bool(doc.get("gc", False)))
