@@ -28,7 +28,12 @@ from gosim.runtime.design import Design, get_design
 from gosim.runtime.mcache import MCache
 from gosim.runtime.mcentral import MCentral
 from gosim.runtime.mheap import MHeap
-from gosim.runtime.mspan import MALLOC_HEADER_BYTES, MIN_SIZE_FOR_MALLOC_HEADER, MSpanState
+from gosim.runtime.mspan import (
+    MALLOC_HEADER_BYTES,
+    MIN_SIZE_FOR_MALLOC_HEADER,
+    MSpan,
+    MSpanState,
+)
 from gosim.runtime.mstats import MemStats
 from gosim.runtime.runtime2 import P
 from gosim.runtime.sizeclasses import get_table
@@ -202,6 +207,8 @@ class Runtime:
         run_sync(self.free_object(NoSimCtx(p), addr))
 
     def free_object(self, ctx: Ctx, addr: int) -> Gen[None]:
+        """Free one object under ``ctx``: a large object's span goes straight back
+        to the heap (mheap.go freeSpan); a small object's slot returns to its span."""
         s = self.mheap.span_of(addr)
         if s is None or s.state != MSpanState.IN_USE:
             raise InvalidSizeError(f"free of address {addr:#x} that is not in an in-use span")
@@ -223,7 +230,7 @@ class Runtime:
         st.by_size_frees[s.size_class] += 1
         yield from self._return_slot(ctx, s, addr)
 
-    def _return_slot(self, ctx: Ctx, s: Any, addr: int) -> Gen[None]:
+    def _return_slot(self, ctx: Ctx, s: MSpan, addr: int) -> Gen[None]:
         """A slot goes back to its span; the span moves lists or returns to the heap."""
         central = self.central[s.spanclass]
         s.free_index(s.object_index(addr))
