@@ -36,7 +36,3 @@ def mva_machine_repairman(n: int, think_ns: float, service_ns: float) -> MVAResu
     return MVAResult(n=n, throughput_per_ns=x, response_ns=r, wait_ns=r - service_ns,
                      utilisation=x * service_ns)
 
-
-def usl(n: float, sigma: float, kappa: float) -> float:
-    """Universal Scalability Law: relative capacity C(N) = N / (1 + s(N-1) + k N(N-1))."""
-    return n / (1 + sigma * (n - 1) + kappa * n * (n - 1))

@@ -19,6 +19,7 @@ from gosim.validate.figures import (
     per_run_waste,
     release_pairs,
     select,
+    wait_shares,
 )
 from gosim.validate.run import Verdict
 
@@ -158,7 +159,7 @@ def _details(v: Verdict) -> list[str]:
                 lines.append(f"- {tag}, replication 0, P={int(old['gomaxprocs'])}: "
                              f"{old['design']} waits on `{kind or '-'}` {share:.1%} of P time; "
                              f"{new['design']} waits on it "
-                             f"{new.get('p_time_share_wait_' + kind, 0.0) if kind else 0.0:.1%}")
+                             f"{wait_shares(new).get(kind, 0.0):.1%}")
     if c.knee_fraction is not None and not runs.empty:
         lines.append("")
         lines.append(f"Where each curve bends (knee: first P with efficiency below "
@@ -172,6 +173,8 @@ def _details(v: Verdict) -> list[str]:
             knee = str(k["knee"]) if k["knee"] is not None else f"none up to {k['max_p']}"
             lines.append(f"| {k['design']} | {knee} | `{k['lock'] or '-'}` | {k['share']:.1%} | "
                          f"{k['efficiency_at_max']:.0%} |")
+        lines.append("")
+        lines.append("(With no knee, the lock shown is the one most waited on at the largest P.)")
     if c.figure == "mva" and not runs.empty:
         for g in _curve_groups(runs[runs["replication"] == 0]):
             m = mva_curve(g, v.tables["locks"])
