@@ -204,3 +204,16 @@ def test_go115_mcentral_takes_no_mutex_four_ps() -> None:
                                  "pointer_free_fraction": 1.0, "work_ns": 5}]}}))
     (mc,) = [row for row in r14.locks if row["kind"] == "mcentral"]
     assert mc["acquisitions"] == 2 * 4 * 300
+
+
+def test_go115_large_objects_join_the_full_span_set() -> None:
+    """mcache.go allocLarge (Go 1.15+): a large object's span is pushed onto
+    the class-0 mcentral's full swept set: one span-set atomic per object, no
+    mcentral mutex; go1.14 keeps large spans off mcentral's locked lists."""
+    n = 100
+    r = _run("go1.15", 40_000, n)  # 5 pages each, pointer-free: span class 1
+    assert r.metrics["large_allocs"] == n and r.metrics["large_pages"] == 5 * n
+    assert [(row["kind"], row["span_class"], row["acquisitions"])
+            for row in r.locks if row["kind"] != "mheap"] == [("spanset", 1, n)]
+    r14 = _run("go1.14", 40_000, n)
+    assert [row["kind"] for row in r14.locks] == ["mheap"]
