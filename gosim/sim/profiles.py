@@ -9,9 +9,13 @@ A profile is a YAML file written by ``gosim calibrate``::
     machine: {cpu: ..., cpus: 2, platform: ...}
     gomaxprocs: 1
     gc: false
+    holdout_sizes: [16, 128, 4096, 65536]                     # not fitted, evaluated
     parameters: {malloc_fast_ns: 11.7, refill_ns: 35.2, ...}   # what configs use
     defaulted: [mcentral_cachespan_ns, ...]                    # not identifiable here
-    fit: [{size: 48, pointerful: false, measured_ns: ..., model_ns: ..., rel_error: ...}, ...]
+    fit: [{size: 48, pointerful: false, set: fit, measured_ns: ..., model_ns: ...,
+           rel_error: ..., default_model_ns: ..., default_rel_error: ...}, ...]
+    fit_rms_rel_error: 0.04          # RMS relative error on the fit set
+    holdout_rms_rel_error: 0.089     # ... and on the held-out sizes
 
 A scenario names it with ``costs_profile: NAME``; precedence is defaults <
 design < profile < scenario ``costs``. :func:`load_profile` finds ``NAME``:
