@@ -9,11 +9,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
+from gosim.commands._console import plural, print_table
 from gosim.errors import ConfigError, GosimError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gosim.config import Experiment
+    from gosim.runner import ExperimentOutcome
 
 DEFAULT_CONFIG = Path("configs") / "quickstart.yaml"
 
@@ -70,7 +78,7 @@ def run(
 
     console = Console()
     if dry_run:
-        _print_dry_run(console, exp)
+        _print_dry_run(console, exp, out, jobs)
         return
 
     from gosim.runner import run_experiment
@@ -111,21 +119,43 @@ def _announce_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _print_dry_run(console, exp) -> None:  # noqa: ANN001
+def _print_dry_run(console: Console, exp: Experiment, out: Path, jobs: int) -> None:
     from rich.table import Table
 
+    from gosim.runner import default_jobs
+    from gosim.runner.estimate import plan
+
     settings = {r.setting_id: r for r in exp.runs}
-    console.print(f"[bold]{exp.name}[/]: {len(exp.runs)} runs = {len(settings)} settings x "
-                  f"{exp.sweep.replications} replications")
+    console.print(f"[bold]{escape(exp.name)}[/]: {plural(len(exp.runs), 'run')} = "
+                  f"{plural(len(settings), 'setting')} x "
+                  f"{plural(exp.sweep.replications, 'replication')}")
     t = Table("setting", "swept values", "seeds")
     for sid, r in settings.items():
         seeds = [x.seed for x in exp.runs if x.setting_id == sid]
-        t.add_row(str(sid), r.label(), ", ".join(str(s) for s in seeds[:3])
+        t.add_row(str(sid), escape(r.label()), ", ".join(str(s) for s in seeds[:3])
                   + (" ..." if len(seeds) > 3 else ""))
-    console.print(t)
+    print_table(console, t)
+    results_dir = out / exp.name
+    jobs = jobs or default_jobs()
+    p = plan(exp, results_dir, jobs)
+    console.print(f"cached in {escape(str(results_dir))}: {p.n_cached} of "
+                  f"{plural(p.n_runs, 'run')}; to run: {plural(len(p.pending), 'run')}",
+                  highlight=False)
+    if p.pending:
+        est = "unknown" if p.estimate_s != p.estimate_s else _duration(p.estimate_s)
+        console.print(f"estimated time with {plural(jobs, 'job')}: about {est} "
+                      f"({escape(p.method)}; rough)", highlight=False)
 
 
-def _print_summary(console, outcome) -> None:  # noqa: ANN001
+def _duration(s: float) -> str:
+    if s < 90:
+        return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _print_summary(console: Console, outcome: ExperimentOutcome) -> None:
     from rich.table import Table
 
     from gosim.analysis.summary import scaling_lines, summary_table
@@ -133,22 +163,25 @@ def _print_summary(console, outcome) -> None:  # noqa: ANN001
 
     meta = experiment_meta(outcome.experiment)
     df = summary_table(outcome.tables, meta, compact=True)
+    reps = outcome.experiment.sweep.replications
     if not df.empty:
-        t = Table(title=f"{outcome.experiment.name} (mean ± 95% CI over replications)")
+        what = ("mean ± 95% CI over " + plural(reps, "replication") if reps > 1
+                else "1 replication, no CI")
+        t = Table(title=f"{escape(outcome.experiment.name)} ({what})")
         for c in df.columns:
-            t.add_column(str(c), justify="right" if c in ("P", "n") or "(" in str(c)
+            t.add_column(escape(str(c)), justify="right" if c in ("P", "n") or "(" in str(c)
                          else "left")
         for _, r in df.iterrows():
-            t.add_row(*[str(r[c]) for c in df.columns])
-        console.print(t)
+            t.add_row(*[escape(str(r[c])) for c in df.columns])
+        print_table(console, t)
     for line in scaling_lines(outcome.tables, meta):
-        console.print(f"  {line}")
+        console.print(f"  {escape(line)}", soft_wrap=True)
     for n in outcome.notes:
-        console.print(f"  [dim]note: {n}[/]")
+        console.print(f"  [dim]note: {escape(n)}[/]", soft_wrap=True)
     console.print(
-        f"{len(outcome.records)} runs: {outcome.n_ran} ran, {outcome.n_cached} skipped "
-        f"(cached), {outcome.n_failed} failed; {outcome.wall_s:.1f} s. "
-        f"Results in [bold]{outcome.results_dir}[/]")
+        f"{plural(len(outcome.records), 'run')}: {outcome.n_ran} ran, {outcome.n_cached} "
+        f"skipped (cached), {outcome.n_failed} failed; {outcome.wall_s:.1f} s. "
+        f"Results in [bold]{escape(str(outcome.results_dir))}[/]", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

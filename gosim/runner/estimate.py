@@ -1,0 +1,186 @@
+"""What a rerun would do: which runs are cached, and a rough time for the rest.
+
+Method (``gosim run --dry-run`` prints it): a run's *work* is its simulated
+allocation count (goroutines x allocations) when every workload group has an
+``allocations`` count, else its simulated time x GOMAXPROCS (a timed run). The
+wall-clock seconds per unit of work, the *rate*, come from
+
+1. the runs already in this experiment's run cache made by the current model
+   (each entry stores its scenario and wall time); otherwise
+2. a measurement in this process: pending runs shrunk to about
+   ``PROBE_ALLOCATIONS`` allocations (or 1/100 of their simulated time) are
+   simulated and timed, the dearest first, then always the run least like
+   those probed, until each distinct kind of run is probed or
+   ``PROBE_BUDGET_S`` is spent.
+
+Each pending run takes the rate of the most similar sample: the same kind of
+work, then the same design preset, then the nearest GOMAXPROCS and object
+size (by factors of two); the per-allocation cost differs a hundredfold
+between a 48 B allocation at one P and a contended 64-P global lock.
+
+The estimate is the sum of work x rate over the pending runs, divided over
+the jobs (never less than the longest single run). It ignores worker start-up
+and writing tables; per-allocation cost varies with object size and
+contention, so it is rough.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gosim.config import Experiment, RunSpec
+from gosim.runner.cache import RunCache, model_fingerprint
+from gosim.scenario import Scenario
+
+#: allocations a shrunken probe run makes
+PROBE_ALLOCATIONS = 5_000
+#: wall seconds spent probing at most (the last probe may overrun it)
+PROBE_BUDGET_S = 3.0
+#: a timed probe run simulates this fraction of the run's time
+PROBE_TIME_FRACTION = 0.01
+
+
+def work(sc: Scenario) -> tuple[str, float]:
+    """(kind, amount): ``("allocs", N)`` or ``("P-ns", duration x GOMAXPROCS)``."""
+    if all(g.allocations is not None for g in sc.workload.groups):
+        return "allocs", float(sum(g.count * (g.allocations or 0) for g in sc.workload.groups))
+    return "P-ns", float(sc.duration_ns or 0) * sc.gomaxprocs
+
+
+@dataclass
+class Plan:
+    """A sweep's runs split into cached and pending, with a time estimate."""
+
+    n_runs: int
+    n_cached: int
+    #: distinct scenarios still to run (a scenario repeated in a sweep runs once)
+    pending: list[RunSpec]
+    #: estimated wall seconds for the pending runs with ``jobs`` workers
+    estimate_s: float
+    #: where the rates came from, one line
+    method: str
+
+
+def plan(exp: Experiment, results_dir: Path, jobs: int,
+         probe_budget_s: float = PROBE_BUDGET_S) -> Plan:
+    """Split ``exp``'s runs by the run cache in ``results_dir`` and estimate the rest."""
+    cache = RunCache(results_dir, model_fingerprint())
+    specs = exp.runs
+    cached: set[str] = set()
+    pending: dict[str, RunSpec] = {}
+    for s in specs:
+        if s.config_hash in cached or s.config_hash in pending:
+            continue
+        if cache.get(s.config_hash) is not None:
+            cached.add(s.config_hash)
+        else:
+            pending[s.config_hash] = s
+    n_cached = sum(1 for s in specs if s.config_hash in cached)
+    todo = list(pending.values())
+    if not todo:
+        return Plan(len(specs), n_cached, [], 0.0, "nothing to run")
+    samples = _cached_samples(cache)
+    method = f"rates of the nearest of {len(samples)} cached runs of the current model"
+    if not samples and probe_budget_s > 0:
+        samples = _measured_samples(todo, probe_budget_s)
+        method = (f"rates of the nearest of {len(samples)} pending runs, shrunk to about "
+                  f"{PROBE_ALLOCATIONS:,} allocations (or 1/100 of their time) and timed now")
+    if not samples:
+        return Plan(len(specs), n_cached, todo, float("nan"), "no rate available")
+    per_run = [_nearest_rate(samples, features(s.scenario)) * work(s.scenario)[1]
+               for s in todo]
+    estimate = max(sum(per_run) / max(1, jobs), max(per_run))
+    return Plan(len(specs), n_cached, todo, estimate, method)
+
+
+#: a run's features for matching it with measured runs: (work kind, design
+#: preset, log2 GOMAXPROCS, log2 typical object size)
+Features = tuple[str, str, float, float]
+#: (features, wall seconds per unit of work)
+Sample = tuple[Features, float]
+
+
+def features(sc: Scenario) -> Features:
+    sizes = []
+    for g in sc.workload.groups:
+        d = g.size
+        v = d.value if d.value is not None else d.mean if d.mean is not None else (
+            (d.low + d.high) / 2 if d.low is not None and d.high is not None else None)
+        sizes.append(float(v) if v else 1024.0)
+    size = max(1.0, sum(sizes) / len(sizes))
+    return work(sc)[0], sc.design.preset, math.log2(sc.gomaxprocs), math.log2(size)
+
+
+def _distance(a: Features, b: Features) -> float:
+    """Another kind of work or design is far; GOMAXPROCS and size count by factors of 2."""
+    return (100.0 * (a[0] != b[0]) + 10.0 * (a[1] != b[1]) + abs(a[2] - b[2])
+            + abs(a[3] - b[3]))
+
+
+def _nearest_rate(samples: list[Sample], f: Features) -> float:
+    return min(samples, key=lambda s: _distance(s[0], f))[1]
+
+
+def _cached_samples(cache: RunCache) -> list[Sample]:
+    samples: list[Sample] = []
+    for f in sorted(cache.dir.glob("*.json")) if cache.dir.is_dir() else []:
+        try:
+            entry: dict[str, Any] = json.loads(f.read_text())
+            if entry.get("model_fingerprint") != cache.fingerprint:
+                continue
+            sc = Scenario.model_validate(entry["scenario"])
+            wall = float(entry["wall_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a foreign or damaged file: not a sample
+        amount = work(sc)[1]
+        if amount > 0 and wall > 0:
+            samples.append((features(sc), wall / amount))
+    return samples
+
+
+def _shrunk(sc: Scenario) -> Scenario:
+    d = sc.model_dump(mode="json")
+    kind, amount = work(sc)
+    if kind == "allocs":
+        f = min(1.0, PROBE_ALLOCATIONS / amount) if amount else 1.0
+        for g in d["workload"]["groups"]:
+            g["allocations"] = max(1, int(g["allocations"] * f))
+    else:
+        d["duration_ns"] = max(10_000, int(sc.duration_ns * PROBE_TIME_FRACTION))
+        warm = d.get("warmup") or {}
+        if warm.get("duration_ns"):
+            warm["duration_ns"] = min(warm["duration_ns"], d["duration_ns"] // 2)
+    return Scenario.model_validate(d)
+
+
+def _measured_samples(todo: list[RunSpec], budget_s: float) -> list[Sample]:
+    """Probe shrunken copies of pending runs, farthest from those probed first,
+    until every distinct kind of run is probed or ``budget_s`` is spent."""
+    from gosim.sim import simulate
+
+    distinct = list({features(s.scenario): s for s in todo}.items())
+    distinct.sort(key=lambda fs: -work(fs[1].scenario)[1])  # the dearest first
+    samples: list[Sample] = []
+    spent = 0.0
+    while distinct and spent < budget_s:
+        if samples:
+            distinct.sort(key=lambda fs: -min(_distance(fs[0], x) for x, _ in samples))
+        f, spec = distinct.pop(0)
+        try:
+            small = _shrunk(spec.scenario)
+            t0 = time.perf_counter()
+            simulate(small)
+            wall = time.perf_counter() - t0
+        except Exception:  # a run that fails fails again for real; no sample
+            continue
+        finally:
+            spent += time.perf_counter() - t0
+        amount = work(small)[1]
+        if amount > 0:
+            samples.append((f, wall / amount))
+    return samples
