@@ -70,7 +70,7 @@ class Experiment:
     base_scenario: dict[str, Any]
     sweep: Sweep
     outputs: Outputs
-    #: the file it came from (None when built in code)
+    #: the file it came from (None when parsed from text)
     path: str | None = None
     runs: list[RunSpec] = field(default_factory=list)
 
@@ -193,9 +193,7 @@ def build_experiment(data: dict[str, Any], *, file: str | None = None,
 
 
 def expand(exp: Experiment) -> list[RunSpec]:
-    """The experiment's runs (already expanded and validated by loading)."""
-    if not exp.runs:
-        exp.runs = _expand(exp, ErrorContext(exp.path))
+    """The experiment's runs (expanded and validated when it was loaded)."""
     return exp.runs
 
 
