@@ -9,10 +9,11 @@ from rich.table import Table
 
 
 def print_table(console: Console, table: Table) -> None:
-    """Print ``table`` whole: when it is wider than the terminal (or than the 80
-    columns rich assumes for a pipe), print it at its natural width instead of
-    truncating cells ("go1.27+page_…")."""
-    need = Measurement.get(console, console.options.update_width(100_000), table).maximum
+    """Print ``table`` whole: when its ``no_wrap`` columns (and the longest word
+    of the others) need more than the terminal's width (or the 80 columns rich
+    assumes for a pipe), print it that wide instead of truncating cells
+    ("go1.27+page_…"); other columns wrap."""
+    need = Measurement.get(console, console.options.update_width(100_000), table).minimum
     if need <= console.width:
         console.print(table)
         return

@@ -2,43 +2,102 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import typing
 from dataclasses import fields
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from gosim.commands._console import print_table
+from gosim.runtime import design as design_module
 from gosim.runtime.design import PRESETS, Design
+from gosim.runtime.sizeclasses import PRESETS as TABLE_PRESETS
 from gosim.sim.costs import COST_PARAMETERS
 
 
+def option_docs() -> dict[str, str]:
+    """Each Design field's ``#:`` comment (the attribute-doc convention Sphinx
+    reads), from gosim/runtime/design.py itself, so the help cannot drift."""
+    tree = ast.parse(inspect.getsource(design_module))
+    lines = inspect.getsource(design_module).splitlines()
+    docs: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.ClassDef) and node.name == Design.__name__):
+            continue
+        for stmt in node.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            comment = []
+            i = stmt.lineno - 2  # the line above, 0-based
+            while i >= 0 and lines[i].strip().startswith("#:"):
+                comment.insert(0, lines[i].strip()[2:].strip())
+                i -= 1
+            docs[stmt.target.id] = " ".join(comment)
+    return docs
+
+
+def option_values(name: str) -> str:
+    """The values an override of option ``name`` takes, from its type."""
+    hint = typing.get_type_hints(Design)[name]
+    if name == "sizeclasses":
+        return " | ".join(TABLE_PRESETS)
+    if typing.get_origin(hint) is typing.Literal:
+        return " | ".join(str(a) for a in typing.get_args(hint))
+    if hint is bool:
+        return "true | false"
+    if hint is int:
+        return "integer" + (" (bytes)" if name.endswith("_bytes") else
+                            " (pages)" if name.endswith("_pages") else
+                            " (objects)" if name.endswith("_objects") else "")
+    return getattr(hint, "__name__", str(hint))
+
+
+def _yaml(v: object) -> str:
+    """A value as an override spells it in YAML."""
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def designs() -> None:
-    """List the design presets (design.preset) and their options
-    (design.overrides keys)."""
-    names = sorted(PRESETS)
-    opts = [f.name for f in fields(Design) if f.name not in ("name",)]
-    t = Table(title="design presets (override any option with design.overrides)")
-    t.add_column("option")
-    for n in names:
-        t.add_column(n)
+    """List the design presets (design.preset) and every option an override
+    (design.overrides: {option: value}) can flip: what it means, the values it
+    takes, and its value in each preset."""
+    console = Console()
+    docs = option_docs()
+    names = list(PRESETS)
+    opts = [f.name for f in fields(Design) if f.name not in ("name", "costs")]
+    about = Table(title="design options (set any of them with design.overrides)")
+    about.add_column("option", no_wrap=True)
+    about.add_column("values", no_wrap=True)
+    about.add_column("meaning", min_width=40)
     for o in opts:
-        vals = []
-        for n in names:
-            v = getattr(PRESETS[n], o)
-            vals.append(", ".join(f"{k}={x}" for k, x in v) if o == "costs" else str(v))
-        t.add_row(o, *vals)
-    Console(width=200).print(t)
+        about.add_row(o, escape(option_values(o)), escape(docs.get(o, "")))
+    print_table(console, about)
+    t = Table(title="design presets (design.preset)")
+    t.add_column("option", no_wrap=True)
+    for n in names:
+        t.add_column(n, no_wrap=True)
+    for o in opts:
+        t.add_row(o, *[escape(_yaml(getattr(PRESETS[n], o))) for n in names])
+    t.add_row("costs", *[escape(", ".join(f"{k}={x}" for k, x in PRESETS[n].costs) or "-")
+                         for n in names])
+    print_table(console, t)
 
 
 def costs() -> None:
     """List the cost-model parameters (costs.<name>) with default, unit and source."""
     t = Table(title="cost model (override with costs: {name: value or distribution})")
-    for col in ("parameter", "default", "unit", "what", "source"):
-        t.add_column(col, overflow="fold")
+    for col in ("parameter", "default", "unit"):
+        t.add_column(col, no_wrap=True)
+    for col in ("what", "source"):
+        t.add_column(col, min_width=30)
     for name in sorted(COST_PARAMETERS):
         p = COST_PARAMETERS[name]
-        t.add_row(name, f"{p.default:g}", p.unit, p.help, p.source)
-    Console(width=200).print(t)
+        t.add_row(name, f"{p.default:g}", p.unit, escape(p.help), escape(p.source))
+    print_table(Console(), t)
 
 
 def register(app: typer.Typer) -> None:

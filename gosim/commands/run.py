@@ -130,6 +130,8 @@ def _print_dry_run(console: Console, exp: Experiment, out: Path, jobs: int) -> N
                   f"{plural(len(settings), 'setting')} x "
                   f"{plural(exp.sweep.replications, 'replication')}")
     t = Table("setting", "swept values", "seeds")
+    for col in t.columns:
+        col.no_wrap = True
     for sid, r in settings.items():
         seeds = [x.seed for x in exp.runs if x.setting_id == sid]
         t.add_row(str(sid), escape(r.label()), ", ".join(str(s) for s in seeds[:3])
@@ -169,8 +171,8 @@ def _print_summary(console: Console, outcome: ExperimentOutcome) -> None:
                 else "1 replication, no CI")
         t = Table(title=f"{escape(outcome.experiment.name)} ({what})")
         for c in df.columns:
-            t.add_column(escape(str(c)), justify="right" if c in ("P", "n") or "(" in str(c)
-                         else "left")
+            t.add_column(escape(str(c)), no_wrap=True,
+                         justify="right" if c in ("P", "n") or "(" in str(c) else "left")
         for _, r in df.iterrows():
             t.add_row(*[escape(str(r[c])) for c in df.columns])
         print_table(console, t)
