@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from gosim.analysis.theory import mva_machine_repairman
 from gosim.errors import ConfigError
+from gosim.runtime.design import get_design
 from gosim.scenario import Scenario
 from gosim.sim import simulate
+from gosim.sim.costmodel import CostModel
 from gosim.sim.costs import COST_PARAMETERS
 
 
@@ -127,15 +129,89 @@ def test_mva_reference_values():
     assert mva_machine_repairman(64, 400, 100).throughput_per_ns == pytest.approx(1 / 100, rel=1e-6)
 
 
-def test_p_time_shares_add_up():
-    r = simulate(_scenario())
-    m = r.metrics
-    shares = sum(v for k, v in m.items() if k.startswith("p_time_share_"))
-    assert shares == pytest.approx(1.0, abs=1e-9)
-    per_p = {}
+def _p_time(r) -> dict[str, int]:
+    tot: dict[str, int] = {}
     for row in r.p_time:
-        per_p[row["p"]] = per_p.get(row["p"], 0) + row["ns"]
-    assert set(per_p.values()) == {m["sim_time_ns"]}
+        tot[row["category"]] = tot.get(row["category"], 0) + row["ns"]
+    return tot
+
+
+def test_p_time_matches_independent_counts():
+    """Constant costs, 48 B objects on 3 Ps sharing go1.12's locks: P time on the
+    fast path and in work is exactly allocations x cost; waiting on each lock kind
+    is exactly what the lock rows counted as waits."""
+    sc = _scenario(design="go1.12", costs={}, workload={"groups": [
+        {"count": 6, "allocations": 3000, "size": 48, "pointer_free_fraction": 1.0,
+         "work_ns": 20}]})
+    r = simulate(sc)
+    m, pt = r.metrics, _p_time(r)
+    n = 6 * 3000
+    assert m["allocs_completed"] == n
+    assert pt["fast_path"] == n * COST_PARAMETERS["malloc_fast_ns"].default
+    assert pt["work"] == n * 20
+    waits = {row["kind"]: row["wait_total_ns"] for row in r.locks}
+    assert waits["mcentral"] > 0
+    for kind, ns in waits.items():
+        assert pt.get(f"wait:{kind}", 0) == ns
+
+
+@pytest.mark.parametrize("design,mutex,size", [("go1.14", "futex", 1024),
+                                               ("global-lock", "spinbit", 48)])
+def test_every_goroutine_progresses_under_a_saturated_lock(design, mutex, size):
+    """16 Ps on one saturated lock (go1.14's 1 KiB mcentral, waiting is most of
+    the P time): unlock wakes sleepers as lock_futex.go / lock_spinbit.go do, so
+    every goroutine keeps allocating (before, sleepers starved: 3 of 16 goroutines
+    completed no allocation). Each P always has its goroutine, so no P time is
+    idle: waits still in progress at the end count as waiting."""
+    sc = Scenario.model_validate({
+        "design": {"preset": design, "overrides": {"mutex": mutex}}, "gomaxprocs": 16,
+        "duration_ns": 1_000_000, "seed": 35112,
+        "workload": {"groups": [{"count": 16, "size": size, "pointer_free_fraction": 1.0,
+                                 "work_ns": {"dist": "exponential", "mean": 50}}]}})
+    r = simulate(sc)
+    m = r.metrics
+    share = sum(v for k, v in m.items() if k.startswith("p_time_share_wait_"))
+    assert share > 0.5
+    assert m["goroutine_allocs_min"] > m["goroutine_allocs_max"] // 4 > 0
+    assert 16 * m["goroutine_allocs_min"] <= m["allocs_completed"] <= 16 * m["goroutine_allocs_max"]
+    assert m["p_time_share_idle"] == 0
+    per_p: dict[int, int] = {}
+    for row in r.p_time:
+        if row["category"] != "idle":
+            per_p[row["p"]] = per_p.get(row["p"], 0) + row["ns"]
+    assert per_p == dict.fromkeys(range(16), 1_000_000)
+
+
+def _const_cost_scenario(design: str, mode: str) -> Scenario:
+    return Scenario.model_validate({
+        "design": design, "gomaxprocs": 1, "mode": mode, "time_slice_ns": 100_000,
+        "costs": {"zero_per_byte_ns": 1},  # every value a whole number of ns
+        "workload": {"groups": [
+            {"count": 2, "allocations": 4000, "size": 48, "work_ns": 7},
+            {"count": 1, "allocations": 3000,
+             "size": {"dist": "choice", "values": [8, 16, 1024, 40_000]},
+             "pointer_free_fraction": 0.5, "work_ns": 0}]}})
+
+
+@pytest.mark.parametrize("design", ["go1.12", "go1.27", "tcmalloc"])
+def test_cost_record_accounts_for_all_busy_time(design):
+    """One P, constant costs: the time the P is busy other than work is exactly the
+    sum over cost parameters of units charged x value, in step and batched mode,
+    and both modes charge the same units."""
+    records = []
+    for mode in ("step", "batched"):
+        sc = _const_cost_scenario(design, mode)
+        values = CostModel(dict(get_design(design).costs), sc.costs).constants
+        rec: dict[str, float] = {}
+        r = simulate(sc, cost_record=rec)
+        pt = _p_time(r)
+        busy = sum(v for c, v in pt.items() if c not in ("idle", "work"))
+        assert sum(u * values[name] for name, u in rec.items()) == busy
+        assert rec["malloc_fast_ns"] + rec.get("tiny_fast_ns", 0) == r.metrics["mallocs"] - \
+            r.metrics["large_allocs"]
+        assert rec["sched_switch_ns"] > 0 and rec["sysalloc_ns"] > 0
+        records.append(rec)
+    assert records[0] == records[1]
 
 
 def test_more_ps_more_throughput_until_locks_bind():

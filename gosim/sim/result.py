@@ -13,14 +13,20 @@ class RunResult:
     ``metrics``: flat scalars, snake_case with units, e.g. ``mallocs``,
     ``heap_inuse_bytes``, ``allocs_per_sim_second``, ``sim_time_ns``,
     ``fast_path_fraction``, ``lock_free_fraction``, ``malloc_latency_p50_ns``,
-    ``lock_<name>_wait_mean_ns``...
+    ``goroutine_allocs_min``/``goroutine_allocs_max`` (allocations completed by
+    the least and the most productive goroutine), ``lock_<kind>_wait_mean_ns``...
 
     ``locks``: one row per lock: ``lock`` (name, e.g. ``mheap``,
-    ``mcentral[spc=9]``, ``global``), ``kind`` (``mheap``/``mcentral``/
-    ``global``/``atomic``), ``span_class`` (int or -1), ``size_class``,
-    ``acquisitions``, ``contended``, ``wait_mean_ns``, ``wait_p50_ns``,
-    ``wait_p99_ns``, ``wait_max_ns``, ``hold_mean_ns``, ``hold_p50_ns``,
-    ``hold_p99_ns``, ``utilisation``, ``max_waiters``, ``wait_total_ns``.
+    ``mcentral[spc=9]``, ``global``, ``mcentral[spc=9].spanset``), ``kind``
+    (``mheap``/``mcentral``/``global``/``spanset``), ``span_class`` (int or -1),
+    ``size_class``, ``acquisitions``, ``contended``, ``waiting_at_end`` (Ms
+    still waiting when a timed run ends), ``wait_total_ns``, ``wait_mean_ns``,
+    ``wait_p50_ns``, ``wait_p99_ns``, ``wait_max_ns`` (waits in progress at the
+    end included, cut at the end), ``hold_mean_ns``, ``hold_p50_ns``,
+    ``hold_p99_ns``, ``hold_max_ns``, ``utilisation`` (a fraction of the run in
+    [0, 1]: a mutex's time held; a span set's time with at least one operation
+    in flight), ``max_waiters``, ``max_spinning``. For span sets ``wait`` is an
+    operation's extra cost from contention and ``hold`` its duration.
 
     ``p_time``: one row per (P, category): ``p``, ``category`` (``fast_path``,
     ``slow_path``, ``wait:<lock kind>``, ``hold:<lock kind>``, ``work``,
@@ -48,7 +54,3 @@ class RunResult:
             "latency_hist": self.latency_hist, "by_size": self.by_size,
             "timeseries": self.timeseries,
         }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunResult:
-        return cls(**d)

@@ -1,0 +1,251 @@
+"""Runtime locks and span sets driven directly: hand-computed schedules for
+spin, sleep, wake-up and barging (lock_futex.go, lock_spinbit.go), the span-set
+contention formula, and lock invariants over random schedules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gosim.runtime.context import AtomicCell, Mutex
+from gosim.scenario import Dist
+from gosim.sim.costmodel import CostModel
+from gosim.sim.env import PTimeout, SimEnv
+from gosim.sim.locks import RuntimeMutex, SimAtomic
+
+
+@dataclass
+class Host:
+    """The narrow LockHost: an environment, a cost model, P-time accounting."""
+
+    costs: CostModel
+    env: SimEnv = field(default_factory=SimEnv)
+    T: int | None = None
+    ptime: list[tuple[int, str, int, int]] = field(default_factory=list)
+
+    def account(self, p: int, cat: str, start: int, end: int) -> None:
+        if self.T is not None:
+            end = min(end, self.T)
+        if end > start:
+            self.ptime.append((p, cat, start, end))
+
+
+@dataclass
+class Caller:
+    """The narrow LockCaller: a goroutine on P ``p`` with constant costs."""
+
+    host: Host
+    p: int
+    vt: int = 0
+
+    def draw_ns(self, name: str, units: float = 1.0) -> int:
+        return int(self.host.costs.constants[name] * units + 0.5)  # type: ignore[operator]
+
+    def cost_ns(self, name: str, units: float = 1.0) -> int:
+        self.host.costs.charge(name, units)
+        return self.draw_ns(name, units)
+
+
+def _host(spin: int, wake: int, uncontended: int = 0, factor: float = 1.0,
+          op: int = 25) -> tuple[Host, dict[str, float]]:
+    record: dict[str, float] = {}
+    costs = CostModel({}, {"lock_spin_ns": Dist(value=spin), "lock_wakeup_ns": Dist(value=wake),
+                           "lock_uncontended_ns": Dist(value=uncontended),
+                           "spanset_op_ns": Dist(value=op),
+                           "spanset_contention_factor": Dist(value=factor)}, record=record)
+    return Host(costs), record
+
+
+def _run(mutex: str, policy: str, spin: int, wake: int,
+         scripts: dict[int, list[tuple[int, int]]], T: int | None = None
+         ) -> tuple[RuntimeMutex, list[tuple[int, int, int]], Host, dict[str, float]]:
+    """Each P runs its script: (think ns, hold ns) pairs, lock and unlock around
+    each hold. Returns the lock, the grants (P, asked at, granted at), the host
+    and the recorded cost units."""
+    host, record = _host(spin, wake)
+    if T is not None:
+        host.T = T
+    env = host.env
+    mu = RuntimeMutex(host, Mutex("m", "mcentral"), policy=policy, impl=mutex)
+    grants: list[tuple[int, int, int]] = []
+    state: dict[str, Any] = {"holder": None}
+
+    def proc(p: int, script: list[tuple[int, int]]) -> Any:
+        g = Caller(host, p)
+        for think, hold in script:
+            if think:
+                yield PTimeout(env, think, p)
+            asked = env.now
+            g.vt = asked
+            yield from mu.acquire(g)
+            assert state["holder"] is None, "two owners at once"
+            assert mu.owner == p
+            state["holder"] = p
+            grants.append((p, asked, env.now))
+            yield PTimeout(env, hold, p)
+            state["holder"] = None
+            mu.release(g)
+
+    for p, script in scripts.items():
+        env.process(proc(p, script)).pk = p  # type: ignore[attr-defined]
+    if T is None:
+        env.run()
+    else:
+        env.run(until=T)
+        mu.close(T)
+    # lock_uncontended_ns is charged once per acquisition (its value is 0 here)
+    assert record.pop("lock_uncontended_ns", 0) == mu.acquisitions
+    return mu, grants, host, record
+
+
+# -- hand-computed schedules (spin 50 ns, wake-up 30 ns, hold 100 ns) ----------------------
+
+def test_futex_barging_schedule():
+    """P0 holds [0, 100), thinks 10 ns and barges in at 110 while P1, woken at
+    100, is still waking (runs at 130): P1 spins again [130, 180), sleeps, is
+    woken by P0's unlock at 210 and takes the lock at 240."""
+    mu, grants, host, rec = _run("futex", "barging", 50, 30,
+                                 {0: [(0, 100), (10, 100)], 1: [(10, 100)]})
+    assert grants == [(0, 0, 0), (0, 110, 110), (1, 10, 240)]
+    assert list(mu.waits) == [0, 0, 230] and list(mu.holds) == [100, 100, 100]
+    assert mu.acquisitions == 3 and mu.contended == 1
+    assert rec == {"lock_spin_ns": 2.0, "lock_wakeup_ns": 2.0}
+    assert [(p, c, a, b) for p, c, a, b in host.ptime if c.startswith("wait")] == [
+        (1, "wait:mcentral", 10, 240)]
+
+
+def test_fifo_reserves_the_lock_for_the_woken_sleeper():
+    """Same arrivals under fifo: P0's release at 100 reserves the lock for P1
+    (asleep since 60, granted at 130); P0, back at 110, queues behind it, spins
+    until 160, sleeps, and is woken by P1's release at 230 (granted at 260)."""
+    mu, grants, _host_, rec = _run("futex", "fifo", 50, 30,
+                                   {0: [(0, 100), (10, 100)], 1: [(10, 100)]})
+    assert grants == [(0, 0, 0), (1, 10, 130), (0, 110, 260)]
+    assert list(mu.waits) == [0, 120, 150]
+    assert mu.contended == 2
+    assert rec == {"lock_spin_ns": 2.0, "lock_wakeup_ns": 2.0}
+
+
+@pytest.mark.parametrize("mutex,spin_units,max_spinning", [("futex", 2.0, 2),
+                                                           ("spinbit", 1.0, 1)])
+def test_three_ps_futex_all_spin_spinbit_one_spins(mutex, spin_units, max_spinning):
+    """P0 holds [0, 100); P1 arrives at 10 and P2 at 20. futex: both spin 50 ns
+    and sleep; spinbit: P1 takes the spin bit, P2 sleeps at once. Either way P1
+    is woken by P0's unlock (granted at 130) and P2 by P1's (granted at 260)."""
+    mu, grants, _h, rec = _run(mutex, "barging", 50, 30,
+                               {0: [(0, 100)], 1: [(10, 100)], 2: [(20, 100)]})
+    assert grants == [(0, 0, 0), (1, 10, 130), (2, 20, 260)]
+    assert list(mu.waits) == [0, 120, 240]
+    assert rec == {"lock_spin_ns": spin_units, "lock_wakeup_ns": 2.0}
+    assert mu.max_spinning == max_spinning and mu.max_waiters == 2
+
+
+@pytest.mark.parametrize("mutex", ["futex", "spinbit"])
+def test_a_release_during_a_spin_hands_the_lock_to_the_spinner(mutex):
+    mu, grants, _h, rec = _run(mutex, "barging", 50, 30, {0: [(0, 100)], 1: [(80, 100)]})
+    assert grants == [(0, 0, 0), (1, 80, 100)]
+    assert rec == {"lock_spin_ns": pytest.approx(20 / 50)}
+
+
+def test_futex_unlock_wakes_a_sleeper_even_while_an_m_spins():
+    """lock_futex.go unlock2 wakes a sleeper whenever one sleeps. P1 sleeps from
+    60; P2 spins from 90 and gets the lock at P0's release (100), which also
+    wakes P1 (running at 130, spins, sleeps at 180, woken again at 200)."""
+    mu, grants, _h, rec = _run("futex", "barging", 50, 30,
+                               {0: [(0, 100)], 1: [(10, 100)], 2: [(90, 100)]})
+    assert grants == [(0, 0, 0), (2, 90, 100), (1, 10, 230)]
+    assert rec == {"lock_spin_ns": pytest.approx(1 + 10 / 50 + 1), "lock_wakeup_ns": 2.0}
+
+
+def test_spinbit_unlock_leaves_sleepers_while_an_m_holds_the_spin_bit():
+    """lock_spinbit.go unlock2Wake: an M spins, so P0's unlock wakes nobody; P2's
+    unlock (no spinner left) wakes P1."""
+    mu, grants, _h, rec = _run("spinbit", "barging", 50, 30,
+                               {0: [(0, 100)], 1: [(10, 100)], 2: [(90, 100)]})
+    assert grants == [(0, 0, 0), (2, 90, 100), (1, 10, 230)]
+    assert rec == {"lock_spin_ns": pytest.approx(1 + 10 / 50), "lock_wakeup_ns": 1.0}
+
+
+@pytest.mark.parametrize("mutex,granted", [("spinbit", [1800, 3400]), ("futex", [200, 500])])
+def test_spinbit_wakes_the_oldest_sleeper_every_16th_unlock(mutex, granted):
+    """P0 and P1 take turns (hold 100 ns, spin window 250 ns), so every unlock finds
+    an M spinning. spinbit: P2 and P3 arrive while P1 holds the spin bit and
+    sleep at once; no unlock wakes them but every 16th (mutexTailWakePeriod),
+    which wakes the oldest: P2 is woken at 1600, spins beside the spin-bit
+    holder and gets the lock at the second release after (1800); P3 at the 32nd
+    unlock (3200) and so at 3400. futex: P2 and P3 spin too; P2 gets the lock at
+    the second release (200); P3's spin ends at 280, it sleeps, is woken by the
+    release at 300 (awake at 330, spins again) and gets it at 500."""
+    scripts = {0: [(0, 100)] * 30, 1: [(10, 100)] * 30, 2: [(20, 100)], 3: [(30, 100)]}
+    mu, grants, _h, _rec = _run(mutex, "barging", 250, 30, scripts)
+    assert [g for p, _a, g in grants if p >= 2] == granted
+    assert mu.acquisitions == 62
+
+
+def test_a_wait_in_progress_at_the_end_counts_as_waiting():
+    mu, grants, host, _rec = _run("futex", "barging", 50, 30,
+                                  {0: [(0, 1000)], 1: [(10, 100)]}, T=500)
+    assert grants == [(0, 0, 0)]
+    assert (1, "wait:mcentral", 10, 500) in host.ptime
+    row = mu.row(500)
+    assert row["waiting_at_end"] == 1 and row["wait_total_ns"] == 490
+    assert row["utilisation"] == 1.0  # held from 0 to the end
+
+
+# -- span sets -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("factor,costs,extra,units,busy,contended", [
+    # op at 0: alone (25, ends 25); at 10: one in flight (25 x 2, ends 60); at 20: two
+    # (25 x 3, ends 95); at 70: only the one ending at 95 (25 x 2, ends 120)
+    (1.0, [25, 50, 75, 50], [0, 25, 50, 25], 1 + 2 + 3 + 2, 120, 3),
+    # 25 x 1.5 = 37.5 rounds half up to 38 (ends 48); at 20: two in flight (25 x 2,
+    # ends 70); at 70 every earlier op has ended: alone (ends 95)
+    (0.5, [25, 38, 50, 25], [0, 13, 25, 0], 1 + 1.5 + 2 + 1, 95, 2),
+])
+def test_span_set_cost_grows_with_operations_in_flight(factor, costs, extra, units, busy,
+                                                       contended):
+    host, rec = _host(0, 0, factor=factor)
+    cell = SimAtomic(host, AtomicCell("mcentral[spc=9].spanset", "spanset", 9, 4))
+    starts = (0, 10, 20, 70)
+    ends = []
+    for p, t in zip((0, 1, 2, 0), starts, strict=True):
+        g = Caller(host, p, t)
+        cell.op(g, "spanset_op_ns")
+        ends.append(g.vt)
+    assert [e - t for e, t in zip(ends, starts, strict=True)] == costs
+    assert list(cell.extra) == extra
+    assert rec == {"spanset_op_ns": units}
+    row = cell.row(200)
+    # utilisation: the fraction of the run with at least one operation in flight
+    assert row["utilisation"] == busy / 200
+    assert row["acquisitions"] == 4 and row["contended"] == contended
+    assert row["wait_total_ns"] == sum(extra) and row["max_waiters"] == 2
+
+
+# -- invariants over random schedules -------------------------------------------------------
+
+_SCRIPT = st.lists(st.tuples(st.integers(0, 300), st.integers(1, 300)), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(mutex=st.sampled_from(["futex", "spinbit"]), policy=st.sampled_from(["barging", "fifo"]),
+       spin=st.integers(0, 200), wake=st.integers(0, 400),
+       scripts=st.lists(_SCRIPT, min_size=1, max_size=6))
+def test_lock_invariants_on_random_schedules(mutex, policy, spin, wake, scripts):
+    """One owner at a time (asserted inside _run), every waiter eventually granted,
+    waits >= 0 and equal to grant - ask, acquisitions counted equal grants."""
+    by_p = dict(enumerate(scripts))
+    mu, grants, host, _rec = _run(mutex, policy, spin, wake, by_p)
+    assert len(grants) == sum(len(s) for s in scripts)  # every waiter was granted
+    assert not mu.waiting and mu.owner is None and not mu.sleeping and not mu.spinning
+    assert mu.acquisitions == len(grants) == len(mu.waits) == len(mu.holds)
+    assert sorted(mu.waits) == sorted(g - a for _p, a, g in grants)
+    assert min(mu.waits) >= 0
+    assert sorted(mu.holds) == sorted(h for s in scripts for _t, h in s)
+    assert sum(1 for _p, a, g in grants if g > a) <= mu.contended <= len(grants)
+    # P time waiting is exactly the waits
+    assert sum(b - a for _p, c, a, b in host.ptime if c.startswith("wait")) == sum(mu.waits)
