@@ -241,6 +241,9 @@ BAD = {
     "override_unknown_sizeclass_table": (
         BASE.replace("design: go1.27", "design: {preset: go1.14, overrides: {sizeclasses: go9}}"),
         "scenario.design.overrides.sizeclasses", 3, "unknown size-class table 'go9'"),
+    "zip_group_index_after_an_empty_group": (BASE + "sweep:\n  zip:\n    - {}\n"
+                                             "    - {gomaxprocs: [0]}\n",
+                                             "sweep.zip.1.gomaxprocs.0", 13, "value 0"),
     "base_cost_name_swept": (BASE.replace("seed: 7", "seed: 7\n  costs: {nope_ns: 1}")
                              + "sweep:\n  grid:\n    costs: [{malloc_fast_ns: 1}]\n",
                              "scenario.costs.nope_ns", 5, "unknown cost parameter 'nope_ns'"),

@@ -106,15 +106,18 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def scenario_hash(scenario: Scenario) -> str:
+def scenario_hash(scenario: Scenario, profile_values: dict[str, float] | None = None) -> str:
     """Stable hash of a fully resolved scenario (all defaults filled in), including
     the values of a named calibration profile, so editing a profile reruns its runs
-    (and a missing profile is reported before anything runs)."""
+    (and a missing profile is reported before anything runs). ``profile_values``:
+    the profile's values when the caller has loaded them."""
     data = scenario.model_dump(mode="json")
     if scenario.costs_profile:
-        from gosim.sim.profiles import load_profile
+        if profile_values is None:
+            from gosim.sim.profiles import load_profile
 
-        data["costs_profile_values"] = load_profile(scenario.costs_profile)
+            profile_values = load_profile(scenario.costs_profile)
+        data["costs_profile_values"] = profile_values
     payload = canonical_json(data)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -218,8 +221,11 @@ def _settings(sweep: Sweep, ctx: ErrorContext) -> tuple[list[_Setting], dict[str
             raise ctx.error("empty sweep list; give at least one value", entry)
         where[key] = entry
         axes.append([_Setting({key: v}, {key: f"{entry}.{i}"}) for i, v in enumerate(values)])
-    for gi, group in enumerate(sweep.zip_groups()):
-        prefix = "sweep.zip" if isinstance(sweep.zip, dict) else f"sweep.zip.{gi}"
+    zips = [("sweep.zip", sweep.zip)] if isinstance(sweep.zip, dict) else [
+        (f"sweep.zip.{i}", g) for i, g in enumerate(sweep.zip)]
+    for prefix, group in zips:
+        if not group:
+            continue
         n = None
         for key, values in group.items():
             entry = f"{prefix}.{key}"
@@ -277,30 +283,30 @@ def _check_base_values(base: dict[str, Any], where: dict[str, str], ctx: ErrorCo
             raise error(_unknown_cost(name), f"costs.{name}", skey)
     profile = base.get("costs_profile")
     if "costs_profile" in where and isinstance(profile, str):
-        problem = _profile_problem(profile)
-        if problem:
-            raise error(problem, "costs_profile", "costs_profile")
+        loaded = _load_profile(profile)
+        if isinstance(loaded, str):
+            raise error(loaded, "costs_profile", "costs_profile")
 
 
 def _unknown_cost(name: str) -> str:
     return f"unknown cost parameter {name!r}; expected one of {list(cost_parameter_names())}"
 
 
-def _profile_problem(name: str) -> str | None:
-    """Why calibration profile ``name`` cannot be used, or None."""
+def _load_profile(name: str) -> dict[str, float] | str:
+    """Calibration profile ``name``'s values, or why it cannot be used."""
     from gosim.sim.profiles import load_profile
 
     try:
-        load_profile(name)
+        return load_profile(name)
     except ConfigError as e:
         return str(e)
-    return None
 
 
 def _expand(exp: Experiment, ctx: ErrorContext) -> list[RunSpec]:
     settings, where = _settings(exp.sweep, ctx)
     _check_base_values(exp.base_scenario, where, ctx)
     runs: list[RunSpec] = []
+    profiles: dict[str, dict[str, float] | str] = {}  # each named profile read once
     for sid, s in enumerate(settings):
         data = copy.deepcopy(exp.base_scenario)
         for key, value in s.values.items():
@@ -318,13 +324,17 @@ def _expand(exp: Experiment, ctx: ErrorContext) -> list[RunSpec]:
             if name not in cost_parameter_names():
                 raise setting_error(f"costs.{name}", _unknown_cost(name), s.values, s.entries,
                                     ctx)
+        values = None
         if sc.costs_profile:
-            problem = _profile_problem(sc.costs_profile)
-            if problem:
-                raise setting_error("costs_profile", problem, s.values, s.entries, ctx)
+            if sc.costs_profile not in profiles:
+                profiles[sc.costs_profile] = _load_profile(sc.costs_profile)
+            loaded = profiles[sc.costs_profile]
+            if isinstance(loaded, str):
+                raise setting_error("costs_profile", loaded, s.values, s.entries, ctx)
+            values = loaded
         for rep, seed in enumerate(replication_seeds(sc.seed, exp.sweep.replications)):
             run_sc = sc.model_copy(update={"seed": seed})
             runs.append(RunSpec(run_id=len(runs), setting_id=sid, setting=dict(s.values),
                                 replication=rep, seed=seed, scenario=run_sc,
-                                config_hash=scenario_hash(run_sc)))
+                                config_hash=scenario_hash(run_sc, values)))
     return runs
