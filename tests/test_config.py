@@ -244,6 +244,10 @@ BAD = {
     "zip_group_index_after_an_empty_group": (BASE + "sweep:\n  zip:\n    - {}\n"
                                              "    - {gomaxprocs: [0]}\n",
                                              "sweep.zip.1.gomaxprocs.0", 13, "value 0"),
+    "size_infinite": (BASE.replace("size: 48", "size: .inf"),
+                      "scenario.workload.groups.0.size.value", 8, "finite number (got inf)"),
+    "work_nan": (BASE.replace("size: 48", "size: 48\n        work_ns: {dist: exponential, mean: .nan}"),
+                 "scenario.workload.groups.0.work_ns.mean", 9, "finite number (got nan)"),
     "base_cost_name_swept": (BASE.replace("seed: 7", "seed: 7\n  costs: {nope_ns: 1}")
                              + "sweep:\n  grid:\n    costs: [{malloc_fast_ns: 1}]\n",
                              "scenario.costs.nope_ns", 5, "unknown cost parameter 'nope_ns'"),

@@ -20,7 +20,7 @@ PLOT_NAMES: tuple[str, ...] = typing.get_args(PlotName)
 #: an experiment name names its results directory
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
-_Strict = ConfigDict(extra="forbid", frozen=True, strict=True)
+_Strict = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Sweep(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-Strict = ConfigDict(extra="forbid", frozen=True, strict=True)
+Strict = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 DistName = Literal["const", "exponential", "lognormal", "uniform", "choice", "empirical",
                    "histogram"]
