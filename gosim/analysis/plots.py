@@ -90,6 +90,19 @@ def p_time_colour(category: str) -> str:
     return _EXTRA_COLOURS[zlib.crc32(category.encode()) % len(_EXTRA_COLOURS)]
 
 
+def plots_to_draw(which: list[str], tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The plots ``which`` asks for, in :data:`PLOT_FILES` order, plus
+    ``timeseries`` when ``which`` asks for every plot of the experiment schema
+    (``outputs.plots: true``) and the tables have a time series."""
+    from gosim.config import PLOT_NAMES
+
+    out = [w for w in PLOT_FILES if w in which]
+    has_series = not tables.get("timeseries", pd.DataFrame()).empty
+    if "timeseries" not in out and has_series and set(PLOT_NAMES) <= set(which):
+        out.append("timeseries")
+    return out
+
+
 def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir: Path,
                which: list[str], keep_others: bool = False) -> tuple[list[Path], list[str]]:
     """Draw the plots named in ``which`` into ``plots_dir`` (replaced atomically).
@@ -102,7 +115,6 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
     ``plots_dir`` is removed.
     """
     from gosim.atomic_write import atomic_dir
-    from gosim.config import PLOT_NAMES
 
     notes: list[str] = []
     runs = tables.get("runs", pd.DataFrame())
@@ -112,10 +124,7 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
 
             shutil.rmtree(plots_dir)
         return [], ["plots: not drawn (turned off)"]
-    which = [w for w in PLOT_FILES if w in which]
-    has_series = not tables.get("timeseries", pd.DataFrame()).empty
-    if "timeseries" not in which and has_series and set(PLOT_NAMES) <= set(which):
-        which.append("timeseries")
+    which = plots_to_draw(which, tables)
     if runs.empty or ok_runs(runs).empty:
         return [], ["plots: skipped, no run succeeded"]
     written: list[str] = []
@@ -319,8 +328,11 @@ def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
         ax.set_xticks(x)
         ax.set_xticklabels([str(p) for p in wide["gomaxprocs"]], fontsize="x-small")
         ax.set_xlim(float(x.min()) - 0.6, float(x.max()) + 0.6)
-        for d, xs in pd.Series(x).groupby(wide["design"]):
-            ax.text(float(xs.mean()), -0.1, _wrap_design(str(d)),
+        for d in designs:
+            xs = x[(wide["design"] == d).to_numpy()]
+            if not xs.size:
+                continue
+            ax.text(float(xs.mean()), -0.1, _wrap_design(d),
                     transform=ax.get_xaxis_transform(), ha="center", va="top",
                     fontsize="small", gid=f"design-label:{d}")
         ax.set_xlabel("GOMAXPROCS, by design", labelpad=34)
@@ -358,6 +370,27 @@ def _lock_label(row: pd.Series) -> str:
     return f"{kind} spc {int(spc)}{sc_part}{noscan}"
 
 
+def _heatmap(ax: Any, grid: pd.DataFrame, vmax: float) -> Any:
+    """Cells coloured by value (0..vmax) and annotated with it (one decimal),
+    a labelled tick for every row and every column."""
+    values = grid.to_numpy(float)
+    mesh = ax.pcolormesh(np.ma.masked_invalid(values), cmap="rocket_r", vmin=0, vmax=vmax,
+                         edgecolors="white", linewidth=0.5)
+    if values.size <= 120:
+        for (i, j), v in np.ndenumerate(values):
+            if math.isfinite(v):
+                dark = v > 0.6 * vmax
+                ax.text(j + 0.5, i + 0.5, f"{v:.1f}", ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+    ax.set_xticks(np.arange(values.shape[1]) + 0.5, [str(c) for c in grid.columns])
+    ax.set_yticks(np.arange(values.shape[0]) + 0.5, [str(r) for r in grid.index], fontsize=7)
+    ax.set_xlim(0, values.shape[1])
+    ax.set_ylim(values.shape[0], 0)  # first row at the top
+    ax.grid(False)
+    ax.tick_params(length=0)
+    return mesh
+
+
 def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     locks = tables.get("locks", pd.DataFrame())
     if locks.empty:
@@ -381,7 +414,7 @@ def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
     label_in = 0.065 * max(len(r) for r in lt["row"])
     ncols = 2 if len(designs) == 4 else min(len(designs), 3)
     nrows = math.ceil(len(designs) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
                              figsize=(ncols * (label_in + 1.5 + 0.55 * n_cols) + 1.2,
                                       max(3.4, nrows * (1.6 + 0.34 * n_rows))))
     flat = list(axes.flat)
@@ -400,15 +433,12 @@ def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
         grid = g.pivot_table(index="row", columns="gomaxprocs", values="wait_pct",
                              aggfunc="mean").reindex(rows)
         # every row and column labelled, however short the panel
-        sns.heatmap(grid, ax=ax, annot=grid.size <= 120, fmt=".1f", cmap="rocket_r", vmin=0,
-                    vmax=vmax, cbar=False, annot_kws={"fontsize": 7}, linewidths=0.5,
-                    linecolor="white", xticklabels=True, yticklabels=True)
-        mappable = ax.collections[0]
+        mesh = _heatmap(ax, grid, vmax)
+        mappable = mesh
         ax.set_xlabel("GOMAXPROCS")
         ax.set_ylabel("")
         ax.set_title(d, fontsize="medium")
-        ax.tick_params(axis="y", labelsize=7, rotation=0)
-        ax.tick_params(axis="x", rotation=0)
+    fig.set_layout_engine("constrained")
     if mappable is not None:
         fig.colorbar(mappable, ax=flat[:len(designs)], shrink=0.8,
                      label="% of P time waiting for the lock")
@@ -436,20 +466,23 @@ def _pick(values: list[int]) -> list[int]:
 
 
 def _ring_sizes(xs: list[float]) -> list[float]:
-    """Marker sizes for quantile markers at ``xs`` (one per design, same y):
-    markers within 5% of each other (in x) share a point, so each gets a
-    different size and they are drawn as concentric rings, the first design
-    largest; a marker alone keeps the base size."""
+    """Marker sizes for quantile markers at ``xs`` (one per design, same y).
+    Markers less than 5% apart (in x) are chained into one cluster, whose
+    markers get distinct sizes, the first design's largest, so that they show
+    as concentric rings; a marker alone keeps the base size."""
+    finite = sorted((x, i) for i, x in enumerate(xs) if math.isfinite(x) and x > 0)
+    clusters: list[list[int]] = []
+    prev = math.nan
+    for x, i in finite:
+        if clusters and x / prev < 1.05:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
+        prev = x
     sizes = [_MARKER_SIZE] * len(xs)
-    done: set[int] = set()
-    for i in range(len(xs)):
-        if i in done or not math.isfinite(xs[i]):
-            continue
-        group = [j for j in range(i, len(xs)) if j not in done and math.isfinite(xs[j])
-                 and abs(math.log(max(xs[j], 1e-9) / max(xs[i], 1e-9))) < math.log(1.05)]
-        for rank, j in enumerate(group):
-            sizes[j] = _MARKER_SIZE + _RING_STEP * (len(group) - 1 - rank)
-            done.add(j)
+    for c in clusters:
+        for rank, i in enumerate(sorted(c)):
+            sizes[i] = _MARKER_SIZE + _RING_STEP * (len(c) - 1 - rank)
     return sizes
 
 
