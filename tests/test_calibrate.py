@@ -153,17 +153,21 @@ def test_cli_refit_from_stored_measurements(tmp_path: Path, capsys) -> None:
     from gosim.cli import main
 
     doc = read_profile("local-2core-go1.27")
-    doc["fit"] = [r for r in doc["fit"] if r["size"] in (8, 48, 1024)]
+    doc["fit"] = [r for r in doc["fit"] + doc["holdout"] if r["size"] in (8, 48, 1024)]
+    del doc["holdout"]
     src = tmp_path / "src.yaml"
     src.write_text(yaml.safe_dump(doc))
     out = tmp_path / "again.yaml"
     assert main(["calibrate", "--refit", str(src), "--out", str(out), "-q"]) == 0
     new = read_profile(str(out))
     assert new["name"] == "again" and new["measured"] == doc["measured"]
-    assert [(r["size"], r["pointerful"], r["measured_ns"]) for r in new["fit"]] == [
-        (r["size"], r["pointerful"], r["measured_ns"]) for r in doc["fit"]]
+    def points(rows: list[dict]) -> list[tuple]:
+        return sorted((r["size"], r["pointerful"], r["measured_ns"]) for r in rows)
+
+    assert points(new["fit"] + new["holdout"]) == points(doc["fit"])
     assert new["holdout_sizes"] == [48]
-    assert [r["set"] for r in new["fit"]] == ["fit", "fit", "holdout", "holdout", "fit", "fit"]
+    assert {r["size"] for r in new["fit"]} == {8, 1024}
+    assert {r["size"] for r in new["holdout"]} == {48} and len(new["holdout"]) == 2
     assert all(v >= 0 for v in new["parameters"].values())
     assert new["fit_rms_rel_error"] <= new["default_fit_rms_rel_error"] + 1e-4
     assert "re-fitted with --refit" in out.read_text().splitlines()[0]
@@ -201,11 +205,12 @@ def test_shipped_profile_holdout_error() -> None:
     doc = read_profile("local-2core-go1.27")
     prof = load_profile("local-2core-go1.27")
     assert set(prof) <= set(COST_PARAMETERS) and prof["malloc_fast_ns"] > 0
-    sizes = sorted({r["size"] for r in doc["fit"]})
+    sizes = sorted({r["size"] for r in doc["fit"] + doc["holdout"]})
     fit_sizes, hold_sizes = split_sizes(sizes)
     assert hold_sizes == doc["holdout_sizes"] and len(hold_sizes) >= 4
-    hold = [r for r in doc["fit"] if r["size"] in hold_sizes]
-    assert {r["set"] for r in hold} == {"holdout"} and len(hold) == 2 * len(hold_sizes)
+    hold = doc["holdout"]
+    assert {r["size"] for r in hold} == set(hold_sizes) and len(hold) == 2 * len(hold_sizes)
+    assert {r["size"] for r in doc["fit"]} == set(fit_sizes)
     cases = [Case(r["size"], r["pointerful"], model_n(r["size"]), 0, 1) for r in hold]
     measured = np.array([r["measured_ns"] for r in hold])
     A, names = design_matrix(cases, doc["design"])

@@ -22,9 +22,10 @@ on the real runtime.
    tell apart, e.g. the per-span costs, keep their default proportions).
    Parameters that no fitted benchmark exercises keep their defaults and are
    listed as ``defaulted``.
-5. Write a profile (``gosim.sim.profiles``) with the error per point and the
-   RMS relative error on the fit set and on the hold-out set, with the
-   defaults and with the fitted parameters.
+5. Write a profile (``gosim.sim.profiles``) with the points of each set
+   (``fit``, ``holdout``), the error of each and the RMS relative error on
+   each set with the fitted parameters, and with the defaults (on each set
+   and on all points).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class Case:
         return f"{self.size} B {'pointerful' if self.pointerful else 'pointer-free'}"
 
 
-def cases_for(sizes: tuple[int, ...] | list[int] = DEFAULT_SIZES, *, pointer_kinds=(False, True),
+def cases_for(sizes: tuple[int, ...] | list[int] = DEFAULT_SIZES, *,
+              pointer_kinds: tuple[bool, ...] = (False, True),
               bytes_per_rep: int = 16 * MiB, reps: int = 5) -> list[Case]:
     out = []
     for s in sizes:
@@ -219,9 +221,12 @@ def fit_profile(*, name: str, measured: list[dict[str, Any]], preset: str, go_ve
             "num_gc": r["num_gc"],
         })
 
-    def set_rms(key: str, which: str) -> float | None:
-        e = rms([r[key] for r in rows if r["set"] == which])
+    def set_rms(key: str, which: str | None = None) -> float | None:
+        e = rms([r[key] for r in rows if which is None or r["set"] == which])
         return None if e is None else round(e, 4)
+
+    def stored(which: str) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "set"} for r in rows if r["set"] == which]
 
     profile = {
         "name": name,
@@ -240,9 +245,11 @@ def fit_profile(*, name: str, measured: list[dict[str, Any]], preset: str, go_ve
         "holdout_sizes": hold_sizes,
         "parameters": {k: round(v, 4) for k, v in sorted(params.items())},
         "defaulted": defaulted,
-        "fit": rows,
+        "fit": stored("fit"),
+        "holdout": stored("holdout"),
         "fit_rms_rel_error": set_rms("rel_error", "fit"),
         "holdout_rms_rel_error": set_rms("rel_error", "holdout"),
+        "default_rms_rel_error": set_rms("default_rel_error"),
         "default_fit_rms_rel_error": set_rms("default_rel_error", "fit"),
         "default_holdout_rms_rel_error": set_rms("default_rel_error", "holdout"),
     }
@@ -254,7 +261,7 @@ def calibrate(*, name: str, sizes: list[int] | tuple[int, ...] = DEFAULT_SIZES,
               reps: int = 5, date: str | None = None, bytes_per_rep: int = 16 * MiB,
               tc: GoToolchain | None = None) -> Calibration:
     """Measure on the real runtime, fit, and return a profile document plus rows."""
-    from gosim.realgo.run import _machine, preset_for
+    from gosim.realgo.run import machine_info, preset_for
 
     if gomaxprocs < 1:
         raise GosimError(f"--gomaxprocs: expected 1 or more, got {gomaxprocs}")
@@ -263,14 +270,16 @@ def calibrate(*, name: str, sizes: list[int] | tuple[int, ...] = DEFAULT_SIZES,
     measured = measure(cases, tc=tc, gomaxprocs=gomaxprocs, gc=gc)
     return fit_profile(name=name, measured=measured, preset=preset_for(tc),
                        go_version=tc.version, measured_on=date or _dt.date.today().isoformat(),
-                       machine=_machine(), gomaxprocs=gomaxprocs, gc=gc)
+                       machine=machine_info(), gomaxprocs=gomaxprocs, gc=gc)
 
 
 def refit(doc: dict[str, Any], *, name: str | None = None) -> Calibration:
     """Fit again to the measurements stored in a profile document (no Go run):
     for a model that changed since the profile was measured."""
     return fit_profile(
-        name=name or str(doc["name"]), measured=list(doc["fit"]), preset=str(doc["design"]),
+        name=name or str(doc["name"]), preset=str(doc["design"]),
+        measured=sorted([*doc["fit"], *(doc.get("holdout") or [])],
+                        key=lambda r: (r["size"], r["pointerful"])),
         go_version=str(doc["go_version"]), measured_on=str(doc["measured"]),
         machine=dict(doc.get("machine") or {}), gomaxprocs=int(doc.get("gomaxprocs", 1)),
         gc=bool(doc.get("gc", False)))

@@ -128,7 +128,7 @@ def run_realgo(config: Path, *, go_version: str | None = None, out: Path = Path(
     return outcome
 
 
-def _machine() -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "machine": platform.machine(),
                             "cpus": os.cpu_count()}
     try:
@@ -170,7 +170,7 @@ def _write(d: Path, exp: Any, o: RealgoOutcome) -> None:
         "experiment": exp.name, "config": exp.path, "scenario": exp.as_dict(),
         "go_version": o.toolchain.version, "go_binary": str(o.toolchain.go),
         "design_preset": o.preset, "gc": o.gc, "runs": [rc.run_id for rc in o.runs],
-        "machine": _machine(), "packages": package_versions(), "git": git_revision(),
+        "machine": machine_info(), "packages": package_versions(), "git": git_revision(),
         "date": utc_now(), "wall_s": round(o.wall_s, 3), "notes": o.notes,
     }
     (d / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))

@@ -12,10 +12,13 @@ A profile is a YAML file written by ``gosim calibrate``::
     holdout_sizes: [16, 128, 4096, 65536]                     # not fitted, evaluated
     parameters: {malloc_fast_ns: 11.7, refill_ns: 35.2, ...}   # what configs use
     defaulted: [mcentral_cachespan_ns, ...]                    # not identifiable here
-    fit: [{size: 48, pointerful: false, set: fit, measured_ns: ..., model_ns: ...,
-           rel_error: ..., default_model_ns: ..., default_rel_error: ...}, ...]
+    fit: [{size: 48, pointerful: false, measured_ns: ..., model_ns: ..., rel_error: ...,
+           default_model_ns: ..., default_rel_error: ...}, ...]   # the fitted points
+    holdout: [{size: 16, ...}, ...]  # the held-out points, same fields
     fit_rms_rel_error: 0.04          # RMS relative error on the fit set
-    holdout_rms_rel_error: 0.089     # ... and on the held-out sizes
+    holdout_rms_rel_error: 0.089     # ... and on the held-out points
+    default_rms_rel_error: 0.225     # the defaults on all points (also per set:
+                                     # default_fit_/default_holdout_rms_rel_error)
 
 A scenario names it with ``costs_profile: NAME``; precedence is defaults <
 design < profile < scenario ``costs``. :func:`load_profile` finds ``NAME``:
