@@ -515,3 +515,13 @@ def test_a_bad_swept_profile_in_the_base_is_reported(tmp_path: Path, monkeypatch
     ok = write(tmp_path, BASE.replace("seed: 7", "seed: 7\n  costs_profile: mine")
                + "sweep:\n  grid:\n    costs_profile: [mine]\n")
     assert load_experiment(ok).runs[0].scenario.costs_profile == "mine"
+
+
+def test_the_experiments_readme_run_counts() -> None:
+    text = (ROOT / "experiments" / "README.md").read_text()
+    rows = [line.split("|") for line in text.splitlines()
+            if line.startswith("| `configs/") or line.startswith("| `experiments/")]
+    assert len(rows) == 4
+    for row in rows:
+        path, runs = row[1].strip().strip("`"), int(row[3])
+        assert len(load_experiment(ROOT / path).runs) == runs, path
