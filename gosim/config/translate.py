@@ -7,6 +7,7 @@ sweep (``sweep.grid.<key>.<index>``), not at the base scenario.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -87,8 +88,6 @@ def swept_key_for(key: str, swept: list[str] | dict[str, Any]) -> str | None:
 
 def format_value(v: Any) -> str:
     """A swept value as labels and messages show it (mappings and lists as JSON)."""
-    import json
-
     if isinstance(v, dict | list):
         return json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
     return str(v)
