@@ -57,11 +57,6 @@ class Case:
     warmup: int
     reps: int
 
-    @property
-    def label(self) -> str:
-        return f"{self.size} B {'pointerful' if self.pointerful else 'pointer-free'}"
-
-
 def cases_for(sizes: tuple[int, ...] | list[int] = DEFAULT_SIZES, *,
               pointer_kinds: tuple[bool, ...] = (False, True),
               bytes_per_rep: int = 16 * MiB, reps: int = 5) -> list[Case]:

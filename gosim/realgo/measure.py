@@ -127,7 +127,7 @@ def real_metrics(out: dict[str, Any], preset_sizeclasses: str = "go1.27") -> tup
 
 
 def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 1,
-                 workdir: Path | None = None, prepare: bool = True) -> RealRun:
+                 workdir: Path | None = None) -> RealRun:
     """Run ``w`` on the real runtime ``repeat`` times.
 
     Structural metrics come from the first run (they are identical across
@@ -138,7 +138,7 @@ def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 
     own = workdir is None
     wd = Path(tempfile.mkdtemp(prefix="gosim-realgo-")) if own else workdir
     assert wd is not None
-    spec = to_spec(w, wd, prepare=prepare)
+    spec = to_spec(w, wd)
     outs = [run_probe(spec, tc=tc, gomaxprocs=w.gomaxprocs, gc=w.gc, workdir=wd)
             for _ in range(max(1, repeat))]
     preset = "go1.27"  # both measured releases share today's size-class table

@@ -167,7 +167,7 @@ def build(scenario: Scenario, *, gc: bool = False) -> GoWorkload:
                       gc=gc, drain=sorted(drain))
 
 
-def to_spec(w: GoWorkload, workdir: Path, *, prepare: bool = True) -> dict[str, Any]:
+def to_spec(w: GoWorkload, workdir: Path) -> dict[str, Any]:
     """Write the draw streams into ``workdir`` and return the program's spec."""
     workdir.mkdir(parents=True, exist_ok=True)
     gs: list[dict[str, Any]] = []
@@ -196,11 +196,11 @@ def to_spec(w: GoWorkload, workdir: Path, *, prepare: bool = True) -> dict[str, 
         # pinned goroutines cannot start a GC cycle: pin only with the GC off
         "pin": not w.gc,
     }
-    if prepare and not w.gc:
+    if w.gc:
+        spec["prepare"] = {"gc": True}
+    else:
         spec["prepare"] = {
             "gc": True, "drain": [{"size": s, "pointerful": p} for s, p in w.drain],
             "mspancache": True, "fill_heap": True,
         }
-    elif prepare:
-        spec["prepare"] = {"gc": True}
     return spec
