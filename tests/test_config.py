@@ -482,6 +482,11 @@ def test_json_schema_follows_the_models(capsys: pytest.CaptureFixture[str]) -> N
     assert design_short == {"type": "string", "enum": sorted(PRESETS)}
     assert design_map["properties"]["preset"]["enum"] == sorted(PRESETS)
     assert defs["Dist"]["anyOf"][0] == {"type": "number", "minimum": 0}
+    needs = {r["if"]["properties"]["dist"]["const"]: r["then"]["required"]
+             for r in defs["Dist"]["anyOf"][1]["allOf"] if "properties" in r["if"]}
+    assert needs == {"const": ["value"], "exponential": ["mean"], "lognormal": ["mean", "sigma"],
+                     "uniform": ["low", "high"], "choice": ["values"], "empirical": ["values"],
+                     "histogram": ["edges", "weights"]}
     assert [f.get("enum") or f.get("required") for f in defs["Lifetime"]["anyOf"][:3]] == [
         ["drop", "keep"], ["allocations"], ["time"]]
 

@@ -89,7 +89,16 @@ class Dist(Shorthand):
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        return {"anyOf": [{"type": "number", "minimum": 0}, handler(core_schema)]}
+        mapping = handler.resolve_ref_schema(handler(core_schema))
+        # the keys each distribution needs (`dist` left out is `const`)
+        mapping["allOf"] = [
+            {"if": {"properties": {"dist": {"const": name}}, "required": ["dist"]},
+             "then": {"required": list(need)}} for name, (need, _) in DISTRIBUTIONS.items()
+            if name != "const"] + [
+            {"if": {"not": {"required": ["dist"]}}, "then": {"required": ["value"]}},
+            {"if": {"properties": {"dist": {"const": "const"}}, "required": ["dist"]},
+             "then": {"required": ["value"]}}]
+        return {"anyOf": [{"type": "number", "minimum": 0}, mapping]}
 
     @model_validator(mode="after")
     def _check(self) -> Dist:
