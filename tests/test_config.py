@@ -489,6 +489,9 @@ def test_json_schema_follows_the_models(capsys: pytest.CaptureFixture[str]) -> N
                      "histogram": ["edges", "weights"]}
     assert [f.get("enum") or f.get("required") for f in defs["Lifetime"]["anyOf"][:3]] == [
         ["drop", "keep"], ["allocations"], ["time"]]
+    assert defs["Lifetime"]["anyOf"][3]["allOf"] == [
+        {"if": {"properties": {"kind": {"enum": ["allocations", "time"]}}, "required": ["kind"]},
+         "then": {"required": ["value"]}}]
 
 
 def test_schema_rejects_an_unknown_format(capsys: pytest.CaptureFixture[str]) -> None:

@@ -175,7 +175,10 @@ class Lifetime(Shorthand):
         short: list[JsonSchemaValue] = [{"enum": ["drop", "keep"]}]
         short += [{"type": "object", "properties": {k: {"type": "integer", "minimum": 1}},
                    "required": [k], "additionalProperties": False} for k in _VALUED_LIFETIMES]
-        return {"anyOf": [*short, handler(core_schema)]}
+        mapping = handler.resolve_ref_schema(handler(core_schema))
+        mapping["allOf"] = [{"if": {"properties": {"kind": {"enum": list(_VALUED_LIFETIMES)}},
+                                    "required": ["kind"]}, "then": {"required": ["value"]}}]
+        return {"anyOf": [*short, mapping]}
 
     @model_validator(mode="after")
     def _check(self) -> Lifetime:
