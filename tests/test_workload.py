@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from gosim.workload import Dist
+from gosim.workload import Dist, Lifetime
 from gosim.workload.streams import BernoulliStream, Stream
 
 DISTS = [
@@ -74,7 +74,32 @@ def test_bernoulli_stream():
     {"dist": "histogram", "edges": [8, 16, 32], "weights": [1]},
     {"dist": "const", "value": -1},
     True,
+    # strict: no coercion, finite numbers only
+    "48",
+    {"dist": "const", "value": "5"},
+    {"dist": "const", "value": True},
+    {"dist": "const", "value": float("inf")},
+    {"dist": "choice", "values": [1, float("nan")]},
 ])
 def test_bad_distributions_are_rejected(bad):
     with pytest.raises(ValidationError):
         Dist.model_validate(bad)
+
+
+@pytest.mark.parametrize("written, kind, value", [
+    ("drop", "drop", None), ("keep", "keep", None),
+    ({"allocations": 3}, "allocations", 3), ({"time": 500}, "time", 500),
+    ({"kind": "time", "value": 500}, "time", 500),
+])
+def test_lifetime_forms(written, kind, value):
+    lt = Lifetime.model_validate(written)
+    assert (lt.kind, lt.value) == (kind, value)
+
+
+@pytest.mark.parametrize("bad", [
+    "allocations", {"kind": "time"}, {"time": 0}, {"time": "5"}, {"time": True},
+    {"time": 5, "value": 5}, {"weeks": 2}, "forever",
+])
+def test_bad_lifetimes_are_rejected(bad):
+    with pytest.raises(ValidationError):
+        Lifetime.model_validate(bad)
