@@ -1,8 +1,9 @@
-"""Regenerate every figure in README.md from what produces it (``make figures``).
+"""Regenerate every figure in README.md and docs from what produces it (``make figures``).
 
-README marks each generated block with ``<!-- figures:NAME -->`` and
+Each generated block sits between ``<!-- figures:NAME -->`` and
 ``<!-- /figures:NAME -->``; this script rewrites what lies between the
-markers and nothing else:
+markers and nothing else. README.md holds every block; docs/*.md and
+experiments/README.md may repeat any of them. The blocks:
 
 - ``quickstart``: simulation of configs/quickstart.yaml (deterministic by
   seed); run through the runner into ``results/`` so the run cache makes a
@@ -13,8 +14,8 @@ markers and nothing else:
 - ``benchmarks`` and ``times``: the machine-dependent figures measured by
   scripts/measure.py into benchmarks/measured.json, with their provenance.
 
-    .venv/bin/python scripts/figures.py           # rewrite README.md
-    .venv/bin/python scripts/figures.py --check   # exit 1 if README is stale
+    .venv/bin/python scripts/figures.py           # rewrite the blocks
+    .venv/bin/python scripts/figures.py --check   # exit 1 if a block is stale
 
 The quickstart paragraph states why the numbers come out as they do; the
 renderer checks those premises against the data and refuses to render when
@@ -50,26 +51,32 @@ class FiguresError(Exception):
     """A figure cannot be rendered (missing input, or a stated premise is false)."""
 
 
-# --- README blocks -------------------------------------------------------------------
+# --- marked blocks -------------------------------------------------------------------
 
 
-def read_blocks(text: str) -> dict[str, str]:
-    """NAME -> the text between README's markers for NAME."""
+def documents() -> list[Path]:
+    """The files whose marked blocks ``make figures`` rewrites (README first)."""
+    docs = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "experiments" / "README.md"]
+    return [d for d in docs if d.exists()]
+
+
+def read_blocks(text: str, name: str = "README.md") -> dict[str, str]:
+    """NAME -> the text between the markers for NAME."""
     blocks: dict[str, str] = {}
     for m in _BLOCK.finditer(text):
         if m.group(2) in blocks:
-            raise FiguresError(f"README.md: block {m.group(2)!r} appears twice")
+            raise FiguresError(f"{name}: block {m.group(2)!r} appears twice")
         blocks[m.group(2)] = m.group(3)
     return blocks
 
 
-def replace_blocks(text: str, rendered: dict[str, str]) -> str:
-    """``text`` with each named block's body replaced; every name must be marked."""
-    missing = set(rendered) - set(read_blocks(text))
-    if missing:
-        raise FiguresError(f"README.md: no <!-- figures:NAME --> block for {sorted(missing)}")
-    return _BLOCK.sub(lambda m: m.group(1) + rendered.get(m.group(2), m.group(3)) + m.group(4),
-                      text)
+def replace_blocks(text: str, rendered: dict[str, str], name: str = "README.md") -> str:
+    """``text`` with the body of each marked block replaced by its rendering."""
+    unknown = set(read_blocks(text, name)) - set(rendered)
+    if unknown:
+        raise FiguresError(f"{name}: no renderer for block {sorted(unknown)}; "
+                           f"known: {sorted(rendered)}")
+    return _BLOCK.sub(lambda m: m.group(1) + rendered[m.group(2)] + m.group(4), text)
 
 
 # --- formatting ----------------------------------------------------------------------
@@ -265,17 +272,22 @@ def render_benchmarks(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _step(step: dict[str, Any]) -> str:
+    """A timed command: its wall time, and how it ended when that was not exit 0."""
+    text = f"{step['seconds']} s"
+    if "pytest" in step:
+        text += f" ({step['pytest']})"
+    if step["exit_status"] != 0:
+        text += f", **exit status {step['exit_status']}**"
+    return text
+
+
 def render_times(measured: dict[str, Any]) -> str:
     try:
         m = measured["make"]
     except KeyError:
         raise FiguresError(f"{MEASURED}: no 'make' section; run: "
                            "python scripts/measure.py make") from None
-    bad = [k for k in ("make_run", "make_test_cold", "make_test_warm")
-           if m[k]["exit_status"] != 0]
-    if bad:
-        raise FiguresError(f"{MEASURED}: {', '.join(bad)} failed in the measurement; "
-                           "fix the cause and measure again")
     go = m["go"]
     venv = go["venv_toolchain"]
     cached = go["cached_toolchains"]
@@ -286,10 +298,10 @@ def render_times(measured: dict[str, Any]) -> str:
                    for c in cached]
     return "\n".join([
         "| on a fresh clone | wall time |", "|---|---|",
-        f"| `make run` (venv, install, the quickstart with plots) | {m['make_run']['seconds']} s |",
+        f"| `make run` (venv, install, the quickstart with plots) | {_step(m['make_run'])} |",
         f"| `make test`, first time (test extras, Go toolchains, cold Go build cache) "
-        f"| {m['make_test_cold']['seconds']} s |",
-        f"| `make test` again | {m['make_test_warm']['seconds']} s |",
+        f"| {_step(m['make_test_cold'])} |",
+        f"| `make test` again | {_step(m['make_test_warm'])} |",
         "",
         f"`make test` installs {' and '.join(toolchains)}; the Go build cache it leaves in "
         f"`~/.cache/gosim/go-build` is {mib(go['build_cache_bytes'])} (the whole gosim cache "
@@ -331,27 +343,37 @@ def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true",
-                    help="change nothing; exit 1 if README.md differs from the rendering")
+                    help="change nothing; exit 1 if a block differs from the rendering")
     ap.add_argument("--results", type=Path, default=ROOT / "results",
                     help="results root for the quickstart run (default: results/)")
     ap.add_argument("--jobs", type=int, default=None, help="runs in parallel (default: all CPUs)")
     args = ap.parse_args(argv)
     try:
-        text = README.read_text()
-        new = replace_blocks(text, all_blocks(args.results, args.jobs))
+        rendered = all_blocks(args.results, args.jobs)
+        missing = set(rendered) - set(read_blocks(README.read_text()))
+        if missing:
+            raise FiguresError(f"README.md: no <!-- figures:NAME --> block for {sorted(missing)}")
+        changes = {}
+        for doc in documents():
+            text = doc.read_text()
+            new = replace_blocks(text, rendered, str(doc.relative_to(ROOT)))
+            if new != text:
+                changes[doc] = new
     except FiguresError as e:
         print(f"figures: {e}", file=sys.stderr)
         return 2
-    if new == text:
-        print("README.md: figures up to date")
+    names = ", ".join(str(d.relative_to(ROOT)) for d in changes)
+    if not changes:
+        print("figures: up to date")
         return 0
     if args.check:
-        print("README.md: figures are stale; run: make figures", file=sys.stderr)
+        print(f"figures: stale in {names}; run: make figures", file=sys.stderr)
         return 1
-    tmp = README.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    tmp.replace(README)
-    print("README.md: figures rewritten")
+    for doc, new in changes.items():
+        tmp = doc.with_suffix(".md.tmp")
+        tmp.write_text(new)
+        tmp.replace(doc)
+    print(f"figures: rewrote {names}")
     return 0
 
 

