@@ -152,12 +152,20 @@ def test_failed_runs_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert runs["error"].notna().sum() == 1
 
 
-def test_shipped_quickstart_runs_from_a_fresh_checkout_layout() -> None:
-    # `make run` runs `gosim run` in the checkout: the default config must exist
-    assert (ROOT / "configs" / "quickstart.yaml").is_file()
-    assert (ROOT / "configs" / "scaling.yaml").is_file()
-    assert os.path.relpath(ROOT / "configs" / "quickstart.yaml", ROOT) == os.path.join(
-        "configs", "quickstart.yaml")
+def test_no_arguments_runs_configs_quickstart_into_results(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make run` is `gosim run` in a checkout: configs/quickstart.yaml -> results/<name>/
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "quickstart.yaml").write_text(GOOD)
+    monkeypatch.chdir(tmp_path)
+    rc, stdout, err = run_cli(["run", "--jobs", "1", "--no-plots"], capsys)
+    assert rc == 0, err
+    assert "2 runs: 2 ran, 0 skipped (cached), 0 failed" in stdout
+    runs = pd.read_parquet(tmp_path / "results" / "clitiny" / "runs.parquet")
+    assert list(runs["gomaxprocs"]) == [1, 2]
+    manifest = json.loads((tmp_path / "results" / "clitiny" / "manifest.json").read_text())
+    assert manifest["config_file"].endswith("quickstart.yaml")
 
 
 def _tree(root: Path) -> list[str]:
