@@ -243,3 +243,21 @@ def test_interrupt_keeps_completed_runs(tmp_path: Path) -> None:
     assert m["interrupted"] is True and m["counts"]["runs"] == 4
     assert len(list((d / ".runs").glob("*.json"))) == 4
     assert not list(d.glob(".tmp-*")) and not (d / "plots").exists()
+
+
+def test_cli_executor_dask_local_cluster_matches_local(local_run: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    # --executor dask without --scheduler: run_dask starts a LocalCluster of --jobs workers
+    pytest.importorskip("distributed")
+    from gosim.cli import main
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "dask"
+    rc = main(["run", str(cfg), "--out", str(out), "--executor", "dask", "--jobs", "2", "-q"])
+    assert rc == 0, capsys.readouterr().err
+    assert_same_tables(local_run, out / "tiny")
+    m = json.loads((out / "tiny" / "manifest.json").read_text())
+    assert (m["executor"], m["scheduler"], m["jobs"]) == ("dask", None, 2)
+    assert m["counts"]["ran"] == 8 and {r["status"] for r in m["runs"]} == {"ran"}
