@@ -20,6 +20,8 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from gosim.analysis.plots import (  # noqa: E402
     P_TIME_COLOURS,
     PLOT_FILES,
+    _gomaxprocs_axis,
+    _number,
     _ring_sizes,
     draw_plots,
     p_time_colour,
@@ -83,6 +85,14 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, pd.D
 
 def _texts(fig: Any) -> list[str]:
     return [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+
+
+def _assert_tick_labels_apart(fig: Any, labels: list[Any]) -> None:
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels if t.get_text()]
+    assert len(boxes) >= 2
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b)
 
 
 def _legend(fig: Any) -> Any:
@@ -190,6 +200,7 @@ def test_scaling_log_axes_have_readable_ticks(experiment: tuple) -> None:
         assert len(shown) >= 3
         for t in shown:  # plain numbers, no exponents
             assert float(t.get_text().replace(",", "")) == pytest.approx(t.get_position()[1])
+        _assert_tick_labels_apart(fig, shown)
     assert [t.get_text() for t in _legend(fig).get_texts()] == [*DESIGNS,
                                                                "ideal linear scaling"]
     plt.close(fig)
@@ -233,6 +244,7 @@ def test_latency_ecdf_markers_one_per_design_and_visible(experiment: tuple) -> N
                     assert a.get_markersize() != b.get_markersize()
         assert [t.get_text() for t in ax.get_yticklabels()] == [
             "1%", "10%", "50%", "90%", "99%", "99.9%", "99.99%"]
+        _assert_tick_labels_apart(fig, ax.get_xticklabels())
     # p50 at GOMAXPROCS=1 is the fast path for both go1.27 designs: two
     # markers at one point, two ring sizes (the check above bites)
     p50 = [ln for ln in fig.axes[0].lines if str(ln.get_gid()).startswith("p50:")
@@ -242,6 +254,24 @@ def test_latency_ecdf_markers_one_per_design_and_visible(experiment: tuple) -> N
     assert [t.get_text() for t in _legend(fig).get_texts()] == [*DESIGNS, "p50", "p99",
                                                                "p99.9"]
     plt.close(fig)
+
+
+def test_tick_numbers_are_short() -> None:
+    assert [_number(v) for v in (0.5, 2, 10, 1000, 2000, 10_000, 200_000, 1e6, 3e7)] == [
+        "0.5", "2", "10", "1,000", "2,000", "10k", "200k", "1M", "30M"]
+
+
+def test_gomaxprocs_ticks_for_long_sweeps() -> None:
+    for ps, log, want in (([1, 2, 4, 8, 16, 32, 64], True, ["1", "2", "4", "8", "16", "32",
+                                                             "64"]),
+                          (list(range(1, 65)), True, ["1", "2", "4", "8", "16", "32", "64"]),
+                          ([1, 2, 3], False, ["1", "2", "3"])):
+        fig, ax = plt.subplots()
+        ax.plot(ps, ps)
+        _gomaxprocs_axis(ax, ps, log)
+        fig.canvas.draw()
+        assert [t.get_text() for t in ax.get_xticklabels()] == want
+        plt.close(fig)
 
 
 def test_ring_sizes() -> None:

@@ -194,21 +194,35 @@ def _title(meta: dict[str, Any], what: str) -> str:
 
 
 def _number(v: float, _pos: Any = None) -> str:
-    """A tick label without exponents: 0.5, 2, 10, 1,000, 20,000."""
+    """A short tick label without exponents: 0.5, 2, 10, 1,000, 20k, 1M."""
     if v <= 0 or not math.isfinite(v):
         return ""
+    if v >= 1e6:
+        return f"{v / 1e6:g}M"
+    if v >= 1e4:
+        return f"{v / 1e3:g}k"
     if v >= 1000:
         return f"{v:,.0f}"
     return f"{v:g}"
 
 
 def _gomaxprocs_axis(ax: Any, ps: list[int], log: bool) -> None:
-    """GOMAXPROCS on x: a tick and a plain label at every value swept (log2
-    spacing when the sweep spans a factor of 8 or more)."""
+    """GOMAXPROCS on x with plain labels: a tick at every value swept (log2
+    spacing when the sweep spans a factor of 8 or more); with more than nine
+    values, ticks at the powers of two (log) or whole numbers (linear) only."""
     if log:
         ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_locator(ticker.FixedLocator([float(p) for p in ps]))
-    ax.xaxis.set_major_formatter(ticker.FixedFormatter([str(p) for p in ps]))
+    ticks = [float(p) for p in ps]
+    if len(ps) > 9:
+        if log:
+            ticks = [2.0 ** k for k in range(math.ceil(math.log2(min(ps))),
+                                             math.floor(math.log2(max(ps))) + 1)]
+        else:
+            ticks = list(ticker.MaxNLocator(nbins=9, integer=True).tick_values(min(ps),
+                                                                               max(ps)))
+            ticks = [t for t in ticks if min(ps) <= t <= max(ps)]
+    ax.xaxis.set_major_locator(ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(ticker.FixedFormatter([f"{t:g}" for t in ticks]))
     ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.set_xlabel("GOMAXPROCS")
 
@@ -305,6 +319,7 @@ def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     bars_per_design = max(g.groupby("design")["setting_id"].nunique().min() for _, g in facets)
     # a design's label (wrapped at each override) must fit under its bars
     label_in = max(len(line) for d in designs for line in _wrap_design(d).split("\n")) * 0.075
+    label_lines = max(_wrap_design(d).count("\n") + 1 for d in designs)
     bar_in = max(0.3, (label_in + 0.15) / max(bars_per_design, 1))
     gap = 0.8
     width = max(4.0, bar_in * (n_bars + gap * len(designs)) + 1.2)
@@ -335,7 +350,7 @@ def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
             ax.text(float(xs.mean()), -0.1, _wrap_design(d),
                     transform=ax.get_xaxis_transform(), ha="center", va="top",
                     fontsize="small", gid=f"design-label:{d}")
-        ax.set_xlabel("GOMAXPROCS, by design", labelpad=34)
+        ax.set_xlabel("GOMAXPROCS, by design", labelpad=8 + 13 * label_lines)
         ax.set_ylim(0, 100)
         ax.set_ylabel("share of P time (%)")
         if label:

@@ -38,9 +38,10 @@ def _num(x: float) -> str:
 def format_mean_ci(mean: float | None, ci: float | None, scale: float = 1.0) -> str:
     """``mean ± half-width``, both rounded to the precision the half-width
     allows (its second significant digit): ``13.90 ± 0.29``, ``820 ± 230``.
-    The mean alone, to three significant digits, when there is no CI or the
-    half-width is below the mean's fourth significant digit
-    (``0.998 ± 3.4e-16`` -> ``0.998``)."""
+    The mean alone when there is no CI (as measured: three significant digits,
+    whole numbers from 100 up) or when the half-width is below the mean's
+    fourth significant digit (to four significant digits, trailing zeros
+    dropped: ``0.998 ± 3.4e-16`` -> ``0.998``, ``102,618 ± 20`` -> ``102,600``)."""
     if mean is None or not math.isfinite(mean):
         return "—"
     m = mean / scale
@@ -48,8 +49,10 @@ def format_mean_ci(mean: float | None, ci: float | None, scale: float = 1.0) -> 
         return _num(m)
     c = abs(ci) / scale
     decimals = 1 - math.floor(math.log10(c))  # the half-width's 2nd significant digit
-    if decimals > 3 - math.floor(math.log10(abs(m))):
-        return _num(m)
+    fourth = 3 - math.floor(math.log10(abs(m)))  # the mean's 4th significant digit
+    if decimals > fourth:
+        out = _fixed(m, fourth)
+        return out.rstrip("0").rstrip(".") if "." in out else out
     return f"{_fixed(m, decimals)} ± {_fixed(c, decimals)}"
 
 
