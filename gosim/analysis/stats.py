@@ -35,11 +35,6 @@ class ConfidenceInterval:
     def high(self) -> float:
         return self.mean + self.half_width
 
-    def __str__(self) -> str:
-        if math.isnan(self.half_width):
-            return f"{self.mean:.6g}"
-        return f"{self.mean:.6g} ± {self.half_width:.3g}"
-
 
 def t_confidence_interval(values: Sequence[float] | np.ndarray,
                           confidence: float = 0.95) -> ConfidenceInterval:

@@ -24,8 +24,6 @@ KEY_METRICS: tuple[tuple[str, str, float, str], ...] = (
     ("heap_inuse_bytes", "heap inuse", 2.0**20, "MiB"),
 )
 
-_DESIGN_PREFIXES = ("design",)
-
 
 def is_design_key(key: str) -> bool:
     return key == "design" or key.startswith("design.")
@@ -54,12 +52,6 @@ def facet_label(row: pd.Series | dict[str, Any], keys: list[str]) -> str:
     if not keys:
         return ""
     return ", ".join(f"{short_key(k)}={row[k]}" for k in keys)
-
-
-def setting_label(row: pd.Series | dict[str, Any], meta: dict[str, Any]) -> str:
-    parts = [str(row["design"]), f"P={row['gomaxprocs']}"]
-    f = facet_label(row, facet_keys(meta))
-    return " ".join(parts) + (f" {f}" if f else "")
 
 
 def ok_runs(runs: pd.DataFrame) -> pd.DataFrame:
