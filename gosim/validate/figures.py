@@ -234,7 +234,7 @@ def mva_curve(curve: pd.DataFrame, locks: pd.DataFrame, lock_kind: str = "global
         rows.append({"gomaxprocs": int(r["gomaxprocs"]), "sim": float(r[THROUGHPUT]),
                      "mva": mva, "hold_ns": s, "think_ns": z,
                      "utilisation": float(held["utilisation"].iloc[0]) if len(held) else math.nan,
-                     "wait_share": float(r.get(f"p_time_share_wait_{lock_kind}", math.nan))})
+                     "wait_share": wait_shares(r).get(lock_kind, 0.0)})
     return pd.DataFrame(rows)
 
 

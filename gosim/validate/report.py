@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -132,7 +133,8 @@ def _plot(v: Verdict, path: Path) -> None:
                 ys.append(float(metric_values(rows, c.metric).mean()))
             ax.bar(labels, ys, alpha=0.6 if tag == "ablation" else 1.0)
             ax.set_ylabel(c.metric)
-    ax.set_title(f"{v.claim.name}: {c.measures}"[:90], fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(f"{v.claim.name}: {c.measures.strip()}", 80)),
+                 fontsize=8)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
