@@ -201,3 +201,20 @@ def test_unwritable_out_fails_before_running(case: str, tmp_path: Path,
     assert err.count("\n") == 1 and "Traceback" not in err
     assert ran == []  # checked before the first run
     assert _tree(tmp_path) == before  # nothing written, no probe left behind
+
+
+def test_summary_table_prints_whole_on_an_80_column_pipe(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "ablate.yaml"
+    cfg.write_text(GOOD.replace("seed: 3", "seed: 3\n  design: go1.14").replace(
+        "gomaxprocs: [1, 2]", "gomaxprocs: [1, 2]\n    design.overrides.page_cache: "
+        "[false, true]"))
+    rc, stdout, err = run_cli(["run", str(cfg), "--out", str(tmp_path / "r"), "--jobs", "1",
+                               "--no-plots"], capsys)
+    assert rc == 0, err
+    assert "…" not in stdout  # capsys is not a terminal: rich assumes 80 columns
+    rows = [line for line in stdout.splitlines() if line.startswith("│")]
+    labels = [line.strip("│").split("│")[0].strip() for line in rows]
+    assert sorted(labels) == ["go1.14+page_cache=False"] * 2 + ["go1.14+page_cache=True"] * 2
+    assert "clitiny (1 replication, no CI)" in stdout
+    assert "4 runs: 4 ran, 0 skipped (cached), 0 failed" in stdout
