@@ -7,7 +7,6 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-
 #: the width a wrapping column is given when the table must be widened
 WRAP_WIDTH = 30
 
