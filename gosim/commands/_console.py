@@ -34,6 +34,6 @@ def print_table(console: Console, table: Table) -> None:
     wide.print(table, crop=False)
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
+def plural(n: int, word: str) -> str:
     """``1 replication``, ``3 replications``."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
