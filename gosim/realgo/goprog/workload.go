@@ -49,6 +49,30 @@ func procPin() int
 //go:linkname procUnpin runtime.procUnpin
 func procUnpin()
 
+// warmTimers gives every P's timer heap room for a timer. The first timer a
+// P holds grows its heap (time.go (*timers).addHeap appends a 16-byte
+// timerWhen), an allocation that would otherwise fall inside a measurement
+// when the main goroutine sleeps on that P. n goroutines spin until all run
+// (one per P), then each sleeps once on its own P; three rounds, in case the
+// scheduler moved one before it slept.
+func warmTimers(n int) {
+	for round := 0; round < 3; round++ {
+		var running, done atomic.Int32
+		for i := 0; i < n; i++ {
+			go func() {
+				running.Add(1)
+				for running.Load() < int32(n) {
+				}
+				time.Sleep(time.Microsecond)
+				done.Add(1)
+			}()
+		}
+		for done.Load() < int32(n) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}
+
 type worker struct {
 	spec     goroutineSpec
 	sizes    []uint32
@@ -208,6 +232,7 @@ func runWorkload(sp *spec) map[string]any {
 	}
 	time.Sleep(200 * time.Microsecond) // let every goroutine reach <-gate
 	warmThreads(runtime.GOMAXPROCS(0) + 3)
+	warmTimers(runtime.GOMAXPROCS(0))
 	prep := prepare(sp.Prepare)
 	// Self-check: what does measuring an empty workload cost?
 	empty0.take()
