@@ -26,8 +26,10 @@ separate panels ("facets"); a plot with one panel has no panel title.
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +130,6 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
     if runs.empty or ok_runs(runs).empty:
         return [], ["plots: skipped, no run succeeded"]
     written: list[str] = []
-    sns.set_theme(style="whitegrid", context="notebook")
     with atomic_dir(plots_dir) as tmp:
         if keep_others and plots_dir.is_dir():
             import shutil
@@ -154,6 +155,17 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
 
 
 # ---------------------------------------------------------------- helpers
+
+def _themed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Draw under seaborn's whitegrid/notebook style without changing the
+    caller's matplotlib settings (the same look however a plot is called)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+        with plt.rc_context(rc):
+            return fn(*args, **kwargs)
+    return wrapper
+
 
 def _designs(df: pd.DataFrame) -> list[str]:
     """Designs in sweep order (first appearance by setting_id)."""
@@ -245,6 +257,7 @@ def _wrap_design(label: str) -> str:
 
 # ---------------------------------------------------------------- (a) scaling
 
+@_themed
 def plot_scaling(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     runs = tables["runs"]
     metric = "allocs_per_sim_second"
@@ -306,6 +319,7 @@ def plot_scaling(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
 
 # ---------------------------------------------------------------- (b) P time
 
+@_themed
 def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     p_time = tables.get("p_time", pd.DataFrame())
     if p_time.empty:
@@ -406,6 +420,7 @@ def _heatmap(ax: Any, grid: pd.DataFrame, vmax: float) -> Any:
     return mesh
 
 
+@_themed
 def plot_lock_heatmap(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     locks = tables.get("locks", pd.DataFrame())
     if locks.empty:
@@ -501,6 +516,7 @@ def _ring_sizes(xs: list[float]) -> list[float]:
     return sizes
 
 
+@_themed
 def plot_latency_ecdf(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     latency = tables.get("latency", pd.DataFrame())
     if latency.empty:
@@ -579,6 +595,7 @@ def _warmup_ns(runs: pd.DataFrame, setting_ids: pd.Series) -> float:
     return float(w.max()) if w.notna().any() else 0.0
 
 
+@_themed
 def plot_timeseries(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     ts = tables.get("timeseries", pd.DataFrame())
     if ts.empty:
