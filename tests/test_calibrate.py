@@ -225,3 +225,13 @@ def test_shipped_profile_holdout_error() -> None:
     assert err is not None and err_default is not None
     assert err < HOLDOUT_RMS_BOUND
     assert err < err_default / 2
+
+
+def test_every_cost_source_abbreviation_is_explained() -> None:
+    import re
+
+    from gosim.sim.costs import SOURCES
+
+    used = {m for p in COST_PARAMETERS.values() for m in re.findall(r"\[[A-Z0-9]+\]", p.source)}
+    assert used == set(SOURCES)
+    assert all(p.source.strip() for p in COST_PARAMETERS.values())

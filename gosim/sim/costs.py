@@ -8,19 +8,25 @@ preset may carry its own overrides (e.g. the treap-era heap cost of go1.12);
 a calibration profile measured from the real Go runtime can replace the
 defaults (``gosim calibrate``). Precedence: defaults < design < profile < scenario.
 
-Sources are abbreviated: [RG] = ns per allocation measured on the 2-core
-development machine with the real runtime (Go 1.27, GOMAXPROCS=1; the table in
-docs/realgo.md, reproduced by ``gosim calibrate``); [DD35112] = Go design doc
-35112, "Scaling the Go page allocator"
-(https://go.googlesource.com/proposal/+/master/design/35112-scaling-the-page-allocator.md);
-[TCM] = gperftools' tcmalloc design notes
-(https://gperftools.github.io/gperftools/tcmalloc.html); [GO] = the Go source
-file named (src/runtime/ in https://go.googlesource.com/go).
+Sources are abbreviated; :data:`SOURCES` says what each abbreviation stands for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: the abbreviations used in the parameters' ``source``
+SOURCES: dict[str, str] = {
+    "[RG]": "ns per allocation measured with the real runtime on the 2-core development "
+            "machine (Go 1.27, GOMAXPROCS=1; table in docs/realgo.md, reproduced by "
+            "gosim calibrate)",
+    "[DD35112]": "Go design doc 35112, Scaling the Go page allocator "
+                 "(https://go.googlesource.com/proposal/+/master/design/"
+                 "35112-scaling-the-page-allocator.md)",
+    "[TCM]": "gperftools' tcmalloc design notes "
+             "(https://gperftools.github.io/gperftools/tcmalloc.html)",
+    "[GO]": "the Go source file named (src/runtime/ in https://go.googlesource.com/go)",
+}
 
 
 @dataclass(frozen=True)
