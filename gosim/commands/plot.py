@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from gosim.config import PLOT_NAMES
 from gosim.errors import ConfigError
 
 
@@ -15,17 +15,16 @@ def plot(
     results_dir: Annotated[Path, typer.Argument(
         help="a results directory (results/<name>/)")],
     only: Annotated[list[str] | None, typer.Option(
-        "--only", help="redraw only this plot (repeatable; the others are kept): scaling | "
-                       "p_time | lock_heatmap | latency_ecdf")] = None,
+        "--only", help="redraw only this plot (repeatable; the others are kept): "
+                       + " | ".join(PLOT_NAMES))] = None,
 ) -> None:
     """Redraw RESULTS_DIR/plots/*.png from its tables and manifest (no simulation)."""
+    from gosim.analysis.compare import load_results
     from gosim.analysis.plots import draw_plots
-    from gosim.config import PLOT_NAMES
     from gosim.runner.writer import read_tables
 
     d = results_dir
-    if not (d / "runs.parquet").is_file():
-        raise ConfigError("not a gosim results directory (no runs.parquet)", file=str(d))
+    meta = load_results(d).meta  # CompareError (exit 2) unless a results directory
     which = list(PLOT_NAMES)
     if only:
         bad = [o for o in only if o not in PLOT_NAMES]
@@ -33,17 +32,6 @@ def plot(
             raise ConfigError(f"--only: unknown plot {bad[0]!r}; expected one of "
                               f"{list(PLOT_NAMES)}")
         which = [p for p in PLOT_NAMES if p in only]
-    meta = {"name": d.name, "setting_columns": [], "replications": 1}
-    mpath = d / "manifest.json"
-    if mpath.is_file():
-        try:
-            manifest = json.loads(mpath.read_text())
-        except ValueError as e:
-            raise ConfigError(f"unreadable manifest: {e}", file=str(mpath)) from None
-        meta.update({k: manifest[k] for k in ("name", "description", "swept_keys",
-                                              "setting_columns", "facet_keys",
-                                              "replications")
-                     if k in manifest})
     tables = read_tables(d)
     written, notes = draw_plots(tables, meta, d / "plots", which, keep_others=bool(only))
     for p in written:
