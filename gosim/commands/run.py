@@ -32,6 +32,13 @@ class RunsFailedError(GosimError):
     exit_code = 1
 
 
+class InterruptedWritingError(GosimError):
+    """Ctrl-C after the runs, while the results were being written."""
+
+    exit_code = 130
+    label = "interrupted"
+
+
 def run(
     config: Annotated[Path | None, typer.Argument(
         help="experiment YAML (default: configs/quickstart.yaml in the current directory)",
@@ -83,10 +90,15 @@ def run(
 
     from gosim.runner import run_experiment
 
-    with _announce_interrupt():
-        outcome = run_experiment(exp, out_dir=out, jobs=jobs or None, executor=executor,
-                                 scheduler=scheduler, progress=not quiet,
-                                 plots=False if no_plots else None)
+    try:
+        with _announce_interrupt():
+            outcome = run_experiment(exp, out_dir=out, jobs=jobs or None, executor=executor,
+                                     scheduler=scheduler, progress=not quiet,
+                                     plots=False if no_plots else None)
+    except KeyboardInterrupt:  # after the runs, while writing (each file is atomic)
+        raise InterruptedWritingError(
+            f"while writing {out / exp.name}: every completed run is cached; run the same "
+            "command again to rewrite the tables, summary and plots") from None
     if not quiet:
         _print_summary(console, outcome)
     if outcome.n_failed:
