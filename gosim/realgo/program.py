@@ -8,7 +8,8 @@ toolchain and source hash (:mod:`gosim.realgo.probe`) and then run once per
 workload: a workload becomes a *spec* (``spec.json`` plus binary streams of
 pre-drawn sizes, pointer flags and work times), so measuring many workloads
 costs one build. The directory written by :func:`write_program` is
-self-contained (``go run . spec.json``) and is stored next to realgo results
+self-contained (``go run <dir> spec.json``, from the directory holding the
+spec and its streams) and is stored next to realgo results
 for anyone who wants to rerun it.
 """
 

@@ -12,7 +12,7 @@ design preset that models the Go release used, compare, and write
 - ``real.json``, ``model.json``: everything each side reported (the real side
   includes the raw MemStats and runtime/metrics at baseline and after);
 - ``program/``: the Go program and each run's spec and streams
-  (``cd program && go run . run-0/spec.json`` from inside ``run-0`` reruns it);
+  (``cd program/run-0 && GOGC=off GOMAXPROCS=N go run .. spec.json`` reruns run 0);
 - ``manifest.json``: Go version and binary, preset, GC setting, machine,
   package versions, git revision, wall time.
 
