@@ -224,6 +224,7 @@ def test_span_set_cost_grows_with_operations_in_flight(factor, costs, extra, uni
     assert row["utilisation"] == busy / 200
     assert row["acquisitions"] == 4 and row["contended"] == contended
     assert row["wait_total_ns"] == sum(extra) and row["max_waiters"] == 2
+    assert row["hold_max_ns"] == max(costs) and row["hold_mean_ns"] == sum(costs) / 4
 
 
 # -- invariants over random schedules -------------------------------------------------------

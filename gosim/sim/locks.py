@@ -299,8 +299,9 @@ class SimAtomic:
         self.ends: list[int] = []
         self.ops = 0
         self.contended = 0
+        #: per operation: its extra cost from contention, and its duration
         self.extra = array("q")
-        self.op_ns = 0
+        self.durations = array("q")
         #: time with at least one operation in flight, and where that time reaches
         self.busy_ns = 0
         self.busy_until = 0
@@ -324,7 +325,7 @@ class SimAtomic:
         self.costs.charge(cost, units)
         ns = int(base * units + 0.5)
         self.extra.append(ns - base)
-        self.op_ns += ns
+        self.durations.append(ns)
         if ns:
             end = now + ns
             heapq.heappush(ends, end)
@@ -344,15 +345,15 @@ class SimAtomic:
         of the run with at least one operation in flight."""
         e = np.frombuffer(self.extra, dtype=np.int64) if len(self.extra) else np.zeros(
             0, dtype=np.int64)
+        d = np.frombuffer(self.durations, dtype=np.int64) if len(self.durations) else np.zeros(
+            0, dtype=np.int64)
         c = self.cell
         return {
             "lock": c.name, "kind": c.kind, "span_class": c.span_class,
             "size_class": c.size_class, "acquisitions": self.ops, "contended": self.contended,
             "waiting_at_end": 0,
             "wait_total_ns": int(e.sum()),
-            **_stats("wait", e),
-            "hold_mean_ns": self.op_ns / self.ops if self.ops else 0.0,
-            "hold_p50_ns": 0.0, "hold_p99_ns": 0.0, "hold_max_ns": 0,
+            **_stats("wait", e), **_stats("hold", d),
             "utilisation": self.busy_ns / end if end else 0.0,
             "max_waiters": max(self.max_inflight - 1, 0),
             "max_spinning": 0,

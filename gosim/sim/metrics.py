@@ -99,8 +99,10 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
         m[f"lock_{kind}_acquisitions"] = acq
         m[f"lock_{kind}_contended"] = sum(r["contended"] for r in rows)
         m[f"lock_{kind}_wait_total_ns"] = sum(r["wait_total_ns"] for r in rows)
+        # waits still in progress at the end are waits too (cut at the end)
+        nwaits = acq + sum(r["waiting_at_end"] for r in rows)
         m[f"lock_{kind}_wait_mean_ns"] = (
-            sum(r["wait_total_ns"] for r in rows) / acq if acq else 0.0)
+            sum(r["wait_total_ns"] for r in rows) / nwaits if nwaits else 0.0)
         m[f"lock_{kind}_max_utilisation"] = max(r["utilisation"] for r in rows)
     # -- P time ------------------------------------------------------------------------------------
     p_time = []
