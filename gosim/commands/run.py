@@ -55,15 +55,18 @@ def run(
              "without it, dask starts a local cluster of --jobs workers)")] = None,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="skip plots")] = False,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="validate the config and list its runs; run nothing")] = False,
+        "--dry-run", help="validate the config, list its runs, count those cached and "
+                          "estimate the time of the rest; run nothing")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="no progress bar or table")] = False,
 ) -> None:
     """Run an experiment: expand its sweep, run every run (skipping cached ones),
     write tables, manifest, summary and plots, and print a summary table.
 
-    Exit status: 0 all runs ok; 1 some runs failed (recorded in the results);
-    2 bad config or arguments (nothing written)."""
+    Ctrl-C stops the runs in flight and keeps the completed ones (a rerun
+    resumes). Exit status: 0 all runs ok; 1 some runs failed (recorded in the
+    results); 2 bad config, arguments or results directory (nothing written);
+    130 interrupted."""
     from gosim.config import load_experiment
 
     if config is None:
