@@ -18,7 +18,8 @@ from gosim.atomic_write import write_text_atomic
 #: gosim source that cannot change a run's result: everything else (the
 #: simulator, the allocator model, workloads, the scenario schema, the
 #: statistics the simulator uses, and any module added later) is hashed
-_NOT_MODEL = ("cli.py", "config.py", "commands", "runner", "realgo", "analysis/plots.py",
+_NOT_MODEL = ("cli.py", "config", "commands", "runner", "realgo", "validate",
+              "atomic_write.py", "analysis/compare.py", "analysis/plots.py",
               "analysis/summary.py", "analysis/tables.py")
 
 
