@@ -95,7 +95,9 @@ def sig3(x: float) -> str:
 
 
 def pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    """Whole percent; a share that is not zero but rounds to it reads "<1%"."""
+    text = f"{100 * x:.0f}%"
+    return "<1%" if x > 0 and text == "0%" else text
 
 
 def mib(n: int) -> str:

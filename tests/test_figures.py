@@ -1,0 +1,159 @@
+"""README's (and docs') figures are what scripts/figures.py computes (``make figures``).
+
+The quickstart block is checked against a real run of configs/quickstart.yaml
+(96 runs, deterministic by seed): the same run ``make figures`` renders from,
+not a smaller stand-in. Measured under pytest on the 2-core development
+machine: 30 s of CPU time on one core (101 s of wall time with the load
+average at 13). The other blocks are checked against the committed files they
+are rendered from (the calibration profile, benchmarks/measured.json).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from scripts import figures
+from scripts.figures import FiguresError
+
+
+@pytest.fixture(scope="module")
+def doc_blocks() -> dict[str, dict[str, str]]:
+    """Every document make figures rewrites -> its marked blocks."""
+    return {str(d.relative_to(figures.ROOT)): figures.read_blocks(d.read_text(), d.name)
+            for d in figures.documents()}
+
+
+def test_readme_marks_every_generated_block(doc_blocks: dict[str, dict[str, str]]) -> None:
+    assert set(doc_blocks["README.md"]) == {"quickstart", "calibration", "benchmarks", "times"}
+
+
+@pytest.mark.slow
+def test_quickstart_figures_are_the_quickstart_simulation(
+        tmp_path, doc_blocks: dict[str, dict[str, str]]) -> None:
+    runs, manifest = figures.run_quickstart(tmp_path, jobs=1)
+    assert len(runs) == manifest["counts"]["runs"] == 96
+    rendered = figures.render_quickstart(runs, manifest)
+    for doc, blocks in doc_blocks.items():
+        if "quickstart" in blocks:
+            assert blocks["quickstart"] == rendered, \
+                f"{doc}: the quickstart figures are stale: run make figures"
+
+
+def test_committed_figures_are_rendered_from_their_files(
+        doc_blocks: dict[str, dict[str, str]]) -> None:
+    rendered = figures.static_blocks()
+    for doc, blocks in doc_blocks.items():
+        assert set(blocks) <= {"quickstart", *rendered}, doc
+        for name in set(blocks) & set(rendered):
+            assert blocks[name] == rendered[name], \
+                f"{doc}: block {name!r} is stale: run make figures"
+
+
+def test_measured_figures_carry_provenance() -> None:
+    measured = figures.load_measured()
+    assert set(measured) == {"bench", "make"}
+    for section in measured.values():
+        p = section["provenance"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
+        assert re.fullmatch(r"[0-9a-f]{12}(\+uncommitted)?", p["git_revision"])
+        assert p["command"].startswith("python scripts/measure.py ")
+        assert p["machine"] and p["cpus"] >= 1
+    for step in ("make_run", "make_test_cold", "make_test_warm"):
+        assert measured["make"][step]["seconds"] > 0
+
+
+def test_replace_blocks_rewrites_only_what_is_between_markers() -> None:
+    text = ("intro 1\n<!-- figures:a -->\nold a\n<!-- /figures:a -->\nmiddle\n"
+            "<!-- figures:b-2 -->\nold b\n<!-- /figures:b-2 -->\nend\n")
+    rendered = {"a": "new a\nline 2\n", "b-2": "new b\n", "unused": "x"}
+    new = figures.replace_blocks(text, rendered)
+    assert new == ("intro 1\n<!-- figures:a -->\nnew a\nline 2\n<!-- /figures:a -->\nmiddle\n"
+                   "<!-- figures:b-2 -->\nnew b\n<!-- /figures:b-2 -->\nend\n")
+    assert figures.read_blocks(new) == {"a": "new a\nline 2\n", "b-2": "new b\n"}
+    assert figures.replace_blocks(new, rendered) == new
+    with pytest.raises(FiguresError, match=r"doc.md: no renderer for block \['b-2'\]"):
+        figures.replace_blocks(text, {"a": "x"}, "doc.md")
+    with pytest.raises(FiguresError, match="twice"):
+        figures.read_blocks(text + text)
+
+
+def test_number_formats() -> None:
+    assert [figures.sig3(x) for x in (12.66, 120.6, 2.4, 0.3449, 1234.5, 0)] == \
+        ["12.7", "121", "2.40", "0.345", "1,234", "0"]
+    assert [figures.pct(x) for x in (0, 0.004, 0.005, 0.5449, 1)] == \
+        ["0%", "<1%", "<1%", "54%", "100%"]
+    assert [figures.size_label(n) for n in (48, 1024, 262144, 1536)] == \
+        ["48 B", "1 KiB", "256 KiB", "1536 B"]
+
+
+def _runs(go127_ns: float, go127_faults: int) -> tuple[pd.DataFrame, dict]:
+    """A two-design, two-P quickstart-shaped table (one replication)."""
+    rows = []
+    for preset, ns, faults in (("go1.14", 64.0, 0), ("go1.27", go127_ns, go127_faults)):
+        for p in (1, 8):
+            rows.append({
+                "design.preset": preset, "workload.groups.0.size": 48, "gomaxprocs": p,
+                "error": None, "allocs_per_sim_second": 1e9 / ns * p * (0.5 if p > 1 else 1),
+                "sim_ns_per_alloc": ns, "alloc_page_faults": faults, "alloc_span_calls": 120,
+                "mallocs": 20000 * p, "p_time_share_wait_mheap": 0.25 if p > 1 else None,
+                "p_time_share_atomic": 0.125 if preset == "go1.27" else 0.0})
+    manifest = {"counts": {"runs": 4}, "replications": 1,
+                "experiment": {"scenario": {"costs_profile": "local-2core-go1.27"}}}
+    return pd.DataFrame(rows), manifest
+
+
+def test_quickstart_table_and_explanation_from_the_numbers() -> None:
+    text = figures.render_quickstart(*_runs(80.0, 120))
+    assert "4 runs, `go1.14` / `go1.27` at GOMAXPROCS 1, 8" in text
+    assert "calibration profile `local-2core-go1.27`" in text
+    # 8 Ps at half the ideal rate: 50% of linear scaling; 1e9/64 ns = 15.6 M/s
+    assert "| `go1.14` | 48 B | 15.6 | 62.5 | 50% | `mheap.lock`: 25% | - |" in text
+    assert "| `go1.27` | 48 B | 12.5 | 50.0 | 50% | `mheap.lock`: 25% | 12% |" in text
+    assert "(80.0 vs 64.0 ns of simulated time per allocation at 1 P)" in text
+    assert "(120 faults, 120 spans in 20,000 allocations)" in text
+
+
+@pytest.mark.parametrize(("ns", "faults", "premise"), [
+    (60.0, 120, "go1.27 is slower than go1.14"),
+    (80.0, 240, "one page fault per fresh span"),
+    (80.0, 0, "one page fault per fresh span"),
+])
+def test_quickstart_explanation_refuses_a_false_premise(ns: float, faults: int,
+                                                        premise: str) -> None:
+    with pytest.raises(FiguresError, match=premise):
+        figures.render_quickstart(*_runs(ns, faults))
+
+
+def _profile(**extra) -> dict:
+    fit = [{"size": 8}, {"size": 16}, {"size": 262144}]
+    return {"go_version": "go1.27.3", "gomaxprocs": 1, "fit": fit,
+            "fit_rms_rel_error": 0.0519, "default_rms_rel_error": 0.225, **extra}
+
+
+def test_calibration_line_states_fit_and_holdout_errors() -> None:
+    assert figures.render_calibration(_profile(), figures.PROFILE) == (
+        "- Calibrated against real go1.27.3 timings at GOMAXPROCS=1 (3 cases: size x "
+        "pointer-ness, 8 B to 256 KiB): RMS relative error 5.2% on the fitted cases, with the "
+        "profile `profiles/local-2core-go1.27.yaml`; 22.5% with the default costs.\n")
+    line = figures.render_calibration(
+        _profile(holdout=[{"size": 32}, {"size": 1024}], holdout_rms_rel_error=0.0871),
+        figures.PROFILE)
+    assert "(3 cases fitted, 2 held out: " in line
+    assert "5.2% on the fitted cases, 8.7% on the held-out cases" in line
+    with pytest.raises(FiguresError, match="holdout_rms_rel_error"):
+        figures.render_calibration(_profile(holdout=[{"size": 32}]), figures.PROFILE)
+    with pytest.raises(FiguresError, match="fit_rms_rel_error"):
+        figures.render_calibration({"fit": []}, figures.PROFILE)
+
+
+def test_times_state_a_failed_measurement() -> None:
+    measured = figures.load_measured()
+    measured["make"]["make_test_cold"].update(
+        seconds=519, exit_status=2, pytest="1 failed, 278 passed, 1 warning")
+    measured["make"]["make_test_warm"].update(seconds=300, exit_status=0, pytest="279 passed")
+    text = figures.render_times(measured)
+    assert "| 519 s (1 failed, 278 passed, 1 warning), **exit status 2** |" in text
+    assert "| `make test` again | 300 s (279 passed) |" in text
