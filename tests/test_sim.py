@@ -412,3 +412,22 @@ def test_timeseries_counts_every_allocation_and_tracks_the_heap():
     assert inuse[-1] <= r.metrics["heap_inuse_bytes"]
     b = simulate(Scenario.model_validate(dict(sc.model_dump(), mode="step")))
     assert _dump(r) == _dump(b)
+
+
+def test_span_set_utilisation_is_a_fraction_of_time():
+    """A span set's utilisation is the fraction of the run with an operation in
+    flight: at most 1 and at most the operations' summed durations / run time
+    (they overlap under contention)."""
+    sc = Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": 8, "duration_ns": 300_000,
+        "workload": {"groups": [{"count": 8, "size": 1024, "work_ns": 20}]}})
+    r = simulate(sc)
+    end = r.metrics["sim_time_ns"]
+    rows = [row for row in r.locks if row["kind"] == "spanset"]
+    assert rows and any(row["contended"] for row in rows)
+    for row in rows:
+        summed = row["hold_mean_ns"] * row["acquisitions"]
+        assert 0 < row["utilisation"] <= 1
+        assert row["utilisation"] * end <= summed
+    assert any(row["utilisation"] * end < row["hold_mean_ns"] * row["acquisitions"]
+               for row in rows)  # overlapping operations count once

@@ -8,7 +8,10 @@ attached (``simulate(..., cost_record=...)``) it accumulates parameter ->
 total units, which is the seam calibration fits against: for constant costs,
 the busy time of a run is the sum over parameters of units x value (up to the
 rounding of each charge to whole ns), plus the time Ms sleep on a runtime
-lock waiting for its holder, which is no parameter's.
+lock waiting for its holder, which is no parameter's. Spinning is charged as
+the fraction of ``lock_spin_ns`` spun, a span-set operation as ``1 + factor x
+k`` units of its cost. In a timed run a charge that straddles the end counts
+whole (P time is cut there).
 """
 
 from __future__ import annotations
