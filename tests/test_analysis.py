@@ -264,7 +264,8 @@ def test_summary_and_scaling_lines() -> None:
     (0.998, 3.4e-16, "0.998"),        # a half-width far below the mean's precision
     (0.998, 0.0004, "0.998"),
     (102618.0, 20.0, "102,600"),      # four significant digits at most
-    (2.37021, 0.0001, "2.37"),
+    (2.37021, 0.0001, "2.370"),
+    (0.99996, 1e-6, "1.0000"),        # not "1": the zeros are rounding, not exact
     (0.998, 0.004, "0.9980 ± 0.0040"),
     (13.9, 0.29, "13.90 ± 0.29"),
     (7.0, 2.3, "7.0 ± 2.3"),

@@ -40,8 +40,9 @@ def format_mean_ci(mean: float | None, ci: float | None, scale: float = 1.0) -> 
     allows (its second significant digit): ``13.90 ± 0.29``, ``820 ± 230``.
     The mean alone when there is no CI (as measured: three significant digits,
     whole numbers from 100 up) or when the half-width is below the mean's
-    fourth significant digit (to four significant digits, trailing zeros
-    dropped: ``0.998 ± 3.4e-16`` -> ``0.998``, ``102,618 ± 20`` -> ``102,600``)."""
+    fourth significant digit (to four significant digits, exact trailing zeros
+    dropped: ``0.998 ± 3.4e-16`` -> ``0.998``, ``0.99996 ± 1e-6`` -> ``1.0000``,
+    ``102,618 ± 20`` -> ``102,600``)."""
     if mean is None or not math.isfinite(mean):
         return "—"
     m = mean / scale
@@ -52,7 +53,10 @@ def format_mean_ci(mean: float | None, ci: float | None, scale: float = 1.0) -> 
     fourth = 3 - math.floor(math.log10(abs(m)))  # the mean's 4th significant digit
     if decimals > fourth:
         out = _fixed(m, fourth)
-        return out.rstrip("0").rstrip(".") if "." in out else out
+        exact = math.isclose(m, round(m, fourth), rel_tol=1e-9)
+        # trailing zeros go only where they are exact: 0.998000 -> 0.998, but
+        # 0.99996 -> 1.0000 (not 1)
+        return out.rstrip("0").rstrip(".") if exact and "." in out else out
     return f"{_fixed(m, decimals)} ± {_fixed(c, decimals)}"
 
 
