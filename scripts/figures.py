@@ -6,9 +6,10 @@ markers and nothing else. README.md holds every block; docs/*.md and
 experiments/README.md may repeat any of them. The blocks:
 
 - ``quickstart``: simulation of configs/quickstart.yaml (deterministic by
-  seed); run through the runner into ``results/`` so the run cache makes a
-  rerun cheap (the cache is keyed by config hash and model fingerprint, so a
-  changed model reruns);
+  seed); run through the runner into ``results/figures/quickstart/`` (tables
+  only, apart from ``make run``'s ``results/quickstart/``) so the run cache
+  makes a rerun cheap (the cache is keyed by config hash and model
+  fingerprint, so a changed model reruns);
 - ``calibration``: the shipped calibration profile (fit error, hold-out error
   when the profile has one, error with the default costs);
 - ``benchmarks`` and ``times``: the machine-dependent figures measured by
@@ -346,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true",
                     help="change nothing; exit 1 if a block differs from the rendering")
-    ap.add_argument("--results", type=Path, default=ROOT / "results",
-                    help="results root for the quickstart run (default: results/)")
+    ap.add_argument("--results", type=Path, default=ROOT / "results" / "figures",
+                    help="results root for the quickstart run (default: results/figures/)")
     ap.add_argument("--jobs", type=int, default=None, help="runs in parallel (default: all CPUs)")
     args = ap.parse_args(argv)
     try:
