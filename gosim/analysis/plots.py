@@ -206,15 +206,13 @@ def _title(meta: dict[str, Any], what: str) -> str:
 
 
 def _number(v: float, _pos: Any = None) -> str:
-    """A short tick label without exponents: 0.5, 2, 10, 1,000, 20k, 1M."""
+    """A short tick label without exponents: 0.5, 2, 10, 500, 1k, 20k, 1M."""
     if v <= 0 or not math.isfinite(v):
         return ""
     if v >= 1e6:
         return f"{v / 1e6:g}M"
-    if v >= 1e4:
+    if v >= 1e3:
         return f"{v / 1e3:g}k"
-    if v >= 1000:
-        return f"{v:,.0f}"
     return f"{v:g}"
 
 
