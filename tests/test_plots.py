@@ -318,6 +318,9 @@ def test_timeseries_drawn_only_when_written(experiment: tuple, tmp_path: Path) -
     assert plots_to_draw(list(PLOT_NAMES), tables)[-1] == "timeseries"
     assert "timeseries" not in plots_to_draw(list(PLOT_NAMES), no_series)
     assert plots_to_draw(["scaling"], tables) == ["scaling"]
+    every = [*PLOT_NAMES, "timeseries"]  # however the schema lists it
+    assert plots_to_draw(every, tables)[-1] == "timeseries"
+    assert "timeseries" not in plots_to_draw(every, no_series)
     # asked for by name without a time series: skipped with a note
     one = {k: (v[(v["design"] == DESIGNS[0]) & (v["workload.groups.0.size"] == 48)]
                if "design" in v else v) for k, v in no_series.items()}

@@ -93,15 +93,19 @@ def p_time_colour(category: str) -> str:
 
 
 def plots_to_draw(which: list[str], tables: dict[str, pd.DataFrame]) -> list[str]:
-    """The plots ``which`` asks for, in :data:`PLOT_FILES` order, plus
-    ``timeseries`` when ``which`` asks for every plot of the experiment schema
-    (``outputs.plots: true``) and the tables have a time series."""
+    """The plots ``which`` asks for, in :data:`PLOT_FILES` order. When
+    ``which`` asks for every plot of the experiment schema (``outputs.plots:
+    true``), ``timeseries`` is drawn exactly when the tables have a time
+    series (whether or not the schema lists it)."""
     from gosim.config import PLOT_NAMES
 
     out = [w for w in PLOT_FILES if w in which]
     has_series = not tables.get("timeseries", pd.DataFrame()).empty
-    if "timeseries" not in out and has_series and set(PLOT_NAMES) <= set(which):
+    every = set(PLOT_NAMES) <= set(which)
+    if every and has_series and "timeseries" not in out:
         out.append("timeseries")
+    if every and not has_series and "timeseries" in out:
+        out.remove("timeseries")  # "every plot" asks for no note on a series not sampled
     return out
 
 
