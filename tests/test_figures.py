@@ -157,3 +157,17 @@ def test_times_state_a_failed_measurement() -> None:
     text = figures.render_times(measured)
     assert "| 519 s (1 failed, 278 passed, 1 warning), **exit status 2** |" in text
     assert "| `make test` again | 300 s (279 passed) |" in text
+
+
+def test_measure_reads_pytests_closing_tally(tmp_path) -> None:
+    from scripts.measure import pytest_tally
+
+    log = tmp_path / "make-test.log"
+    log.write_text("..F..  [ 51%]\nFAILED tests/test_x.py::test_y - assert 125 == 126\n"
+                   "==== 1 failed, 278 passed, 1 warning in 504.58s (0:08:24) ====\n"
+                   "make: *** [Makefile:29: test] Error 1\n")
+    assert pytest_tally(log) == "1 failed, 278 passed, 1 warning"
+    log.write_text("279 passed in 283.93s (0:04:43)\n")
+    assert pytest_tally(log) == "279 passed"
+    log.write_text("make: *** No rule to make target 'test'.\n")
+    assert pytest_tally(log) is None
