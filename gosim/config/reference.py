@@ -18,7 +18,7 @@ import annotated_types
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
-from gosim.config.schema import ExperimentFile, Outputs, Sweep
+from gosim.config.schema import PLOT_NAMES, ExperimentFile, Outputs, Sweep
 from gosim.runtime.design import PRESETS
 from gosim.scenario import DesignSpec, Scenario, Warmup, design_options
 from gosim.workload.spec import DISTRIBUTIONS, Dist, GoroutineGroup, Lifetime, Workload
@@ -258,7 +258,7 @@ def markdown() -> str:
                   "with `workload.groups.0.size.value` swept) is allowed. A swept value may "
                   "be a mapping. The base value of a swept key must be valid too. Settings "
                   "are the grid crossed with each zip group; replications are innermost."),
-        *_section(Outputs, "Plot names: `scaling`, `p_time`, `lock_heatmap`, `latency_ecdf`."),
+        *_section(Outputs, "Plot names: " + ", ".join(f"`{p}`" for p in PLOT_NAMES) + "."),
         *_section(Scenario, "One simulation run, fully specified. A run stops when every "
                   "goroutine has made its `allocations`, or at `duration_ns`: one of the two "
                   "must be set."),

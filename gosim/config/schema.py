@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PlotName = Literal["scaling", "p_time", "lock_heatmap", "latency_ecdf"]
+PlotName = Literal["scaling", "p_time", "lock_heatmap", "latency_ecdf", "timeseries"]
 #: every plot gosim draws, in drawing order
 PLOT_NAMES: tuple[str, ...] = typing.get_args(PlotName)
 
@@ -51,7 +51,8 @@ class Outputs(BaseModel):
 
     model_config = _Strict
     plots: bool | list[PlotName] = Field(
-        default=True, description="`true`: every plot, `false`: none, or a list of plot names")
+        default=True, description="`true`: every plot (`timeseries` when the runs sample a "
+        "time series), `false`: none, or a list of plot names")
     timeseries: bool = Field(
         default=True, description="write timeseries.parquet when runs sample time series "
         "(`scenario.timeseries_interval_ns` > 0)")
