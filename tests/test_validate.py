@@ -108,15 +108,19 @@ def test_report_has_a_plot_per_claim_and_the_knees(quick_run):
         assert f"| {k['design']} | {knee} | `{k['lock'] or '-'}` |" in report
 
 
-def test_a_rerun_reuses_the_cached_runs(tmp_path, capsys):
+def test_a_rerun_reuses_the_cached_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # rich wraps the table to the terminal width
     argv = ["validate", "--quick", "--claim", "waste", "--jobs", "1", "--out", str(tmp_path),
             "--format", "json"]
     assert main(argv) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert main([*argv[:-2], "--format", "table"]) == 0  # the same runs, now cached
     table = capsys.readouterr().out
-    assert "9. waste" in table and "pass" in table and "fail" in table
-    assert f"{row['measured']:.4g}"[:4] in table and "report.md" in table
+    line = next(ln for ln in table.splitlines() if "9. waste" in ln)
+    cells = [c.strip() for c in line.strip("│ ").split("│")]
+    assert cells == ["9. waste", f"{row['measured']:.3e}", "<= 0.0005", "pass", row["ablation"],
+                     f"{row['ablation_measured']:.4g}", "fail"]
+    assert f"Report: {tmp_path / 'report.md'}" in table
     n = len(load_claims(CLAIMS, ["waste"], quick=True)[0].experiment.runs)
     for exp in ("claim-waste", "claim-waste-ablation"):
         counts = json.loads((tmp_path / exp / "manifest.json").read_text())["counts"]
