@@ -292,8 +292,20 @@ def test_bottleneck_removed_and_knees():
             run(5, "go1.15", 8, 78, mheap=0.05, mcentral=0.0)]
     fig = compute(_check(figure="bottleneck_removed"), _tables(runs))
     assert fig.mean == pytest.approx(max(0.06 / 0.6, 0.0 / 0.5))
-    k = {r["design"]: r for r in knees(_tables(runs), 0.8)}
+    # the knee's lock comes from p_time.parquet: 8 Ps x 1000 ns, waits as in the runs
+    p_time = []
+    for r in runs:
+        waits = {k[len("p_time_share_wait_"):]: v for k, v in r.items()
+                 if k.startswith("p_time_share_wait_")}
+        for p in range(r["gomaxprocs"]):
+            busy = 1000 - sum(round(1000 * v) for v in waits.values())
+            p_time += [{"run_id": r["run_id"], "p": p, "category": f"wait:{k}",
+                        "ns": round(1000 * v)} for k, v in waits.items()]
+            p_time.append({"run_id": r["run_id"], "p": p, "category": "work", "ns": busy})
+    k = {r["design"]: r for r in knees({**_tables(runs), "p_time": pd.DataFrame(p_time)}, 0.8)}
     assert k["go1.12"]["knee"] == 8 and k["go1.12"]["lock"] == "mheap"
     assert k["go1.14"]["knee"] == 8 and k["go1.14"]["lock"] == "mcentral"
+    assert k["go1.12"]["share"] == pytest.approx(0.6)
     assert k["go1.15"]["knee"] is None and k["go1.15"]["efficiency_at_max"] == pytest.approx(
         78 / 80)
+    assert k["go1.15"]["lock"] == "mheap" and k["go1.15"]["share"] == pytest.approx(0.05)

@@ -46,12 +46,27 @@ def verdict_word(passed: bool) -> str:
 
 # ------------------------------------------------------------------ knees (claim 7)
 
+def p_time_wait_shares(p_time: pd.DataFrame) -> pd.DataFrame:
+    """Per run and lock kind: share of all P time (every P's ns) spent in the
+    category ``wait:<kind>`` of ``p_time.parquet``."""
+    total = p_time.groupby("run_id")["ns"].sum()
+    waits = p_time[p_time["category"].str.startswith("wait:")]
+    w = waits.groupby(["run_id", "category"])["ns"].sum().reset_index()
+    w["share"] = w["ns"] / w["run_id"].map(total)
+    w["lock"] = w["category"].str.slice(len("wait:"))
+    return w[["run_id", "lock", "share"]]
+
+
 def knees(tables: dict[str, pd.DataFrame], fraction: float) -> list[dict[str, object]]:
-    """Per design: the first P whose mean efficiency falls below ``fraction``, and
-    the lock with the largest share of P time waiting there (mean over
-    replications)."""
+    """Per design: the first P whose mean efficiency (over replications) falls
+    below ``fraction`` of linear scaling from the smallest P, and the lock kind
+    with the largest share of P time waiting there (``p_time.parquet``, mean
+    over replications); with no knee, the most waited-on lock at the largest P."""
     runs = tables["runs"]
     runs = runs[runs["error"].isna()] if "error" in runs.columns else runs
+    shares = p_time_wait_shares(tables["p_time"]).merge(
+        runs[["run_id", "design", "gomaxprocs"]], on="run_id")
+    n_reps = runs.groupby(["design", "gomaxprocs"])["run_id"].count()
     mean = runs.groupby(["design", "gomaxprocs"], sort=False).mean(numeric_only=True)
     mean = mean.reset_index()
     out = []
@@ -59,10 +74,13 @@ def knees(tables: dict[str, pd.DataFrame], fraction: float) -> list[dict[str, ob
         eff = efficiency_of(g)
         below = [p for p, e in eff.items() if e < fraction]
         knee = int(below[0]) if below else None
-        at = g[g["gomaxprocs"] == (knee if knee is not None else g["gomaxprocs"].max())].iloc[0]
-        lock, share = bottleneck(at)
+        at = knee if knee is not None else int(g["gomaxprocs"].max())
+        s = shares[(shares["design"] == design) & (shares["gomaxprocs"] == at)]
+        per_lock = s.groupby("lock")["share"].sum() / n_reps[(design, at)]
+        lock = str(per_lock.idxmax()) if len(per_lock) else ""
         out.append({"design": design, "knee": knee, "efficiency_at_max": float(eff.iloc[-1]),
-                    "max_p": int(g["gomaxprocs"].max()), "lock": lock, "share": share})
+                    "max_p": int(g["gomaxprocs"].max()), "lock": lock,
+                    "share": float(per_lock.max()) if len(per_lock) else 0.0})
     return out
 
 
@@ -171,12 +189,16 @@ def _details(v: Verdict) -> list[str]:
         lines.append("| design | knee (P) | lock that bends it | P time waiting on it | "
                      "efficiency at largest P |")
         lines.append("|---|---|---|---|---|")
-        for k in knees(v.tables, c.knee_fraction):
+        rows = knees(v.tables, c.knee_fraction)
+        if not v.ablation_tables["runs"].empty:
+            rows += knees(v.ablation_tables, c.knee_fraction)  # the ablation's designs: +override
+        for k in rows:
             knee = str(k["knee"]) if k["knee"] is not None else f"none up to {k['max_p']}"
             lines.append(f"| {k['design']} | {knee} | `{k['lock'] or '-'}` | {k['share']:.1%} | "
                          f"{k['efficiency_at_max']:.0%} |")
         lines.append("")
-        lines.append("(With no knee, the lock shown is the one most waited on at the largest P.)")
+        lines.append("(With no knee, the lock shown is the one most waited on at the largest P. "
+                     "Designs with `+override` are the ablation's.)")
     if c.figure == "mva" and not runs.empty:
         for g in _curve_groups(runs[runs["replication"] == 0]):
             m = mva_curve(g, v.tables["locks"])
