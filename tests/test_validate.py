@@ -165,6 +165,9 @@ GOOD = (CLAIMS / "heap_growth.yaml").read_text()
     (lambda s: s.replace("  sweep.replications: 2\n", "  sweep.repetitions: 2\n"),
      "quick.sweep.repetitions", "existing key"),
     (lambda s: s.split("check:")[0], "check", "missing"),
+    (lambda s: s.replace("{design.overrides.palloc_chunk_pages: 1}", "{seed: 3}")
+     .replace("sweep:\n", "sweep:\n  grid: {seed: [1, 2]}\n"),
+     "check.ablation.set.seed", "undo the ablation"),
     (lambda s: s.replace("number: 5", "number: [5"), None, "malformed YAML"),
 ])
 def test_malformed_claim_file(capsys, tmp_path, edit, key, expected):

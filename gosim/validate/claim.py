@@ -160,6 +160,13 @@ def load_claim(path: Path, *, quick: bool = False) -> Claim:
         for k, v in quick_over.items():
             _set_dotted(data, k, copy.deepcopy(v), file=file, key=f"quick.{k}")
     exp = build_experiment(copy.deepcopy(data), file=file, default_name=path.stem)
+    for k in check.ablation.set:
+        clash = [s for s in exp.swept_keys if s == k or s.startswith(k + ".")
+                 or k.startswith(s + ".")]
+        if clash:
+            raise ConfigError(f"the sweep sets '{clash[0]}' in every run, which would undo "
+                              "the ablation; expected a key the sweep leaves alone", file=file,
+                              key=f"check.ablation.set.{k}")
     abl = copy.deepcopy(data)
     abl["name"] = f"{data['name']}-ablation"
     scenario = abl.setdefault("scenario", {})
