@@ -7,11 +7,17 @@ at ``T`` and an allocation completing at or after it is not complete.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from gosim.sim.trace import Tracer
 
 
 class Accounts:
-    def __init__(self, T: int | None, nprocs: int, series_bin_ns: int | None) -> None:
+    def __init__(self, T: int | None, nprocs: int, series_bin_ns: int | None,
+                 tracer: Tracer | None = None) -> None:
         self.T = T
         #: per P: category -> ns (fast_path, slow_path, work, sched, atomic,
         #: wait:<lock kind>, hold:<lock kind>); idle is what is left
@@ -28,6 +34,11 @@ class Accounts:
         #: (time, P, heap_inuse_bytes, heap_sys_bytes) after each slow path, for
         #: time series: the heap changes only there
         self.heap_samples: list[tuple[int, int, int, int]] = []
+        if tracer is not None:
+            # traced: every accounted interval also goes to the tracer; untraced
+            # runs keep the plain method (no per-call check)
+            self.tracer = tracer
+            self.account = self._account_traced  # type: ignore[method-assign]
 
     def account(self, p: int, cat: str, start: int, end: int) -> None:
         """P ``p`` spent [start, end) on ``cat``."""
@@ -40,6 +51,13 @@ class Accounts:
         if end > start:
             d = self.ptime[p]
             d[cat] = d.get(cat, 0) + (end - start)
+
+    def _account_traced(self, p: int, cat: str, start: int, end: int) -> None:
+        Accounts.account(self, p, cat, start, end)
+        if self.T is not None and end > self.T:
+            end = self.T
+        if end > start:
+            self.tracer.account(p, cat, start, end)
 
     def add(self, p: int, cat: str, ns: int) -> None:
         """P ``p`` spent ``ns`` (already clipped at the run's end) on ``cat``."""

@@ -28,12 +28,16 @@ from gosim.sim.goroutine import GCtx
 from gosim.sim.locks import RuntimeMutex, SimAtomic
 from gosim.sim.result import RunResult
 from gosim.sim.sched import PREEMPT, Scheduler
+from gosim.sim.trace import Tracer
 
 
 class Simulation:
     def __init__(self, scenario: Scenario, *, profile: dict[str, float] | None = None,
-                 cost_record: dict[str, float] | None = None) -> None:
+                 cost_record: dict[str, float] | None = None,
+                 tracer: Tracer | None = None) -> None:
         self.scenario = scenario
+        #: the timeline's collector (``gosim trace``); None: not traced
+        self.tracer = tracer
         design = get_design(scenario.design.preset).with_overrides(scenario.design.overrides)
         self.design = design
         self.rt = Runtime(design, scenario.gomaxprocs)
@@ -45,7 +49,10 @@ class Simulation:
         self.T: int | None = scenario.duration_ns
         self.nprocs = scenario.gomaxprocs
         self.time_slice = scenario.time_slice_ns
-        self.acct = Accounts(self.T, self.nprocs, scenario.timeseries_interval_ns)
+        self.acct = Accounts(self.T, self.nprocs, scenario.timeseries_interval_ns, tracer)
+        if tracer is not None:
+            tracer.bind(f"{design.name} GOMAXPROCS={self.nprocs} seed={scenario.seed}",
+                        self.nprocs, self.T)
         self.account = self.acct.account
         # attach contention models to the runtime's locks and lock-free cells
         self.mutexes: list[RuntimeMutex] = []
@@ -104,9 +111,13 @@ class Simulation:
         if not a:
             acct.slow_allocs += 1
             a = yield from rt.slow(g, size, noscan)
-            if acct.series_bin_ns and (self.T is None or g.vt < self.T):
+            if self.T is None or g.vt < self.T:
                 h = rt.mheap
-                acct.heap_samples.append((g.vt, g.p, h.heap_inuse_bytes, h.sys_bytes))
+                if acct.series_bin_ns:
+                    acct.heap_samples.append((g.vt, g.p, h.heap_inuse_bytes, h.sys_bytes))
+                tr = self.tracer
+                if tr is not None:
+                    tr.heap(g.vt, h.heap_inuse_bytes, h.sys_bytes)
         p = g.p
         f = 0 if kind == LARGE else served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
         if f:
@@ -142,6 +153,9 @@ class Simulation:
                     k, end, pending = batch.run_generic(self, g)
                 else:
                     k, end = r
+                    tr = self.tracer
+                    if tr is not None and k:  # run_fixed accounts sums, not intervals
+                        tr.fast_run(g.p, g.vt, end, k)
                 if k:
                     if g.remaining > 0:
                         g.remaining -= k
@@ -184,19 +198,23 @@ class Simulation:
             end = int(env.now)
         for mu in self.mutexes:
             mu.close(end)
+        if self.tracer is not None:
+            self.tracer.close(end)
         return collect_result(self, end)
 
 
 def simulate(scenario: Scenario, *, profile: dict[str, float] | None = None,
-             cost_record: dict[str, float] | None = None) -> RunResult:
+             cost_record: dict[str, float] | None = None,
+             tracer: Tracer | None = None) -> RunResult:
     """Run one scenario; deterministic for a given scenario (seed included).
 
     ``profile``: cost-parameter values replacing the defaults (else the
     scenario's ``costs_profile``, if any). ``cost_record``: when given, filled
     with cost-parameter name -> total units charged during the run, for every
-    cost the model charges (see ``CostModel.charge``)."""
+    cost the model charges (see ``CostModel.charge``). ``tracer``: collects the
+    run's timeline (``gosim/sim/trace.py``); it changes no result."""
     if profile is None and scenario.costs_profile:
         from gosim.sim.profiles import load_profile
 
         profile = load_profile(scenario.costs_profile)
-    return Simulation(scenario, profile=profile, cost_record=cost_record).run()
+    return Simulation(scenario, profile=profile, cost_record=cost_record, tracer=tracer).run()

@@ -84,6 +84,9 @@ class Scheduler:
             g.p = pid
             g.vt = env.now
             g.slice_end = env.now + sim.time_slice
+            tr = sim.tracer
+            if tr is not None:
+                tr.goroutine_on(pid, g.gid, env.now)
             gen = self.gens.get(g.gid)
             if gen is None:
                 gen = self.body(g)
@@ -99,6 +102,8 @@ class Scheduler:
                 if ev is PREEMPT:
                     break
                 val = yield ev
+            if tr is not None:
+                tr.goroutine_off(pid, env.now)
             if finished:
                 self.live -= 1
                 del self.gens[g.gid]
