@@ -26,8 +26,17 @@ mspanset.go): an operation costs ``spanset_op_ns x (1 + factor x k)``, k =
 operations of other Ps still in flight on the same structure.
 
 Both take a narrow host (:class:`LockHost`: the SimPy environment, the cost
-model, P-time accounting) and a narrow caller (:class:`LockCaller`: the
-goroutine on its P), not the whole simulation.
+model, P-time accounting, the tracer) and a narrow caller
+(:class:`LockCaller`: the goroutine on its P), not the whole simulation.
+
+When the host has a tracer (``gosim trace``), each lock reports the intervals
+its statistics are made of, under the lock's name in locks.parquet: a mutex's
+waits (granted, and censored at the end of a timed run; zero-length waits of
+uncontended acquisitions are not reported) and holds (a hold in progress at
+the end, up to the end, as in ``utilisation``), and its waiter count at every
+change; a span-set operation's duration as ``hold`` and its contention's extra
+cost as ``wait`` (both from the operation's start, as in the lock row: wait =
+extra cost, hold = duration). Without a tracer this costs one attribute check.
 """
 
 from __future__ import annotations
@@ -47,6 +56,15 @@ from gosim.sim.env import PTimeout, SimEnv, p_event
 TAIL_WAKE_PERIOD = 16
 
 
+class LockTracer(Protocol):
+    """What the locks report to a timeline (``gosim.sim.trace.Tracer``)."""
+
+    def lock_interval(self, p: int, lock_name: str, phase: str, start_ns: int,
+                      end_ns: int) -> None: ...
+
+    def lock_waiters(self, lock_name: str, t_ns: int, n_waiters: int) -> None: ...
+
+
 class LockHost(Protocol):
     """What a lock model needs from the simulation."""
 
@@ -54,6 +72,8 @@ class LockHost(Protocol):
     costs: CostModel
     #: the end of a timed run (None: until every goroutine is done)
     T: int | None
+    #: the timeline's collector (None: not traced)
+    tracer: LockTracer | None
 
     def account(self, p: int, cat: str, start: int, end: int) -> None: ...
 
@@ -144,6 +164,9 @@ class RuntimeMutex:
                 self.queue.append(w)
             self._spin_or_sleep(w)
             self.max_waiters = max(self.max_waiters, len(self.waiting))
+            tr = self.host.tracer
+            if tr is not None:
+                tr.lock_waiters(self.mu.name, t0, len(self.waiting))
             yield w.ev
             self.host.account(p, "wait:" + self.mu.kind, t0, env.now)
             g.vt = env.now
@@ -157,6 +180,9 @@ class RuntimeMutex:
         self.acquisitions += 1
         self.waits.append(now - t0)
         self.hold_start = now
+        tr = self.host.tracer
+        if tr is not None and now > t0:
+            tr.lock_interval(p, self.mu.name, "wait", t0, now)
 
     def _spin_or_sleep(self, w: _Waiter) -> None:
         if self.spinbit and not w.at_tail and any(not s.at_tail for s in self.spinning):
@@ -195,7 +221,13 @@ class RuntimeMutex:
         w.state = "granted"
         del self.waiting[w]
         self._take(w.p, w.t0, now)
+        self._waiters_changed(now)
         w.ev.succeed()
+
+    def _waiters_changed(self, now: int) -> None:
+        tr = self.host.tracer
+        if tr is not None:
+            tr.lock_waiters(self.mu.name, now, len(self.waiting))
 
     def _wake(self, w: _Waiter, then: Any) -> None:
         w.state = "waking"
@@ -207,6 +239,9 @@ class RuntimeMutex:
     def release(self, g: LockCaller) -> None:
         now = self.env.now
         self.holds.append(now - self.hold_start)
+        tr = self.host.tracer
+        if tr is not None:
+            tr.lock_interval(g.p, self.mu.name, "hold", self.hold_start, now)
         self.owner = None
         if self.fifo:
             if not self.queue:
@@ -257,14 +292,23 @@ class RuntimeMutex:
         self.reserved_for = None
         w.state = "granted"
         del self.waiting[w]
-        self._take(w.p, w.t0, self.env.now)
+        now = self.env.now
+        self._take(w.p, w.t0, now)
+        self._waiters_changed(now)
         w.ev.succeed()
 
     # -- the end of a timed run ---------------------------------------------------
     def close(self, end: int) -> None:
-        """Count waits still in progress at ``end`` as P time waiting on this lock."""
+        """Count waits still in progress at ``end`` as P time waiting on this lock
+        (and report them, and a hold in progress, to the tracer up to ``end``)."""
+        tr = self.host.tracer
+        name = self.mu.name
         for w in self.waiting:
             self.host.account(w.p, "wait:" + self.mu.kind, w.t0, end)
+            if tr is not None and end > w.t0:
+                tr.lock_interval(w.p, name, "wait", w.t0, end)
+        if tr is not None and self.owner is not None and end > self.hold_start:
+            tr.lock_interval(self.owner, name, "hold", self.hold_start, end)
 
     # -- statistics -------------------------------------------------------------
     def row(self, end: int) -> dict[str, Any]:
@@ -337,6 +381,12 @@ class SimAtomic:
                 self.busy_ns += hi - lo
             self.busy_until = max(self.busy_until, end)
             self.host.account(g.p, "atomic", now, end)
+            tr = self.host.tracer
+            if tr is not None:
+                name = self.cell.name
+                if ns > base:
+                    tr.lock_interval(g.p, name, "wait", now, now + ns - base)
+                tr.lock_interval(g.p, name, "hold", now, end)
             g.vt = end
 
     def row(self, end: int) -> dict[str, Any]:
