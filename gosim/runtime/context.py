@@ -51,6 +51,8 @@ class Ctx(Protocol):
 
     #: index of the P this code runs on (selects the mcache, page cache, mspan cache)
     p: int
+    #: the goroutine this code runs for (getg().goid; the flow's goroutine -> P edge)
+    gid: int
 
     def lock(self, mu: Mutex) -> Gen[None]: ...
 
@@ -73,8 +75,9 @@ class NoSimCtx:
     tests catch lock-ordering mistakes in the model.
     """
 
-    def __init__(self, p: int = 0) -> None:
+    def __init__(self, p: int = 0, gid: int = 0) -> None:
         self.p = p
+        self.gid = gid
         self.held: list[Mutex] = []
 
     def lock(self, mu: Mutex) -> Gen[None]:

@@ -190,6 +190,8 @@ class Runtime:
         st.large_pages += npages
         st.heap_alloc_bytes += npages * PAGE_SIZE
         st.total_alloc_bytes += npages * PAGE_SIZE
+        st.flow_g_mallocs[ctx.gid, ctx.p] += 1
+        st.flow_g_bytes[ctx.gid, ctx.p] += npages * PAGE_SIZE
         return s.base
 
     # -- synchronous conveniences (no simulation) ----------------------------------------

@@ -79,7 +79,9 @@ class MCentral:
     def cache_span(self, ctx: Ctx) -> Gen[tuple[MSpan, int, list[int]]]:
         """mcentral.go cacheSpan: give an mcache a span with free objects.
         Returns (span, objects granted, reserved addresses)."""
-        self.heap.stats.cache_span_calls += 1
+        st = self.heap.stats
+        st.cache_span_calls += 1
+        key = ctx.p, self.spanclass
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
             if self.partial:
@@ -88,7 +90,10 @@ class MCentral:
                 s = yield from self.grow(ctx)
             s.on_list = ""
             s.in_cache = True
-            return s, s.free_count(), []
+            n = s.free_count()
+            st.flow_cache_spans[key] += 1
+            st.flow_cache_objects[key] += n
+            return s, n, []
         yield from ctx.lock(self.lock)
         yield from ctx.spend("mcentral_cachespan_ns")
         s = next(iter(self.partial.values())) if self.partial else None
@@ -101,26 +106,33 @@ class MCentral:
         if self.batch:
             n = min(self.batch, s.free_count())
             reserved = [s.alloc_one() for _ in range(n)]
+            st.flow_cache_spans[key] += 1
+            st.flow_cache_objects[key] += n
             yield from ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
                 self.to_full(s)
             yield from ctx.unlock(self.lock)
             return s, n, reserved
         self.to_full(s)  # the 'empty' list: owned by a cache
+        n = s.free_count()
+        st.flow_cache_spans[key] += 1
+        st.flow_cache_objects[key] += n
         yield from ctx.unlock(self.lock)
         s.in_cache = True
-        return s, s.free_count(), []
+        return s, n, []
 
     def uncache_span(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> Gen[None]:
         """mcentral.go uncacheSpan: return a span from an mcache. In the locked
         design a refill leaves the full span on the 'empty' list without taking
         the lock (Go 1.12 refill); a flush (releaseAll) takes the lock."""
-        self.heap.stats.uncache_span_calls += 1
+        st = self.heap.stats
+        st.uncache_span_calls += 1
         s.in_cache = False
         s.freeindex = 0  # as after a sweep: objects freed while cached become reusable
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
         elif from_refill and s.free_count() == 0:
+            st.flow_uncache_spans[ctx.p, self.spanclass] += 1
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
             yield from ctx.lock(self.lock)
@@ -129,6 +141,7 @@ class MCentral:
             self.to_partial(s)
         else:
             self.to_full(s)
+        st.flow_uncache_spans[ctx.p, self.spanclass] += 1
         if self.locked:
             yield from ctx.unlock(self.lock)
 

@@ -246,6 +246,9 @@ class MHeap:
         fresh_bits = self.scav.bits(base, npages) if small else 0
         fresh = self.scav.remove(base, npages)
         self._init_span(s, base, npages, spanclass, needzero=fresh < npages)
+        st = self.stats
+        st.flow_span_allocs[ctx.p, spanclass] += 1
+        st.flow_span_alloc_pages[ctx.p, spanclass] += npages
         faults = 0
         if fresh_bits:
             s.fresh_os = _os_page_mask(fresh_bits, npages)
@@ -259,7 +262,7 @@ class MHeap:
             yield from ctx.unlock(self.lock)
         if faults:
             # initSpan's first write into released memory faults the page in
-            self.stats.alloc_page_faults += faults
+            st.alloc_page_faults += faults
             yield from ctx.spend("page_fault_ns", faults)
         return s
 
@@ -290,7 +293,8 @@ class MHeap:
             raise RuntimeError(f"freeSpan of span {s.sid} in state {s.state.name}")
         if s.alloc_count:
             raise RuntimeError(f"freeSpan of span {s.sid} with {s.alloc_count} live objects")
-        self.stats.free_span_calls += 1
+        st = self.stats
+        st.free_span_calls += 1
         yield from ctx.lock(self.lock)
         yield from ctx.spend("free_span_ns")
         del self.spans[s.start_page]
@@ -299,6 +303,8 @@ class MHeap:
         self.pages_inuse -= s.npages
         self.free.add(s.start_page, s.npages)
         s.state = MSpanState.DEAD
+        st.flow_span_frees[ctx.p, s.spanclass] += 1
+        st.flow_span_free_pages[ctx.p, s.spanclass] += s.npages
         self.free_mspan_locked(pp)
         yield from ctx.unlock(self.lock)
 

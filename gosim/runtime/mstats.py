@@ -42,6 +42,20 @@ class MemStats:
     mspan_cache_refills: int = 0
     #: first writes by the allocator to fresh OS pages (span metadata, malloc headers)
     alloc_page_faults: int = 0
+    #: the allocation flow, edge by edge (gosim.analysis.flow draws it):
+    #: (goroutine id, P) -> mallocs and bytes charged (as Mallocs / TotalAlloc)
+    flow_g_mallocs: Counter = field(default_factory=Counter)
+    flow_g_bytes: Counter = field(default_factory=Counter)
+    #: (P, span class) -> cacheSpan calls, objects they granted, uncacheSpan calls
+    flow_cache_spans: Counter = field(default_factory=Counter)
+    flow_cache_objects: Counter = field(default_factory=Counter)
+    flow_uncache_spans: Counter = field(default_factory=Counter)
+    #: (P, span class) -> spans mheap.alloc gave (mcentral.grow, allocLarge) and their pages
+    flow_span_allocs: Counter = field(default_factory=Counter)
+    flow_span_alloc_pages: Counter = field(default_factory=Counter)
+    #: (P, span class) -> spans freeSpan took back and their pages
+    flow_span_frees: Counter = field(default_factory=Counter)
+    flow_span_free_pages: Counter = field(default_factory=Counter)
 
     def as_metrics(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if not isinstance(v, Counter)}

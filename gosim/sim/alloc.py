@@ -53,7 +53,16 @@ def header_fault(rt: Runtime, span: MSpan | None, addr: int) -> bool:
 
 def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: int,
                 tiny_fit: bool) -> int:
-    """Draw and charge what one allocation the cache served at ``addr`` costs."""
+    """Draw and charge what one allocation the cache served at ``addr`` costs,
+    and count it on the flow's goroutine -> P edge: a malloc (not mallocgc(0))
+    and the bytes MemStats charges (none for a tiny object that fit the current
+    block; large objects are counted by ``Runtime.alloc_large``)."""
+    if kind != ZERO:
+        st = rt.stats
+        key = g.gid, g.p
+        st.flow_g_mallocs[key] += 1
+        if not tiny_fit:
+            st.flow_g_bytes[key] += elemsize
     span = None if tiny_fit or kind == ZERO else rt.ps[g.p].mcache.alloc[spc]
     f = g.price(fast_charges(span, kind, elemsize, tiny_fit))
     if header_fault(rt, span, addr):

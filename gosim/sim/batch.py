@@ -25,6 +25,7 @@ from gosim.runtime.malloc import SMALL, TINY
 from gosim.sim.alloc import Charges, fast_charges, headers_fault, served_cost
 
 if TYPE_CHECKING:
+    from gosim.runtime.malloc import Runtime
     from gosim.runtime.mcache import MCache
     from gosim.sim.engine import Simulation
     from gosim.sim.goroutine import GCtx
@@ -65,7 +66,7 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
         k = min(k, int(np.searchsorted(st, T, "left")))
     k = min(k, int(np.searchsorted(b, g.slice_end, "left")) + 1)
     c.take(spc, k)
-    rt.count_small(c, spc, elemsize, k)
+    _count(rt, g, spc, elemsize, k)
     g.consume(charges, k)
     g.work.consume(k)
     f, b, st = f[:k], b[:k], st[:k]
@@ -82,6 +83,16 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     ncomp = k if T is None else int(np.searchsorted(cpl, T, "left"))
     g.note_allocs(elemsize, ncomp, cpl[:ncomp].copy())
     return k, int(b[-1])
+
+
+def _count(rt: Runtime, g: GCtx, spc: int, elemsize: int, k: int) -> None:
+    """k small allocations of one class from the goroutine's P's cache: in the
+    runtime's stats and on the flow's goroutine -> P edge (as ``served_cost``)."""
+    rt.count_small(rt.ps[g.p].mcache, spc, elemsize, k)
+    st = rt.stats
+    key = g.gid, g.p
+    st.flow_g_mallocs[key] += k
+    st.flow_g_bytes[key] += k * elemsize
 
 
 def _run_arith(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: int,
@@ -101,7 +112,7 @@ def _run_arith(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: 
     if acct.T is not None and end > acct.T:
         return None
     c.take(spc, k)
-    sim.rt.count_small(c, spc, elemsize, k)
+    _count(sim.rt, g, spc, elemsize, k)
     g.consume(charges, k)
     acct.add(g.p, "fast_path", k * f)
     acct.add(g.p, "work", k * w)

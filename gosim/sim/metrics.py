@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gosim.runtime.arena import PAGE_SIZE
 from gosim.sim.result import RunResult
 from gosim.sim.warmup import mser5_truncation
 
@@ -123,9 +124,88 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     denom = end * sim.nprocs
     for c, v in sorted(total.items()):
         m[f"p_time_share_{c.replace(':', '_')}"] = v / denom if denom else 0.0
+    m["flow_edges"] = flow_edges(sim, locks, end)
     by_size = rt.by_size()
     return RunResult(metrics=m, locks=locks, p_time=p_time, latency_hist=hist,
                      by_size=by_size, timeseries=_timeseries(sim, end))
+
+
+def _hold_total_ns(row: dict[str, Any], end: int) -> int:
+    """A lock row's total hold time: a mutex's time held (``utilisation`` x the
+    run, a hold in progress included); a span set's summed operation durations."""
+    if row["kind"] == "spanset":
+        return round(row["hold_mean_ns"] * row["acquisitions"])
+    return round(row["utilisation"] * end)
+
+
+def flow_edges(sim: Simulation, locks: list[dict[str, Any]], end: int) -> list[dict[str, Any]]:
+    """The allocation flow as edge rows (``gosim.analysis.flow`` makes the graph).
+
+    Edges point from the level that asks to the level that supplies:
+    goroutine group ``G<i>:<name>`` -> ``P<p>`` (its mcache: mallocs and the
+    bytes MemStats charges) -> ``mcentral[spc=N]`` (cacheSpan grants: spans,
+    objects and their bytes; ``returns``: uncacheSpan) -> ``mheap`` (spans
+    and their bytes; ``returns``: spans freed back) -> ``OS`` (heap growth:
+    grows and bytes mapped). A large object goes ``P<p>`` -> ``mheap``
+    (mcache.go allocLarge). Each edge carries the lock its target takes (the
+    global lock on the way into the caches, the class's mcentral lock or span
+    set, mheap.lock): the lock's totals from its lock row, the same on every
+    edge into that node. Sweeping and scavenging arrive with the GC model."""
+    rt = sim.rt
+    st = rt.stats
+    table = rt.table
+    by_name = {r["lock"]: r for r in locks}
+    index = {id(grp): i for i, grp in enumerate(sim.scenario.workload.groups)}
+    gnode = [f"G{index[id(g.group)]}:{g.group.name}" for g in sim.gs]
+
+    def edge(src: str, dst: str, lock: str, spc: int = -1, requests: int = 0,
+             nbytes: int = 0, objects: int = 0, returns: int = 0,
+             returned_bytes: int = 0) -> dict[str, Any]:
+        r = by_name.get(lock)
+        return {"src": src, "dst": dst, "span_class": spc,
+                "elemsize": table.class_to_size(spc >> 1) if spc > 1 else 0,
+                "requests": requests, "bytes": nbytes, "objects": objects,
+                "returns": returns, "returned_bytes": returned_bytes,
+                "lock": lock if r is not None else "",
+                "lock_acquisitions": r["acquisitions"] if r else 0,
+                "lock_contended": r["contended"] if r else 0,
+                "lock_wait_ns": r["wait_total_ns"] if r else 0,
+                "lock_hold_ns": _hold_total_ns(r, end) if r else 0}
+
+    rows = []
+    into_p: dict[tuple[str, int], list[int]] = {}
+    for (gid, p), n in st.flow_g_mallocs.items():
+        acc = into_p.setdefault((gnode[gid], p), [0, 0])
+        acc[0] += n
+        acc[1] += st.flow_g_bytes[gid, p]
+    for (src, p), (n, b) in sorted(into_p.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        rows.append(edge(src, f"P{p}", "global", requests=n, nbytes=b))
+
+    def central_lock(spc: int) -> str:
+        c = rt.central[spc]
+        return c.lock.name if c.locked else c.spanset.name
+
+    pairs = sorted(set(st.flow_cache_spans) | set(st.flow_uncache_spans))
+    for p, spc in pairs:
+        objs = st.flow_cache_objects[p, spc]
+        rows.append(edge(f"P{p}", f"mcentral[spc={spc}]", central_lock(spc), spc,
+                         requests=st.flow_cache_spans[p, spc], objects=objs,
+                         nbytes=objs * table.class_to_size(spc >> 1),
+                         returns=st.flow_uncache_spans[p, spc]))
+    spans: dict[tuple[str, int], list[int]] = {}
+    for counter, slot in ((st.flow_span_allocs, 0), (st.flow_span_alloc_pages, 1),
+                          (st.flow_span_frees, 2), (st.flow_span_free_pages, 3)):
+        for (p, spc), v in counter.items():
+            # small spans come from their class's mcentral, large ones from the P
+            src = (f"mcentral[spc={spc}]", spc) if spc >> 1 else (f"P{p}", -1)
+            spans.setdefault(src, [0, 0, 0, 0])[slot] += v
+    for (src, spc), (n, pages, nfree, free_pages) in sorted(
+            spans.items(), key=lambda kv: (kv[0][1] < 0, kv[0][1], kv[0][0])):
+        rows.append(edge(src, "mheap", "mheap", spc, requests=n, nbytes=pages * PAGE_SIZE,
+                         returns=nfree, returned_bytes=free_pages * PAGE_SIZE))
+    if st.grow_calls:
+        rows.append(edge("mheap", "OS", "", requests=st.grow_calls, nbytes=st.grow_bytes))
+    return rows
 
 
 def _obj_bytes(sim: Simulation, g: Any) -> int:
