@@ -187,6 +187,7 @@ def run_experiment(
                                 n_total=len(specs))
 
     from gosim.analysis.plots import draw_plots
+    from gosim.analysis.report import write_report
     from gosim.analysis.summary import write_summary
 
     meta = experiment_meta(exp)
@@ -196,9 +197,11 @@ def run_experiment(
     outcome.wall_s = time.perf_counter() - t0
     meta.update(counts(outcome))
     write_summary(results_dir / "summary.md", tables, meta, notes)
+    write_report(results_dir, tables, meta, exp.as_dict()["sweep"])
     write_json(results_dir / "manifest.json", {**_manifest(
         outcome, meta, fingerprint, executor, jobs, scheduler,
-        files=written + ["summary.md"], cached=cached), "interrupted": interrupted})
+        files=written + ["summary.md", "report.md"], cached=cached),
+        "interrupted": interrupted})
     if interrupted:
         raise RunInterrupted(outcome)
     return outcome
