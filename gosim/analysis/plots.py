@@ -16,6 +16,11 @@
   logit y axis so that p50, p99 and p99.9 (marked) are all readable; panels
   for the smallest, a middle and the largest GOMAXPROCS. Markers of several
   designs at the same point are drawn as concentric rings.
+- ``flow.png``: the allocation flow (gosim.analysis.flow) of one run per
+  design (and facet), the one with the most Ps: goroutine groups -> P caches
+  -> mcentral per span class -> mheap -> OS, edge width by bytes, colour by
+  the share of P time waiting on the target's lock; idle span classes
+  collapsed into a count, the busiest classes kept and the rest merged.
 - ``timeseries.png``: allocation throughput and heap in use / heap obtained
   from the OS (``heap_inuse_bytes``, ``heap_sys_bytes``) over simulated time,
   one line per replication, when the experiment wrote ``timeseries.parquet``.
@@ -43,6 +48,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from gosim.analysis.flow import plot_flow  # noqa: E402
 from gosim.analysis.tables import (  # noqa: E402
     aggregate,
     ecdf_curve,
@@ -59,7 +65,7 @@ from gosim.analysis.tables import (  # noqa: E402
 
 PLOT_FILES = {"scaling": "scaling.png", "p_time": "p_time.png",
               "lock_heatmap": "lock_heatmap.png", "latency_ecdf": "latency_ecdf.png",
-              "timeseries": "timeseries.png"}
+              "timeseries": "timeseries.png", "flow": "flow.png"}
 _MAX_HEATMAP_ROWS = 16
 
 #: Fixed colour of each P-time category (gosim.sim.metrics names), so that a
@@ -661,4 +667,4 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> An
 
 
 _DRAW = {"scaling": plot_scaling, "p_time": plot_p_time, "lock_heatmap": plot_lock_heatmap,
-         "latency_ecdf": plot_latency_ecdf, "timeseries": plot_timeseries}
+         "latency_ecdf": plot_latency_ecdf, "timeseries": plot_timeseries, "flow": plot_flow}

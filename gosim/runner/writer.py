@@ -21,7 +21,9 @@ from gosim.config import Experiment, RunSpec, canonical_json
 KEY_COLUMNS = ("run_id", "setting_id", "replication", "seed", "config_hash", "design",
                "gomaxprocs")
 #: the table files (timeseries only when some run sampled one)
-TABLES = ("runs", "locks", "p_time", "latency", "by_size", "timeseries")
+TABLES = ("runs", "locks", "p_time", "latency", "by_size", "timeseries", "flow")
+#: per run, its allocation flow as GraphML: ``flow/<run_id>.graphml``
+FLOW_DIR = "flow"
 
 
 def design_label(spec: RunSpec) -> str:
@@ -92,6 +94,8 @@ def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
                              ("timeseries", "timeseries")):
             for r in res.get(field) or []:
                 rows[table].append({**keys, **r})
+        for r in (res.get("metrics") or {}).get("flow_edges") or []:
+            rows["flow"].append({**keys, **r})
         hist = res.get("latency_hist") or {}
         for lo, hi, n in zip(hist.get("lo_ns", []), hist.get("hi_ns", []), hist.get("count", []),
                              strict=False):
@@ -106,7 +110,9 @@ def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
 
 def write_tables(results_dir: Path, tables: dict[str, pd.DataFrame],
                  timeseries: bool = True) -> list[str]:
-    """Write each table as ``<name>.parquet`` atomically; returns the file names."""
+    """Write each table as ``<name>.parquet`` atomically, and each run's
+    allocation flow as ``flow/<run_id>.graphml`` (the directory replaced
+    atomically); returns the file names (``flow/`` for the directory)."""
     written = []
     for name, df in tables.items():
         path = results_dir / f"{name}.parquet"
@@ -116,7 +122,29 @@ def write_tables(results_dir: Path, tables: dict[str, pd.DataFrame],
             continue
         write_with(path, lambda tmp, df=df: df.to_parquet(tmp, index=False))
         written.append(path.name)
+    if write_flow_graphs(results_dir / FLOW_DIR, tables.get("flow", pd.DataFrame()),
+                         tables.get("runs")):
+        written.append(FLOW_DIR + "/")
     return written
+
+
+def write_flow_graphs(flow_dir: Path, flow: pd.DataFrame, runs: pd.DataFrame | None) -> bool:
+    """One GraphML file per run of the ``flow`` table (gosim.analysis.flow);
+    an old directory is replaced, or removed when no run recorded a flow."""
+    from gosim.analysis.flow import run_graphs, write_graphml
+    from gosim.atomic_write import atomic_dir
+
+    graphs = run_graphs(flow, runs)
+    if not graphs:
+        if flow_dir.exists():
+            import shutil
+
+            shutil.rmtree(flow_dir)
+        return False
+    with atomic_dir(flow_dir) as tmp:
+        for rid, G in graphs.items():
+            write_graphml(G, tmp / f"{rid}.graphml")
+    return True
 
 
 def write_json(path: Path, obj: Any) -> None:
