@@ -157,6 +157,10 @@ class Scenario(BaseModel):
     lock_policy: Literal["barging", "fifo"] = Field(
         default="barging", description="runtime-mutex acquisition order: `barging` (as Go's "
         "lock) or `fifo`")
+    check_lock_order: bool = Field(
+        default=False, description="check every runtime-lock acquisition against the "
+        "design's lock ranking (`gosim locks DESIGN`) and fail the run on a violation or a "
+        "lock-order cycle (slower; results are the same)")
     time_slice_ns: int = Field(
         default=10_000_000, ge=1,
         description="scheduler time slice, ns (Go's forcePreemptNS, proc.go sysmon)")

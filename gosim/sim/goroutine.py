@@ -1,8 +1,16 @@
 """A goroutine: its random streams, its own clock, and the runtime ``Ctx`` that
-its allocator calls run under in the simulation (locks, costs, atomics)."""
+its allocator calls run under in the simulation (locks, costs, atomics).
+
+With ``check_lock_order`` on, every lock acquisition and span-set operation
+is checked against the design's lock ranking (``gosim.runtime.lockrank``):
+one :class:`~gosim.runtime.lockrank.LockOrderCheck` per simulation, shared by
+its goroutines. Off, it costs one attribute check per lock and atomic.
+"""
 
 from __future__ import annotations
 
+import sys
+import weakref
 from array import array
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -11,6 +19,7 @@ import numpy as np
 from numpy.random import SeedSequence
 
 from gosim.runtime.context import AtomicCell, Mutex
+from gosim.runtime.lockrank import LockOrderCheck, lock_ranking, site_of
 from gosim.sim.alloc import Charges
 from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.env import PTimeout
@@ -21,6 +30,19 @@ if TYPE_CHECKING:
     from gosim.sim.engine import Simulation
 
 _COST_NAMES = sorted(COST_PARAMETERS)
+
+#: simulation -> its lock-order check (created by its first goroutine)
+_CHECKS: weakref.WeakKeyDictionary[Simulation, LockOrderCheck] = weakref.WeakKeyDictionary()
+
+
+def lock_check(sim: Simulation) -> LockOrderCheck | None:
+    """The lock-order check of ``sim`` (None unless its scenario asks for it)."""
+    if not sim.scenario.check_lock_order:
+        return None
+    chk = _CHECKS.get(sim)
+    if chk is None:
+        chk = _CHECKS[sim] = LockOrderCheck(lock_ranking(sim.design, sim.rt))
+    return chk
 
 
 def _nothing() -> Any:
@@ -33,7 +55,7 @@ class GCtx:
 
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
                  "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
-                 "live_ring", "live_bytes", "allocs", "comp_times")
+                 "live_ring", "live_bytes", "allocs", "comp_times", "check")
 
     def __init__(self, sim: Simulation, gid: int, group: GoroutineGroup, seed: SeedSequence):
         self.sim = sim
@@ -62,6 +84,8 @@ class GCtx:
         self.allocs = 0
         #: completion times of this goroutine's allocations (``time`` lifetimes)
         self.comp_times: array[int] | None = array("q") if lt.kind == "time" else None
+        #: the simulation's lock-order check (None: not checking)
+        self.check = lock_check(sim)
 
     # -- costs ----------------------------------------------------------------------
     def _stream(self, name: str) -> Stream:
@@ -156,6 +180,9 @@ class GCtx:
 
     def lock(self, mu: Mutex) -> Any:
         yield from self.sync(True)
+        chk = self.check
+        if chk is not None:
+            chk.acquire(self.gid, self.p, self.vt, mu.name, site_of(sys._getframe(1)))
         yield from mu.sim.acquire(self)
         self.held.append(mu.kind)
         self.locks_taken += 1
@@ -164,6 +191,9 @@ class GCtx:
         yield from self.sync(True)
         mu.sim.release(self)
         self.held.pop()
+        chk = self.check
+        if chk is not None:
+            chk.release(self.gid, mu.name)
 
     def spend(self, cost: str, units: float = 1.0) -> Any:
         ns = self.cost_ns(cost, units)
@@ -175,4 +205,8 @@ class GCtx:
 
     def atomic(self, cell: AtomicCell, cost: str) -> Any:
         yield from self.sync()
+        chk = self.check
+        if chk is not None:  # a span-set operation may take the set's spine lock
+            chk.acquire(self.gid, self.p, self.vt, cell.name, site_of(sys._getframe(1)))
+            chk.release(self.gid, cell.name)
         cell.sim.op(self, cost)
