@@ -23,7 +23,7 @@ from gosim.sim import simulate
 from gosim.sim.result import RunResult
 from gosim.sim.trace import Tracer
 
-DESIGNS = ["go1.12", "go1.14", "go1.27", "global-lock"]
+DESIGNS = ["go1.12", "go1.14", "go1.27", "global-lock", "tcmalloc"]
 
 
 def _scenario(design: str, mode: str = "batched", duration_ns: int | None = None,
@@ -117,17 +117,30 @@ def test_trace_schema_and_p_time_to_the_ns(design: str, mode: str,
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_slices_nest_within_their_goroutine(design: str) -> None:
-    _, doc = _traced(_scenario(design, duration_ns=400_000))
+@pytest.mark.parametrize("duration_ns", [None, 400_000])
+def test_slices_nest_on_each_p_within_their_goroutine(design: str,
+                                                     duration_ns: int | None) -> None:
+    """A P's slices are disjoint or nested (as a trace viewer stacks them), and
+    all but switches lie within the goroutine the P runs."""
+    _, doc = _traced(_scenario(design, duration_ns=duration_ns))
     gs: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    per_p: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     for e in _slices(doc):
-        if e["cat"] == "goroutine":
-            gs[e["tid"]].append((_ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"])))
-    for e in _slices(doc):
-        if e["cat"] in ("goroutine", "sched"):
-            continue
         a, b = _ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"])
-        assert any(s <= a and b <= t for s, t in gs[e["tid"]]), e
+        per_p[e["tid"]].append((a, -b, e["name"]))
+        if e["cat"] == "goroutine":
+            gs[e["tid"]].append((a, b))
+    for e in _slices(doc):
+        if e["cat"] not in ("goroutine", "sched"):
+            a, b = _ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"])
+            assert any(s <= a and b <= t for s, t in gs[e["tid"]]), e
+    for ivs in per_p.values():
+        stack: list[tuple[int, int, str]] = []
+        for a, nb, name in sorted(ivs):
+            while stack and stack[-1][1] <= a:
+                stack.pop()
+            assert not stack or -nb <= stack[-1][1], (stack[-1], (a, -nb, name))
+            stack.append((a, -nb, name))
 
 
 @pytest.mark.parametrize("design", DESIGNS)
