@@ -218,9 +218,9 @@ def draw_flow_graph(ax: Any, G: nx.DiGraph, title: str, wait_norm: colors.Normal
             edge_color=[cmap(wait_norm(d["lock_wait_ns"] / denom_ns))
                         if H.nodes[v]["locked"] and denom_ns else "#bbbbbb"
                         for _u, v, d in es],
-            style="dashed" if arc else "solid", arrows=True, arrowsize=10, node_size=1500,
+            style="dashed" if arc else "solid", arrows=True, arrowsize=10, node_size=1300,
             connectionstyle=f"arc3,rad={rad}")
-    nx.draw_networkx_nodes(H, pos, ax=ax, node_size=1500, node_color="#f2f2f2",
+    nx.draw_networkx_nodes(H, pos, ax=ax, node_size=1300, node_color="#f2f2f2",
                            edgecolors="#555555", linewidths=0.8)
     text = {}
     for n, lab in labels.items():
@@ -269,7 +269,7 @@ def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     cmap = plt.get_cmap("YlOrRd")
     ncols = min(2, len(picks))
     nrows = -(-len(picks) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5 * ncols, 5.0 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.0 * ncols, 7.5 * nrows), squeeze=False)
     flat = list(axes.flat)
     for ax, (rid, title, den) in zip(flat, picks, strict=False):
         draw_flow_graph(ax, graphs[rid], title, norm, cmap, den)
