@@ -207,7 +207,7 @@ def render_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any], results
                              _pct(b["lock_wait_share"])])
             lines += _table(["design", "setting", "knee (GOMAXPROCS)",
                              "efficiency at the largest GOMAXPROCS",
-                             "bottleneck lock at the knee (else the largest)",
+                             "bottleneck lock at the knee (no knee: at the largest GOMAXPROCS)",
                              "P time waiting on it"], rows)
             lines.append("")
         lines += ["### Bottleneck lock per setting", "",

@@ -38,7 +38,7 @@ class Accounts:
             # traced: every accounted interval also goes to the tracer; untraced
             # runs keep the plain method (no per-call check)
             self.tracer = tracer
-            self.account = self._account_traced  # type: ignore[method-assign]
+            self.account = self._account_traced
 
     def account(self, p: int, cat: str, start: int, end: int) -> None:
         """P ``p`` spent [start, end) on ``cat``."""
