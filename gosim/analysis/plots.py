@@ -65,7 +65,7 @@ from gosim.analysis.tables import (  # noqa: E402
 
 PLOT_FILES = {"scaling": "scaling.png", "p_time": "p_time.png",
               "lock_heatmap": "lock_heatmap.png", "latency_ecdf": "latency_ecdf.png",
-              "timeseries": "timeseries.png", "flow": "flow.png"}
+              "flow": "flow.png", "timeseries": "timeseries.png"}
 _MAX_HEATMAP_ROWS = 16
 
 #: Fixed colour of each P-time category (gosim.sim.metrics names), so that a
@@ -667,4 +667,4 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> An
 
 
 _DRAW = {"scaling": plot_scaling, "p_time": plot_p_time, "lock_heatmap": plot_lock_heatmap,
-         "latency_ecdf": plot_latency_ecdf, "timeseries": plot_timeseries, "flow": plot_flow}
+         "latency_ecdf": plot_latency_ecdf, "flow": plot_flow, "timeseries": plot_timeseries}

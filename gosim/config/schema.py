@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PlotName = Literal["scaling", "p_time", "lock_heatmap", "latency_ecdf", "timeseries", "flow"]
+PlotName = Literal["scaling", "p_time", "lock_heatmap", "latency_ecdf", "flow", "timeseries"]
 #: every plot gosim draws, in drawing order
 PLOT_NAMES: tuple[str, ...] = typing.get_args(PlotName)
 
