@@ -207,6 +207,13 @@ def test_window_is_the_full_trace_cut_at_its_edges() -> None:
               if e["ph"] == "C" and e["name"] == "heap" and _ns(e["ts"]) < w0]
     assert _ns(first_heap["ts"]) == w0
     assert first_heap["args"] == max(before, key=lambda e: e["ts"])["args"]
+    # every counter that changed before the window has its value at the window's start
+    last: dict[str, dict[str, int]] = {}
+    for e in sorted((e for e in full["traceEvents"] if e["ph"] == "C" and _ns(e["ts"]) < w0),
+                    key=lambda e: e["ts"]):
+        last[e["name"]] = e["args"]
+    at_start = {e["name"]: e["args"] for e in counters if _ns(e["ts"]) == w0}
+    assert len(last) > 1 and at_start == last
     assert part["otherData"]["dropped_events"] == 0
 
 

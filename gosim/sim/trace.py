@@ -89,7 +89,10 @@ class Tracer:
 
     def _counter(self, name: str, t: int, args: dict[str, int]) -> None:
         if t < self.w0:
-            self._before[name] = (t, args)
+            # reports come in the order of the goroutines' clocks, not always of time
+            prev = self._before.get(name)
+            if prev is None or t >= prev[0]:
+                self._before[name] = (t, args)
             return
         if self.w1 is not None and t >= self.w1:
             return
@@ -164,6 +167,10 @@ class Tracer:
             self._flush(p)
         for p in sorted(self._g):
             self.goroutine_off(p, end)
+        if self.w0 < end:  # counters that did not change in the window: their value there
+            for name, (_, args) in sorted(self._before.items()):
+                self._keep(("C", name, "counter", 0, self.w0, 0, args))
+        self._before.clear()
         self.T = end
 
     # -- output ---------------------------------------------------------------------------
