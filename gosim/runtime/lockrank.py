@@ -113,8 +113,9 @@ ALLOWED: frozenset[tuple[LockRank, LockRank]] = frozenset({
 
 
 def design_ranks(design: Design) -> list[LockRank]:
-    """The ranks of the locks ``design``'s runtime has, lowest (taken first) first."""
-    tcmalloc = design.transfer_batch_objects > 0
+    """The ranks of the locks ``design``'s runtime has, lowest (taken first) first.
+    A locked central list that hands out batches of objects is tcmalloc's."""
+    tcmalloc = design.transfer_batch_objects > 0 and design.mcentral == "locked"
     ranks = [GLOBAL] if design.global_lock else []
     if design.mcentral == "lockfree":
         ranks.append(SPAN_SET_SPINE)
