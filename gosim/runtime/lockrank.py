@@ -128,8 +128,9 @@ def design_ranks(design: Design) -> list[LockRank]:
 def lock_ranking(design: Design, rt: Runtime | None = None) -> nx.DiGraph:
     """The lock ranking of ``design`` over every lock of its runtime (``rt``, or
     a fresh one): a node per lock, named as in locks.parquet, with ``rank``
-    (1 = taken first), ``rank_name``, ``go_rank``, ``source``, ``kind`` and
-    ``span_class``; an edge A -> B when B may be acquired while A is held."""
+    (1 = taken first), ``rank_name``, ``go_rank`` ('' when the lock is not
+    Go's; GraphML has no None), ``source``, ``kind`` and ``span_class``; an
+    edge A -> B when B may be acquired while A is held."""
     if rt is None:
         from gosim.runtime.malloc import Runtime
 
@@ -155,14 +156,13 @@ def lock_ranking(design: Design, rt: Runtime | None = None) -> nx.DiGraph:
 
 def rank_graph(ranking: nx.DiGraph) -> nx.DiGraph:
     """``ranking`` collapsed to one node per rank (attribute ``locks``: how many
-    locks have it; ``example``: the first of them), an edge where any lock of
-    one may be held when a lock of the other is acquired."""
+    locks have it), an edge where any lock of one may be held when a lock of
+    the other is acquired."""
     g = nx.DiGraph(design=ranking.graph.get("design", ""))
-    for n, d in ranking.nodes(data=True):
+    for d in ranking.nodes.values():
         r = d["rank_name"]
         if r not in g:
-            g.add_node(r, rank=d["rank"], go_rank=d["go_rank"], source=d["source"],
-                       locks=0, example=n)
+            g.add_node(r, rank=d["rank"], go_rank=d["go_rank"], source=d["source"], locks=0)
         g.nodes[r]["locks"] += 1
     for a, b in ranking.edges:
         g.add_edge(ranking.nodes[a]["rank_name"], ranking.nodes[b]["rank_name"])
