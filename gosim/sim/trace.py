@@ -66,6 +66,8 @@ class Tracer:
         self._g: dict[int, tuple[int, int]] = {}
         #: counters: the last value before the window, written at its start
         self._before: dict[str, tuple[int, dict[str, int]]] = {}
+        #: counters written in the window (a late report from before it is then ignored)
+        self._started: set[str] = set()
 
     # -- set-up ----------------------------------------------------------------------
     def bind(self, title: str, nprocs: int, T: int | None) -> None:
@@ -91,15 +93,15 @@ class Tracer:
         if t < self.w0:
             # reports come in the order of the goroutines' clocks, not always of time
             prev = self._before.get(name)
-            if prev is None or t >= prev[0]:
+            if name not in self._started and (prev is None or t >= prev[0]):
                 self._before[name] = (t, args)
             return
         if self.w1 is not None and t >= self.w1:
             return
-        if name in self._before:
-            _, a = self._before.pop(name)
-            if t > self.w0:
-                self._keep(("C", name, "counter", 0, self.w0, 0, a))
+        if name not in self._started:
+            self._started.add(name)
+            if name in self._before and t > self.w0:
+                self._keep(("C", name, "counter", 0, self.w0, 0, self._before.pop(name)[1]))
         self._keep(("C", name, "counter", 0, t, 0, args))
 
     def _keep(self, ev: Event) -> None:
@@ -169,7 +171,8 @@ class Tracer:
             self.goroutine_off(p, end)
         if self.w0 < end:  # counters that did not change in the window: their value there
             for name, (_, args) in sorted(self._before.items()):
-                self._keep(("C", name, "counter", 0, self.w0, 0, args))
+                if name not in self._started:
+                    self._keep(("C", name, "counter", 0, self.w0, 0, args))
         self._before.clear()
         self.T = end
 
