@@ -71,7 +71,8 @@ def test_knee_hand_computed() -> None:
 
 
 def _per_run_shares(t: dict[str, pd.DataFrame]) -> tuple[dict[int, float], dict[int, dict]]:
-    """Per run: share of P time waiting on any lock; per run and lock: wait share."""
+    """Per run: share of P time the mutexes were waited on (p_time.parquet);
+    per run and lock: its wait over all P time (locks.parquet)."""
     total: dict[int, int] = defaultdict(int)
     waits: dict[int, int] = defaultdict(int)
     for r in t["p_time"].itertuples():
@@ -89,16 +90,23 @@ def _per_run_shares(t: dict[str, pd.DataFrame]) -> tuple[dict[int, float], dict[
 def test_setting_findings_match_the_tables(results: Path) -> None:
     t = read_tables(results)
     sf = setting_findings(t, _meta(results)).set_index("setting_id")
-    wait_share, lock_share = _per_run_shares(t)
+    mutex_wait, lock_share = _per_run_shares(t)
     runs = t["runs"]
+    kinds = t["locks"].drop_duplicates("lock").set_index("lock")["kind"]
     assert len(sf) == runs["setting_id"].nunique() == 12
     for sid, g in runs.groupby("setting_id"):
         ids = list(g["run_id"])
         row = sf.loc[sid]
-        assert row["wait_share"] == pytest.approx(sum(wait_share[i] for i in ids) / len(ids),
-                                                  rel=1e-12, abs=1e-15)
+        assert row["wait_share"] == pytest.approx(
+            sum(sum(lock_share[i].values()) for i in ids) / len(ids), rel=1e-12, abs=1e-15)
+        # the mutexes' part is the P time waiting in p_time.parquet
+        mutexes = sum(v for i in ids for lk, v in lock_share[i].items()
+                      if kinds[lk] != "spanset") / len(ids)
+        assert mutexes == pytest.approx(sum(mutex_wait[i] for i in ids) / len(ids),
+                                        rel=1e-12, abs=1e-15)
         locks = {lk for i in ids for lk in lock_share[i]}
         mean = {lk: sum(lock_share[i].get(lk, 0.0) for i in ids) / len(ids) for lk in locks}
+        assert row["wait_share"] >= max(mean.values()) - 1e-15
         best = max(mean.values())
         assert row["lock_wait_share"] == pytest.approx(best, rel=1e-12, abs=1e-15)
         if best > 0:

@@ -5,9 +5,9 @@ Findings, each computed from the tables (``runs``, ``locks``, ``p_time``):
 - the bottleneck lock per setting: the lock whose waits take the largest
   share of all P time (``lock_table`` / ``busiest_locks``: wait time over
   simulated time x GOMAXPROCS, mean over replications);
-- the share of P time waiting on any runtime lock per setting (the
-  ``wait:<kind>`` categories of ``p_time``; lock-free span-set contention is
-  P time in ``atomic``, not waiting);
+- the share of P time waiting per setting: on every lock of ``locks``, the
+  mutexes' waits (the ``wait:<kind>`` time of ``p_time``) and the lock-free
+  span sets' contention (the extra cost of an operation, its ``wait``);
 - the knee of each scaling curve (a design and the other swept keys, over
   GOMAXPROCS): the first GOMAXPROCS whose mean throughput falls below
   :data:`KNEE_EFFICIENCY` of linear scaling from the smallest GOMAXPROCS.
@@ -32,7 +32,6 @@ from gosim.analysis.tables import (
     facet_label,
     lock_table,
     ok_runs,
-    p_time_shares,
 )
 
 #: the knee: the first GOMAXPROCS below this fraction of linear scaling
@@ -95,7 +94,8 @@ def scaling_knees(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
 
 def setting_findings(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> pd.DataFrame:
     """One row per setting: ``setting_id``, ``design``, ``gomaxprocs``,
-    ``facet``, ``wait_share`` (P time waiting on any runtime lock),
+    ``facet``, ``wait_share`` (P time waiting on any lock, span-set
+    contention included),
     ``lock`` (the bottleneck; "" when no lock was taken; with no waits at all,
     the most utilised lock), ``lock_wait_share`` (P time waiting on it),
     ``lock_utilisation``."""
@@ -105,12 +105,10 @@ def setting_findings(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> p
     if runs.empty:
         return pd.DataFrame(columns=cols)
     fkeys = [k for k in facet_keys(meta) if k in runs.columns]
-    pt = tables.get("p_time", pd.DataFrame())
-    shares = p_time_shares(pt[pt["run_id"].isin(runs["run_id"])], meta) if not pt.empty \
-        else pd.DataFrame(columns=["setting_id", "category", "share"])
-    waits = shares[shares["category"].astype(str).str.startswith("wait:")]
-    wait_by_setting = waits.groupby("setting_id")["share"].sum()
-    busiest = busiest_locks(lock_table(tables.get("locks", pd.DataFrame()), runs, meta))
+    lt = lock_table(tables.get("locks", pd.DataFrame()), runs, meta)
+    wait_by_setting = lt.groupby("setting_id")["wait_share"].sum() if not lt.empty \
+        else pd.Series(dtype=float)
+    busiest = busiest_locks(lt)
     busiest = busiest.set_index("setting_id")
     rows = []
     for _, r in runs.drop_duplicates("setting_id").sort_values("setting_id").iterrows():
@@ -212,8 +210,9 @@ def render_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any], results
             lines.append("")
         lines += ["### Bottleneck lock per setting", "",
                   "The lock whose waits take the largest share of all P time (simulated "
-                  "time x GOMAXPROCS), and the share of P time waiting on any runtime lock "
-                  "(mean over replications).", ""]
+                  "time x GOMAXPROCS), and the share of P time waiting on any lock (mean "
+                  "over replications). A lock-free span set's wait is the extra cost of "
+                  "its operations under contention.", ""]
         rows = [[f"`{r['design']}`", str(r["gomaxprocs"]), r["facet"] or "-", _lock_text(r),
                  _pct(r["lock_wait_share"]),
                  _pct(r["lock_utilisation"]) if r["lock_wait_share"] > 0 else "-",
