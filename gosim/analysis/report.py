@@ -66,6 +66,45 @@ def knee(gomaxprocs: list[int], throughput: list[float],
     return next((p for p, e in zip(ps, eff, strict=True) if e < fraction), None)
 
 
+def p_time_wait_shares(p_time: pd.DataFrame) -> pd.DataFrame:
+    """Per run and lock kind: share of all P time (every P's ns) spent in the
+    category ``wait:<kind>`` of ``p_time.parquet``."""
+    total = p_time.groupby("run_id")["ns"].sum()
+    waits = p_time[p_time["category"].str.startswith("wait:")]
+    w = waits.groupby(["run_id", "category"])["ns"].sum().reset_index()
+    w["share"] = w["ns"] / w["run_id"].map(total)
+    w["lock"] = w["category"].str.slice(len("wait:"))
+    return w[["run_id", "lock", "share"]]
+
+
+def knees(tables: dict[str, pd.DataFrame], fraction: float) -> list[dict[str, object]]:
+    """Per design (over every other swept key): the :func:`knee` of its mean
+    throughput (over replications), and the lock kind with the largest share
+    of P time waiting there (``p_time.parquet``, mean over replications); with
+    no knee, the most waited-on lock at the largest P. (``gosim validate``'s
+    claim of where each design stops scaling.)"""
+    runs = ok_runs(tables["runs"])
+    shares = p_time_wait_shares(tables["p_time"]).merge(
+        runs[["run_id", "design", "gomaxprocs"]], on="run_id")
+    n_reps = runs.groupby(["design", "gomaxprocs"])["run_id"].count()
+    mean = runs.groupby(["design", "gomaxprocs"], sort=False).mean(numeric_only=True)
+    mean = mean.reset_index()
+    out: list[dict[str, object]] = []
+    for design, g in mean.groupby("design", sort=False):
+        g = g.sort_values("gomaxprocs")
+        ps = [int(p) for p in g["gomaxprocs"]]
+        xs = [float(x) for x in g[THROUGHPUT]]
+        k = knee(ps, xs, fraction)
+        at = k if k is not None else ps[-1]
+        s = shares[(shares["design"] == design) & (shares["gomaxprocs"] == at)]
+        per_lock = s.groupby("lock")["share"].sum() / n_reps[(design, at)]
+        lock = str(per_lock.idxmax()) if len(per_lock) else ""
+        out.append({"design": design, "knee": k, "efficiency_at_max": efficiency(ps, xs)[-1],
+                    "max_p": ps[-1], "lock": lock,
+                    "share": float(per_lock.max()) if len(per_lock) else 0.0})
+    return out
+
+
 def scaling_knees(tables: dict[str, pd.DataFrame], meta: dict[str, Any],
                   fraction: float = KNEE_EFFICIENCY) -> pd.DataFrame:
     """One row per scaling curve (design x facet, at least two GOMAXPROCS):

@@ -5,15 +5,13 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import pandas as pd
-
+from gosim.analysis.report import knees
 from gosim.atomic_write import write_text_atomic
 from gosim.validate.figures import (
     SIZE_KEY,
     THROUGHPUT,
     _curve_groups,
     bottleneck,
-    efficiency_of,
     metric_values,
     mva_curve,
     objects_per_span,
@@ -42,46 +40,6 @@ def figure_text(v: Verdict, ablation: bool = False) -> str:
 
 def verdict_word(passed: bool) -> str:
     return "pass" if passed else "fail"
-
-
-# ------------------------------------------------------------------ knees (claim 7)
-
-def p_time_wait_shares(p_time: pd.DataFrame) -> pd.DataFrame:
-    """Per run and lock kind: share of all P time (every P's ns) spent in the
-    category ``wait:<kind>`` of ``p_time.parquet``."""
-    total = p_time.groupby("run_id")["ns"].sum()
-    waits = p_time[p_time["category"].str.startswith("wait:")]
-    w = waits.groupby(["run_id", "category"])["ns"].sum().reset_index()
-    w["share"] = w["ns"] / w["run_id"].map(total)
-    w["lock"] = w["category"].str.slice(len("wait:"))
-    return w[["run_id", "lock", "share"]]
-
-
-def knees(tables: dict[str, pd.DataFrame], fraction: float) -> list[dict[str, object]]:
-    """Per design: the first P whose mean efficiency (over replications) falls
-    below ``fraction`` of linear scaling from the smallest P, and the lock kind
-    with the largest share of P time waiting there (``p_time.parquet``, mean
-    over replications); with no knee, the most waited-on lock at the largest P."""
-    runs = tables["runs"]
-    runs = runs[runs["error"].isna()] if "error" in runs.columns else runs
-    shares = p_time_wait_shares(tables["p_time"]).merge(
-        runs[["run_id", "design", "gomaxprocs"]], on="run_id")
-    n_reps = runs.groupby(["design", "gomaxprocs"])["run_id"].count()
-    mean = runs.groupby(["design", "gomaxprocs"], sort=False).mean(numeric_only=True)
-    mean = mean.reset_index()
-    out = []
-    for design, g in mean.groupby("design", sort=False):
-        eff = efficiency_of(g)
-        below = [p for p, e in eff.items() if e < fraction]
-        knee = int(below[0]) if below else None
-        at = knee if knee is not None else int(g["gomaxprocs"].max())
-        s = shares[(shares["design"] == design) & (shares["gomaxprocs"] == at)]
-        per_lock = s.groupby("lock")["share"].sum() / n_reps[(design, at)]
-        lock = str(per_lock.idxmax()) if len(per_lock) else ""
-        out.append({"design": design, "knee": knee, "efficiency_at_max": float(eff.iloc[-1]),
-                    "max_p": int(g["gomaxprocs"].max()), "lock": lock,
-                    "share": float(per_lock.max()) if len(per_lock) else 0.0})
-    return out
 
 
 # ------------------------------------------------------------------ plots
