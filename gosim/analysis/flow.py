@@ -19,6 +19,7 @@ get a node each and the rest one "other classes" node; more than
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -242,6 +243,8 @@ def draw_flow_graph(ax: Any, G: nx.DiGraph, title: str, wait_norm: colors.Normal
     for s in ax.spines.values():
         s.set_visible(False)
     ax.set_xlim(-0.5, len(LAYERS) - 0.5)
+    ys = [y for _x, y in pos.values()]
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
 
 
 def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
@@ -269,14 +272,18 @@ def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     cmap = plt.get_cmap("YlOrRd")
     ncols = min(2, len(picks))
     nrows = -(-len(picks) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(8.0 * ncols, 7.5 * nrows), squeeze=False)
+    # as tall as the fullest column needs (a node per 0.75 in)
+    tallest = max(max(Counter(d["layer"] for _n, d in collapse(graphs[rid])[0].nodes(
+        data=True)).values()) for rid, _t, _d in picks)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.0 * ncols, (1.5 + 0.75 * tallest) * nrows),
+                             squeeze=False)
     flat = list(axes.flat)
     for ax, (rid, title, den) in zip(flat, picks, strict=False):
         draw_flow_graph(ax, graphs[rid], title, norm, cmap, den)
     for ax in flat[len(picks):]:
         ax.set_visible(False)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    cb = fig.colorbar(sm, ax=flat[:len(picks)], shrink=0.6, pad=0.02)
+    cb = fig.colorbar(sm, ax=flat[:len(picks)], shrink=min(0.6, 3.0 / nrows), pad=0.02)
     cb.set_label("edge colour: share of P time waiting on the target's lock")
     cb.ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0))
     fig.suptitle("Allocation flow (edge width: bytes)", fontsize=11)
