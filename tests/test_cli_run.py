@@ -116,7 +116,7 @@ def test_run_rerun_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "2 runs: 2 ran, 0 skipped" in stdout and "clitiny" in stdout
     assert "allocs/sim-s" in stdout  # the summary table
     assert sorted(p.name for p in (d / "plots").glob("*.png")) == [
-        "latency_ecdf.png", "lock_heatmap.png", "p_time.png", "scaling.png"]
+        "flow.png", "latency_ecdf.png", "lock_heatmap.png", "p_time.png", "scaling.png"]
     rc, stdout, _ = run_cli(["run", str(cfg), "--out", str(out), "--no-plots", "-q"], capsys)
     assert rc == 0 and stdout == ""
     m = json.loads((d / "manifest.json").read_text())
