@@ -123,9 +123,12 @@ def test_run_rerun_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert m["counts"]["cached"] == 2 and not (d / "plots").exists()
     rc, stdout, _ = run_cli(["run", str(cfg), "--out", str(out), "--no-plots"], capsys)
     assert "2 runs: 0 ran, 2 skipped (cached)" in stdout
-    # gosim plot redraws from the tables alone
+    # gosim plot redraws from the tables alone, and the report then links the plot
+    assert "plots/scaling.png" not in (d / "report.md").read_text()
     rc, stdout, _ = run_cli(["plot", str(d), "--only", "scaling"], capsys)
     assert rc == 0 and (d / "plots" / "scaling.png").is_file()
+    assert str(d / "report.md") in stdout
+    assert "plots/scaling.png" in (d / "report.md").read_text()
     rc, _, err = run_cli(["plot", str(tmp_path)], capsys)
     assert rc == 2 and "not a gosim results directory" in err
     rc, _, err = run_cli(["plot", str(d), "--only", "pie"], capsys)

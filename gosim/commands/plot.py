@@ -18,9 +18,12 @@ def plot(
         "--only", help="redraw only this plot (repeatable; the others are kept): "
                        + " | ".join(PLOT_NAMES))] = None,
 ) -> None:
-    """Redraw RESULTS_DIR/plots/*.png from its tables and manifest (no simulation)."""
+    """Redraw RESULTS_DIR/plots/*.png and report.md from its tables and manifest (no simulation)."""
+    import json
+
     from gosim.analysis.compare import load_results
     from gosim.analysis.plots import draw_plots
+    from gosim.analysis.report import write_report
     from gosim.runner.writer import read_tables
 
     d = results_dir
@@ -34,6 +37,11 @@ def plot(
         which = [p for p in PLOT_NAMES if p in only]
     tables = read_tables(d)
     written, notes = draw_plots(tables, meta, d / "plots", which, keep_others=bool(only))
+    manifest_path = d / "manifest.json"
+    sweep = None
+    if manifest_path.is_file():
+        sweep = json.loads(manifest_path.read_text()).get("experiment", {}).get("sweep")
+    written.append(write_report(d, tables, meta, sweep))  # its plot links follow the plots
     for p in written:
         typer.echo(str(p))
     for n in notes:

@@ -157,11 +157,11 @@ def _print_dry_run(console: Console, exp: Experiment, out: Path, jobs: int) -> N
     p = plan(exp, results_dir, jobs)
     console.print(f"cached in {escape(str(results_dir))}: {p.n_cached} of "
                   f"{plural(p.n_runs, 'run')}; to run: {plural(len(p.pending), 'run')}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if p.pending:
         est = "unknown" if p.estimate_s != p.estimate_s else _duration(p.estimate_s)
         console.print(f"estimated time with {plural(jobs, 'job')}: about {est} "
-                      f"({escape(p.method)}; rough)", highlight=False)
+                      f"({escape(p.method)}; rough)", highlight=False, soft_wrap=True)
 
 
 def _duration(s: float) -> str:
