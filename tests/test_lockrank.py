@@ -13,6 +13,8 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gosim.cli import main
 from gosim.runtime.context import Ctx, Gen
@@ -258,6 +260,24 @@ def test_ablations_pass_the_check(preset: str, overrides: dict[str, Any]) -> Non
     ranks = [r.name for r in design_ranks(sim.design)]
     assert ("globalMalloc" in ranks) == sim.design.global_lock
     assert ("spanSetSpine" in ranks) == (sim.design.mcentral == "lockfree")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(preset=st.sampled_from(sorted(PRESETS)), procs=st.integers(1, 4),
+       sizes=st.lists(st.integers(1, 70_000), min_size=1, max_size=4),
+       keep=st.integers(1, 32), seed=st.integers(0, 2**16))
+def test_the_check_changes_no_result_on_random_scenarios(preset: str, procs: int,
+                                                         sizes: list[int], keep: int,
+                                                         seed: int) -> None:
+    sc = dict(design=preset, gomaxprocs=procs, seed=seed,
+              workload={"groups": [{"count": procs, "allocations": 60,
+                                    "size": {"dist": "choice", "values": sizes},
+                                    "pointer_free_fraction": 0.5,
+                                    "lifetime": {"kind": "allocations", "value": keep}}]})
+    checked = Simulation(scenario(**sc, check_lock_order=True))
+    assert checked.run().to_dict() == Simulation(scenario(**sc)).run().to_dict()
+    chk = lock_check(checked)
+    assert chk is not None and set(chk.observed.edges) <= set(chk.ranking.edges)
 
 
 def test_the_check_in_step_mode_with_a_timed_run() -> None:
