@@ -26,7 +26,7 @@ def _one(design: str, n: int, size: int = 48, mode: str = "batched") -> Scenario
 
 
 def _edges(res) -> dict[tuple[str, str], dict]:
-    return {(e["src"], e["dst"]): e for e in res.metrics["flow_edges"]}
+    return {(e["src"], e["dst"]): e for e in res.flow}
 
 
 @pytest.mark.parametrize("mode", ["batched", "step"])
@@ -76,7 +76,7 @@ def test_go112_locked_mcentral_exact_edges() -> None:
 def test_edge_lock_totals_are_the_lock_rows() -> None:
     res = simulate(_scenario("go1.12", duration_ns=300_000))
     rows = {r["lock"]: r for r in res.locks}
-    G = flow_graph(res.metrics["flow_edges"])
+    G = flow_graph(res.flow)
     seen = set()
     for _u, v, d in G.edges(data=True):
         if d["lock"]:
@@ -113,7 +113,7 @@ def test_flow_conservation_against_runtime_state(design: str, duration_ns: int |
     sim = Simulation(_scenario(design, **kw))
     res = sim.run()
     rt, st = sim.rt, sim.rt.stats
-    edges = res.metrics["flow_edges"]
+    edges = res.flow
     ins = [e for e in edges if e["src"].startswith("G")]
     # into the caches: every malloc and the bytes MemStats charges
     assert sum(e["requests"] for e in ins) == res.metrics["mallocs"] > 0
@@ -165,8 +165,8 @@ def test_flow_conservation_against_runtime_state(design: str, duration_ns: int |
 @pytest.mark.parametrize("duration_ns", [None, 200_000])
 def test_flow_batched_equals_step(design: str, duration_ns: int | None) -> None:
     kw = {} if duration_ns is None else {"duration_ns": duration_ns}
-    a = simulate(_scenario(design, mode="batched", **kw)).metrics["flow_edges"]
-    b = simulate(_scenario(design, mode="step", **kw)).metrics["flow_edges"]
+    a = simulate(_scenario(design, mode="batched", **kw)).flow
+    b = simulate(_scenario(design, mode="step", **kw)).flow
     assert a == b and len(a) > 5
 
 
@@ -256,7 +256,7 @@ def test_no_flow_table_is_a_note() -> None:
 
 
 def test_flow_graph_nodes_and_layers() -> None:
-    G = flow_graph(simulate(_one("go1.14", 300, size=40000)).metrics["flow_edges"])
+    G = flow_graph(simulate(_one("go1.14", 300, size=40000)).flow)
     # a large object goes from the P straight to the heap (mcache.go allocLarge)
     assert set(G.edges) == {("G0:w", "P0"), ("P0", "mheap"), ("mheap", "OS")}
     assert G.edges["P0", "mheap"]["requests"] == 300

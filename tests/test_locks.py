@@ -25,6 +25,7 @@ class Host:
     costs: CostModel
     env: SimEnv = field(default_factory=SimEnv)
     T: int | None = None
+    tracer: None = None
     ptime: list[tuple[int, str, int, int]] = field(default_factory=list)
 
     def account(self, p: int, cat: str, start: int, end: int) -> None:

@@ -90,12 +90,9 @@ def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
         rows["runs"].append(run_row)
         if not out.get("ok"):
             continue
-        for table, field in (("locks", "locks"), ("p_time", "p_time"), ("by_size", "by_size"),
-                             ("timeseries", "timeseries")):
-            for r in res.get(field) or []:
+        for table in ("locks", "p_time", "by_size", "timeseries", "flow"):
+            for r in res.get(table) or []:
                 rows[table].append({**keys, **r})
-        for r in (res.get("metrics") or {}).get("flow_edges") or []:
-            rows["flow"].append({**keys, **r})
         hist = res.get("latency_hist") or {}
         for lo, hi, n in zip(hist.get("lo_ns", []), hist.get("hi_ns", []), hist.get("count", []),
                              strict=False):

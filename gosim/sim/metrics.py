@@ -125,10 +125,10 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     for c, v in sorted(total.items()):
         m[f"p_time_share_{c.replace(':', '_')}"] = v / denom if denom else 0.0
     m["span_classes"] = rt.num_span_classes
-    m["flow_edges"] = flow_edges(sim, locks, end)
     by_size = rt.by_size()
     return RunResult(metrics=m, locks=locks, p_time=p_time, latency_hist=hist,
-                     by_size=by_size, timeseries=_timeseries(sim, end))
+                     by_size=by_size, timeseries=_timeseries(sim, end),
+                     flow=flow_edges(sim, locks, end))
 
 
 def _hold_total_ns(row: dict[str, Any], end: int) -> int:

@@ -39,6 +39,9 @@ class RunResult:
     ``mallocs``, ``frees``, ``spans_inuse``.
 
     ``timeseries``: rows ``t_ns`` + counters, when asked for.
+
+    ``flow``: the allocation flow, one row per edge (``src``, ``dst``,
+    requests, bytes, the target's lock totals; :func:`gosim.sim.metrics.flow_edges`).
     """
 
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -47,10 +50,11 @@ class RunResult:
     latency_hist: dict[str, list[int]] = field(default_factory=dict)
     by_size: list[dict[str, Any]] = field(default_factory=list)
     timeseries: list[dict[str, Any]] = field(default_factory=list)
+    flow: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metrics": self.metrics, "locks": self.locks, "p_time": self.p_time,
             "latency_hist": self.latency_hist, "by_size": self.by_size,
-            "timeseries": self.timeseries,
+            "timeseries": self.timeseries, "flow": self.flow,
         }
