@@ -59,6 +59,7 @@ def calibrate(
     from rich.table import Table
 
     from gosim.atomic_write import write_text_atomic
+    from gosim.commands._console import print_table
     from gosim.realgo.calibrate import DEFAULT_SIZES, refit
     from gosim.realgo.calibrate import calibrate as run_calibration
     from gosim.realgo.toolchain import find_go
@@ -99,7 +100,7 @@ def calibrate(
                   r["set"], f"{r['measured_ns']:,.1f}", f"{r['default_model_ns']:,.1f}",
                   f"{r['default_rel_error']:+.1%}", f"{r['model_ns']:,.1f}",
                   f"{r['rel_error']:+.1%}")
-    console.print(t)
+    print_table(console, t)
     params = ", ".join(f"{k}={v:g}" for k, v in c.profile["parameters"].items())
     console.print(f"fitted: {params}")
 

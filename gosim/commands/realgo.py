@@ -67,6 +67,7 @@ def _print_run(console: Console, rc: RunComparison) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from gosim.commands._console import print_table
     from gosim.realgo.compare import fmt_rel, fmt_value
 
     t = Table(title=f"run {rc.run_id} {rc.label} (seed {rc.seed}): real {rc.real.go_version}"
@@ -83,7 +84,7 @@ def _print_run(console: Console, rc: RunComparison) -> None:
             mark = f"[{'green' if r.agrees else 'red'}]{r.check.label()}" + (
                 "" if r.agrees else " (fails)") + "[/]"
         t.add_row(escape(r.metric), fmt_value(r.real), fmt_value(r.model), fmt_rel(r), mark)
-    console.print(t)
+    print_table(console, t)
 
 
 def register(app: typer.Typer) -> None:

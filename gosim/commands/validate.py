@@ -68,6 +68,8 @@ def validate(
         from rich.console import Console
         from rich.table import Table
 
+        from gosim.commands._console import print_table
+
         t = Table(title="gosim validate" + (" --quick" if quick else "")
                   + " (mean [95% CI] over replications)")
         for col in ("claim", "measured", "threshold", "verdict", "ablation",
@@ -76,7 +78,7 @@ def validate(
         for row in table_rows(verdicts):
             t.add_row(*row)
         console = Console()
-        console.print(t)
+        print_table(console, t)
         console.print("Claim 8 (GC sweeping saturates mheap.lock) is not checked: it needs the "
                       "GC model.")
         console.print(f"Report: [bold]{report}[/]")
