@@ -9,10 +9,10 @@ from dataclasses import fields
 import pytest
 
 from gosim.cli import main
-from gosim.commands.designs_costs import option_docs, option_values
-from gosim.runtime.design import PRESETS, Design
+from gosim.commands.designs_costs import option_values
+from gosim.runtime.design import PRESETS, Design, option_docs
 from gosim.runtime.sizeclasses import get_table
-from gosim.sim.costs import COST_PARAMETERS
+from gosim.sim.costs import COST_PARAMETERS, SOURCES
 
 OPTIONS = [f.name for f in fields(Design) if f.name not in ("name", "costs")]
 
@@ -74,6 +74,27 @@ def test_costs_lists_every_parameter_with_its_default_and_unit(
     assert set(COST_PARAMETERS) <= set(r)
     for name, p in COST_PARAMETERS.items():
         assert r[name][1:3] == [f"{p.default:g}", p.unit], name
+
+
+def test_costs_prints_the_legend_of_every_source_abbreviation_used(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["costs"]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out  # long URLs fold, they are not cut
+    legend = out[out.index("┃ abbreviation"):]
+    # each row's text, continuation lines included (whitespace dropped: URLs fold)
+    text: dict[str, str] = {}
+    row = ""
+    for line in legend.splitlines():
+        if line.startswith("│"):
+            first, rest = (c.strip() for c in line.strip("│").split("│"))
+            row = first or row
+            text[row] = text.get(row, "") + "".join(rest.split())
+    assert text == {abbr: "".join(meaning.split()) for abbr, meaning in SOURCES.items()}
+    # every abbreviation a parameter's source uses has a legend row
+    used = {w.rstrip(",;") for p in COST_PARAMETERS.values() for w in p.source.split()
+            if w.startswith("[")}
+    assert used and used <= set(SOURCES)
 
 
 @pytest.mark.parametrize("design", sorted(PRESETS))

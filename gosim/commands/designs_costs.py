@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import inspect
 import typing
 from dataclasses import fields
 
@@ -13,31 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from gosim.commands._console import print_table
-from gosim.runtime import design as design_module
-from gosim.runtime.design import PRESETS, Design
+from gosim.runtime.design import PRESETS, Design, option_docs
 from gosim.runtime.sizeclasses import PRESETS as TABLE_PRESETS
-from gosim.sim.costs import COST_PARAMETERS
-
-
-def option_docs() -> dict[str, str]:
-    """Each Design field's ``#:`` comment (the attribute-doc convention Sphinx
-    reads), from gosim/runtime/design.py itself, so the help cannot drift."""
-    tree = ast.parse(inspect.getsource(design_module))
-    lines = inspect.getsource(design_module).splitlines()
-    docs: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.ClassDef) and node.name == Design.__name__):
-            continue
-        for stmt in node.body:
-            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
-                continue
-            comment = []
-            i = stmt.lineno - 2  # the line above, 0-based
-            while i >= 0 and lines[i].strip().startswith("#:"):
-                comment.insert(0, lines[i].strip()[2:].strip())
-                i -= 1
-            docs[stmt.target.id] = " ".join(comment)
-    return docs
+from gosim.sim.costs import COST_PARAMETERS, SOURCES
 
 
 def option_values(name: str) -> str:
@@ -97,7 +73,14 @@ def costs() -> None:
     for name in sorted(COST_PARAMETERS):
         p = COST_PARAMETERS[name]
         t.add_row(name, f"{p.default:g}", p.unit, escape(p.help), escape(p.source))
-    print_table(Console(), t)
+    console = Console()
+    print_table(console, t)
+    legend = Table(title="sources")
+    legend.add_column("abbreviation", no_wrap=True)
+    legend.add_column("stands for", min_width=40, overflow="fold")
+    for abbr, meaning in SOURCES.items():
+        legend.add_row(escape(abbr), escape(meaning))
+    print_table(console, legend)
 
 
 def register(app: typer.Typer) -> None:

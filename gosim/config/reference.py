@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from gosim.config.schema import PLOT_NAMES, ExperimentFile, Outputs, Sweep
-from gosim.runtime.design import PRESETS
+from gosim.runtime.design import PRESETS, option_docs
 from gosim.scenario import DesignSpec, Scenario, Warmup, design_options
 from gosim.workload.spec import DISTRIBUTIONS, Dist, GoroutineGroup, Lifetime, Workload
 
@@ -199,9 +199,10 @@ def _section(model: type[BaseModel], intro: str, **kw: Any) -> list[str]:
 
 def _design_option_rows() -> list[str]:
     hints = design_options()
+    docs = option_docs()
     presets = sorted(PRESETS)
-    rows = ["| option | type | " + " | ".join(f"`{p}`" for p in presets) + " |",
-            "|---|---|" + "---|" * len(presets)]
+    rows = ["| option | type | meaning | " + " | ".join(f"`{p}`" for p in presets) + " |",
+            "|---|---|---|" + "---|" * len(presets)]
     for name, tp in hints.items():
         if name == "sizeclasses":
             from gosim.runtime.sizeclasses import PRESETS as TABLES
@@ -210,7 +211,8 @@ def _design_option_rows() -> list[str]:
         else:
             text = type_text(tp)
         vals = " | ".join(f"`{json.dumps(getattr(PRESETS[p], name))}`" for p in presets)
-        rows.append(f"| `{name}` | {text} | {vals} |")
+        meaning = docs[name].replace("|", "\\|")
+        rows.append(f"| `{name}` | {text} | {meaning} | {vals} |")
     return rows
 
 

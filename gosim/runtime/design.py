@@ -26,7 +26,9 @@ Sources (Go source files as named; docs/decisions.md says what the model takes f
 
 from __future__ import annotations
 
+import ast
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from gosim.errors import ConfigError, UnknownPresetError
@@ -148,6 +150,27 @@ PRESETS: dict[str, Design] = {
     # go1.12's allocator, heap costs included, with one lock around every malloc
     "global-lock": replace(_GO1_12, name="global-lock", global_lock=True),
 }
+
+
+def option_docs() -> dict[str, str]:
+    """Each Design field's ``#:`` comment (the attribute-doc convention Sphinx
+    reads), parsed from this file, so that the help cannot drift from the code."""
+    text = Path(__file__).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    docs: dict[str, str] = {}
+    for node in ast.walk(ast.parse(text)):
+        if not (isinstance(node, ast.ClassDef) and node.name == Design.__name__):
+            continue
+        for stmt in node.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            comment: list[str] = []
+            i = stmt.lineno - 2  # the line above, 0-based
+            while i >= 0 and lines[i].strip().startswith("#:"):
+                comment.insert(0, lines[i].strip()[2:].strip())
+                i -= 1
+            docs[stmt.target.id] = " ".join(comment)
+    return docs
 
 
 def get_design(name: str) -> Design:
