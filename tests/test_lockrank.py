@@ -234,18 +234,11 @@ def test_every_preset_passes_the_check_and_results_are_unchanged(preset: str) ->
         assert observed == set()
 
 
-#: transfers in batches from a lock-free mcentral fail in the model before any
-#: lock matters (mcache.take finds no reserved object), checked or not
-_BATCH_FROM_LOCKFREE = pytest.mark.xfail(raises=IndexError, strict=True,
-                                         reason="tcmalloc + mcentral: lockfree crashes")
 ABLATIONS = [{"global_lock": True}, {"mcentral": "lockfree"},
              {"mcentral": "locked", "global_lock": True}]
 
 
-@pytest.mark.parametrize("preset, overrides", [
-    pytest.param(p, o, marks=[_BATCH_FROM_LOCKFREE] if p == "tcmalloc" and
-                 o.get("mcentral") == "lockfree" else [])
-    for p in PRESETS for o in ABLATIONS])
+@pytest.mark.parametrize("preset, overrides", [(p, o) for p in PRESETS for o in ABLATIONS])
 def test_ablations_pass_the_check(preset: str, overrides: dict[str, Any]) -> None:
     """Flipping the options that decide which locks exist keeps the model in order."""
     sc = dict(design={"preset": preset, "overrides": overrides}, gomaxprocs=2,

@@ -11,8 +11,10 @@ Two designs, as in the Go history:
   ``partial``/``full`` span sets (mspanset.go) with lock-free push/pop: atomic
   operations whose cost grows with concurrency.
 
-The tcmalloc design (``transfer_batch_objects > 0``) keeps the locked lists
-but hands the cache a batch of objects instead of a whole span.
+With ``transfer_batch_objects > 0`` (the tcmalloc design) the cache receives
+a batch of objects instead of a whole span, and the span stays with mcentral:
+under the lock (tcmalloc's central free list), or, with lock-free span sets,
+popped, drawn from and pushed back (``_transfer_lockfree``).
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class MCentral:
             else:
                 s = yield from self.grow(ctx)
             s.on_list = ""
+            if self.batch:
+                return (yield from self._transfer_lockfree(ctx, s))
             s.in_cache = True
             n = s.free_count()
             st.flow_cache_spans[key] += 1
@@ -120,6 +124,27 @@ class MCentral:
         yield from ctx.unlock(self.lock)
         s.in_cache = True
         return s, n, []
+
+    def _transfer_lockfree(self, ctx: Ctx, s: MSpan) -> Gen[tuple[MSpan, int, list[int]]]:
+        """A batched transfer from lock-free span sets: the span popped from the
+        partial set (or fresh from grow) gives up to ``batch`` objects, then is
+        pushed back, onto the partial set while it has free objects, else onto
+        the full set: two span-set operations, no mutex. Between the pop and the
+        push no other P can take the span; one that finds the partial set empty
+        meanwhile grows a span of its own, as with Go's span sets."""
+        n = min(self.batch, s.free_count())
+        reserved = [s.alloc_one() for _ in range(n)]
+        st = self.heap.stats
+        key = ctx.p, self.spanclass
+        st.flow_cache_spans[key] += 1
+        st.flow_cache_objects[key] += n
+        yield from ctx.spend("transfer_per_object_ns", n)
+        yield from ctx.atomic(self.spanset, "spanset_op_ns")
+        if s.free_count():
+            self.to_partial(s)
+        else:
+            self.to_full(s)
+        return s, n, reserved
 
     def uncache_span(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> Gen[None]:
         """mcentral.go uncacheSpan: return a span from an mcache. In the locked
