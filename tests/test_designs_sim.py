@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from gosim.runtime.design import get_design
+from gosim.runtime.lockrank import lock_ranking
+from gosim.runtime.malloc import Runtime
+from gosim.runtime.sizeclasses import get_table
 from gosim.scenario import Scenario
 from gosim.sim import simulate
 from gosim.sim.costs import COST_PARAMETERS
@@ -252,9 +255,6 @@ def test_tcmalloc_lockfree_hands_out_every_object_once() -> None:
     """Outside the simulation: four Ps draw batches of one class from the shared
     span sets; no address is handed out twice and the heap stays consistent,
     before and after the caches give their unused objects back."""
-    from gosim.runtime.design import get_design
-    from gosim.runtime.malloc import Runtime
-
     rt = Runtime(get_design("tcmalloc").with_overrides({"mcentral": "lockfree"}), 4)
     addrs = [rt.malloc(48, p=i % 4) for i in range(1000)]
     assert len(set(addrs)) == 1000
@@ -275,3 +275,85 @@ def test_tcmalloc_lockfree_step_and_batched_agree(procs: int) -> None:
     batched = simulate(Scenario.model_validate({**sc, "mode": "batched"})).to_dict()
     assert step == batched
     assert step["metrics"]["allocs_completed"] == (procs + 1) * 900
+
+
+# -- mcentral_lock: shared (one mcentral lock for every span class) --------------------------
+def _two_classes(overrides: dict[str, Any], procs: int) -> Any:
+    """go1.14, two goroutines: 16 objects of 1 KiB (8 per 1-page span) and 8
+    of 2 KiB (4 per 1-page span), go1.12's table: two refills each."""
+    return simulate(Scenario.model_validate({
+        "design": {"preset": "go1.14", "overrides": overrides}, "gomaxprocs": procs,
+        "mode": "step", "time_slice_ns": 10**15,
+        "workload": {"groups": [
+            {"name": "kib", "count": 1, "allocations": 16, "size": 1024,
+             "pointer_free_fraction": 1.0, "work_ns": 0},
+            {"name": "two_kib", "count": 1, "allocations": 8, "size": 2048,
+             "pointer_free_fraction": 1.0, "work_ns": 0}]}}))
+
+
+def test_shared_mcentral_lock_one_row_for_two_classes() -> None:
+    """Each refill grows a span (go1.14 mcentral.go cacheSpan): lock, find the
+    lists empty, unlock, grow, relock to insert: two acquisitions; the refill
+    that replaces a full span leaves it on the 'empty' list without the lock.
+    Two refills per class, two classes: 4 acquisitions on each class's lock,
+    or all 8 on the one shared lock."""
+    t = get_table(get_design("go1.14").sizeclasses)
+    spc_1k = t.size_to_class(1024) << 1 | 1
+    spc_2k = t.size_to_class(2048) << 1 | 1
+    per_class = _two_classes({}, 1)
+    rows = [(r["lock"], r["kind"], r["span_class"], r["acquisitions"], r["contended"])
+            for r in per_class.locks if r["kind"] == "mcentral"]
+    assert rows == [(f"mcentral[spc={spc_1k}]", "mcentral", spc_1k, 4, 0),
+                    (f"mcentral[spc={spc_2k}]", "mcentral", spc_2k, 4, 0)]
+    shared = _two_classes({"mcentral_lock": "shared"}, 1)
+    rows = [(r["lock"], r["kind"], r["span_class"], r["size_class"], r["acquisitions"],
+             r["contended"]) for r in shared.locks if r["kind"] == "mcentral"]
+    assert rows == [("mcentral[shared]", "mcentral", -1, -1, 8, 0)]
+    assert shared.metrics["lock_mcentral_acquisitions"] == 8
+    # one P, nothing contends: the runs differ in nothing but the lock rows' names
+    a, b = per_class.to_dict(), shared.to_dict()
+    for d in (a, b):
+        d.pop("locks")
+        d.pop("flow")
+        d["metrics"].pop("design")
+        d["metrics"].pop("lock_mcentral_max_utilisation")
+    assert a == b
+    # the flow's edges into both mcentrals carry the one lock's totals
+    edges = [(e["dst"], e["lock"], e["lock_acquisitions"]) for e in shared.flow
+             if e["dst"].startswith("mcentral")]
+    assert edges == [(f"mcentral[spc={spc_1k}]", "mcentral[shared]", 8),
+                     (f"mcentral[spc={spc_2k}]", "mcentral[shared]", 8)]
+
+
+def test_shared_mcentral_lock_contends_across_classes() -> None:
+    """Two Ps refill different classes at t=0: per-class locks never contend;
+    the shared lock makes one P wait. Acquisitions are the same either way."""
+    per_class = _two_classes({}, 2)
+    shared = _two_classes({"mcentral_lock": "shared"}, 2)
+    pc = [r for r in per_class.locks if r["kind"] == "mcentral"]
+    (sh,) = [r for r in shared.locks if r["kind"] == "mcentral"]
+    assert sum(r["acquisitions"] for r in pc) == sh["acquisitions"] == 8
+    assert all(r["contended"] == 0 for r in pc)
+    assert sh["contended"] >= 1 and sh["wait_total_ns"] > 0
+    assert shared.metrics["p_time_share_wait_mcentral"] > 0
+    assert per_class.metrics.get("p_time_share_wait_mcentral", 0.0) == 0.0
+
+
+def test_shared_mcentral_lock_ranks_as_mcentral_and_passes_the_check() -> None:
+    for preset, name, kind in (("go1.14", "mcentral[shared]", "mcentral"),
+                               ("go1.27", "mcentral[shared].spanset", "spanset"),
+                               ("tcmalloc", "mcentral[shared]", "mcentral")):
+        d = get_design(preset).with_overrides({"mcentral_lock": "shared"})
+        g = lock_ranking(d)
+        central = [n for n, a in g.nodes(data=True) if a["kind"] == kind]
+        assert central == [name], preset
+        if preset == "go1.14":
+            assert g.nodes[name]["go_rank"] == "lockRankMcentral"
+            assert g.has_edge(name, "mheap")
+    sc = {"design": {"preset": "go1.27", "overrides": {"mcentral_lock": "shared"}},
+          "gomaxprocs": 2, "check_lock_order": True,
+          "workload": {"groups": [{"count": 2, "allocations": 300,
+                                   "size": {"dist": "choice", "values": [48, 1024]}}]}}
+    r = simulate(Scenario.model_validate(sc))
+    (cell,) = [row for row in r.locks if row["kind"] == "spanset"]
+    assert cell["lock"] == "mcentral[shared].spanset"

@@ -35,6 +35,7 @@ from gosim.errors import ConfigError, UnknownPresetError
 
 SpanLayout = Literal["full", "heapbits", "inline_markbits"]
 McentralKind = Literal["locked", "lockfree"]
+McentralLock = Literal["per_class", "shared"]
 HeapGrowth = Literal["arena", "chunk"]
 
 
@@ -64,6 +65,12 @@ class Design:
     transfer_batch_objects: int = 0
     #: one lock around every malloc (baseline)
     global_lock: bool = False
+    #: what synchronises mcentral: 'per_class' = each span class's own lock
+    #: (mcentral.go: one mcentral, one lock, per span class) or span set;
+    #: 'shared' = one for every class (an ablation): the locked mcentral's lists
+    #: all under one mutex ``mcentral[shared]``, or every lock-free span set
+    #: operation on one cell ``mcentral[shared].spanset``
+    mcentral_lock: McentralLock = "per_class"
     #: tiny allocator for pointer-free objects < 16 B
     tiny_alloc: bool = True
     #: pages in the per-P page cache (64 = one uint64 bitmap)

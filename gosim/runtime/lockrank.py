@@ -16,12 +16,15 @@ globalMalloc   (none: gosim only)      ``global``: the global-lock baseline's lo
                                        around every malloc (engine.py step_one)
 mcentral       lockRankMcentral        ``mcentral[spc=N]``: the locked mcentral
                                        (Go <= 1.14; ranked in Go 1.15's
-                                       lockrank.go for !go115NewMCentralImpl)
+                                       lockrank.go for !go115NewMCentralImpl);
+                                       ``mcentral[shared]`` when one lock serves
+                                       every class (``mcentral_lock: shared``)
 spanSetSpine   lockRankSpanSetSpine    ``mcentral[spc=N].spanset``: a lock-free
                                        span set (mspanset.go); its spine lock is
                                        taken when a push grows the spine, so
                                        every span-set operation is checked as
-                                       taking it
+                                       taking it (``mcentral[shared].spanset``:
+                                       one cell for every class)
 mheap          lockRankMheap           ``mheap``: mheap.lock
 central        (none: tcmalloc)        ``mcentral[spc=N]`` of the tcmalloc design
                                        (CentralFreeList::lock_)
@@ -140,7 +143,7 @@ def lock_ranking(design: Design, rt: Runtime | None = None) -> nx.DiGraph:
     g = nx.DiGraph(design=design.name)
     objs = [rt.mheap.lock] + ([rt.global_lock] if rt.global_lock is not None else [])
     objs += [c.lock if c.locked else c.spanset for c in rt.central]
-    for o in objs:
+    for o in dict.fromkeys(objs):  # mcentral_lock 'shared': one object for every class
         r = by_kind[o.kind]
         g.add_node(o.name, rank=ranks.index(r) + 1, rank_name=r.name, go_rank=r.go_rank or "",
                    source=r.source, kind=o.kind, span_class=o.span_class)

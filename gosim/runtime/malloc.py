@@ -23,7 +23,7 @@ from typing import Any
 
 from gosim.errors import InvalidSizeError, InvalidSpanClassError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
-from gosim.runtime.context import Ctx, Gen, Mutex, NoSimCtx, run_sync
+from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex, NoSimCtx, run_sync
 from gosim.runtime.design import Design, get_design
 from gosim.runtime.mcache import MCache
 from gosim.runtime.mcentral import MCentral
@@ -62,7 +62,13 @@ class Runtime:
         batched = design.transfer_batch_objects > 0
         self.ps: list[P] = [P(i, MCache(self.num_span_classes, batched))
                             for i in range(gomaxprocs)]
-        self.central = [MCentral(self.mheap, self.ps, spc, design)
+        #: design.mcentral_lock 'shared': the one lock (or span-set cell) of every mcentral
+        self.shared_central: Mutex | AtomicCell | None = None
+        if design.mcentral_lock == "shared":
+            self.shared_central = (Mutex("mcentral[shared]", "mcentral")
+                                   if design.mcentral == "locked" else
+                                   AtomicCell("mcentral[shared].spanset", "spanset"))
+        self.central = [MCentral(self.mheap, self.ps, spc, design, self.shared_central)
                         for spc in range(self.num_span_classes)]
         self.tiny_spanclass = (self.table.tiny_size_class << 1) | 1
         #: the global-lock design's one lock around every malloc

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 
 class MCentral:
-    def __init__(self, heap: MHeap, ps: list[P], spanclass: int, design: Design) -> None:
+    def __init__(self, heap: MHeap, ps: list[P], spanclass: int, design: Design,
+                 shared: Mutex | AtomicCell | None = None) -> None:
         self.heap = heap
         self.ps = ps
         self.spanclass = spanclass
@@ -43,12 +44,15 @@ class MCentral:
         self.partial: dict[int, MSpan] = {}
         #: spans with no free objects or owned by an mcache
         self.full: dict[int, MSpan] = {}
+        # ``shared`` (design.mcentral_lock: shared): one lock or span-set cell for
+        # every class, made by the Runtime; otherwise this class's own
         name = f"mcentral[spc={spanclass}]"
         if self.locked:
-            self.lock = Mutex(name, "mcentral", spanclass, self.size_class)
+            self.lock = shared if isinstance(shared, Mutex) else Mutex(
+                name, "mcentral", spanclass, self.size_class)
         else:
-            self.spanset = AtomicCell(f"mcentral[spc={spanclass}].spanset", "spanset",
-                                      spanclass, self.size_class)
+            self.spanset = shared if isinstance(shared, AtomicCell) else AtomicCell(
+                f"{name}.spanset", "spanset", spanclass, self.size_class)
 
     # -- list moves (no lock, no cost: callers own the synchronisation) ---------------
     def to_partial(self, s: MSpan) -> None:

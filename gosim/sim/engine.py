@@ -67,6 +67,9 @@ class Simulation:
                 mus.append(c.lock)
             else:
                 cells.append(c.spanset)
+        # design.mcentral_lock 'shared': every class names the same one
+        mus = list(dict.fromkeys(mus))
+        cells = list(dict.fromkeys(cells))
         for mu in mus:
             mu.sim = RuntimeMutex(self, mu, policy=scenario.lock_policy, impl=design.mutex)
             self.mutexes.append(mu.sim)
