@@ -31,7 +31,7 @@ outputs:
 """
 
 
-def cache_entry(d: Path, spec, wall_s: float) -> None:  # noqa: ANN001
+def cache_entry(d: Path, spec, wall_s: float) -> None:
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{spec.config_hash}.json").write_text(json.dumps({
         "config_hash": spec.config_hash, "model_fingerprint": model_fingerprint(),

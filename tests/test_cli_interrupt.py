@@ -38,7 +38,7 @@ outputs:
 ENDLESS = 1_000_000_000
 
 
-def wait_for(pred, timeout: float, what: str) -> None:  # noqa: ANN001
+def wait_for(pred, timeout: float, what: str) -> None:
     end = time.monotonic() + timeout
     while not pred():
         if time.monotonic() > end:
@@ -93,7 +93,7 @@ def test_sigint_keeps_completed_runs_and_exits_130(tmp_path: Path,
     asked = []
     real = gosim.sim.simulate
 
-    def record(scenario):  # noqa: ANN001, ANN202
+    def record(scenario):
         asked.append(scenario.workload.groups[0].allocations)
         if asked[-1] == ENDLESS:
             raise RuntimeError("not run in a test")

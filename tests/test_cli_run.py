@@ -139,7 +139,7 @@ def test_failed_runs_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                             monkeypatch: pytest.MonkeyPatch) -> None:
     real = gosim.sim.simulate
 
-    def flaky(scenario):  # noqa: ANN001, ANN202
+    def flaky(scenario):
         if scenario.gomaxprocs == 2:
             raise RuntimeError("injected")
         return real(scenario)

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.colors import to_rgba
 
-from gosim.analysis.plots import (  # noqa: E402
+from gosim.analysis.plots import (
     P_TIME_COLOURS,
     PLOT_FILES,
     _gomaxprocs_axis,
@@ -32,15 +32,15 @@ from gosim.analysis.plots import (  # noqa: E402
     plot_timeseries,
     plots_to_draw,
 )
-from gosim.analysis.tables import (  # noqa: E402
+from gosim.analysis.tables import (
     histogram_quantile,
     latency_cdf,
     p_time_label,
     p_time_shares,
 )
-from gosim.config import PLOT_NAMES, parse_experiment  # noqa: E402
-from gosim.runner import run_experiment  # noqa: E402
-from gosim.runner.core import experiment_meta  # noqa: E402
+from gosim.config import PLOT_NAMES, parse_experiment
+from gosim.runner import run_experiment
+from gosim.runner.core import experiment_meta
 
 # three designs whose labels are long (overrides), three GOMAXPROCS spanning a
 # factor of 8 (log axes), two object sizes (two facets), two replications,

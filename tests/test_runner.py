@@ -153,11 +153,11 @@ def test_cache_is_keyed_by_model(local_run: Path, tmp_path: Path) -> None:
     assert (o.n_cached, o.n_ran) == (0, 8)
 
 
-def simulate_renamed(scenario):  # noqa: ANN001, ANN201 - same model, different fingerprint
+def simulate_renamed(scenario):
     return simulate(scenario)
 
 
-def flaky_simulate(scenario):  # noqa: ANN001, ANN201
+def flaky_simulate(scenario):
     if scenario.gomaxprocs == 2:
         raise RuntimeError("injected failure")
     return simulate(scenario)
@@ -214,7 +214,7 @@ outputs: {plots: false}
     assert o.n_cached == 1 and not (tmp_path / "ts" / "timeseries.parquet").exists()
 
 
-def interrupted_at_gomaxprocs_2(scenario):  # noqa: ANN001, ANN201
+def interrupted_at_gomaxprocs_2(scenario):
     """Ctrl-C arriving during the first 2-P run (runs go longest first: 2 P, then 1 P)."""
     if scenario.gomaxprocs == 2:
         raise KeyboardInterrupt

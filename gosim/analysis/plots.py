@@ -41,15 +41,15 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import ticker
+from matplotlib.patches import Patch
 
-from gosim.analysis.flow import plot_flow  # noqa: E402
-from gosim.analysis.tables import (  # noqa: E402
+from gosim.analysis.flow import plot_flow
+from gosim.analysis.tables import (
     aggregate,
     ecdf_curve,
     facet_keys,
