@@ -119,6 +119,7 @@ class Runtime:
             st = self.stats
             st.tiny_allocs += 1
             st.mallocs += 1
+            st.requested_bytes += size
             return c.tiny + off
         return 0
 
@@ -129,11 +130,13 @@ class Runtime:
             c.tiny_offset = size
         return block
 
-    def count_small(self, c: MCache, spc: int, elemsize: int, n: int) -> None:
-        """Account n small allocations from P-local cache ``c`` (and globally)."""
+    def count_small(self, c: MCache, spc: int, elemsize: int, n: int, requested: int) -> None:
+        """Account n small allocations from P-local cache ``c`` (and globally);
+        ``requested``: the bytes they asked for, together."""
         c.local_small_allocs += n
         st = self.stats
         st.mallocs += n
+        st.requested_bytes += requested
         st.heap_alloc_bytes += n * elemsize
         st.total_alloc_bytes += n * elemsize
         st.by_size_mallocs[spc >> 1] += n
@@ -148,13 +151,13 @@ class Runtime:
                 return a
             if c.avail[spc] > 0:
                 block = c.take(spc)
-                self.count_small(c, spc, elemsize, 1)
+                self.count_small(c, spc, elemsize, 1, size)
                 self.stats.tiny_blocks += 1
                 return self._tiny_new_block(c, block, size)
             return 0
         if kind == SMALL and c.avail[spc] > 0:
             a = c.take(spc)
-            self.count_small(c, spc, elemsize, 1)
+            self.count_small(c, spc, elemsize, 1, size)
             return a
         if kind == ZERO:
             return ZEROBASE
@@ -172,7 +175,7 @@ class Runtime:
         self.stats.refills[spc] += 1
         yield from c.refill(ctx, self.central[spc], spc)
         a = c.take(spc)
-        self.count_small(c, spc, elemsize, 1)
+        self.count_small(c, spc, elemsize, 1, size)
         if kind == TINY:
             self.stats.tiny_blocks += 1
             return self._tiny_new_block(c, a, size)
@@ -194,6 +197,7 @@ class Runtime:
         st.mallocs += 1
         st.large_allocs += 1
         st.large_pages += npages
+        st.requested_bytes += size
         st.heap_alloc_bytes += npages * PAGE_SIZE
         st.total_alloc_bytes += npages * PAGE_SIZE
         st.flow_g_mallocs[ctx.gid, ctx.p] += 1

@@ -16,6 +16,11 @@ class MemStats:
     #: bytes of allocated objects (rounded to their class size), as HeapAlloc
     heap_alloc_bytes: int = 0
     total_alloc_bytes: int = 0
+    #: bytes the program asked for: the sum of the requested sizes of every
+    #: allocation counted in ``mallocs``, before rounding up to the size class
+    #: (or to whole pages) and without malloc headers; TotalAlloc minus this is
+    #: the internal fragmentation of size-class rounding
+    requested_bytes: int = 0
     #: tiny allocations that fit in an existing tiny block (MemStats counts them in Mallocs)
     tiny_allocs: int = 0
     #: 16-byte blocks taken for the tiny allocator

@@ -86,9 +86,10 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
 
 
 def _count(rt: Runtime, g: GCtx, spc: int, elemsize: int, k: int) -> None:
-    """k small allocations of one class from the goroutine's P's cache: in the
-    runtime's stats and on the flow's goroutine -> P edge (as ``served_cost``)."""
-    rt.count_small(rt.ps[g.p].mcache, spc, elemsize, k)
+    """k small allocations of the goroutine's constant size, one class, from its
+    P's cache: in the runtime's stats (``requested_bytes``: k x that size) and on
+    the flow's goroutine -> P edge (as ``served_cost``)."""
+    rt.count_small(rt.ps[g.p].mcache, spc, elemsize, k, k * g.sizes.const)  # type: ignore[operator]
     st = rt.stats
     key = g.gid, g.p
     st.flow_g_mallocs[key] += k
