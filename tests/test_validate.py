@@ -21,7 +21,7 @@ from gosim.cli import main
 from gosim.errors import ConfigError
 from gosim.runtime.sizeclasses import get_table
 from gosim.validate.claim import Check, Threshold, _set_dotted, load_claims
-from gosim.validate.figures import compute, efficiency_of, mva_curve
+from gosim.validate.figures import compute, efficiency_of, expected_rounding_waste, mva_curve
 from gosim.validate.report import knees
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,9 +122,12 @@ def test_a_rerun_reuses_the_cached_runs(tmp_path, capsys, monkeypatch):
                      f"{row['ablation_measured']:.4g}", "fail"]
     assert f"Report: {tmp_path / 'report.md'}" in table
     n = len(load_claims(CLAIMS, ["waste"], quick=True)[0].experiment.runs)
-    for exp in ("claim-waste", "claim-waste-ablation"):
+    claim = load_claims(CLAIMS, ["waste"], quick=True)[0]
+    assert claim.mix_experiment is not None
+    for exp, runs in (("claim-waste", n), ("claim-waste-ablation", n),
+                      ("claim-waste-mix", len(claim.mix_experiment.runs))):
         counts = json.loads((tmp_path / exp / "manifest.json").read_text())["counts"]
-        assert (counts["ran"], counts["cached"]) == (0, n)
+        assert (counts["ran"], counts["cached"]) == (0, runs)
 
 
 # ------------------------------------------------------------------ bad input
@@ -169,6 +172,8 @@ GOOD = (CLAIMS / "heap_growth.yaml").read_text()
      .replace("sweep:\n", "sweep:\n  grid: {seed: [1, 2]}\n"),
      "check.ablation.set.seed", "undo the ablation"),
     (lambda s: s.replace("number: 5", "number: [5"), None, "malformed YAML"),
+    (lambda s: s + "  mix: {name: m, reason: r, set: {workload.groups.0.size: 64}}\n",
+     "check.mix", "'waste' figure only"),
 ])
 def test_malformed_claim_file(capsys, tmp_path, edit, key, expected):
     d = tmp_path / "claims"
@@ -258,7 +263,7 @@ def test_waste_against_the_max_waste_column():
     row = table.classes[c]
     n = 2 * row.objects
     runs = [{"run_id": 0, "replication": 0, "design": "go1.15", "gomaxprocs": 1,
-             "workload.groups.0.size": 1025, "mallocs": n,
+             "workload.groups.0.size": 1025, "mallocs": n, "requested_bytes": n * 1025,
              "heap_inuse_bytes": 2 * row.span_bytes, "error": None}]
     fig = compute(_check(figure="waste"), _tables(runs))
     assert fig.mean == pytest.approx(0.0, abs=1e-12)
@@ -312,3 +317,50 @@ def test_bottleneck_removed_and_knees():
     assert k["go1.15"]["knee"] is None and k["go1.15"]["efficiency_at_max"] == pytest.approx(
         78 / 80)
     assert k["go1.15"]["lock"] == "mheap" and k["go1.15"]["share"] == pytest.approx(0.05)
+
+
+# ------------------------------------------------------------------ claim 9's size mix
+
+def test_mix_waste_matches_the_distribution_and_the_table(tmp_path):
+    """Claim 9's mix, run as the claim file says: its rounding waste (from the
+    simulation's requested_bytes) agrees with the limit computed from the
+    lognormal and the size-class table alone; the heap-level waste adds span
+    tails and partly used spans, so it is larger."""
+    from gosim.runner import run_experiment
+    from gosim.runner.writer import read_tables
+    from gosim.validate.figures import mix_waste
+    from gosim.validate.report import write_report
+    from gosim.validate.run import Verdict
+
+    claim = load_claims(CLAIMS, ["waste"], quick=True)[0]
+    exp = claim.mix_experiment
+    assert exp is not None and claim.check.mix is not None
+    group = exp.runs[0].scenario.workload.groups[0]
+    assert group.size.dist == "lognormal" and group.pointer_free_fraction == 0.0
+    outcome = run_experiment(exp, out_dir=str(tmp_path), jobs=1, progress=False, plots=False)
+    tables = read_tables(outcome.results_dir)
+    runs = tables["runs"]
+    assert len(runs) == claim.check.mix.replications
+    assert (runs["mallocs"] == group.allocations).all()  # no draw rounded to size 0 here
+    rounding, heap = mix_waste(runs)
+    expected = expected_rounding_waste("go1.15", group.size.model_dump(exclude_none=True),
+                                       False)
+    assert expected is not None and 0.03 < expected < 0.12
+    assert rounding.mean == pytest.approx(expected, abs=0.002)
+    assert all(h > r for h, r in zip(heap.values, rounding.values, strict=True))
+    # the report gives both, beside the verdict
+    empty = {"runs": pd.DataFrame(), "locks": pd.DataFrame()}
+    fig = compute(claim.check, empty)
+    v = Verdict(claim, fig, fig, empty, empty, 0, tables)
+    report = write_report([v], tmp_path / "report", quick=True).read_text()
+    assert "Waste of a realistic size mix (reported, not checked)" in report
+    assert f"{rounding.mean:.2%}" in report and f"{expected:.2%} in the limit" in report
+
+
+def test_expected_rounding_waste_by_hand():
+    """A lognormal so narrow that every draw rounds to 100 B: the 112 B class
+    of today's table charges 12 B more, 12/112 of it wasted."""
+    w = expected_rounding_waste("go1.15", {"dist": "lognormal", "mean": 100, "sigma": 1e-4},
+                                False)
+    assert w == pytest.approx(12 / 112, rel=1e-9)
+    assert expected_rounding_waste("go1.15", {"dist": "const", "value": 100}, False) is None

@@ -10,7 +10,9 @@ A claim file is an ordinary experiment YAML with two extra top-level keys that
 
 The ablation is the same experiment with ``check.ablation.set`` applied to the
 base scenario (dotted scenario keys, e.g. ``design.overrides.global_lock``):
-the same check must fail on it.
+the same check must fail on it. A ``waste`` check may name a size ``mix``
+(``check.mix``): a third experiment, the base scenario with ``mix.set``
+applied and no sweep, whose waste the report gives beside the verdict.
 """
 
 from __future__ import annotations
@@ -64,6 +66,21 @@ class Ablation(BaseModel):
     set: dict[str, Any] = Field(min_length=1)
 
 
+class Mix(BaseModel):
+    """A size mix whose waste the ``waste`` figure reports beside the check:
+    the claim's base scenario with ``set`` applied, run ``replications`` times
+    (no sweep). Reported, never part of the verdict."""
+
+    model_config = _Strict
+    #: the mix, in words
+    name: str = Field(min_length=1)
+    #: why this mix
+    reason: str = Field(min_length=1)
+    #: dotted scenario key -> value, applied to the base scenario
+    set: dict[str, Any] = Field(min_length=1)
+    replications: int = Field(default=3, ge=1)
+
+
 class Check(BaseModel):
     """What a claim computes from its experiment's tables."""
 
@@ -87,6 +104,8 @@ class Check(BaseModel):
     knee_fraction: float | None = Field(default=None, gt=0, lt=1)
     threshold: Threshold
     ablation: Ablation
+    #: ``waste`` only: a realistic size mix whose waste is reported alongside
+    mix: Mix | None = None
 
 
 @dataclass
@@ -98,6 +117,8 @@ class Claim:
     check: Check
     experiment: Experiment
     ablation_experiment: Experiment
+    #: the check's ``mix`` as an experiment (None: the check has none)
+    mix_experiment: Experiment | None = None
 
 
 def _set_dotted(data: dict[str, Any], path: str, value: Any, *, file: str, key: str) -> None:
@@ -177,7 +198,23 @@ def load_claim(path: Path, *, quick: bool = False) -> Claim:
             raise ConfigError(f"cannot apply to the scenario: {e}", file=file,
                               key=f"check.ablation.set.{k}") from None
     abl_exp = build_experiment(abl, file=file, default_name=path.stem)
-    claim = Claim(path.stem, path, check, exp, abl_exp)
+    mix_exp = None
+    if check.mix is not None:
+        if check.figure != "waste":
+            raise ConfigError(f"a mix is reported by the 'waste' figure only, not by "
+                              f"{check.figure!r}", file=file, key="check.mix")
+        mix = copy.deepcopy(data)
+        mix["name"] = f"{data['name']}-mix"
+        mix["sweep"] = {"replications": check.mix.replications}
+        scenario = mix.setdefault("scenario", {})
+        for k, v in check.mix.set.items():
+            try:
+                set_key_path(scenario, k, copy.deepcopy(v))
+            except (KeyError, TypeError, ValueError, IndexError) as e:
+                raise ConfigError(f"cannot apply to the scenario: {e}", file=file,
+                                  key=f"check.mix.set.{k}") from None
+        mix_exp = build_experiment(mix, file=file, default_name=path.stem)
+    claim = Claim(path.stem, path, check, exp, abl_exp, mix_exp)
     from gosim.validate.figures import check_selections
 
     check_selections(claim)

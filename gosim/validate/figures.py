@@ -203,7 +203,7 @@ def _locks_per_span(check: Check, rep: pd.DataFrame, tables: dict[str, pd.DataFr
 
 def per_run_waste(r: pd.Series) -> float:
     """Internal fragmentation of a run: 1 - requested bytes / heap in use."""
-    return 1.0 - float(r["mallocs"]) * int(r[SIZE_KEY]) / float(r["heap_inuse_bytes"])
+    return 1.0 - float(r["requested_bytes"]) / float(r["heap_inuse_bytes"])
 
 
 def _waste(check: Check, rep: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> float:
@@ -213,6 +213,47 @@ def _waste(check: Check, rep: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> 
         _, max_waste = objects_per_span(r["design"], int(r[SIZE_KEY]))
         vals.append(abs(per_run_waste(r) - max_waste))
     return max(vals) if vals else math.nan
+
+
+def mix_waste(runs: pd.DataFrame) -> tuple[Figure, Figure]:
+    """A size mix's waste over its replications: (rounding, heap).
+    Rounding: 1 - requested_bytes / total_alloc_bytes, what rounding each
+    request up to its size class (or to whole pages) costs. Heap: 1 -
+    requested_bytes / heap_inuse_bytes, which adds the tails of spans and the
+    unused slots of the spans still cached or partly filled at the end."""
+    runs = _ok(runs)
+    req = runs["requested_bytes"].astype(float)
+    rounding = (1.0 - req / runs["total_alloc_bytes"].astype(float)).tolist()
+    heap = (1.0 - req / runs["heap_inuse_bytes"].astype(float)).tolist()
+    return summarise(rounding), summarise(heap)
+
+
+def expected_rounding_waste(design_label: str, size: dict[str, Any], noscan: bool
+                            ) -> float | None:
+    """The rounding waste a lognormal size mix has in the limit, from the
+    distribution and the design's size classes alone: 1 - E[size] / E[bytes
+    charged], sizes rounded half up to integers as the workload draws them
+    (gosim.workload.streams), each charged as mallocgc would (the class size,
+    whole pages above the large-object cutoff, headers included). None for
+    other distributions, or pointer-free mixes the tiny allocator packs."""
+    from scipy.stats import lognorm
+
+    from gosim.runtime.design import get_design
+    from gosim.runtime.malloc import Runtime
+
+    if size.get("dist") != "lognormal":
+        return None
+    design = get_design(preset_of(design_label))
+    if noscan and design.tiny_alloc:
+        return None
+    sigma, mean = float(size["sigma"]), float(size["mean"])
+    dist = lognorm(s=sigma, scale=math.exp(math.log(mean) - sigma * sigma / 2))
+    top = int(min(dist.ppf(1 - 1e-12), 1 << 24)) + 1
+    k = np.arange(1, top + 1)
+    p = dist.cdf(k + 0.5) - dist.cdf(k - 0.5)  # P(a draw rounds to k); k = 0 is not counted
+    rt = Runtime(design, 1)
+    charged = np.array([rt.classify(int(x), noscan)[2] for x in k], dtype=float)
+    return float(1.0 - (p * k).sum() / (p * charged).sum())
 
 
 def mva_curve(curve: pd.DataFrame, locks: pd.DataFrame, lock_kind: str = "global"

@@ -10,9 +10,12 @@ from gosim.atomic_write import write_text_atomic
 from gosim.validate.figures import (
     SIZE_KEY,
     THROUGHPUT,
+    Figure,
     _curve_groups,
     bottleneck,
+    expected_rounding_waste,
     metric_values,
+    mix_waste,
     mva_curve,
     objects_per_span,
     per_run_waste,
@@ -157,6 +160,8 @@ def _details(v: Verdict) -> list[str]:
         lines.append("")
         lines.append("(With no knee, the lock shown is the one most waited on at the largest P. "
                      "Designs with `+override` are the ablation's.)")
+    if c.mix is not None and v.mix_tables is not None and not v.mix_tables["runs"].empty:
+        lines += _mix_lines(v)
     if c.figure == "mva" and not runs.empty:
         for g in _curve_groups(runs[runs["replication"] == 0]):
             m = mva_curve(g, v.tables["locks"])
@@ -171,6 +176,35 @@ def _details(v: Verdict) -> list[str]:
                              f"({r['sim'] / r['mva'] - 1:+.1%}); the lock is held "
                              f"{r['utilisation']:.0%} of the time while Ps spend "
                              f"{r['wait_share']:.0%} of theirs waiting for it")
+    return lines
+
+
+def _mix_lines(v: Verdict) -> list[str]:
+    """The waste of the check's size mix (reported, not checked)."""
+    mix = v.claim.check.mix
+    exp = v.claim.mix_experiment
+    assert mix is not None and exp is not None and v.mix_tables is not None
+    runs = v.mix_tables["runs"]
+    rounding, heap = mix_waste(runs)
+    group = exp.runs[0].scenario.workload.groups[0]
+    size = group.size.model_dump(exclude_none=True)
+    expected = expected_rounding_waste(str(runs["design"].iloc[0]), size,
+                                       group.pointer_free_fraction == 1.0)
+
+    def pct(f: Figure) -> str:
+        if f.ci_high == f.ci_low:
+            return f"{f.mean:.2%}"
+        return f"{f.mean:.2%} [{f.ci_low:.2%}, {f.ci_high:.2%}]"
+
+    m = runs[runs["error"].isna()] if "error" in runs.columns else runs
+    lines = ["", f"Waste of a realistic size mix (reported, not checked): {mix.name}, "
+             f"{len(m)} replications of {int(m['mallocs'].mean()):,} allocations. "
+             f"{mix.reason.strip()}", "",
+             f"- rounding to size classes (1 - requested / allocated bytes): {pct(rounding)}"
+             + ("" if expected is None else
+                f"; the distribution and the size-class table give {expected:.2%} in the limit"),
+             f"- of the heap in use (1 - requested bytes / heap_inuse_bytes; adds span tails "
+             f"and the free slots of partly used spans at the end): {pct(heap)}"]
     return lines
 
 

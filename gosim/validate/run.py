@@ -1,6 +1,7 @@
 """Run claims through the experiment runner and compute their verdicts.
 
-Each claim has two experiments (the claim and its ablation). They run through
+Each claim has two experiments (the claim and its ablation), three when its
+check reports a size mix. They run through
 ``gosim.runner.run_experiment`` like any experiment, so results land in
 ``OUT/<experiment name>/`` with the usual tables and run cache. With
 ``jobs > 1`` whole experiments run in parallel worker processes (one
@@ -14,12 +15,15 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from gosim.validate.claim import Claim, load_claim
 from gosim.validate.figures import Figure, compute
+
+if TYPE_CHECKING:
+    from gosim.config import Experiment
 
 
 @dataclass
@@ -31,8 +35,10 @@ class Verdict:
     ablation_figure: Figure
     tables: dict[str, pd.DataFrame]
     ablation_tables: dict[str, pd.DataFrame]
-    #: runs that raised, claim + ablation
+    #: runs that raised, claim + ablation (+ mix)
     failed_runs: int
+    #: the check's size mix (``check.mix``), when it has one
+    mix_tables: dict[str, pd.DataFrame] | None = None
 
     @property
     def passed(self) -> bool:
@@ -65,19 +71,29 @@ class Verdict:
         }
 
 
-def _run_one(path: str, quick: bool, ablation: bool, out_dir: str) -> tuple[str, int]:
+#: a claim's experiments: the claim, its ablation, its size mix (``check.mix``)
+Which = Literal["claim", "ablation", "mix"]
+
+
+def _experiment(claim: Claim, which: Which) -> Experiment:
+    exp = {"claim": claim.experiment, "ablation": claim.ablation_experiment,
+           "mix": claim.mix_experiment}[which]
+    assert exp is not None
+    return exp
+
+
+def _run_one(path: str, quick: bool, which: Which, out_dir: str) -> tuple[str, int]:
     """Worker: load a claim and run one of its experiments (in-process)."""
     from gosim.runner import run_experiment
 
     claim = load_claim(Path(path), quick=quick)
-    exp = claim.ablation_experiment if ablation else claim.experiment
+    exp = _experiment(claim, which)
     outcome = run_experiment(exp, out_dir=out_dir, jobs=1, progress=False, plots=False)
     return str(outcome.results_dir), outcome.n_failed
 
 
-def _estimated_runs(claim: Claim, ablation: bool) -> int:
-    exp = claim.ablation_experiment if ablation else claim.experiment
-    return sum(r.scenario.gomaxprocs for r in exp.runs)
+def _estimated_runs(claim: Claim, which: Which) -> int:
+    return sum(r.scenario.gomaxprocs for r in _experiment(claim, which).runs)
 
 
 def run_claims(claims: list[Claim], out_dir: Path, *, quick: bool = False,
@@ -85,9 +101,11 @@ def run_claims(claims: list[Claim], out_dir: Path, *, quick: bool = False,
     """Run every claim's experiment and ablation, then compute the verdicts."""
     from gosim.runner.writer import read_tables
 
-    tasks = [(c, abl) for c in claims for abl in (False, True)]
+    tasks: list[tuple[Claim, Which]] = [
+        (c, w) for c in claims
+        for w in ("claim", "ablation", "mix") if w != "mix" or c.mix_experiment is not None]
     tasks.sort(key=lambda t: -_estimated_runs(*t))  # long ones first
-    args = [(str(c.path), quick, abl, str(out_dir)) for c, abl in tasks]
+    args = [(str(c.path), quick, w, str(out_dir)) for c, w in tasks]
     if jobs <= 1:
         results = [_run_one(*a) for a in args]
     else:
@@ -97,8 +115,12 @@ def run_claims(claims: list[Claim], out_dir: Path, *, quick: bool = False,
     done = {(t[0].name, t[1]): r for t, r in zip(tasks, results, strict=True)}
     verdicts = []
     for c in claims:
-        (d, nf), (da, nfa) = done[(c.name, False)], done[(c.name, True)]
+        (d, nf), (da, nfa) = done[(c.name, "claim")], done[(c.name, "ablation")]
         tables, atables = read_tables(Path(d)), read_tables(Path(da))
+        mix, nfm = None, 0
+        if (c.name, "mix") in done:
+            dm, nfm = done[(c.name, "mix")]
+            mix = read_tables(Path(dm))
         verdicts.append(Verdict(c, compute(c.check, tables), compute(c.check, atables),
-                                tables, atables, nf + nfa))
+                                tables, atables, nf + nfa + nfm, mix))
     return verdicts
