@@ -13,7 +13,11 @@ experiments/README.md may repeat any of them. The blocks:
 - ``calibration``: the shipped calibration profile (fit error, hold-out error
   when the profile has one, error with the default costs);
 - ``benchmarks`` and ``times``: the machine-dependent figures measured by
-  scripts/measure.py into benchmarks/measured.json, with their provenance.
+  scripts/measure.py into benchmarks/measured.json, with their provenance;
+- ``validate``: the verdict table of ``gosim validate --quick`` (deterministic
+  by seed; run into ``results/figures/validate/``, whose run cache makes a
+  rerun cheap). tests/test_validate.py renders its own quick run and checks
+  the block against it.
 
     .venv/bin/python scripts/figures.py           # rewrite the blocks
     .venv/bin/python scripts/figures.py --check   # exit 1 if a block is stale
@@ -330,6 +334,55 @@ def load_measured(path: Path = MEASURED) -> dict[str, Any]:
         raise FiguresError(f"{path}: {e}") from None
 
 
+# --- validate ------------------------------------------------------------------------
+
+VALIDATE_ARGS = ("validate", "--quick", "--format", "json")
+
+
+def run_validate(out_dir: Path, jobs: int | None = None) -> list[dict[str, Any]]:
+    """``gosim validate --quick --format json`` into ``out_dir``: the verdict objects."""
+    import os
+    import subprocess
+
+    cmd = [sys.executable, "-m", "gosim.cli", *VALIDATE_ARGS, "--out", str(out_dir)]
+    if jobs:
+        cmd += ["--jobs", str(jobs)]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "200"})
+    if p.returncode not in (0, 1):  # 1: a claim failed, which the table reports
+        raise FiguresError(f"gosim {' '.join(VALIDATE_ARGS)} failed: {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
+def _figure(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if abs(x) < 1e-12:  # a difference of equal float sums: zero to the figure's precision
+        return "0"
+    return sig3(x) if abs(x) >= 0.001 or x == 0 else f"{x:.1e}"
+
+
+def render_validate(verdicts: list[dict[str, Any]]) -> str:
+    """The verdict table of ``gosim validate --quick``: claim, measured [95% CI],
+    threshold, verdict; the ablation, its figure and verdict."""
+    lines = ["`gosim validate --quick` (fewer Ps, replications and shorter runs than "
+             "the full run; the same checks). Measured figure with its 95% CI over "
+             "replications; an ablation must fail its claim's check:", "",
+             "| claim | measured [95% CI] | threshold | verdict | ablation | its figure | "
+             "ablation's verdict |", "|---|---|---|---|---|---|---|"]
+    for v in verdicts:
+        ci = ("" if v["ci_low"] is None or v["ci_low"] == v["ci_high"]
+              else f" [{_figure(v['ci_low'])}, {_figure(v['ci_high'])}]")
+        lines.append(f"| `{v['claim']}` | {_figure(v['measured'])}{ci} | {v['threshold']} | "
+                     f"{v['verdict']} | {v['ablation']} | {_figure(v['ablation_measured'])} | "
+                     f"{v['ablation_verdict']} |")
+    held = [v for v in verdicts if v["verdict"] == "pass" and v["ablation_verdict"] == "fail"]
+    failed = [f"`{v['claim']}`" for v in verdicts if v not in held]
+    lines += ["", f"{len(held)} of {len(verdicts)} claims pass with their ablation failing"
+              + (f"; not: {', '.join(failed)}." if failed else ".")]
+    return "\n".join(lines) + "\n"
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
@@ -340,7 +393,9 @@ def static_blocks() -> dict[str, str]:
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:
     runs, manifest = run_quickstart(results, jobs)
-    return {"quickstart": render_quickstart(runs, manifest), **static_blocks()}
+    return {"quickstart": render_quickstart(runs, manifest),
+            "validate": render_validate(run_validate(results / "validate", jobs)),
+            **static_blocks()}
 
 
 def main(argv: list[str] | None = None) -> int:

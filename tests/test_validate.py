@@ -87,6 +87,20 @@ def test_exit_status_says_whether_every_claim_held(quick_run):
     assert rc == (0 if ok else 1)
 
 
+def test_readme_and_docs_show_this_quick_run(quick_run):
+    """The verdict blocks in README.md and docs/validate.md are what ``make
+    figures`` renders from this very run (``gosim validate --quick``)."""
+    from scripts import figures
+
+    rendered = figures.render_validate(quick_run[1])
+    shown = {str(d.relative_to(ROOT)): figures.read_blocks(d.read_text(), d.name).get("validate")
+             for d in figures.documents()}
+    assert shown["README.md"] is not None and shown["docs/validate.md"] is not None
+    for doc, block in shown.items():
+        if block is not None:
+            assert block == rendered, f"{doc}: stale validate figures; run: make figures"
+
+
 def test_report_has_a_plot_per_claim_and_the_knees(quick_run):
     _, rows, out = quick_run
     report = (out / "report.md").read_text()
