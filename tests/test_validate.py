@@ -144,6 +144,17 @@ def test_a_rerun_reuses_the_cached_runs(tmp_path, capsys, monkeypatch):
         assert (counts["ran"], counts["cached"]) == (0, runs)
 
 
+def test_default_claims_dir_outside_the_checkout(tmp_path, monkeypatch):
+    """Run from another directory, the checkout's experiments/claims is used;
+    a --claims-dir that is not a directory is bad input."""
+    from gosim.commands.validate import default_claims_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert default_claims_dir() == CLAIMS
+    (tmp_path / "experiments" / "claims").mkdir(parents=True)
+    assert default_claims_dir() == Path("experiments") / "claims"  # the working directory's
+
+
 # ------------------------------------------------------------------ bad input
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

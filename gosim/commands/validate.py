@@ -14,6 +14,18 @@ from gosim.errors import ConfigError, GosimError
 CLAIMS_DIR = Path("experiments") / "claims"
 
 
+def default_claims_dir() -> Path:
+    """``experiments/claims`` under the working directory, else the gosim
+    checkout's (the claims are the repository's experiments, not package data,
+    as ``configs/`` are); a non-editable install run elsewhere names the
+    directory with ``--claims-dir``."""
+    here = CLAIMS_DIR
+    if here.is_dir():
+        return here
+    checkout = Path(__file__).resolve().parents[2] / CLAIMS_DIR
+    return checkout if checkout.is_dir() else here
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -38,8 +50,10 @@ def validate(
         "--out", "-o", help="results: OUT/report.md, OUT/plots/, OUT/claim-<name>/")
     ] = Path("results") / "validate",
     fmt: Annotated[Format, typer.Option("--format", help="table | json")] = Format.table,
-    claims_dir: Annotated[Path, typer.Option(
-        "--claims-dir", help="where the claim files are")] = CLAIMS_DIR,
+    claims_dir: Annotated[Path | None, typer.Option(
+        "--claims-dir", help="where the claim files are (default: experiments/claims in the "
+                             "working directory, else in the gosim checkout)",
+        show_default=False)] = None,
 ) -> None:
     """Run the claims in experiments/claims/ (each an experiment and a check on
     its results, with an ablation that must fail the check), print the verdict
@@ -52,8 +66,10 @@ def validate(
 
     if jobs < 0:
         raise ConfigError(f"--jobs: expected 0 (every CPU) or more, got {jobs}")
+    claims_dir = claims_dir or default_claims_dir()
     if not claims_dir.is_dir():
-        raise ConfigError(f"--claims-dir: {claims_dir} is not a directory of claim files")
+        raise ConfigError(f"--claims-dir: {claims_dir} is not a directory of claim files "
+                          "(run from a gosim checkout, or name the directory with --claims-dir)")
     claims = load_claims(claims_dir, claim, quick=quick)  # ConfigError -> exit 2
     check_results_dir(out)  # exit 2, nothing written
 
