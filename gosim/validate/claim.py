@@ -148,6 +148,23 @@ def _set_dotted(data: dict[str, Any], path: str, value: Any, *, file: str, key: 
         cur, i = cur[name], j
 
 
+
+def _variant(data: dict[str, Any], what: str, sets: dict[str, Any], *, file: str
+             ) -> dict[str, Any]:
+    """A copy of the claim's experiment named ``<name>-<what>`` with the dotted
+    scenario keys of ``check.<what>.set`` applied."""
+    out = copy.deepcopy(data)
+    out["name"] = f"{data['name']}-{what}"
+    scenario = out.setdefault("scenario", {})
+    for k, v in sets.items():
+        try:
+            set_key_path(scenario, k, copy.deepcopy(v))
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ConfigError(f"cannot apply to the scenario: {e}", file=file,
+                              key=f"check.{what}.set.{k}") from None
+    return out
+
+
 def load_claim(path: Path, *, quick: bool = False) -> Claim:
     """Read a claim file and build its experiment and ablation (raises ConfigError)."""
     file = str(path)
@@ -188,31 +205,16 @@ def load_claim(path: Path, *, quick: bool = False) -> Claim:
             raise ConfigError(f"the sweep sets '{clash[0]}' in every run, which would undo "
                               "the ablation; expected a key the sweep leaves alone", file=file,
                               key=f"check.ablation.set.{k}")
-    abl = copy.deepcopy(data)
-    abl["name"] = f"{data['name']}-ablation"
-    scenario = abl.setdefault("scenario", {})
-    for k, v in check.ablation.set.items():
-        try:
-            set_key_path(scenario, k, copy.deepcopy(v))
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise ConfigError(f"cannot apply to the scenario: {e}", file=file,
-                              key=f"check.ablation.set.{k}") from None
-    abl_exp = build_experiment(abl, file=file, default_name=path.stem)
+    abl_exp = build_experiment(
+        _variant(data, "ablation", check.ablation.set, file=file),
+        file=file, default_name=path.stem)
     mix_exp = None
     if check.mix is not None:
         if check.figure != "waste":
             raise ConfigError(f"a mix is reported by the 'waste' figure only, not by "
                               f"{check.figure!r}", file=file, key="check.mix")
-        mix = copy.deepcopy(data)
-        mix["name"] = f"{data['name']}-mix"
+        mix = _variant(data, "mix", check.mix.set, file=file)
         mix["sweep"] = {"replications": check.mix.replications}
-        scenario = mix.setdefault("scenario", {})
-        for k, v in check.mix.set.items():
-            try:
-                set_key_path(scenario, k, copy.deepcopy(v))
-            except (KeyError, TypeError, ValueError, IndexError) as e:
-                raise ConfigError(f"cannot apply to the scenario: {e}", file=file,
-                                  key=f"check.mix.set.{k}") from None
         mix_exp = build_experiment(mix, file=file, default_name=path.stem)
     claim = Claim(path.stem, path, check, exp, abl_exp, mix_exp)
     from gosim.validate.figures import check_selections
