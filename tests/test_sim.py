@@ -431,3 +431,23 @@ def test_span_set_utilisation_is_a_fraction_of_time():
         assert row["utilisation"] * end <= summed
     assert any(row["utilisation"] * end < row["hold_mean_ns"] * row["acquisitions"]
                for row in rows)  # overlapping operations count once
+
+
+def test_fixed_warmup_ends_on_a_completion_bin_boundary() -> None:
+    """A fixed warm-up drops whole completion bins: the completions counted after
+    it and the time they are divided by start at the same instant (a warm-up
+    inside the first bin used to count that bin's completions over a shorter
+    span, inflating throughput)."""
+    def run(warm: int) -> dict:
+        return simulate(Scenario.model_validate({
+            "design": "go1.27", "gomaxprocs": 1, "seed": 3,
+            "warmup": {"method": "fixed", "duration_ns": warm},
+            "workload": {"groups": [{"size": 48, "pointer_free_fraction": 1.0,
+                                     "allocations": 2000, "work_ns": 50}]}})).metrics
+    none, inside, edge = run(0), run(9_999), run(10_000)  # untimed: 10 us bins
+    assert none["warmup_ns"] == 0 and none["allocs_after_warmup"] == 2000
+    assert inside["warmup_ns"] == edge["warmup_ns"] == 10_000
+    assert inside["allocs_after_warmup"] == edge["allocs_after_warmup"] < 2000
+    assert inside["allocs_per_sim_second"] == edge["allocs_per_sim_second"]
+    span = none["sim_time_ns"] - 10_000
+    assert edge["allocs_per_sim_second"] == edge["allocs_after_warmup"] / span * 1e9

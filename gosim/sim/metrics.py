@@ -46,7 +46,9 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
         series[-1] *= acct.bin_ns / (end % acct.bin_ns)
     wu = sc.warmup
     if wu.method == "fixed":
-        warm_ns = min(wu.duration_ns, end)
+        # completions are counted per bin: the warm-up ends at the first bin boundary
+        # at or after duration_ns, so the count and the time it is divided by agree
+        warm_ns = min(-(-wu.duration_ns // acct.bin_ns) * acct.bin_ns, end)
     elif wu.method == "mser5" and nbins >= 10:
         warm_ns = mser5_truncation(series) * acct.bin_ns
     else:
