@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:  # click turns EOF on a prompt into Abort; gosim has no prompts
         print("gosim: aborted", file=sys.stderr)
         return 1
+    except OSError as e:  # the file system refused a write or read the checks did not foresee
+        print(f"gosim: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # outside a command body (typer maps it to 130 inside one)
         print("gosim: interrupted", file=sys.stderr)
         return 130

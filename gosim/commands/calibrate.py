@@ -66,6 +66,10 @@ def calibrate(
 
     if reps < 1:
         raise GosimError(f"--reps: expected 1 or more, got {reps}")
+    from gosim.runner.core import check_results_dir
+
+    # before minutes of measuring: an unwritable --out is exit 2, nothing measured
+    check_results_dir(out.parent if out is not None else Path("profiles"))
     if refit_from is not None:
         from gosim.sim.profiles import read_profile
 

@@ -81,6 +81,10 @@ def locks(
     d = get_design(design)  # UnknownPresetError -> exit 2
     if out is not None and (out.suffix.lower() != ".png" or out.is_dir()):
         raise ConfigError(f"--out {out}: expected a .png file to write")
+    if out is not None:
+        from gosim.runner.core import check_results_dir
+
+        check_results_dir(out.parent)  # exit 2, nothing written
     ranking = lock_ranking(d)
     ranks = rank_graph(ranking)
     console = Console()

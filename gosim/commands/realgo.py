@@ -43,7 +43,9 @@ def realgo(
     from rich.console import Console
 
     from gosim.realgo.run import run_realgo
+    from gosim.runner.core import check_results_dir
 
+    check_results_dir(out)  # exit 2 before building or running anything
     console = Console()
 
     def show(rc: RunComparison) -> None:

@@ -88,6 +88,9 @@ def run(
 
     console = Console()
     if dry_run:
+        from gosim.runner.core import check_results_dir
+
+        check_results_dir(out / exp.name)  # as a real run would: exit 2 on a bad --out
         _print_dry_run(console, exp, out, jobs)
         return
 

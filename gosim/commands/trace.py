@@ -90,6 +90,9 @@ def trace(
     dest = out if out is not None else Path(f"trace-{exp.name}-run{run}.json")
     if dest.exists() and dest.is_dir():
         raise ConfigError(f"--out {dest}: is a directory; expected a file name")
+    from gosim.runner.core import check_results_dir
+
+    check_results_dir(dest.parent)  # exit 2 before simulating, nothing written
 
     from gosim.atomic_write import atomic_path
     from gosim.sim import simulate

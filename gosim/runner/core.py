@@ -95,10 +95,9 @@ def default_jobs() -> int:
 
 def _estimated_cost(spec: RunSpec) -> float:
     """Rough run cost for longest-first scheduling (does not affect results)."""
-    sc = spec.scenario
-    if all(g.allocations is not None for g in sc.workload.groups):
-        return float(sum(g.count * (g.allocations or 0) for g in sc.workload.groups))
-    return float(sc.duration_ns or 0) * sc.gomaxprocs
+    from gosim.runner.estimate import work
+
+    return work(spec.scenario)[1]
 
 
 def run_experiment(

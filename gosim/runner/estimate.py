@@ -171,9 +171,9 @@ def _measured_samples(todo: list[RunSpec], budget_s: float) -> list[Sample]:
         if samples:
             distinct.sort(key=lambda fs: -min(_distance(fs[0], x) for x, _ in samples))
         f, spec = distinct.pop(0)
+        t0 = time.perf_counter()
         try:
             small = _shrunk(spec.scenario)
-            t0 = time.perf_counter()
             simulate(small)
             wall = time.perf_counter() - t0
         except Exception:  # a run that fails fails again for real; no sample

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gosim.analysis.stats import t_confidence_interval
+from gosim.analysis.tables import ok_runs
 from gosim.analysis.theory import mva_machine_repairman
 from gosim.errors import ConfigError
 
@@ -130,10 +131,6 @@ def _one(df: pd.DataFrame, metric: str) -> float:
     return float(metric_values(df, metric).iloc[0])
 
 
-def _ok(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs[runs["error"].isna()] if "error" in runs.columns else runs
-
-
 # ------------------------------------------------------------------ figures
 
 def _value(check: Check, rep: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> float:
@@ -221,7 +218,7 @@ def mix_waste(runs: pd.DataFrame) -> tuple[Figure, Figure]:
     request up to its size class (or to whole pages) costs. Heap: 1 -
     requested_bytes / heap_inuse_bytes, which adds the tails of spans and the
     unused slots of the spans still cached or partly filled at the end."""
-    runs = _ok(runs)
+    runs = ok_runs(runs)
     req = runs["requested_bytes"].astype(float)
     rounding = (1.0 - req / runs["total_alloc_bytes"].astype(float)).tolist()
     heap = (1.0 - req / runs["heap_inuse_bytes"].astype(float)).tolist()
@@ -336,7 +333,7 @@ FIGURES: dict[str, Callable[[Check, pd.DataFrame, dict[str, pd.DataFrame]], floa
 
 def compute(check: Check, tables: dict[str, pd.DataFrame]) -> Figure:
     """The check's figure for each replication, summarised."""
-    runs = _ok(tables["runs"])
+    runs = ok_runs(tables["runs"])
     if runs.empty:
         return summarise([])
     fn = FIGURES[check.figure]

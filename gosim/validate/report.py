@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from gosim.analysis.report import knees
-from gosim.atomic_write import write_text_atomic
+from gosim.atomic_write import write_text_atomic, write_with
 from gosim.validate.figures import (
     SIZE_KEY,
     THROUGHPUT,
@@ -118,11 +118,10 @@ def _plot(v: Verdict, path: Path) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
 
 
 # ------------------------------------------------------------------ report
