@@ -32,7 +32,6 @@ from gosim.runtime.mspan import MSpan
 from gosim.runtime.sizeclasses import get_table
 from gosim.scenario import Scenario
 from gosim.sim.engine import Simulation
-from gosim.sim.goroutine import lock_check
 
 #: per preset: the ranks, lowest first, and the allowed (held, acquired) rank pairs
 EXPECTED: dict[str, tuple[list[str], set[tuple[str, str]]]] = {
@@ -216,11 +215,11 @@ def _mixed(preset: str, **kw: Any) -> Scenario:
 def test_every_preset_passes_the_check_and_results_are_unchanged(preset: str) -> None:
     plain = Simulation(_mixed(preset))
     checked = Simulation(_mixed(preset, check_lock_order=True))
-    assert lock_check(plain) is None
+    assert plain.lock_check is None
     a = plain.run().to_dict()
     b = checked.run().to_dict()
     assert a == b
-    chk = lock_check(checked)
+    chk = checked.lock_check
     assert chk is not None
     # it saw every acquisition of every lock row (mutex grants, span-set operations)
     assert chk.checked == sum(r["acquisitions"] for r in b["locks"]) > 0
@@ -248,7 +247,7 @@ def test_ablations_pass_the_check(preset: str, overrides: dict[str, Any]) -> Non
                                     "lifetime": {"kind": "allocations", "value": 8}}]})
     sim = Simulation(scenario(**sc, check_lock_order=True))
     assert sim.run().to_dict() == Simulation(scenario(**sc)).run().to_dict()
-    chk = lock_check(sim)
+    chk = sim.lock_check
     assert chk is not None and chk.checked > 0
     ranks = [r.name for r in design_ranks(sim.design)]
     assert ("globalMalloc" in ranks) == sim.design.global_lock
@@ -269,7 +268,7 @@ def test_the_check_changes_no_result_on_random_scenarios(preset: str, procs: int
                                     "lifetime": {"kind": "allocations", "value": keep}}]})
     checked = Simulation(scenario(**sc, check_lock_order=True))
     assert checked.run().to_dict() == Simulation(scenario(**sc)).run().to_dict()
-    chk = lock_check(checked)
+    chk = checked.lock_check
     assert chk is not None and set(chk.observed.edges) <= set(chk.ranking.edges)
 
 
@@ -279,7 +278,7 @@ def test_the_check_in_step_mode_with_a_timed_run() -> None:
     a = Simulation(scenario(**sc)).run().to_dict()
     sim = Simulation(scenario(**sc, check_lock_order=True))
     assert sim.run().to_dict() == a
-    chk = lock_check(sim)
+    chk = sim.lock_check
     assert chk is not None and ("global", "mheap") in chk.observed.edges
 
 

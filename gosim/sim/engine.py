@@ -17,6 +17,7 @@ from numpy.random import SeedSequence
 from gosim.errors import ConfigError
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.runtime.design import get_design
+from gosim.runtime.lockrank import LockOrderCheck, lock_ranking
 from gosim.runtime.malloc import LARGE, TINY, Runtime
 from gosim.scenario import Scenario
 from gosim.sim import batch
@@ -80,6 +81,9 @@ class Simulation:
         groups = scenario.workload.groups
         total = sum(g.count for g in groups)
         seeds = SeedSequence(scenario.seed).spawn(total)
+        #: the lock-order check its goroutines share (None unless the scenario asks)
+        self.lock_check = (LockOrderCheck(lock_ranking(design, self.rt))
+                           if scenario.check_lock_order else None)
         self.gs: list[GCtx] = []
         for grp in groups:
             for _ in range(grp.count):

@@ -10,7 +10,6 @@ its goroutines. Off, it costs one attribute check per lock and atomic.
 from __future__ import annotations
 
 import sys
-import weakref
 from array import array
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ import numpy as np
 from numpy.random import SeedSequence
 
 from gosim.runtime.context import AtomicCell, Mutex
-from gosim.runtime.lockrank import LockOrderCheck, lock_ranking, site_of
+from gosim.runtime.lockrank import site_of
 from gosim.sim.alloc import Charges
 from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.env import PTimeout
@@ -30,20 +29,6 @@ if TYPE_CHECKING:
     from gosim.sim.engine import Simulation
 
 _COST_NAMES = sorted(COST_PARAMETERS)
-
-#: simulation -> its lock-order check (created by its first goroutine)
-_CHECKS: weakref.WeakKeyDictionary[Simulation, LockOrderCheck] = weakref.WeakKeyDictionary()
-
-
-def lock_check(sim: Simulation) -> LockOrderCheck | None:
-    """The lock-order check of ``sim`` (None unless its scenario asks for it)."""
-    if not sim.scenario.check_lock_order:
-        return None
-    chk = _CHECKS.get(sim)
-    if chk is None:
-        chk = _CHECKS[sim] = LockOrderCheck(lock_ranking(sim.design, sim.rt))
-    return chk
-
 
 def _nothing() -> Any:
     return
@@ -85,7 +70,7 @@ class GCtx:
         #: completion times of this goroutine's allocations (``time`` lifetimes)
         self.comp_times: array[int] | None = array("q") if lt.kind == "time" else None
         #: the simulation's lock-order check (None: not checking)
-        self.check = lock_check(sim)
+        self.check = sim.lock_check
 
     # -- costs ----------------------------------------------------------------------
     def _stream(self, name: str) -> Stream:
