@@ -41,6 +41,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from gosim.analysis.tables import wait_shares
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
@@ -133,13 +135,6 @@ def run_quickstart(out_dir: Path, jobs: int | None = None) -> tuple[pd.DataFrame
     return pd.read_parquet(results / "runs.parquet"), manifest
 
 
-def _lock_shares(row: pd.Series) -> dict[str, float]:
-    """Lock kind -> share of P time waiting on it (NaN: the lock does not exist)."""
-    prefix = "p_time_share_wait_"
-    return {k.removeprefix(prefix): float(v) for k, v in row.items()
-            if isinstance(k, str) and k.startswith(prefix) and not pd.isna(v)}
-
-
 def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
     for col in (PRESET, SIZE, "gomaxprocs", "allocs_per_sim_second", "alloc_page_faults",
                 "alloc_span_calls", "sim_ns_per_alloc", "mallocs"):
@@ -173,7 +168,7 @@ def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
         for s in sizes:
             one, top = mean.loc[(d, s, lo)], mean.loc[(d, s, hi)]
             scaling = top["allocs_per_sim_second"] / (hi / lo * one["allocs_per_sim_second"])
-            shares = _lock_shares(top)
+            shares = wait_shares(top)
             kind = max(shares, key=lambda k: shares[k]) if shares else None
             waiting = f"{_LOCKS.get(kind, kind)}: {pct(shares[kind])}" if kind else "no lock"
             atomic = top.get("p_time_share_atomic", 0.0)

@@ -54,6 +54,14 @@ def facet_label(row: pd.Series | dict[str, Any], keys: list[str]) -> str:
     return ", ".join(f"{short_key(k)}={row[k]}" for k in keys)
 
 
+def wait_shares(run: pd.Series) -> dict[str, float]:
+    """Lock kind -> share of P time waiting on it, for one row of runs.parquet
+    (its ``p_time_share_wait_<kind>`` columns; NaN: no such lock in that run)."""
+    pre = "p_time_share_wait_"
+    return {k[len(pre):]: float(v) for k, v in run.items()
+            if isinstance(k, str) and k.startswith(pre) and v == v}
+
+
 def ok_runs(runs: pd.DataFrame) -> pd.DataFrame:
     if "error" not in runs.columns:
         return runs

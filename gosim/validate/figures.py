@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gosim.analysis.stats import t_confidence_interval
-from gosim.analysis.tables import ok_runs
+from gosim.analysis.tables import ok_runs, wait_shares
 from gosim.analysis.theory import mva_machine_repairman
 from gosim.errors import ConfigError
 
@@ -286,13 +286,6 @@ def _mva(check: Check, rep: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> fl
         dev = float(np.max(np.abs(m["sim"] / m["mva"] - 1.0)))
         worst = dev if math.isnan(worst) else max(worst, dev)
     return worst
-
-
-def wait_shares(r: pd.Series) -> dict[str, float]:
-    """Lock kind -> share of P time waiting on it, for one run."""
-    pre = "p_time_share_wait_"
-    return {k[len(pre):]: float(v) for k, v in r.items()
-            if isinstance(k, str) and k.startswith(pre) and v == v}
 
 
 def bottleneck(r: pd.Series) -> tuple[str, float]:

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from gosim.analysis.report import knees
+from gosim.analysis.tables import wait_shares
 from gosim.atomic_write import write_text_atomic, write_with
 from gosim.validate.figures import (
     SIZE_KEY,
@@ -21,7 +22,6 @@ from gosim.validate.figures import (
     per_run_waste,
     release_pairs,
     select,
-    wait_shares,
 )
 from gosim.validate.run import Verdict
 
