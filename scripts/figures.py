@@ -255,12 +255,17 @@ def _work(w: Any) -> str:
     return "" if w == 0 else f", {w} ns work"
 
 
-def render_benchmarks(measured: dict[str, Any]) -> str:
+def _section(measured: dict[str, Any], name: str) -> dict[str, Any]:
+    """One section of benchmarks/measured.json, or how to measure it."""
     try:
-        b = measured["bench"]
+        return measured[name]
     except KeyError:
-        raise FiguresError(f"{MEASURED}: no 'bench' section; run: "
-                           "python scripts/measure.py bench") from None
+        raise FiguresError(f"{MEASURED}: no {name!r} section; run: "
+                           f"python scripts/measure.py {name}") from None
+
+
+def render_benchmarks(measured: dict[str, Any]) -> str:
+    b = _section(measured, "bench")
     out = ["Simulated allocations per wall-clock second, one process:", "",
            "| case | batched | step | speed-up |", "|---|---|---|---|"]
     for c in b["cases"]:
@@ -285,11 +290,7 @@ def _step(step: dict[str, Any]) -> str:
 
 
 def render_times(measured: dict[str, Any]) -> str:
-    try:
-        m = measured["make"]
-    except KeyError:
-        raise FiguresError(f"{MEASURED}: no 'make' section; run: "
-                           "python scripts/measure.py make") from None
+    m = _section(measured, "make")
     go = m["go"]
     venv = go["venv_toolchain"]
     cached = go["cached_toolchains"]

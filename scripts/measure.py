@@ -107,10 +107,15 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str
     return out
 
 
+#: pytest's closing line, e.g. "==== 1 failed, 278 passed, 1 warning in 12.3s (0:00:12) ===="
+#: (not gosim's own "96 runs: 96 ran, ..., 0 failed; 17.0 s" summary)
+_PYTEST_TALLY = re.compile(r"=* ?(\d+ [a-z]+(, )?)+ in [\d.]+s( \([\d:]+\))?( =*)?")
+
+
 def pytest_tally(log: Path) -> str | None:
     """pytest's closing counts in a log: "1 failed, 278 passed, 1 warning"."""
     lines = [ln.strip("= ") for ln in log.read_text(errors="replace").splitlines()
-             if re.search(r"\d+ (passed|failed)", ln) and " in " in ln]
+             if _PYTEST_TALLY.fullmatch(ln.strip())]
     return re.sub(r" in [\d.]+s.*", "", lines[-1]) if lines else None
 
 

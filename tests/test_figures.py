@@ -172,3 +172,7 @@ def test_measure_reads_pytests_closing_tally(tmp_path) -> None:
     assert pytest_tally(log) == "279 passed"
     log.write_text("make: *** No rule to make target 'test'.\n")
     assert pytest_tally(log) is None
+    # make run's log ends with gosim's own summary, which is not a pytest tally
+    log.write_text("96 runs: 96 ran, 0 skipped (cached), 0 failed; 17.0 s. Results in "
+                   "results/quickstart\n")
+    assert pytest_tally(log) is None
