@@ -28,9 +28,17 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
 from gosim.runtime.design import PRESETS, Design
 from gosim.runtime.sizeclasses import PRESETS as SIZECLASS_PRESETS
-from gosim.workload.spec import Dist, GoroutineGroup, Lifetime, Shorthand, Strict, Workload
+from gosim.workload.spec import (
+    Dist,
+    GoroutineGroup,
+    Lifetime,
+    LiveHeap,
+    Shorthand,
+    Strict,
+    Workload,
+)
 
-__all__ = ["Dist", "GoroutineGroup", "Lifetime", "Workload", "DesignSpec", "Warmup", "Scenario",
+__all__ = ["Dist", "GCSpec", "GoroutineGroup", "Lifetime", "LiveHeap", "Workload", "DesignSpec", "Warmup", "Scenario",
            "cost_parameter_names", "design_options"]
 
 
@@ -131,6 +139,18 @@ class Warmup(BaseModel):
     duration_ns: int = Field(default=0, ge=0, description="`fixed`: the warm-up, ns")
 
 
+class GCSpec(BaseModel):
+    """The garbage collector (runtime/mgc.go, mgcpacer.go): GOGC and GOMEMLIMIT."""
+
+    model_config = Strict
+    enabled: bool = Field(default=True, description="run the collector (false: GOGC=off)")
+    gogc: int = Field(default=100, ge=1, le=100_000,
+                      description="GOGC: heap growth over the marked heap before the next "
+                      "cycle, percent")
+    memory_limit_bytes: int | None = Field(
+        default=None, ge=1, description="GOMEMLIMIT, bytes (null: no limit)")
+
+
 class Scenario(BaseModel):
     """One simulation run, fully specified."""
 
@@ -139,6 +159,7 @@ class Scenario(BaseModel):
                                description="the allocator design: a preset name, or a mapping")
     gomaxprocs: int = Field(default=1, ge=1, le=1024, description="number of Ps")
     workload: Workload = Field(default_factory=Workload, description="what the goroutines do")
+    gc: GCSpec = Field(default_factory=GCSpec, description="the garbage collector")
     #: the names are checked where the scenario is used (gosim.config, gosim.sim.costmodel)
     costs: dict[str, Dist] = Field(
         default_factory=dict,

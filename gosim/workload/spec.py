@@ -204,11 +204,29 @@ class GoroutineGroup(BaseModel):
     allocations: int | None = Field(
         default=None, ge=0,
         description="allocations per goroutine (null: run until the scenario's `duration_ns`)")
+    touch: bool = Field(
+        default=False, description="write one byte per 4 KiB page of each object, as a program "
+        "using its memory does: the first write to a fresh OS page faults it in")
+
+
+class LiveHeap(BaseModel):
+    """A live heap built before the goroutines start and kept to the end (a
+    ballast: e.g. a linked list of pointerful 1 KiB nodes). The collector marks
+    it every cycle, so it sets the heap goal and the mark work."""
+
+    model_config = Strict
+    bytes: int = Field(default=0, ge=0, description="total bytes of live objects (0: none)")
+    object_size: int = Field(default=1024, ge=1, le=32768,
+                             description="size of each live object, bytes (a small object)")
+    pointer_free: bool = Field(default=False,
+                               description="the objects hold no pointers (not scanned)")
 
 
 class Workload(BaseModel):
     """What the goroutines do."""
 
     model_config = Strict
+    live_heap: LiveHeap = Field(default_factory=LiveHeap,
+                                description="live heap kept for the whole run (a ballast)")
     groups: list[GoroutineGroup] = Field(default_factory=lambda: [GoroutineGroup()], min_length=1,
                                          description="goroutine groups (at least one)")
