@@ -13,6 +13,8 @@
 //   - nelems (nelems.go): objects per span of each size class, counted from
 //     heap-in-use steps.
 //   - bench (bench.go): ns per allocation, one size at a time, objects dropped.
+//   - scaling (scaling.go): one multi-P run, GC on or off, printed as one
+//     ground-truth record; grid: many such runs, one process each.
 //
 // How the harness makes mallocgc see exactly the requested object:
 //
@@ -118,6 +120,12 @@ func main() {
 	}
 	var res map[string]any
 	switch sp.Mode {
+	case "scaling": // scaling.go: prints its own record
+		runScaling(os.Args[1])
+		return
+	case "grid":
+		runGrid(os.Args[1])
+		return
 	case "workload":
 		res = runWorkload(&sp)
 	case "nelems":
