@@ -54,7 +54,11 @@ class Ctx(Protocol):
     #: the goroutine this code runs for (getg().goid; the flow's goroutine -> P edge)
     gid: int
 
-    def lock(self, mu: Mutex) -> Gen[None]: ...
+    def lock(self, mu: Mutex, fn: str = "") -> Gen[None]:
+        """Take ``mu`` for runtime function ``fn`` (Go's name, e.g.
+        ``(*mheap).freeSpan``: whom the mutex profile blames for the waits
+        its critical section causes)."""
+        ...
 
     def unlock(self, mu: Mutex) -> Gen[None]: ...
 
@@ -80,7 +84,7 @@ class NoSimCtx:
         self.gid = gid
         self.held: list[Mutex] = []
 
-    def lock(self, mu: Mutex) -> Gen[None]:
+    def lock(self, mu: Mutex, fn: str = "") -> Gen[None]:
         if mu in self.held:
             raise RuntimeError(f"self-deadlock: {mu.name} already held")
         self.held.append(mu)

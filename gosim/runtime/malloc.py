@@ -74,6 +74,8 @@ class Runtime:
         #: the global-lock design's one lock around every malloc
         self.global_lock = Mutex("global", "global") if design.global_lock else None
         self.large_cutoff = design.large_object_cutoff_bytes
+        #: the collector's pacer hooks (gosim.sim.gc.SimGC; None: no collector)
+        self.gc_hook: Any = None
         self._classify_cache: dict[tuple[int, bool], tuple[int, int, int]] = {}
 
     # -- classification ------------------------------------------------------------
@@ -174,6 +176,11 @@ class Runtime:
         # c.nextFree: the cached span is exhausted -> refill
         self.stats.refills[spc] += 1
         yield from c.refill(ctx, self.central[spc], spc)
+        hook = self.gc_hook
+        if hook is not None:
+            # mcache.go refill: heapLive grows by the span's bytes not yet allocated
+            s = c.alloc[spc]
+            hook.refilled(ctx, s.npages * PAGE_SIZE - s.alloc_count * s.elemsize)
         a = c.take(spc)
         self.count_small(c, spc, elemsize, 1, size)
         if kind == TINY:
@@ -186,10 +193,18 @@ class Runtime:
         npages = -(-size // PAGE_SIZE)
         spc = int(noscan)
         yield from ctx.spend("large_alloc_ns")
+        sweeper = self.mheap.sweeper
+        if sweeper is not None and sweeper.active:
+            yield from sweeper.deduct_sweep_credit(ctx, npages)
+            yield from sweeper.reclaim(ctx, npages)
         s = yield from self.mheap.alloc(ctx, pp, npages, spc)
         s.alloc_bits = 1
         s.alloc_count = 1
         s.freeindex = 1
+        if pp.mcache.marking:
+            s.mark_bits = 1  # allocated black
+        if self.gc_hook is not None:
+            self.gc_hook.refilled(ctx, npages * PAGE_SIZE)
         yield from self.central[spc].push_full(ctx, s)
         if s.needzero:
             yield from ctx.spend("zero_per_byte_ns", size)
@@ -275,6 +290,10 @@ class Runtime:
             c.avail[spc] = 0
         c.tiny = 0
         c.tiny_offset = 0
+
+    def gc_heap_live(self) -> int:
+        """The pacer's heapLive (0 without a collector)."""
+        return self.gc_hook.heap_live() if self.gc_hook is not None else 0
 
     # -- statistics -------------------------------------------------------------------------
     def memstats(self) -> dict[str, Any]:

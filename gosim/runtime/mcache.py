@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 class MCache:
     __slots__ = ("alloc", "avail", "reserved", "tiny", "tiny_offset", "batched", "tiny_allocs",
-                 "local_small_allocs")
+                 "local_small_allocs", "marking", "black_bytes", "last_new", "scan_alloc",
+                 "flush_gen")
 
     def __init__(self, num_span_classes: int, batched: bool) -> None:
         #: cached span per span class (None plays emptymspan)
@@ -39,18 +40,40 @@ class MCache:
         #: folded into MemStats as ReadMemStats does when it flushes the caches
         self.tiny_allocs = 0
         self.local_small_allocs = 0
+        #: the collector is marking: new objects are allocated black (mgcmark.go
+        #: gcmarknewobject), counted in ``black_bytes``
+        self.marking = False
+        self.black_bytes = 0
+        #: slots (a bitmask of the cached span) of the last ``take(..., track=True)``
+        self.last_new = 0
+        #: bytes of pointerful objects allocated since the last flush (mcache.scanAlloc)
+        self.scan_alloc = 0
+        #: the sweepgen this cache was last flushed at (mcache.flushGen)
+        self.flush_gen = 0
 
-    def take(self, spc: int, n: int = 1) -> int:
+    def take(self, spc: int, n: int = 1, track: bool = False) -> int:
         """Hand out n cached objects of span class spc (n <= avail[spc]): the
-        nextFreeFast path. Returns the address of the last object."""
+        nextFreeFast path. Returns the address of the last object. While the
+        collector marks, the objects are allocated black; with ``track`` the
+        slots taken are left in ``last_new`` (a bitmask of the span) for the
+        caller's liveness bookkeeping."""
         self.avail[spc] -= n
         if self.batched:
             res = self.reserved[spc]
             addr = res[n - 1]
             del res[:n]
-            return addr
+            return addr  # a thread cache (tcmalloc): no collector (docs/decisions.md)
         s = self.alloc[spc]
-        return s.alloc_one() if n == 1 else s.alloc_many(n)  # type: ignore[union-attr]
+        if not (self.marking or track):
+            return s.alloc_one() if n == 1 else s.alloc_many(n)  # type: ignore[union-attr]
+        before = s.alloc_bits  # type: ignore[union-attr]
+        addr = s.alloc_one() if n == 1 else s.alloc_many(n)  # type: ignore[union-attr]
+        new = s.alloc_bits & ~before  # type: ignore[union-attr]
+        if self.marking:
+            s.mark_bits |= new  # type: ignore[union-attr]
+            self.black_bytes += n * s.elemsize  # type: ignore[union-attr]
+        self.last_new = new
+        return addr
 
     def refill(self, ctx: Ctx, central: MCentral, spc: int) -> Gen[None]:
         """mcache.go refill: return the exhausted span, get a new one from mcentral."""

@@ -25,6 +25,7 @@ from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
 
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
+    from gosim.runtime.mgcsweep import Sweeper
     from gosim.runtime.mheap import MHeap
     from gosim.runtime.mspan import MSpan
     from gosim.runtime.runtime2 import P
@@ -44,6 +45,10 @@ class MCentral:
         self.partial: dict[int, MSpan] = {}
         #: spans with no free objects or owned by an mcache
         self.full: dict[int, MSpan] = {}
+        #: the same two sets for spans that need sweeping (the collector's last
+        #: cycle marked them and nobody has swept them yet)
+        self.partial_unswept: dict[int, MSpan] = {}
+        self.full_unswept: dict[int, MSpan] = {}
         # ``shared`` (design.mcentral_lock: shared): one lock or span-set cell for
         # every class, made by the Runtime; otherwise this class's own
         name = f"mcentral[spc={spanclass}]"
@@ -55,23 +60,65 @@ class MCentral:
                 f"{name}.spanset", "spanset", spanclass, self.size_class)
 
     # -- list moves (no lock, no cost: callers own the synchronisation) ---------------
+    # Go 1.15+ keeps four span sets per class, indexed by sweepgen (mcentral.go
+    # partialSwept / partialUnswept / fullSwept / fullUnswept); the collector's
+    # sweepgen flip (``flip_sweepgen``) turns the swept sets into the unswept ones.
     def to_partial(self, s: MSpan) -> None:
-        """The span has free objects and no owner (a sweep freed a slot of a full span)."""
-        self.full.pop(s.sid, None)
+        """The span has free objects and no owner (swept)."""
+        self._off_list(s)
         self.partial[s.sid] = s
         s.on_list = "partial"
 
     def to_full(self, s: MSpan) -> None:
-        """The span has no free objects or is owned by an mcache."""
-        self.partial.pop(s.sid, None)
+        """The span has no free objects or is owned by an mcache (swept)."""
+        self._off_list(s)
         self.full[s.sid] = s
         s.on_list = "full"
 
+    def _off_list(self, s: MSpan) -> None:
+        lst = s.on_list
+        if lst == "partial":
+            del self.partial[s.sid]
+        elif lst == "full":
+            del self.full[s.sid]
+        elif lst == "partial_unswept":
+            del self.partial_unswept[s.sid]
+        elif lst == "full_unswept":
+            del self.full_unswept[s.sid]
+
     def remove(self, s: MSpan) -> None:
-        """Take the span off both lists (it is going back to the heap)."""
-        self.partial.pop(s.sid, None)
-        self.full.pop(s.sid, None)
+        """Take the span off every list (it is going back to the heap)."""
+        self._off_list(s)
         s.on_list = ""
+
+    def flip_sweepgen(self) -> bool:
+        """mgc.go gcSweep's sweepgen += 2 as this class sees it: every span on a
+        swept set now needs sweeping. True if the class has spans to sweep."""
+        assert not self.partial_unswept and not self.full_unswept, "sweep not finished"
+        self.partial_unswept, self.partial = self.partial, self.partial_unswept
+        self.full_unswept, self.full = self.full, self.full_unswept
+        for s in self.partial_unswept.values():
+            s.on_list = "partial_unswept"
+        for s in self.full_unswept.values():
+            s.on_list = "full_unswept"
+        return bool(self.partial_unswept or self.full_unswept)
+
+    def pop_unswept(self) -> MSpan | None:
+        """mgcsweep.go nextSpanForSweep for this class: partial unswept first."""
+        d = self.partial_unswept or self.full_unswept
+        if not d:
+            return None
+        sid = next(iter(d))
+        s = d.pop(sid)
+        s.on_list = ""
+        return s
+
+    def push_swept(self, s: MSpan) -> None:
+        """After a sweep that keeps the span: the swept set it belongs on."""
+        if s.free_count() > 0:
+            self.to_partial(s)
+        else:
+            self.to_full(s)
 
     def push_full(self, ctx: Ctx, s: MSpan) -> Gen[None]:
         """A large object's span, fresh from the heap, joins the full list
@@ -84,16 +131,31 @@ class MCentral:
     # -- cacheSpan / uncacheSpan ---------------------------------------------------
     def cache_span(self, ctx: Ctx) -> Gen[tuple[MSpan, int, list[int]]]:
         """mcentral.go cacheSpan: give an mcache a span with free objects.
-        Returns (span, objects granted, reserved addresses)."""
+        Returns (span, objects granted, reserved addresses).
+
+        With the collector on, first the proportional sweeper (mgcsweep.go
+        deductSweepCredit) sweeps what this span's bytes owe; then a swept
+        partial span, else an unswept partial one swept here, else unswept full
+        ones swept until one has room (at most a budget of 100), else a fresh
+        span from the heap (``grow``). A span swept here is kept even if every
+        object in it died (sweep with preserve: no freeSpan)."""
         st = self.heap.stats
         st.cache_span_calls += 1
         key = ctx.p, self.spanclass
+        sweeper = self.heap.sweeper
+        if sweeper is not None and sweeper.active:
+            yield from sweeper.deduct_sweep_credit(ctx, self.npages)
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
             if self.partial:
                 s = self.partial.pop(next(iter(self.partial)))
+                s.on_list = ""
             else:
-                s = yield from self.grow(ctx)
+                s = None
+                if sweeper is not None and (self.partial_unswept or self.full_unswept):
+                    s = yield from self._sweep_for_cache(ctx, sweeper)
+                if s is None:
+                    s = yield from self.grow(ctx)
             s.on_list = ""
             if self.batch:
                 return (yield from self._transfer_lockfree(ctx, s))
@@ -102,13 +164,21 @@ class MCentral:
             st.flow_cache_spans[key] += 1
             st.flow_cache_objects[key] += n
             return s, n, []
-        yield from ctx.lock(self.lock)
+        yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
         yield from ctx.spend("mcentral_cachespan_ns")
         s = next(iter(self.partial.values())) if self.partial else None
+        if s is None and sweeper is not None and (self.partial_unswept or self.full_unswept):
+            # Go <= 1.14: an unswept span is taken off the list, the lock dropped
+            # while it is swept, and the lock retaken to put it on the 'empty' list
+            yield from ctx.unlock(self.lock)
+            s = yield from self._sweep_for_cache(ctx, sweeper)
+            yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            if s is not None:
+                self.to_partial(s)
         if s is None:
             yield from ctx.unlock(self.lock)
             s = yield from self.grow(ctx)
-            yield from ctx.lock(self.lock)
+            yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
             yield from ctx.spend("mcentral_insert_ns")
             self.to_partial(s)
         if self.batch:
@@ -128,6 +198,32 @@ class MCentral:
         yield from ctx.unlock(self.lock)
         s.in_cache = True
         return s, n, []
+
+    def _sweep_for_cache(self, ctx: Ctx, sweeper: Sweeper) -> Gen[MSpan | None]:
+        """cacheSpan's sweeping: a partial unswept span, else full unswept spans
+        until one has room (spanBudget 100); the full ones go to the full swept set."""
+        budget = 100
+        lockfree = not self.locked
+        while budget >= 0 and self.partial_unswept:
+            s = self.partial_unswept.pop(next(iter(self.partial_unswept)))
+            s.on_list = ""
+            if lockfree:
+                yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            yield from sweeper.sweep(ctx, s, preserve=True)
+            return s
+        while budget >= 0 and self.full_unswept:
+            budget -= 1
+            s = self.full_unswept.pop(next(iter(self.full_unswept)))
+            s.on_list = ""
+            if lockfree:
+                yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            yield from sweeper.sweep(ctx, s, preserve=True)
+            if s.free_count() > 0:
+                return s
+            if lockfree:
+                yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            self.to_full(s)
+        return None
 
     def _transfer_lockfree(self, ctx: Ctx, s: MSpan) -> Gen[tuple[MSpan, int, list[int]]]:
         """A batched transfer from lock-free span sets: the span popped from the
@@ -164,7 +260,7 @@ class MCentral:
             st.flow_uncache_spans[ctx.p, self.spanclass] += 1
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
-            yield from ctx.lock(self.lock)
+            yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
             yield from ctx.spend("mcentral_uncachespan_ns")
         if s.free_count() > 0:
             self.to_partial(s)

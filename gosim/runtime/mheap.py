@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from gosim.errors import OutOfMemoryError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
 from gosim.runtime.context import Ctx, Gen, Mutex
+from gosim.runtime.mgcsweep import GCBitsArenas, mark_bits_bytes
 from gosim.runtime.mpagecache import PageCache
 from gosim.runtime.mspan import (
     MIN_SIZE_FOR_MALLOC_HEADER,
@@ -28,6 +29,7 @@ from gosim.runtime.runset import RunSet
 
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
+    from gosim.runtime.mgcsweep import Sweeper
     from gosim.runtime.mstats import MemStats
     from gosim.runtime.runtime2 import P
     from gosim.runtime.sizeclasses import SizeClassTable
@@ -72,6 +74,14 @@ class MHeap:
         # fixalloc of mspan structs: structs handed out (MSpanInuse / sizeof(mspan))
         self.spanalloc_inuse = 0
         self._next_sid = 1
+        #: mheap.sweepgen: += 2 at every cycle's mark termination (mgc.go gcSweep)
+        self.sweepgen = 0
+        #: the collector's sweeper (None: no collector)
+        self.sweeper: Sweeper | None = None
+        #: where span mark and allocation bitmaps come from (mheap.go gcBitsArenas);
+        #: None for designs without them (a thread-caching malloc)
+        self.gcbits: GCBitsArenas | None = (GCBitsArenas() if design.transfer_batch_objects == 0
+                                            else None)
 
     # -- sysAlloc / grow (malloc.go sysAlloc, mheap.go grow) ------------------------
     def sys_alloc(self, nbytes: int) -> tuple[int, int]:
@@ -212,7 +222,7 @@ class MHeap:
         if d.page_cache and npages < d.page_cache_pages // 4:
             c = pp.pcache
             if c.empty():
-                yield from ctx.lock(self.lock)
+                yield from ctx.lock(self.lock, "(*mheap).allocSpan")
                 yield from ctx.spend("pagecache_refill_ns")
                 # with no free pages the cache stays empty and the locked path
                 # below grows the heap (mheap.go allocSpan)
@@ -225,7 +235,7 @@ class MHeap:
                 s = self.try_alloc_mspan(pp)
         locked = False
         if s is None:
-            yield from ctx.lock(self.lock)
+            yield from ctx.lock(self.lock, "(*mheap).allocSpan")
             locked = True
             self.stats.alloc_span_locked_calls += 1
             if base is None:
@@ -242,8 +252,7 @@ class MHeap:
             if not d.span_init_under_heap_lock:
                 yield from ctx.unlock(self.lock)
                 locked = False
-        small = spanclass >> 1 != 0
-        fresh_bits = self.scav.bits(base, npages) if small else 0
+        fresh_bits = self.scav.bits(base, npages)
         fresh = self.scav.remove(base, npages)
         self._init_span(s, base, npages, spanclass, needzero=fresh < npages)
         st = self.stats
@@ -257,7 +266,11 @@ class MHeap:
                 faults = s.touch(s.base + npages * PAGE_SIZE - 1)  # the span's last bytes
             s.header_touch = d.malloc_header and not noscan and \
                 s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER
+        s.sweepgen = self.sweepgen
         yield from ctx.spend("span_init_ns")
+        if self.gcbits is not None:
+            # initSpan: newAllocBits + newMarkBits
+            yield from self.gcbits.take(ctx, 2 * mark_bits_bytes(s.nelems))
         if locked:
             yield from ctx.unlock(self.lock)
         if faults:
@@ -295,7 +308,7 @@ class MHeap:
             raise RuntimeError(f"freeSpan of span {s.sid} with {s.alloc_count} live objects")
         st = self.stats
         st.free_span_calls += 1
-        yield from ctx.lock(self.lock)
+        yield from ctx.lock(self.lock, "(*mheap).freeSpan")
         yield from ctx.spend("free_span_ns")
         del self.spans[s.start_page]
         for pg in range(s.start_page, s.start_page + s.npages):

@@ -76,7 +76,7 @@ class MSpan:
     __slots__ = (
         "sid", "start_page", "npages", "spanclass", "elemsize", "nelems", "freeindex",
         "alloc_bits", "alloc_count", "state", "needzero", "in_cache", "on_list",
-        "fresh_os", "header_touch",
+        "fresh_os", "header_touch", "sweepgen", "mark_bits", "keep_bits", "death", "live_bits",
     )
 
     def __init__(self, sid: int) -> None:
@@ -106,6 +106,20 @@ class MSpan:
         #: mallocgc writes an 8-byte header at each object's start (pointerful
         #: objects > 512 B under malloc headers), touching the object's first page
         self.header_touch = False
+        # -- the collector's view (mgc.go, mgcsweep.go) --------------------------------
+        #: mheap.go mspan.sweepgen: == the heap's sweepgen: swept; == sweepgen - 2: needs
+        #: sweeping (set by the allocator for a fresh span)
+        self.sweepgen = 0
+        #: gcmarkBits of objects allocated black while marking (gcmarknewobject)
+        self.mark_bits = 0
+        #: objects reachable until further notice: ``keep`` lifetimes, and
+        #: ``allocations: N`` ones until the goroutine's N-th next allocation
+        self.keep_bits = 0
+        #: ``time`` lifetimes: each slot's death time, ns (None: no such object here)
+        self.death = None
+        #: the marking's verdict, set at mark start (objects reachable then) and
+        #: completed at mark termination (objects allocated black); None: not marked
+        self.live_bits = None
 
     # -- geometry -----------------------------------------------------------------
     @property
@@ -124,6 +138,21 @@ class MSpan:
             self.fresh_os &= ~bit
             return 1
         return 0
+
+    def touch_range(self, addr: int, nbytes: int) -> int:
+        """A program writes one byte in every 4 KiB page of [addr, addr+nbytes):
+        the number of those OS pages that were fresh (each one faults)."""
+        if not self.fresh_os:
+            return 0
+        off = addr - (self.start_page << PAGE_SHIFT)
+        j0 = off >> PHYS_PAGE_SHIFT
+        j1 = (off + max(nbytes, 1) - 1) >> PHYS_PAGE_SHIFT
+        mask = ((1 << (j1 - j0 + 1)) - 1) << j0
+        hit = self.fresh_os & mask
+        if not hit:
+            return 0
+        self.fresh_os &= ~mask
+        return hit.bit_count()
 
     def free_count(self) -> int:
         return self.nelems - self.alloc_count

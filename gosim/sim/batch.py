@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gosim.runtime.malloc import SMALL, TINY
+from gosim.runtime.malloc import SMALL, TINY, ZERO
 from gosim.sim.alloc import Charges, fast_charges, headers_fault, served_cost
+from gosim.sim.lifetimes import record_addr, record_mask
 
 if TYPE_CHECKING:
     from gosim.runtime.malloc import Runtime
@@ -45,7 +46,7 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     c = rt.ps[g.p].mcache
     n = min(c.avail[spc], BATCH_CAP, g.remaining if g.remaining >= 0 else BATCH_CAP)
     s = c.alloc[spc]
-    if n <= 0 or headers_fault(s):
+    if n <= 0 or headers_fault(s) or (g.touch and s.fresh_os):  # type: ignore[union-attr]
         return None
     charges = fast_charges(s, kind, elemsize, False)
     f_const = g.price_const(charges)
@@ -65,12 +66,15 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     if T is not None:
         k = min(k, int(np.searchsorted(st, T, "left")))
     k = min(k, int(np.searchsorted(b, g.slice_end, "left")) + 1)
-    c.take(spc, k)
+    track = g.lt_kind != "drop" and sim.gc is not None
+    c.take(spc, k, track)
     _count(rt, g, spc, elemsize, k)
     g.consume(charges, k)
     g.work.consume(k)
     f, b, st = f[:k], b[:k], st[:k]
     cpl = st + f
+    if track:
+        record_mask(g, s, c.last_new, cpl, c.marking)  # type: ignore[arg-type]
     if T is not None:
         fast_ns = int((np.minimum(cpl, T) - np.minimum(st, T)).sum())
         work_ns = int((np.minimum(b, T) - np.minimum(cpl, T)).sum())
@@ -113,7 +117,11 @@ def _run_arith(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: 
     end = now + k * d
     if acct.T is not None and end > acct.T:
         return None
-    c.take(spc, k)
+    track = g.lt_kind != "drop" and sim.gc is not None
+    c.take(spc, k, track)
+    if track:
+        record_mask(g, c.alloc[spc], c.last_new,  # type: ignore[arg-type]
+                    now + f + d * np.arange(k, dtype=np.int64), c.marking)
     _count(sim.rt, g, spc, elemsize, k)
     g.consume(charges, k)
     acct.add(g.p, "fast_path", k * f)
@@ -149,6 +157,9 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
         f = served_cost(rt, g, kind, spc, elemsize, a,
                         kind == TINY and stats.tiny_allocs != tiny_before)
         cpl = t + f
+        if g.lt_kind != "drop" and sim.gc is not None and kind != ZERO:
+            record_addr(g, rt.mheap.span_of(a), a, cpl,  # type: ignore[arg-type]
+                        rt.ps[p].mcache.marking)
         acct.account(p, "fast_path", t, cpl)
         k += 1
         if acct.complete_one(cpl, f):

@@ -89,6 +89,27 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     _p("free_span_ns", 300, "ns", "freeSpan inside mheap.lock", "[GO] mheap.go freeSpanLocked"),
     _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
        "[RG] 32 KiB ~1 us with the GC off (fresh memory, no zeroing)"),
+    # -- the collector (mgc.go, mgcmark.go, mgcsweep.go) ------------------------------------
+    _p("sweep_span_ns", 150, "ns", "sweeping one span: mark bits become allocation bits, "
+       "counts, lists", "[GO] mgcsweep.go (*sweepLocked).sweep"),
+    _p("sweep_per_object_ns", 1, "ns/object", "sweeping: per object found dead",
+       "[GO] mgcsweep.go: specials and stats per freed object"),
+    _p("gcbits_arena_ns", 500, "ns", "newMarkBits: taking a new 64 KiB GC bits arena under "
+       "gcBitsArenas.lock (a fresh one also costs sysalloc_ns and 16 page faults)",
+       "[GO] mheap.go newMarkBits / newArenaMayUnlock"),
+    _p("reclaim_ns", 300, "ns", "mheap.reclaim: scanning for spans to sweep before a large "
+       "allocation, under mheap.lock", "[GO] mheap.go reclaim / reclaimChunk"),
+    _p("gc_stw_ns", 5000, "ns", "a stop-the-world phase once the world is stopped (sweep "
+       "termination or mark termination)", "[GO] mgc.go gcStart / gcMarkTermination"),
+    _p("gc_stw_per_p_ns", 1500, "ns/P", "stop-the-world work per P (stopping it, flushing its "
+       "caches, restarting it)", "[GO] proc.go stopTheWorldWithSema / startTheWorldWithSema"),
+    _p("gc_mark_root_ns", 50000, "ns", "a cycle's mark work besides the heap: data/bss, "
+       "stacks, finalizers, span specials",
+       "[GO] mgcmark.go markroot; fitted to GC CPU per cycle with no live heap"),
+    _p("gc_mark_root_per_p_ns", 2000, "ns/P", "mark work per P (its mcache, its G stacks)",
+       "[GO] mgcmark.go markroot"),
+    _p("gc_mark_per_byte_ns", 0.15, "ns/byte", "marking: scanning one byte of a live "
+       "pointerful object", "fitted: 256 MiB live heap marked per cycle in the ground truth"),
     # -- locks and scheduling ---------------------------------------------------------------
     _p("lock_uncontended_ns", 20, "ns", "runtime.lock + unlock when free (atomic CAS pair)",
        "[GO] lock_spinbit.go fast path; [TCM] lock/unlock pair ~100 ns on a 2.8 GHz P4"),

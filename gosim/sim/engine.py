@@ -18,14 +18,16 @@ from gosim.errors import ConfigError
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.runtime.design import get_design
 from gosim.runtime.lockrank import LockOrderCheck, lock_ranking
-from gosim.runtime.malloc import LARGE, TINY, Runtime
+from gosim.runtime.malloc import LARGE, TINY, ZERO, Runtime
 from gosim.scenario import Scenario
 from gosim.sim import batch
 from gosim.sim.accounts import Accounts
 from gosim.sim.alloc import served_cost
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import PTimeout, SimEnv
+from gosim.sim.gc import SimGC, build_live_heap
 from gosim.sim.goroutine import GCtx
+from gosim.sim.lifetimes import record_addr
 from gosim.sim.locks import RuntimeMutex, SimAtomic
 from gosim.sim.result import RunResult
 from gosim.sim.sched import PREEMPT, Scheduler
@@ -55,11 +57,18 @@ class Simulation:
             tracer.bind(f"{design.name} GOMAXPROCS={self.nprocs} seed={scenario.seed}",
                         self.nprocs, self.T)
         self.account = self.acct.account
+        # the collector (a thread-caching malloc frees explicitly: no collector)
+        self.gc: SimGC | None = (SimGC(self) if scenario.gc.enabled
+                                 and design.transfer_batch_objects == 0 else None)
         # attach contention models to the runtime's locks and lock-free cells
         self.mutexes: list[RuntimeMutex] = []
         self.atomics: list[SimAtomic] = []
         rt = self.rt
         mus: list[Mutex] = [rt.mheap.lock]
+        if rt.mheap.gcbits is not None:
+            mus.append(rt.mheap.gcbits.lock)
+        if self.gc is not None:
+            mus += [self.gc.sched_lock, self.gc.assist_lock]
         if rt.global_lock is not None:
             mus.append(rt.global_lock)
         cells: list[AtomicCell] = []
@@ -100,6 +109,8 @@ class Simulation:
                         "with zero fast-path cost and zero work a timed run never ends",
                         key="costs.malloc_fast_ns")
         self.sched = Scheduler(self, self.g_body)
+        if self.gc is not None:
+            build_live_heap(self)
 
     # -- one allocation, stepped -----------------------------------------------------------
     def step_one(self, g: GCtx, size: int, noscan: bool) -> Any:
@@ -110,7 +121,7 @@ class Simulation:
         locks_before = g.locks_taken
         gl = rt.global_lock
         if gl is not None:
-            yield from g.lock(gl)
+            yield from g.lock(gl, "mallocgc")
         kind, spc, elemsize = rt.classify(size, noscan)
         tiny_before = rt.stats.tiny_allocs
         a = rt.try_fast(g.p, size, noscan)
@@ -126,7 +137,19 @@ class Simulation:
                 if tr is not None:
                     tr.heap(g.vt, h.heap_inuse_bytes, h.sys_bytes)
         p = g.p
-        f = 0 if kind == LARGE else served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
+        if kind == LARGE:
+            f = 0
+            if g.touch:
+                s = rt.mheap.span_of(a)
+                n = s.touch_range(a, size) if s is not None else 0
+                if n:
+                    rt.stats.alloc_page_faults += n
+                    f = g.cost_ns("page_fault_ns", n)
+        else:
+            f = served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
+        if self.gc is not None and g.lt_kind != "drop" and kind != ZERO:
+            record_addr(g, rt.mheap.span_of(a), a, g.vt + f,  # type: ignore[arg-type]
+                        rt.ps[p].mcache.marking)
         if f:
             acct.account(p, "fast_path", g.vt, g.vt + f)
             g.vt += f
@@ -150,9 +173,14 @@ class Simulation:
     # -- the goroutine body ------------------------------------------------------------------
     def g_body(self, g: GCtx) -> Any:
         T = self.T
+        gc = self.gc
         while g.remaining != 0:
             if T is not None and g.vt >= T:
                 break
+            if gc is not None and gc.attention:
+                yield from gc.safepoint(g)
+                if T is not None and g.vt >= T:
+                    break
             pending = None
             if self.batched:
                 r = batch.run_fixed(self, g) if g.fixed else None

@@ -40,7 +40,8 @@ class GCtx:
 
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
                  "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
-                 "live_ring", "live_bytes", "allocs", "comp_times", "check")
+                 "live_ring", "live_bytes", "allocs", "comp_times", "check", "gc_debt",
+                 "lt_kind", "lt_value", "ring", "ring_n", "touch")
 
     def __init__(self, sim: Simulation, gid: int, group: GoroutineGroup, seed: SeedSequence):
         self.sim = sim
@@ -71,6 +72,14 @@ class GCtx:
         self.comp_times: array[int] | None = array("q") if lt.kind == "time" else None
         #: the simulation's lock-order check (None: not checking)
         self.check = sim.lock_check
+        #: mark-assist debt, ns of mark work (gosim/sim/gc.py)
+        self.gc_debt = 0.0
+        #: liveness for the collector (gosim/sim/lifetimes.py)
+        self.lt_kind = lt.kind
+        self.lt_value = lt.value or 0
+        self.ring_n = lt.value or 0
+        self.ring: deque[tuple[Any, int]] | None = deque() if lt.kind == "allocations" else None
+        self.touch = group.touch
 
     # -- costs ----------------------------------------------------------------------
     def _stream(self, name: str) -> Stream:
@@ -163,12 +172,14 @@ class GCtx:
                                   self.sim.T is not None and self.vt >= self.sim.T):
             yield PTimeout(env, self.vt - env.now, self.p)
 
-    def lock(self, mu: Mutex) -> Any:
+    def lock(self, mu: Mutex, fn: str = "") -> Any:
         yield from self.sync(True)
         chk = self.check
         if chk is not None:
             chk.acquire(self.gid, self.p, self.vt, mu.name, site_of(sys._getframe(1)))
-        yield from mu.sim.acquire(self)
+        sim_mu = mu.sim
+        yield from sim_mu.acquire(self)
+        sim_mu.owner_fn = fn
         self.held.append(mu.kind)
         self.locks_taken += 1
 

@@ -90,7 +90,7 @@ class LockCaller(Protocol):
 
 
 class _Waiter:
-    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail")
+    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail", "slept")
 
     def __init__(self, p: int, ev: Any, t0: int) -> None:
         self.p = p
@@ -101,6 +101,8 @@ class _Waiter:
         self.spin_t0 = t0
         #: spinbit: woken from the tail of the stack, so it spins without the spin bit
         self.at_tail = False
+        #: slept at least once (the runtime's mutex profile records only these)
+        self.slept = False
 
 
 def _pct(a: np.ndarray, q: float) -> float:
@@ -147,6 +149,12 @@ class RuntimeMutex:
         self.max_waiters = 0
         self.spin_ns = host.costs.const("lock_spin_ns")
         self.wakeup_ns = host.costs.const("lock_wakeup_ns")
+        #: the runtime function holding the lock, and the one that released it last
+        self.owner_fn = ""
+        self.release_fn = ""
+        #: the mutex profile's view: function that released the lock -> [waits, ns]
+        #: for waiters that slept (lock_spinbit.go records those; spinning is not)
+        self.sites: dict[str, list[int]] = {}
 
     # -- acquire ----------------------------------------------------------------
     def acquire(self, g: LockCaller) -> Any:
@@ -175,11 +183,17 @@ class RuntimeMutex:
             self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
             g.vt += c
 
-    def _take(self, p: int, t0: int, now: int) -> None:
+    def _take(self, p: int, t0: int, now: int, slept: bool = False) -> None:
         self.owner = p
         self.acquisitions += 1
         self.waits.append(now - t0)
         self.hold_start = now
+        if slept:
+            site = self.sites.get(self.release_fn)
+            if site is None:
+                site = self.sites[self.release_fn] = [0, 0]
+            site[0] += 1
+            site[1] += now - t0
         tr = self.host.tracer
         if tr is not None and now > t0:
             tr.lock_interval(p, self.mu.name, "wait", t0, now)
@@ -199,6 +213,7 @@ class RuntimeMutex:
 
     def _sleep(self, w: _Waiter) -> None:
         w.state = "sleep"
+        w.slept = True
         w.at_tail = False
         self.sleeping.append(w)
 
@@ -220,7 +235,7 @@ class RuntimeMutex:
             self.sleeping.remove(w)
         w.state = "granted"
         del self.waiting[w]
-        self._take(w.p, w.t0, now)
+        self._take(w.p, w.t0, now, w.slept)
         self._waiters_changed(now)
         w.ev.succeed()
 
@@ -243,6 +258,7 @@ class RuntimeMutex:
         if tr is not None:
             tr.lock_interval(g.p, self.mu.name, "hold", self.hold_start, now)
         self.owner = None
+        self.release_fn = self.owner_fn
         if self.fifo:
             if not self.queue:
                 return
@@ -293,7 +309,7 @@ class RuntimeMutex:
         w.state = "granted"
         del self.waiting[w]
         now = self.env.now
-        self._take(w.p, w.t0, now)
+        self._take(w.p, w.t0, now, w.slept)
         self._waiters_changed(now)
         w.ev.succeed()
 
@@ -311,6 +327,20 @@ class RuntimeMutex:
             tr.lock_interval(self.owner, name, "hold", self.hold_start, end)
 
     # -- statistics -------------------------------------------------------------
+    def site_rows(self, end: int) -> list[dict[str, Any]]:
+        """The mutex profile's rows for this lock: per runtime function that
+        released it, the waits that slept and their total; waits still in
+        progress at ``end`` that slept are counted against the holder now."""
+        sites = {k: list(v) for k, v in self.sites.items()}
+        for w in self.waiting:
+            if w.slept and end > w.t0:
+                fn = self.owner_fn if self.owner is not None else self.release_fn
+                site = sites.setdefault(fn, [0, 0])
+                site[0] += 1
+                site[1] += end - w.t0
+        return [{"lock": self.mu.name, "kind": self.mu.kind, "fn": fn or self.mu.name,
+                 "waits": v[0], "wait_ns": v[1]} for fn, v in sorted(sites.items())]
+
     def row(self, end: int) -> dict[str, Any]:
         """One row of locks.parquet. Waits cover granted acquisitions and, censored
         at ``end``, the waits still in progress; holds and utilisation include a

@@ -107,6 +107,23 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
         m[f"lock_{kind}_wait_mean_ns"] = (
             sum(r["wait_total_ns"] for r in rows) / nwaits if nwaits else 0.0)
         m[f"lock_{kind}_max_utilisation"] = max(r["utilisation"] for r in rows)
+    # -- the mutex profile's view: waits by the runtime function that released the lock
+    sites = [row for mu in sim.mutexes for row in mu.site_rows(end)]
+    sites.sort(key=lambda r: (-r["wait_ns"], r["lock"], r["fn"]))
+    m["top_lock_fn"] = sites[0]["fn"] if sites and sites[0]["wait_ns"] > 0 else ""
+    total_site = sum(r["wait_ns"] for r in sites)
+    m["top_lock_share"] = sites[0]["wait_ns"] / total_site if total_site else 0.0
+    m["mutex_wait_total_ns"] = total_site
+    # -- the collector ------------------------------------------------------------------------------
+    if sim.gc is not None:
+        m.update(sim.gc.metrics())
+    else:
+        m.update(num_gc=0, heap_goal_bytes=0, gc_trigger_bytes=0, heap_live_bytes=0,
+                 heap_marked_bytes=0, gc_cpu_assist_ns=0, gc_cpu_dedicated_ns=0,
+                 gc_cpu_idle_ns=0, gc_cpu_pause_ns=0, gc_pause_total_ns=0, gc_pause_max_ns=0,
+                 spans_swept=0, spans_freed_by_sweep=0,
+                 gcbits_arenas_new=rt.mheap.gcbits.new_arenas if rt.mheap.gcbits else 0)
+    m["page_faults"] = rt.stats.alloc_page_faults
     # -- P time ------------------------------------------------------------------------------------
     p_time = []
     cats = set(P_CATEGORIES_FIXED)
@@ -130,7 +147,7 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     by_size = rt.by_size()
     return RunResult(metrics=m, locks=locks, p_time=p_time, latency_hist=hist,
                      by_size=by_size, timeseries=_timeseries(sim, end),
-                     flow=flow_edges(sim, locks, end))
+                     flow=flow_edges(sim, locks, end), lock_sites=sites)
 
 
 def _hold_total_ns(row: dict[str, Any], end: int) -> int:

@@ -40,6 +40,12 @@ class RunResult:
 
     ``timeseries``: rows ``t_ns`` + counters, when asked for.
 
+    ``lock_sites``: the runtime mutex profile's view: one row per (lock, runtime
+    function that released it while others waited): ``lock``, ``kind``, ``fn``
+    (Go's name, e.g. ``(*mheap).freeSpan``), ``waits`` and ``wait_ns`` of the
+    waiters that slept (as lock_spinbit.go records them); metrics
+    ``top_lock_fn``/``top_lock_share`` name the largest.
+
     ``flow``: the allocation flow, one row per edge (``src``, ``dst``,
     requests, bytes, the target's lock totals; :func:`gosim.sim.metrics.flow_edges`).
     """
@@ -51,10 +57,11 @@ class RunResult:
     by_size: list[dict[str, Any]] = field(default_factory=list)
     timeseries: list[dict[str, Any]] = field(default_factory=list)
     flow: list[dict[str, Any]] = field(default_factory=list)
+    lock_sites: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metrics": self.metrics, "locks": self.locks, "p_time": self.p_time,
             "latency_hist": self.latency_hist, "by_size": self.by_size,
-            "timeseries": self.timeseries, "flow": self.flow,
+            "timeseries": self.timeseries, "flow": self.flow, "lock_sites": self.lock_sites,
         }

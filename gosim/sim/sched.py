@@ -79,6 +79,8 @@ class Scheduler:
                     return
                 ev = p_event(env, pid)
                 self.idle[pid] = ev
+                if sim.gc is not None:
+                    sim.gc.p_idle(pid)
                 yield ev
                 continue
             g.p = pid

@@ -1,0 +1,242 @@
+"""Sweeping (runtime/mgcsweep.go, mcentral.go, mheap.go reclaim, mgcbits in mheap.go).
+
+After a cycle's mark termination every in-use span needs sweeping
+(``mspan.sweepgen == mheap.sweepgen - 2``): its allocation bits become its
+mark bits, so the slots of dead objects are free again. Sweeping happens
+
+- in ``cacheSpan`` (mcentral.go), for the span about to be cached, kept even
+  when every object died (``sweep(preserve=true)``);
+- by the proportional sweeper (``deductSweepCredit``): before a span is
+  cached, enough spans are swept (``sweepone``) to finish before the next
+  cycle's trigger, at ``sweepPagesPerByte`` pages per byte of heap growth;
+- by ``gcStart`` (``finishsweep_m``), which sweeps whatever is left;
+- by ``mheap.reclaim`` before a large allocation grows the heap.
+
+A span that ``sweepone`` finds empty goes back to the heap through
+``freeSpan``, under ``mheap.lock``: the lock the real runtime contends on
+most with the GC on (the ground truth in experiments/groundtruth/).
+
+Each sweep gives the span fresh mark bits from the GC bits arenas
+(``newMarkBits``): an arena of 64 KiB is carved by an atomic bump; taking a
+new one holds ``gcBitsArenas.lock``. Arenas of the cycle before last are
+recycled at each cycle (``nextMarkBitArenaEpoch``); without recycled ones a
+new arena is fresh memory from the OS and faults in as it is written.
+
+The background sweeper goroutine (``bgsweep``) runs only when a P has nothing
+else to do; with as many allocating goroutines as Ps it hardly runs, and the
+model leaves it out (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gosim.runtime.arena import PAGE_SIZE
+from gosim.runtime.context import Ctx, Gen, Mutex
+
+if TYPE_CHECKING:
+    from gosim.runtime.malloc import Runtime
+    from gosim.runtime.mcentral import MCentral
+    from gosim.runtime.mspan import MSpan
+
+#: mheap.go gcBitsChunkBytes: one GC bits arena
+GC_BITS_CHUNK_BYTES = 64 << 10
+#: OS pages of one arena (each faults in when the arena is fresh)
+GC_BITS_CHUNK_OS_PAGES = GC_BITS_CHUNK_BYTES >> 12
+
+
+def mark_bits_bytes(nelems: int) -> int:
+    """Bytes of one gcBits bitmap for nelems objects (mheap.go newMarkBits:
+    blocks of 64 bits)."""
+    return ((nelems + 63) // 64) * 8
+
+
+def popcount(x: int) -> int:
+    return x.bit_count()
+
+
+class GCBitsArenas:
+    """mheap.go gcBitsArenas: where mark and allocation bitmaps come from."""
+
+    def __init__(self) -> None:
+        self.lock = Mutex("gcBitsArenas", "gcbits")
+        #: bytes left in the current arena (carved lock-free)
+        self.left = 0
+        #: arenas of earlier cycles that can be reused without the OS
+        self.free_arenas = 0
+        #: arenas in use by the current and the previous cycle
+        self.current = 0
+        self.previous = 0
+        self.new_arenas = 0
+        self.fresh_arenas = 0
+
+    def take(self, ctx: Ctx, nbytes: int) -> Gen[None]:
+        """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
+        one is used up (under the lock; a fresh arena also faults its pages in)."""
+        if nbytes <= self.left:
+            self.left -= nbytes
+            return
+        yield from ctx.lock(self.lock, "newMarkBits")
+        self.new_arenas += 1
+        yield from ctx.spend("gcbits_arena_ns")
+        if self.free_arenas:
+            self.free_arenas -= 1
+        else:
+            self.fresh_arenas += 1
+            yield from ctx.spend("sysalloc_ns")
+            yield from ctx.spend("page_fault_ns", GC_BITS_CHUNK_OS_PAGES)
+        self.current += 1
+        self.left = GC_BITS_CHUNK_BYTES - nbytes
+        yield from ctx.unlock(self.lock)
+
+    def next_epoch(self) -> None:
+        """mheap.go nextMarkBitArenaEpoch, at each cycle: the arenas of the cycle
+        before last hold no live bitmap any more and become free."""
+        self.free_arenas += self.previous
+        self.previous = self.current
+        self.current = 0
+
+
+class Sweeper:
+    """mgcsweep.go sweepdata + the sweep pacing of mgcpacer.go (gcPaceSweeper)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.heap = rt.mheap
+        #: a sweep cycle is under way (from mark termination until every span is swept)
+        self.active = False
+        #: mcentrals with spans still to sweep (nextSpanForSweep's walk)
+        self.queue: deque[MCentral] = deque()
+        #: mheap.pagesSwept, and the pacing of the proportional sweeper
+        self.pages_swept = 0
+        self.pages_per_byte = 0.0
+        self.heap_live_basis = 0
+        self.pages_swept_basis = 0
+        self.mark_start_ns = 0
+        #: statistics
+        self.spans_swept = 0
+        self.spans_freed = 0
+        self.proportional_spans = 0
+
+    # -- the cycle ---------------------------------------------------------------------
+    def start_cycle(self, heap_live: int, trigger: int, mark_start_ns: int) -> None:
+        """mgc.go gcSweep + mgcpacer.go gcPaceSweeper: every span needs sweeping;
+        pace the proportional sweeper to finish by the next trigger."""
+        self.mark_start_ns = mark_start_ns
+        self.queue = deque(c for c in self.rt.central if c.flip_sweepgen())
+        self.active = bool(self.queue)
+        pages_in_use = self.heap.pages_inuse
+        # heapDistance: the heap growth left before the trigger, minus a 1 MiB margin
+        distance = trigger - heap_live - (1 << 20)
+        distance = max(distance, PAGE_SIZE)
+        self.pages_per_byte = pages_in_use / distance
+        self.heap_live_basis = heap_live
+        self.pages_swept_basis = self.pages_swept
+
+    def sweep(self, ctx: Ctx, s: MSpan, preserve: bool) -> Gen[bool]:
+        """(*sweepLocked).sweep: the span's allocation bits become its mark bits.
+        Returns True if the span went back to the heap (only without ``preserve``)."""
+        rt = self.rt
+        st = rt.stats
+        live = s.live_bits
+        if live is None:
+            raise RuntimeError(f"sweep of span {s.sid} that the collector did not mark")
+        alloc = s.alloc_bits
+        live &= alloc
+        freed = alloc & ~live
+        nfreed = freed.bit_count()
+        s.alloc_bits = live
+        s.alloc_count -= nfreed
+        s.freeindex = 0
+        s.mark_bits = 0
+        s.live_bits = None
+        s.keep_bits &= live
+        if s.death is not None and freed:
+            bits = np.unpackbits(np.frombuffer(freed.to_bytes((s.nelems + 7) // 8, "little"),
+                                               dtype=np.uint8), bitorder="little")[:s.nelems]
+            s.death[bits.astype(bool)] = 0
+        s.sweepgen = self.heap.sweepgen
+        self.spans_swept += 1
+        self.pages_swept += s.npages
+        yield from ctx.spend("sweep_span_ns")
+        if nfreed:
+            s.needzero = True
+            sc = s.size_class
+            st.frees += nfreed
+            st.heap_alloc_bytes -= nfreed * s.elemsize
+            st.by_size_frees[sc] += nfreed
+            yield from ctx.spend("sweep_per_object_ns", nfreed)
+        if s.size_class:
+            yield from self.heap.gcbits.take(ctx, mark_bits_bytes(s.nelems))
+        if preserve:
+            return False
+        central = rt.central[s.spanclass]
+        if s.alloc_count == 0:
+            self.spans_freed += 1
+            yield from self.heap.free_span(ctx, rt.ps[ctx.p], s)
+            return True
+        central.push_swept(s)
+        return False
+
+    def sweepone(self, ctx: Ctx) -> Gen[int]:
+        """mgcsweep.go sweepone: sweep one span of any class; its pages, or -1
+        when nothing is left to sweep (the sweep cycle then ends)."""
+        q = self.queue
+        while q:
+            s = q[0].pop_unswept()
+            if s is None:
+                q.popleft()
+                continue
+            yield from self.sweep(ctx, s, preserve=False)
+            return s.npages
+        self.active = False
+        return -1
+
+    def deduct_sweep_credit(self, ctx: Ctx, span_pages: int) -> Gen[None]:
+        """mgcsweep.go deductSweepCredit: sweep until the pages swept keep up
+        with the heap's growth since the sweep cycle began."""
+        if self.pages_per_byte == 0.0:
+            return
+        live = self.rt.gc_heap_live() - self.heap_live_basis + span_pages * PAGE_SIZE
+        target = int(self.pages_per_byte * live)
+        while self.pages_swept - self.pages_swept_basis < target:
+            n = yield from self.sweepone(ctx)
+            if n < 0:
+                self.pages_per_byte = 0.0
+                return
+            self.proportional_spans += 1
+
+    def finish(self, ctx: Ctx) -> Gen[int]:
+        """finishsweep_m / gcStart's sweep loop: sweep every span left; the count."""
+        n = 0
+        while self.active:
+            got = yield from self.sweepone(ctx)
+            if got < 0:
+                break
+            n += 1
+        self.pages_per_byte = 0.0
+        return n
+
+    def reclaim(self, ctx: Ctx, npages: int) -> Gen[None]:
+        """mheap.go reclaim: before a large allocation takes pages, sweep until
+        npages have gone back to the heap, holding mheap.lock while it scans."""
+        if not self.active:
+            return
+        h = self.heap
+        yield from ctx.lock(h.lock, "(*mheap).reclaim")
+        yield from ctx.spend("reclaim_ns")
+        yield from ctx.unlock(h.lock)
+        freed = 0
+        while freed < npages and self.active:
+            before = self.spans_freed
+            n = yield from self.sweepone(ctx)
+            if n < 0:
+                break
+            if self.spans_freed != before:
+                freed += n
+
+
+__all__ = ["GCBitsArenas", "Sweeper", "mark_bits_bytes", "GC_BITS_CHUNK_BYTES"]

@@ -1,0 +1,411 @@
+"""The collector in the simulation: trigger, stop-the-world, mark workers,
+assists and mark termination (runtime/mgc.go gcStart / gcMarkDone /
+gcMarkTermination, proc.go stopTheWorldWithSema, mgcmark.go gcAssistAlloc,
+mgc.go gcBgMarkWorker), on the runtime's pacer (``gosim/runtime/mgcpacer.py``),
+marking (``mgcmark.py``) and sweeper (``mgcsweep.py``).
+
+Everything the collector asks of a goroutine happens at a **safepoint**: the
+top of the goroutine's allocation loop, where it holds no lock (mallocgc is
+not preemptible). There it
+
+- stops for a stop-the-world phase (its P is then ``gc:pause`` until the world
+  restarts; a P whose goroutine waits for a runtime lock cannot stop until it
+  has the lock and has finished its allocation, as in the runtime);
+- starts a cycle if its refill took heapLive past the trigger (``gcStart``:
+  finish sweeping, stop the world for sweep termination, start marking);
+- pays its assist debt (mark work in proportion to what it allocated while
+  marking: background credit first, then work of its own, ``gc:assist``; with
+  no work left it parks on the assist queue until mark termination);
+- gives its P to a mark worker: the P of a dedicated worker does mark work
+  until the cycle's work is done; a fractional worker runs while its P's share
+  of the mark phase is below the fractional goal (both ``gc:dedicated``, as
+  runtime/metrics counts them);
+- finishes the cycle when the mark work is done (``gcMarkDone``: stop the world
+  for mark termination: mark verdicts, mcache flush, sweepgen += 2, the pacer's
+  next goal and trigger).
+
+Stop-the-world takes the scheduler lock once per P (``gcstopm``) and once
+for the coordinator (``stopTheWorldWithSema``): the runtime's mutex profile
+shows both.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gosim.runtime.context import Mutex
+from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
+from gosim.runtime.mgcpacer import GCController
+from gosim.runtime.mgcsweep import Sweeper
+from gosim.sim.env import p_event
+
+if TYPE_CHECKING:
+    from gosim.sim.engine import Simulation
+    from gosim.sim.goroutine import GCtx
+
+#: a mark worker's quantum between checks (preemption, credit flush), ns
+WORKER_QUANTUM_NS = 10_000
+#: GC phases (mgc.go _GCoff, _GCmark)
+GC_OFF, GC_MARK = 0, 1
+
+
+class SimGC:
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        rt = sim.rt
+        self.rt = rt
+        spec = sim.scenario.gc
+        self.ctl = GCController(gogc=spec.gogc, memory_limit=spec.memory_limit_bytes)
+        self.sweeper = Sweeper(rt)
+        rt.mheap.sweeper = self.sweeper
+        rt.gc_hook = self
+        self.nprocs = sim.nprocs
+        self.phase = GC_OFF
+        self.trigger, self.goal = self.ctl.trigger()
+        #: a refill crossed the trigger: the next goroutine at a safepoint starts a cycle
+        self.start_pending = False
+        self.busy = False  # a cycle is starting or terminating
+        # stop-the-world
+        self.stw_pending = False
+        self.stopped: set[int] = set()
+        self.stop_times: dict[int, int] = {}
+        self.all_stopped: Any = None
+        self.restart: Any = None
+        self.sched_lock = Mutex("sched", "sched")
+        self.assist_lock = Mutex("assistQueue", "assistqueue")
+        # the mark phase
+        self.mark_start = 0
+        self.work_left = 0.0
+        self.work_total = 0.0
+        self.bg_credit = 0.0
+        self.assist_ns_per_byte = 0.0
+        self.dedicated_ps: frozenset[int] = frozenset()
+        self.frac_ns = [0] * self.nprocs
+        self.parked: list[tuple[GCtx, Any]] = []
+        self.mark_done_ev: Any = None
+        # statistics
+        self.num_gc = 0
+        self.cpu = {"assist": 0, "dedicated": 0, "idle": 0, "pause": 0, "sweep": 0}
+        self.pauses: list[int] = []
+        self.heap_goal_series: list[tuple[int, int]] = []
+        self.mark_ns_cycle = 0
+        self.cycle_assist_dedicated = 0
+
+    @property
+    def attention(self) -> bool:
+        return self.start_pending or self.stw_pending or self.phase == GC_MARK
+
+    # -- hooks from the runtime (malloc.go / mcache.go) ----------------------------------
+    def heap_live(self) -> int:
+        return self.ctl.heap_live
+
+    def refilled(self, ctx: Any, nbytes: int) -> None:
+        """mcache refill / large allocation: heapLive grows by nbytes (the new
+        span's free bytes); the trigger and the assist debt follow."""
+        ctl = self.ctl
+        ctl.heap_live += nbytes
+        if self.phase == GC_OFF:
+            if ctl.heap_live >= self.trigger and not self.busy:
+                self.start_pending = True
+        elif self.phase == GC_MARK:
+            ctx.gc_debt += nbytes * self.assist_ns_per_byte
+
+    def released(self, nbytes: int) -> None:
+        """mcache releaseAll: the unused part of a cached span leaves heapLive."""
+        self.ctl.heap_live -= nbytes
+
+    # -- accounting --------------------------------------------------------------------------
+    def _acct(self, p: int, cat: str, start: int, end: int) -> None:
+        if end > start:
+            self.sim.account(p, "gc:" + cat, start, end)
+            T = self.sim.T
+            lo, hi = start, end if T is None else min(end, T)
+            if hi > lo:
+                self.cpu[cat] += hi - lo
+
+    def _spend(self, g: GCtx, cat: str, ns: int) -> Any:
+        if ns > 0:
+            self._acct(g.p, cat, g.vt, g.vt + ns)
+            g.vt += ns
+            yield from g.sync(True)
+
+    # -- the safepoint ----------------------------------------------------------------------
+    def safepoint(self, g: GCtx) -> Any:
+        yield from g.sync(True)
+        if self.stw_pending:
+            yield from self._stop(g)
+        if self.start_pending and not self.busy and self.phase == GC_OFF:
+            yield from self.gc_start(g)
+        if self.phase != GC_MARK:
+            return
+        if g.gc_debt > 0:
+            yield from self._assist(g)
+        if self.phase == GC_MARK and self.work_left > 0:
+            if g.p in self.dedicated_ps:
+                yield from self._work(g, "dedicated", self.work_left)
+            elif self.ctl.fractional_goal > 0:
+                owed = int(self.ctl.fractional_goal * (g.vt - self.mark_start)) - self.frac_ns[g.p]
+                if owed >= WORKER_QUANTUM_NS // 10:
+                    done = yield from self._work(g, "dedicated", owed)
+                    self.frac_ns[g.p] += done
+        if self.phase == GC_MARK and self.work_left <= 0 and not self.busy:
+            yield from self.mark_done(g)
+
+    # -- stop-the-world ---------------------------------------------------------------------
+    def p_idle(self, pid: int) -> None:
+        """The scheduler's P ``pid`` found nothing to run: it counts as stopped."""
+        if self.stw_pending:
+            self._mark_stopped(pid, self.sim.env.now)
+
+    def _mark_stopped(self, pid: int, now: int) -> None:
+        if pid not in self.stopped:
+            self.stopped.add(pid)
+            self.stop_times[pid] = now
+            if len(self.stopped) == self.nprocs and self.all_stopped is not None:
+                ev, self.all_stopped = self.all_stopped, None
+                ev.succeed()
+
+    def _stop(self, g: GCtx) -> Any:
+        """gcstopm: this P stops for the world to stop, until it restarts."""
+        yield from g.lock(self.sched_lock, "gcstopm")
+        yield from self._spend_pause(g, self.sim.costs.const("gc_stw_per_p_ns") // 2)
+        yield from g.unlock(self.sched_lock)
+        t = g.vt
+        self._mark_stopped(g.p, t)
+        ev = self.restart
+        yield ev
+        g.vt = self.sim.env.now
+        self._acct(g.p, "pause", t, g.vt)
+
+    def _spend_pause(self, g: GCtx, ns: int) -> Any:
+        yield from self._spend(g, "pause", ns)
+
+    def stop_the_world(self, g: GCtx) -> Any:
+        """stopTheWorldWithSema: ask every P to stop and wait until they have."""
+        yield from g.lock(self.sched_lock, "stopTheWorldWithSema")
+        self.stw_pending = True
+        self.stopped = set()
+        self.stop_times = {}
+        self.restart = p_event(self.sim.env, g.p)
+        self.stw_t0 = g.vt
+        yield from g.unlock(self.sched_lock)
+        self._mark_stopped(g.p, g.vt)
+        for pid in self.sim.sched.idle:
+            self._mark_stopped(pid, g.vt)
+        for pg, _ in self.parked:
+            self._mark_stopped(pg.p, g.vt)
+        if len(self.stopped) < self.nprocs:
+            ev = p_event(self.sim.env, g.p)
+            self.all_stopped = ev
+            t = g.vt
+            yield ev
+            g.vt = self.sim.env.now
+            self._acct(g.p, "pause", t, g.vt)
+
+    def start_the_world(self, g: GCtx) -> None:
+        """startTheWorldWithSema: every stopped P runs again."""
+        self.stw_pending = False
+        self.pauses.append(g.vt - self.stw_t0)
+        ev, self.restart = self.restart, None
+        ev.succeed()
+
+    # -- a cycle ---------------------------------------------------------------------------
+    def gc_start(self, g: GCtx) -> Any:
+        """mgc.go gcStart: finish sweeping, sweep termination, start marking."""
+        self.busy = True
+        self.start_pending = False
+        sim = self.sim
+        costs = sim.costs
+        t = g.vt
+        yield from self.sweeper.finish(g)
+        self._acct_sweep(g, t)
+        yield from self.stop_the_world(g)
+        stw = costs.const("gc_stw_ns") + costs.const("gc_stw_per_p_ns") * self.nprocs
+        yield from self._spend_pause(g, stw)
+        # setGCPhase(_GCmark): from here on, new objects are allocated black
+        self.phase = GC_MARK
+        self.mark_start = g.vt
+        for pp in self.rt.ps:
+            pp.mcache.marking = True
+            pp.mcache.black_bytes = 0
+        self.ctl.start_cycle(self.nprocs)
+        scan = heap_scan_bytes(self.rt, g.vt)
+        work = (costs.const("gc_mark_root_ns") + costs.const("gc_mark_root_per_p_ns") * self.nprocs
+                + costs.const_float("gc_mark_per_byte_ns") * scan)
+        self.work_left = self.work_total = float(work)
+        self.scan_expected = scan
+        self.bg_credit = 0.0
+        distance = max(self.goal - self.ctl.heap_live, 64 << 10)
+        self.assist_ns_per_byte = work / distance
+        # dedicated workers on the highest-numbered Ps (the runtime takes whichever
+        # Ps schedule first; a fixed choice keeps runs deterministic)
+        self.dedicated_ps = frozenset(range(self.nprocs - self.ctl.dedicated, self.nprocs))
+        self.frac_ns = [0] * self.nprocs
+        for gg in sim.gs:
+            gg.gc_debt = 0.0
+        self.start_the_world(g)
+        self.busy = False
+
+    def _acct_sweep(self, g: GCtx, t: int) -> None:
+        # sweeping in gcStart was charged to its costs' categories; count its time
+        if g.vt > t:
+            self.cpu["sweep"] += g.vt - t
+
+    def _work(self, g: GCtx, cat: str, budget: float) -> Any:
+        """Mark work on g's P for up to ``budget`` ns, in quanta; what was done."""
+        done = 0
+        while self.work_left > 0 and budget > 0 and not self.stw_pending:
+            q = int(min(WORKER_QUANTUM_NS, self.work_left, budget)) or 1
+            self.work_left -= q
+            budget -= q
+            done += q
+            if cat != "assist":
+                self.bg_credit += q
+            yield from self._spend(g, cat, q)
+            if self.parked and cat != "assist":
+                yield from self._flush_bg_credit(g)
+        return done
+
+    def _flush_bg_credit(self, g: GCtx) -> Any:
+        """gcFlushBgCredit: hand background credit to parked assists."""
+        yield from g.lock(self.assist_lock, "gcFlushBgCredit")
+        still = []
+        for pg, ev in self.parked:
+            take = min(pg.gc_debt, self.bg_credit)
+            pg.gc_debt -= take
+            self.bg_credit -= take
+            if pg.gc_debt <= 0:
+                self.stopped.discard(pg.p)
+                ev.succeed()
+            else:
+                still.append((pg, ev))
+        self.parked = still
+        yield from g.unlock(self.assist_lock)
+
+    def _assist(self, g: GCtx) -> Any:
+        """gcAssistAlloc: pay the debt from background credit, then by marking;
+        with no work left, park on the assist queue until mark termination."""
+        take = min(g.gc_debt, self.bg_credit)
+        g.gc_debt -= take
+        self.bg_credit -= take
+        if g.gc_debt <= 0:
+            return
+        done = yield from self._work(g, "assist", g.gc_debt)
+        g.gc_debt -= done
+        if g.gc_debt <= 0 or self.phase != GC_MARK:
+            return
+        if self.work_left <= 0 and not self.busy:
+            return  # this goroutine finishes the cycle (mark_done)
+        # gcParkAssist
+        yield from g.lock(self.assist_lock, "gcParkAssist")
+        ev = p_event(self.sim.env, g.p)
+        self.parked.append((g, ev))
+        yield from g.unlock(self.assist_lock)
+        if self.stw_pending:
+            self._mark_stopped(g.p, g.vt)
+        yield ev
+        g.vt = self.sim.env.now  # parked: the P ran nothing of this goroutine's
+        g.gc_debt = 0.0
+
+    def mark_done(self, g: GCtx) -> Any:
+        """gcMarkDone + gcMarkTermination."""
+        self.busy = True
+        sim = self.sim
+        costs = sim.costs
+        rt = self.rt
+        yield from self.stop_the_world(g)
+        stw = costs.const("gc_stw_ns") + costs.const("gc_stw_per_p_ns") * self.nprocs
+        yield from self._spend_pause(g, stw)
+        self.phase = GC_OFF
+        for pp in rt.ps:
+            pp.mcache.marking = False
+        # every P's mcache is flushed (prepareForSweep -> releaseAll)
+        for pp in rt.ps:
+            self.flush_mcache(pp)
+        marked, scan = mark_spans(rt, self.mark_start)
+        used = self.work_total - max(self.work_left, 0.0)
+        mark_wall = max(g.vt - self.mark_start, 1)
+        util = min(0.99, max(0.0, used / (mark_wall * self.nprocs)))
+        self.ctl.end_cycle(marked, scan, max(self.scan_expected, 1), util)
+        rt.mheap.sweepgen += 2
+        self.trigger, self.goal = self.ctl.trigger(self._non_heap_bytes())
+        self.sweeper.start_cycle(self.ctl.heap_live, self.trigger, self.mark_start)
+        gcbits = rt.mheap.gcbits
+        if gcbits is not None:
+            gcbits.next_epoch()
+        self.num_gc += 1
+        self.heap_goal_series.append((g.vt, self.goal))
+        parked, self.parked = self.parked, []
+        for pg, ev in parked:
+            pg.gc_debt = 0.0
+            ev.succeed()
+        self.work_left = 0.0
+        self.start_the_world(g)
+        self.busy = False
+        if self.ctl.heap_live >= self.trigger:
+            self.start_pending = True
+
+    def flush_mcache(self, pp: Any) -> None:
+        """mcache.releaseAll at a cycle's end: every cached span back to its
+        mcentral (onto the swept sets, about to become unswept), its unused
+        bytes out of heapLive."""
+        c = pp.mcache
+        rt = self.rt
+        for spc, s in enumerate(c.alloc):
+            if s is None:
+                continue
+            self.ctl.heap_live -= (s.nelems - s.alloc_count) * s.elemsize
+            s.in_cache = False
+            s.freeindex = 0
+            rt.central[spc].push_swept(s)
+            c.alloc[spc] = None
+            c.avail[spc] = 0
+        c.tiny = 0
+        c.tiny_offset = 0
+
+    def _non_heap_bytes(self) -> int:
+        h = self.rt.mheap
+        return h.mspan_inuse_bytes + len(self.rt.ps) * self.rt.design.mcache_struct_bytes
+
+    # -- results ---------------------------------------------------------------------------
+    def metrics(self) -> dict[str, Any]:
+        sw = self.sweeper
+        gcbits = self.rt.mheap.gcbits
+        return {
+            "num_gc": self.num_gc,
+            "heap_goal_bytes": self.goal,
+            "gc_trigger_bytes": self.trigger,
+            "heap_live_bytes": self.ctl.heap_live,
+            "heap_marked_bytes": self.ctl.heap_marked,
+            "gc_cpu_assist_ns": self.cpu["assist"],
+            "gc_cpu_dedicated_ns": self.cpu["dedicated"],
+            "gc_cpu_idle_ns": self.cpu["idle"],
+            "gc_cpu_pause_ns": self.cpu["pause"],
+            "gc_pause_total_ns": int(sum(self.pauses)),
+            "gc_pause_max_ns": int(max(self.pauses, default=0)),
+            "spans_swept": sw.spans_swept,
+            "spans_freed_by_sweep": sw.spans_freed,
+            "gcbits_arenas_new": gcbits.new_arenas if gcbits is not None else 0,
+        }
+
+
+
+
+def build_live_heap(sim: Simulation) -> None:
+    """The workload's live heap (a ballast), allocated on P 0 before time 0
+    and reachable to the end: every object of it is in ``keep_bits``."""
+    lh = sim.scenario.workload.live_heap
+    if lh.bytes <= 0:
+        return
+    rt = sim.rt
+    _, spc, elemsize = rt.classify(lh.object_size, lh.pointer_free)
+    n = -(-lh.bytes // lh.object_size)
+    for _ in range(n):
+        rt.malloc(lh.object_size, lh.pointer_free, 0)
+    for s in rt.mheap.spans.values():
+        if s.spanclass == spc or (spc < 2 and s.size_class == 0):
+            s.keep_bits = s.alloc_bits
+    sim.live_heap_objects = n
+
+
+__all__ = ["SimGC", "build_live_heap"]
