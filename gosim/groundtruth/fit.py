@@ -1,0 +1,144 @@
+"""Fit cost parameters on the fit records; write a calibration profile.
+
+The objective is the RMS of ln(sim / real) throughput over the fit records
+(:func:`gosim.groundtruth.scoring.split_of`). Each evaluation simulates every
+fit record, so the optimiser must be cheap and must not be thrown by a
+piecewise-constant objective (a cost moves a lock hand-off across a spin
+window, say): a coordinate search on a log scale
+(:func:`coordinate_search`) with a hard cap on evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gosim.errors import ConfigError
+
+#: first multiplicative step of the coordinate search, and the smallest
+START_STEP = 2.0
+MIN_STEP = 1.02
+
+
+@dataclass
+class FitResult:
+    start: dict[str, float]
+    best: dict[str, float]
+    start_error: float
+    best_error: float
+    evaluations: int
+    #: (parameters, error) per evaluation, in order
+    history: list[tuple[dict[str, float], float]] = field(default_factory=list)
+
+
+def coordinate_search(objective: Callable[[dict[str, float]], float], start: dict[str, float],
+                      max_evals: int, step: float = START_STEP,
+                      min_step: float = MIN_STEP) -> FitResult:
+    """Minimise ``objective`` over positive parameters on a log scale.
+
+    Parameters are tried in the order given: each is multiplied by ``step``,
+    then divided by it, and a move is kept when it lowers the error (ties keep
+    the current point, so the search is deterministic). A pass that moves
+    nothing takes the square root of ``step``; the search ends when ``step``
+    falls below ``min_step`` or after ``max_evals`` evaluations (the start
+    counts as one)."""
+    if max_evals < 1:
+        raise ValueError("max_evals must be >= 1")
+    history: list[tuple[dict[str, float], float]] = []
+
+    def f(x: dict[str, float]) -> float:
+        e = objective(dict(x))
+        history.append((dict(x), e))
+        return e if math.isfinite(e) else math.inf
+
+    x = dict(start)
+    best = f(x)
+    start_error = best
+    while step >= min_step and len(history) < max_evals:
+        moved = False
+        for name in start:
+            for factor in (step, 1 / step):
+                if len(history) >= max_evals:
+                    break
+                trial = {**x, name: x[name] * factor}
+                e = f(trial)
+                if e < best:
+                    x, best, moved = trial, e, True
+                    break
+        if not moved:
+            step = math.sqrt(step)
+    return FitResult(dict(start), x, start_error, best, len(history), history)
+
+
+def parse_fit_parameters(text: str) -> list[str]:
+    """``--fit a,b``: cost parameter names (known, no repeats)."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"expected comma-separated cost parameters (gosim costs), got "
+                          f"{text!r}", key="--fit")
+    unknown = [n for n in names if n not in COST_PARAMETERS]
+    if unknown:
+        raise ConfigError(f"unknown cost parameter {unknown[0]!r}; expected one of "
+                          f"{', '.join(sorted(COST_PARAMETERS))}", key="--fit")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"a parameter is named twice in {text!r}", key="--fit")
+    return names
+
+
+def start_values(names: list[str], presets: list[str],
+                 base_profile: dict[str, float]) -> dict[str, float]:
+    """Each parameter's value in the model as the records run it: defaults <
+    design preset < the base profile. A parameter the presets set differently
+    cannot be fitted as one value; a zero cannot be searched on a log scale."""
+    from gosim.realgo.calibrate import parameter_values
+
+    out: dict[str, float] = {}
+    for n in names:
+        values = {parameter_values(p, base_profile)[n] for p in presets}
+        if len(values) > 1:
+            raise ConfigError(f"{n!r} differs between the design presets of the records "
+                              f"({', '.join(presets)}); fit one preset's records at a time",
+                              key="--fit")
+        (v,) = values
+        if v <= 0:
+            raise ConfigError(f"{n!r} starts at {v:g}; a log-scale search needs a value > 0 "
+                              "(set one with --profile)", key="--fit")
+        out[n] = v
+    return out
+
+
+def profile_document(*, name: str, source: str, records_fit: list[str], n_holdout: int,
+                     go_versions: list[str], presets: list[str], base_profile_name: str | None,
+                     base_parameters: dict[str, float], fit: FitResult,
+                     errors: dict[str, Any], fitted_on: str) -> dict[str, Any]:
+    """What ``costs_profile`` loads (``parameters``), with its provenance."""
+    params = {**base_parameters, **{k: round(v, 4) for k, v in fit.best.items()}}
+    return {
+        "name": name,
+        "go_version": go_versions[0] if len(go_versions) == 1 else go_versions,
+        "design": presets[0] if len(presets) == 1 else presets,
+        "fitted_on": fitted_on,
+        "method": ("gosim groundtruth --fit: coordinate search on a log scale (steps x2, "
+                   "then square roots) minimising the RMS of ln(sim / real) allocations per "
+                   "second over the fit records"),
+        "source": source,
+        "split": errors["split"],
+        "fit_records": records_fit,
+        "holdout_records": n_holdout,
+        "base_profile": base_profile_name,
+        "parameters": dict(sorted(params.items())),
+        "fitted": sorted(fit.best),
+        "start": {k: round(v, 4) for k, v in fit.start.items()},
+        "evaluations": fit.evaluations,
+        "fit_rms_log_error_start": _round(fit.start_error),
+        "fit_rms_log_error": _round(errors["fit"]),
+        "holdout_rms_log_error": _round(errors["holdout"]),
+    }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 4)

@@ -1,0 +1,111 @@
+"""A ground-truth record -> the scenario that simulates its workload.
+
+Every choice is documented in docs/groundtruth.md ("From a record to a
+scenario"); the simulated window is decided in one place, :func:`sim_window`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gosim.groundtruth.records import Record
+from gosim.scenario import Scenario
+
+MIB = 1 << 20
+#: the heap goal's floor at GOGC=100 (runtime/mgcpacer.go defaultHeapMinimum),
+#: scaled by GOGC/100 as the pacer does
+HEAP_MINIMUM_BYTES = 4 * MIB
+#: the ballast's objects: a linked list of pointerful 1 KiB nodes (the records' README)
+BALLAST_OBJECT_BYTES = 1024
+#: GC on: GC cycles dropped as warm-up, then cycles measured
+WARMUP_GC_CYCLES = 1
+WINDOW_GC_CYCLES = 4
+#: GC off: bytes allocated in the warm-up and in the window (every span fresh;
+#: 64 MiB is one heap arena, 16 heap growths of 4 MiB)
+NOGC_WARMUP_BYTES = 8 * MIB
+NOGC_WINDOW_BYTES = 64 * MIB
+#: bounds of the measured window, simulated ns
+MIN_WINDOW_NS = 2_000_000
+MAX_WINDOW_NS = 400_000_000
+#: every record is simulated with this seed (one run per record)
+SEED = 1
+
+
+def bytes_per_gc_cycle(record: Record) -> float:
+    """Bytes the program allocates between two GC cycles in steady state: the
+    heap goal is max(heap minimum, marked x (1 + GOGC/100)) (mgcpacer.go
+    gcControllerState.heapGoal), and the marked heap is the ballast."""
+    gogc = record.gogc or 100
+    live = record.ballast_mib * MIB
+    return max(HEAP_MINIMUM_BYTES * gogc / 100 - live, live * gogc / 100)
+
+
+def sim_window(record: Record, scale: float = 1.0) -> tuple[int, int]:
+    """``(warmup_ns, window_ns)``: how long to simulate a record, in simulated ns.
+
+    The simulation runs long enough for a steady state, not the real run's
+    window: with the GC on, :data:`WARMUP_GC_CYCLES` then
+    :data:`WINDOW_GC_CYCLES` cycles at the real run's allocation rate
+    (bytes per cycle from :func:`bytes_per_gc_cycle` over the real bytes per
+    second); with it off, :data:`NOGC_WARMUP_BYTES` then
+    :data:`NOGC_WINDOW_BYTES` at that rate. The window is kept within
+    [:data:`MIN_WINDOW_NS`, :data:`MAX_WINDOW_NS`], the warm-up under it.
+    ``scale`` multiplies both afterwards (a quick look or a test; results are
+    then not steady-state).
+    """
+    bytes_per_s = record.allocs_per_s * record.size
+    if record.mode == "gc":
+        cycle_ns = bytes_per_gc_cycle(record) / bytes_per_s * 1e9
+        warm, window = WARMUP_GC_CYCLES * cycle_ns, WINDOW_GC_CYCLES * cycle_ns
+    else:
+        warm = NOGC_WARMUP_BYTES / bytes_per_s * 1e9
+        window = NOGC_WINDOW_BYTES / bytes_per_s * 1e9
+    window = min(max(window, MIN_WINDOW_NS), MAX_WINDOW_NS)
+    warm = min(warm, window)
+    return max(0, round(warm * scale)), max(1, round(window * scale))
+
+
+def scenario_dict(record: Record, *, scale: float = 1.0, costs_profile: str | None = None,
+                  costs: dict[str, float] | None = None) -> dict[str, Any]:
+    """The scenario of ``record`` as a plain mapping (what the runner ships to a
+    worker). ``costs_profile`` and ``costs`` are the calibration profile and
+    per-parameter overrides every record runs with."""
+    warm, window = sim_window(record, scale)
+    size: Any = (record.size if record.mix is None
+                 else {"dist": "choice", "values": [float(s) for s in record.mix]})
+    group: dict[str, Any] = {
+        "name": "g",
+        "count": record.g,
+        "size": size,
+        # a mix is pointer-free (the records' README)
+        "pointer_free_fraction": 1.0 if record.kind == "noscan" or record.mix else 0.0,
+        "work_ns": record.work_ns_est,
+        "lifetime": "drop",
+        "touch": record.touch,
+    }
+    gc: dict[str, Any] = {"enabled": record.mode == "gc"}
+    if record.gogc is not None:
+        gc["gogc"] = record.gogc
+    out: dict[str, Any] = {
+        "design": {"preset": record.preset},
+        "gomaxprocs": record.gomaxprocs,
+        "workload": {
+            "live_heap": {"bytes": record.ballast_mib * MIB,
+                          "object_size": BALLAST_OBJECT_BYTES, "pointer_free": False},
+            "groups": [group],
+        },
+        "gc": gc,
+        "duration_ns": warm + window,
+        "warmup": {"method": "fixed", "duration_ns": warm},
+        "seed": SEED,
+    }
+    if costs_profile is not None:
+        out["costs_profile"] = costs_profile
+    if costs:
+        out["costs"] = dict(costs)
+    return out
+
+
+def record_scenario(record: Record, **kw: Any) -> Scenario:
+    """:func:`scenario_dict`, validated."""
+    return Scenario.model_validate(scenario_dict(record, **kw))

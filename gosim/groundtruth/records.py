@@ -1,0 +1,284 @@
+"""Ground-truth records: one measured run of the real runtime per JSONL line.
+
+The format is that of ``experiments/groundtruth/go1.27-16core.jsonl`` (its
+README documents every field). :func:`read_records` validates what gosim
+simulates or compares and ignores the rest (records carry many more keys:
+rusage, runtime/metrics deltas, ...). A bad record is a
+:class:`gosim.errors.ConfigError` naming the file, the line, the key and what
+was expected.
+
+Lock names: the real mutex profile attributes each contention record to the
+runtime function that released the lock a waiter slept on
+(``runtime.(*mheap).freeSpan.func1``; runtime/mprof.go, lock_spinbit.go).
+:func:`runtime_function` strips the ``runtime.`` package prefix and the
+``.funcN`` closure suffix, so ``(*mheap).freeSpan`` is how both the real and
+the simulated lock sites are named.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from gosim.errors import ConfigError
+
+#: the profiler's bucket for contention it could not attribute to a stack
+#: (runtime/mprof.go); never a record's top lock
+LOST_CONTENTION = "_LostContendedRuntimeLock"
+
+_RELEASE = re.compile(r"go(\d+)\.(\d+)(?:\.\d+|(?:rc|beta)\d+)?")
+_CLOSURE = re.compile(r"(?:\.func\d+(?:\.\d+)*)+$")
+
+Kind = Literal["noscan", "scan"]
+Mode = Literal["gc", "nogc"]
+
+
+def runtime_function(name: str) -> str:
+    """A mutex-profile frame as gosim names a lock site:
+    ``runtime.(*mheap).freeSpan.func1`` -> ``(*mheap).freeSpan``."""
+    name = name.strip()
+    if name.startswith("runtime."):
+        name = name[len("runtime."):]
+    return _CLOSURE.sub("", name)
+
+
+def top_site(weights: Iterable[tuple[str, float]]) -> tuple[str, float]:
+    """The lock site with the most weight (contention share or wait time), after
+    merging frames that name the same function (:func:`runtime_function`) and
+    skipping :data:`LOST_CONTENTION`: ``(name, its weight)``, or ``("", 0.0)``
+    when nothing contended. Ties go to the name that sorts first."""
+    merged: dict[str, float] = {}
+    for fn, w in weights:
+        name = runtime_function(fn)
+        if name == LOST_CONTENTION or not name:
+            continue
+        merged[name] = merged.get(name, 0.0) + float(w)
+    best = [(-w, n) for n, w in merged.items() if w > 0]
+    if not best:
+        return "", 0.0
+    w, n = min(best)
+    return n, -w
+
+
+def design_preset(release: str) -> str | None:
+    """The design preset that models a Go release (``go1.27.3`` -> ``go1.27``),
+    or None when no preset covers it."""
+    from gosim.runtime.design import PRESETS
+
+    m = _RELEASE.fullmatch(release)
+    if m is None:
+        return None
+    preset = f"go{m.group(1)}.{m.group(2)}"
+    return preset if preset in PRESETS else None
+
+
+def release_presets() -> list[str]:
+    """The design presets named after a Go release, oldest first."""
+    from gosim.runtime.design import PRESETS
+
+    out = [p for p in PRESETS if _RELEASE.fullmatch(p)]
+    return sorted(out, key=lambda p: tuple(int(x) for x in p[2:].split(".")))
+
+
+@dataclass(frozen=True)
+class Record:
+    """What gosim simulates and compares of one measured run."""
+
+    #: 1-based line in the file
+    line: int
+    tag: str
+    #: the release that ran it (``go1.27.3``) and the preset that models it
+    go: str
+    preset: str
+    gomaxprocs: int
+    #: goroutines
+    g: int
+    #: object size in bytes (with ``mix``: their mean)
+    size: int
+    kind: Kind
+    mode: Mode
+    #: GOGC (mode ``gc``; None with the GC off)
+    gogc: int | None
+    #: live heap kept for the whole run, MiB
+    ballast_mib: int
+    touch: bool
+    #: sizes allocated in turn (pointer-free), or None
+    mix: tuple[int, ...] | None
+    #: work between allocations, ns per allocation (0: a tight loop)
+    work_ns_est: float
+    allocs_per_s: float
+    #: GC cycles in the measured window and its length (mode ``gc``)
+    gc_cycles: int | None
+    dur_s: float | None
+    #: (runtime function, share of the contention), as the profile lists them
+    contention: tuple[tuple[str, float], ...]
+
+    @property
+    def top_lock(self) -> str:
+        """The runtime function that released the most contended-for lock ("" if none)."""
+        return top_site(self.contention)[0]
+
+    @property
+    def top_share(self) -> float:
+        """That function's share of all the contention the profile recorded."""
+        return top_site(self.contention)[1]
+
+    @property
+    def gc_cycles_per_s(self) -> float | None:
+        if self.mode == "nogc":
+            return 0.0
+        if self.gc_cycles is None or not self.dur_s:
+            return None
+        return self.gc_cycles / self.dur_s
+
+
+class _Line:
+    """Checks of one record's fields; each failure names file, line and key."""
+
+    def __init__(self, file: str, line: int, obj: dict[str, Any]) -> None:
+        self.file, self.line, self.obj = file, line, obj
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, line=self.line, key=key)
+
+    def _get(self, key: str, required: bool) -> Any:
+        if key not in self.obj:
+            if required:
+                raise self.fail(key, "missing required key")
+            return None
+        return self.obj[key]
+
+    def int(self, key: str, *, minimum: int | None = None, required: bool = True) -> int | None:
+        v = self._get(key, required)
+        if v is None and not required:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(key, f"expected an integer, got {json.dumps(v)}")
+        if minimum is not None and v < minimum:
+            raise self.fail(key, f"expected an integer >= {minimum}, got {v}")
+        return v
+
+    def number(self, key: str, *, positive: bool = False,
+               required: bool = True) -> float | None:
+        v = self._get(key, required)
+        if v is None and not required:
+            return None
+        return self.check_number(key, v, positive=positive)
+
+    def check_number(self, key: str, v: Any, *, positive: bool = False) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise self.fail(key, f"expected a number, got {json.dumps(v)}")
+        if positive and v <= 0:
+            raise self.fail(key, f"expected a number > 0, got {v}")
+        if v < 0:
+            raise self.fail(key, f"expected a number >= 0, got {v}")
+        return float(v)
+
+    def str_of(self, key: str, allowed: tuple[str, ...] | None = None) -> str:
+        v = self._get(key, True)
+        if not isinstance(v, str):
+            raise self.fail(key, f"expected a string, got {json.dumps(v)}")
+        if allowed is not None and v not in allowed:
+            raise self.fail(key, f"expected one of {', '.join(allowed)}, got {json.dumps(v)}")
+        return v
+
+    def bool(self, key: str) -> bool:
+        v = self._get(key, True)
+        if not isinstance(v, bool):
+            raise self.fail(key, f"expected true or false, got {json.dumps(v)}")
+        return v
+
+
+def parse_record(obj: Any, *, file: str, line: int) -> Record:
+    """Validate one decoded JSON value as a record."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"expected a JSON object (a record), got {type(obj).__name__}",
+                          file=file, line=line)
+    c = _Line(file, line, obj)
+    go = c.str_of("go")
+    preset = design_preset(go)
+    if preset is None:
+        presets = release_presets()
+        raise c.fail("go", f"expected a Go release that a design preset models "
+                           f"({', '.join(presets)}; e.g. \"go1.27.3\" -> go1.27), got "
+                           f"{json.dumps(go)}")
+    mode = c.str_of("mode", ("gc", "nogc"))
+    gogc = c.int("gogc", minimum=1) if mode == "gc" else None
+    mix_raw = obj.get("mix")
+    mix: tuple[int, ...] | None = None
+    if mix_raw is not None:
+        if (not isinstance(mix_raw, list) or not mix_raw
+                or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in mix_raw)):
+            raise c.fail("mix", f"expected a non-empty list of sizes (integers >= 1), got "
+                                f"{json.dumps(mix_raw)}")
+        mix = tuple(mix_raw)
+    contention = obj.get("contention")
+    if not isinstance(contention, dict):
+        if "contention" not in obj:
+            raise c.fail("contention", "missing required key")
+        raise c.fail("contention", f"expected an object with a 'top' list, got "
+                                   f"{json.dumps(contention)}")
+    top = contention.get("top")
+    if not isinstance(top, list):
+        raise c.fail("contention.top", f"expected a list of {{fn, share}} objects, got "
+                                       f"{json.dumps(top)}")
+    entries: list[tuple[str, float]] = []
+    for i, e in enumerate(top):
+        key = f"contention.top[{i}]"
+        if not isinstance(e, dict):
+            raise c.fail(key, f"expected an object with 'fn' and 'share', got {json.dumps(e)}")
+        fn = e.get("fn")
+        if not isinstance(fn, str) or not fn:
+            raise c.fail(f"{key}.fn", f"expected a function name, got {json.dumps(fn)}")
+        if "share" not in e:
+            raise c.fail(f"{key}.share", "missing required key")
+        entries.append((fn, c.check_number(f"{key}.share", e["share"])))
+    tag = obj.get("tag")
+    return Record(
+        line=line, tag=tag if isinstance(tag, str) and tag else f"line{line}",
+        go=go, preset=preset,
+        gomaxprocs=c.int("gomaxprocs", minimum=1),  # type: ignore[arg-type]
+        g=c.int("g", minimum=1),  # type: ignore[arg-type]
+        size=c.int("size", minimum=1),  # type: ignore[arg-type]
+        kind=c.str_of("kind", ("noscan", "scan")),  # type: ignore[arg-type]
+        mode=mode,  # type: ignore[arg-type]
+        gogc=gogc,
+        ballast_mib=c.int("ballast_mib", minimum=0, required=False) or 0,
+        touch=c.bool("touch"),
+        mix=mix,
+        work_ns_est=c.number("work_ns_est", required=False) or 0.0,
+        allocs_per_s=c.number("allocs_per_s", positive=True),  # type: ignore[arg-type]
+        gc_cycles=c.int("gc_cycles", minimum=0, required=False),
+        dur_s=c.number("dur_s", required=False),
+        contention=tuple(entries),
+    )
+
+
+def read_records(path: Path) -> list[Record]:
+    """Every record of a ground-truth JSONL file, in file order (blank lines
+    skipped). Raises :class:`ConfigError` on the first bad line."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=file) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror or e}", file=file) from None
+    out: list[Record] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"not valid JSON: {e.msg} (column {e.colno})", file=file,
+                              line=n) from None
+        out.append(parse_record(obj, file=file, line=n))
+    if not out:
+        raise ConfigError("no records (expected one JSON object per line)", file=file)
+    return out

@@ -1,0 +1,263 @@
+"""Real vs simulated: the comparison table and the agreement checks.
+
+Issue 8 states what the model must reproduce on the 16-core file, per case
+(every workload field but GOMAXPROCS and the goroutine count):
+
+- the GOMAXPROCS of peak throughput is within :data:`PEAK_STEP` step of the
+  real one on the case's grid of GOMAXPROCS values (1, 2, 4, 8, 12, 16);
+- the simulated throughput at the smallest and the largest GOMAXPROCS is
+  within :data:`THROUGHPUT_TOLERANCE` (35%) of the real one;
+- from :data:`TOP_LOCK_FROM_P` Ps on, the top lock (the runtime function that
+  released the most contended-for lock) is the same.
+
+A fit is scored by the RMS of ln(sim / real) throughput over its fit records
+and, separately, over the held-out ones (:func:`split_of`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from gosim.groundtruth.records import Record, runtime_function, top_site
+
+PEAK_STEP = 1
+THROUGHPUT_TOLERANCE = 0.35
+TOP_LOCK_FROM_P = 4
+#: records at this GOMAXPROCS form the fit set; all others are held out
+FIT_GOMAXPROCS = 1
+
+Split = Literal["fit", "holdout"]
+
+#: comparison.csv's columns, in order
+COLUMNS = (
+    "line", "tag", "go", "preset", "mode", "gogc", "ballast_mib", "size", "mix", "kind",
+    "touch", "work_ns_est", "gomaxprocs", "g", "split", "real_allocs_per_s",
+    "sim_allocs_per_s", "ratio", "log_ratio", "real_top_lock", "sim_top_lock",
+    "real_top_share", "sim_top_share", "top_lock_match", "real_gc_cycles_per_s",
+    "sim_gc_cycles_per_s", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
+)
+
+#: the fields that make a case: every workload field but GOMAXPROCS and g
+CASE_FIELDS = ("go", "mode", "gogc", "ballast_mib", "size", "mix", "kind", "touch",
+               "work_ns_est")
+
+
+def split_of(record: Record) -> Split:
+    """Fit on the single-P records only: everything multi-core (scaling, lock
+    contention, the top lock) is then out of sample."""
+    return "fit" if record.gomaxprocs == FIT_GOMAXPROCS else "holdout"
+
+
+@dataclass(frozen=True)
+class SimPoint:
+    """What the comparison takes from one simulated run."""
+
+    ok: bool
+    allocs_per_s: float
+    top_lock: str
+    top_share: float
+    gc_cycles_per_s: float | None
+    error: str = ""
+    #: wall-clock seconds the simulation took
+    wall_s: float = 0.0
+
+
+def sim_point(outcome: dict[str, Any]) -> SimPoint:
+    """From :func:`gosim.runner.execute.execute_run`'s outcome. The top lock is
+    the ``lock_sites`` row function with the most wait time (rows of one
+    function summed); its share is of all lock-site wait time. GC cycles per
+    second: ``num_gc`` over the whole simulated run."""
+    wall = float(outcome.get("wall_s") or 0.0)
+    if not outcome.get("ok"):
+        return SimPoint(False, math.nan, "", 0.0, None, str(outcome.get("error") or "failed"),
+                        wall)
+    res = outcome["result"]
+    m = res.get("metrics", {})
+    sites = res.get("lock_sites") or []
+    top, wait = top_site((r["fn"], r.get("wait_ns", 0)) for r in sites)
+    total = sum(float(r.get("wait_ns", 0)) for r in sites
+                if runtime_function(r["fn"]) != "_LostContendedRuntimeLock")
+    sim_ns = m.get("sim_time_ns") or 0
+    num_gc = m.get("num_gc")
+    cycles = num_gc / sim_ns * 1e9 if num_gc is not None and sim_ns else None
+    return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
+                    wait / total if total > 0 else 0.0, cycles, "", wall)
+
+
+def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
+                     windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
+    """One row per record, file order; columns :data:`COLUMNS`."""
+    rows = []
+    for r, s, (warm, window) in zip(records, points, windows, strict=True):
+        ratio = s.allocs_per_s / r.allocs_per_s if s.ok else math.nan
+        rows.append({
+            "line": r.line, "tag": r.tag, "go": r.go, "preset": r.preset, "mode": r.mode,
+            "gogc": r.gogc, "ballast_mib": r.ballast_mib, "size": r.size,
+            "mix": ",".join(map(str, r.mix)) if r.mix else "", "kind": r.kind,
+            "touch": r.touch, "work_ns_est": r.work_ns_est, "gomaxprocs": r.gomaxprocs,
+            "g": r.g, "split": split_of(r), "real_allocs_per_s": r.allocs_per_s,
+            "sim_allocs_per_s": s.allocs_per_s, "ratio": ratio,
+            "log_ratio": math.log(ratio) if ratio > 0 else math.nan,
+            "real_top_lock": r.top_lock, "sim_top_lock": s.top_lock,
+            "real_top_share": r.top_share, "sim_top_share": s.top_share,
+            "top_lock_match": s.ok and r.top_lock == s.top_lock,
+            "real_gc_cycles_per_s": r.gc_cycles_per_s,
+            "sim_gc_cycles_per_s": s.gc_cycles_per_s,
+            "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
+            "sim_wall_s": round(s.wall_s, 3),
+        })
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return table.astype({"gogc": "Int64"})
+
+
+def case_label(row: pd.Series | dict[str, Any]) -> str:
+    """``go1.27.3 gc GOGC=100 ballast 256 MiB 48 B noscan`` (+ mix, work, touch off)."""
+    parts = [str(row["go"]), str(row["mode"])]
+    if row["mode"] == "gc":
+        parts.append(f"GOGC={int(row['gogc'])}")
+    parts.append(f"ballast {int(row['ballast_mib'])} MiB")
+    parts.append(f"mix {row['mix']} B" if row["mix"] else f"{int(row['size'])} B")
+    parts.append(str(row["kind"]))
+    if float(row["work_ns_est"]) > 0:
+        parts.append(f"work {float(row['work_ns_est']):g} ns")
+    if not row["touch"]:
+        parts.append("untouched")
+    return " ".join(parts)
+
+
+def case_slug(label: str) -> str:
+    """A file name for a case label."""
+    keep = [c if c.isalnum() or c in ".-" else "_" for c in label.replace(" ", "_")]
+    return "".join(keep).replace("__", "_").strip("_")
+
+
+@dataclass
+class EndPoint:
+    gomaxprocs: int
+    real: float
+    sim: float
+    ratio: float
+    ok: bool
+
+
+@dataclass
+class LockPoint:
+    gomaxprocs: int
+    real: str
+    sim: str
+    ok: bool
+
+
+@dataclass
+class CaseVerdict:
+    label: str
+    fields: dict[str, Any]
+    gomaxprocs: list[int]
+    real_peak_p: int
+    sim_peak_p: int | None
+    peak_ok: bool
+    ends: list[EndPoint] = field(default_factory=list)
+    top_lock: list[LockPoint] = field(default_factory=list)
+
+    @property
+    def ends_ok(self) -> bool:
+        return all(e.ok for e in self.ends)
+
+    @property
+    def top_lock_ok(self) -> bool:
+        return all(t.ok for t in self.top_lock)
+
+    @property
+    def ok(self) -> bool:
+        return self.peak_ok and self.ends_ok and self.top_lock_ok
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(peak_ok=self.peak_ok, ends_ok=self.ends_ok, top_lock_ok=self.top_lock_ok,
+                 ok=self.ok)
+        return json_safe(d)
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN and NA -> None, recursively (JSON has no NaN); numpy scalars -> Python."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if obj is pd.NA:
+        return None
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def peak_within(ps: Sequence[int], real_peak: int, sim_peak: int, step: int = PEAK_STEP) -> bool:
+    """Whether two GOMAXPROCS values are at most ``step`` positions apart on
+    the sorted grid ``ps``."""
+    grid = sorted(set(ps))
+    return abs(grid.index(real_peak) - grid.index(sim_peak)) <= step
+
+
+def score_case(rows: pd.DataFrame) -> CaseVerdict:
+    """The three checks on one case's rows of the comparison table."""
+    first = rows.iloc[0]
+    by_p = (rows.groupby("gomaxprocs", sort=True)[["real_allocs_per_s", "sim_allocs_per_s"]]
+            .mean(numeric_only=True))
+    # a failed run (NaN) makes the mean NaN: no peak, no end-point ratio
+    ps = [int(p) for p in by_p.index]
+    real_peak = int(by_p["real_allocs_per_s"].idxmax())
+    sim = by_p["sim_allocs_per_s"]
+    sim_peak = None if sim.isna().any() else int(sim.idxmax())
+    peak_ok = sim_peak is not None and peak_within(ps, real_peak, sim_peak)
+    ends = []
+    for p in dict.fromkeys((ps[0], ps[-1])):
+        real, s = float(by_p.at[p, "real_allocs_per_s"]), float(by_p.at[p, "sim_allocs_per_s"])
+        ratio = s / real
+        ends.append(EndPoint(p, real, s, ratio,
+                             bool(abs(ratio - 1) <= THROUGHPUT_TOLERANCE)))
+    locks = [LockPoint(int(r.gomaxprocs), str(r.real_top_lock), str(r.sim_top_lock),
+                       bool(r.top_lock_match))
+             for r in rows.sort_values(["gomaxprocs", "line"]).itertuples()
+             if r.gomaxprocs >= TOP_LOCK_FROM_P]
+    return CaseVerdict(case_label(first), {k: json_safe(first[k]) for k in CASE_FIELDS}, ps,
+                       real_peak, sim_peak, peak_ok, ends, locks)
+
+
+def cases(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(label, rows) per case, in the order the cases first appear in the file."""
+    keyed = table.assign(_case=[case_label(r) for _, r in table.iterrows()])
+    return [(label, g.drop(columns="_case"))
+            for label, g in keyed.groupby("_case", sort=False)]
+
+
+def score(table: pd.DataFrame) -> list[CaseVerdict]:
+    return [score_case(rows) for _, rows in cases(table)]
+
+
+def rms_log_error(table: pd.DataFrame, split: Split | None = None) -> float | None:
+    """RMS of ln(sim / real) over the rows of ``split`` (all rows: None) whose
+    run succeeded; None when there are none."""
+    rows = table if split is None else table[table["split"] == split]
+    x = rows["log_ratio"].to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.sqrt(np.mean(x ** 2))) if x.size else None
+
+
+def error_summary(table: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "metric": "RMS of ln(sim / real) allocations per second",
+        "split": f"fit: the GOMAXPROCS={FIT_GOMAXPROCS} records; hold-out: the rest",
+        "fit": rms_log_error(table, "fit"),
+        "holdout": rms_log_error(table, "holdout"),
+        "all": rms_log_error(table),
+        "n_fit": int((table["split"] == "fit").sum()),
+        "n_holdout": int((table["split"] == "holdout").sum()),
+    }
