@@ -113,6 +113,9 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     # -- locks and scheduling ---------------------------------------------------------------
     _p("lock_uncontended_ns", 20, "ns", "runtime.lock + unlock when free (atomic CAS pair)",
        "[GO] lock_spinbit.go fast path; [TCM] lock/unlock pair ~100 ns on a 2.8 GHz P4"),
+    _p("lock_migrate_ns", 0, "ns", "a critical section entered on another P than the last "
+       "holder's: the lock word and the data it guards move between cores' caches",
+       "cache-coherence misses; fitted to the ground truth (gosim groundtruth)"),
     _p("lock_spin_ns", 1000, "ns", "spin window before an M sleeps on the futex",
        "[GO] lock_spinbit.go: active_spin=4 x procyield(30) + osyield"),
     _p("lock_wakeup_ns", 4000, "ns", "futex wake-up hand-off latency to a sleeping M",

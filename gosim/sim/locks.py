@@ -149,6 +149,8 @@ class RuntimeMutex:
         self.max_waiters = 0
         self.spin_ns = host.costs.const("lock_spin_ns")
         self.wakeup_ns = host.costs.const("lock_wakeup_ns")
+        #: the P that held the lock last (-1: none yet)
+        self.last_p = -1
         #: the runtime function holding the lock, and the one that released it last
         self.owner_fn = ""
         self.release_fn = ""
@@ -179,6 +181,12 @@ class RuntimeMutex:
             self.host.account(p, "wait:" + self.mu.kind, t0, env.now)
             g.vt = env.now
         c = g.cost_ns("lock_uncontended_ns")
+        if self.last_p != p:
+            # the lock word and the data it guards were last written on another
+            # P's core: the critical section starts with their cache lines moving
+            if self.last_p >= 0:
+                c += g.cost_ns("lock_migrate_ns")
+            self.last_p = p
         if c:
             self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
             g.vt += c
