@@ -95,6 +95,7 @@ _RUN = "Running"
 
 
 def realgo_scaling(
+    ctx: typer.Context,
     out: Annotated[Path | None, typer.Argument(
         metavar="OUT", help="the records file to write (.jsonl, one record per line); its provenance "
              "goes to OUT.provenance.json", show_default=False)] = None,
@@ -181,9 +182,6 @@ def realgo_scaling(
     Bad input (a list that is not integers, an unknown mode or kind, GOMAXPROCS
     above the CPU count without --allow-oversubscribe, an unwritable OUT) exits
     2 with one line, writing nothing."""
-    import shlex
-    import sys
-
     from gosim.errors import GosimError
     from gosim.realgo import scaling
     from gosim.realgo.toolchain import find_go
@@ -224,11 +222,31 @@ def realgo_scaling(
             typer.echo(line, err=True)
 
     o = scaling.run_scaling(grid, out, go_version=go_version, binary=binary,
-                            command=["gosim", *map(shlex.quote, sys.argv[1:])],
+                            command=_command_line(ctx),
                             on_progress=progress)
     if not quiet:
         typer.echo(f"{len(o.records)} records on {o.go} in {o.wall_s:.1f} s: {o.out} "
                    f"(provenance: {o.provenance})")
+
+
+def _command_line(ctx: typer.Context) -> list[str]:
+    """The command with every option's value spelled out (defaults included): the
+    provenance's record of what ran."""
+    argv = ["gosim", ctx.info_name or "realgo-scaling"]
+    for p in ctx.command.params:
+        value = ctx.params.get(p.name or "")
+        if value is None:
+            continue
+        if p.param_type_name == "argument":
+            argv.append(str(value))
+        elif getattr(p, "is_flag", False):
+            if p.secondary_opts:
+                argv.append(p.opts[0] if value else p.secondary_opts[0])
+            elif value:
+                argv.append(p.opts[0])
+        else:
+            argv += [p.opts[0], str(value)]
+    return argv
 
 
 def register(app: typer.Typer) -> None:

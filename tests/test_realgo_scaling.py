@@ -1,0 +1,317 @@
+"""The multi-P scaling probe (``gosim realgo-scaling``, goprog/scaling.go).
+
+The probe runs the real Go runtime (built once per toolchain and source hash,
+cached); a missing toolchain fails these tests as in test_realgo.py (set
+GOSIM_SKIP_REALGO=1 to skip them on a machine without one). One session grid
+(GOMAXPROCS 1 and 2, windows of 0.1 s) serves most tests; the bad-input tests
+need no toolchain.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gosim.cli import main
+from gosim.realgo import scaling
+from gosim.realgo.probe import build_probe
+from gosim.realgo.toolchain import GoToolchain, find_go
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO / "experiments" / "groundtruth" / "go1.27-16core.jsonl"
+MiB = 1 << 20
+realgo = pytest.mark.realgo
+
+
+def shared_records() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in SHARED.read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def toolchain() -> GoToolchain:
+    if os.environ.get("GOSIM_SKIP_REALGO"):
+        pytest.skip("GOSIM_SKIP_REALGO is set")
+    return find_go()
+
+
+@pytest.fixture(scope="session")
+def probe(toolchain: GoToolchain) -> Path:
+    return build_probe(toolchain)
+
+
+WINDOW = dict(warm_s=0.02, dur_s=0.1)
+GRID = scaling.Grid(blocks=(
+    # 0-1: GOGC=100, no live heap: a cycle every few ms
+    scaling.Block(mode="gc", sizes=(48,), procs=(1, 2), **WINDOW),
+    # 2: an 8 MiB ballast
+    scaling.Block(mode="gc", sizes=(48,), procs=(1,), ballast_mib=8, **WINDOW),
+    # 3-4: GC off, two goroutines per P, a fixed count each
+    scaling.Block(mode="nogc", sizes=(1024,), procs=(1, 2), g_per_p=2, gogc=-1,
+                  count_per_g=1000),
+    # 5: a pointer-free mix, round-robin, with work between allocations
+    scaling.Block(mode="nogc", sizes=(), mix=(16, 48, 1000), procs=(1,), g_per_p=2, gogc=-1,
+                  count_per_g=300, work_iters=50),
+    # 6-7: fresh 32 KiB objects, touched and not
+    scaling.Block(mode="nogc", sizes=(32768,), procs=(1,), gogc=-1, count_per_g=512),
+    scaling.Block(mode="nogc", sizes=(32768,), procs=(1,), gogc=-1, count_per_g=512,
+                  touch=False),
+    # 8: pointerful objects, GOGC=50
+    scaling.Block(mode="gc", sizes=(64,), kind="scan", procs=(2,), gogc=50, **WINDOW),
+))
+
+
+@pytest.fixture(scope="session")
+def records(probe: Path) -> list[dict[str, Any]]:
+    return scaling.run_grid(GRID, probe)
+
+
+@realgo
+def test_grid_runs_every_record_in_order(records: list[dict[str, Any]],
+                                         toolchain: GoToolchain) -> None:
+    rel = "go" + toolchain.release
+    assert [r["tag"] for r in records] == [
+        f"{rel}_gc_48_noscan_p1_r1", f"{rel}_gc_48_noscan_p2_r1",
+        f"{rel}_live8_48_noscan_p1_r1",
+        f"{rel}_nogc_1024_noscan_p1_g2_r1", f"{rel}_nogc_1024_noscan_p2_g4_r1",
+        f"{rel}_nogc_mix16-48-1000_noscan_p1_g2_w50_r1",
+        f"{rel}_nogc_32768_noscan_p1_r1", f"{rel}_nogc_32768_noscan_p1_notouch_r1",
+        f"{rel}_gc_gogc50_64_scan_p2_r1"]
+    assert [(r["gomaxprocs"], r["g"]) for r in records] == [
+        (1, 1), (2, 2), (1, 1), (1, 2), (2, 4), (1, 2), (1, 1), (1, 1), (2, 2)]
+    assert all(r["go"] == toolchain.version for r in records)
+
+
+@realgo
+def test_records_carry_every_field_of_the_shared_file(records: list[dict[str, Any]]) -> None:
+    shared = shared_records()
+    keys = set().union(*(r.keys() for r in shared))
+    metric_names = set().union(*(r["metrics"].keys() for r in shared))
+    top_keys = {k for r in shared for t in r["contention"]["top"] for k in t}
+    for r in records:
+        assert keys <= r.keys(), keys - r.keys()
+        assert r["metrics"].keys() == metric_names
+        assert r["contention"].keys() == shared[0]["contention"].keys()
+        for t in r["contention"]["top"]:
+            assert t.keys() == top_keys
+        assert {"work_iters", "work_ns_est"} <= r.keys()
+        # the shared file's types for the fields a reader computes with
+        for k in ("allocs", "bytes", "elapsed_ns", "g", "gomaxprocs", "gc_cycles", "minflt"):
+            assert isinstance(r[k], int), k
+
+
+@realgo
+def test_counts_and_rates_are_consistent(records: list[dict[str, Any]]) -> None:
+    for r in records:
+        assert r["allocs"] > 0 and r["elapsed_ns"] > 0
+        assert math.isclose(r["allocs_per_s"], r["allocs"] / (r["elapsed_ns"] / 1e9))
+        assert math.isclose(r["allocs_per_s_per_p"], r["allocs_per_s"] / r["gomaxprocs"])
+        assert math.isclose(r["ns_per_alloc_per_g"], r["elapsed_ns"] * r["g"] / r["allocs"])
+        m = r["metrics"]
+        assert r["gc_cycles"] == m["/gc/cycles/total:gc-cycles"]
+        assert r["cpu_gc_s"] == m["/cpu/classes/gc/total:cpu-seconds"]
+        assert r["cpu_total_s"] == m["/cpu/classes/total:cpu-seconds"]
+        assert r["cpu_scavenge_s"] == m["/cpu/classes/scavenge/total:cpu-seconds"]
+        assert r["mutex_wait_s"] == m["/sync/mutex/wait/total:seconds"]
+        assert r["g_allocs_min"] <= r["g_allocs_max"]
+        assert r["mprof_rate"] == 1 and r["batch"] == 64 and r["alloc"] == "new"
+        if r["mode"] == "gc":
+            # every goroutine publishes its count every 64 allocations; the
+            # window is at least the time slept
+            assert r["allocs"] % 64 == 0
+            assert r["elapsed_ns"] >= r["dur_s"] * 1e9
+            assert r["bytes"] == r["allocs"] * r["size"]
+            assert r["g"] * r["g_allocs_max"] >= r["allocs"]
+            assert r["count_per_g"] == 0
+
+
+@realgo
+def test_nogc_counts_are_exact(records: list[dict[str, Any]]) -> None:
+    for r in records[3:8]:
+        assert r["mode"] == "nogc" and r["gogc"] == -1
+        assert r["gc_cycles"] == 0 and r["dur_s"] == 0 and r["warm_s"] == 0
+        assert r["allocs"] == r["g"] * r["count_per_g"]
+        assert r["g_allocs_min"] == r["g_allocs_max"] == r["count_per_g"]
+    assert [r["allocs"] for r in records[3:5]] == [2 * 1000, 4 * 1000]
+    assert [r["bytes"] for r in records[3:5]] == [2 * 1000 * 1024, 4 * 1000 * 1024]
+    mix = records[5]
+    # 300 per goroutine round-robin over three sizes: 100 of each
+    assert mix["mix"] == [16, 48, 1000] and mix["size"] == pytest.approx(1064 / 3)
+    assert mix["bytes"] == 2 * 100 * (16 + 48 + 1000)
+    assert mix["work_iters"] == 50 and mix["work_ns_est"] > 0
+    assert all(r["work_ns_est"] == 0 for i, r in enumerate(records) if i != 5)
+
+
+@realgo
+def test_gc_runs_collect_and_the_ballast_raises_the_goal(records: list[dict[str, Any]]) -> None:
+    no_ballast, ballast = records[0], records[2]
+    assert no_ballast["gc_cycles"] > 0
+    # no live heap: the goal is the 4 MiB minimum (GOGC=100); GOGC=50 halves it
+    assert no_ballast["metrics"]["/gc/heap/goal:bytes"] == 4 * MiB
+    assert records[8]["metrics"]["/gc/heap/goal:bytes"] == 2 * MiB
+    assert records[8]["gogc"] == 50 and records[8]["kind"] == "scan"
+    # 8 MiB live: the goal is twice the marked heap, above 16 MiB
+    assert ballast["ballast_mib"] == 8
+    assert ballast["metrics"]["/gc/heap/goal:bytes"] > 16 * MiB
+    assert ballast["metrics"]["/memory/classes/total:bytes"] > 8 * MiB
+
+
+@realgo
+def test_touch_faults_fresh_pages(records: list[dict[str, Any]]) -> None:
+    touched, untouched = records[6], records[7]
+    assert touched["touch"] is True and untouched["touch"] is False
+    pages = touched["bytes"] // 4096  # 16 MiB of fresh memory
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    always = thp.is_file() and "[always]" in thp.read_text()
+    # one fault per page touched (per 2 MiB huge page where THP is always on);
+    # untouched fresh memory is known zero and never written
+    assert touched["minflt"] >= (pages // 512 if always else pages)
+    assert untouched["minflt"] < pages // 8
+
+
+@realgo
+def test_contention_is_attributed_to_the_releasing_function(
+        records: list[dict[str, Any]]) -> None:
+    with_records = [r for r in records if r["contention"]["records"] > 0]
+    # two goroutines allocating 48 B objects with a cycle every few ms contend
+    # on the scheduler and heap locks
+    assert records[1]["contention"]["records"] > 0
+    for r in with_records:
+        c = r["contention"]
+        top = c["top"]
+        assert sum(t["share"] for t in top) == pytest.approx(1.0, abs=1e-9)
+        assert sum(t["cycles"] for t in top) == c["cycles_total"]
+        assert sum(t["count"] for t in top) == c["count_total"]
+        assert c["cycles_per_s"] > 0
+        assert c["seconds_est"] == pytest.approx(c["cycles_total"] / c["cycles_per_s"])
+        assert [t["cycles"] for t in top] == sorted((t["cycles"] for t in top), reverse=True)
+        assert len({t["fn"] for t in top}) == len(top)
+        for t in top:
+            bare = t["fn"].rsplit(".", 1)[-1].lower()
+            assert not bare.startswith("unlock"), t  # the unlock itself is skipped
+            assert t["fn"].startswith("runtime.") or t["fn"].startswith("sync.")
+    for r in records:
+        if r["contention"]["records"] == 0:
+            assert r["contention"]["top"] == [] and r["contention"]["cycles_total"] == 0
+
+
+# ---------------------------------------------------------------- the command
+
+
+@realgo
+def test_cli_writes_records_and_provenance(probe: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sub" / "gt.jsonl"
+    argv = ["realgo-scaling", str(out), "--binary", str(probe), "--modes", "nogc",
+            "--sizes", "1024,32768", "--procs", "1", "--count-per-g", "100", "--repeats", "2"]
+    assert main(argv) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 4  # two sizes x one P x two repeats
+    recs = [json.loads(line) for line in lines]
+    assert [r["tag"].rsplit("_", 3)[1:] for r in recs] == [
+        ["noscan", "p1", "r1"], ["noscan", "p1", "r2"]] * 2
+    assert [r["size"] for r in recs] == [1024, 1024, 32768, 32768]
+    prov = json.loads(scaling.provenance_path(out).read_text())
+    assert prov["records"] == 4
+    cmd = prov["command"]  # every option spelled out, defaults included
+    assert cmd[:3] == ["gosim", "realgo-scaling", str(out)]
+    for opt, value in (("--sizes", "1024,32768"), ("--procs", "1"), ("--gogc", "100"),
+                       ("--count-per-g", "100"), ("--repeats", "2"), ("--modes", "nogc")):
+        assert cmd[cmd.index(opt) + 1] == value
+    assert "--touch" in cmd and "--build-only" not in cmd
+    assert prov["machine"]["cpus"] == os.cpu_count() and prov["git"] is not None
+    assert prov["grid"]["blocks"][0]["sizes"] == [1024, 32768]
+    assert prov["windows"] == [{"mode": "nogc", "ballast_mib": 0, "warm_s": 0.0,
+                                "dur_s": 0.0, "count_per_g": 100}]
+    assert "4 records" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,problem", [
+    (["--sizes", "48,x"], "--sizes: expected a comma-separated list of integers"),
+    (["--sizes", "0"], "--sizes: expected integers >= 1, got 0"),
+    (["--modes", "gc,fast"], "--modes: expected a comma-separated list of gc / nogc"),
+    (["--kind", "scan", "--sizes", "20"], "multiple of 8 bytes, at least 24; got 20"),
+    (["--procs", "1,100000"], "GOMAXPROCS 100000 is more than this machine's"),
+    (["--gogc", "0"], "--gogc: expected 1 or more"),
+    (["--dur-s", "0"], "--dur-s: expected more than 0"),
+    (["--repeats", "0"], "--repeats: expected 1 or more"),
+    (["--count-per-g", "0"], "--count-per-g: expected 1 or more"),
+    (["--ballast-mib", "-1"], "--ballast-mib: expected integers >= 0"),
+    (["--mix", "16,48", "--kind", "scan"], "--mix: a mix is pointer-free"),
+    (["--binary", "/nonexistent/probe"], "--binary /nonexistent/probe: not an executable"),
+])
+def test_cli_bad_input_is_one_line_exit_2_nothing_written(
+        args: list[str], problem: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "gt.jsonl"
+    assert main(["realgo-scaling", str(out), "--procs", "1", *args]) == 2
+    cap = capsys.readouterr()
+    lines = cap.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gosim: error: "), cap.err
+    assert problem in lines[0], lines[0]
+    assert "Traceback" not in cap.err and cap.out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["no-out", "out-is-dir", "build-only-and-out"])
+def test_cli_bad_targets(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = {"no-out": ["realgo-scaling"],
+            "out-is-dir": ["realgo-scaling", str(tmp_path)],
+            "build-only-and-out": ["realgo-scaling", str(tmp_path / "x.jsonl"),
+                                   "--build-only", str(tmp_path / "b")]}[case]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("gosim: error: "), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_grid_is_the_shared_files() -> None:
+    """On 16 CPUs the default grid with the shared file's nogc sizes has the
+    shared file's 48 settings and windows."""
+    grid = scaling.make_grid(nogc_sizes=(1024, 32768), ncpu=16)
+    shared = shared_records()
+    assert grid.records == len(shared) == 48
+    settings = {(b.mode, b.ballast_mib, s, p, b.warm_s, b.dur_s)
+                for b in grid.blocks for s in b.sizes for p in b.procs}
+    assert settings == {(r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"],
+                         r["warm_s"], r["dur_s"]) for r in shared}
+    # nogc: 128 MiB per goroutine, as the shared records' count_per_g
+    assert {r["count_per_g"] * r["size"] for r in shared if r["mode"] == "nogc"} == {
+        scaling.NOGC_BYTES_PER_G}
+    # fewer CPUs: the shared GOMAXPROCS values this machine has
+    assert scaling.make_grid(ncpu=6).blocks[0].procs == (1, 2, 4)
+
+
+@realgo
+def test_device_script_runs_a_tiny_grid(toolchain: GoToolchain, tmp_path: Path) -> None:
+    """scripts/device_groundtruth.sh with a static probe, GOMAXPROCS 1 and tiny
+    windows: all 8 settings, and a provenance file that is valid JSON."""
+    probe_dir = tmp_path / "probe"
+    scaling.build_static(toolchain, probe_dir)
+    build = json.loads((probe_dir / "build.json").read_text())
+    assert build["goos"] == "linux" and build["goarch"] == "amd64" and build["cgo"] is False
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "PROCS": "1", "GC_WINDOW": "0.01 0.03",
+           "LIVE_WINDOW": "0.01 0.03", "LIVE_MIB": "4"}
+    p = subprocess.run(["bash", str(REPO / "scripts" / "device_groundtruth.sh"),
+                        str(probe_dir)], env=env, capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    name = f"go{toolchain.release}-{scaling.machine_cpus()}core-gosim.jsonl"
+    recs = [json.loads(x) for x in (out / name).read_text().splitlines()]
+    rel = "go" + toolchain.release
+    assert [r["tag"] for r in recs] == [
+        f"{rel}_gc_48_noscan_p1_r1", f"{rel}_gc_1024_noscan_p1_r1",
+        f"{rel}_gc_32768_noscan_p1_r1", f"{rel}_nogc_1024_noscan_p1_r1",
+        f"{rel}_nogc_32768_noscan_p1_r1", f"{rel}_live4_48_noscan_p1_r1",
+        f"{rel}_live4_1024_noscan_p1_r1", f"{rel}_live4_32768_noscan_p1_r1"]
+    assert [r["count_per_g"] for r in recs if r["mode"] == "nogc"] == [131072, 4096]
+    prov = json.loads((out / f"{name}.provenance.json").read_text())
+    assert prov["records"] == 8 and prov["build"]["source_hash"] == build["source_hash"]
+    assert [b["warm_s"] for b in prov["grid"]["blocks"]] == [0.01, 0, 0.01]
+    assert sorted(x.name for x in out.iterdir()) == [name, f"{name}.provenance.json"]
