@@ -1,0 +1,508 @@
+"""``gosim groundtruth``: reading real-runtime records, mapping them to
+scenarios, the agreement checks, the fit, and the command end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from gosim.cli import main
+from gosim.errors import ConfigError
+from gosim.groundtruth.fit import coordinate_search
+from gosim.groundtruth.mapping import MIB, record_scenario, scenario_dict, sim_window
+from gosim.groundtruth.records import (
+    Record,
+    parse_record,
+    read_records,
+    runtime_function,
+    top_site,
+)
+from gosim.groundtruth.scoring import (
+    COLUMNS,
+    SimPoint,
+    comparison_table,
+    peak_within,
+    rms_log_error,
+    score,
+    sim_point,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTH = ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl"
+LINES = TRUTH.read_text().splitlines()
+RECORDS = read_records(TRUTH)
+PRESETS = "go1.12, go1.14, go1.15, go1.25, go1.27"
+
+
+def raw(line: int) -> dict[str, Any]:
+    """The record on ``line`` (1-based) of the 16-core file, decoded."""
+    return json.loads(LINES[line - 1])
+
+
+def write_jsonl(path: Path, objs: list[Any]) -> Path:
+    path.write_text("".join((o if isinstance(o, str) else json.dumps(o)) + "\n" for o in objs))
+    return path
+
+
+# ---------------------------------------------------------------- reading
+
+def test_the_16_core_file_reads_whole() -> None:
+    assert len(RECORDS) == 48
+    assert {r.preset for r in RECORDS} == {"go1.27"}
+    assert [r.line for r in RECORDS] == list(range(1, 49))
+    assert sum(r.mode == "nogc" for r in RECORDS) == 12
+    assert sum(r.ballast_mib == 256 for r in RECORDS) == 18
+    assert {r.gomaxprocs for r in RECORDS} == {1, 2, 4, 8, 12, 16}
+    assert all(r.g == r.gomaxprocs and r.touch and r.kind == "noscan" for r in RECORDS)
+    nogc = [r for r in RECORDS if r.mode == "nogc"]
+    assert all(r.gogc is None and r.gc_cycles_per_s == 0.0 for r in nogc)
+    assert RECORDS[0].gc_cycles_per_s == pytest.approx(398 / 0.6)
+
+
+def _bad(tmp_path: Path, lines: list[Any], capsys: pytest.CaptureFixture[str]) -> str:
+    f = write_jsonl(tmp_path / "truth.jsonl", lines)
+    out = tmp_path / "out"
+    assert main(["groundtruth", str(f), "--out", str(out), "--jobs", "1"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and "Traceback" not in cap.err and cap.err.count("\n") == 1
+    assert not out.exists()  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["truth.jsonl"]
+    return cap.err.rstrip("\n")
+
+
+def test_bad_json_line_names_file_and_line(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    err = _bad(tmp_path, [raw(1), '{"go": "go1.27.3", gomaxprocs: 2}'], capsys)
+    f = tmp_path / "truth.jsonl"
+    assert err == (f"gosim: error: {f}:2: not valid JSON: Expecting property name enclosed "
+                   "in double quotes (column 20)")
+
+
+def test_missing_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rec = raw(3)
+    del rec["gomaxprocs"]
+    err = _bad(tmp_path, [raw(1), raw(2), rec], capsys)
+    assert err == f"gosim: error: {tmp_path / 'truth.jsonl'}:3: key 'gomaxprocs': missing " \
+                  "required key"
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("gomaxprocs", "4", 'expected an integer, got "4"'),
+    ("gomaxprocs", 0, "expected an integer >= 1, got 0"),
+    ("g", 2.0, "expected an integer, got 2.0"),
+    ("touch", 1, "expected true or false, got 1"),
+    ("kind", "pointerful", 'expected one of noscan, scan, got "pointerful"'),
+    ("mode", "off", 'expected one of gc, nogc, got "off"'),
+    ("allocs_per_s", 0, "expected a number > 0, got 0"),
+    ("allocs_per_s", True, "expected a number, got true"),
+    ("gogc", -1, "expected an integer >= 1, got -1"),
+    ("ballast_mib", -256, "expected an integer >= 0, got -256"),
+    ("mix", [48, "1024"], 'expected a non-empty list of sizes (integers >= 1), got '
+                          '[48, "1024"]'),
+    ("contention", [], "expected an object with a 'top' list, got []"),
+])
+def test_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: Any,
+                    expected: str) -> None:
+    rec = {**raw(2), key: value}
+    err = _bad(tmp_path, [rec], capsys)
+    assert err == f"gosim: error: {tmp_path / 'truth.jsonl'}:1: key '{key}': {expected}"
+
+
+def test_bad_contention_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rec = raw(3)
+    rec["contention"]["top"][1]["share"] = "0.03"
+    err = _bad(tmp_path, [rec], capsys)
+    assert err == (f"gosim: error: {tmp_path / 'truth.jsonl'}:1: key 'contention.top[1].share':"
+                   ' expected a number, got "0.03"')
+
+
+def test_unknown_go_release_names_the_presets(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    err = _bad(tmp_path, [raw(1), {**raw(2), "go": "go1.26.1"}], capsys)
+    assert err == (f"gosim: error: {tmp_path / 'truth.jsonl'}:2: key 'go': expected a Go "
+                   f"release that a design preset models ({PRESETS}; e.g. \"go1.27.3\" -> "
+                   'go1.27), got "go1.26.1"')
+
+
+def test_releases_map_to_presets() -> None:
+    for go, preset in (("go1.27.3", "go1.27"), ("go1.25.5", "go1.25"), ("go1.25", "go1.25"),
+                       ("go1.27rc1", "go1.27"), ("go1.14.15", "go1.14")):
+        assert parse_record({**raw(1), "go": go}, file="f", line=1).preset == preset
+    for go in ("go1.26.0", "1.27.3", "go1.27.x", "tcmalloc"):
+        with pytest.raises(ConfigError, match="key 'go'"):
+            parse_record({**raw(1), "go": go}, file="f", line=1)
+
+
+def test_empty_file_and_extra_keys(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"truth.jsonl: no records"):
+        read_records(write_jsonl(tmp_path / "truth.jsonl", ["", "  "]))
+    # unknown keys are fine (records carry many); blank lines are skipped, not renumbered
+    f = write_jsonl(tmp_path / "x.jsonl", [{**raw(1), "new_field": [1, 2]}, "", raw(2)])
+    assert [r.line for r in read_records(f)] == [1, 3]
+
+
+# ---------------------------------------------------------------- lock names
+
+def test_runtime_function_names_of_the_file() -> None:
+    names = {e["fn"] for i in range(1, 49) for e in raw(i)["contention"]["top"]}
+    assert {runtime_function(n) for n in names} == {
+        "(*mheap).allocSpan", "(*mheap).freeSpan", "(*spanSet).push", "newMarkBits",
+        "forEachPInternal", "gcstopm", "stopm", "stopTheWorldWithSema", "findRunnable",
+        "(*pageAlloc).scavengeOne", "parkunlock_c", "runSafePointFn", "wakep", "goschedImpl",
+        "gcFlushBgCredit", "mcommoninit", "_LostContendedRuntimeLock", "gcParkAssist",
+        "(*mheap).reclaimChunk", "(*mheap).reclaim", "sysmon", "incidlelocked",
+        "startTheWorldWithSema", "mProf_Malloc", "gcResetMarkState"}
+    assert runtime_function("runtime.(*mheap).freeSpan.func1") == "(*mheap).freeSpan"
+    assert runtime_function("runtime.gcStart.func2.1") == "gcStart"
+    assert runtime_function("(*mheap).allocSpan") == "(*mheap).allocSpan"
+
+
+def test_top_lock_of_the_files_records() -> None:
+    by_line = {r.line: r for r in RECORDS}
+    assert by_line[1].top_lock == "" and by_line[1].top_share == 0.0  # 1 P: no contention
+    assert by_line[2].top_lock == "forEachPInternal"
+    assert by_line[2].top_share == pytest.approx(0.4734676311977444)
+    assert by_line[3].top_lock == "(*mheap).freeSpan"
+    assert by_line[23].top_lock == "newMarkBits"  # nogc 1 KiB 12 P
+    assert by_line[32].top_lock == "newMarkBits"  # 256 MiB 48 B 2 P
+    assert by_line[43].top_lock == "wakep"  # 256 MiB 32 KiB 1 P
+    tops = [r.top_lock for r in RECORDS if r.gomaxprocs >= 4]
+    assert tops.count("(*mheap).freeSpan") == 23
+    assert tops.count("(*mheap).allocSpan") == 7  # nogc 4 + 2, gc 32 KiB at 16 P
+    assert tops.count("newMarkBits") == 2  # nogc 1 KiB at 12 and 16 P
+    assert len(tops) == 32
+
+
+def test_top_site_skips_lost_contention_and_merges_closures() -> None:
+    assert top_site([("runtime._LostContendedRuntimeLock", 0.6), ("runtime.wakep", 0.1),
+                     ("runtime.(*mheap).freeSpan.func1", 0.2),
+                     ("runtime.(*mheap).allocSpan", 0.25)]) == ("(*mheap).allocSpan", 0.25)
+    name, w = top_site([("runtime.(*mheap).freeSpan.func1", 0.2),
+                        ("runtime.(*mheap).freeSpan", 0.1), ("runtime.(*mheap).allocSpan", 0.25)])
+    assert name == "(*mheap).freeSpan" and w == pytest.approx(0.3)
+    assert top_site([]) == ("", 0.0)
+    assert top_site([("runtime._LostContendedRuntimeLock", 1.0)]) == ("", 0.0)
+    assert top_site([("b", 1.0), ("a", 1.0)]) == ("a", 1.0)  # ties: by name
+
+
+def test_sim_point_reads_lock_sites() -> None:
+    out = {"ok": True, "wall_s": 1.5, "result": {
+        "metrics": {"allocs_per_sim_second": 2.5e6, "num_gc": 30, "sim_time_ns": 10_000_000},
+        "lock_sites": [
+            {"lock": "mheap", "fn": "(*mheap).allocSpan", "waits": 3, "wait_ns": 300},
+            {"lock": "mheap", "fn": "(*mheap).freeSpan", "waits": 5, "wait_ns": 500},
+            {"lock": "gcBitsArenas", "fn": "newMarkBits", "waits": 4, "wait_ns": 400},
+            {"lock": "mheap", "fn": "runtime.(*mheap).freeSpan.func1", "waits": 1,
+             "wait_ns": 200}]}}
+    p = sim_point(out)
+    assert (p.ok, p.allocs_per_s, p.top_lock) == (True, 2.5e6, "(*mheap).freeSpan")
+    assert p.top_share == pytest.approx(700 / 1400)
+    assert p.gc_cycles_per_s == pytest.approx(3000.0)
+    assert p.wall_s == 1.5
+    none = sim_point({"ok": True, "result": {"metrics": {"allocs_per_sim_second": 1.0}}})
+    assert (none.top_lock, none.top_share, none.gc_cycles_per_s) == ("", 0.0, None)
+    failed = sim_point({"ok": False, "error": "ValueError: boom", "result": None})
+    assert not failed.ok and math.isnan(failed.allocs_per_s) and failed.error == "ValueError: boom"
+
+
+# ---------------------------------------------------------------- record -> scenario
+
+def test_gc_record_without_ballast() -> None:
+    r = RECORDS[0]  # gc, 48 B, 1 P, 42.5 M/s
+    sc = record_scenario(r)
+    assert sc.design.preset == "go1.27" and sc.gomaxprocs == 1
+    (g,) = sc.workload.groups
+    assert (g.count, g.size.dist, g.size.value, g.pointer_free_fraction) == (1, "const", 48, 1.0)
+    assert (g.work_ns.value, g.lifetime.kind, g.touch, g.allocations) == (0, "drop", True, None)
+    assert (sc.gc.enabled, sc.gc.gogc, sc.gc.memory_limit_bytes) == (True, 100, None)
+    assert sc.workload.live_heap.bytes == 0
+    # one GC cycle per 4 MiB (the heap minimum) at the real 42.5 M x 48 B per second
+    cycle_ns = 4 * 1024 * 1024 / (42538380.07373036 * 48) * 1e9
+    assert sim_window(r) == (round(cycle_ns), round(4 * cycle_ns)) == (2054176, 8216705)
+    assert sc.warmup.method == "fixed" and sc.warmup.duration_ns == 2054176
+    assert sc.duration_ns == 2054176 + 8216705
+    assert sc.seed == 1 and sc.costs_profile is None and sc.costs == {}
+
+
+def test_ballast_record_window_is_capped() -> None:
+    r = RECORDS[30]  # gc, 256 MiB live, 48 B, 1 P, 19.8 M/s
+    assert (r.line, r.ballast_mib) == (31, 256)
+    sc = record_scenario(r)
+    lh = sc.workload.live_heap
+    assert (lh.bytes, lh.object_size, lh.pointer_free) == (256 * MIB, 1024, False)
+    # a cycle per 256 MiB allocated (goal = 2 x marked): 282 ms; 4 cycles capped at 400 ms
+    cycle_ns = 256 * MIB / (19833351.861592524 * 48) * 1e9
+    assert sim_window(r) == (round(cycle_ns), 400_000_000)
+    assert sim_window(r, 0.01) == (round(cycle_ns * 0.01), 4_000_000)
+
+
+def test_nogc_record() -> None:
+    r = RECORDS[18]  # nogc, 1 KiB, 1 P, 2.17 M/s
+    assert (r.line, r.mode, r.size) == (19, "nogc", 1024)
+    sc = record_scenario(r)
+    assert not sc.gc.enabled
+    assert "gogc" not in scenario_dict(r)["gc"]
+    rate = 2171145.938916676 * 1024  # bytes per second
+    assert sim_window(r) == (round(8 * MIB / rate * 1e9), round(64 * MIB / rate * 1e9))
+    assert sim_window(r) == (3773123, 30184982)
+
+
+def test_small_window_is_raised_to_the_minimum() -> None:
+    r = RECORDS[12]  # gc, 32 KiB, 1 P: a cycle every 0.43 ms
+    cycle_ns = 4 * MIB / (296310.6721178679 * 32768) * 1e9
+    assert sim_window(r) == (round(cycle_ns), 2_000_000)
+
+
+def test_mix_scan_work_and_gogc_are_simulated() -> None:
+    mix = parse_record({**raw(8), "mix": [16, 48, 1024], "size": 362, "work_ns_est": 42.5,
+                        "g": 12, "gogc": 50}, file="f", line=1)
+    (g,) = record_scenario(mix, costs_profile="local-2core-go1.27",
+                           costs={"malloc_fast_ns": 9.0}).workload.groups
+    assert (g.size.dist, g.size.values, g.pointer_free_fraction) == (
+        "choice", [16.0, 48.0, 1024.0], 1.0)
+    assert (g.count, g.work_ns.value) == (12, 42.5)
+    sc = record_scenario(mix, costs_profile="local-2core-go1.27", costs={"malloc_fast_ns": 9.0})
+    assert (sc.gomaxprocs, sc.gc.gogc, sc.costs_profile) == (2, 50, "local-2core-go1.27")
+    assert sc.costs["malloc_fast_ns"].value == 9.0
+    scan = parse_record({**raw(8), "kind": "scan"}, file="f", line=1)
+    assert record_scenario(scan).workload.groups[0].pointer_free_fraction == 0.0
+
+
+# ---------------------------------------------------------------- scoring
+
+GRID = (1, 2, 4, 8, 12, 16)
+
+
+def rec(p: int, real: float, lock: str = "", size: int = 48, line: int = 0) -> Record:
+    top = [{"fn": f"runtime.{lock}.func1", "share": 0.8}] if lock else []
+    return parse_record({**raw(1), "gomaxprocs": p, "g": p, "allocs_per_s": real, "size": size,
+                         "contention": {"top": top}}, file="f", line=line or p)
+
+
+def pt(sim: float, lock: str = "") -> SimPoint:
+    return SimPoint(True, sim, lock, 0.9 if lock else 0.0, None)
+
+
+# the real curve peaks at 4 P; the top lock from 4 P on is freeSpan
+REAL = {1: 40e6, 2: 47e6, 4: 73e6, 8: 55e6, 12: 50e6, 16: 47e6}
+LOCK = {1: "", 2: "forEachPInternal", 4: "(*mheap).freeSpan", 8: "(*mheap).freeSpan",
+        12: "(*mheap).freeSpan", 16: "(*mheap).freeSpan"}
+
+
+def table(sim: dict[int, float], locks: dict[int, str] | None = None,
+          failed: tuple[int, ...] = ()) -> pd.DataFrame:
+    locks = {**LOCK, **(locks or {})}
+    records = [rec(p, REAL[p], LOCK[p]) for p in GRID]
+    points = [SimPoint(False, math.nan, "", 0.0, None, "boom") if p in failed
+              else pt(sim[p], locks[p]) for p in GRID]
+    return comparison_table(records, points, [(1, 2)] * len(GRID))
+
+
+def test_comparison_table_columns() -> None:
+    t = table({p: REAL[p] * 1.1 for p in GRID})
+    assert list(t.columns) == list(COLUMNS)
+    assert {"go", "mode", "ballast_mib", "size", "kind", "gomaxprocs", "real_allocs_per_s",
+            "sim_allocs_per_s", "real_top_lock", "sim_top_lock", "g", "ratio", "split",
+            "real_top_share", "sim_top_share", "real_gc_cycles_per_s",
+            "sim_gc_cycles_per_s"} <= set(t.columns)
+    assert list(t["split"]) == ["fit"] + ["holdout"] * 5
+    assert t["ratio"].tolist() == pytest.approx([1.1] * 6)
+    assert t["real_top_lock"].tolist() == [LOCK[p] for p in GRID]
+
+
+def test_all_checks_pass() -> None:
+    sim = {1: 50e6, 2: 60e6, 4: 90e6, 8: 70e6, 12: 60e6, 16: 55e6}  # peak at 4 P
+    (v,) = score(table(sim))
+    assert (v.real_peak_p, v.sim_peak_p, v.peak_ok) == (4, 4, True)
+    assert [(e.gomaxprocs, e.ok) for e in v.ends] == [(1, True), (16, True)]
+    assert [e.ratio for e in v.ends] == pytest.approx([1.25, 55 / 47])
+    assert [t.gomaxprocs for t in v.top_lock] == [4, 8, 12, 16]
+    assert v.ok
+    assert v.label == "go1.27.3 gc GOGC=100 ballast 0 MiB 48 B noscan"
+
+
+@pytest.mark.parametrize(("peak", "ok"), [(1, False), (2, True), (4, True), (8, True),
+                                          (12, False), (16, False)])
+def test_peak_within_one_step_of_the_grid(peak: int, ok: bool) -> None:
+    sim = {p: REAL[p] for p in GRID}
+    sim[peak] = 80e6  # the simulated peak, above every other point
+    (v,) = score(table(sim))
+    assert v.sim_peak_p == peak and v.peak_ok is ok and v.ends_ok is (peak not in (1, 16))
+    assert peak_within(GRID, 4, peak) is ok
+
+
+def test_steps_count_on_the_grid_not_in_ps() -> None:
+    assert not peak_within([1, 2, 4, 8, 12, 16], 8, 16)  # 8 -> 12 -> 16 is two steps
+    assert peak_within([1, 2, 4, 8, 12, 16], 12, 16)
+    assert not peak_within([1, 2, 4, 8, 12, 16], 4, 12)
+    assert peak_within([1, 2, 4, 8, 16], 8, 16)  # one step on a grid without 12
+
+
+@pytest.mark.parametrize(("p", "factor", "ok"), [
+    (1, 1.34, True), (1, 1.36, False), (1, 0.66, True), (1, 0.64, False),
+    (16, 1.34, True), (16, 1.36, False), (16, 0.64, False), (8, 3.0, True)])
+def test_end_points_within_35_percent(p: int, factor: float, ok: bool) -> None:
+    sim = {q: REAL[q] for q in GRID}
+    sim[p] = REAL[p] * factor
+    if p == 8 and factor == 3.0:
+        sim[4] = REAL[8] * 3.1  # keep the peak near the real one: only the ends are checked
+    (v,) = score(table(sim))
+    assert v.ends_ok is ok
+    assert v.ok is ok
+
+
+def test_top_lock_from_4_ps_on() -> None:
+    sim = {p: REAL[p] for p in GRID}
+    (v,) = score(table(sim, {2: "(*mheap).allocSpan"}))  # below 4 P: not checked
+    assert v.top_lock_ok and v.ok
+    (v,) = score(table(sim, {8: "(*mheap).allocSpan"}))
+    assert not v.top_lock_ok and not v.ok
+    assert [(t.gomaxprocs, t.sim, t.ok) for t in v.top_lock if not t.ok] == [
+        (8, "(*mheap).allocSpan", False)]
+    (v,) = score(table(sim, {16: ""}))  # no contention simulated where there was some
+    assert not v.top_lock_ok
+
+
+def test_a_failed_run_fails_its_case() -> None:
+    (v,) = score(table({p: REAL[p] for p in GRID}, failed=(8,)))
+    assert v.sim_peak_p is None and not v.peak_ok and not v.ok
+    assert not [t for t in v.top_lock if t.gomaxprocs == 8][0].ok
+
+
+def test_cases_split_by_workload() -> None:
+    records = [rec(p, 1e6 * p, size=s, line=i) for i, (s, p) in
+               enumerate([(48, 1), (48, 16), (1024, 1), (1024, 16)], start=1)]
+    t = comparison_table(records, [pt(1e6 * r.gomaxprocs) for r in records], [(1, 2)] * 4)
+    vs = score(t)
+    assert [v.label for v in vs] == ["go1.27.3 gc GOGC=100 ballast 0 MiB 48 B noscan",
+                                     "go1.27.3 gc GOGC=100 ballast 0 MiB 1024 B noscan"]
+    assert all(v.gomaxprocs == [1, 16] and v.ok for v in vs)
+
+
+def test_rms_log_error_by_split() -> None:
+    sim = {1: REAL[1] * math.e, 2: REAL[2], 4: REAL[4] / math.e, 8: REAL[8],
+           12: REAL[12] * math.e ** 2, 16: REAL[16]}
+    t = table(sim)
+    assert rms_log_error(t, "fit") == pytest.approx(1.0)
+    assert rms_log_error(t, "holdout") == pytest.approx(math.sqrt((1 + 4) / 5))
+    assert rms_log_error(t) == pytest.approx(math.sqrt((1 + 1 + 4) / 6))
+    assert rms_log_error(table(sim, failed=(1,)), "fit") is None
+
+
+# ---------------------------------------------------------------- the fit
+
+def test_coordinate_search_finds_the_minimum_on_a_log_scale() -> None:
+    target = {"a": 300.0, "b": 0.05}
+
+    def f(x: dict[str, float]) -> float:
+        return sum(math.log(x[k] / target[k]) ** 2 for k in x)
+
+    res = coordinate_search(f, {"a": 100.0, "b": 1.0}, max_evals=400)
+    assert res.start_error == pytest.approx(math.log(3) ** 2 + math.log(20) ** 2)
+    assert res.best["a"] == pytest.approx(300, rel=0.02)
+    assert res.best["b"] == pytest.approx(0.05, rel=0.02)
+    assert res.evaluations == len(res.history) < 400
+    assert res.best_error == min(e for _, e in res.history)
+    # the cap holds exactly, and the first evaluation is the start
+    capped = coordinate_search(f, {"a": 100.0, "b": 1.0}, max_evals=7)
+    assert capped.evaluations == 7 and capped.history[0] == ({"a": 100.0, "b": 1.0},
+                                                            capped.start_error)
+    # a flat objective never moves
+    flat = coordinate_search(lambda x: 1.0, {"a": 2.0}, max_evals=50)
+    assert flat.best == {"a": 2.0}
+
+
+# ---------------------------------------------------------------- the command
+
+#: three cheap records: GC off, 32 KiB, 1/2/4 Ps
+CHEAP = [25, 26, 27]
+
+
+def test_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[i - 1] for i in CHEAP])
+    out = tmp_path / "out"
+    rc = main(["groundtruth", str(f), "--out", str(out), "--window-scale", "0.02",
+               "--jobs", "1"])
+    cap = capsys.readouterr()
+    agreement = json.loads((out / "agreement.json").read_text())
+    assert rc == (0 if agreement["pass"] else 1)
+    t = pd.read_csv(out / "comparison.csv", keep_default_na=False)
+    assert list(t.columns) == list(COLUMNS)
+    assert t["line"].tolist() == [1, 2, 3] and t["gomaxprocs"].tolist() == [1, 2, 4]
+    assert t["real_allocs_per_s"].tolist() == [raw(i)["allocs_per_s"] for i in CHEAP]
+    assert t["real_top_lock"].tolist() == ["", "(*mheap).allocSpan", "(*mheap).allocSpan"]
+    assert t["sim_ok"].tolist() == [True] * 3
+    assert (t["sim_allocs_per_s"] > 0).all()
+    assert t["split"].tolist() == ["fit", "holdout", "holdout"]
+    assert t["real_gc_cycles_per_s"].tolist() == [0.0] * 3
+    assert [p.name for p in (out / "plots").iterdir()] == [
+        "go1.27.3_nogc_ballast_0_MiB_32768_B_noscan.png"]
+    (case,) = agreement["cases"]
+    assert case["gomaxprocs"] == [1, 2, 4] and case["real_peak_p"] == 4
+    assert agreement["error"]["n_fit"] == 1 and agreement["error"]["n_holdout"] == 2
+    printed = " ".join(cap.out.split())
+    assert f"{agreement['cases_ok']} of 1 cases agree" in printed
+    assert "RMS ln(sim/real) throughput: fit set (1 records, GOMAXPROCS=1)" in printed
+
+
+def test_fit_writes_a_loadable_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from gosim.sim.profiles import load_profile, read_profile
+
+    f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[i - 1] for i in CHEAP[:2]])
+    prof = tmp_path / "profiles" / "gt-test.yaml"
+    rc = main(["groundtruth", str(f), "--out", str(tmp_path / "out"), "--window-scale",
+               "0.02", "--jobs", "1", "--fit", "large_alloc_ns", "--profile-out", str(prof),
+               "--max-evals", "3", "--no-plots"])
+    assert rc in (0, 1)
+    doc = read_profile(str(prof))
+    assert doc["fitted"] == ["large_alloc_ns"] and doc["evaluations"] == 3
+    assert doc["fit_records"] == ["go1.27_nogc_32768_noscan_p1_r1"]
+    assert doc["holdout_records"] == 1 and doc["source"] == str(f)
+    assert doc["fit_rms_log_error"] <= doc["fit_rms_log_error_start"]
+    assert set(load_profile(str(prof))) == {"large_alloc_ns"}
+    agreement = json.loads((tmp_path / "out" / "agreement.json").read_text())
+    assert agreement["fit"]["parameters"] == doc["parameters"]
+    assert agreement["error"]["fit"] == pytest.approx(doc["fit_rms_log_error"], abs=1e-4)
+    assert "fitted (3 evaluations): large_alloc_ns=" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--fit", "malloc_fast_ns"], "--fit and --profile-out go together"),
+    (["--fit", "bogus_ns", "--profile-out", "p.yaml"], "key '--fit': unknown cost parameter "
+                                                       "'bogus_ns'; expected one of"),
+    (["--window-scale", "0"], "--window-scale: expected a number > 0, got 0"),
+    (["--max-evals", "0"], "--max-evals: expected 1 or more, got 0"),
+    (["--profile", "no-such-profile"], "unknown calibration profile 'no-such-profile'"),
+])
+def test_bad_options_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   extra: list[str], message: str) -> None:
+    f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[CHEAP[0] - 1]])
+    out = tmp_path / "out"
+    assert main(["groundtruth", str(f), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gosim: error: ") and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.jsonl"]
+
+
+def test_out_under_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[CHEAP[0] - 1]])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x\n")
+    assert main(["groundtruth", str(f), "--out", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker} is not a directory" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "cheap.jsonl"]
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.jsonl"
+    assert main(["groundtruth", str(missing), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"gosim: error: {missing}: cannot read: No such file or "
+                                       "directory\n")
+    assert not (tmp_path / "out").exists()
