@@ -235,10 +235,12 @@ def test_ballast_record_window_is_capped() -> None:
     sc = record_scenario(r)
     lh = sc.workload.live_heap
     assert (lh.bytes, lh.object_size, lh.pointer_free) == (256 * MIB, 1024, False)
-    # a cycle per 256 MiB allocated (goal = 2 x marked): 282 ms; 4 cycles capped at 400 ms
-    cycle_ns = 256 * MIB / (19833351.861592524 * 48) * 1e9
-    assert sim_window(r) == (round(cycle_ns), 400_000_000)
-    assert sim_window(r, 0.01) == (round(cycle_ns * 0.01), 4_000_000)
+    # a cycle per 256 MiB allocated (goal = 2 x marked): 282 ms; 4 cycles capped at
+    # 100 ms, the warm-up (1 cycle) at half the window
+    assert 256 * MIB / (19833351.861592524 * 48) * 1e9 == pytest.approx(281_969_753)
+    assert sim_window(r) == (50_000_000, 100_000_000)
+    assert sim_window(r, 0.01) == (500_000, 1_000_000)
+    assert (sc.warmup.duration_ns, sc.duration_ns) == (50_000_000, 150_000_000)
 
 
 def test_nogc_record() -> None:
