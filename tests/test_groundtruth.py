@@ -393,7 +393,9 @@ def test_rms_log_error_by_split() -> None:
     assert rms_log_error(t, "fit") == pytest.approx(1.0)
     assert rms_log_error(t, "holdout") == pytest.approx(math.sqrt((1 + 4) / 5))
     assert rms_log_error(t) == pytest.approx(math.sqrt((1 + 1 + 4) / 6))
-    assert rms_log_error(table(sim, failed=(1,)), "fit") is None
+    assert rms_log_error(table(sim, failed=(1,)), "fit") is None  # failed runs: no error
+    assert rms_log_error(table({**sim, 4: 0.0}), "holdout") == math.inf  # no allocation
+    assert rms_log_error(table({**sim, 4: 0.0}), "fit") == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------- the fit

@@ -231,9 +231,7 @@ def _fit(fit_records: list[Any], start: dict[str, float], *, jobs: int, max_eval
                      for r in fit_records]
         outcomes = _simulate(scenarios, jobs, console, "fit: one evaluation")
         table = comparison_table(fit_records, [sim_point(o) for o in outcomes], windows)
-        if not table["sim_ok"].all():
-            return math.inf
-        e = rms_log_error(table, "fit")
+        e = rms_log_error(table, "fit") if table["sim_ok"].all() else None
         value = math.inf if e is None else e
         params = ", ".join(f"{k}={v:.4g}" for k, v in x.items())
         console.print(f"fit: {params}: RMS ln(sim/real) {value:.4f}", highlight=False)
@@ -269,7 +267,9 @@ def _print_summary(verdicts: list[Any], errors: dict[str, Any], agreement: dict[
     print_table(console, t)
 
     def pct(x: float | None) -> str:
-        return "-" if x is None else f"{x:.3f}"
+        if x is None:
+            return "-"
+        return f"{x:.3f}" if math.isfinite(x) else "infinite (a run simulated no allocation)"
 
     console.print(f"RMS ln(sim/real) throughput: fit set ({errors['n_fit']} records, "
                   f"GOMAXPROCS=1) {pct(errors['fit'])}, hold-out ({errors['n_holdout']}) "

@@ -244,10 +244,13 @@ def score(table: pd.DataFrame) -> list[CaseVerdict]:
 
 def rms_log_error(table: pd.DataFrame, split: Split | None = None) -> float | None:
     """RMS of ln(sim / real) over the rows of ``split`` (all rows: None) whose
-    run succeeded; None when there are none."""
+    run succeeded: infinite when one of them simulated no allocation at all,
+    None when there are none."""
     rows = table if split is None else table[table["split"] == split]
+    rows = rows[rows["sim_ok"].astype(bool)]
+    if (rows["ratio"] <= 0).any():
+        return math.inf
     x = rows["log_ratio"].to_numpy(dtype=float)
-    x = x[np.isfinite(x)]
     return float(np.sqrt(np.mean(x ** 2))) if x.size else None
 
 
@@ -260,4 +263,12 @@ def error_summary(table: pd.DataFrame) -> dict[str, Any]:
         "all": rms_log_error(table),
         "n_fit": int((table["split"] == "fit").sum()),
         "n_holdout": int((table["split"] == "holdout").sum()),
+        # an infinite error is written as null (JSON has no infinity); these say why
+        "n_zero_throughput_fit": _zeros(table, "fit"),
+        "n_zero_throughput_holdout": _zeros(table, "holdout"),
     }
+
+
+def _zeros(table: pd.DataFrame, split: Split) -> int:
+    rows = table[(table["split"] == split) & table["sim_ok"].astype(bool)]
+    return int((rows["ratio"] <= 0).sum())
