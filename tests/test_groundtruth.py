@@ -510,3 +510,11 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().err == (f"gosim: error: {missing}: cannot read: No such file or "
                                        "directory\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_record_the_model_cannot_express(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    err = _bad(tmp_path, [raw(1), {**raw(2), "gomaxprocs": 2048, "g": 2048}], capsys)
+    assert err == (f"gosim: error: {tmp_path / 'truth.jsonl'}:2: the model cannot simulate "
+                   "this record: scenario key 'gomaxprocs': Input should be less than or "
+                   "equal to 1024")
