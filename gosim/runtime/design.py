@@ -97,6 +97,14 @@ class Design:
     #: then sleeps; Go <= 1.23) or 'spinbit' (lock_spinbit.go, Go 1.24+: one
     #: spinner at a time, sleepers on a LIFO stack with a periodic tail wake)
     mutex: Literal["futex", "spinbit"] = "futex"
+    #: the scavenger: 'background' (mgcscavenge.go, Go 1.13+: paced to 1% of the
+    #: CPU, keeps retained memory near the heap goal + 10%) or 'periodic' (Go <= 1.12:
+    #: sysmon releases spans unused for 5 minutes, every 5 minutes: never in a
+    #: simulated run)
+    scavenger: Literal["background", "periodic"] = "background"
+    #: freeSpan returns pages under mheap.lock (as every Go release does); false
+    #: is an ablation that frees without the lock
+    free_span_under_heap_lock: bool = True
     #: cost-model overrides a design carries (e.g. the treap-era heap cost)
     costs: tuple[tuple[str, Any], ...] = ()
 
@@ -129,6 +137,7 @@ _GO1_12 = Design(
     name="go1.12", sizeclasses="go1.12", span_layout="full", malloc_header=False,
     mcentral="locked", page_cache=False, heap_growth="arena",
     mspan_cache=False, page_fit="best", span_init_under_heap_lock=True,
+    scavenger="periodic",
     # sizeof(mspan) and sizeof(mcache) on linux/amd64 in Go 1.12 (docs/decisions.md)
     mspan_struct_bytes=160, mcache_struct_bytes=1736,
     # design doc 35112: average mheap critical section ~4.0 us in the treap era
@@ -139,10 +148,11 @@ PRESETS: dict[str, Design] = {
     "go1.12": _GO1_12,
     "go1.14": replace(_GO1_12, name="go1.14", page_cache=True, heap_growth="chunk",
                       mspan_cache=True, page_fit="first", span_init_under_heap_lock=False,
-                      costs=()),
+                      scavenger="background", costs=()),
     "go1.15": replace(_GO1_12, name="go1.15", sizeclasses="go1.27", page_cache=True,
                       heap_growth="chunk", mcentral="lockfree", mspan_cache=True,
-                      page_fit="first", span_init_under_heap_lock=False, costs=()),
+                      page_fit="first", span_init_under_heap_lock=False,
+                      scavenger="background", costs=()),
     # sizeof(mcache) is 1208 bytes in Go 1.25 (measured: MCacheInuse / P, docs/realgo.md)
     "go1.25": Design(name="go1.25", sizeclasses="go1.27", span_layout="heapbits",
                      malloc_header=True, mcentral="lockfree", page_cache=True,

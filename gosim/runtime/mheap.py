@@ -308,7 +308,9 @@ class MHeap:
             raise RuntimeError(f"freeSpan of span {s.sid} with {s.alloc_count} live objects")
         st = self.stats
         st.free_span_calls += 1
-        yield from ctx.lock(self.lock, "(*mheap).freeSpan")
+        locked = self.design.free_span_under_heap_lock
+        if locked:
+            yield from ctx.lock(self.lock, "(*mheap).freeSpan")
         yield from ctx.spend("free_span_ns")
         del self.spans[s.start_page]
         for pg in range(s.start_page, s.start_page + s.npages):
@@ -319,7 +321,8 @@ class MHeap:
         st.flow_span_frees[ctx.p, s.spanclass] += 1
         st.flow_span_free_pages[ctx.p, s.spanclass] += s.npages
         self.free_mspan_locked(pp)
-        yield from ctx.unlock(self.lock)
+        if locked:
+            yield from ctx.unlock(self.lock)
 
     def span_of(self, addr: int) -> MSpan | None:
         """spanOf: the in-use span containing addr, if any."""

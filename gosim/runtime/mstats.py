@@ -47,6 +47,8 @@ class MemStats:
     mspan_cache_refills: int = 0
     #: first writes by the allocator to fresh OS pages (span metadata, malloc headers)
     alloc_page_faults: int = 0
+    #: pages the scavenger released to the OS (mgcscavenge.go)
+    scavenged_pages: int = 0
     #: the allocation flow, edge by edge (gosim.analysis.flow draws it):
     #: (goroutine id, P) -> mallocs and bytes charged (as Mallocs / TotalAlloc)
     flow_g_mallocs: Counter = field(default_factory=Counter)

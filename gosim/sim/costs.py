@@ -110,6 +110,10 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "[GO] mgcmark.go markroot"),
     _p("gc_mark_per_byte_ns", 0.15, "ns/byte", "marking: scanning one byte of a live "
        "pointerful object", "fitted: 256 MiB live heap marked per cycle in the ground truth"),
+    _p("scavenge_ns", 800, "ns", "scavengeOne's search and bookkeeping under mheap.lock",
+       "[GO] mgcscavenge.go (*pageAlloc).scavengeOne"),
+    _p("scavenge_per_page_ns", 1500, "ns/page", "releasing one 8 KiB page to the OS "
+       "(madvise), outside the lock", "[GO] mem_linux.go sysUnusedOS; madvise cost"),
     # -- locks and scheduling ---------------------------------------------------------------
     _p("lock_uncontended_ns", 20, "ns", "runtime.lock + unlock when free (atomic CAS pair)",
        "[GO] lock_spinbit.go fast path; [TCM] lock/unlock pair ~100 ns on a 2.8 GHz P4"),

@@ -177,7 +177,7 @@ class Simulation:
         while g.remaining != 0:
             if T is not None and g.vt >= T:
                 break
-            if gc is not None and gc.attention:
+            if gc is not None and gc.attention(g.vt):
                 yield from gc.safepoint(g)
                 if T is not None and g.vt >= T:
                     break

@@ -36,6 +36,12 @@ from typing import TYPE_CHECKING, Any
 from gosim.runtime.context import Mutex
 from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
 from gosim.runtime.mgcpacer import GCController
+from gosim.runtime.mgcscavenge import (
+    SCAVENGE_PERCENT,
+    retained_bytes,
+    retained_goal,
+    scavenge_one,
+)
 from gosim.runtime.mgcsweep import Sweeper
 from gosim.sim.env import p_event
 
@@ -45,6 +51,9 @@ if TYPE_CHECKING:
 
 #: a mark worker's quantum between checks (preemption, credit flush), ns
 WORKER_QUANTUM_NS = 10_000
+#: how long the scavenger sleeps when there is nothing to release (sysmon's
+#: wake-ups are of this order), ns
+SCAVENGE_IDLE_NS = 1_000_000
 #: GC phases (mgc.go _GCoff, _GCmark)
 GC_OFF, GC_MARK = 0, 1
 
@@ -85,15 +94,19 @@ class SimGC:
         self.mark_done_ev: Any = None
         # statistics
         self.num_gc = 0
-        self.cpu = {"assist": 0, "dedicated": 0, "idle": 0, "pause": 0, "sweep": 0}
+        self.cpu = {"assist": 0, "dedicated": 0, "idle": 0, "pause": 0, "sweep": 0,
+                    "scavenge": 0}
+        #: the background scavenger: when it next runs (None: no scavenger)
+        self.scav_next: int | None = 0 if sim.design.scavenger == "background" else None
         self.pauses: list[int] = []
         self.heap_goal_series: list[tuple[int, int]] = []
         self.mark_ns_cycle = 0
         self.cycle_assist_dedicated = 0
 
-    @property
-    def attention(self) -> bool:
-        return self.start_pending or self.stw_pending or self.phase == GC_MARK
+    def attention(self, vt: int) -> bool:
+        """Does a goroutine at clock vt have collector business at its safepoint?"""
+        return (self.start_pending or self.stw_pending or self.phase == GC_MARK
+                or (self.scav_next is not None and vt >= self.scav_next))
 
     # -- hooks from the runtime (malloc.go / mcache.go) ----------------------------------
     def heap_live(self) -> int:
@@ -117,7 +130,7 @@ class SimGC:
     # -- accounting --------------------------------------------------------------------------
     def _acct(self, p: int, cat: str, start: int, end: int) -> None:
         if end > start:
-            self.sim.account(p, "gc:" + cat, start, end)
+            self.sim.account(p, "scavenge" if cat == "scavenge" else "gc:" + cat, start, end)
             T = self.sim.T
             lo, hi = start, end if T is None else min(end, T)
             if hi > lo:
@@ -136,6 +149,8 @@ class SimGC:
             yield from self._stop(g)
         if self.start_pending and not self.busy and self.phase == GC_OFF:
             yield from self.gc_start(g)
+        if self.scav_next is not None and g.vt >= self.scav_next and not self.stw_pending:
+            yield from self._scavenge(g)
         if self.phase != GC_MARK:
             return
         if g.gc_debt > 0:
@@ -150,6 +165,29 @@ class SimGC:
                     self.frac_ns[g.p] += done
         if self.phase == GC_MARK and self.work_left <= 0 and not self.busy:
             yield from self.mark_done(g)
+
+    # -- the background scavenger (mgcscavenge.go bgscavenge) -------------------------------
+    def _scavenge(self, g: GCtx) -> Any:
+        """One step of the scavenger on g's P, if retained memory is over its goal;
+        then it sleeps to stay within its CPU budget."""
+        h = self.rt.mheap
+        if retained_bytes(h) <= retained_goal(self.goal, self.ctl.memory_limit):
+            self.scav_next = g.vt + SCAVENGE_IDLE_NS
+            return
+        t = g.vt
+        yield from g.lock(h.lock, "(*pageAlloc).scavengeOne")
+        n = scavenge_one(h)
+        yield from self._spend(g, "scavenge", self.sim.costs.const("scavenge_ns"))
+        yield from g.unlock(h.lock)
+        if n:
+            yield from self._spend(
+                g, "scavenge", int(self.sim.costs.const_float("scavenge_per_page_ns") * n))
+        spent = max(g.vt - t, 1)
+        if n == 0:
+            self.scav_next = g.vt + SCAVENGE_IDLE_NS
+        else:
+            # sleep so that scavenging takes SCAVENGE_PERCENT of all Ps' time
+            self.scav_next = g.vt + spent * 100 // (SCAVENGE_PERCENT * self.nprocs)
 
     # -- stop-the-world ---------------------------------------------------------------------
     def p_idle(self, pid: int) -> None:
@@ -383,6 +421,8 @@ class SimGC:
             "gc_cpu_pause_ns": self.cpu["pause"],
             "gc_pause_total_ns": int(sum(self.pauses)),
             "gc_pause_max_ns": int(max(self.pauses, default=0)),
+            "scavenge_cpu_ns": self.cpu["scavenge"],
+            "scavenged_bytes": self.rt.stats.scavenged_pages * 8192,
             "spans_swept": sw.spans_swept,
             "spans_freed_by_sweep": sw.spans_freed,
             "gcbits_arenas_new": gcbits.new_arenas if gcbits is not None else 0,
