@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +242,6 @@ class ScalingOutcome:
     provenance: Path
     go: str
     wall_s: float
-    notes: list[str] = field(default_factory=list)
 
 
 def run_grid(grid: Grid, binary: Path, *,
@@ -285,6 +284,14 @@ def run_grid(grid: Grid, binary: Path, *,
     return records
 
 
+def _window(b: Block) -> dict[str, Any]:
+    """What a block measures over: gc, its warm-up and window; nogc, its count."""
+    w: dict[str, Any] = {"mode": b.mode, "ballast_mib": b.ballast_mib}
+    if b.mode == "gc":
+        return {**w, "warm_s": b.warm_s, "dur_s": b.dur_s}
+    return {**w, "count_per_g": b.count_per_g or f"{NOGC_BYTES_PER_G >> 20} MiB / size"}
+
+
 def provenance_path(out: Path) -> Path:
     return out.with_name(out.name + ".provenance.json")
 
@@ -317,10 +324,7 @@ def run_scaling(grid: Grid, out: Path, *, go_version: str | None = None,
         "machine": machine_info(), "go": go, "probe": str(binary),
         "probe_source_hash": source_hash(), "git": git_revision(),
         "packages": package_versions(), "grid": grid.to_spec(),
-        "windows": [{"mode": b.mode, "ballast_mib": b.ballast_mib, "warm_s": b.warm_s,
-                     "dur_s": b.dur_s,
-                     "count_per_g": b.count_per_g or f"{NOGC_BYTES_PER_G >> 20} MiB / size"}
-                    for b in grid.blocks if b.mode == "gc" or b.mode == "nogc"],
+        "windows": [_window(b) for b in grid.blocks],
     }
     text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
     write_text_atomic(out, text)

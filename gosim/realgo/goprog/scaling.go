@@ -161,8 +161,7 @@ func objectType(n int, kind string) reflect.Type {
 type slot struct {
 	sink   unsafe.Pointer
 	allocs atomic.Int64
-	bytes  atomic.Int64
-	_      [128 - 24]byte
+	_      [128 - 16]byte
 }
 
 type ballastNode struct {
@@ -218,7 +217,7 @@ type allocPlan struct {
 func (pl *allocPlan) run(s *slot, limit int64) {
 	sizes, types := pl.sizes, pl.types
 	k := 0
-	var n, b int64
+	var n int64
 	x := uint64(uintptr(unsafe.Pointer(s))) | 1
 	for {
 		m := int64(batch)
@@ -237,7 +236,6 @@ func (pl *allocPlan) run(s *slot, limit int64) {
 				}
 			}
 			s.sink = p
-			b += int64(sz)
 			k++
 			if k == len(sizes) {
 				k = 0
@@ -248,7 +246,6 @@ func (pl *allocPlan) run(s *slot, limit int64) {
 		}
 		n += m
 		s.allocs.Store(n)
-		s.bytes.Store(b)
 		if (limit > 0 && n >= limit) || stopAlloc.Load() {
 			break
 		}
@@ -265,23 +262,36 @@ type rusage struct {
 	minflt, majflt, nvcsw, nivcsw int64
 }
 
+// bytesAfter: the bytes of a goroutine's first n allocations, sizes taken
+// round-robin from the first.
+func (pl *allocPlan) bytesAfter(n int64) int64 {
+	var cycle int64
+	for _, sz := range pl.sizes {
+		cycle += int64(sz)
+	}
+	k := int64(len(pl.sizes))
+	b := n / k * cycle
+	for _, sz := range pl.sizes[:n%k] {
+		b += int64(sz)
+	}
+	return b
+}
+
 type sample struct {
 	t       time.Time
 	allocs  []int64
-	bytes   []int64
 	metrics []metrics.Sample
 	ru      rusage
 }
 
 func takeSample(slots []*slot) *sample {
-	s := &sample{allocs: make([]int64, len(slots)), bytes: make([]int64, len(slots)),
+	s := &sample{allocs: make([]int64, len(slots)),
 		metrics: make([]metrics.Sample, len(recordMetrics))}
 	for i, name := range recordMetrics {
 		s.metrics[i].Name = name
 	}
 	for i, sl := range slots {
 		s.allocs[i] = sl.allocs.Load()
-		s.bytes[i] = sl.bytes.Load()
 	}
 	s.t = time.Now()
 	metrics.Read(s.metrics)
@@ -632,7 +642,7 @@ func measureScaling(w *scalingWorkload) map[string]any {
 	gmin, gmax := int64(math.MaxInt64), int64(0)
 	for i, s := range slots {
 		allocs += after.allocs[i] - before.allocs[i]
-		nbytes += after.bytes[i] - before.bytes[i]
+		nbytes += plan.bytesAfter(after.allocs[i]) - plan.bytesAfter(before.allocs[i])
 		total := s.allocs.Load()
 		gmin, gmax = min(gmin, total), max(gmax, total)
 	}
