@@ -408,12 +408,12 @@ func attribute(stk []uintptr) (fn, caller string) {
 			break
 		}
 	}
+	if len(names) == 0 {
+		return "(no symbol)", ""
+	}
 	i := 0
 	for i < len(names)-1 && isUnlockFrame(names[i]) {
 		i++
-	}
-	if i >= len(names) {
-		return "?", ""
 	}
 	if i+1 < len(names) {
 		caller = names[i+1]
@@ -636,7 +636,6 @@ func measureScaling(w *scalingWorkload) map[string]any {
 		runtime.SetMutexProfileFraction(0)
 	}
 	profAfter := mutexProfile()
-	runtime.KeepAlive(ballast)
 
 	var allocs, nbytes int64
 	gmin, gmax := int64(math.MaxInt64), int64(0)
