@@ -710,11 +710,8 @@ func measureScaling(w *scalingWorkload) map[string]any {
 			total += n
 		}
 		rec["mix"] = w.Mix
-		if total%len(w.Mix) == 0 {
-			rec["size"] = total / len(w.Mix)
-		} else {
-			rec["size"] = float64(total) / float64(len(w.Mix))
-		}
+		// the mean to a whole byte, as readers of the format take size
+		rec["size"] = int(math.Round(float64(total) / float64(len(w.Mix))))
 	}
 	return rec
 }
