@@ -145,7 +145,14 @@ def groundtruth(
     errors = error_summary(table)
 
     from gosim.atomic_write import write_text_atomic, write_with
-    from gosim.groundtruth.scoring import cases, json_safe, score_case
+    from gosim.groundtruth.scoring import (
+        PEAK_STEP,
+        THROUGHPUT_TOLERANCE,
+        TOP_LOCK_FROM_P,
+        cases,
+        json_safe,
+        score_case,
+    )
 
     scored = [(rows, score_case(rows)) for _, rows in cases(table)]
     verdicts = [v for _, v in scored]
@@ -156,8 +163,8 @@ def groundtruth(
         "records": len(records),
         "profile": profile,
         "window_scale": window_scale,
-        "checks": {"peak_step": 1, "throughput_tolerance": 0.35,
-                   "top_lock_from_gomaxprocs": 4},
+        "checks": {"peak_step": PEAK_STEP, "throughput_tolerance": THROUGHPUT_TOLERANCE,
+                   "top_lock_from_gomaxprocs": TOP_LOCK_FROM_P},
         "cases": [v.as_json() for v in verdicts],
         "cases_ok": sum(v.ok for v in verdicts),
         "error": errors,
@@ -173,7 +180,7 @@ def groundtruth(
             n_holdout=len(records) - len(fit_records),
             go_versions=sorted({r.go for r in records}), presets=presets,
             base_profile_name=profile, base_parameters=base, fit=fitted, errors=errors,
-            fitted_on=datetime.date.today().isoformat())
+            fitted_on=datetime.date.today().isoformat(), window_scale=window_scale)
         agreement["fit"] = {k: doc[k] for k in ("parameters", "fitted", "start", "evaluations",
                                                 "fit_rms_log_error_start")}
         agreement["fit"]["profile"] = str(profile_out)

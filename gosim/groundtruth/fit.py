@@ -114,7 +114,8 @@ def start_values(names: list[str], presets: list[str],
 def profile_document(*, name: str, source: str, records_fit: list[str], n_holdout: int,
                      go_versions: list[str], presets: list[str], base_profile_name: str | None,
                      base_parameters: dict[str, float], fit: FitResult,
-                     errors: dict[str, Any], fitted_on: str) -> dict[str, Any]:
+                     errors: dict[str, Any], fitted_on: str,
+                     window_scale: float = 1.0) -> dict[str, Any]:
     """What ``costs_profile`` loads (``parameters``), with its provenance."""
     params = {**base_parameters, **{k: round(v, 4) for k, v in fit.best.items()}}
     return {
@@ -129,6 +130,7 @@ def profile_document(*, name: str, source: str, records_fit: list[str], n_holdou
         "split": errors["split"],
         "fit_records": records_fit,
         "holdout_records": n_holdout,
+        "window_scale": window_scale,
         "base_profile": base_profile_name,
         "parameters": dict(sorted(params.items())),
         "fitted": sorted(fit.best),
