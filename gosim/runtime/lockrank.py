@@ -45,10 +45,13 @@ Partial order (held -> acquired):
 
 Go's lockRankGlobalAlloc is not the baseline's lock: it is persistentalloc's
 ``globalAlloc.mutex``, a leaf taken under mheap, which gosim does not model.
-Neither does gosim model (so the ranking leaves out) the GC bits arenas
-(lockRankGcBitsArenas), the assist queue (lockRankAssistQueue), the
-scavenger (lockRankScavenge) or the scheduler lock used by stop-the-world
-(lockRankSched): see :data:`NOT_MODELLED`.
+With the collector on, the ranking also has the GC bits arenas' lock
+(``gcBitsArenas``, lockRankGcBitsArenas: below mcentral and the global
+lock, above mheap; Go <= 1.13 designs take it under mheap while they
+initialise a span there), and the collector's locks taken with nothing held:
+stop-the-world's ``sched`` (lockRankSched) and the mark-assist queue
+(``assistQueue``, lockRankAssistQueue). The scavenger's own lock is not
+modelled (see :data:`NOT_MODELLED`).
 
 :class:`LockOrderCheck` is the run-time check (``check_lock_order: true`` in a
 scenario): each acquisition is checked against the locks the goroutine holds;
@@ -73,10 +76,8 @@ if TYPE_CHECKING:
 
 #: Go lock ranks around the allocator that gosim has no lock for (yet)
 NOT_MODELLED: tuple[tuple[str, str], ...] = (
-    ("lockRankGcBitsArenas", "no GC model: mark and alloc bits are not taken from gcBits arenas"),
-    ("lockRankAssistQueue", "no GC model: no mark assists"),
-    ("lockRankScavenge", "no background scavenger"),
-    ("lockRankSched", "no stop-the-world: the scheduler is not a runtime lock in the model"),
+    ("lockRankScavenge", "the scavenger's own lock (scavenger.lock, for its sleep and wake-ups): "
+                         "the model's scavenger runs on a P at a safepoint and takes only mheap"),
     ("lockRankGlobalAlloc", "persistentalloc's lock, not the global-lock baseline's: "
                             "persistent allocations are not modelled"),
 )
@@ -103,6 +104,14 @@ MCENTRAL = LockRank("mcentral", "lockRankMcentral",
 SPAN_SET_SPINE = LockRank("spanSetSpine", "lockRankSpanSetSpine",
                           "runtime/lockrank.go, Go 1.15+ (mspanset.go spineLock)", "spanset")
 MHEAP = LockRank("mheap", "lockRankMheap", "runtime/lockrank.go, Go 1.15+", "mheap")
+GC_BITS = LockRank("gcBitsArenas", "lockRankGcBitsArenas",
+                   "runtime/mklockrank.go (Go 1.20+): MALLOC, mspanSpecial < gcBitsArenas "
+                   "< STACKGROW < ... mheap", "gcbits")
+SCHED = LockRank("sched", "lockRankSched", "runtime/lockrank.go: stop-the-world's sched.lock",
+                 "sched")
+ASSIST_QUEUE = LockRank("assistQueue", "lockRankAssistQueue",
+                        "runtime/lockrank.go: work.assistQueue.lock (mgcmark.go gcParkAssist)",
+                        "assistqueue")
 TC_CENTRAL = LockRank("central", None, "gperftools central_freelist.cc CentralFreeList::lock_",
                       "mcentral")
 TC_PAGEHEAP = LockRank("pageheap", None, "gperftools page_heap.cc pageheap_lock", "mheap")
@@ -112,7 +121,11 @@ ALLOWED: frozenset[tuple[LockRank, LockRank]] = frozenset({
     (GLOBAL, MCENTRAL), (GLOBAL, SPAN_SET_SPINE), (GLOBAL, MHEAP),
     (GLOBAL, TC_CENTRAL), (GLOBAL, TC_PAGEHEAP),
     (MCENTRAL, MHEAP), (SPAN_SET_SPINE, MHEAP),
+    (GLOBAL, GC_BITS), (MCENTRAL, GC_BITS), (GC_BITS, MHEAP),
 })
+#: designs that initialise spans inside mheap.lock (Go <= 1.13, before lock
+#: ranking existed) take the GC bits lock under it
+ALLOWED_SPAN_INIT_UNDER_HEAP = frozenset({(MHEAP, GC_BITS)})
 
 
 def design_ranks(design: Design) -> list[LockRank]:
@@ -124,6 +137,8 @@ def design_ranks(design: Design) -> list[LockRank]:
         ranks.append(SPAN_SET_SPINE)
     else:
         ranks.append(TC_CENTRAL if tcmalloc else MCENTRAL)
+    if design.transfer_batch_objects == 0:
+        ranks.append(GC_BITS)
     ranks.append(TC_PAGEHEAP if tcmalloc else MHEAP)
     return ranks
 
@@ -139,10 +154,17 @@ def lock_ranking(design: Design, rt: Runtime | None = None) -> nx.DiGraph:
 
         rt = Runtime(design, 1)
     ranks = design_ranks(design)
+    gc = rt.gc_hook
+    if gc is not None:  # the collector's own locks, taken with nothing held
+        ranks = [SCHED, ASSIST_QUEUE, *ranks]
     by_kind = {r.kind: r for r in ranks}
     g = nx.DiGraph(design=design.name)
     objs = [rt.mheap.lock] + ([rt.global_lock] if rt.global_lock is not None else [])
     objs += [c.lock if c.locked else c.spanset for c in rt.central]
+    if rt.mheap.gcbits is not None:
+        objs.append(rt.mheap.gcbits.lock)
+    if gc is not None:
+        objs += [gc.sched_lock, gc.assist_lock]
     for o in dict.fromkeys(objs):  # mcentral_lock 'shared': one object for every class
         r = by_kind[o.kind]
         g.add_node(o.name, rank=ranks.index(r) + 1, rank_name=r.name, go_rank=r.go_rank or "",
@@ -150,9 +172,11 @@ def lock_ranking(design: Design, rt: Runtime | None = None) -> nx.DiGraph:
     by_rank: dict[str, list[str]] = {}
     for n, d in g.nodes(data=True):
         by_rank.setdefault(d["rank_name"], []).append(n)
+    allowed = ALLOWED | (ALLOWED_SPAN_INIT_UNDER_HEAP if design.span_init_under_heap_lock
+                         else frozenset())
     for a in ranks:
         for b in ranks:
-            if (a, b) in ALLOWED:
+            if (a, b) in allowed:
                 g.add_edges_from((x, y) for x in by_rank[a.name] for y in by_rank[b.name])
     return g
 

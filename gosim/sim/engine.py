@@ -127,6 +127,7 @@ class Simulation:
         a = rt.try_fast(g.p, size, noscan)
         tiny_fit = kind == TINY and rt.stats.tiny_allocs != tiny_before
         if not a:
+            g.sp = True
             acct.slow_allocs += 1
             a = yield from rt.slow(g, size, noscan)
             if self.T is None or g.vt < self.T:
@@ -177,10 +178,15 @@ class Simulation:
         while g.remaining != 0:
             if T is not None and g.vt >= T:
                 break
-            if gc is not None and gc.attention(g.vt):
-                yield from gc.safepoint(g)
-                if T is not None and g.vt >= T:
-                    break
+            if gc is not None and g.sp:
+                g.sp = False
+                # the collector's state as of this goroutine's clock (step mode is
+                # there already; a batched goroutine may be ahead of the simulation)
+                yield from g.sync(True)
+                if gc.attention(g.vt):
+                    yield from gc.safepoint(g)
+                    if T is not None and g.vt >= T:
+                        break
             pending = None
             if self.batched:
                 r = batch.run_fixed(self, g) if g.fixed else None

@@ -41,7 +41,7 @@ class GCtx:
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
                  "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
                  "live_ring", "live_bytes", "allocs", "comp_times", "check", "gc_debt",
-                 "lt_kind", "lt_value", "ring", "ring_n", "touch")
+                 "lt_kind", "lt_value", "ring", "ring_n", "touch", "sp")
 
     def __init__(self, sim: Simulation, gid: int, group: GoroutineGroup, seed: SeedSequence):
         self.sim = sim
@@ -80,6 +80,9 @@ class GCtx:
         self.ring_n = lt.value or 0
         self.ring: deque[tuple[Any, int]] | None = deque() if lt.kind == "allocations" else None
         self.touch = group.touch
+        #: at a safepoint for the collector: set by every allocation that took the
+        #: slow path (and at the start), the same allocations in batched and step mode
+        self.sp = True
 
     # -- costs ----------------------------------------------------------------------
     def _stream(self, name: str) -> Stream:
