@@ -64,6 +64,11 @@ class Ctx(Protocol):
 
     def spend(self, cost: str, units: float = 1.0) -> Gen[None]: ...
 
+    def sync(self) -> Gen[None]:
+        """Observe shared state as of this code's clock (an atomic load of a
+        word other Ps write): the simulation catches up to it."""
+        ...
+
     def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]: ...
 
 
@@ -97,6 +102,9 @@ class NoSimCtx:
         return _nothing()
 
     def spend(self, cost: str, units: float = 1.0) -> Gen[None]:
+        return _nothing()
+
+    def sync(self) -> Gen[None]:
         return _nothing()
 
     def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]:

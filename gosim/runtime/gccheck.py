@@ -163,6 +163,8 @@ class GCCheck:
         self.terminations = 0
         self.cycles: list[CycleRecord] = []
         self.sweeping: set[int] = set()
+        #: which check is running (named in a failure)
+        self._where = ""
         #: large spans between mheap.alloc and the end of allocLarge (in flight)
         self.large_pending: set[int] = set()
         self.swept_this_cycle: set[int] = set()
@@ -314,7 +316,8 @@ class GCCheck:
 
     # -- recording ------------------------------------------------------------------------
     def _fail(self, msg: str) -> None:
-        raise GCInvariantError(msg)
+        where = f" [{self._where}]" if self._where else ""
+        raise GCInvariantError(msg + where)
 
     def _rec(self, s: MSpan) -> _Span:
         r = self.spans.get(s.sid)
@@ -580,6 +583,16 @@ class GCCheck:
         termination, '' otherwise."""
         rt = self.rt
         assert rt is not None
+        self._where = (f"{'stop-the-world' if stw else 'concurrent'} check{' ' + phase if phase else ''}"
+                       f", cycle {self.terminations}")
+        try:
+            self._check_structures(stw, phase)
+        finally:
+            self._where = ""
+
+    def _check_structures(self, stw: bool, phase: str) -> None:
+        rt = self.rt
+        assert rt is not None
         if stw:
             self.stw_checks += 1
         else:
@@ -720,7 +733,9 @@ class GCCheck:
             elif stw and on is None:
                 self._fail(f"span {sid} (class {s.spanclass}) is on no span set and in no "
                            "mcache")
-            elif on == "full" and s.free_count():
+            elif on == "full" and s.free_count() and (stw or not locked):
+                # (locked mcentral: cacheSpan puts the span on 'empty' and drops
+                # the lock before the mcache owns it: in flight between the two)
                 self._fail(f"span {sid} on full has {s.free_count()} free slots")
             if phase == "sweep" and (sid in cached or on not in ("partial_unswept",
                                                                   "full_unswept")):

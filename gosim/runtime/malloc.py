@@ -180,7 +180,7 @@ class Runtime:
         if hook is not None:
             # mcache.go refill: heapLive grows by the span's bytes not yet allocated
             s = c.alloc[spc]
-            hook.refilled(ctx, s.npages * PAGE_SIZE - s.alloc_count * s.elemsize)
+            yield from hook.refilled(ctx, s.npages * PAGE_SIZE - s.alloc_count * s.elemsize)
         a = c.take(spc)
         self.count_small(c, spc, elemsize, 1, size)
         if kind == TINY:
@@ -204,7 +204,7 @@ class Runtime:
         if pp.mcache.marking:
             s.mark_bits = 1  # allocated black
         if self.gc_hook is not None:
-            self.gc_hook.refilled(ctx, npages * PAGE_SIZE)
+            yield from self.gc_hook.refilled(ctx, npages * PAGE_SIZE)
         yield from self.central[spc].push_full(ctx, s)
         if s.needzero:
             yield from ctx.spend("zero_per_byte_ns", size)

@@ -201,26 +201,29 @@ class MCentral:
 
     def _sweep_for_cache(self, ctx: Ctx, sweeper: Sweeper) -> Gen[MSpan | None]:
         """cacheSpan's sweeping: a partial unswept span, else full unswept spans
-        until one has room (spanBudget 100); the full ones go to the full swept set."""
+        until one has room (spanBudget 100); the full ones go to the full swept
+        set. Each pop and push is a span-set operation (Go 1.15+); the locked
+        design does this with its lock dropped, as Go 1.14's cacheSpan did."""
         budget = 100
-        lockfree = not self.locked
-        while budget >= 0 and self.partial_unswept:
-            s = self.partial_unswept.pop(next(iter(self.partial_unswept)))
+        first = True
+        while budget >= 0:
+            if not self.locked:
+                if not first:
+                    yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            else:
+                yield from ctx.sync()
+            first = False
+            d = self.partial_unswept or self.full_unswept
+            if not d:
+                return None
+            partial = d is self.partial_unswept
+            s = d.pop(next(iter(d)))
             s.on_list = ""
-            if lockfree:
-                yield from ctx.atomic(self.spanset, "spanset_op_ns")
             yield from sweeper.sweep(ctx, s, preserve=True)
-            return s
-        while budget >= 0 and self.full_unswept:
-            budget -= 1
-            s = self.full_unswept.pop(next(iter(self.full_unswept)))
-            s.on_list = ""
-            if lockfree:
-                yield from ctx.atomic(self.spanset, "spanset_op_ns")
-            yield from sweeper.sweep(ctx, s, preserve=True)
-            if s.free_count() > 0:
+            if partial or s.free_count() > 0:
                 return s
-            if lockfree:
+            budget -= 1
+            if not self.locked:
                 yield from ctx.atomic(self.spanset, "spanset_op_ns")
             self.to_full(s)
         return None

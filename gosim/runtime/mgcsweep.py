@@ -76,6 +76,7 @@ class GCBitsArenas:
     def take(self, ctx: Ctx, nbytes: int) -> Gen[None]:
         """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
         one is used up (under the lock; a fresh arena also faults its pages in)."""
+        yield from ctx.sync()  # the arena's free index is an atomic every P bumps
         if nbytes <= self.left:
             self.left -= nbytes
             return
@@ -184,6 +185,7 @@ class Sweeper:
     def sweepone(self, ctx: Ctx) -> Gen[int]:
         """mgcsweep.go sweepone: sweep one span of any class; its pages, or -1
         when nothing is left to sweep (the sweep cycle then ends)."""
+        yield from ctx.sync()  # the unswept sets are shared
         q = self.queue
         while q:
             s = q[0].pop_unswept()
@@ -198,6 +200,7 @@ class Sweeper:
     def deduct_sweep_credit(self, ctx: Ctx, span_pages: int) -> Gen[None]:
         """mgcsweep.go deductSweepCredit: sweep until the pages swept keep up
         with the heap's growth since the sweep cycle began."""
+        yield from ctx.sync()  # heapLive and pagesSwept are atomics every P updates
         if self.pages_per_byte == 0.0:
             return
         live = self.rt.gc_heap_live() - self.heap_live_basis + span_pages * PAGE_SIZE

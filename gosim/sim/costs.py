@@ -90,6 +90,9 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
        "[RG] 32 KiB ~1 us with the GC off (fresh memory, no zeroing)"),
     # -- the collector (mgc.go, mgcmark.go, mgcsweep.go) ------------------------------------
+    _p("heaplive_atomic_ns", 20, "ns", "the refill's atomic add to the pacer's heapLive (one "
+       "word every P shares; grows with concurrent adds like a span-set op)",
+       "[GO] mgcpacer.go gcControllerState.update"),
     _p("sweep_span_ns", 150, "ns", "sweeping one span: mark bits become allocation bits, "
        "counts, lists", "[GO] mgcsweep.go (*sweepLocked).sweep"),
     _p("sweep_per_object_ns", 1, "ns/object", "sweeping: per object found dead",

@@ -77,6 +77,8 @@ class Simulation:
                 mus.append(c.lock)
             else:
                 cells.append(c.spanset)
+        if self.gc is not None:
+            cells.append(self.gc.heap_live_cell)
         # design.mcentral_lock 'shared': every class names the same one
         mus = list(dict.fromkeys(mus))
         cells = list(dict.fromkeys(cells))

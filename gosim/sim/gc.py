@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gosim.runtime.context import Mutex
+from gosim.runtime.context import AtomicCell, Mutex
 from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
 from gosim.runtime.mgcpacer import GCController
 from gosim.runtime.mgcscavenge import (
@@ -81,6 +81,7 @@ class SimGC:
         self.all_stopped: Any = None
         self.restart: Any = None
         self.sched_lock = Mutex("sched", "sched")
+        self.heap_live_cell = AtomicCell("gcController.heapLive", "heaplive")
         self.assist_lock = Mutex("assistQueue", "assistqueue")
         # the mark phase
         self.mark_start = 0
@@ -112,9 +113,12 @@ class SimGC:
     def heap_live(self) -> int:
         return self.ctl.heap_live
 
-    def refilled(self, ctx: Any, nbytes: int) -> None:
+    def refilled(self, ctx: Any, nbytes: int) -> Any:
         """mcache refill / large allocation: heapLive grows by nbytes (the new
-        span's free bytes); the trigger and the assist debt follow."""
+        span's free bytes), one atomic add on a global word that every P's
+        refills share (mgcpacer.go gcControllerState.update); the trigger and
+        the assist debt follow."""
+        yield from ctx.atomic(self.heap_live_cell, "heaplive_atomic_ns")
         ctl = self.ctl
         ctl.heap_live += nbytes
         if self.phase == GC_OFF:

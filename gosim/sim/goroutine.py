@@ -205,7 +205,7 @@ class GCtx:
     def atomic(self, cell: AtomicCell, cost: str) -> Any:
         yield from self.sync()
         chk = self.check
-        if chk is not None:  # a span-set operation may take the set's spine lock
+        if chk is not None and cell.kind == "spanset":  # it may take the set's spine lock
             chk.acquire(self.gid, self.p, self.vt, cell.name, site_of(sys._getframe(1)))
             chk.release(self.gid, cell.name)
         cell.sim.op(self, cost)
