@@ -643,15 +643,15 @@ class GCCheck:
         known = inuse | free | cached
         if known & ~self.universe:
             self._fail("pages in use, free or cached that the heap never grew into")
+        if stw and known != self.universe:
+            self._fail(f"{(self.universe & ~known).bit_count()} heap pages are in no state "
+                       "(not in a span, not free, not cached)")
         scav = 0
         for start, n in h.scav.runs():
             scav |= ((1 << n) - 1) << (start - _BASE_PAGE)
         if scav & ~(free | cached) & (known if not stw else -1):
             self._fail(f"{(scav & ~(free | cached)).bit_count()} released pages are neither "
                        "free nor cached")
-        if stw and known != self.universe:
-            self._fail(f"{(self.universe & ~known).bit_count()} heap pages are in no state "
-                       "(not in a span, not free, not cached)")
         # (e)
         if h.sys_bytes != self.sys_bytes:
             self._fail(f"heap_sys_bytes {h.sys_bytes} != the growth log's {self.sys_bytes}")
