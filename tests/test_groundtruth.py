@@ -416,9 +416,29 @@ def test_coordinate_search_finds_the_minimum_on_a_log_scale() -> None:
     capped = coordinate_search(f, {"a": 100.0, "b": 1.0}, max_evals=7)
     assert capped.evaluations == 7 and capped.history[0] == ({"a": 100.0, "b": 1.0},
                                                             capped.start_error)
-    # a flat objective never moves
+    # a flat objective never moves; each point is evaluated once
     flat = coordinate_search(lambda x: 1.0, {"a": 2.0}, max_evals=50)
     assert flat.best == {"a": 2.0}
+    xs = [x["a"] for x, _ in flat.history]
+    assert len(xs) == len(set(xs)) == flat.evaluations
+    assert xs[:5] == pytest.approx([2.0, 4.0, 1.0, 2 * 2 ** 0.5, 2 / 2 ** 0.5])
+
+
+def test_coordinate_search_does_not_evaluate_a_point_twice() -> None:
+    calls: list[tuple[float, float]] = []
+
+    def f(x: dict[str, float]) -> float:
+        calls.append((x["a"], x["b"]))
+        return abs(math.log(x["a"] / 4)) + abs(math.log(x["b"] / 0.5))
+
+    res = coordinate_search(f, {"a": 1.0, "b": 1.0}, max_evals=100)
+    assert len(calls) == len(set(calls)) == res.evaluations
+    # pass 1: a x2 kept, b x2 worse, b /2 kept; pass 2: a x2 kept (the optimum), b x2 and
+    # b /2 worse; pass 3: a x2 worse, then a /2, b x2, b /2 are points already evaluated:
+    # no move, and the step becomes sqrt(2)
+    assert calls[:9] == [(1, 1), (2, 1), (2, 2), (2, 0.5), (4, 0.5), (4, 1), (4, 0.25),
+                         (8, 0.5), (pytest.approx(4 * 2 ** 0.5), 0.5)]
+    assert res.best == {"a": 4.0, "b": 0.5} and res.best_error == 0.0
 
 
 # ---------------------------------------------------------------- the command

@@ -43,15 +43,20 @@ def coordinate_search(objective: Callable[[dict[str, float]], float], start: dic
     the current point, so the search is deterministic). A pass that moves
     nothing takes the square root of ``step``; the search ends when ``step``
     falls below ``min_step`` or after ``max_evals`` evaluations (the start
-    counts as one)."""
+    counts as one; a point already evaluated is not evaluated again)."""
     if max_evals < 1:
         raise ValueError("max_evals must be >= 1")
     history: list[tuple[dict[str, float], float]] = []
+    seen: dict[tuple[float, ...], float] = {}
 
     def f(x: dict[str, float]) -> float:
-        e = objective(dict(x))
-        history.append((dict(x), e))
-        return e if math.isfinite(e) else math.inf
+        # a point met again (x2 then /2 on another pass) is not simulated again
+        key = tuple(float(f"{x[k]:.12g}") for k in start)
+        if key not in seen:
+            e = objective(dict(x))
+            history.append((dict(x), e))
+            seen[key] = e if math.isfinite(e) else math.inf
+        return seen[key]
 
     x = dict(start)
     best = f(x)
