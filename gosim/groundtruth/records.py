@@ -146,29 +146,29 @@ class _Line:
     def fail(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, file=self.file, line=self.line, key=key)
 
-    def _get(self, key: str, required: bool) -> Any:
+    def _get(self, key: str) -> Any:
         if key not in self.obj:
-            if required:
-                raise self.fail(key, "missing required key")
-            return None
+            raise self.fail(key, "missing required key")
         return self.obj[key]
 
-    def int(self, key: str, *, minimum: int | None = None, required: bool = True) -> int | None:
-        v = self._get(key, required)
-        if v is None and not required:
-            return None
+    def int(self, key: str, *, minimum: int) -> int:
+        v = self._get(key)
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.fail(key, f"expected an integer, got {json.dumps(v)}")
-        if minimum is not None and v < minimum:
+        if v < minimum:
             raise self.fail(key, f"expected an integer >= {minimum}, got {v}")
         return v
 
-    def number(self, key: str, *, positive: bool = False,
-               required: bool = True) -> float | None:
-        v = self._get(key, required)
-        if v is None and not required:
-            return None
-        return self.check_number(key, v, positive=positive)
+    def opt_int(self, key: str, *, minimum: int) -> int | None:
+        """An optional key: None when absent."""
+        return self.int(key, minimum=minimum) if key in self.obj else None
+
+    def number(self, key: str, *, positive: bool = False) -> float:
+        return self.check_number(key, self._get(key), positive=positive)
+
+    def opt_number(self, key: str) -> float | None:
+        """An optional key: None when absent."""
+        return self.number(key) if key in self.obj else None
 
     def check_number(self, key: str, v: Any, *, positive: bool = False) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -180,7 +180,7 @@ class _Line:
         return float(v)
 
     def str_of(self, key: str, allowed: tuple[str, ...] | None = None) -> str:
-        v = self._get(key, True)
+        v = self._get(key)
         if not isinstance(v, str):
             raise self.fail(key, f"expected a string, got {json.dumps(v)}")
         if allowed is not None and v not in allowed:
@@ -188,7 +188,7 @@ class _Line:
         return v
 
     def bool(self, key: str) -> bool:
-        v = self._get(key, True)
+        v = self._get(key)
         if not isinstance(v, bool):
             raise self.fail(key, f"expected true or false, got {json.dumps(v)}")
         return v
@@ -207,7 +207,7 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         raise c.fail("go", f"expected a Go release that a design preset models "
                            f"({', '.join(presets)}; e.g. \"go1.27.3\" -> go1.27), got "
                            f"{json.dumps(go)}")
-    mode = c.str_of("mode", ("gc", "nogc"))
+    mode: Mode = "gc" if c.str_of("mode", ("gc", "nogc")) == "gc" else "nogc"
     gogc = c.int("gogc", minimum=1) if mode == "gc" else None
     mix_raw = obj.get("mix")
     mix: tuple[int, ...] | None = None
@@ -242,19 +242,19 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
     return Record(
         line=line, tag=tag if isinstance(tag, str) and tag else f"line{line}",
         go=go, preset=preset,
-        gomaxprocs=c.int("gomaxprocs", minimum=1),  # type: ignore[arg-type]
-        g=c.int("g", minimum=1),  # type: ignore[arg-type]
-        size=c.int("size", minimum=1),  # type: ignore[arg-type]
-        kind=c.str_of("kind", ("noscan", "scan")),  # type: ignore[arg-type]
-        mode=mode,  # type: ignore[arg-type]
+        gomaxprocs=c.int("gomaxprocs", minimum=1),
+        g=c.int("g", minimum=1),
+        size=c.int("size", minimum=1),
+        kind="scan" if c.str_of("kind", ("noscan", "scan")) == "scan" else "noscan",
+        mode=mode,
         gogc=gogc,
-        ballast_mib=c.int("ballast_mib", minimum=0, required=False) or 0,
+        ballast_mib=c.opt_int("ballast_mib", minimum=0) or 0,
         touch=c.bool("touch"),
         mix=mix,
-        work_ns_est=c.number("work_ns_est", required=False) or 0.0,
-        allocs_per_s=c.number("allocs_per_s", positive=True),  # type: ignore[arg-type]
-        gc_cycles=c.int("gc_cycles", minimum=0, required=False),
-        dur_s=c.number("dur_s", required=False),
+        work_ns_est=c.opt_number("work_ns_est") or 0.0,
+        allocs_per_s=c.number("allocs_per_s", positive=True),
+        gc_cycles=c.opt_int("gc_cycles", minimum=0),
+        dur_s=c.opt_number("dur_s"),
         contention=tuple(entries),
     )
 
