@@ -472,6 +472,14 @@ def test_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     printed = " ".join(cap.out.split())
     assert f"{agreement['cases_ok']} of 1 cases agree" in printed
     assert "RMS ln(sim/real) throughput: fit set (1 records, GOMAXPROCS=1)" in printed
+    # the same again without plots: the same table (deterministic), the old plots removed
+    assert main(["groundtruth", str(f), "--out", str(out), "--window-scale", "0.02",
+                 "--jobs", "1", "--no-plots", "--format", "json"]) == rc
+    assert json.loads(capsys.readouterr().out) == agreement
+    again = pd.read_csv(out / "comparison.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(again.drop(columns="sim_wall_s"),
+                                  t.drop(columns="sim_wall_s"))
+    assert sorted(p.name for p in out.iterdir()) == ["agreement.json", "comparison.csv"]
 
 
 def test_fit_writes_a_loadable_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -191,6 +191,10 @@ def groundtruth(
         from gosim.groundtruth.plots import draw_case_plots
 
         plot_paths = draw_case_plots(scored, out / "plots")
+    elif (out / "plots").is_dir():  # an old run's plots would not match these results
+        import shutil
+
+        shutil.rmtree(out / "plots")
     if doc is not None and profile_out is not None:
         import yaml
 
