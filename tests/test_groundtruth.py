@@ -546,3 +546,32 @@ def test_a_record_the_model_cannot_express(tmp_path: Path,
     assert err == (f"gosim: error: {tmp_path / 'truth.jsonl'}:2: the model cannot simulate "
                    "this record: scenario key 'gomaxprocs': Input should be less than or "
                    "equal to 1024")
+
+
+def test_case_labels_name_what_varies() -> None:
+    mix = parse_record({**raw(8), "mix": [16, 48, 1024], "size": 362, "work_ns_est": 42.5,
+                        "gogc": 50, "touch": False}, file="f", line=1)
+    nogc = RECORDS[18]
+    t = comparison_table([mix, nogc], [pt(1e6), pt(1e6)], [(1, 2)] * 2)
+    assert [v.label for v in score(t)] == [
+        "go1.27.3 gc GOGC=50 ballast 0 MiB mix 16,48,1024 B noscan work 42.5 ns untouched",
+        "go1.27.3 nogc ballast 0 MiB 1024 B noscan"]
+
+
+def test_case_plot_panels() -> None:
+    from gosim.groundtruth.plots import NO_LOCK, plot_case
+
+    sim = {1: 50e6, 2: 60e6, 4: 90e6, 8: 70e6, 12: 60e6, 16: 55e6}
+    t = table(sim, {8: "(*mheap).allocSpan"})
+    (v,) = score(t)
+    fig = plot_case(t, v)
+    top, locks = fig.axes
+    real_line, sim_line = top.get_lines()[:2]
+    assert list(real_line.get_ydata()) == [REAL[p] for p in GRID]
+    assert list(sim_line.get_ydata()) == [sim[p] for p in GRID]
+    assert [x.get_text() for x in locks.get_yticklabels()] == sorted(
+        [NO_LOCK, "forEachPInternal", "(*mheap).freeSpan", "(*mheap).allocSpan"])
+    assert "top lock (FAIL)" in fig._suptitle.get_text()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
