@@ -28,6 +28,9 @@ DESIGNS = ("go1.27", "go1.25", "go1.14", "go1.12")
 SIZES = (8, 48, 1024, 5000, 40000)
 #: the allocating goroutine that produces the garbage every scenario collects
 DRIVER_SIZES = (48, 1024, 5000, 40000)
+#: a group drawing its sizes (tiny, small, header, large): the generic batch path
+MIXED_SIZES = {"dist": "choice", "values": [8, 48, 1024, 5000, 40000],
+               "weights": [4, 4, 2, 1, 1]}
 
 
 def scenario(d: dict[str, Any]) -> Scenario:
@@ -62,24 +65,33 @@ def gc_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     groups: list[dict[str, Any]] = [{
         "name": "driver", "count": dcount, "size": dsize,
         "allocations": -(-goal * 5 // 2 // dcount // dsize),
-        "pointer_free_fraction": draw(st.sampled_from((0.0, 0.5, 1.0))),
+        # a fraction draws pointer-ness per object: one allocation at a time, so
+        # only where objects are few
+        "pointer_free_fraction": draw(st.sampled_from((0.0, 0.5, 1.0) if dsize >= 1024
+                                                      else (0.0, 1.0))),
     }]
+    if dsize >= 1024 and draw(st.booleans()):
+        groups[0]["work_ns"] = {"dist": "exponential", "mean": 100}
     for i in range(draw(st.integers(0, 2))):
-        size = draw(st.sampled_from(SIZES))
+        size: Any = draw(st.sampled_from(SIZES + (MIXED_SIZES,)))
         lt = draw(lifetimes)
-        if size == 8 and isinstance(lt, dict) and "allocations" in lt:
+        if size in (8, MIXED_SIZES) and isinstance(lt, dict) and "allocations" in lt:
             # tiny objects under `allocations: N` lose their block: the xfail below
             lt = "keep"
         budget = draw(st.sampled_from((64 << 10, 256 << 10)))
+        mean = 1024 if isinstance(size, dict) else size
         groups.append({
             "name": f"g{i}", "count": draw(st.integers(1, 2)), "size": size,
-            "allocations": max(1, min(budget // size, 4000)), "lifetime": lt,
+            "allocations": max(1, min(budget // mean, 4000)), "lifetime": lt,
             "pointer_free_fraction": draw(st.sampled_from((0.0, 0.5, 1.0))),
             "work_ns": draw(st.sampled_from((0, 50))),
         })
+    limit = draw(st.sampled_from((None, None, None, 6 << 20, 16 << 20)))
     return {
         "design": draw(st.sampled_from(DESIGNS)), "gomaxprocs": procs,
-        "gc": {"gogc": gogc}, "seed": draw(st.integers(0, 3)),
+        # the reference path (every allocation its own event) where it stays fast
+        "mode": "step" if dsize >= 5000 and draw(st.booleans()) else "batched",
+        "gc": {"gogc": gogc, "memory_limit_bytes": limit}, "seed": draw(st.integers(0, 3)),
         "workload": {"live_heap": {"bytes": live, "object_size": 1024,
                                    "pointer_free": draw(st.booleans())},
                      "groups": groups},
@@ -188,6 +200,23 @@ def test_keep_workload_marks_exactly_what_it_kept() -> None:
         kept = ballast + (cyc.mallocs - 1024) * 48
         assert cyc.model_marked_bytes == cyc.expected_marked_bytes == kept
     assert chk.kept_bytes() == ballast + 150_000 * 48 == result.metrics["heap_alloc_bytes"]
+
+
+def test_allocations_lifetime_marks_the_last_n_and_the_black() -> None:
+    """One goroutine keeps only its last 100 pointer-free 1 KiB objects: a cycle
+    marks those 100 (the snapshot at mark start) plus every object allocated
+    while it marked (allocated black), and nothing else."""
+    n = 100
+    s = scenario({
+        "design": "go1.27", "gomaxprocs": 1, "gc": {"gogc": 25},
+        "workload": {"groups": [{"size": 1024, "allocations": 20_000,
+                                 "lifetime": {"allocations": n}}]}})
+    sim, result, chk = run_checked(s)
+    assert result.metrics["num_gc"] >= 5
+    for cyc in chk.cycles[:result.metrics["num_gc"]]:
+        assert cyc.mallocs_at_start >= n
+        black = cyc.mallocs - cyc.mallocs_at_start
+        assert cyc.model_marked_bytes == (n + black) * 1024 == cyc.expected_marked_bytes
 
 
 def test_gogc_sets_how_often_the_heap_is_collected() -> None:
