@@ -15,6 +15,7 @@ import pytest
 from gosim.runtime.design import get_design
 from gosim.runtime.lockrank import lock_ranking
 from gosim.runtime.malloc import Runtime
+from gosim.runtime.mgcsweep import mark_bits_bytes
 from gosim.runtime.sizeclasses import get_table
 from gosim.scenario import Scenario
 from gosim.sim import simulate
@@ -35,6 +36,8 @@ def _run(design: str | dict[str, Any], size: int, allocations: int) -> Any:
         "design": design, "gomaxprocs": 1, "mode": "step",
         # one slice for the whole run: no preemption, no scheduler cost
         "time_slice_ns": 10**15,
+        # the allocator's levels alone: no collector (its sweeps free spans)
+        "gc": {"enabled": False},
         "workload": {"groups": [{"count": 1, "allocations": allocations, "size": size,
                                  "pointer_free_fraction": 1.0, "work_ns": 0}]}}))
 
@@ -75,7 +78,14 @@ def test_global_lock_costs_go112_plus_one_uncontended_lock_per_malloc(size: int,
     per_span = (c["refill_ns"] + 3 * c["lock_uncontended_ns"] + c["mcentral_cachespan_ns"]
                 + c["pagealloc_ns"] + c["pagealloc_per_page_ns"] * 1 + c["mspan_alloc_ns"]
                 + c["span_init_ns"] + c["mcentral_insert_ns"])
-    go112 = n * c["malloc_fast_ns"] + spans * per_span + c["grow_ns"] + c["sysalloc_ns"]
+    # every span takes its allocation and mark bitmaps (8 bytes per 64 objects
+    # each) from one fresh 64 KiB GC bits arena: one lock, one sysAlloc, and a
+    # page fault per 4 KiB of it written (mheap.go newMarkBits / newAllocBits)
+    bitmaps = spans * 2 * mark_bits_bytes(objects)
+    gcbits = (c["lock_uncontended_ns"] + c["gcbits_arena_ns"] + c["sysalloc_ns"]
+              + -(-bitmaps // 4096) * c["page_fault_ns"])
+    go112 = (n * c["malloc_fast_ns"] + spans * per_span + c["grow_ns"] + c["sysalloc_ns"]
+             + gcbits)
     baseline = go112 + n * c["lock_uncontended_ns"]
 
     r12, rgl = _run("go1.12", size, n), _run("global-lock", size, n)
@@ -171,7 +181,10 @@ def test_go115_mcentral_takes_no_mutex_one_p() -> None:
     assert m["cache_span_calls"] == spans and m["mcentral_grow_calls"] == spans
     assert m["uncache_span_calls"] == spans - 1
     kinds = {row["kind"] for row in r.locks}
-    assert kinds == {"mheap", "spanset"}
+    assert kinds == {"gcbits", "mheap", "spanset"}
+    # the spans' bitmaps (2 x 8 bytes each) fit one GC bits arena: one acquisition
+    (gcbits,) = [row for row in r.locks if row["kind"] == "gcbits"]
+    assert gcbits["acquisitions"] == -(-spans * 2 * mark_bits_bytes(8) // (64 << 10)) == 1
     (spanset,) = [row for row in r.locks if row["kind"] == "spanset"]
     assert spanset["acquisitions"] == 2 * spans - 1 and spanset["contended"] == 0
     assert spanset["size_class"] == 32  # the 1024-byte class of today's table
@@ -188,21 +201,21 @@ def test_go115_mcentral_takes_no_mutex_four_ps() -> None:
     set; no allocation ever waits on or holds an mcentral mutex."""
     per_g = 8 * 300
     r = simulate(Scenario.model_validate({
-        "design": "go1.15", "gomaxprocs": 4, "mode": "step",
+        "design": "go1.15", "gomaxprocs": 4, "mode": "step", "gc": {"enabled": False},
         "workload": {"groups": [{"count": 4, "allocations": per_g, "size": 1024,
                                  "pointer_free_fraction": 1.0, "work_ns": 5}]}}))
     m = r.metrics
     assert m["allocs_completed"] == 4 * per_g
     # each goroutine stays on its P and fills whole spans of its own
     assert m["refills"] == 4 * 300 and m["spans_inuse"] == 4 * 300
-    assert {row["kind"] for row in r.locks} == {"mheap", "spanset"}
+    assert {row["kind"] for row in r.locks} == {"gcbits", "mheap", "spanset"}
     (spanset,) = [row for row in r.locks if row["kind"] == "spanset"]
     assert spanset["acquisitions"] == 2 * 4 * 300 - 4
     assert not any(row["category"].endswith(":mcentral") for row in r.p_time)
     # the locked go1.14 mcentral, same workload: every refill takes its mutex twice
     # (cacheSpan, then the relock that inserts the grown span)
     r14 = simulate(Scenario.model_validate({
-        "design": "go1.14", "gomaxprocs": 4, "mode": "step",
+        "design": "go1.14", "gomaxprocs": 4, "mode": "step", "gc": {"enabled": False},
         "workload": {"groups": [{"count": 4, "allocations": per_g, "size": 1024,
                                  "pointer_free_fraction": 1.0, "work_ns": 5}]}}))
     (mc,) = [row for row in r14.locks if row["kind"] == "mcentral"]
@@ -216,10 +229,12 @@ def test_go115_large_objects_join_the_full_span_set() -> None:
     n = 100
     r = _run("go1.15", 40_000, n)  # 5 pages each, pointer-free: span class 1
     assert r.metrics["large_allocs"] == n and r.metrics["large_pages"] == 5 * n
+    # (and one GC bits arena for the spans' bitmaps: 100 spans x 2 x 8 bytes)
     assert [(row["kind"], row["span_class"], row["acquisitions"])
-            for row in r.locks if row["kind"] != "mheap"] == [("spanset", 1, n)]
+            for row in r.locks if row["kind"] != "mheap"] == [("gcbits", -1, 1),
+                                                               ("spanset", 1, n)]
     r14 = _run("go1.14", 40_000, n)
-    assert [row["kind"] for row in r14.locks] == ["mheap"]
+    assert [row["kind"] for row in r14.locks] == ["gcbits", "mheap"]
 
 
 # -- batched transfers from lock-free span sets (tcmalloc + mcentral: lockfree) -------------

@@ -98,8 +98,11 @@ def _run(mutex: str, policy: str, spin: int, wake: int,
     else:
         env.run(until=T)
         mu.close(T)
-    # lock_uncontended_ns is charged once per acquisition (its value is 0 here)
+    # lock_uncontended_ns is charged once per acquisition (its value is 0 here),
+    # lock_migrate_ns once per acquisition by another P than the last holder
     assert record.pop("lock_uncontended_ns", 0) == mu.acquisitions
+    moves = sum(1 for a, b in zip(grants, grants[1:], strict=False) if a[0] != b[0])
+    assert record.pop("lock_migrate_ns", 0) == moves
     return mu, grants, host, record
 
 

@@ -80,7 +80,7 @@ def test_allocation_counts_are_exact():
 
 def test_go112_48_byte_allocations_take_no_lock_but_once_per_span():
     sc = Scenario.model_validate({
-        "design": "go1.12", "gomaxprocs": 4,
+        "design": "go1.12", "gomaxprocs": 4, "gc": {"enabled": False},
         "workload": {"groups": [{"count": 4, "allocations": 170 * 200, "size": 48,
                                  "work_ns": 20}]}})
     m = simulate(sc).metrics
@@ -165,7 +165,7 @@ def test_every_goroutine_progresses_under_a_saturated_lock(design, mutex, size):
     idle: waits still in progress at the end count as waiting."""
     sc = Scenario.model_validate({
         "design": {"preset": design, "overrides": {"mutex": mutex}}, "gomaxprocs": 16,
-        "duration_ns": 1_000_000, "seed": 35112,
+        "duration_ns": 1_000_000, "seed": 35112, "gc": {"enabled": False},
         "workload": {"groups": [{"count": 16, "size": size, "pointer_free_fraction": 1.0,
                                  "work_ns": {"dist": "exponential", "mean": 50}}]}})
     r = simulate(sc)
@@ -186,6 +186,8 @@ def _const_cost_scenario(design: str, mode: str) -> Scenario:
     return Scenario.model_validate({
         "design": design, "gomaxprocs": 1, "mode": mode, "time_slice_ns": 100_000,
         "costs": {"zero_per_byte_ns": 1},  # every value a whole number of ns
+        # the allocator's costs (the collector's mark work is not a cost parameter)
+        "gc": {"enabled": False},
         "workload": {"groups": [
             {"count": 2, "allocations": 4000, "size": 48, "work_ns": 7},
             {"count": 1, "allocations": 3000,
@@ -444,10 +446,10 @@ def test_fixed_warmup_ends_on_a_completion_bin_boundary() -> None:
             "warmup": {"method": "fixed", "duration_ns": warm},
             "workload": {"groups": [{"size": 48, "pointer_free_fraction": 1.0,
                                      "allocations": 2000, "work_ns": 50}]}})).metrics
-    none, inside, edge = run(0), run(9_999), run(10_000)  # untimed: 10 us bins
+    none, inside, edge = run(0), run(29_999), run(30_000)  # untimed: 10 us bins
     assert none["warmup_ns"] == 0 and none["allocs_after_warmup"] == 2000
-    assert inside["warmup_ns"] == edge["warmup_ns"] == 10_000
+    assert inside["warmup_ns"] == edge["warmup_ns"] == 30_000
     assert inside["allocs_after_warmup"] == edge["allocs_after_warmup"] < 2000
     assert inside["allocs_per_sim_second"] == edge["allocs_per_sim_second"]
-    span = none["sim_time_ns"] - 10_000
+    span = none["sim_time_ns"] - 30_000
     assert edge["allocs_per_sim_second"] == edge["allocs_after_warmup"] / span * 1e9

@@ -42,12 +42,14 @@ def replay(w: GoWorkload, preset: str | None = None) -> tuple[dict[str, Any], li
     return m, rt.by_size()
 
 
-def simulate_scenario(w: GoWorkload, preset: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run the simulator on the workload's scenario with ``preset``; return
-    (metrics, by_size rows)."""
+def simulate_scenario(w: GoWorkload, preset: str, gc: bool
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the simulator on the workload's scenario with ``preset`` and the
+    collector on or off as the real program ran; return (metrics, by_size rows)."""
     from gosim.sim import simulate
 
-    sc = w.scenario.model_copy(update={"design": w.scenario.design.model_copy(
-        update={"preset": preset})})
+    sc = w.scenario.model_copy(update={
+        "design": w.scenario.design.model_copy(update={"preset": preset}),
+        "gc": w.scenario.gc.model_copy(update={"enabled": gc})})
     res = simulate(sc)
     return dict(res.metrics), list(res.by_size)

@@ -108,7 +108,7 @@ def run_realgo(config: Path, *, go_version: str | None = None, out: Path = Path(
         for spec, w in zip(specs, workloads, strict=True):
             wd = prog / f"run-{spec.run_id}"
             real = run_workload(w, tc=tc, repeat=repeat, workdir=wd)
-            model, model_by_size = simulate_scenario(w, preset)
+            model, model_by_size = simulate_scenario(w, preset, gc)
             placement = Placement(
                 gomaxprocs=w.gomaxprocs, goroutine_ps=tuple(real.metrics["goroutine_ps"]),
                 harness_p=real.metrics.get("harness_p"),

@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 #: mheap.go gcBitsChunkBytes: one GC bits arena
 GC_BITS_CHUNK_BYTES = 64 << 10
-#: OS pages of one arena (each faults in when the arena is fresh)
-GC_BITS_CHUNK_OS_PAGES = GC_BITS_CHUNK_BYTES >> 12
 
 
 def mark_bits_bytes(nelems: int) -> int:
@@ -63,8 +61,12 @@ class GCBitsArenas:
 
     def __init__(self) -> None:
         self.lock = Mutex("gcBitsArenas", "gcbits")
-        #: bytes left in the current arena (carved lock-free)
-        self.left = 0
+        #: bytes used in the current arena (carved lock-free by an atomic add)
+        self.used = GC_BITS_CHUNK_BYTES
+        #: the current arena is fresh from the OS: each 4 KiB page faults when
+        #: the first bitmap in it is written; pages of it written so far
+        self.fresh = False
+        self.pages_touched = 0
         #: arenas of earlier cycles that can be reused without the OS
         self.free_arenas = 0
         #: arenas in use by the current and the previous cycle
@@ -72,26 +74,38 @@ class GCBitsArenas:
         self.previous = 0
         self.new_arenas = 0
         self.fresh_arenas = 0
+        self.page_faults = 0
 
     def take(self, ctx: Ctx, nbytes: int) -> Gen[None]:
         """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
-        one is used up (under the lock; a fresh arena also faults its pages in)."""
+        one is used up (under the lock: newArenaMayUnlock, whose sysAlloc of a
+        fresh arena is paid there); writing the bitmap faults in the fresh
+        arena's pages as it reaches them."""
         yield from ctx.sync()  # the arena's free index is an atomic every P bumps
-        if nbytes <= self.left:
-            self.left -= nbytes
-            return
-        yield from ctx.lock(self.lock, "newMarkBits")
-        self.new_arenas += 1
-        yield from ctx.spend("gcbits_arena_ns")
-        if self.free_arenas:
-            self.free_arenas -= 1
-        else:
-            self.fresh_arenas += 1
-            yield from ctx.spend("sysalloc_ns")
-            yield from ctx.spend("page_fault_ns", GC_BITS_CHUNK_OS_PAGES)
-        self.current += 1
-        self.left = GC_BITS_CHUNK_BYTES - nbytes
-        yield from ctx.unlock(self.lock)
+        if self.used + nbytes > GC_BITS_CHUNK_BYTES:
+            yield from ctx.lock(self.lock, "newMarkBits")
+            self.new_arenas += 1
+            yield from ctx.spend("gcbits_arena_ns")
+            if self.free_arenas:
+                self.free_arenas -= 1
+                self.fresh = False
+            else:
+                self.fresh_arenas += 1
+                self.fresh = True
+                yield from ctx.spend("sysalloc_ns")
+            self.current += 1
+            self.used = 0
+            self.pages_touched = 0
+            yield from ctx.unlock(self.lock)
+        start = self.used
+        self.used += nbytes
+        if self.fresh:
+            last = (self.used - 1) >> 12
+            if last >= self.pages_touched:
+                n = last + 1 - max(self.pages_touched, start >> 12)
+                self.pages_touched = last + 1
+                self.page_faults += n
+                yield from ctx.spend("page_fault_ns", n)
 
     def next_epoch(self) -> None:
         """mheap.go nextMarkBitArenaEpoch, at each cycle: the arenas of the cycle

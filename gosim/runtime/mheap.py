@@ -252,6 +252,13 @@ class MHeap:
             if not d.span_init_under_heap_lock:
                 yield from ctx.unlock(self.lock)
                 locked = False
+        if self.gcbits is not None:
+            # initSpan's newAllocBits + newMarkBits (taken before the span is
+            # published, so that a run ending here leaves no half-made span)
+            sc = spanclass >> 1
+            nelems = objects_per_span(d.span_layout, self.table.class_to_size(sc), npages,
+                                      bool(spanclass & 1)) if sc else 1
+            yield from self.gcbits.take(ctx, 2 * mark_bits_bytes(nelems))
         fresh_bits = self.scav.bits(base, npages)
         fresh = self.scav.remove(base, npages)
         self._init_span(s, base, npages, spanclass, needzero=fresh < npages)
@@ -268,9 +275,6 @@ class MHeap:
                 s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER
         s.sweepgen = self.sweepgen
         yield from ctx.spend("span_init_ns")
-        if self.gcbits is not None:
-            # initSpan: newAllocBits + newMarkBits
-            yield from self.gcbits.take(ctx, 2 * mark_bits_bytes(s.nelems))
         if locked:
             yield from ctx.unlock(self.lock)
         if faults:

@@ -98,7 +98,8 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     _p("sweep_per_object_ns", 1, "ns/object", "sweeping: per object found dead",
        "[GO] mgcsweep.go: specials and stats per freed object"),
     _p("gcbits_arena_ns", 500, "ns", "newMarkBits: taking a new 64 KiB GC bits arena under "
-       "gcBitsArenas.lock (a fresh one also costs sysalloc_ns and 16 page faults)",
+       "gcBitsArenas.lock (a fresh one also costs sysalloc_ns there, and a page fault per "
+       "4 KiB of it when bitmaps are first written there)",
        "[GO] mheap.go newMarkBits / newArenaMayUnlock"),
     _p("reclaim_ns", 300, "ns", "mheap.reclaim: scanning for spans to sweep before a large "
        "allocation, under mheap.lock", "[GO] mheap.go reclaim / reclaimChunk"),
