@@ -70,6 +70,8 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from gosim.runtime.context import Mutex
+
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
     from gosim.runtime.malloc import Runtime
@@ -122,6 +124,10 @@ ALLOWED: frozenset[tuple[LockRank, LockRank]] = frozenset({
     (GLOBAL, TC_CENTRAL), (GLOBAL, TC_PAGEHEAP),
     (MCENTRAL, MHEAP), (SPAN_SET_SPINE, MHEAP),
     (GLOBAL, GC_BITS), (MCENTRAL, GC_BITS), (GC_BITS, MHEAP),
+    # the collector's locks (lockPartialOrder of Go 1.25/1.27): the assist queue
+    # before sched, both before the allocator's span-set spine, bits and heap
+    (ASSIST_QUEUE, SCHED), (ASSIST_QUEUE, SPAN_SET_SPINE), (SCHED, SPAN_SET_SPINE),
+    (ASSIST_QUEUE, GC_BITS), (SCHED, GC_BITS), (ASSIST_QUEUE, MHEAP), (SCHED, MHEAP),
 })
 #: designs that initialise spans inside mheap.lock (Go <= 1.13, before lock
 #: ranking existed) take the GC bits lock under it
@@ -137,34 +143,40 @@ def design_ranks(design: Design) -> list[LockRank]:
         ranks.append(SPAN_SET_SPINE)
     else:
         ranks.append(TC_CENTRAL if tcmalloc else MCENTRAL)
-    if design.transfer_batch_objects == 0:
+    if design.transfer_batch_objects == 0 and not design.span_init_under_heap_lock:
         ranks.append(GC_BITS)
     ranks.append(TC_PAGEHEAP if tcmalloc else MHEAP)
+    if design.transfer_batch_objects == 0 and design.span_init_under_heap_lock:
+        ranks.append(GC_BITS)  # Go <= 1.13 initialises spans (and their bitmaps) under mheap
     return ranks
 
 
 def lock_ranking(design: Design, rt: Runtime | None = None) -> nx.DiGraph:
     """The lock ranking of ``design`` over every lock of its runtime (``rt``, or
-    a fresh one): a node per lock, named as in locks.parquet, with ``rank``
-    (1 = taken first), ``rank_name``, ``go_rank`` ('' when the lock is not
-    Go's; GraphML has no None), ``source``, ``kind`` and ``span_class``; an
-    edge A -> B when B may be acquired while A is held."""
+    a fresh one with the collector, as a scenario has by default): a node per
+    lock, named as in locks.parquet, with ``rank`` (1 = taken first),
+    ``rank_name``, ``go_rank`` ('' when the lock is not Go's; GraphML has no
+    None), ``source``, ``kind`` and ``span_class``; an edge A -> B when B may be
+    acquired while A is held."""
+    collector_locks: list[Mutex] = []
     if rt is None:
         from gosim.runtime.malloc import Runtime
 
         rt = Runtime(design, 1)
+        if design.transfer_batch_objects == 0:  # a thread-caching malloc has no collector
+            collector_locks = [Mutex("assistQueue", "assistqueue"), Mutex("sched", "sched")]
+    elif rt.gc_hook is not None:
+        collector_locks = [rt.gc_hook.assist_lock, rt.gc_hook.sched_lock]
     ranks = design_ranks(design)
-    gc = rt.gc_hook
-    if gc is not None:  # the collector's own locks, taken with nothing held
-        ranks = [SCHED, ASSIST_QUEUE, *ranks]
+    if collector_locks:  # the collector's own locks, taken with nothing held
+        ranks = [ASSIST_QUEUE, SCHED, *ranks]
     by_kind = {r.kind: r for r in ranks}
     g = nx.DiGraph(design=design.name)
     objs = [rt.mheap.lock] + ([rt.global_lock] if rt.global_lock is not None else [])
     objs += [c.lock if c.locked else c.spanset for c in rt.central]
     if rt.mheap.gcbits is not None:
         objs.append(rt.mheap.gcbits.lock)
-    if gc is not None:
-        objs += [gc.sched_lock, gc.assist_lock]
+    objs += collector_locks
     for o in dict.fromkeys(objs):  # mcentral_lock 'shared': one object for every class
         r = by_kind[o.kind]
         g.add_node(o.name, rank=ranks.index(r) + 1, rank_name=r.name, go_rank=r.go_rank or "",
@@ -172,8 +184,9 @@ def lock_ranking(design: Design, rt: Runtime | None = None) -> nx.DiGraph:
     by_rank: dict[str, list[str]] = {}
     for n, d in g.nodes(data=True):
         by_rank.setdefault(d["rank_name"], []).append(n)
-    allowed = ALLOWED | (ALLOWED_SPAN_INIT_UNDER_HEAP if design.span_init_under_heap_lock
-                         else frozenset())
+    allowed = ALLOWED
+    if design.span_init_under_heap_lock:
+        allowed = (ALLOWED - {(GC_BITS, MHEAP)}) | ALLOWED_SPAN_INIT_UNDER_HEAP
     for a in ranks:
         for b in ranks:
             if (a, b) in allowed:
