@@ -98,7 +98,7 @@ def gc_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=50, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(gc_scenarios())
 def test_gc_invariants_through_cycles(d: dict[str, Any]) -> None:
@@ -116,7 +116,7 @@ def test_gc_invariants_through_cycles(d: dict[str, Any]) -> None:
     assert m["frees"] == chk.freed_slots
     assert m["heap_objects"] == chk.slots - chk.freed_slots
     assert m["heap_alloc_bytes"] == chk.allocated_bytes() >= 0
-    for cyc in chk.cycles:
+    for cyc in chk.cycles[:chk.terminations]:
         assert cyc.model_marked_bytes >= cyc.expected_marked_bytes
         if cyc.exact:
             assert cyc.model_marked_bytes == cyc.expected_marked_bytes
