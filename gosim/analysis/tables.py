@@ -97,10 +97,15 @@ def aggregate(runs: pd.DataFrame, meta: dict[str, Any], metrics: list[str] | Non
 #: AtomicCell kinds)
 LOCK_KIND_ORDER = ("mheap", "mcentral", "global")
 _LOCK_KIND_LABEL = {"mheap": "mheap.lock", "mcentral": "mcentral.lock",
-                    "global": "global malloc lock"}
+                    "global": "global malloc lock", "gcbits": "gcBitsArenas.lock",
+                    "sched": "sched.lock (stop-the-world)",
+                    "assistqueue": "assistQueue.lock"}
 _FIXED_LABELS = {"fast_path": "fast path (mcache)", "slow_path": "slow path (outside locks)",
-                 "atomic": "span-set ops (lock-free mcentral)", "work": "work",
-                 "sched": "scheduler", "idle": "idle"}
+                 "atomic": "atomics (span sets, heapLive)", "work": "work",
+                 "sched": "scheduler", "idle": "idle",
+                 "gc:pause": "GC: stop-the-world", "gc:dedicated": "GC: mark workers",
+                 "gc:assist": "GC: mark assists", "gc:idle": "GC: idle marking",
+                 "scavenge": "scavenger"}
 
 
 def _kind_rank(kind: str) -> tuple[int, str]:

@@ -20,8 +20,15 @@ from pydantic.fields import FieldInfo
 
 from gosim.config.schema import PLOT_NAMES, ExperimentFile, Outputs, Sweep
 from gosim.runtime.design import PRESETS, option_docs
-from gosim.scenario import DesignSpec, Scenario, Warmup, design_options
-from gosim.workload.spec import DISTRIBUTIONS, Dist, GoroutineGroup, Lifetime, Workload
+from gosim.scenario import DesignSpec, GCSpec, Scenario, Warmup, design_options
+from gosim.workload.spec import (
+    DISTRIBUTIONS,
+    Dist,
+    GoroutineGroup,
+    Lifetime,
+    LiveHeap,
+    Workload,
+)
 
 #: a complete experiment that uses every form the schema offers (the tests load it)
 EXAMPLE = """\
@@ -34,7 +41,9 @@ scenario:
   lock_policy: barging
   costs:
     pagealloc_ns: {dist: lognormal, mean: 700, sigma: 0.4}
+  gc: {gogc: 100}             # or {enabled: false}; memory_limit_bytes: GOMEMLIMIT
   workload:
+    live_heap: {bytes: 1048576, object_size: 1024}   # a 1 MiB ballast, kept
     groups:
       - name: alloc
         count: 1
@@ -42,6 +51,7 @@ scenario:
         pointer_free_fraction: 1.0
         work_ns: {dist: exponential, mean: 50}
         lifetime: {allocations: 64}   # or drop, keep, {time: 5000}, {kind: time, value: 5000}
+        touch: false          # true: write every 4 KiB page of each object
         allocations: 20000
       - name: background
         count: 1
@@ -90,6 +100,8 @@ SECTIONS: dict[type[BaseModel], str] = {
     Scenario: "scenario",
     DesignSpec: "scenario.design",
     Workload: "scenario.workload",
+    LiveHeap: "scenario.workload.live_heap",
+    GCSpec: "scenario.gc",
     GoroutineGroup: "scenario.workload.groups[i]",
     Dist: "distributions",
     Lifetime: "lifetimes",
@@ -272,7 +284,12 @@ def markdown() -> str:
         "",
         *_design_option_rows(),
         "",
+        *_section(GCSpec, "The garbage collector (GOGC, GOMEMLIMIT): on by default, as in "
+                  "a Go program; `enabled: false` is GOGC=off. A design with a thread "
+                  "cache (`transfer_batch_objects` > 0) has no collector."),
         *_section(Workload, "The goroutines: a list of groups."),
+        *_section(LiveHeap, "A live heap built before the goroutines start (on P 0) and "
+                  "reachable to the end: every cycle marks it."),
         *_section(GoroutineGroup, "A group of identical goroutines; each draws from its "
                   "own random streams."),
         *_section(Dist, "A non-negative quantity drawn per use: object sizes, work between "

@@ -138,6 +138,12 @@ class CycleRecord:
     exact: bool = True
     #: the model's heap_marked after the cycle's mark termination
     model_marked_bytes: int = 0
+    #: the pacer: the trigger in force when the cycle started, heapLive then, and
+    #: the goal and trigger it set at mark termination
+    trigger_before: int = 0
+    heap_live_at_start: int = 0
+    goal_after: int = 0
+    trigger_after: int = 0
     #: mallocs at the mark start; heap_sys_bytes and mallocs at mark termination
     mallocs_at_start: int = 0
     heap_sys_bytes: int = 0
@@ -162,6 +168,8 @@ class GCCheck:
         #: mark starts seen (the epoch of black allocation) and mark terminations
         self.epoch = 0
         self.terminations = 0
+        #: the pacer's trigger in force (set at each mark termination)
+        self.trigger = 0
         self.cycles: list[CycleRecord] = []
         self.sweeping: set[int] = set()
         #: which check is running (named in a failure)
@@ -314,6 +322,8 @@ class GCCheck:
             raise ValueError("one GCCheck follows one simulation")
         self.sim = sim
         self.rt = sim.rt
+        if sim.gc is not None:
+            self.trigger = sim.gc.trigger
 
     # -- recording ------------------------------------------------------------------------
     def _fail(self, msg: str) -> None:
@@ -510,7 +520,8 @@ class GCCheck:
         if self.terminations != self.epoch:
             self._fail("a mark start before the previous cycle's mark termination")
         self.epoch += 1
-        cyc = CycleRecord(mark_start_ns=self.cur.vt, mallocs_at_start=sim.rt.stats.mallocs)
+        cyc = CycleRecord(mark_start_ns=self.cur.vt, mallocs_at_start=sim.rt.stats.mallocs,
+                          trigger_before=self.trigger, heap_live_at_start=sim.gc.ctl.triggered)
         self._snapshot_rings(cyc.ring_prot)
         self.cycles.append(cyc)
         self.swept_this_cycle = set()
@@ -556,6 +567,8 @@ class GCCheck:
         cyc.expected_marked_bytes = expected
         cyc.exact = exact
         cyc.model_marked_bytes = sim.gc.ctl.heap_marked
+        cyc.goal_after, cyc.trigger_after = sim.gc.goal, sim.gc.trigger
+        self.trigger = sim.gc.trigger
         cyc.heap_sys_bytes = self.rt.mheap.sys_bytes
         cyc.mallocs = self.rt.stats.mallocs
         self.check_structures(stw=True, phase="sweep")
