@@ -116,10 +116,19 @@ def test_gc_invariants_through_cycles(d: dict[str, Any]) -> None:
     assert m["frees"] == chk.freed_slots
     assert m["heap_objects"] == chk.slots - chk.freed_slots
     assert m["heap_alloc_bytes"] == chk.allocated_bytes() >= 0
+    gogc, limit = d["gc"]["gogc"], d["gc"]["memory_limit_bytes"]
     for cyc in chk.cycles[:chk.terminations]:
         assert cyc.model_marked_bytes >= cyc.expected_marked_bytes
         if cyc.exact:
             assert cyc.model_marked_bytes == cyc.expected_marked_bytes
+        # the pacer (mgcpacer.go): a cycle starts once heapLive reaches the
+        # trigger; the next goal is GOGC% over the marked heap, at least the
+        # scaled 4 MiB minimum (without a memory limit), and the trigger below it
+        assert cyc.heap_live_at_start >= cyc.trigger_before
+        marked = cyc.model_marked_bytes
+        if limit is None:
+            assert cyc.goal_after == max(marked + marked * gogc // 100, heap_minimum(gogc))
+        assert marked <= cyc.trigger_after <= cyc.goal_after
 
 
 # -- a model bug the properties found ------------------------------------------------------------
