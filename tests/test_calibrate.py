@@ -213,7 +213,7 @@ def test_shipped_profile_holdout_error() -> None:
     assert {r["size"] for r in doc["fit"]} == set(fit_sizes)
     cases = [Case(r["size"], r["pointerful"], model_n(r["size"]), 0, 1) for r in hold]
     measured = np.array([r["measured_ns"] for r in hold])
-    A, names = design_matrix(cases, doc["design"])
+    A, names = design_matrix(cases, doc["design"], gc=bool(doc["gc"]))
 
     def predict(params: dict[str, float]) -> np.ndarray:
         values = parameter_values(doc["design"], params)

@@ -265,7 +265,7 @@ def test_simulator_agrees_structurally(toolchains) -> None:
     """The SimPy simulator (not only the timeless model) gives the real counts."""
     w = build(scenario(**MIXED))
     real = run_workload(w, tc=toolchains["1.27"])
-    model, rows = simulate_scenario(w, "go1.27")
+    model, rows = simulate_scenario(w, "go1.27", gc=False)
     check_exact(real, model, rows, STRUCTURAL + ("heap_sys_bytes", "mspan_inuse_bytes"))
 
 

@@ -90,14 +90,16 @@ def measure(cases: list[Case], *, tc: GoToolchain | None = None, gomaxprocs: int
 
 # ------------------------------------------------------------------ the model's units
 
-def _units(preset: str, size: int, pointerful: bool, n: int, gomaxprocs: int) -> dict[str, float]:
+def _units(preset: str, size: int, pointerful: bool, n: int, gomaxprocs: int,
+           gc: bool) -> dict[str, float]:
     """Cost parameter -> total units the simulator charges for ``n`` allocations
-    (``gosim.sim.simulate(..., cost_record=...)``: every cost, constants included)."""
+    (``gosim.sim.simulate(..., cost_record=...)``: every cost, constants included),
+    with the collector on or off as the real measurement ran."""
     from gosim.scenario import Scenario
     from gosim.sim import simulate
 
     sc = Scenario.model_validate({
-        "design": preset, "gomaxprocs": gomaxprocs,
+        "design": preset, "gomaxprocs": gomaxprocs, "gc": {"enabled": gc},
         "workload": {"groups": [{"size": size, "pointer_free_fraction": 0 if pointerful else 1,
                                  "allocations": n, "lifetime": "drop"}]}})
     record: dict[str, float] = {}
@@ -110,17 +112,19 @@ def model_n(size: int) -> int:
     return int(min(20_000, max(1_000, math.ceil(128 * MiB / size))))
 
 
-def design_matrix(cases: list[Case], preset: str, gomaxprocs: int = 1
+def design_matrix(cases: list[Case], preset: str, gomaxprocs: int = 1, gc: bool = False
                   ) -> tuple[np.ndarray, list[str]]:
-    """Steady-state units per allocation of every cost parameter, per case."""
+    """Steady-state units per allocation of every cost parameter, per case (the
+    collector on or off as the measurement ran; its mark work is not a cost
+    parameter, so a profile is fitted with it off, as the shipped one is)."""
     from gosim.sim.costs import COST_PARAMETERS
 
     names = sorted(COST_PARAMETERS)
     A = np.zeros((len(cases), len(names)))
     for i, c in enumerate(cases):
         n = model_n(c.size)
-        u1 = _units(preset, c.size, c.pointerful, n, gomaxprocs)
-        u2 = _units(preset, c.size, c.pointerful, 2 * n, gomaxprocs)
+        u1 = _units(preset, c.size, c.pointerful, n, gomaxprocs, gc)
+        u2 = _units(preset, c.size, c.pointerful, 2 * n, gomaxprocs, gc)
         for j, name in enumerate(names):
             A[i, j] = (u2.get(name, 0.0) - u1.get(name, 0.0)) / n
     return A, names
@@ -197,7 +201,7 @@ def fit_profile(*, name: str, measured: list[dict[str, Any]], preset: str, go_ve
     cases = [Case(int(r["size"]), bool(r["pointerful"]), model_n(int(r["size"])), 0, 1)
              for r in measured]
     y = np.array([float(r["measured_ns"]) for r in measured])
-    A, names = design_matrix(cases, preset, gomaxprocs)
+    A, names = design_matrix(cases, preset, gomaxprocs, gc)
     in_fit = np.array([c.size not in hold_sizes for c in cases])
     defaults = parameter_values(preset, {})
     params, defaulted = fit(A[in_fit], y[in_fit], names, defaults)
