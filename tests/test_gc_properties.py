@@ -24,13 +24,15 @@ from gosim.scenario import Scenario
 from gosim.sim.engine import Simulation
 
 DESIGNS = ("go1.27", "go1.25", "go1.14", "go1.12")
-#: tiny, small, a size with a malloc header (pointerful, > 512 B), large (> 32 KiB)
-SIZES = (8, 48, 1024, 5000, 40000)
+#: tiny, the smallest non-tiny, small, a malloc header (pointerful, > 512 B), 32 KiB
+#: (small before malloc headers, large with one when pointerful), large
+SIZES = (8, 16, 48, 1024, 5000, 32768, 40000)
 #: the allocating goroutine that produces the garbage every scenario collects
 DRIVER_SIZES = (48, 1024, 5000, 40000)
-#: a group drawing its sizes (tiny, small, header, large): the generic batch path
-MIXED_SIZES = {"dist": "choice", "values": [8, 48, 1024, 5000, 40000],
-               "weights": [4, 4, 2, 1, 1]}
+#: a group drawing its sizes (mallocgc(0), tiny, small, header, large): the generic
+#: batch path
+MIXED_SIZES = {"dist": "choice", "values": [0, 8, 48, 1024, 5000, 40000],
+               "weights": [1, 4, 4, 2, 1, 1]}
 
 
 def scenario(d: dict[str, Any]) -> Scenario:
