@@ -135,7 +135,7 @@ def test_gc_invariants_through_cycles(d: dict[str, Any]) -> None:
 
 # -- a model bug the properties found ------------------------------------------------------------
 TINY_RING_REPRO = {
-    "design": "go1.27", "gomaxprocs": 2, "gc": {"gogc": 25},
+    "design": "go1.27", "gomaxprocs": 1, "gc": {"gogc": 25}, "time_slice_ns": 2000,
     "workload": {"groups": [
         {"count": 1, "size": 1024, "allocations": 2000, "lifetime": "drop"},
         {"count": 1, "size": 8, "allocations": 2000, "lifetime": {"allocations": 3}}]},
