@@ -161,9 +161,9 @@ class GCCheck:
         self.cur: GCtx | None = None
         #: per goroutine of an ``allocations: N`` group: its last N objects (sid, bit)
         self.rings: dict[int, deque[tuple[int, int]]] = {}
-        #: the growth log: [start page, end page) ranges from MHeap._add_sys
-        self.growth: list[tuple[int, int]] = []
-        self.universe = 0  # bitmap of every page the heap was given
+        #: the growth log (MHeap._add_sys), as a bitmap of every page the heap
+        #: was given and its bytes
+        self.universe = 0
         self.sys_bytes = 0
         #: mark starts seen (the epoch of black allocation) and mark terminations
         self.epoch = 0
@@ -177,9 +177,7 @@ class GCCheck:
         #: large spans between mheap.alloc and the end of allocLarge (in flight)
         self.large_pending: set[int] = set()
         self.swept_this_cycle: set[int] = set()
-        #: counters (what the checks covered)
-        self.takes = 0
-        #: slots handed out, objects allocated (tiny objects share slots)
+        #: counters (what the checks covered): slots handed out, objects allocated (tiny objects share slots)
         self.slots = 0
         self.objects = 0
         self.sweeps = 0
@@ -387,7 +385,6 @@ class GCCheck:
         if r.black_epoch != self.epoch:
             r.black, r.black_epoch = 0, self.epoch
         r.black |= new
-        self.takes += 1
         self.slots += n
         return r
 
@@ -430,7 +427,6 @@ class GCCheck:
         if self.universe & m:
             self._fail(f"heap growth at {base:#x} maps pages the heap already has")
         self.universe |= m
-        self.growth.append((start, start + n))
         self.sys_bytes += nbytes
 
     # -- liveness --------------------------------------------------------------------------
