@@ -133,6 +133,21 @@ def test_gc_invariants_through_cycles(d: dict[str, Any]) -> None:
         assert marked <= cyc.trigger_after <= cyc.goal_after
 
 
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(gc_scenarios())
+def test_heap_invariants_with_the_collector_off(d: dict[str, Any]) -> None:
+    """GOGC=off: nothing is swept or freed, every object keeps its slot, and the
+    pages and span sets stay consistent as the heap grows."""
+    d["gc"] = {"enabled": False}
+    sim, result, chk = run_checked(scenario(d), global_every=1)
+    m = result.metrics
+    assert sim.gc is None and m["num_gc"] == 0 and chk.sweeps == 0 and m["frees"] == 0
+    assert m["mallocs"] == chk.objects
+    assert m["heap_alloc_bytes"] == m["total_alloc_bytes"] == chk.allocated_bytes()
+    assert m["heap_objects"] == chk.slots
+
+
 # -- a model bug the properties found ------------------------------------------------------------
 TINY_RING_REPRO = {
     "design": "go1.27", "gomaxprocs": 1, "gc": {"gogc": 25}, "time_slice_ns": 2000,
