@@ -49,6 +49,9 @@ class GCController:
     heap_marked: int = 0
     #: bytes of pointerful objects marked last cycle (lastHeapScan)
     last_heap_scan: int = 0
+    #: last cycle's whole scan work, roots (stacks, globals) included, in bytes
+    #: (lastHeapScan + lastStackScan + globalsScan: what the runway covers)
+    last_scan_work: int = 0
     #: heapLive when the current cycle was triggered
     triggered: int = 0
     #: the last four cycles' consMark
@@ -87,7 +90,7 @@ class GCController:
             max_trigger = goal - DEFAULT_HEAP_MINIMUM
         max_trigger = max(max_trigger, min_trigger)
         runway = int(self.cons_mark() * (1 - GC_GOAL_UTILIZATION) / GC_GOAL_UTILIZATION
-                     * self.last_heap_scan)
+                     * self.last_scan_work)
         trigger = min_trigger if runway > goal else goal - runway
         trigger = min(max(trigger, min_trigger), max_trigger)
         return trigger, goal
@@ -116,6 +119,7 @@ class GCController:
             self.cons_marks = [*self.cons_marks[1:], max(cons, 0.0)]
         self.heap_marked = heap_marked
         self.last_heap_scan = heap_scan
+        self.last_scan_work = scan_work
         self.heap_live = heap_marked
 
 

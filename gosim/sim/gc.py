@@ -368,7 +368,11 @@ class SimGC:
         used = self.work_total - max(self.work_left, 0.0)
         mark_wall = max(g.vt - self.mark_start, 1)
         util = min(0.99, max(0.0, used / (mark_wall * self.nprocs)))
-        self.ctl.end_cycle(marked, scan, max(self.scan_expected, 1), util)
+        # the cycle's scan work in bytes, roots included (their time at the
+        # heap's scan rate): what the pacer's runway and consMark count
+        per_byte = costs.const_float("gc_mark_per_byte_ns")
+        scan_work = int(used / per_byte) if per_byte > 0 else self.scan_expected
+        self.ctl.end_cycle(marked, scan, max(scan_work, 1), util)
         rt.mheap.sweepgen += 2
         self.trigger, self.goal = self.ctl.trigger(self._non_heap_bytes())
         self.sweeper.start_cycle(self.ctl.heap_live, self.trigger, self.mark_start)
