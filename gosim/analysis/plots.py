@@ -93,6 +93,7 @@ P_TIME_COLOURS: dict[str, str] = {
     "gc:assist": "#6baed6",
     "gc:idle": "#c6dbef",
     "scavenge": "#17becf",
+    "pagefault": "#bcbd22",
     "work": "#8c8c8c",
     "sched": "#8c564b",
     "idle": "#e5e5e5",

@@ -105,7 +105,7 @@ _FIXED_LABELS = {"fast_path": "fast path (mcache)", "slow_path": "slow path (out
                  "sched": "scheduler", "idle": "idle",
                  "gc:pause": "GC: stop-the-world", "gc:dedicated": "GC: mark workers",
                  "gc:assist": "GC: mark assists", "gc:idle": "GC: idle marking",
-                 "scavenge": "scavenger"}
+                 "scavenge": "scavenger", "pagefault": "page faults (kernel)"}
 
 
 def _kind_rank(kind: str) -> tuple[int, str]:

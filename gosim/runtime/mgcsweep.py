@@ -36,10 +36,12 @@ import numpy as np
 
 from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.context import Ctx, Gen, Mutex
+from gosim.runtime.mem_linux import page_faults
 
 if TYPE_CHECKING:
     from gosim.runtime.malloc import Runtime
     from gosim.runtime.mcentral import MCentral
+    from gosim.runtime.mheap import MHeap
     from gosim.runtime.mspan import MSpan
 
 #: mheap.go gcBitsChunkBytes: one GC bits arena
@@ -59,7 +61,8 @@ def popcount(x: int) -> int:
 class GCBitsArenas:
     """mheap.go gcBitsArenas: where mark and allocation bitmaps come from."""
 
-    def __init__(self) -> None:
+    def __init__(self, heap: MHeap) -> None:
+        self.heap = heap
         self.lock = Mutex("gcBitsArenas", "gcbits")
         #: bytes used in the current arena (carved lock-free by an atomic add)
         self.used = GC_BITS_CHUNK_BYTES
@@ -74,7 +77,7 @@ class GCBitsArenas:
         self.previous = 0
         self.new_arenas = 0
         self.fresh_arenas = 0
-        self.page_faults = 0
+        self.faults = 0
 
     def take(self, ctx: Ctx, nbytes: int) -> Gen[None]:
         """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
@@ -104,8 +107,8 @@ class GCBitsArenas:
             if last >= self.pages_touched:
                 n = last + 1 - max(self.pages_touched, start >> 12)
                 self.pages_touched = last + 1
-                self.page_faults += n
-                yield from ctx.spend("page_fault_ns", n)
+                self.faults += n
+                yield from page_faults(ctx, self.heap.os_faults, n)
 
     def next_epoch(self) -> None:
         """mheap.go nextMarkBitArenaEpoch, at each cycle: the arenas of the cycle

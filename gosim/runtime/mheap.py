@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from gosim.errors import OutOfMemoryError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
-from gosim.runtime.context import Ctx, Gen, Mutex
+from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
+from gosim.runtime.mem_linux import page_faults
 from gosim.runtime.mgcsweep import GCBitsArenas, mark_bits_bytes
 from gosim.runtime.mpagecache import PageCache
 from gosim.runtime.mspan import (
@@ -56,6 +57,9 @@ class MHeap:
         self.table = table
         self.stats = stats
         self.lock = Mutex("mheap", "mheap")
+        #: the kernel's page-fault path for this process (mm locks, page
+        #: allocation, LRU): every first write to a fresh 4 KiB page goes through it
+        self.os_faults = AtomicCell("os.pagefault", "pagefault")
         #: free pages known to the page allocator (not in spans, not in page caches)
         self.free = RunSet()
         #: pages never used since the OS gave them (released/scavenged), wherever they are
@@ -80,8 +84,8 @@ class MHeap:
         self.sweeper: Sweeper | None = None
         #: where span mark and allocation bitmaps come from (mheap.go gcBitsArenas);
         #: None for designs without them (a thread-caching malloc)
-        self.gcbits: GCBitsArenas | None = (GCBitsArenas() if design.transfer_batch_objects == 0
-                                            else None)
+        self.gcbits: GCBitsArenas | None = (GCBitsArenas(self)
+                                            if design.transfer_batch_objects == 0 else None)
 
     # -- sysAlloc / grow (malloc.go sysAlloc, mheap.go grow) ------------------------
     def sys_alloc(self, nbytes: int) -> tuple[int, int]:
@@ -280,7 +284,7 @@ class MHeap:
         if faults:
             # initSpan's first write into released memory faults the page in
             st.alloc_page_faults += faults
-            yield from ctx.spend("page_fault_ns", faults)
+            yield from page_faults(ctx, self.os_faults, faults)
         return s
 
     def _init_span(self, s: MSpan, start: int, npages: int, spanclass: int,

@@ -67,10 +67,4 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
     f = g.price(fast_charges(span, kind, elemsize, tiny_fit))
     if header_fault(rt, span, addr):
         f += g.cost_ns("page_fault_ns")
-    if g.touch and span is not None and span.fresh_os:
-        # the program writes to every 4 KiB page of its object
-        n = span.touch_range(addr, elemsize)
-        if n:
-            rt.stats.alloc_page_faults += n
-            f += g.cost_ns("page_fault_ns", n)
     return f

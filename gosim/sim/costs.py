@@ -86,6 +86,9 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "(span metadata at initSpan; malloc headers)",
        "measured here, Go 1.27 GC off: 128 B vs 512 B pointer-free allocations differ by one "
        "fault per span, ~2.5 us (docs/realgo.md)"),
+    _p("page_fault_contention_factor", 0.0, "x", "extra page-fault cost per other P faulting "
+       "at the same time (the kernel's mm locks, page allocation and LRU)",
+       "fitted to the 16-core ground truth's GC-off records (gosim groundtruth)"),
     _p("free_span_ns", 300, "ns", "freeSpan inside mheap.lock", "[GO] mheap.go freeSpanLocked"),
     _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
        "[RG] 32 KiB ~1 us with the GC off (fresh memory, no zeroing)"),

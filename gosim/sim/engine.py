@@ -19,6 +19,7 @@ from gosim.runtime.context import AtomicCell, Mutex
 from gosim.runtime.design import get_design
 from gosim.runtime.lockrank import LockOrderCheck, lock_ranking
 from gosim.runtime.malloc import LARGE, TINY, ZERO, Runtime
+from gosim.runtime.mem_linux import page_faults
 from gosim.scenario import Scenario
 from gosim.sim import batch
 from gosim.sim.accounts import Accounts
@@ -79,6 +80,7 @@ class Simulation:
                 cells.append(c.spanset)
         if self.gc is not None:
             cells.append(self.gc.heap_live_cell)
+        cells.append(rt.mheap.os_faults)
         # design.mcentral_lock 'shared': every class names the same one
         mus = list(dict.fromkeys(mus))
         cells = list(dict.fromkeys(cells))
@@ -140,16 +142,7 @@ class Simulation:
                 if tr is not None:
                     tr.heap(g.vt, h.heap_inuse_bytes, h.sys_bytes)
         p = g.p
-        if kind == LARGE:
-            f = 0
-            if g.touch:
-                s = rt.mheap.span_of(a)
-                n = s.touch_range(a, size) if s is not None else 0
-                if n:
-                    rt.stats.alloc_page_faults += n
-                    f = g.cost_ns("page_fault_ns", n)
-        else:
-            f = served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
+        f = 0 if kind == LARGE else served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
         if self.gc is not None and g.lt_kind != "drop" and kind != ZERO:
             record_addr(g, rt.mheap.span_of(a), a, g.vt + f,  # type: ignore[arg-type]
                         rt.ps[p].mcache.marking)
@@ -158,6 +151,13 @@ class Simulation:
             g.vt += f
             if self.eager:  # step mode: every phase of every allocation is an event
                 yield from g.sync()
+        if g.touch and kind != ZERO and not tiny_fit:
+            # the program writes to every 4 KiB page of its object: fresh ones fault
+            s = rt.ps[p].mcache.alloc[spc] if kind != LARGE else rt.mheap.span_of(a)
+            n = s.touch_range(a, size if kind == LARGE else elemsize) if s is not None else 0
+            if n:
+                rt.stats.alloc_page_faults += n
+                yield from page_faults(g, rt.mheap.os_faults, n)
         if gl is not None:
             yield from g.unlock(gl)
         now = g.vt

@@ -388,7 +388,13 @@ class SimAtomic:
         self.busy_ns = 0
         self.busy_until = 0
         self.max_inflight = 0
-        self.factor = host.costs.const_float("spanset_contention_factor")
+        #: extra cost per other operation in flight: the kernel's page-fault path has
+        #: its own factor; span sets and the pacer's heapLive word the span sets'
+        #: P-time category of its operations (a page fault is the kernel's time)
+        self.category = "pagefault" if cell.kind == "pagefault" else "atomic"
+        self.factor = host.costs.const_float(
+            "page_fault_contention_factor" if cell.kind == "pagefault"
+            else "spanset_contention_factor")
 
     def op(self, g: LockCaller, cost: str) -> None:
         """One lock-free operation starting at the goroutine's clock (synced when
@@ -418,7 +424,7 @@ class SimAtomic:
             if hi > lo:
                 self.busy_ns += hi - lo
             self.busy_until = max(self.busy_until, end)
-            self.host.account(g.p, "atomic", now, end)
+            self.host.account(g.p, self.category, now, end)
             tr = self.host.tracer
             if tr is not None:
                 name = self.cell.name
