@@ -191,7 +191,6 @@ class GCCheck:
         """Wrap the entry points on their classes for the duration of the block."""
         from gosim.sim.gc import SimGC
 
-        chk = self
         saved: list[tuple[type, str, Any]] = []
 
         def patch(cls: type, name: str, make: Callable[[Any], Any]) -> None:
@@ -206,7 +205,7 @@ class GCCheck:
                 s = c.alloc[spc]
                 before = s.alloc_bits  # type: ignore[union-attr]
                 addr = orig(c, spc, n, track)
-                chk._on_take(c, s, before, n)  # type: ignore[arg-type]
+                self._on_take(c, s, before, n)  # type: ignore[arg-type]
                 return addr
             return wrapped
 
@@ -214,14 +213,14 @@ class GCCheck:
             def wrapped(rt: Runtime, c: MCache, size: int) -> int:
                 addr = orig(rt, c, size)
                 if addr:
-                    chk._on_tiny(rt, addr)
+                    self._on_tiny(rt, addr)
                 return addr
             return wrapped
 
         def alloc_large(orig: Any) -> Any:
             def wrapped(rt: Runtime, ctx: Any, pp: Any, size: int, noscan: bool) -> Any:
                 addr = yield from orig(rt, ctx, pp, size, noscan)
-                chk._on_large(rt, addr)
+                self._on_large(rt, addr)
                 return addr
             return wrapped
 
@@ -229,29 +228,29 @@ class GCCheck:
             def wrapped(h: MHeap, ctx: Any, pp: Any, npages: int, spanclass: int) -> Any:
                 s = yield from orig(h, ctx, pp, npages, spanclass)
                 if spanclass >> 1 == 0:
-                    chk.large_pending.add(s.sid)
+                    self.large_pending.add(s.sid)
                 return s
             return wrapped
 
         def add_sys(orig: Any) -> Any:
             def wrapped(h: MHeap, base: int, nbytes: int) -> None:
-                chk._on_add_sys(base, nbytes)
+                self._on_add_sys(base, nbytes)
                 orig(h, base, nbytes)
             return wrapped
 
         def sweep(orig: Any) -> Any:
             def wrapped(sw: Sweeper, ctx: Any, s: MSpan, preserve: bool) -> Any:
-                chk._before_sweep(sw, s)
+                self._before_sweep(sw, s)
                 freed = yield from orig(sw, ctx, s, preserve)
-                chk._after_sweep(sw, s, freed)
+                self._after_sweep(sw, s, freed)
                 return freed
             return wrapped
 
         def free_span(orig: Any) -> Any:
             def wrapped(h: MHeap, ctx: Any, pp: Any, s: MSpan) -> Any:
-                chk._before_free_span(s)
+                self._before_free_span(s)
                 yield from orig(h, ctx, pp, s)
-                chk._after_free_span(h, s)
+                self._after_free_span(h, s)
             return wrapped
 
         def stw_phase(orig: Any, after: Callable[[], None]) -> Any:
@@ -272,7 +271,7 @@ class GCCheck:
         orig_build = engine.build_live_heap
 
         def build_live_heap(sim: Simulation) -> None:
-            chk._bind(sim)
+            self._bind(sim)
             orig_build(sim)
 
         engine.build_live_heap = build_live_heap  # type: ignore[assignment]
@@ -290,19 +289,18 @@ class GCCheck:
         take the ring sizes of ``allocations: N`` groups; call before ``run``."""
         self._bind(sim)
         body = sim.sched.body
-        chk = self
 
         def tracked(g: GCtx) -> Generator[Any, Any, None]:
             inner = body(g)
             val: Any = None
             while True:
-                chk.cur = g
+                self.cur = g
                 try:
                     ev = inner.send(val)
                 except StopIteration:
-                    chk.cur = None
+                    self.cur = None
                     return
-                chk.cur = None
+                self.cur = None
                 val = yield ev
 
         sim.sched.body = tracked
