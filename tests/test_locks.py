@@ -62,7 +62,8 @@ def _host(spin: int, wake: int, uncontended: int = 0, factor: float = 1.0,
 
 
 def _run(mutex: str, policy: str, spin: int, wake: int,
-         scripts: dict[int, list[tuple[int, int]]], T: int | None = None
+         scripts: dict[int, list[tuple[int, int]]], T: int | None = None,
+         kind: str = "mcentral"
          ) -> tuple[RuntimeMutex, list[tuple[int, int, int]], Host, dict[str, float]]:
     """Each P runs its script: (think ns, hold ns) pairs, lock and unlock around
     each hold. Returns the lock, the grants (P, asked at, granted at), the host
@@ -71,7 +72,7 @@ def _run(mutex: str, policy: str, spin: int, wake: int,
     if T is not None:
         host.T = T
     env = host.env
-    mu = RuntimeMutex(host, Mutex("m", "mcentral"), policy=policy, impl=mutex)
+    mu = RuntimeMutex(host, Mutex("m", kind), policy=policy, impl=mutex)
     grants: list[tuple[int, int, int]] = []
     state: dict[str, Any] = {"holder": None}
 
@@ -99,11 +100,22 @@ def _run(mutex: str, policy: str, spin: int, wake: int,
         env.run(until=T)
         mu.close(T)
     # lock_uncontended_ns is charged once per acquisition (its value is 0 here),
-    # lock_migrate_ns once per acquisition by another P than the last holder
+    # and, on mheap.lock only, heap_lock_migrate_ns once per acquisition by another
+    # P than the last holder
     assert record.pop("lock_uncontended_ns", 0) == mu.acquisitions
     moves = sum(1 for a, b in zip(grants, grants[1:], strict=False) if a[0] != b[0])
-    assert record.pop("lock_migrate_ns", 0) == moves
+    assert record.pop("heap_lock_migrate_ns", 0) == (moves if kind == "mheap" else 0)
     return mu, grants, host, record
+
+
+def test_heap_lock_hand_off_between_ps_pays_the_migration() -> None:
+    """mheap.lock taken by P0, P0, P1, P0: two hand-offs between Ps, each charged
+    heap_lock_migrate_ns inside the critical section (its value is 0 here)."""
+    mu, grants, _host_, rec = _run("futex", "barging", 50, 30,
+                                   {0: [(0, 100), (10, 100), (500, 100)], 1: [(300, 100)]},
+                                   kind="mheap")
+    assert [p for p, _, _ in grants] == [0, 0, 1, 0]
+    assert rec == {}  # lock_uncontended_ns and heap_lock_migrate_ns popped by _run
 
 
 # -- hand-computed schedules (spin 50 ns, wake-up 30 ns, hold 100 ns) ----------------------

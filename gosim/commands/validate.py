@@ -95,8 +95,6 @@ def validate(
             t.add_row(*row)
         console = Console()
         print_table(console, t)
-        console.print("Claim 8 (GC sweeping saturates mheap.lock) is not checked: it needs the "
-                      "GC model.")
         console.print(f"Report: [bold]{report}[/]")
     bad = [v.claim.name for v in verdicts if not v.as_expected]
     if bad:

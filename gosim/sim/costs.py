@@ -88,7 +88,8 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "fault per span, ~2.5 us (docs/realgo.md)"),
     _p("page_fault_contention_factor", 0.0, "x", "extra page-fault cost per other P faulting "
        "at the same time (the kernel's mm locks, page allocation and LRU)",
-       "fitted to the 16-core ground truth's GC-off records (gosim groundtruth)"),
+       "0 by default; 0.3 in the 16-core profile, fitted to the ground truth's GC-off 1 KiB "
+       "records: faults/s grow 4x from 1 to 16 Ps"),
     _p("free_span_ns", 300, "ns", "freeSpan inside mheap.lock", "[GO] mheap.go freeSpanLocked"),
     _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
        "[RG] 32 KiB ~1 us with the GC off (fresh memory, no zeroing)"),
@@ -124,9 +125,12 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     # -- locks and scheduling ---------------------------------------------------------------
     _p("lock_uncontended_ns", 20, "ns", "runtime.lock + unlock when free (atomic CAS pair)",
        "[GO] lock_spinbit.go fast path; [TCM] lock/unlock pair ~100 ns on a 2.8 GHz P4"),
-    _p("lock_migrate_ns", 0, "ns", "a critical section entered on another P than the last "
-       "holder's: the lock word and the data it guards move between cores' caches",
-       "cache-coherence misses; fitted to the ground truth (gosim groundtruth)"),
+    _p("heap_lock_migrate_ns", 0, "ns", "an mheap.lock critical section entered on another P "
+       "than the last holder's: the heap's page-allocator summaries and bitmaps, span "
+       "structs and stats move between cores' caches (and whatever else a contended "
+       "hand-off costs that the spin/sleep model leaves out)",
+       "0 by default (a 2-core machine cannot show it); 5000 in the 16-core profile "
+       "(profiles/groundtruth-16core-go1.27.yaml), fitted to the ground truth (docs/groundtruth.md)"),
     _p("lock_spin_ns", 1000, "ns", "spin window before an M sleeps on the futex",
        "[GO] lock_spinbit.go: active_spin=4 x procyield(30) + osyield"),
     _p("lock_wakeup_ns", 4000, "ns", "futex wake-up hand-off latency to a sleeping M",

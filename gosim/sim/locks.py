@@ -149,8 +149,10 @@ class RuntimeMutex:
         self.max_waiters = 0
         self.spin_ns = host.costs.const("lock_spin_ns")
         self.wakeup_ns = host.costs.const("lock_wakeup_ns")
-        #: the P that held the lock last (-1: none yet)
+        #: the P that held the lock last (-1: none yet), for mheap.lock, whose
+        #: critical sections touch far more shared data than any other lock's
         self.last_p = -1
+        self.migrates = mu.kind == "mheap"
         #: the runtime function holding the lock, and the one that released it last
         self.owner_fn = ""
         self.release_fn = ""
@@ -181,11 +183,12 @@ class RuntimeMutex:
             self.host.account(p, "wait:" + self.mu.kind, t0, env.now)
             g.vt = env.now
         c = g.cost_ns("lock_uncontended_ns")
-        if self.last_p != p:
-            # the lock word and the data it guards were last written on another
-            # P's core: the critical section starts with their cache lines moving
+        if self.migrates and self.last_p != p:
+            # the heap's data (page allocator summaries and bitmaps, span structs,
+            # stats) was last written on another P's core: the critical section
+            # starts with its cache lines moving
             if self.last_p >= 0:
-                c += g.cost_ns("lock_migrate_ns")
+                c += g.cost_ns("heap_lock_migrate_ns")
             self.last_p = p
         if c:
             self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
