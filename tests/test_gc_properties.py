@@ -77,9 +77,6 @@ def gc_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     for i in range(draw(st.integers(0, 2))):
         size: Any = draw(st.sampled_from(SIZES + (MIXED_SIZES,)))
         lt = draw(lifetimes)
-        if size in (8, MIXED_SIZES) and isinstance(lt, dict) and "allocations" in lt:
-            # tiny objects under `allocations: N` lose their block: the xfail below
-            lt = "keep"
         budget = draw(st.sampled_from((64 << 10, 256 << 10)))
         mean = 1024 if isinstance(size, dict) else size
         groups.append({
@@ -164,21 +161,17 @@ TINY_KEEP_REPRO = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=GCInvariantError, reason=(
-    "gosim/sim/lifetimes.py record_mask: when an `allocations: N` ring entry falls "
-    "out it clears its slot's keep bit, although another object still in the ring (or "
-    "a `keep` object, of any goroutine on the P) shares that 16-byte tiny block; the "
-    "next mark leaves the block unmarked and the sweep frees live objects. Reproducer: "
-    f"{TINY_RING_REPRO}"))
 def test_tiny_block_shared_by_ring_entries_stays_marked() -> None:
+    """A 16-byte tiny block holds several objects of one goroutine's
+    `allocations: 3` ring: it stays marked until the last of them falls out
+    (found by this file's checker: a ring entry's fall-out used to unmark the
+    block while its neighbours were still reachable)."""
     run_checked(scenario(TINY_RING_REPRO))
 
 
-@pytest.mark.xfail(strict=True, raises=GCInvariantError, reason=(
-    "as above, across goroutines: a `keep` goroutine's tiny object and an "
-    "`allocations: 1` goroutine's share a tiny block (same P); the ring entry's "
-    f"fall-out unmarks the kept object. Reproducer: {TINY_KEEP_REPRO}"))
 def test_kept_tiny_object_survives_a_ring_neighbour() -> None:
+    """Across goroutines on one P: a `keep` object and an `allocations: 1`
+    object share a tiny block; the ring entry's fall-out leaves it marked."""
     run_checked(scenario(TINY_KEEP_REPRO))
 
 

@@ -34,7 +34,7 @@ def time_alive_bits(s: MSpan, t_ns: int) -> int:
 
 def reachable_bits(s: MSpan, t_ns: int) -> int:
     """The span's objects reachable at t_ns (the mark's snapshot)."""
-    r = s.keep_bits
+    r = s.keep_bits | s.ring_bits
     if s.death is not None:
         r |= time_alive_bits(s, t_ns)
     return r & s.alloc_bits
@@ -44,7 +44,7 @@ def heap_scan_bytes(rt: Runtime, t_ns: int) -> int:
     """Bytes of pointerful objects reachable at t_ns: what marking scans."""
     total = 0
     for s in rt.mheap.spans.values():
-        if s.spanclass & 1 == 0 and (s.keep_bits or s.death is not None):
+        if s.spanclass & 1 == 0 and (s.keep_bits or s.ring_bits or s.death is not None):
             total += reachable_bits(s, t_ns).bit_count() * s.elemsize
     return total
 

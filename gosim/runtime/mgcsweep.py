@@ -172,6 +172,7 @@ class Sweeper:
         s.mark_bits = 0
         s.live_bits = None
         s.keep_bits &= live
+        s.ring_bits &= live
         if s.death is not None and freed:
             bits = np.unpackbits(np.frombuffer(freed.to_bytes((s.nelems + 7) // 8, "little"),
                                                dtype=np.uint8), bitorder="little")[:s.nelems]

@@ -76,7 +76,8 @@ class MSpan:
     __slots__ = (
         "sid", "start_page", "npages", "spanclass", "elemsize", "nelems", "freeindex",
         "alloc_bits", "alloc_count", "state", "needzero", "in_cache", "on_list",
-        "fresh_os", "header_touch", "sweepgen", "mark_bits", "keep_bits", "death", "live_bits",
+        "fresh_os", "header_touch", "sweepgen", "mark_bits", "keep_bits", "ring_bits", "ring_refs", "death",
+        "live_bits",
     )
 
     def __init__(self, sid: int) -> None:
@@ -112,9 +113,13 @@ class MSpan:
         self.sweepgen = 0
         #: gcmarkBits of objects allocated black while marking (gcmarknewobject)
         self.mark_bits = 0
-        #: objects reachable until further notice: ``keep`` lifetimes, and
-        #: ``allocations: N`` ones until the goroutine's N-th next allocation
+        #: objects reachable for good (``keep`` lifetimes)
         self.keep_bits = 0
+        #: objects reachable until their goroutine's N-th next allocation
+        #: (``allocations: N``), with a count per slot: a tiny block holds
+        #: several objects, each in some goroutine's ring
+        self.ring_bits = 0
+        self.ring_refs: dict[int, int] | None = None
         #: ``time`` lifetimes: each slot's death time, ns (None: no such object here)
         self.death = None
         #: the marking's verdict, set at mark start (objects reachable then) and

@@ -6,10 +6,11 @@ A goroutine's objects are reachable according to its group's lifetime
 - ``drop``: garbage at once: nothing to record (the slot is free again at
   the first sweep after the next mark);
 - ``keep``: the slot's bit in its span's ``keep_bits`` (reachable for good);
-- ``allocations: N``: set in ``keep_bits`` and remembered in the goroutine's
-  ring of its last N objects; when it falls out of the ring it is cleared,
-  and shaded (``mark_bits``) if the collector is marking: the write
-  barrier's deletion shade (mbarrier.go), so a cycle keeps what was
+- ``allocations: N``: set in ``ring_bits``, counted per slot in ``ring_refs``
+  (a tiny block holds several objects), and remembered in the goroutine's
+  ring of its last N objects; when its last reference falls out of a ring it
+  is cleared, and shaded (``mark_bits``) if the collector is marking: the
+  write barrier's deletion shade (mbarrier.go), so a cycle keeps what was
   reachable when it began;
 - ``time: T``: the slot's death time (``MSpan.death``, a numpy array per
   span, created on first use).
@@ -41,21 +42,31 @@ def record_mask(g: GCtx, s: MSpan, mask: int, times: np.ndarray | int, marking: 
     if kind == "keep":
         s.keep_bits |= mask
     elif kind == "allocations":
-        s.keep_bits |= mask
+        s.ring_bits |= mask
+        refs = s.ring_refs
+        if refs is None:
+            refs = s.ring_refs = {}
         ring = g.ring
         assert ring is not None
         m = mask
         while m:
             low = m & -m
             ring.append((s, low))
+            refs[low] = refs.get(low, 0) + 1
             m ^= low
         n = g.ring_n
         while len(ring) > n:
             os_, bit = ring.popleft()
-            if os_.state == MSpanState.IN_USE and os_.alloc_bits & bit:
-                os_.keep_bits &= ~bit
-                if marking:
-                    os_.mark_bits |= bit
+            orefs = os_.ring_refs
+            assert orefs is not None and os_.state == MSpanState.IN_USE
+            left = orefs[bit] - 1
+            if left:
+                orefs[bit] = left
+                continue
+            del orefs[bit]
+            os_.ring_bits &= ~bit
+            if marking:
+                os_.mark_bits |= bit
     elif kind == "time":
         if s.death is None:
             s.death = np.zeros(s.nelems, dtype=np.int64)
