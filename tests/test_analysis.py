@@ -181,7 +181,7 @@ def test_p_time_categories_order_and_labels() -> None:
     assert p_time_category_order(cats) == [
         "fast_path", "slow_path", "atomic", "wait:mheap", "wait:mcentral", "wait:zz",
         "hold:mheap", "hold:global", "work", "sched", "idle", "gc_assist"]
-    assert p_time_label("atomic") == "span-set ops (lock-free mcentral)"
+    assert p_time_label("atomic") == "atomics (span sets, heapLive)"
     assert p_time_label("wait:mheap") == "wait: mheap.lock"
     assert p_time_label("hold:global") == "hold: global malloc lock"
     assert p_time_label("wait:zz") == "wait: zz"
