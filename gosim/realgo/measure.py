@@ -4,7 +4,26 @@ The program reports ``runtime.MemStats`` and every ``runtime/metrics``
 sample at a *baseline* (after the program's own set-up) and after the
 workload; :func:`real_metrics` turns the pair into metrics named as the
 simulator names them. Counters are deltas (what the workload did), except
-``mcache_inuse_bytes`` (one mcache per P, a level, not a flow).
+``mcache_inuse_bytes`` (one mcache per P, a level, not a flow) and, with the
+GC on, ``heap_sys_bytes`` (from before the live heap) and ``heap_goal_bytes``.
+
+With the GC on the program neither drains nor fills anything; it builds the
+scenario's live heap (goprog/liveheap.go), runs one forced cycle
+(``runtime.GC()``, which marks the live heap and sets the goal to twice it)
+and takes the baseline. The model builds its live heap before time 0 and its
+first cycle, at once, marks it. So, with the GC on:
+
+- ``num_gc``: MemStats.NumGC from the baseline to the end, plus the forced
+  cycle when there is a live heap (the model's first cycle); without one the
+  forced cycle only frees the program's start-up garbage, which the model does
+  not have, and the model's first cycle comes when the workload reaches the
+  4 MiB minimum goal;
+- ``heap_goal_bytes``: MemStats.NextGC at the end (``/gc/heap/goal:bytes``),
+  the goal the last cycle set;
+- ``heap_sys_bytes``: HeapSys at the end less HeapSys just before the live
+  heap was built, i.e. what the live heap and the workload made the runtime
+  map; the model's heap starts empty. (Free pages of the start-up heap, at
+  most a 4 MiB chunk's, may take part of the workload: real then reads low.)
 
 Before the baseline (GC off) the program brings the runtime to the model's
 starting state (``prepare`` in goprog/prepare.go): a forced GC, then for each span
@@ -81,6 +100,7 @@ def real_metrics(out: dict[str, Any], preset_sizeclasses: str = "go1.27") -> tup
     table = get_table(preset_sizeclasses)
     small_bytes = sum(per_class[c] * table.class_to_size(c) for c in range(1, len(per_class)))
     large_bytes = dm("/gc/heap/allocs:bytes") - small_bytes
+    gc_on = out.get("gogc", "off") != "off"
     gs = out.get("goroutines", [])
     nallocs = sum(int(g["n"]) for g in gs)
     busy = sum(int(g["end_ns"]) - int(g["start_ns"]) for g in gs)
@@ -92,7 +112,8 @@ def real_metrics(out: dict[str, Any], preset_sizeclasses: str = "go1.27") -> tup
         "heap_alloc_bytes": d("HeapAlloc"),
         "total_alloc_bytes": d("TotalAlloc"),
         "heap_inuse_bytes": d("HeapInuse"),
-        "heap_sys_bytes": d("HeapSys"),
+        "heap_sys_bytes": (int(am["HeapSys"]) - int(out["start_heap_sys"]) if gc_on
+                           else d("HeapSys")),
         "heap_idle_bytes": d("HeapIdle"),
         "heap_released_bytes": d("HeapReleased"),
         "heap_objects": d("HeapObjects"),
@@ -101,7 +122,8 @@ def real_metrics(out: dict[str, Any], preset_sizeclasses: str = "go1.27") -> tup
         "stack_inuse_bytes": d("StackInuse"),
         "large_allocs": per_class[0],
         "large_pages": large_bytes // PAGE,
-        "num_gc": d("NumGC"),
+        "num_gc": d("NumGC") + (1 if gc_on and int(out.get("live_objects", 0)) else 0),
+        "heap_goal_bytes": int(am["NextGC"]),
         "gc_pause_total_ns": d("PauseTotalNs"),
         "heap_sys_after_bytes": int(am["HeapSys"]),
         "allocations": nallocs,
@@ -112,6 +134,7 @@ def real_metrics(out: dict[str, Any], preset_sizeclasses: str = "go1.27") -> tup
         "sim_ns_per_alloc": (elapsed * int(out.get("gomaxprocs", 1)) / nallocs
                              if nallocs else 0.0),
         "harness_mallocs": int(out.get("harness_mallocs", 0)),
+        "live_objects": int(out.get("live_objects", 0)),
     }
     # the P each goroutine ran on (pinned), and the P whose caches prepare drained
     m["goroutine_ps"] = [int(g["p"]) for g in gs]
@@ -139,7 +162,8 @@ def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 
     wd = Path(tempfile.mkdtemp(prefix="gosim-realgo-")) if own else workdir
     assert wd is not None
     spec = to_spec(w, wd)
-    outs = [run_probe(spec, tc=tc, gomaxprocs=w.gomaxprocs, gc=w.gc, workdir=wd)
+    outs = [run_probe(spec, tc=tc, gomaxprocs=w.gomaxprocs, gc=w.gogc,
+                      memory_limit=w.memory_limit, workdir=wd)
             for _ in range(max(1, repeat))]
     preset = "go1.27"  # both measured releases share today's size-class table
     m, rows = real_metrics(outs[0], preset)

@@ -77,13 +77,14 @@ def write_u8(path: Path, flags: Any) -> None:
 
 
 def run_probe(spec: dict[str, Any], *, tc: GoToolchain | None = None,
-              gomaxprocs: int = 1, gc: bool | int = False, workdir: Path | None = None,
-              timeout: float = 600) -> dict[str, Any]:
+              gomaxprocs: int = 1, gc: bool | int = False, memory_limit: int | None = None,
+              workdir: Path | None = None, timeout: float = 600) -> dict[str, Any]:
     """Run the probe on ``spec`` and return its JSON output.
 
     ``gc``: False = GOGC=off (no collection at all, from process start);
-    True = GOGC=100; an int = that GOGC. Files named in the spec must already
-    exist (relative names are resolved against ``workdir``).
+    True = GOGC=100; an int = that GOGC. ``memory_limit``: GOMEMLIMIT in
+    bytes (None: unset). Files named in the spec must already exist
+    (relative names are resolved against ``workdir``).
     """
     tc = tc or find_go()
     binary = build_probe(tc)
@@ -99,6 +100,8 @@ def run_probe(spec: dict[str, Any], *, tc: GoToolchain | None = None,
         gogc = "off" if gc is False else ("100" if gc is True else str(int(gc)))
         env = go_env({"GOMAXPROCS": str(gomaxprocs), "GOGC": gogc, "GODEBUG": ""})
         env.pop("GOMEMLIMIT", None)
+        if memory_limit is not None:
+            env["GOMEMLIMIT"] = str(int(memory_limit))
         try:
             proc = subprocess.run([str(binary), str(spec_path)], cwd=wd, capture_output=True,
                                   text=True, env=env, check=False, timeout=timeout)

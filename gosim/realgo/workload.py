@@ -15,6 +15,11 @@ running, one per P; goroutines beyond GOMAXPROCS run in lanes (goroutine
 ``k`` starts when goroutine ``k - GOMAXPROCS`` has finished), so one P runs
 goroutines that share it one after another, in the model's order. The
 program reports the P each goroutine ran on.
+
+With the GC on (``gosim realgo --gc``) the program runs with the scenario's
+GOGC and GOMEMLIMIT (``gc.gogc``, ``gc.memory_limit_bytes``) and builds the
+scenario's live heap (``workload.live_heap``) before the baseline
+(goprog/liveheap.go), as the model builds it before time 0.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from gosim.workload.streams import BernoulliStream, Stream
 
 #: largest size the probe accepts (a uint32 stream)
 MAX_SIZE = 0xFFFFFFFF
+#: a pointer-free live heap is held by one pointer slice, 8 bytes per object
+#: (goprog/liveheap.go): objects from this size on keep that within 1/128
+MIN_POINTER_FREE_LIVE_OBJECT = 1024
 
 
 class UnsupportedWorkloadError(GosimError):
@@ -65,6 +73,16 @@ class GoWorkload:
     gc: bool
     #: (request size, pointerful) per span class used: drained before the baseline
     drain: list[tuple[int, bool]] = field(default_factory=list)
+
+    @property
+    def gogc(self) -> int | bool:
+        """The probe's GC setting: False = GOGC=off, else the scenario's GOGC."""
+        return self.scenario.gc.gogc if self.gc else False
+
+    @property
+    def memory_limit(self) -> int | None:
+        """GOMEMLIMIT of the real run (the scenario's; None: none), GC on only."""
+        return self.scenario.gc.memory_limit_bytes if self.gc else None
 
     @property
     def total_allocations(self) -> int:
@@ -158,6 +176,7 @@ def build(scenario: Scenario, *, gc: bool = False) -> GoWorkload:
                 const_noscan=(True if group.pointer_free_fraction >= 1 else
                               False if group.pointer_free_fraction <= 0 else None),
                 const_work=_const(group.work_ns)))
+    _check_live_heap(scenario, gc)
     if len(gors) > 64:
         raise UnsupportedWorkloadError("the Go program runs at most 64 goroutines")
     drain: set[tuple[int, bool]] = set()
@@ -165,6 +184,22 @@ def build(scenario: Scenario, *, gc: bool = False) -> GoWorkload:
         drain.update(span_classes_used(design, g.sizes, g.noscan))
     return GoWorkload(scenario=scenario, goroutines=gors, gomaxprocs=scenario.gomaxprocs,
                       gc=gc, drain=sorted(drain))
+
+
+def _check_live_heap(scenario: Scenario, gc: bool) -> None:
+    lh = scenario.workload.live_heap
+    if lh.bytes <= 0:
+        return
+    if not gc:
+        raise UnsupportedWorkloadError(
+            "workload.live_heap.bytes: the Go program builds a live heap only with the GC on "
+            "(gosim realgo --gc); with it off the structural comparison starts from an empty "
+            "heap: expected 0")
+    if lh.pointer_free and lh.object_size < MIN_POINTER_FREE_LIVE_OBJECT:
+        raise UnsupportedWorkloadError(
+            f"workload.live_heap.object_size: a pointer-free live heap needs objects of at "
+            f"least {MIN_POINTER_FREE_LIVE_OBJECT} bytes (the Go program holds each through an "
+            f"8-byte pointer), got {lh.object_size}")
 
 
 def to_spec(w: GoWorkload, workdir: Path) -> dict[str, Any]:
@@ -196,6 +231,10 @@ def to_spec(w: GoWorkload, workdir: Path) -> dict[str, Any]:
         # pinned goroutines cannot start a GC cycle: pin only with the GC off
         "pin": not w.gc,
     }
+    lh = w.scenario.workload.live_heap
+    if lh.bytes > 0:
+        spec["live_heap"] = {"bytes": lh.bytes, "object_size": lh.object_size,
+                             "pointerful": not lh.pointer_free}
     if w.gc:
         spec["prepare"] = {"gc": True}
     else:

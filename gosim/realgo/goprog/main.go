@@ -8,8 +8,9 @@
 //   - workload (workload.go): run goroutines that allocate pre-drawn sizes and
 //     pointer flags (binary streams named in the spec), keep or drop the
 //     objects, and report runtime.MemStats and every runtime/metrics sample at a
-//     baseline and after the workload. Before the baseline the runtime is
-//     brought to the model's starting state (prepare.go).
+//     baseline and after the workload. Before the baseline the workload's
+//     live heap is built (liveheap.go) and the runtime is brought to the
+//     model's starting state (prepare.go).
 //   - nelems (nelems.go): objects per span of each size class, counted from
 //     heap-in-use steps.
 //   - bench (bench.go): ns per allocation, one size at a time, objects dropped.
@@ -86,6 +87,7 @@ type spec struct {
 	Barrier    bool            `json:"barrier"`
 	Pin        bool            `json:"pin"` // pin workload goroutines to their P (GC off only)
 	Prepare    prepSpec        `json:"prepare"`
+	LiveHeap   liveHeapSpec    `json:"live_heap"` // built before the baseline (liveheap.go)
 	Cases      []caseSpec      `json:"cases"`
 }
 

@@ -233,6 +233,11 @@ func runWorkload(sp *spec) map[string]any {
 	time.Sleep(200 * time.Microsecond) // let every goroutine reach <-gate
 	warmThreads(runtime.GOMAXPROCS(0) + 3)
 	warmTimers(runtime.GOMAXPROCS(0))
+	// HeapSys before the live heap: the runtime's own start-up heap, which
+	// the model (its heap starts empty) does not have.
+	runtime.ReadMemStats(&prepStats)
+	startHeapSys := prepStats.HeapSys
+	live := buildLiveHeap(sp.LiveHeap)
 	prep := prepare(sp.Prepare)
 	// Self-check: what does measuring an empty workload cost?
 	empty0.take()
@@ -260,5 +265,7 @@ func runWorkload(sp *spec) map[string]any {
 		"wall_ns":         t1 - t0,
 		"harness_mallocs": harness,
 		"prepare":         prep.export(sp.Prepare),
+		"live_objects":    live,
+		"start_heap_sys":  startHeapSys,
 	}
 }
