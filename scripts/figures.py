@@ -14,6 +14,8 @@ experiments/README.md may repeat any of them. The blocks:
   when the profile has one, error with the default costs);
 - ``benchmarks`` and ``times``: the machine-dependent figures measured by
   scripts/measure.py into benchmarks/measured.json, with their provenance;
+- ``groundtruth``: ``gosim groundtruth`` on experiments/groundtruth/, as
+  measured by scripts/measure.py groundtruth into benchmarks/measured.json;
 - ``validate``: the verdict table of ``gosim validate --quick`` (deterministic
   by seed; run into ``results/figures/validate/``, whose run cache makes a
   rerun cheap). tests/test_validate.py renders its own quick run and checks
@@ -137,7 +139,8 @@ def run_quickstart(out_dir: Path, jobs: int | None = None) -> tuple[pd.DataFrame
 
 def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
     for col in (PRESET, SIZE, "gomaxprocs", "allocs_per_sim_second", "alloc_page_faults",
-                "alloc_span_calls", "sim_ns_per_alloc", "mallocs"):
+                "alloc_span_calls", "sim_ns_per_alloc", "mallocs", "num_gc",
+                "spans_freed_by_sweep"):
         if col not in runs.columns:
             raise FiguresError(f"{QUICKSTART}: runs.parquet has no column {col!r}; "
                                "scripts/figures.py renders the quickstart's sweep")
@@ -152,17 +155,21 @@ def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
     profile = exp.get("scenario", {}).get("costs_profile")
     costs = (f"calibration profile `{profile}`" if profile
              else "the default cost model (`gosim costs`)")
+    gc = exp.get("scenario", {}).get("gc", {})
+    collector = ("the collector off" if gc.get("enabled") is False
+                 else f"the collector on (GOGC={gc.get('gogc', 100)}, no live heap)")
     out = [
         f"`make run` simulates configs/quickstart.yaml: {manifest['counts']['runs']} runs, "
         f"{' / '.join(f'`{d}`' for d in designs)} at GOMAXPROCS "
         f"{', '.join(str(int(p)) for p in procs)} with one allocating goroutine per P, "
         f"{' and '.join(size_label(int(s)) for s in sizes)} objects, "
-        f"{manifest['replications']} replications, {costs}. Mean of the replications, "
-        f"{hi} Ps against {lo}:",
+        f"{manifest['replications']} replications, {costs}, {collector}. Mean of the "
+        f"replications, {hi} Ps against {lo}:",
         "",
         f"| design | objects | M allocs per simulated s, {lo} P | {hi} Ps | of linear scaling "
-        f"| most P time waiting on a lock, {hi} Ps | in lock-free span sets, {hi} Ps |",
-        "|---|---|---|---|---|---|---|",
+        f"| most P time waiting on a lock, {hi} Ps | in lock-free span sets, {hi} Ps "
+        f"| GC cycles, {hi} Ps |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for d in designs:
         for s in sizes:
@@ -175,9 +182,36 @@ def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
             spansets = pct(atomic) if atomic > 0 else "-"
             out.append(f"| `{d}` | {size_label(int(s))} | {sig3(one['allocs_per_sim_second'] / 1e6)} "
                        f"| {sig3(top['allocs_per_sim_second'] / 1e6)} | {pct(scaling)} "
-                       f"| {waiting} | {spansets} |")
-    out += ["", *_go127_vs_go114(mean, lo), ""]
+                       f"| {waiting} | {spansets} | {top['num_gc']:.1f} |")
+    out += ["", *_collector(runs, mean, sizes, hi), "", *_go127_vs_go114(mean, lo), ""]
     return "\n".join(out)
+
+
+def _collector(runs: pd.DataFrame, mean: pd.DataFrame, sizes: list[Any], p: int) -> list[str]:
+    """What the collector does in the quickstart, from the runs."""
+    per_g = {int(s): runs[runs[SIZE] == s]["mallocs"].min() * int(s)
+             / runs[runs[SIZE] == s]["goroutines"].min() for s in sizes}
+    small, big = int(sizes[0]), int(sizes[-1])
+    none = mean.xs(small, level=1)["num_gc"].max()
+    cyc = mean.xs((big, p), level=(1, 2))
+    if none != 0 or not (cyc["num_gc"] > 0).all():
+        raise FiguresError("README's quickstart collector paragraph no longer holds "
+                           f"(cycles at {size_label(small)}: {none}; at {size_label(big)}, "
+                           f"{p} Ps: {list(cyc['num_gc'])}): rewrite _collector in "
+                           "scripts/figures.py")
+    freed = cyc["spans_freed_by_sweep"]
+    return [
+        f"With the collector on, the {size_label(small)} runs allocate "
+        f"{per_g[small] / 1e6:.2f} MB per goroutine, less than the 4 MiB minimum heap goal: "
+        f"no cycle starts and they are the allocator alone. The {size_label(big)} runs "
+        f"allocate {per_g[big] / 1e6:.1f} MB per goroutine: at {p} Ps "
+        f"{cyc['num_gc'].min():.0f}-{cyc['num_gc'].max():.0f} cycles, and the sweeper "
+        f"hands {freed.min():,.0f}-{freed.max():,.0f} emptied spans back to the heap "
+        "through `freeSpan` under `mheap.lock`. Runs this short say little about a program "
+        "that collects all the time; the real runtime on 16 cores does "
+        "([below](#the-real-runtime-on-16-cores-gc-on)), and there the collector, not the "
+        "allocation path, decides how far allocation scales.",
+    ]
 
 
 def _go127_vs_go114(mean: pd.DataFrame, p: int) -> list[str]:
@@ -379,12 +413,52 @@ def render_validate(verdicts: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _x(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}"
+
+
+def render_groundtruth(measured: dict[str, Any]) -> str:
+    """``gosim groundtruth`` on the shipped files (scripts/measure.py
+    groundtruth): per case the checks, then the error by split."""
+    g = _section(measured, "groundtruth")
+    out: list[str] = []
+    for run in g["runs"]:
+        a = run["agreement"]
+        prof = f"the `{run['profile']}` profile" if run["profile"] else "the default costs"
+        out += [f"`{run['command']}` ({prof}; {run['wall_s']} s of wall time): "
+                f"{a['cases_ok']} of {len(a['cases'])} cases agree.", "",
+                "| case | peak P real / sim | 1 P sim/real | 16 P sim/real | "
+                "top lock from 4 P (real: sim) | agrees |", "|---|---|---|---|---|---|"]
+        for c in a["cases"]:
+            f = c["fields"]
+            ends = {e["gomaxprocs"]: e for e in c["ends"]}
+            lo, hi = min(ends), max(ends)
+            locks = ", ".join(
+                f"{t['gomaxprocs']}: {'same' if t['ok'] else (t['real'] or '-') + ': ' + (t['sim'] or '-')}"
+                for t in c["top_lock"])
+            label = (f"{f['mode']}, {f['ballast_mib']} MiB live, {size_label(f['size'])}")
+            out.append(f"| {label} | {c['real_peak_p']} / {c['sim_peak_p']}"
+                       f"{'' if c['peak_ok'] else ' (no)'} | {_x(ends[lo]['ratio'])}"
+                       f"{'' if ends[lo]['ok'] else ' (no)'} | {_x(ends[hi]['ratio'])}"
+                       f"{'' if ends[hi]['ok'] else ' (no)'} | {locks} | "
+                       f"{'yes' if c['ok'] else 'no'} |")
+        e = a["error"]
+        fit = "-" if e["fit"] is None else f"{e['fit']:.3f}"
+        hold = "-" if e["holdout"] is None else f"{e['holdout']:.3f}"
+        out += ["", f"Error ({e['metric']}; split {e['split']}): fit set {fit} "
+                f"({e['n_fit']} records), hold-out {hold} ({e['n_holdout']} records), "
+                f"all {e['all']:.3f}.", ""]
+    out += [_provenance(g["provenance"]), ""]
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
     return {"calibration": render_calibration(load_yaml(PROFILE)),
             "benchmarks": render_benchmarks(measured),
-            "times": render_times(measured)}
+            "times": render_times(measured),
+            "groundtruth": render_groundtruth(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

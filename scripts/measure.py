@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/measure.py bench [--note TEXT]
     .venv/bin/python scripts/measure.py make  [--note TEXT]
+    .venv/bin/python scripts/measure.py groundtruth [--note TEXT]
 
 ``bench`` runs benchmarks/bench_batching.py (simulated allocations per
 wall-clock second, batched vs step). ``make`` clones the repository's HEAD
@@ -9,7 +10,10 @@ into a temporary directory and times the README's two commands there as a new
 user would meet them: ``make run`` (venv, install, quickstart), ``make test``
 with an empty gosim cache (Go toolchain install and cold Go build cache), and
 ``make test`` again (warm cache); it records the size of the Go toolchains
-and of the caches ``make test`` leaves. Each section is stored with its
+and of the caches ``make test`` leaves. ``groundtruth`` runs ``gosim
+groundtruth`` on every file of experiments/groundtruth/ with the 16-core
+profile (and the shared file with the default costs too) and keeps each
+run's agreement summary and its wall time. Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -84,6 +88,41 @@ def measure_bench(note: str) -> dict[str, Any]:
     data["provenance"] = provenance("python scripts/measure.py bench", note, load, revision,
                                     started)
     return data
+
+
+GROUNDTRUTH_RUNS = (
+    ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
+    ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
+    ("go1.27-16core.jsonl", None),
+)
+
+
+def measure_groundtruth(note: str) -> dict[str, Any]:
+    """``gosim groundtruth`` on the shipped ground-truth files: the agreement
+    summary (cases, checks, errors by split) and the wall time of each run."""
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    gosim = ROOT / ".venv" / "bin" / "gosim"
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="gosim-gt-") as tmp:
+        for i, (name, profile) in enumerate(GROUNDTRUTH_RUNS):
+            cmd = [str(gosim), "groundtruth", f"experiments/groundtruth/{name}", "--jobs", "2",
+                   "--no-plots", "--out", str(Path(tmp) / str(i))]
+            if profile:
+                cmd += ["--profile", profile]
+            t0 = time.monotonic()
+            rc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True).returncode
+            wall = time.monotonic() - t0
+            if rc not in (0, 1):
+                raise SystemExit(f"{' '.join(cmd)} failed with exit status {rc}")
+            agreement = json.loads((Path(tmp) / str(i) / "agreement.json").read_text())
+            shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
+            runs.append({"file": name, "profile": profile, "exit_status": rc,
+                         "wall_s": round(wall, 1), "command": " ".join(shown),
+                         "agreement": agreement})
+    return {"runs": runs,
+            "provenance": provenance("python scripts/measure.py groundtruth", note, load,
+                                     revision, started)}
 
 
 def du_bytes(path: Path) -> int:
@@ -171,12 +210,16 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["bench", "make"])
+    ap.add_argument("what", choices=["bench", "make", "groundtruth"])
     ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
     ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
     args = ap.parse_args(argv)
-    section = measure_bench(args.note) if args.what == "bench" \
-        else measure_make(args.note, args.keep)
+    if args.what == "bench":
+        section = measure_bench(args.note)
+    elif args.what == "groundtruth":
+        section = measure_groundtruth(args.note)
+    else:
+        section = measure_make(args.note, args.keep)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
     data[args.what] = section
     tmp = MEASURED.with_suffix(".json.tmp")

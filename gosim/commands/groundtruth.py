@@ -106,10 +106,17 @@ def groundtruth(
     records = read_records(file)
     out = out if out is not None else Path("results") / "groundtruth" / file.stem
     base: dict[str, float] = {}
+    #: the records a --profile was fitted on, when it was fitted on this file
+    profile_fit_tags: frozenset[str] | None = None
+    pdoc: dict[str, Any] = {}
     if profile is not None:
-        from gosim.sim.profiles import load_profile
+        from gosim.sim.profiles import find_profile, load_profile, read_profile
 
         base = load_profile(profile)  # ConfigError (exit 2): unknown or malformed
+        pdoc = read_profile(str(find_profile(profile)))
+        src = str((pdoc.get("machine") or {}).get("source") or pdoc.get("source") or "")
+        if pdoc.get("fit_records") and Path(src).name == file.name:
+            profile_fit_tags = frozenset(str(t) for t in pdoc["fit_records"])
     names = parse_fit_parameters(fit) if fit is not None else []
     presets = sorted({r.preset for r in records})
     start = start_values(names, presets, base) if names else {}
@@ -141,8 +148,10 @@ def groundtruth(
     points = [sim_point(o) for o in outcomes]
     windows = [(s["warmup"]["duration_ns"], s["duration_ns"] - s["warmup"]["duration_ns"])
                for s in scenarios]
-    table = comparison_table(records, points, windows)
-    errors = error_summary(table)
+    table = comparison_table(records, points, windows,
+                             None if names else profile_fit_tags)
+    errors = error_summary(table, None if names or profile_fit_tags is None else
+                           f"the profile's: {pdoc.get('split', 'its fit_records')}")
 
     from gosim.atomic_write import write_text_atomic, write_with
     from gosim.groundtruth.scoring import (

@@ -17,9 +17,12 @@ MIB = 1 << 20
 HEAP_MINIMUM_BYTES = 4 * MIB
 #: the ballast's objects: a linked list of pointerful 1 KiB nodes (the records' README)
 BALLAST_OBJECT_BYTES = 1024
-#: GC on: GC cycles dropped as warm-up, then cycles measured
-WARMUP_GC_CYCLES = 1
-WINDOW_GC_CYCLES = 4
+#: GC on: GC cycles dropped as warm-up, then cycles measured; the warm-up also
+#: covers the first heap's growth (every page fresh, a fault per 4 KiB: about
+#: 2.5 ms at 1 P before the first cycle starts)
+WARMUP_GC_CYCLES = 2
+WINDOW_GC_CYCLES = 8
+MIN_WARMUP_GC_NS = 3_000_000
 #: GC off: bytes allocated in the warm-up and in the window (every span fresh;
 #: 64 MiB is one heap arena, 16 heap growths of 4 MiB)
 NOGC_WARMUP_BYTES = 8 * MIB
@@ -27,8 +30,8 @@ NOGC_WINDOW_BYTES = 64 * MIB
 #: bounds of the measured window, simulated ns: the cap keeps the 256 MiB
 #: ballast records (a cycle per ~60-280 ms at the real rate) within the
 #: whole file's budget of 10 minutes on 2 cores (docs/groundtruth.md)
-MIN_WINDOW_NS = 2_000_000
-MAX_WINDOW_NS = 100_000_000
+MIN_WINDOW_NS = 8_000_000
+MAX_WINDOW_NS = 300_000_000
 #: the warm-up is at most this fraction of the window
 MAX_WARMUP_FRACTION = 0.5
 #: every record is simulated with this seed (one run per record)
@@ -63,7 +66,8 @@ def sim_window(record: Record, scale: float = 1.0) -> tuple[int, int]:
     bytes_per_s = record.allocs_per_s * record.size
     if record.mode == "gc":
         cycle_ns = bytes_per_gc_cycle(record) / bytes_per_s * 1e9
-        warm, window = WARMUP_GC_CYCLES * cycle_ns, WINDOW_GC_CYCLES * cycle_ns
+        warm = max(WARMUP_GC_CYCLES * cycle_ns, MIN_WARMUP_GC_NS)
+        window = WINDOW_GC_CYCLES * cycle_ns
     else:
         warm = NOGC_WARMUP_BYTES / bytes_per_s * 1e9
         window = NOGC_WINDOW_BYTES / bytes_per_s * 1e9

@@ -48,9 +48,13 @@ CASE_FIELDS = ("go", "mode", "gogc", "ballast_mib", "size", "mix", "kind", "touc
                "work_ns_est")
 
 
-def split_of(record: Record) -> Split:
-    """Fit on the single-P records only: everything multi-core (scaling, lock
-    contention, the top lock) is then out of sample."""
+def split_of(record: Record, fit_tags: frozenset[str] | None = None) -> Split:
+    """``--fit`` fits on the single-P records only: everything multi-core
+    (scaling, lock contention, the top lock) is then out of sample. A profile
+    that names the records it was fitted on (``fit_records``, for this file)
+    gives the split instead (``fit_tags``)."""
+    if fit_tags is not None:
+        return "fit" if record.tag in fit_tags else "holdout"
     return "fit" if record.gomaxprocs == FIT_GOMAXPROCS else "holdout"
 
 
@@ -91,8 +95,10 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
-                     windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
-    """One row per record, file order; columns :data:`COLUMNS`."""
+                     windows: Sequence[tuple[int, int]],
+                     fit_tags: frozenset[str] | None = None) -> pd.DataFrame:
+    """One row per record, file order; columns :data:`COLUMNS` (``split`` as
+    :func:`split_of` with ``fit_tags``)."""
     rows = []
     for r, s, (warm, window) in zip(records, points, windows, strict=True):
         ratio = s.allocs_per_s / r.allocs_per_s if s.ok else math.nan
@@ -101,7 +107,7 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "gogc": r.gogc, "ballast_mib": r.ballast_mib, "size": r.size,
             "mix": ",".join(map(str, r.mix)) if r.mix else "", "kind": r.kind,
             "touch": r.touch, "work_ns_est": r.work_ns_est, "gomaxprocs": r.gomaxprocs,
-            "g": r.g, "split": split_of(r), "real_allocs_per_s": r.allocs_per_s,
+            "g": r.g, "split": split_of(r, fit_tags), "real_allocs_per_s": r.allocs_per_s,
             "sim_allocs_per_s": s.allocs_per_s, "ratio": ratio,
             "log_ratio": math.log(ratio) if ratio > 0 else math.nan,
             "real_top_lock": r.top_lock, "sim_top_lock": s.top_lock,
@@ -254,10 +260,11 @@ def rms_log_error(table: pd.DataFrame, split: Split | None = None) -> float | No
     return float(np.sqrt(np.mean(x ** 2))) if x.size else None
 
 
-def error_summary(table: pd.DataFrame) -> dict[str, Any]:
+def error_summary(table: pd.DataFrame, split: str | None = None) -> dict[str, Any]:
+    """The error by split; ``split`` describes it (default: ``--fit``'s)."""
     return {
         "metric": "RMS of ln(sim / real) allocations per second",
-        "split": f"fit: the GOMAXPROCS={FIT_GOMAXPROCS} records; hold-out: the rest",
+        "split": split or f"fit: the GOMAXPROCS={FIT_GOMAXPROCS} records; hold-out: the rest",
         "fit": rms_log_error(table, "fit"),
         "holdout": rms_log_error(table, "holdout"),
         "all": rms_log_error(table),

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gosim.runtime.context import AtomicCell, Mutex
+from gosim.runtime.arena import PAGE_SIZE
+from gosim.runtime.context import AtomicCell, Mutex, NoSimCtx, run_sync
 from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
 from gosim.runtime.mgcpacer import GCController
 from gosim.runtime.mgcscavenge import (
@@ -454,6 +455,16 @@ def build_live_heap(sim: Simulation) -> None:
         if s.spanclass == spc or (spc < 2 and s.size_class == 0):
             s.keep_bits = s.alloc_bits
     sim.live_heap_objects = n
+    if lh.grown:
+        # the heap of a program that has run a few cycles with this live heap:
+        # mapped up to the goal, every page touched once (free, not released)
+        h = rt.mheap
+        goal = lh.bytes + lh.bytes * sim.scenario.gc.gogc // 100
+        extra = max(goal - h.sys_bytes, 0)
+        if extra:
+            run_sync(h.grow(NoSimCtx(0), -(-extra // PAGE_SIZE)))
+        for start, npages in list(h.scav.runs()):
+            h.scav.remove(start, npages)
 
 
 __all__ = ["SimGC", "build_live_heap"]

@@ -220,6 +220,10 @@ class LiveHeap(BaseModel):
                              description="size of each live object, bytes (a small object)")
     pointer_free: bool = Field(default=False,
                                description="the objects hold no pointers (not scanned)")
+    grown: bool = Field(
+        default=True, description="start with the heap a program running with this live heap "
+        "has: mapped and touched up to the heap goal (the live heap x (1 + GOGC/100)), so the "
+        "first cycles are not spent growing and faulting in fresh memory")
 
 
 class Workload(BaseModel):

@@ -233,10 +233,10 @@ func runWorkload(sp *spec) map[string]any {
 	time.Sleep(200 * time.Microsecond) // let every goroutine reach <-gate
 	warmThreads(runtime.GOMAXPROCS(0) + 3)
 	warmTimers(runtime.GOMAXPROCS(0))
-	// HeapSys before the live heap: the runtime's own start-up heap, which
-	// the model (its heap starts empty) does not have.
+	// The heap before the live heap: the runtime's own start-up objects,
+	// which the model (its heap starts empty) does not have.
 	runtime.ReadMemStats(&prepStats)
-	startHeapSys := prepStats.HeapSys
+	startHeapInuse := prepStats.HeapInuse
 	live := buildLiveHeap(sp.LiveHeap)
 	prep := prepare(sp.Prepare)
 	// Self-check: what does measuring an empty workload cost?
@@ -259,13 +259,13 @@ func runWorkload(sp *spec) map[string]any {
 		gs[i] = map[string]any{"n": w.spec.N, "p": w.p, "start_ns": w.start - t0, "end_ns": w.end - t0}
 	}
 	return map[string]any{
-		"baseline":        base.export(),
-		"after":           after.export(),
-		"goroutines":      gs,
-		"wall_ns":         t1 - t0,
-		"harness_mallocs": harness,
-		"prepare":         prep.export(sp.Prepare),
-		"live_objects":    live,
-		"start_heap_sys":  startHeapSys,
+		"baseline":         base.export(),
+		"after":            after.export(),
+		"goroutines":       gs,
+		"wall_ns":          t1 - t0,
+		"harness_mallocs":  harness,
+		"prepare":          prep.export(sp.Prepare),
+		"live_objects":     live,
+		"start_heap_inuse": startHeapInuse,
 	}
 }
