@@ -1,0 +1,97 @@
+"""The collector's mechanism against the real 16-core runtime's
+(experiments/groundtruth/): with the GC on and no live heap, 1 KiB garbage
+stops scaling because sweeping hands every emptied span back through
+freeSpan under mheap.lock; take freeSpan off the lock and the curve no
+longer peaks early (the issue's ablation). Short runs on the 16-core
+profile; every figure here is simulated, deterministic by seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gosim.scenario import Scenario
+from gosim.sim import simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+GROUND_TRUTH = ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl"
+PROFILE = "groundtruth-16core-go1.27"
+
+
+def _run(procs: int, *, free_span_locked: bool = True, size: int = 1024,
+         duration_ns: int = 8_000_000) -> dict[str, Any]:
+    design: dict[str, Any] = {"preset": "go1.27"}
+    if not free_span_locked:
+        design["overrides"] = {"free_span_under_heap_lock": False}
+    return simulate(Scenario.model_validate({
+        "design": design, "gomaxprocs": procs, "seed": 8, "costs_profile": PROFILE,
+        "duration_ns": duration_ns, "warmup": {"method": "fixed", "duration_ns": 3_000_000},
+        "workload": {"groups": [{"count": procs, "size": size, "touch": True}]},
+    })).metrics
+
+
+def _real(size: int, mode: str = "gc") -> dict[int, dict[str, Any]]:
+    out = {}
+    for line in GROUND_TRUTH.read_text().splitlines():
+        r = json.loads(line)
+        if r["size"] == size and r["mode"] == mode and not r.get("ballast_mib"):
+            out[r["gomaxprocs"]] = r
+    return out
+
+
+@pytest.fixture(scope="module")
+def curves() -> dict[bool, dict[int, dict[str, Any]]]:
+    return {locked: {p: _run(p, free_span_locked=locked) for p in (1, 2, 4, 8)}
+            for locked in (True, False)}
+
+
+def test_gc_on_1kib_peaks_at_one_p_like_the_real_runtime(curves) -> None:
+    real = _real(1024)
+    rate = {p: m["allocs_per_sim_second"] for p, m in curves[True].items()}
+    real_rate = {p: real[p]["allocs_per_s"] for p in rate}
+    assert max(real_rate, key=real_rate.get) == 1
+    assert max(rate, key=rate.get) == 1
+    # from 2 Ps on, the sweeper's freeSpan is the lock the Ps wait for, as the
+    # real mutex profile says
+    for p in (2, 4, 8):
+        assert curves[True][p]["top_lock_fn"] == "(*mheap).freeSpan"
+        assert real[p]["contention"]["top"][0]["fn"] == "runtime.(*mheap).freeSpan.func1"
+
+
+def test_freespan_off_the_heap_lock_scales_further(curves) -> None:
+    """The ablation: with freeSpan off mheap.lock the 1 KiB GC-on curve no
+    longer peaks at 1 P and 8 Ps do better than with it on the lock."""
+    off = {p: m["allocs_per_sim_second"] for p, m in curves[False].items()}
+    on = {p: m["allocs_per_sim_second"] for p, m in curves[True].items()}
+    assert max(off, key=off.get) >= 4
+    assert off[8] > 1.5 * on[8]
+    assert all(m["top_lock_fn"] != "(*mheap).freeSpan" for m in curves[False].values())
+
+
+def test_cycles_per_second_at_one_p_near_the_real_runtime(curves) -> None:
+    """The pacer: with no live heap the goal is the 4 MiB minimum and the
+    trigger sits near its floor; cycles per second of allocation at 1 P
+    within 25% of the real runtime's (per byte allocated, so the throughput's
+    own error does not count)."""
+    m = curves[True][1]
+    real = _real(1024)[1]
+    window_s = (m["sim_time_ns"] - m["warmup_ns"]) / 1e9
+    sim_bytes = m["allocs_per_sim_second"] * window_s * 1024
+    real_bytes = real["allocs_per_s"] * real["dur_s"] * 1024
+    # cycles in the window: count them from the warm-up's end
+    assert m["num_gc"] >= 5
+    sim_per_gb = m["num_gc"] / (m["allocs_completed"] * 1024) * 1e9
+    real_per_gb = real["gc_cycles"] / real_bytes * 1e9
+    assert sim_per_gb == pytest.approx(real_per_gb, rel=0.25), (sim_per_gb, real_per_gb,
+                                                                 sim_bytes)
+
+
+def test_gc_off_runs_no_cycle_and_grows_the_heap() -> None:
+    m = simulate(Scenario.model_validate({
+        "design": "go1.27", "gc": {"enabled": False},
+        "workload": {"groups": [{"size": 1024, "allocations": 12_000}]}})).metrics
+    assert m["num_gc"] == 0 and m["frees"] == 0
+    assert m["heap_sys_bytes"] >= 12_000 * 1024
