@@ -221,11 +221,13 @@ def test_gc_record_without_ballast() -> None:
     assert (g.work_ns.value, g.lifetime.kind, g.touch, g.allocations) == (0, "drop", True, None)
     assert (sc.gc.enabled, sc.gc.gogc, sc.gc.memory_limit_bytes) == (True, 100, None)
     assert sc.workload.live_heap.bytes == 0
-    # one GC cycle per 4 MiB (the heap minimum) at the real 42.5 M x 48 B per second
+    # one GC cycle per 4 MiB (the heap minimum) at the real 42.5 M x 48 B per second:
+    # 2.05 ms; warm-up 2 cycles (over the 3 ms floor), window 8 cycles
     cycle_ns = 4 * 1024 * 1024 / (42538380.07373036 * 48) * 1e9
-    assert sim_window(r) == (round(cycle_ns), round(4 * cycle_ns)) == (2054176, 8216705)
-    assert sc.warmup.method == "fixed" and sc.warmup.duration_ns == 2054176
-    assert sc.duration_ns == 2054176 + 8216705
+    assert cycle_ns == pytest.approx(2_054_176, abs=1)
+    assert sim_window(r) == (round(2 * cycle_ns), round(8 * cycle_ns)) == (4108353, 16433411)
+    assert sc.warmup.method == "fixed" and sc.warmup.duration_ns == 4108353
+    assert sc.duration_ns == 4108353 + 16433411
     assert sc.seed == 1 and sc.costs_profile is None and sc.costs == {}
 
 
@@ -235,12 +237,12 @@ def test_ballast_record_window_is_capped() -> None:
     sc = record_scenario(r)
     lh = sc.workload.live_heap
     assert (lh.bytes, lh.object_size, lh.pointer_free) == (256 * MIB, 1024, False)
-    # a cycle per 256 MiB allocated (goal = 2 x marked): 282 ms; 4 cycles capped at
-    # 100 ms, the warm-up (1 cycle) at half the window
+    # a cycle per 256 MiB allocated (goal = 2 x marked): 282 ms; 8 cycles capped at
+    # 300 ms, the warm-up (2 cycles) at half the window
     assert 256 * MIB / (19833351.861592524 * 48) * 1e9 == pytest.approx(281_969_753)
-    assert sim_window(r) == (50_000_000, 100_000_000)
-    assert sim_window(r, 0.01) == (500_000, 1_000_000)
-    assert (sc.warmup.duration_ns, sc.duration_ns) == (50_000_000, 150_000_000)
+    assert sim_window(r) == (150_000_000, 300_000_000)
+    assert sim_window(r, 0.01) == (1_500_000, 3_000_000)
+    assert (sc.warmup.duration_ns, sc.duration_ns) == (150_000_000, 450_000_000)
 
 
 def test_nogc_record() -> None:
@@ -257,7 +259,14 @@ def test_nogc_record() -> None:
 def test_small_window_is_raised_to_the_minimum() -> None:
     r = RECORDS[12]  # gc, 32 KiB, 1 P: a cycle every 0.43 ms
     cycle_ns = 4 * MIB / (296310.6721178679 * 32768) * 1e9
-    assert sim_window(r) == (round(cycle_ns), 2_000_000)
+    assert cycle_ns == pytest.approx(431_979, abs=1)
+    # 8 cycles (3.5 ms) raised to the 8 ms minimum; 2 cycles of warm-up raised to 3 ms
+    assert sim_window(r) == (3_000_000, 8_000_000)
+    r = RECORDS[29]  # nogc, 32 KiB, 16 P: 64 MiB at 15.2 GB/s is 4.4 ms, raised to 8 ms
+    rate = 464238.4 * 32768
+    assert r.allocs_per_s == pytest.approx(464238.4, abs=0.1)
+    assert sim_window(r) == (round(8 * MIB / r.allocs_per_s / 32768 * 1e9), 8_000_000)
+    assert 64 * MIB / rate * 1e9 == pytest.approx(4.41e6, rel=1e-3)
 
 
 def test_mix_scan_work_and_gogc_are_simulated() -> None:
@@ -575,3 +584,29 @@ def test_case_plot_panels() -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_a_profile_fitted_on_this_file_gives_the_split(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write_jsonl(tmp_path / "go1.27-16core.jsonl", [LINES[i - 1] for i in CHEAP])
+    prof = tmp_path / "p.yaml"
+    prof.write_text(json.dumps({
+        "name": "p", "parameters": {"page_fault_ns": 2500},
+        "machine": {"source": "experiments/groundtruth/go1.27-16core.jsonl"},
+        "split": "fit: the 2 P record", "fit_records": [raw(CHEAP[1])["tag"]]}))
+    rc = main(["groundtruth", str(f), "--out", str(tmp_path / "out"), "--window-scale", "0.02",
+               "--jobs", "1", "--no-plots", "--format", "json", "--profile", str(prof)])
+    agreement = json.loads(capsys.readouterr().out)
+    assert rc == (0 if agreement["pass"] else 1)
+    assert agreement["error"]["split"] == "the profile's: fit: the 2 P record"
+    assert (agreement["error"]["n_fit"], agreement["error"]["n_holdout"]) == (1, 2)
+    t = pd.read_csv(tmp_path / "out" / "comparison.csv")
+    assert t["split"].tolist() == ["holdout", "fit", "holdout"]
+    # a profile fitted on another file leaves the GOMAXPROCS=1 split
+    g = write_jsonl(tmp_path / "other.jsonl", [LINES[i - 1] for i in CHEAP])
+    main(["groundtruth", str(g), "--out", str(tmp_path / "out2"), "--window-scale", "0.02",
+          "--jobs", "1", "--no-plots", "--format", "json", "--profile", str(prof)])
+    assert json.loads(capsys.readouterr().out)["error"]["split"] == (
+        "fit: the GOMAXPROCS=1 records; hold-out: the rest")
+    assert pd.read_csv(tmp_path / "out2" / "comparison.csv")["split"].tolist() == [
+        "fit", "holdout", "holdout"]
