@@ -1,19 +1,17 @@
 package main
 
-import (
-	"reflect"
-	"unsafe"
-)
+import "unsafe"
 
 // The workload's live heap (scenario workload.live_heap): objects built
 // before the baseline and reachable to the end, as gosim's model builds its
 // ballast before time 0 (gosim/sim/gc.py build_live_heap).
 //
-//   - pointerful: a linked list of nodes of object_size bytes (rounded up to
-//     8), each a struct whose first word points to the previous node and whose
-//     rest is pointer-free padding, as the ground-truth probe's ballast
-//     (scaling.go ballastNode) for any size: mallocgc sees the node's type,
-//     so the collector scans one word per node;
+//   - pointerful: a linked list of object_size-byte nodes made as every
+//     pointerful object of the harness is, make([]unsafe.Pointer,
+//     ceil(object_size/8)) (main.go), whose first word points to the
+//     previous node. Every word is a pointer slot, so the runtime counts the
+//     whole node as scan work (the pacer's heapScan), as the model's pacer
+//     does (gosim/runtime/mgcmark.py heap_scan_bytes);
 //   - pointer-free: make([]byte, object_size) each, held by one pointer
 //     slice (8 bytes per object more than the model has; workload.py accepts
 //     only objects of 1 KiB or more, where that is at most 1/128).
@@ -28,17 +26,6 @@ var (
 	liveHead   unsafe.Pointer   // the pointerful list's last node
 	liveHolder []unsafe.Pointer // the pointer-free objects
 )
-
-// nodeType is a struct of size bytes (a multiple of 8, >= 8): a pointer,
-// then padding.
-func nodeType(size uint32) reflect.Type {
-	fields := []reflect.StructField{{Name: "Next", Type: reflect.TypeFor[unsafe.Pointer]()}}
-	if size > 8 {
-		fields = append(fields, reflect.StructField{
-			Name: "Pad", Type: reflect.ArrayOf(int(size-8), reflect.TypeFor[byte]())})
-	}
-	return reflect.StructOf(fields)
-}
 
 // buildLiveHeap allocates ceil(bytes / object_size) objects and keeps them
 // reachable (package variables); returns how many.
@@ -57,9 +44,8 @@ func buildLiveHeap(l liveHeapSpec) int {
 		}
 		return n
 	}
-	t := nodeType((l.ObjectSize + 7) / 8 * 8)
 	for i := 0; i < n; i++ {
-		p := reflect.New(t).UnsafePointer() // mallocgc(size, t, true)
+		p := allocPtr(l.ObjectSize)
 		*(*unsafe.Pointer)(p) = liveHead
 		liveHead = p
 	}
