@@ -31,7 +31,7 @@ first cycle, at once, marks it. So, with the GC on:
   (fresh pages are mapped scavenged: mpagealloc.go grow). HeapSys's growth
   during the run is therefore 0 or 4 MiB at random for a small heap
   (measured: a 32 KiB workload with a 4 MiB goal grew it by 0 in 1 of 4
-  runs), while the memory held is stable (3.83 MiB in each of 8 runs).
+  runs), while the memory held is stable (3.6-3.8 MiB in each of 8 runs).
 
 Before the baseline (GC off) the program brings the runtime to the model's
 starting state (``prepare`` in goprog/prepare.go): a forced GC, then for each span
