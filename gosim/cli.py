@@ -64,7 +64,6 @@ for _name in COMMAND_MODULES:
             raise
         continue
     _mod.register(app)
-importlib.import_module("gosim.commands.groundtruth").register(app)
 
 
 #: every registered command's name

@@ -12,8 +12,7 @@ with an empty gosim cache (Go toolchain install and cold Go build cache), and
 ``make test`` again (warm cache); it records the size of the Go toolchains
 and of the caches ``make test`` leaves. ``groundtruth`` runs ``gosim
 groundtruth`` on every file of experiments/groundtruth/ with the 16-core
-profile (and the shared file with the default costs too) and keeps each
-run's agreement summary and its wall time. Each section is stored with its
+profile and keeps each run's agreement summary and its wall time. Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -93,7 +92,6 @@ def measure_bench(note: str) -> dict[str, Any]:
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
-    ("go1.27-16core.jsonl", None),
 )
 
 

@@ -2,4 +2,4 @@
 
 COMMAND_MODULES = ("sizeclasses", "layout", "designs_costs", "run", "plot", "compare", "schema",
                    "realgo", "calibrate", "validate", "locks",
-                   "trace")
+                   "trace", "groundtruth")

@@ -76,7 +76,9 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
     """From :func:`gosim.runner.execute.execute_run`'s outcome. The top lock is
     the ``lock_sites`` row function with the most wait time (rows of one
     function summed); its share is of all lock-site wait time. GC cycles per
-    second: ``num_gc`` over the whole simulated run."""
+    second: the cycles that ended after the warm-up over the measured window,
+    as the real figure counts them (``num_gc`` over the run for results
+    without ``num_gc_after_warmup``)."""
     wall = float(outcome.get("wall_s") or 0.0)
     if not outcome.get("ok"):
         return SimPoint(False, math.nan, "", 0.0, None, str(outcome.get("error") or "failed"),
@@ -89,6 +91,9 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
                 if runtime_function(r["fn"]) != "_LostContendedRuntimeLock")
     sim_ns = m.get("sim_time_ns") or 0
     num_gc = m.get("num_gc")
+    if "num_gc_after_warmup" in m:
+        num_gc = m["num_gc_after_warmup"]
+        sim_ns -= m.get("warmup_ns") or 0
     cycles = num_gc / sim_ns * 1e9 if num_gc is not None and sim_ns else None
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
                     wait / total if total > 0 else 0.0, cycles, "", wall)

@@ -129,8 +129,8 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "than the last holder's: the heap's page-allocator summaries and bitmaps, span "
        "structs and stats move between cores' caches (and whatever else a contended "
        "hand-off costs that the spin/sleep model leaves out)",
-       "0 by default (a 2-core machine cannot show it); 5000 in the 16-core profile "
-       "(profiles/groundtruth-16core-go1.27.yaml), fitted to the ground truth (docs/groundtruth.md)"),
+       "0 by default (a 2-core machine cannot show it); 5000 in the 16-core profile, fitted "
+       "to the ground truth (docs/groundtruth.md)"),
     _p("lock_spin_ns", 1000, "ns", "spin window before an M sleeps on the futex",
        "[GO] lock_spinbit.go: active_spin=4 x procyield(30) + osyield"),
     _p("lock_wakeup_ns", 4000, "ns", "futex wake-up hand-off latency to a sleeping M",

@@ -117,8 +117,10 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     # -- the collector ------------------------------------------------------------------------------
     if sim.gc is not None:
         m.update(sim.gc.metrics())
+        # cycles that ended after the warm-up (mark termination at or after it)
+        m["num_gc_after_warmup"] = sum(1 for t, _ in sim.gc.heap_goal_series if t >= warm_ns)
     else:
-        m.update(num_gc=0, heap_goal_bytes=0, gc_trigger_bytes=0, heap_live_bytes=0,
+        m.update(num_gc=0, num_gc_after_warmup=0, heap_goal_bytes=0, gc_trigger_bytes=0, heap_live_bytes=0,
                  heap_marked_bytes=0, gc_cpu_assist_ns=0, gc_cpu_dedicated_ns=0,
                  gc_cpu_idle_ns=0, gc_cpu_pause_ns=0, gc_pause_total_ns=0, gc_pause_max_ns=0,
                  spans_swept=0, spans_freed_by_sweep=0, scavenge_cpu_ns=0, scavenged_bytes=0,
