@@ -10,12 +10,13 @@ as ``gosim realgo --gc`` runs them). Checked, with the tolerances
 within 20%; and heap_sys plateaus while mallocs keep rising (the same
 workload with twice the allocations).
 
-The collector's figures can vary from run to run in the real runtime (its
-pacer measures time), so each real figure is the median of three runs
-(``run_workload(repeat=3)``); the model's are deterministic. Measured while
-the two cores were busy with other jobs, five runs of each live-heap case
-gave the same cycle count in every run, goals within 3% and heap_sys within
-6% of each other. Where the model misses a tolerance the case is a strict
+The collector's figures vary from run to run in the real runtime when other
+jobs share the machine (its pacer measures time), so the real figures come
+from the fastest of several runs (``run_workload(repeat=...)``: the least
+disturbed one); the model's are deterministic. With the two cores moderately
+busy, five runs of each live-heap case gave the same cycle count, goals
+within 3% and heap_sys within 6% of each other; with two more busy
+processes, 1 in 3 runs at 48 B set a goal ~20% higher. Where the model misses a tolerance the case is a strict
 xfail carrying the measured figures.
 
 Skipped with GOSIM_SKIP_REALGO=1 or without a Go toolchain, as
@@ -79,7 +80,7 @@ class Case:
     #: 5 cycles from 344 to 437 MiB, 6 from 469), where a count of 5 does not
     #: hinge on where exactly a cycle starts
     allocations: int
-    #: real runs whose median is compared
+    #: real runs, the fastest compared
     repeat: int
 
     @property
@@ -91,14 +92,14 @@ CASES = [
     Case(48, 0, 2_000_000, 3),
     Case(1024, 0, 100_000, 3),
     Case(32768, 0, 12_000, 3),
-    Case(48, LIVE, 406 * MiB // 48, 3),
-    Case(1024, LIVE, 406 * MiB // 1024, 3),
-    Case(32768, LIVE, 406 * MiB // 32768, 3),
+    Case(48, LIVE, 406 * MiB // 48, 5),
+    Case(1024, LIVE, 406 * MiB // 1024, 5),
+    Case(32768, LIVE, 406 * MiB // 32768, 5),
 ]
 BY_ID = {c.id: c for c in CASES}
 
 #: (case, metric) where the model misses the tolerance, with the figures measured
-#: (real: median of the runs; model: deterministic) when the test was written
+#: (real: the fastest run's; model: deterministic) when the test was written
 MISSES = {
     ("48B-nolive", "num_gc"): "model 26 cycles vs real 31 (-16%; 31 in each of 7 runs): "
     "the model's 48 B cycles come less often at the 4 MiB minimum goal (1 KiB: 31 vs 32, "
