@@ -56,7 +56,7 @@ from gosim.realgo.workload import GoWorkload, to_spec
 from gosim.runtime.sizeclasses import get_table
 
 PAGE = 8192
-#: with the GC on: the collector's figures, taken from the fastest run
+#: with the GC on: the collector's figures, taken as the median over runs
 GC_FIGURES = ("num_gc", "heap_goal_bytes", "heap_sys_bytes")
 
 
@@ -165,14 +165,14 @@ def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 
 
     Structural metrics come from the first run (they are identical across
     runs; the tests check that); ``ns_per_alloc`` is the median over runs and
-    ``ns_per_alloc_runs`` lists them all. With the GC on, the collector's
-    figures (:data:`GC_FIGURES`) come from the fastest run (least wall time),
-    the one least disturbed by other jobs on the machine, as ``gosim
-    calibrate`` takes the fastest loop: the pacer measures time, and a
-    process descheduled while it marks allocates more black and sets a
-    higher goal (1 in 3 runs at 48 B with 64 MiB live on a 2-core machine
-    with two other busy processes: 247-255 MB against 205-212 MB);
-    ``<figure>_runs`` lists every run's.
+    ``ns_per_alloc_runs`` lists them all. With the GC on, so are the
+    collector's figures (:data:`GC_FIGURES`; the lower median, a value one run
+    measured): the pacer measures time, and a process descheduled by other
+    jobs while it marks allocates more black and sets a higher goal (3 of 8
+    runs at 48 B with 64 MiB live on a 2-core machine with two other busy
+    processes: 247-255 MB against 205-212 MB), which also spaces the later
+    cycles further apart. Not the fastest run: fewer cycles make a run
+    faster, so the fastest is biased towards fewer.
     """
     tc = tc or find_go()
     own = workdir is None
@@ -190,11 +190,10 @@ def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 
         m[key] = statistics.median(runs)
         m[f"{key}_runs"] = runs
     if w.gc:
-        fastest = min(range(len(per_run)), key=lambda i: per_run[i]["wall_ns"])
         for key in GC_FIGURES:
-            m[key] = per_run[fastest][key]
-            m[f"{key}_runs"] = [r[key] for r in per_run]
-        m["gc_figures_run"] = fastest
+            runs = [r[key] for r in per_run]
+            m[key] = statistics.median_low(runs)
+            m[f"{key}_runs"] = runs
     if own:
         import shutil
 
