@@ -61,11 +61,11 @@ def go127() -> GoToolchain:
 
 
 def scenario(size: int, allocations: int, live: int = 0, *, pointer_free: bool = False,
-             object_size: int = 1024, **kw: Any) -> Scenario:
+             object_size: int = 1024, grown: bool = True, **kw: Any) -> Scenario:
     return Scenario.model_validate({
         "design": "go1.27", "gomaxprocs": 1, **kw,
         "workload": {"live_heap": {"bytes": live, "pointer_free": pointer_free,
-                                   "object_size": object_size},
+                                   "object_size": object_size, "grown": grown},
                      "groups": [{"size": size, "allocations": allocations,
                                  "lifetime": "drop"}]}})
 
@@ -187,14 +187,20 @@ def test_heap_sys_plateaus_while_mallocs_rise(go127, case_id: str) -> None:
 
 
 @pytest.mark.realgo
-@pytest.mark.parametrize("pointer_free", [False, True], ids=["pointerful", "pointer-free"])
-def test_live_heap_is_built_and_marked(go127, pointer_free: bool) -> None:
+@pytest.mark.parametrize("pointer_free,grown", [(False, True), (True, False)],
+                         ids=["pointerful-grown", "pointer-free"])
+def test_live_heap_is_built_and_marked(go127, pointer_free: bool, grown: bool) -> None:
     """The Go program's live heap: ceil(bytes / object_size) objects, all of them
     live at the baseline (the forced cycle marked them: /gc/heap/live:bytes,
-    counted independently of the program's own count), the goal twice that."""
+    counted independently of the program's own count), the goal twice that;
+    grown (the model's default), the heap maps the goal's bytes, touched."""
     live = 8 * MiB + 100  # not a multiple of the object size: one more object
-    sc = scenario(1024, 1_000, live, pointer_free=pointer_free)
+    sc = scenario(1024, 1_000, live, pointer_free=pointer_free, grown=grown)
     real = run_workload(build(sc, gc=True), tc=go127)
+    ms = real.raw["baseline"]["memstats"]
+    if grown:
+        # touched (HeapSys + stacks, less released) up to live x (1 + GOGC/100)
+        assert ms["HeapSys"] - ms["HeapReleased"] + ms["StackInuse"] >= 2 * live
     n = 8 * 1024 + 1
     assert real.metrics["live_objects"] == n
     base = real.raw["baseline"]["metrics"]
@@ -271,7 +277,9 @@ def test_real_metrics_with_the_gc_on() -> None:
 def test_live_heap_spec_and_refusals(tmp_path: Path) -> None:
     w = build(scenario(48, 10, LIVE, gc={"gogc": 50, "memory_limit_bytes": 1 << 30}), gc=True)
     spec = to_spec(w, tmp_path)
-    assert spec["live_heap"] == {"bytes": LIVE, "object_size": 1024, "pointerful": True}
+    # grown (the default): the model's goal for it, live x (1 + GOGC/100)
+    assert spec["live_heap"] == {"bytes": LIVE, "object_size": 1024, "pointerful": True,
+                                 "grow_to_bytes": LIVE * 3 // 2}
     assert spec["prepare"] == {"gc": True} and not spec["pin"]
     assert (w.gogc, w.memory_limit) == (50, 1 << 30)
     assert "live_heap" not in to_spec(build(scenario(48, 10), gc=True), tmp_path)
@@ -281,8 +289,9 @@ def test_live_heap_spec_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedWorkloadError, match=r"object_size.*1024.*got 512"):
         build(small, gc=True)
     # pointer-free 1 KiB objects are fine
-    assert to_spec(build(scenario(48, 10, LIVE, pointer_free=True), gc=True),
-                   tmp_path)["live_heap"]["pointerful"] is False
+    assert to_spec(build(scenario(48, 10, LIVE, pointer_free=True, grown=False), gc=True),
+                   tmp_path)["live_heap"] == {"bytes": LIVE, "object_size": 1024,
+                                              "pointerful": False}
 
 
 def test_cli_live_heap_without_gc_exit_2(tmp_path: Path, capsys) -> None:

@@ -235,6 +235,9 @@ def to_spec(w: GoWorkload, workdir: Path) -> dict[str, Any]:
     if lh.bytes > 0:
         spec["live_heap"] = {"bytes": lh.bytes, "object_size": lh.object_size,
                              "pointerful": not lh.pointer_free}
+        if lh.grown:
+            # the model's goal for a grown heap (gosim/sim/gc.py build_live_heap)
+            spec["live_heap"]["grow_to_bytes"] = lh.bytes + lh.bytes * w.scenario.gc.gogc // 100
     if w.gc:
         spec["prepare"] = {"gc": True}
     else:

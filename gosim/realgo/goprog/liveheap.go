@@ -15,11 +15,18 @@ import "unsafe"
 //   - pointer-free: make([]byte, object_size) each, held by one pointer
 //     slice (8 bytes per object more than the model has; workload.py accepts
 //     only objects of 1 KiB or more, where that is at most 1/128).
+//
+// With grow_to_bytes (the model's live_heap.grown: the heap of a program that
+// has run a few cycles with this live heap) garbage is then allocated, one
+// byte of each 4 KiB written, until that many bytes of the heap are touched
+// (not released), and collected: the pages are touched and free, as the
+// model's.
 
 type liveHeapSpec struct {
 	Bytes      int64  `json:"bytes"`
 	ObjectSize uint32 `json:"object_size"`
 	Ptr        bool   `json:"pointerful"`
+	GrowTo     uint64 `json:"grow_to_bytes"`
 }
 
 var (
@@ -42,12 +49,32 @@ func buildLiveHeap(l liveHeapSpec) int {
 		for i := range liveHolder {
 			liveHolder[i] = allocNoscan(l.ObjectSize)
 		}
-		return n
+	} else {
+		for i := 0; i < n; i++ {
+			p := allocPtr(l.ObjectSize)
+			*(*unsafe.Pointer)(p) = liveHead
+			liveHead = p
+		}
 	}
-	for i := 0; i < n; i++ {
-		p := allocPtr(l.ObjectSize)
-		*(*unsafe.Pointer)(p) = liveHead
-		liveHead = p
+	if l.GrowTo > 0 {
+		growHeap(l.GrowTo)
 	}
 	return n
+}
+
+// growHeap allocates 64 KiB garbage objects, writing one byte of each 4 KiB
+// page (fresh memory is not zeroed, so nothing else touches it), until the
+// heap holds at least goal bytes not released to the OS (fresh pages count as
+// released until used, so the start-up heap's untouched pages do not count);
+// prepare's forced cycle then frees them.
+func growHeap(goal uint64) {
+	const size = 64 << 10
+	for readUint(touchedSamples) < goal {
+		p := allocNoscan(size)
+		for off := uintptr(0); off < size; off += 4096 {
+			*(*byte)(unsafe.Add(p, off)) = 1
+		}
+		sinkSlot[0] = p
+	}
+	sinkSlot[0] = nil
 }
