@@ -37,7 +37,7 @@ from gosim.errors import ToolchainMissingError
 from gosim.realgo import probe as probe_mod
 from gosim.realgo.compare import GC_TOLERANCES, Check, Placement, Row, checks_for, compare
 from gosim.realgo.measure import RealRun, real_metrics, run_workload
-from gosim.realgo.model import simulate_scenario
+from gosim.realgo.model import replay, simulate_scenario
 from gosim.realgo.toolchain import GoToolchain, find_go
 from gosim.realgo.workload import UnsupportedWorkloadError, build, to_spec
 from gosim.scenario import Scenario
@@ -213,6 +213,37 @@ def test_live_heap_is_built_and_marked(go127, pointer_free: bool, grown: bool) -
     assert base["/gc/heap/goal:bytes"] >= 2 * (objects + holder)
     # one forced cycle marked it: the model's first cycle, counted in num_gc
     assert real.metrics["num_gc"] >= 1
+
+
+@pytest.mark.realgo
+@pytest.mark.parametrize("gc", [False, True], ids=["gc-off", "gc-on"])
+def test_touch_is_written_and_harmless(go127, gc: bool, tmp_path: Path) -> None:
+    """A group's touch reaches the Go program (goprog/alloc.go touch: a zero byte
+    per 4 KiB page, so pointer slots stay nil): kept pointerful and pointer-free,
+    small and large objects survive the collector's scans, and with the GC off
+    the structure is the model's exactly (touching changes no count)."""
+    sc = Scenario.model_validate({"design": "go1.27", "gomaxprocs": 1, "workload": {
+        "live_heap": {"bytes": 0},
+        "groups": [{"size": {"dist": "choice", "values": [8, 24, 1024, 40_000]},
+                    "pointer_free_fraction": 0.5, "allocations": 20_000, "touch": True,
+                    "lifetime": {"kind": "allocations", "value": 200}}]}})
+    w = build(sc, gc=gc)
+    assert to_spec(w, tmp_path / "spec")["goroutines"][0]["touch"] is True
+    real = run_workload(w, tc=go127)
+    m = real.metrics
+    assert m["mallocs"] - m["tiny_allocs"] > 0 and m["large_allocs"] > 0
+    # writes counted by the program against the draws: ceil(n / 4 KiB) + 1 per
+    # object, none for the tiny allocator's (pointer-free, under 16 B)
+    g = w.goroutines[0]
+    touched = ~(g.noscan & (g.sizes < 16))
+    expected = int((-(-g.sizes[touched] // 4096) + 1).sum())
+    assert real.raw["goroutines"][0]["touch_writes"] == expected
+    if gc:
+        assert m["num_gc"] >= 1
+        return
+    model, rows = replay(w, "go1.27")
+    for k in ("mallocs", "tiny_allocs", "heap_inuse_bytes", "heap_sys_bytes", "large_pages"):
+        assert m[k] == model[k], k
 
 
 # ---------------------------------------------------------------- no Go needed

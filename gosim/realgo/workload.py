@@ -58,6 +58,7 @@ class GoroutineDraws:
     noscan: np.ndarray         # bool, True = pointer-free
     work_ns: np.ndarray        # int64 ns after each allocation
     keep: int                  # 0 drop, -1 keep all, k > 0 keep the last k
+    touch: bool = False        # write each 4 KiB page of each object (goprog/alloc.go touch)
     const_size: int | None = None
     const_noscan: bool | None = None
     const_work: int | None = None
@@ -172,6 +173,7 @@ def build(scenario: Scenario, *, gc: bool = False) -> GoWorkload:
                     f"workload.groups.{gi}.size: sizes must be within 0..{MAX_SIZE}")
             gors.append(GoroutineDraws(
                 group=gi, index=k, sizes=sizes, noscan=noscan, work_ns=work, keep=keep,
+                touch=group.touch,
                 const_size=_const(group.size),
                 const_noscan=(True if group.pointer_free_fraction >= 1 else
                               False if group.pointer_free_fraction <= 0 else None),
@@ -209,6 +211,8 @@ def to_spec(w: GoWorkload, workdir: Path) -> dict[str, Any]:
     for k, g in enumerate(w.goroutines):
         n = len(g.sizes)
         entry: dict[str, Any] = {"n": n, "keep": g.keep}
+        if g.touch:
+            entry["touch"] = True
         if g.const_size is not None:
             entry["size"] = g.const_size
         else:

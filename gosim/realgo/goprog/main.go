@@ -54,7 +54,8 @@ type goroutineSpec struct {
 	SizesFile string `json:"sizes_file"`
 	PtrsFile  string `json:"ptrs_file"`
 	WorkFile  string `json:"work_file"`
-	Keep      int    `json:"keep"` // 0 drop, -1 keep all, k > 0 keep the last k
+	Keep      int    `json:"keep"`  // 0 drop, -1 keep all, k > 0 keep the last k
+	Touch     bool   `json:"touch"` // write each 4 KiB page of each object (alloc.go touch)
 }
 
 type caseSpec struct {

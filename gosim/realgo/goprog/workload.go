@@ -83,6 +83,7 @@ type worker struct {
 	start    int64
 	end      int64
 	p        int // the P it ran on
+	touched  int // touch writes
 	finished atomic.Bool
 }
 
@@ -127,7 +128,7 @@ func (w *worker) run() {
 	keep := g.Keep
 	holder := w.holder
 	ring := 0
-	simple := w.sizes == nil && w.ptrs == nil && w.work == nil && g.WorkNs == 0
+	simple := w.sizes == nil && w.ptrs == nil && w.work == nil && g.WorkNs == 0 && !g.Touch
 	w.start = time.Since(clock0).Nanoseconds()
 	if simple && keep == 0 {
 		// The common benchmark shape: one constant size, dropped.
@@ -156,6 +157,9 @@ func (w *worker) run() {
 				p = allocPtr(size)
 			} else {
 				p = allocNoscan(size)
+			}
+			if g.Touch && (ptr || size >= 16) { // not the tiny allocator's
+				w.touched += touch(p, size)
 			}
 			switch {
 			case keep < 0:
@@ -256,7 +260,8 @@ func runWorkload(sp *spec) map[string]any {
 
 	gs := make([]map[string]any, len(workers))
 	for i, w := range workers {
-		gs[i] = map[string]any{"n": w.spec.N, "p": w.p, "start_ns": w.start - t0, "end_ns": w.end - t0}
+		gs[i] = map[string]any{"n": w.spec.N, "p": w.p, "start_ns": w.start - t0, "end_ns": w.end - t0,
+			"touch_writes": w.touched}
 	}
 	return map[string]any{
 		"baseline":         base.export(),
