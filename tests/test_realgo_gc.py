@@ -246,6 +246,17 @@ def test_touch_is_written_and_harmless(go127, gc: bool, tmp_path: Path) -> None:
         assert m[k] == model[k], k
 
 
+@pytest.mark.realgo
+def test_gogc_and_memory_limit_reach_the_runtime(go127) -> None:
+    """The scenario's GOGC and GOMEMLIMIT are the real runtime's (runtime/metrics
+    /gc/gogc:percent and /gc/gomemlimit:bytes), as the model runs with them."""
+    sc = scenario(1024, 20_000, gc={"gogc": 50, "memory_limit_bytes": 512 * MiB})
+    real = run_workload(build(sc, gc=True), tc=go127)
+    after = real.raw["after"]["metrics"]
+    assert (after["/gc/gogc:percent"], after["/gc/gomemlimit:bytes"]) == (50, 512 * MiB)
+    assert real.raw["gogc"] == "50"
+
+
 # ---------------------------------------------------------------- no Go needed
 
 def test_gc_checks_and_labels() -> None:
