@@ -602,11 +602,12 @@ def test_a_profile_fitted_on_this_file_gives_the_split(
     assert (agreement["error"]["n_fit"], agreement["error"]["n_holdout"]) == (1, 2)
     t = pd.read_csv(tmp_path / "out" / "comparison.csv")
     assert t["split"].tolist() == ["holdout", "fit", "holdout"]
-    # a profile fitted on another file leaves the GOMAXPROCS=1 split
+    # a profile fitted on another file: nothing here was fitted on, all held out
     g = write_jsonl(tmp_path / "other.jsonl", [LINES[i - 1] for i in CHEAP])
     main(["groundtruth", str(g), "--out", str(tmp_path / "out2"), "--window-scale", "0.02",
           "--jobs", "1", "--no-plots", "--format", "json", "--profile", str(prof)])
-    assert json.loads(capsys.readouterr().out)["error"]["split"] == (
-        "fit: the GOMAXPROCS=1 records; hold-out: the rest")
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["split"].startswith("none: the profile was fitted on another file (")
+    assert (err["n_fit"], err["n_holdout"], err["fit"]) == (0, 3, None)
     assert pd.read_csv(tmp_path / "out2" / "comparison.csv")["split"].tolist() == [
-        "fit", "holdout", "holdout"]
+        "holdout", "holdout", "holdout"]

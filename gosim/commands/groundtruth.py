@@ -115,8 +115,10 @@ def groundtruth(
         base = load_profile(profile)  # ConfigError (exit 2): unknown or malformed
         pdoc = read_profile(str(find_profile(profile)))
         src = str((pdoc.get("machine") or {}).get("source") or pdoc.get("source") or "")
-        if pdoc.get("fit_records") and Path(src).name == file.name:
-            profile_fit_tags = frozenset(str(t) for t in pdoc["fit_records"])
+        if pdoc.get("fit_records"):
+            # fitted on this file: its fit records; on another: every record is held out
+            profile_fit_tags = (frozenset(str(t) for t in pdoc["fit_records"])
+                                if Path(src).name == file.name else frozenset())
     names = parse_fit_parameters(fit) if fit is not None else []
     presets = sorted({r.preset for r in records})
     start = start_values(names, presets, base) if names else {}
@@ -150,8 +152,14 @@ def groundtruth(
                for s in scenarios]
     table = comparison_table(records, points, windows,
                              None if names else profile_fit_tags)
-    errors = error_summary(table, None if names or profile_fit_tags is None else
-                           f"the profile's: {pdoc.get('split', 'its fit_records')}")
+    if names or profile_fit_tags is None:
+        split_text = None
+    elif profile_fit_tags:
+        split_text = f"the profile's: {pdoc.get('split', 'its fit_records')}"
+    else:
+        split_text = (f"none: the profile was fitted on another file ({Path(src).name}); "
+                      "every record here is held out")
+    errors = error_summary(table, split_text)
 
     from gosim.atomic_write import write_text_atomic, write_with
     from gosim.groundtruth.scoring import (
