@@ -167,7 +167,7 @@ def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
         f"replications, {hi} Ps against {lo}:",
         "",
         f"| design | objects | M allocs per simulated s, {lo} P | {hi} Ps | of linear scaling "
-        f"| most P time waiting on a lock, {hi} Ps | in lock-free span sets, {hi} Ps "
+        f"| most P time waiting on a lock, {hi} Ps | in atomics (span sets, heapLive), {hi} Ps "
         f"| GC cycles, {hi} Ps |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -189,29 +189,33 @@ def render_quickstart(runs: pd.DataFrame, manifest: dict[str, Any]) -> str:
 
 def _collector(runs: pd.DataFrame, mean: pd.DataFrame, sizes: list[Any], p: int) -> list[str]:
     """What the collector does in the quickstart, from the runs."""
-    per_g = {int(s): runs[runs[SIZE] == s]["mallocs"].min() * int(s)
-             / runs[runs[SIZE] == s]["goroutines"].min() for s in sizes}
-    small, big = int(sizes[0]), int(sizes[-1])
-    none = mean.xs(small, level=1)["num_gc"].max()
-    cyc = mean.xs((big, p), level=(1, 2))
-    if none != 0 or not (cyc["num_gc"] > 0).all():
-        raise FiguresError("README's quickstart collector paragraph no longer holds "
-                           f"(cycles at {size_label(small)}: {none}; at {size_label(big)}, "
-                           f"{p} Ps: {list(cyc['num_gc'])}): rewrite _collector in "
+    parts = []
+    for s in sizes:
+        at = runs[(runs[SIZE] == s) & (runs["gomaxprocs"] == p)]
+        total = at["mallocs"].min() * int(s)
+        cyc = at.groupby(PRESET)["num_gc"].mean()
+        freed = at.groupby(PRESET)["spans_freed_by_sweep"].mean()
+        parts.append((int(s), total, cyc.min(), cyc.max(), freed.min(), freed.max()))
+    if not all(c_hi > 0 for *_, c_hi, _, _ in parts):
+        raise FiguresError("README's quickstart collector paragraph no longer holds (a size "
+                           f"without a cycle at {p} Ps): rewrite _collector in "
                            "scripts/figures.py")
-    freed = cyc["spans_freed_by_sweep"]
+    text = "; ".join(
+        f"{size_label(s)}: {total / 1e6:.0f} MB allocated, {_rng(c_lo, c_hi, '.1f')} cycles, "
+        f"{_rng(f_lo, f_hi, ',.0f')} emptied spans handed back to the heap by the sweeper"
+        for s, total, c_lo, c_hi, f_lo, f_hi in parts)
     return [
-        f"With the collector on, the {size_label(small)} runs allocate "
-        f"{per_g[small] / 1e6:.2f} MB per goroutine, less than the 4 MiB minimum heap goal: "
-        f"no cycle starts and they are the allocator alone. The {size_label(big)} runs "
-        f"allocate {per_g[big] / 1e6:.1f} MB per goroutine: at {p} Ps "
-        f"{cyc['num_gc'].min():.0f}-{cyc['num_gc'].max():.0f} cycles, and the sweeper "
-        f"hands {freed.min():,.0f}-{freed.max():,.0f} emptied spans back to the heap "
-        "through `freeSpan` under `mheap.lock`. Runs this short say little about a program "
-        "that collects all the time; the real runtime on 16 cores does "
-        "([below](#the-real-runtime-on-16-cores-gc-on)), and there the collector, not the "
+        f"With the collector on (the heap goal stays at its 4 MiB minimum: nothing lives), "
+        f"at {p} Ps per run: {text} (through `freeSpan`, under `mheap.lock`). Runs this "
+        "short collect only a few times; a program that collects all the time, on 16 cores, "
+        "is [below](#the-real-runtime-on-16-cores-gc-on): there the collector, not the "
         "allocation path, decides how far allocation scales.",
     ]
+
+
+def _rng(lo: float, hi: float, fmt: str) -> str:
+    a, b = format(lo, fmt), format(hi, fmt)
+    return a if a == b else f"{a}-{b}"
 
 
 def _go127_vs_go114(mean: pd.DataFrame, p: int) -> list[str]:
