@@ -181,7 +181,8 @@ def test_go115_mcentral_takes_no_mutex_one_p() -> None:
     assert m["cache_span_calls"] == spans and m["mcentral_grow_calls"] == spans
     assert m["uncache_span_calls"] == spans - 1
     kinds = {row["kind"] for row in r.locks}
-    assert kinds == {"gcbits", "mheap", "spanset"}
+    # (and the kernel's fault path: the GC bits arena is fresh memory)
+    assert kinds == {"gcbits", "mheap", "pagefault", "spanset"}
     # the spans' bitmaps (2 x 8 bytes each) fit one GC bits arena: one acquisition
     (gcbits,) = [row for row in r.locks if row["kind"] == "gcbits"]
     assert gcbits["acquisitions"] == -(-spans * 2 * mark_bits_bytes(8) // (64 << 10)) == 1
@@ -208,7 +209,7 @@ def test_go115_mcentral_takes_no_mutex_four_ps() -> None:
     assert m["allocs_completed"] == 4 * per_g
     # each goroutine stays on its P and fills whole spans of its own
     assert m["refills"] == 4 * 300 and m["spans_inuse"] == 4 * 300
-    assert {row["kind"] for row in r.locks} == {"gcbits", "mheap", "spanset"}
+    assert {row["kind"] for row in r.locks} == {"gcbits", "mheap", "pagefault", "spanset"}
     (spanset,) = [row for row in r.locks if row["kind"] == "spanset"]
     assert spanset["acquisitions"] == 2 * 4 * 300 - 4
     assert not any(row["category"].endswith(":mcentral") for row in r.p_time)
@@ -230,11 +231,13 @@ def test_go115_large_objects_join_the_full_span_set() -> None:
     r = _run("go1.15", 40_000, n)  # 5 pages each, pointer-free: span class 1
     assert r.metrics["large_allocs"] == n and r.metrics["large_pages"] == 5 * n
     # (and one GC bits arena for the spans' bitmaps: 100 spans x 2 x 8 bytes)
+    # (whose first 4 KiB page faults in: 100 x 16 bytes fit in it)
     assert [(row["kind"], row["span_class"], row["acquisitions"])
             for row in r.locks if row["kind"] != "mheap"] == [("gcbits", -1, 1),
+                                                               ("pagefault", -1, 1),
                                                                ("spanset", 1, n)]
     r14 = _run("go1.14", 40_000, n)
-    assert [row["kind"] for row in r14.locks] == ["gcbits", "mheap"]
+    assert [row["kind"] for row in r14.locks] == ["gcbits", "mheap", "pagefault"]
 
 
 # -- batched transfers from lock-free span sets (tcmalloc + mcentral: lockfree) -------------

@@ -4,8 +4,9 @@ that the step path (``engine.py``) and the batch paths (``batch.py``) price.
 Following mallocgc (runtime/malloc.go): a tiny object that fits the current
 tiny block costs ``tiny_fast_ns``; any other allocation the cache serves costs
 ``malloc_fast_ns``, plus ``zero_per_byte_ns`` per byte when its span needs
-zeroing, plus ``page_fault_ns`` when its malloc header is the first write to a
-fresh OS page. Large objects pay their costs on the slow path only.
+zeroing, and a page fault (the kernel's, ``gosim.runtime.mem_linux``, taken by the step
+path) when its malloc header is the first write to a fresh OS page. Large
+objects pay their costs on the slow path only.
 """
 
 from __future__ import annotations
@@ -42,19 +43,17 @@ def headers_fault(span: MSpan | None) -> bool:
     return span is not None and span.header_touch and span.fresh_os != 0
 
 
-def header_fault(rt: Runtime, span: MSpan | None, addr: int) -> bool:
-    """The allocation at ``addr`` writes its header: True if that faulted in a
-    fresh OS page (counted in the runtime's stats)."""
-    if headers_fault(span) and span.touch(addr):  # type: ignore[union-attr]
-        rt.stats.alloc_page_faults += 1
-        return True
-    return False
+def header_fault(span: MSpan | None, addr: int) -> bool:
+    """The allocation at ``addr`` writes its header: True if that is the first
+    write to a fresh OS page (the caller takes the fault and counts it)."""
+    return headers_fault(span) and span.touch(addr)  # type: ignore[union-attr]
 
 
 def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: int,
                 tiny_fit: bool) -> int:
-    """Draw and charge what one allocation the cache served at ``addr`` costs,
-    and count it on the flow's goroutine -> P edge: a malloc (not mallocgc(0))
+    """Draw and charge what one allocation the cache served at ``addr`` costs
+    (a header's page fault apart: :func:`header_fault`), and count it on the
+    flow's goroutine -> P edge: a malloc (not mallocgc(0))
     and the bytes MemStats charges (none for a tiny object that fit the current
     block; large objects are counted by ``Runtime.alloc_large``)."""
     if kind != ZERO:
@@ -64,7 +63,4 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
         if not tiny_fit:
             st.flow_g_bytes[key] += elemsize
     span = None if tiny_fit or kind == ZERO else rt.ps[g.p].mcache.alloc[spc]
-    f = g.price(fast_charges(span, kind, elemsize, tiny_fit))
-    if header_fault(rt, span, addr):
-        f += g.cost_ns("page_fault_ns")
-    return f
+    return g.price(fast_charges(span, kind, elemsize, tiny_fit))

@@ -150,9 +150,9 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
         size = g.sizes.next()
         noscan = g.noscan.next()
         kind, spc, elemsize = rt.classify(size, noscan)
-        if g.touch and kind != TINY:
+        if kind != TINY:
             s = rt.ps[p].mcache.alloc[spc]
-            if s is not None and s.fresh_os:
+            if s is not None and s.fresh_os and (g.touch or s.header_touch):
                 # its writes may fault: a kernel event, which step_one takes
                 return k, t, (size, noscan)
         tiny_before = stats.tiny_allocs

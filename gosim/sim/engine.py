@@ -23,7 +23,7 @@ from gosim.runtime.mem_linux import page_faults
 from gosim.scenario import Scenario
 from gosim.sim import batch
 from gosim.sim.accounts import Accounts
-from gosim.sim.alloc import served_cost
+from gosim.sim.alloc import header_fault, served_cost
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import PTimeout, SimEnv
 from gosim.sim.gc import SimGC, build_live_heap
@@ -151,13 +151,19 @@ class Simulation:
             g.vt += f
             if self.eager:  # step mode: every phase of every allocation is an event
                 yield from g.sync()
+        if kind not in (LARGE, ZERO) and not tiny_fit and \
+                header_fault(rt.ps[p].mcache.alloc[spc], a):
+            # mallocgc's header write was the first to a fresh OS page (counted once
+            # taken: a timed run that ends during it counts it in neither mode)
+            yield from page_faults(g, rt.mheap.os_faults, 1)
+            rt.stats.alloc_page_faults += 1
         if g.touch and kind != ZERO and not tiny_fit:
             # the program writes to every 4 KiB page of its object: fresh ones fault
             s = rt.ps[p].mcache.alloc[spc] if kind != LARGE else rt.mheap.span_of(a)
             n = s.touch_range(a, size if kind == LARGE else elemsize) if s is not None else 0
             if n:
-                rt.stats.alloc_page_faults += n
                 yield from page_faults(g, rt.mheap.os_faults, n)
+                rt.stats.alloc_page_faults += n
         if gl is not None:
             yield from g.unlock(gl)
         now = g.vt

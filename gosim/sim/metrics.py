@@ -126,6 +126,8 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
                  spans_swept=0, spans_freed_by_sweep=0, scavenge_cpu_ns=0, scavenged_bytes=0,
                  gcbits_arenas_new=rt.mheap.gcbits.new_arenas if rt.mheap.gcbits else 0)
     m["page_faults"] = rt.stats.alloc_page_faults
+    gcbits = rt.mheap.gcbits
+    m["gcbits_page_faults"] = gcbits.faults if gcbits is not None else 0
     # -- P time ------------------------------------------------------------------------------------
     p_time = []
     cats = set(P_CATEGORIES_FIXED)
