@@ -28,7 +28,7 @@ def doc_blocks() -> dict[str, dict[str, str]]:
 
 def test_readme_marks_every_generated_block(doc_blocks: dict[str, dict[str, str]]) -> None:
     assert set(doc_blocks["README.md"]) == {"quickstart", "calibration", "benchmarks", "times",
-                                           "validate"}
+                                           "validate", "groundtruth"}
 
 
 @pytest.mark.slow
@@ -55,7 +55,7 @@ def test_committed_figures_are_rendered_from_their_files(
 
 def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
-    assert set(measured) == {"bench", "make"}
+    assert set(measured) == {"bench", "make", "groundtruth"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -64,6 +64,16 @@ def test_measured_figures_carry_provenance() -> None:
         assert p["machine"] and p["cpus"] >= 1
     for step in ("make_run", "make_test_cold", "make_test_warm"):
         assert measured["make"][step]["seconds"] > 0
+    # gosim groundtruth on every shipped file, with what each run agreed on
+    runs = measured["groundtruth"]["runs"]
+    assert {r["file"] for r in runs} == {p.name for p in (figures.ROOT / "experiments" /
+                                                          "groundtruth").glob("*.jsonl")}
+    for r in runs:
+        assert r["command"].startswith("gosim groundtruth experiments/groundtruth/")
+        a = r["agreement"]
+        assert a["records"] == 48 and len(a["cases"]) == 8 and r["wall_s"] > 0
+        assert a["cases_ok"] == sum(c["ok"] for c in a["cases"])
+        assert r["exit_status"] == (0 if a["pass"] else 1)
 
 
 def test_replace_blocks_rewrites_only_what_is_between_markers() -> None:
@@ -90,7 +100,7 @@ def test_number_formats() -> None:
         ["48 B", "1 KiB", "256 KiB", "1536 B"]
 
 
-def _runs(go127_ns: float, go127_faults: int) -> tuple[pd.DataFrame, dict]:
+def _runs(go127_ns: float, go127_faults: int, cycles: int = 2) -> tuple[pd.DataFrame, dict]:
     """A two-design, two-P quickstart-shaped table (one replication)."""
     rows = []
     for preset, ns, faults in (("go1.14", 64.0, 0), ("go1.27", go127_ns, go127_faults)):
@@ -100,7 +110,9 @@ def _runs(go127_ns: float, go127_faults: int) -> tuple[pd.DataFrame, dict]:
                 "error": None, "allocs_per_sim_second": 1e9 / ns * p * (0.5 if p > 1 else 1),
                 "sim_ns_per_alloc": ns, "alloc_page_faults": faults, "alloc_span_calls": 120,
                 "mallocs": 20000 * p, "p_time_share_wait_mheap": 0.25 if p > 1 else None,
-                "p_time_share_atomic": 0.125 if preset == "go1.27" else 0.0})
+                "p_time_share_atomic": 0.125 if preset == "go1.27" else 0.0,
+                "num_gc": cycles if p > 1 else 0, "spans_freed_by_sweep": 30 * cycles,
+                "goroutines": p})
     manifest = {"counts": {"runs": 4}, "replications": 1,
                 "experiment": {"scenario": {"costs_profile": "local-2core-go1.27"}}}
     return pd.DataFrame(rows), manifest
@@ -111,8 +123,12 @@ def test_quickstart_table_and_explanation_from_the_numbers() -> None:
     assert "4 runs, `go1.14` / `go1.27` at GOMAXPROCS 1, 8" in text
     assert "calibration profile `local-2core-go1.27`" in text
     # 8 Ps at half the ideal rate: 50% of linear scaling; 1e9/64 ns = 15.6 M/s
-    assert "| `go1.14` | 48 B | 15.6 | 62.5 | 50% | `mheap.lock`: 25% | - |" in text
-    assert "| `go1.27` | 48 B | 12.5 | 50.0 | 50% | `mheap.lock`: 25% | 12% |" in text
+    assert "the collector on (GOGC=100, no live heap)" in text
+    assert "| `go1.14` | 48 B | 15.6 | 62.5 | 50% | `mheap.lock`: 25% | - | 2.0 |" in text
+    assert "| `go1.27` | 48 B | 12.5 | 50.0 | 50% | `mheap.lock`: 25% | 12% | 2.0 |" in text
+    # 8 Ps x 20,000 x 48 B; 2 cycles; 60 spans freed
+    assert ("at 8 Ps per run: 48 B: 8 MB allocated, 2.0 cycles, 60 emptied spans handed "
+            "back to the heap by the sweeper") in text
     assert "(80.0 vs 64.0 ns of simulated time per allocation at 1 P)" in text
     assert "(120 faults, 120 spans in 20,000 allocations)" in text
 
@@ -126,6 +142,11 @@ def test_quickstart_explanation_refuses_a_false_premise(ns: float, faults: int,
                                                         premise: str) -> None:
     with pytest.raises(FiguresError, match=premise):
         figures.render_quickstart(*_runs(ns, faults))
+
+
+def test_quickstart_collector_paragraph_refuses_runs_without_a_cycle() -> None:
+    with pytest.raises(FiguresError, match="collector paragraph no longer holds"):
+        figures.render_quickstart(*_runs(80.0, 120, cycles=0))
 
 
 def _profile(**extra) -> dict:
