@@ -95,3 +95,20 @@ def test_gc_off_runs_no_cycle_and_grows_the_heap() -> None:
         "workload": {"groups": [{"size": 1024, "allocations": 12_000}]}})).metrics
     assert m["num_gc"] == 0 and m["frees"] == 0
     assert m["heap_sys_bytes"] >= 12_000 * 1024
+
+
+def test_a_p_reaching_its_safepoint_as_the_world_restarts_runs_on() -> None:
+    """Found by the random batched-vs-step test: a P that started to stop (it
+    takes sched.lock in gcstopm) after the world had already stopped without it
+    (it was idle) and restarted must carry on, in both modes alike."""
+    sc = {"design": "go1.12", "gomaxprocs": 4, "time_slice_ns": 5000, "seed": 0,
+          "workload": {"groups": [
+              {"count": 2, "allocations": 165, "size": 24856, "pointer_free_fraction": 0.0,
+               "work_ns": 55},
+              {"count": 3, "allocations": 389, "pointer_free_fraction": 0.0, "work_ns": 285,
+               "size": {"dist": "choice", "values": [12289, 45750, 257]}}]}}
+    a = simulate(Scenario.model_validate({**sc, "mode": "batched"})).to_dict()
+    b = simulate(Scenario.model_validate({**sc, "mode": "step"})).to_dict()
+    assert a == b
+    assert a["metrics"]["num_gc"] == 8
+    assert a["metrics"]["allocs_completed"] == 2 * 165 + 3 * 389

@@ -213,9 +213,11 @@ class SimGC:
         yield from g.lock(self.sched_lock, "gcstopm")
         yield from self._spend_pause(g, self.sim.costs.const("gc_stw_per_p_ns") // 2)
         yield from g.unlock(self.sched_lock)
+        ev = self.restart
+        if not self.stw_pending or ev is None:
+            return  # the world stopped without this P (idle or parked) and restarted
         t = g.vt
         self._mark_stopped(g.p, t)
-        ev = self.restart
         yield ev
         g.vt = self.sim.env.now
         self._acct(g.p, "pause", t, g.vt)
