@@ -112,3 +112,24 @@ def test_a_p_reaching_its_safepoint_as_the_world_restarts_runs_on() -> None:
     assert a == b
     assert a["metrics"]["num_gc"] == 8
     assert a["metrics"]["allocs_completed"] == 2 * 165 + 3 * 389
+
+
+def test_timeseries_follows_the_cycles() -> None:
+    """The time series samples the pacer's heapLive and the cycle count: heapLive
+    falls back whenever a cycle ends (reset to the marked heap) and climbs in
+    between; the heap stays at its 4 MiB goal while GC cycles go on."""
+    r = simulate(Scenario.model_validate({
+        "design": "go1.27", "duration_ns": 6_000_000, "timeseries_interval_ns": 50_000,
+        "workload": {"groups": [{"size": 1024, "touch": True}]}}))
+    rows = r.timeseries
+    assert rows[-1]["num_gc"] >= 5
+    drops = rises = 0
+    for a, b in zip(rows, rows[1:], strict=False):
+        assert b["num_gc"] >= a["num_gc"]
+        assert b["heap_released_bytes"] <= b["heap_sys_bytes"]
+        if b["num_gc"] > a["num_gc"]:
+            drops += b["heap_live_bytes"] < a["heap_live_bytes"]
+        elif b["heap_live_bytes"] > a["heap_live_bytes"]:
+            rises += 1
+    assert drops >= 3 and rises >= 10
+    assert max(row["heap_sys_bytes"] for row in rows) <= 8 << 20

@@ -33,7 +33,9 @@ class Accounts:
         self.series_bin_ns = series_bin_ns
         #: (time, P, heap_inuse_bytes, heap_sys_bytes) after each slow path, for
         #: time series: the heap changes only there
-        self.heap_samples: list[tuple[int, int, int, int]] = []
+        #: (time, P, heap in use, heap sys, heap released, the pacer's heapLive,
+        #: GC cycles so far) at every slow path, when a time series is asked for
+        self.heap_samples: list[tuple[int, int, int, int, int, int, int]] = []
         if tracer is not None:
             # traced: every accounted interval also goes to the tracer; untraced
             # runs keep the plain method (no per-call check)

@@ -137,7 +137,11 @@ class Simulation:
             if self.T is None or g.vt < self.T:
                 h = rt.mheap
                 if acct.series_bin_ns:
-                    acct.heap_samples.append((g.vt, g.p, h.heap_inuse_bytes, h.sys_bytes))
+                    gc = self.gc
+                    acct.heap_samples.append((
+                        g.vt, g.p, h.heap_inuse_bytes, h.sys_bytes, h.heap_released_bytes,
+                        gc.ctl.heap_live if gc is not None else 0,
+                        gc.num_gc if gc is not None else 0))
                 tr = self.tracer
                 if tr is not None:
                     tr.heap(g.vt, h.heap_inuse_bytes, h.sys_bytes)

@@ -251,16 +251,18 @@ def _timeseries(sim: Simulation, end: int) -> list[dict[str, Any]]:
     # ordered by their own time, then P)
     heap = sorted(acct.heap_samples)
     j = 0
-    inuse = sys_b = 0
+    inuse = sys_b = released = live = cycles = 0
     rows = []
     for i in range(0, nb, per):
         t0 = i * acct.bin_ns
         t1 = min(t0 + per * acct.bin_ns, end)
         while j < len(heap) and heap[j][0] <= t1:
-            inuse, sys_b = heap[j][2], heap[j][3]
+            _, _, inuse, sys_b, released, live, cycles = heap[j]
             j += 1
         n = int(bins[i:i + per].sum())
         rows.append({"t_ns": t0, "t_end_ns": t1, "allocs": n,
                      "allocs_per_sim_second": n / (t1 - t0) * 1e9 if t1 > t0 else 0.0,
-                     "heap_inuse_bytes": inuse, "heap_sys_bytes": sys_b})
+                     "heap_inuse_bytes": inuse, "heap_sys_bytes": sys_b,
+                     "heap_idle_bytes": sys_b - inuse, "heap_released_bytes": released,
+                     "heap_live_bytes": live, "num_gc": cycles})
     return rows
