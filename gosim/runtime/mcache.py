@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 class MCache:
     __slots__ = ("alloc", "avail", "reserved", "tiny", "tiny_offset", "batched", "tiny_allocs",
-                 "local_small_allocs", "marking", "black_bytes", "last_new", "scan_alloc",
-                 "flush_gen")
+                 "local_small_allocs", "marking", "last_new")
 
     def __init__(self, num_span_classes: int, batched: bool) -> None:
         #: cached span per span class (None plays emptymspan)
@@ -41,15 +40,10 @@ class MCache:
         self.tiny_allocs = 0
         self.local_small_allocs = 0
         #: the collector is marking: new objects are allocated black (mgcmark.go
-        #: gcmarknewobject), counted in ``black_bytes``
+        #: gcmarknewobject)
         self.marking = False
-        self.black_bytes = 0
         #: slots (a bitmask of the cached span) of the last ``take(..., track=True)``
         self.last_new = 0
-        #: bytes of pointerful objects allocated since the last flush (mcache.scanAlloc)
-        self.scan_alloc = 0
-        #: the sweepgen this cache was last flushed at (mcache.flushGen)
-        self.flush_gen = 0
 
     def take(self, spc: int, n: int = 1, track: bool = False) -> int:
         """Hand out n cached objects of span class spc (n <= avail[spc]): the
@@ -71,7 +65,6 @@ class MCache:
         new = s.alloc_bits & ~before  # type: ignore[union-attr]
         if self.marking:
             s.mark_bits |= new  # type: ignore[union-attr]
-            self.black_bytes += n * s.elemsize  # type: ignore[union-attr]
         self.last_new = new
         return addr
 

@@ -96,14 +96,11 @@ class SimGC:
         self.mark_done_ev: Any = None
         # statistics
         self.num_gc = 0
-        self.cpu = {"assist": 0, "dedicated": 0, "idle": 0, "pause": 0, "sweep": 0,
-                    "scavenge": 0}
+        self.cpu = {"assist": 0, "dedicated": 0, "idle": 0, "pause": 0, "scavenge": 0}
         #: the background scavenger: when it next runs (None: no scavenger)
         self.scav_next: int | None = 0 if sim.design.scavenger == "background" else None
         self.pauses: list[int] = []
         self.heap_goal_series: list[tuple[int, int]] = []
-        self.mark_ns_cycle = 0
-        self.cycle_assist_dedicated = 0
 
     def attention(self, vt: int) -> bool:
         """Does a goroutine at clock vt have collector business at its safepoint?"""
@@ -261,9 +258,7 @@ class SimGC:
         self.start_pending = False
         sim = self.sim
         costs = sim.costs
-        t = g.vt
         yield from self.sweeper.finish(g)
-        self._acct_sweep(g, t)
         yield from self.stop_the_world(g)
         stw = costs.const("gc_stw_ns") + costs.const("gc_stw_per_p_ns") * self.nprocs
         yield from self._spend_pause(g, stw)
@@ -272,7 +267,6 @@ class SimGC:
         self.mark_start = g.vt
         for pp in self.rt.ps:
             pp.mcache.marking = True
-            pp.mcache.black_bytes = 0
         self.ctl.start_cycle(self.nprocs)
         scan = heap_scan_bytes(self.rt, g.vt)
         work = (costs.const("gc_mark_root_ns") + costs.const("gc_mark_root_per_p_ns") * self.nprocs
@@ -290,11 +284,6 @@ class SimGC:
             gg.gc_debt = 0.0
         self.start_the_world(g)
         self.busy = False
-
-    def _acct_sweep(self, g: GCtx, t: int) -> None:
-        # sweeping in gcStart was charged to its costs' categories; count its time
-        if g.vt > t:
-            self.cpu["sweep"] += g.vt - t
 
     def _work(self, g: GCtx, cat: str, budget: float) -> Any:
         """Mark work on g's P for up to ``budget`` ns, in quanta; what was done."""

@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from gosim.runtime.mspan import MSpan
     from gosim.sim.goroutine import GCtx
 
-#: death time of an object that never dies by time
-NEVER = np.iinfo(np.int64).max
-
 
 def record_mask(g: GCtx, s: MSpan, mask: int, times: np.ndarray | int, marking: bool) -> None:
     """Objects just allocated by g in span s at the slots of ``mask``;
@@ -88,4 +85,4 @@ def _indices(mask: int, nelems: int) -> np.ndarray:
     return np.flatnonzero(np.unpackbits(b, bitorder="little")[:nelems])
 
 
-__all__ = ["record_addr", "record_mask", "NEVER"]
+__all__ = ["record_addr", "record_mask"]
