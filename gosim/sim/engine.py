@@ -50,6 +50,8 @@ class Simulation:
         self.batched = scenario.mode == "batched" and not design.global_lock
         #: step mode: the reference that turns every cost into its own SimPy event
         self.eager = scenario.mode == "step"
+        #: every sync advances the clock (not only those other Ps must see first)
+        self.sync_always = self.eager or scenario.gomaxprocs > 1
         self.T: int | None = scenario.duration_ns
         self.nprocs = scenario.gomaxprocs
         self.time_slice = scenario.time_slice_ns

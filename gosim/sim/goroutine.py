@@ -30,9 +30,8 @@ if TYPE_CHECKING:
 
 _COST_NAMES = sorted(COST_PARAMETERS)
 
-def _nothing() -> Any:
-    return
-    yield  # pragma: no cover
+#: what ``yield from`` runs when nothing has to wait
+_NONE: tuple[Any, ...] = ()
 
 
 class GCtx:
@@ -166,28 +165,62 @@ class GCtx:
                 self.comp_times.frombytes(times.astype(np.int64).tobytes())
 
     # -- the runtime Ctx protocol ------------------------------------------------------
+    # Each returns what the runtime code's ``yield from`` runs: an empty tuple
+    # when nothing has to wait (no SimPy event, no generator), else the events
+    # to wait on. A sync whose timeout would be the very next event takes the
+    # clock at once (``SimEnv.first_before``), so an uncontended lock, span-set
+    # operation or cost is plain code; results are those of waiting on the
+    # timeout (tests/test_sim.py compares with step mode, which waits on every one).
+
     def sync(self, force: bool = False) -> Any:
         """Advance the simulation clock to this goroutine's clock. Needed before
         anything another P can observe (a lock, the scheduler: ``force``); a
         lock-free cell is only observed by other Ps, so with one P it needs none."""
         env = self.sim.env
-        if self.vt > env.now and (force or self.sim.nprocs > 1 or self.sim.eager or
-                                  self.sim.T is not None and self.vt >= self.sim.T):
-            yield PTimeout(env, self.vt - env.now, self.p)
+        vt = self.vt
+        if vt > env._now and (force or self.sim.sync_always or
+                              self.sim.T is not None and vt >= self.sim.T):
+            if env.first_before(vt, self.p):
+                return (PTimeout(env, vt - env._now, self.p),)
+            # nothing is due before that timeout would be: take it at once
+            env._now = vt
+        return _NONE
 
     def lock(self, mu: Mutex, fn: str = "") -> Any:
-        yield from self.sync(True)
         chk = self.check
         if chk is not None:
             chk.acquire(self.gid, self.p, self.vt, mu.name, site_of(sys._getframe(1)))
+        w = self.sync(True)
         sim_mu = mu.sim
-        yield from sim_mu.acquire(self)
+        if w or not sim_mu.try_acquire(self):
+            return self._lock_wait(w, mu, fn)
+        sim_mu.owner_fn = fn
+        self.held.append(mu.kind)
+        self.locks_taken += 1
+        return _NONE
+
+    def _lock_wait(self, w: tuple[Any, ...], mu: Mutex, fn: str) -> Any:
+        yield from w
+        sim_mu = mu.sim
+        if not (w and sim_mu.try_acquire(self)):
+            yield from sim_mu.acquire(self)
         sim_mu.owner_fn = fn
         self.held.append(mu.kind)
         self.locks_taken += 1
 
     def unlock(self, mu: Mutex) -> Any:
-        yield from self.sync(True)
+        w = self.sync(True)
+        if w:
+            return self._unlock_after(w, mu)
+        mu.sim.release(self)
+        self.held.pop()
+        chk = self.check
+        if chk is not None:
+            chk.release(self.gid, mu.name)
+        return _NONE
+
+    def _unlock_after(self, w: tuple[Any, ...], mu: Mutex) -> Any:
+        yield from w
         mu.sim.release(self)
         self.held.pop()
         chk = self.check
@@ -200,12 +233,19 @@ class GCtx:
             cat = "hold:" + self.held[-1] if self.held else "slow_path"
             self.sim.account(self.p, cat, self.vt, self.vt + ns)
             self.vt += ns
-        return _nothing()
+        return _NONE
 
     def atomic(self, cell: AtomicCell, cost: str) -> Any:
-        yield from self.sync()
         chk = self.check
         if chk is not None and cell.kind == "spanset":  # it may take the set's spine lock
             chk.acquire(self.gid, self.p, self.vt, cell.name, site_of(sys._getframe(1)))
             chk.release(self.gid, cell.name)
+        w = self.sync()
+        if w:
+            return self._atomic_after(w, cell, cost)
+        cell.sim.op(self, cost)
+        return _NONE
+
+    def _atomic_after(self, w: tuple[Any, ...], cell: AtomicCell, cost: str) -> Any:
+        yield from w
         cell.sim.op(self, cost)

@@ -161,27 +161,39 @@ class RuntimeMutex:
         self.sites: dict[str, list[int]] = {}
 
     # -- acquire ----------------------------------------------------------------
+    def try_acquire(self, g: LockCaller) -> bool:
+        """Take the lock at once if it is free (the caller synced): True, with
+        the acquisition's cost spent; False: the caller waits in :meth:`acquire`."""
+        if self.owner is None and self.reserved_for is None and not (self.fifo and self.queue):
+            t0 = self.env.now
+            self._take(g.p, t0, t0)
+            self._acquired(g)
+            return True
+        return False
+
     def acquire(self, g: LockCaller) -> Any:
-        """Called with the simulation clock at the goroutine's clock (synced)."""
+        """Wait for the lock (after :meth:`try_acquire` found it taken; the
+        simulation clock at the goroutine's clock)."""
         env = self.env
         t0 = env.now
         p = g.p
-        if self.owner is None and self.reserved_for is None and not (self.fifo and self.queue):
-            self._take(p, t0, t0)
-        else:
-            self.contended += 1
-            w = _Waiter(p, p_event(env, p), t0)
-            self.waiting[w] = None
-            if self.fifo:
-                self.queue.append(w)
-            self._spin_or_sleep(w)
-            self.max_waiters = max(self.max_waiters, len(self.waiting))
-            tr = self.host.tracer
-            if tr is not None:
-                tr.lock_waiters(self.mu.name, t0, len(self.waiting))
-            yield w.ev
-            self.host.account(p, "wait:" + self.mu.kind, t0, env.now)
-            g.vt = env.now
+        self.contended += 1
+        w = _Waiter(p, p_event(env, p), t0)
+        self.waiting[w] = None
+        if self.fifo:
+            self.queue.append(w)
+        self._spin_or_sleep(w)
+        self.max_waiters = max(self.max_waiters, len(self.waiting))
+        tr = self.host.tracer
+        if tr is not None:
+            tr.lock_waiters(self.mu.name, t0, len(self.waiting))
+        yield w.ev
+        self.host.account(p, "wait:" + self.mu.kind, t0, env.now)
+        g.vt = env.now
+        self._acquired(g)
+
+    def _acquired(self, g: LockCaller) -> None:
+        p = g.p
         c = g.cost_ns("lock_uncontended_ns")
         if self.migrates and self.last_p != p:
             # the heap's data (page allocator summaries and bitmaps, span structs,
