@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.context import AtomicCell, Mutex, NoSimCtx, run_sync
+from gosim.runtime.malloc import SMALL
 from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
 from gosim.runtime.mgcpacer import GCController
 from gosim.runtime.mgcscavenge import (
@@ -438,10 +439,30 @@ def build_live_heap(sim: Simulation) -> None:
     if lh.bytes <= 0:
         return
     rt = sim.rt
-    _, spc, elemsize = rt.classify(lh.object_size, lh.pointer_free)
-    n = -(-lh.bytes // lh.object_size)
-    for _ in range(n):
-        rt.malloc(lh.object_size, lh.pointer_free, 0)
+    size, noscan = lh.object_size, lh.pointer_free
+    kind, spc, elemsize = rt.classify(size, noscan)
+    n = -(-lh.bytes // size)
+    if kind == SMALL:
+        # a span at a time: mallocgc's slow path refills P 0's cache (a fresh span
+        # from mcentral and the heap, and its first object), then the rest of the
+        # span goes out in one nextFreeFast run (mcache.take of k slots, counted
+        # once): the same state as n mallocgc calls, without a call per object
+        c = rt.ps[0].mcache
+        left = n
+        while left:
+            k = min(c.avail[spc], left)
+            if k:
+                c.take(spc, k)
+                rt.count_small(c, spc, elemsize, k, k * size)
+                left -= k
+            if left:
+                rt.malloc(size, noscan, 0)
+                left -= 1
+    else:
+        # tiny objects pack into 16-byte blocks one at a time (malloc.go
+        # mallocgcTiny); a large object is a span of its own
+        for _ in range(n):
+            rt.malloc(size, noscan, 0)
     for s in rt.mheap.spans.values():
         if s.spanclass == spc or (spc < 2 and s.size_class == 0):
             s.keep_bits = s.alloc_bits
