@@ -86,6 +86,8 @@ class MHeap:
         #: None for designs without them (a thread-caching malloc)
         self.gcbits: GCBitsArenas | None = (GCBitsArenas(self)
                                             if design.transfer_batch_objects == 0 else None)
+        #: (span class, pages) -> what initSpan derives from them (_span_geometry)
+        self._geometry: dict[tuple[int, int], tuple[int, int, int, bool, bool]] = {}
 
     # -- sysAlloc / grow (malloc.go sysAlloc, mheap.go grow) ------------------------
     def sys_alloc(self, nbytes: int) -> tuple[int, int]:
@@ -256,27 +258,31 @@ class MHeap:
             if not d.span_init_under_heap_lock:
                 yield from ctx.unlock(self.lock)
                 locked = False
+        geom = self._geometry.get((spanclass, npages))
+        if geom is None:
+            geom = self._geometry[spanclass, npages] = self._span_geometry(spanclass, npages)
+        elemsize, nelems, bits_bytes, metadata, header = geom
         if self.gcbits is not None:
             # initSpan's newAllocBits + newMarkBits (taken before the span is
             # published, so that a run ending here leaves no half-made span)
-            sc = spanclass >> 1
-            nelems = objects_per_span(d.span_layout, self.table.class_to_size(sc), npages,
-                                      bool(spanclass & 1)) if sc else 1
-            yield from self.gcbits.take(ctx, 2 * mark_bits_bytes(nelems))
-        fresh_bits = self.scav.bits(base, npages)
-        fresh = self.scav.remove(base, npages)
-        self._init_span(s, base, npages, spanclass, needzero=fresh < npages)
+            yield from self.gcbits.take(ctx, bits_bytes)
+        scav = self.scav
+        if scav.total:
+            fresh_bits = scav.bits(base, npages)
+            fresh = scav.remove(base, npages) if fresh_bits else 0
+        else:
+            fresh_bits = fresh = 0
+        self._init_span(s, base, npages, spanclass, elemsize, nelems, needzero=fresh < npages)
         st = self.stats
-        st.flow_span_allocs[ctx.p, spanclass] += 1
-        st.flow_span_alloc_pages[ctx.p, spanclass] += npages
+        key = ctx.p, spanclass
+        st.flow_span_allocs[key] += 1
+        st.flow_span_alloc_pages[key] += npages
         faults = 0
         if fresh_bits:
             s.fresh_os = _os_page_mask(fresh_bits, npages)
-            noscan = bool(spanclass & 1)
-            if writes_span_metadata(d.span_layout, s.elemsize, noscan):
+            if metadata:
                 faults = s.touch(s.base + npages * PAGE_SIZE - 1)  # the span's last bytes
-            s.header_touch = d.malloc_header and not noscan and \
-                s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER
+            s.header_touch = header
         s.sweepgen = self.sweepgen
         yield from ctx.spend("span_init_ns")
         if locked:
@@ -287,24 +293,34 @@ class MHeap:
             yield from page_faults(ctx, self.os_faults, faults)
         return s
 
-    def _init_span(self, s: MSpan, start: int, npages: int, spanclass: int,
-                   needzero: bool) -> None:
+    def _span_geometry(self, spanclass: int, npages: int) -> tuple[int, int, int, bool, bool]:
+        """What initSpan derives from a span's class and size: (elemsize,
+        nelems, bytes of alloc + mark bitmaps, whether it writes metadata at the
+        span's end, whether each object's malloc header is written)."""
+        d = self.design
+        sc = spanclass >> 1
+        noscan = bool(spanclass & 1)
+        if sc == 0:
+            elemsize, nelems = npages << PAGE_SHIFT, 1
+        else:
+            elemsize = self.table.class_to_size(sc)
+            nelems = objects_per_span(d.span_layout, elemsize, npages, noscan)
+        return (elemsize, nelems, 2 * mark_bits_bytes(nelems),
+                writes_span_metadata(d.span_layout, elemsize, noscan),
+                d.malloc_header and not noscan and elemsize > MIN_SIZE_FOR_MALLOC_HEADER)
+
+    def _init_span(self, s: MSpan, start: int, npages: int, spanclass: int, elemsize: int,
+                   nelems: int, needzero: bool) -> None:
         """mheap.go initSpan: geometry, state, the spans map."""
         s.init(start, npages)
         s.spanclass = spanclass
-        sc = spanclass >> 1
-        nbytes = npages << PAGE_SHIFT
-        if sc == 0:
-            s.elemsize = nbytes
-            s.nelems = 1
-        else:
-            s.elemsize = self.table.class_to_size(sc)
-            s.nelems = objects_per_span(self.design.span_layout, s.elemsize, npages,
-                                        bool(spanclass & 1))
+        s.elemsize = elemsize
+        s.nelems = nelems
         s.needzero = needzero
         self.spans[start] = s
+        span_of_page = self.span_of_page
         for pg in range(start, start + npages):
-            self.span_of_page[pg] = s
+            span_of_page[pg] = s
         self.pages_inuse += npages
 
     # -- freeSpan (mheap.go freeSpan -> freeSpanLocked) ----------------------------------

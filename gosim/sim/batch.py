@@ -35,18 +35,28 @@ if TYPE_CHECKING:
 BATCH_CAP = 8192
 
 
+#: :func:`run_fixed`'s answer when the cache holds nothing of the goroutine's
+#: class: the next allocation takes the slow path
+EMPTY = (0, -1)
+
+
 def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
-    """Constant size and pointer-ness: (allocations, end time), or None when
-    this path does not apply (not a small object, the cache is empty, or an
-    allocation could fault in a page: :func:`run_generic` does those)."""
+    """Constant size and pointer-ness: (allocations, end time); :data:`EMPTY`
+    when the cache has nothing of that class (the next allocation is the slow
+    path's, as :func:`run_generic` would find), or None when this path does
+    not apply (not a small object, or an allocation could fault in a page:
+    :func:`run_generic` does those)."""
     rt = sim.rt
     kind, spc, elemsize = rt.classify(g.sizes.const, g.noscan.const)  # type: ignore[arg-type]
     if kind != SMALL:
         return None
     c = rt.ps[g.p].mcache
-    n = min(c.avail[spc], BATCH_CAP, g.remaining if g.remaining >= 0 else BATCH_CAP)
+    n = c.avail[spc]
+    if n <= 0:
+        return EMPTY
+    n = min(n, BATCH_CAP, g.remaining if g.remaining >= 0 else BATCH_CAP)
     s = c.alloc[spc]
-    if n <= 0 or headers_fault(s) or (g.touch and s.fresh_os):  # type: ignore[union-attr]
+    if headers_fault(s) or (g.touch and s.fresh_os):  # type: ignore[union-attr]
         return None
     charges = fast_charges(s, kind, elemsize, False)
     f_const = g.price_const(charges)

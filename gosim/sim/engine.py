@@ -204,7 +204,11 @@ class Simulation:
             pending = None
             if self.batched:
                 r = batch.run_fixed(self, g) if g.fixed else None
-                if r is None:
+                if r is batch.EMPTY:
+                    # the cache has nothing of this class: straight to the slow path
+                    pending = (g.sizes.const, g.noscan.const)
+                    k = 0
+                elif r is None:
                     k, end, pending = batch.run_generic(self, g)
                 else:
                     k, end = r

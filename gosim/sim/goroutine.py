@@ -228,7 +228,14 @@ class GCtx:
             chk.release(self.gid, mu.name)
 
     def spend(self, cost: str, units: float = 1.0) -> Any:
-        ns = self.cost_ns(cost, units)
+        costs = self.sim.costs
+        c = costs.constants[cost]
+        if c is None:
+            c = self._stream(cost).next()
+        rec = costs.record
+        if rec is not None and units:
+            rec[cost] = rec.get(cost, 0.0) + units
+        ns = int(c * units + 0.5)
         if ns > 0:
             cat = "hold:" + self.held[-1] if self.held else "slow_path"
             self.sim.account(self.p, cat, self.vt, self.vt + ns)

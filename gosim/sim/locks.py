@@ -424,21 +424,27 @@ class SimAtomic:
         self.ops += 1
         if k:
             self.contended += 1
-        units = 1 + self.factor * k
+            units = 1 + self.factor * k
+            ns = int(base * units + 0.5)
+        else:
+            units = 1
+            ns = base
         self.costs.charge(cost, units)
-        ns = int(base * units + 0.5)
         self.extra.append(ns - base)
         self.durations.append(ns)
         if ns:
             end = now + ns
             heapq.heappush(ends, end)
-            self.max_inflight = max(self.max_inflight, len(ends))
-            lo, hi = max(now, self.busy_until), end
-            if self.host.T is not None:
-                hi = min(hi, self.host.T)
+            if k >= self.max_inflight:
+                self.max_inflight = k + 1
+            busy_until = self.busy_until
+            lo = now if now > busy_until else busy_until
+            T = self.host.T
+            hi = end if T is None or end < T else T
             if hi > lo:
                 self.busy_ns += hi - lo
-            self.busy_until = max(self.busy_until, end)
+            if end > busy_until:
+                self.busy_until = end
             self.host.account(g.p, self.category, now, end)
             tr = self.host.tracer
             if tr is not None:
