@@ -83,8 +83,16 @@ class GCBitsArenas:
         """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
         one is used up (under the lock: newArenaMayUnlock, whose sysAlloc of a
         fresh arena is paid there); writing the bitmap faults in the fresh
-        arena's pages as it reaches them."""
-        yield from ctx.sync()  # the arena's free index is an atomic every P bumps
+        arena's pages as it reaches them. The common case (no wait, room in a
+        recycled arena) is one atomic bump and runs without a generator."""
+        w = ctx.sync()  # the arena's free index is an atomic every P bumps
+        if w or self.fresh or self.used + nbytes > GC_BITS_CHUNK_BYTES:
+            return self._take(ctx, nbytes, w)
+        self.used += nbytes
+        return ()
+
+    def _take(self, ctx: Ctx, nbytes: int, w: Gen[None]) -> Gen[None]:
+        yield from w
         if self.used + nbytes > GC_BITS_CHUNK_BYTES:
             yield from ctx.lock(self.lock, "newMarkBits")
             self.new_arenas += 1
@@ -218,11 +226,29 @@ class Sweeper:
     def deduct_sweep_credit(self, ctx: Ctx, span_pages: int) -> Gen[None]:
         """mgcsweep.go deductSweepCredit: sweep until the pages swept keep up
         with the heap's growth since the sweep cycle began."""
-        yield from ctx.sync()  # heapLive and pagesSwept are atomics every P updates
+        w = ctx.sync()  # heapLive and pagesSwept are atomics every P updates
+        if w:
+            return self._deduct_after(ctx, span_pages, w)
+        target = self._sweep_target(span_pages)
+        if target is None:
+            return ()  # in credit: nothing to sweep, no generator
+        return self._sweep_to(ctx, target)
+
+    def _deduct_after(self, ctx: Ctx, span_pages: int, w: Gen[None]) -> Gen[None]:
+        yield from w
+        target = self._sweep_target(span_pages)
+        if target is not None:
+            yield from self._sweep_to(ctx, target)
+
+    def _sweep_target(self, span_pages: int) -> int | None:
+        """The pages swept this sweep cycle must reach (None: already reached)."""
         if self.pages_per_byte == 0.0:
-            return
+            return None
         live = self.rt.gc_heap_live() - self.heap_live_basis + span_pages * PAGE_SIZE
         target = int(self.pages_per_byte * live)
+        return target if self.pages_swept - self.pages_swept_basis < target else None
+
+    def _sweep_to(self, ctx: Ctx, target: int) -> Gen[None]:
         while self.pages_swept - self.pages_swept_basis < target:
             n = yield from self.sweepone(ctx)
             if n < 0:

@@ -179,13 +179,18 @@ class MSpan:
 
     def alloc_one(self) -> int:
         """Allocate the next free slot; return its address (caller checks free_count)."""
-        idx = self.next_free_index()
-        if idx >= self.nelems:
-            raise RuntimeError(f"span {self.sid} has no free objects")
-        self.alloc_bits |= 1 << idx
-        self.freeindex = idx + 1
-        self.alloc_count += 1
-        return self.base + idx * self.elemsize
+        # next_free_index, inlined: this runs for every object a cache hands out
+        fi = self.freeindex
+        nelems = self.nelems
+        if fi < nelems:
+            free = ~(self.alloc_bits >> fi)
+            idx = fi + ((free & -free).bit_length() - 1)
+            if idx < nelems:
+                self.alloc_bits |= 1 << idx
+                self.freeindex = idx + 1
+                self.alloc_count += 1
+                return (self.start_page << PAGE_SHIFT) + idx * self.elemsize
+        raise RuntimeError(f"span {self.sid} has no free objects")
 
     def alloc_many(self, n: int) -> int:
         """Allocate the next n free slots (n <= free_count); return the address of the last."""
