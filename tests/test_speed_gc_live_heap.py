@@ -44,8 +44,8 @@ def per_object_build(sim: Simulation) -> None:
 
 def snapshot(root: Any) -> Any:
     """Every value reachable from root (objects by their slots and attributes,
-    containers by their items) as plain data; an object seen before becomes a
-    reference to the path where it was first seen. ``sim`` attributes (the
+    containers by their items) as plain data; an object (not a tuple) seen
+    before becomes a reference to the path where it was first seen. ``sim`` attributes (the
     simulation's lock models, back references) are left out."""
     seen: dict[int, str] = {}
 
@@ -56,14 +56,16 @@ def snapshot(root: Any) -> Any:
             return ("ndarray", x.dtype.str, x.tolist())
         if isinstance(x, np.generic):
             return x.item()
+        if isinstance(x, tuple):  # a value: its identity means nothing
+            return ("tuple", [walk(v, f"{path}[{i}]") for i, v in enumerate(x)])
         if id(x) in seen:
             return ("ref", seen[id(x)])
         seen[id(x)] = path
         if isinstance(x, dict):
             return ("dict", [(walk(k, f"{path}.k"), walk(v, f"{path}[{k!r}]"))
                              for k, v in x.items()])
-        if isinstance(x, (list, tuple)):
-            return (type(x).__name__, [walk(v, f"{path}[{i}]") for i, v in enumerate(x)])
+        if isinstance(x, list):
+            return ("list", [walk(v, f"{path}[{i}]") for i, v in enumerate(x)])
         if isinstance(x, (set, frozenset)):
             return ("set", sorted(repr(walk(v, f"{path}{{}}")) for v in x))
         names: list[str] = []

@@ -431,6 +431,67 @@ class SimGC:
 
 
 
+def _build_small(sim: Simulation, size: int, noscan: bool, spc: int, elemsize: int,
+                 n: int) -> None:
+    """n small objects on P 0 of a fresh runtime, a span at a time: the state
+    that n mallocgc calls leave, without a call per object or per refill.
+
+    Each of those refills (mcache.go refill) uncaches the exhausted span onto
+    the full list (mcentral.go uncacheSpan; the locked design's refill leaves
+    it on the 'empty' list it joined in cacheSpan), takes a fresh span from
+    the heap (cacheSpan -> mcentral.grow -> mheap.alloc, the only part called
+    here per span: it owns the addresses, span structs and GC bitmaps) and
+    grows heapLive by the span's bytes. The objects of each span go out in
+    one nextFreeFast run (mcache.take of k slots); the counters move once."""
+    rt = sim.rt
+    central = rt.central[spc]
+    c = rt.ps[0].mcache
+    sweeper = rt.mheap.sweeper
+    if (c.alloc[spc] is not None or central.batch or central.partial or central.full
+            or (sweeper is not None and sweeper.active) or c.marking):
+        raise RuntimeError("the live heap is built on a fresh runtime")
+    ctx = NoSimCtx(0)
+    locked = central.locked
+    left = n
+    nspans = granted = heap_bytes = 0
+    prev = None
+    while left:
+        if prev is not None:  # uncacheSpan of the exhausted span
+            prev.in_cache = False
+            prev.freeindex = 0
+            if not locked:
+                central.to_full(prev)
+        s = run_sync(central.grow(ctx))
+        if locked:
+            central.to_full(s)  # the 'empty' list: owned by a cache
+        s.in_cache = True
+        nfree = s.nelems - s.alloc_count
+        c.alloc[spc] = s
+        c.avail[spc] = nfree
+        k = min(nfree, left)
+        c.take(spc, k)
+        left -= k
+        nspans += 1
+        granted += nfree
+        heap_bytes += s.npages * PAGE_SIZE
+        prev = s
+    st = rt.stats
+    key = 0, spc
+    st.refills[spc] += nspans
+    st.cache_span_calls += nspans
+    st.flow_cache_spans[key] += nspans
+    st.flow_cache_objects[key] += granted
+    if nspans > 1:
+        st.uncache_span_calls += nspans - 1
+        st.flow_uncache_spans[key] += nspans - 1
+    rt.count_small(c, spc, elemsize, n, n * size)
+    gc = sim.gc
+    if gc is not None:
+        # mcache.go refill: heapLive grows by each fresh span's bytes
+        gc.ctl.heap_live += heap_bytes
+        if gc.phase == GC_OFF and gc.ctl.heap_live >= gc.trigger and not gc.busy:
+            gc.start_pending = True
+
 
 def build_live_heap(sim: Simulation) -> None:
     """The workload's live heap (a ballast), allocated on P 0 before time 0
@@ -443,21 +504,7 @@ def build_live_heap(sim: Simulation) -> None:
     kind, spc, elemsize = rt.classify(size, noscan)
     n = -(-lh.bytes // size)
     if kind == SMALL:
-        # a span at a time: mallocgc's slow path refills P 0's cache (a fresh span
-        # from mcentral and the heap, and its first object), then the rest of the
-        # span goes out in one nextFreeFast run (mcache.take of k slots, counted
-        # once): the same state as n mallocgc calls, without a call per object
-        c = rt.ps[0].mcache
-        left = n
-        while left:
-            k = min(c.avail[spc], left)
-            if k:
-                c.take(spc, k)
-                rt.count_small(c, spc, elemsize, k, k * size)
-                left -= k
-            if left:
-                rt.malloc(size, noscan, 0)
-                left -= 1
+        _build_small(sim, size, noscan, spc, elemsize, n)
     else:
         # tiny objects pack into 16-byte blocks one at a time (malloc.go
         # mallocgcTiny); a large object is a span of its own
