@@ -83,12 +83,14 @@ class GCBitsArenas:
         """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
         one is used up (under the lock: newArenaMayUnlock, whose sysAlloc of a
         fresh arena is paid there); writing the bitmap faults in the fresh
-        arena's pages as it reaches them. The common case (no wait, room in a
-        recycled arena) is one atomic bump and runs without a generator."""
+        arena's pages as it reaches them. The common case (no wait, room in the
+        arena, no page to fault in) is one atomic bump and runs without a
+        generator."""
         w = ctx.sync()  # the arena's free index is an atomic every P bumps
-        if w or self.fresh or self.used + nbytes > GC_BITS_CHUNK_BYTES:
+        used = self.used + nbytes
+        if w or used > GC_BITS_CHUNK_BYTES or (self.fresh and (used - 1) >> 12 >= self.pages_touched):
             return self._take(ctx, nbytes, w)
-        self.used += nbytes
+        self.used = used
         return ()
 
     def _take(self, ctx: Ctx, nbytes: int, w: Gen[None]) -> Gen[None]:

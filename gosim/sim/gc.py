@@ -116,8 +116,18 @@ class SimGC:
         """mcache refill / large allocation: heapLive grows by nbytes (the new
         span's free bytes), one atomic add on a global word that every P's
         refills share (mgcpacer.go gcControllerState.update); the trigger and
-        the assist debt follow."""
-        yield from ctx.atomic(self.heap_live_cell, "heaplive_atomic_ns")
+        the assist debt follow. Runs without a generator unless the atomic waits."""
+        w = ctx.atomic(self.heap_live_cell, "heaplive_atomic_ns")
+        if w:
+            return self._refilled_after(w, ctx, nbytes)
+        self._heap_live_add(ctx, nbytes)
+        return ()
+
+    def _refilled_after(self, w: Any, ctx: Any, nbytes: int) -> Any:
+        yield from w
+        self._heap_live_add(ctx, nbytes)
+
+    def _heap_live_add(self, ctx: Any, nbytes: int) -> None:
         ctl = self.ctl
         ctl.heap_live += nbytes
         if self.phase == GC_OFF:
@@ -487,10 +497,7 @@ def _build_small(sim: Simulation, size: int, noscan: bool, spc: int, elemsize: i
     rt.count_small(c, spc, elemsize, n, n * size)
     gc = sim.gc
     if gc is not None:
-        # mcache.go refill: heapLive grows by each fresh span's bytes
-        gc.ctl.heap_live += heap_bytes
-        if gc.phase == GC_OFF and gc.ctl.heap_live >= gc.trigger and not gc.busy:
-            gc.start_pending = True
+        gc._heap_live_add(ctx, heap_bytes)  # refill: heapLive grows by each fresh span
 
 
 def build_live_heap(sim: Simulation) -> None:
