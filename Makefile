@@ -32,7 +32,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check gosim tests benchmarks scripts
 
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_batching.py
+	$(BIN)/python benchmarks/bench.py
 
 ## figures: rerun what README's figures come from and rewrite their marked blocks
 figures: $(VENV)/.installed

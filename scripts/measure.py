@@ -4,8 +4,12 @@
     .venv/bin/python scripts/measure.py make  [--note TEXT]
     .venv/bin/python scripts/measure.py groundtruth [--note TEXT]
 
-``bench`` runs benchmarks/bench_batching.py (simulated allocations per
-wall-clock second, batched vs step). ``make`` clones the repository's HEAD
+``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
+allocations per wall-clock second as a ratio to a raw SimPy event loop,
+batched and step mode, peak memory) and times the two whole sweeps of the
+speed targets, ``gosim run`` of configs/quickstart.yaml and
+configs/scaling.yaml (default jobs: every CPU; plots on), each into an empty
+results directory. ``make`` clones the repository's HEAD
 into a temporary directory and times the README's two commands there as a new
 user would meet them: ``make run`` (venv, install, quickstart), ``make test``
 with an empty gosim cache (Go toolchain install and cold Go build cache), and
@@ -37,7 +41,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "benchmarks" / "measured.json"
-BENCH = ROOT / "benchmarks" / "bench_batching.py"
+BENCH = ROOT / "benchmarks" / "bench.py"
+#: the sweeps of issue 12's speed targets: config, target seconds of `gosim run`
+SWEEPS = (("configs/quickstart.yaml", 30), ("configs/scaling.yaml", 60))
 
 
 def cpu_model() -> str:
@@ -80,10 +86,18 @@ def provenance(command: str, note: str, load_before: tuple[float, float, float],
 def measure_bench(note: str) -> dict[str, Any]:
     started, load = now(), os.getloadavg()
     revision = git_revision(ROOT)
-    with tempfile.TemporaryDirectory(prefix="gosim-bench-") as tmp:
-        out = Path(tmp) / "bench.json"
-        subprocess.run([sys.executable, str(BENCH), "--json", str(out)], cwd=ROOT, check=True)
-        data = json.loads(out.read_text())
+    p = subprocess.run([sys.executable, str(BENCH), "--json"], cwd=ROOT, check=True,
+                       capture_output=True, text=True)
+    data: dict[str, Any] = {"cases": json.loads(p.stdout), "sweeps": []}
+    gosim = ROOT / ".venv" / "bin" / "gosim"
+    for config, target in SWEEPS:
+        with tempfile.TemporaryDirectory(prefix="gosim-sweep-") as tmp:
+            t = time.monotonic()
+            r = subprocess.run([str(gosim), "run", config, "-o", tmp, "-q"], cwd=ROOT)
+            seconds = round(time.monotonic() - t, 1)
+            manifest = json.loads(next(Path(tmp).glob("*/manifest.json")).read_text())
+        data["sweeps"].append({"config": config, "seconds": seconds, "target_s": target,
+                               "exit_status": r.returncode, "runs": len(manifest["runs"])})
     data["provenance"] = provenance("python scripts/measure.py bench", note, load, revision,
                                     started)
     return data

@@ -97,8 +97,10 @@ def _run(mutex: str, policy: str, spin: int, wake: int,
         env.process(proc(p, script)).pk = p  # type: ignore[attr-defined]
     if T is None:
         env.run()
+        mu.expire_all(None)
     else:
         env.run(until=T)
+        mu.expire_all(T)
         mu.close(T)
     # lock_uncontended_ns is charged once per acquisition (its value is 0 here),
     # and, on mheap.lock only, heap_lock_migrate_ns once per acquisition by another

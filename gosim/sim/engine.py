@@ -252,9 +252,13 @@ class Simulation:
         if self.T is not None:
             env.run(until=self.T)
             end = self.T
+            for mu in self.mutexes:
+                mu.expire_all(end)
         else:
             env.run()
-            end = int(env.now)
+            # spin windows still open are the queue's last events: the clock ends
+            # at the last of them, as if each had been a SimPy timeout
+            end = max([int(env.now)] + [mu.expire_all(None) for mu in self.mutexes])
         for mu in self.mutexes:
             mu.close(end)
         if self.tracer is not None:

@@ -10,7 +10,7 @@ instant does so in the same order in both modes.
 
 from __future__ import annotations
 
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
@@ -20,7 +20,7 @@ from simpy.events import Event, Timeout
 #: keeps priority classes apart while embedding the P index
 _PK_SPAN = 1 << 16
 #: a NORMAL-priority event's key for P 0
-_NORMAL_KEY = NORMAL * _PK_SPAN
+NORMAL_KEY = _NORMAL_KEY = NORMAL * _PK_SPAN
 
 
 class SimEnv(simpy.Environment):
@@ -29,14 +29,39 @@ class SimEnv(simpy.Environment):
         #: an event with several callbacks is being processed: one that has not
         #: run yet must see the clock of this event (``first_before``)
         self.shared = False
+        #: the queue key and insertion id of the event being processed (or of the
+        #: timeout a shortcut sync stands for): where "now" sits among events of
+        #: the same time, for work done lazily in event order (``RuntimeMutex``'s
+        #: spin windows)
+        self.pos_key = 0
+        self.pos_eid = 0
+        #: events processed so far (a shortcut sync counts as one): an event
+        #: scheduled during the current one is processed after it, whatever its key
+        self.nstep = 0
+
+    def at_pos(self, t: int, key: int, eid: int) -> bool:
+        """Whether an event keyed (t, key, eid) would have been processed before
+        the current position."""
+        now = self._now
+        return t < now or (t == now and (key < self.pos_key or
+                                          (key == self.pos_key and eid < self.pos_eid)))
+
+    def take_clock(self, t: int, pk: int) -> None:
+        """Stand for a timeout to ``t`` resuming P ``pk`` that would be the very
+        next event (``first_before`` said so): the clock and position it would set."""
+        self._now = t
+        self.pos_key = _NORMAL_KEY + pk
+        self.pos_eid = next(self._eid)
+        self.nstep += 1
 
     def step(self) -> None:
         """simpy's ``Environment.step``, noting when the event has several
         callbacks (several processes waiting on it)."""
         try:
-            self._now, _, _, event = heappop(self._queue)
+            self._now, self.pos_key, self.pos_eid, event = heappop(self._queue)
         except IndexError:
             raise EmptySchedule from None
+        self.nstep += 1
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         shared = self.shared = len(callbacks) > 1  # type: ignore[arg-type]
         try:
@@ -77,11 +102,19 @@ class SimEnv(simpy.Environment):
 
 
 class PTimeout(Timeout):
-    """A timeout that resumes P ``pk``."""
+    """A timeout that resumes P ``pk`` (scheduled here directly, with the key
+    ``SimEnv.schedule`` would give it)."""
 
     def __init__(self, env: SimEnv, delay: int, pk: int) -> None:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
         self.pk = pk
-        super().__init__(env, delay)
+        self.env = env
+        self.callbacks = []
+        self._value = None
+        self._delay = delay
+        self._ok = True
+        heappush(env._queue, (env._now + delay, _NORMAL_KEY + pk, next(env._eid), self))
 
 
 def p_event(env: SimEnv, pk: int) -> Event:

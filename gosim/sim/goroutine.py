@@ -183,7 +183,7 @@ class GCtx:
             if env.first_before(vt, self.p):
                 return (PTimeout(env, vt - env._now, self.p),)
             # nothing is due before that timeout would be: take it at once
-            env._now = vt
+            env.take_clock(vt, self.p)
         return _NONE
 
     def lock(self, mu: Mutex, fn: str = "") -> Any:

@@ -50,7 +50,7 @@ import numpy as np
 
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.sim.costmodel import CostModel
-from gosim.sim.env import PTimeout, SimEnv, p_event
+from gosim.sim.env import NORMAL_KEY, PTimeout, SimEnv, p_event
 
 #: lock_spinbit.go mutexTailWakePeriod
 TAIL_WAKE_PERIOD = 16
@@ -141,6 +141,8 @@ class RuntimeMutex:
         #: every M waiting now (spinning, asleep or being woken), in arrival order
         self.waiting: dict[_Waiter, None] = {}
         self.waking = 0
+        #: pending ends of spin windows: (time, key, insertion id, event count, waiter, spin generation)
+        self.expiries: list[tuple[int, int, int, int, _Waiter, int]] = []
         self.acquisitions = 0
         self.contended = 0
         self.waits = array("q")
@@ -164,6 +166,8 @@ class RuntimeMutex:
     def try_acquire(self, g: LockCaller) -> bool:
         """Take the lock at once if it is free (the caller synced): True, with
         the acquisition's cost spent; False: the caller waits in :meth:`acquire`."""
+        if self.expiries:
+            self._expire()
         if self.owner is None and self.reserved_for is None and not (self.fifo and self.queue):
             t0 = self.env.now
             self._take(g.p, t0, t0)
@@ -174,6 +178,8 @@ class RuntimeMutex:
     def acquire(self, g: LockCaller) -> Any:
         """Wait for the lock (after :meth:`try_acquire` found it taken; the
         simulation clock at the goroutine's clock)."""
+        if self.expiries:
+            self._expire()
         env = self.env
         t0 = env.now
         p = g.p
@@ -229,10 +235,47 @@ class RuntimeMutex:
         self.max_spinning = max(self.max_spinning, len(self.spinning))
         w.state = "spin"
         w.spin_gen += 1
-        w.spin_t0 = self.env.now
-        gen = w.spin_gen
-        t = PTimeout(self.env, self.spin_ns, w.p)
-        t.callbacks.append(lambda _ev, w=w, gen=gen: self._spin_expired(w, gen))
+        env = self.env
+        w.spin_t0 = env.now
+        # the end of the spin window: kept here, not as a SimPy timeout, and
+        # applied in event order before the lock is next looked at (_expire);
+        # keyed and numbered as the timeout resuming P w.p would be
+        heapq.heappush(self.expiries, (env.now + self.spin_ns, NORMAL_KEY + w.p, next(env._eid),
+                                       env.nstep, w, w.spin_gen))
+
+    def _expire(self) -> None:
+        """Apply the spin windows that end before the current event (in SimPy's
+        order: time, key, insertion; not those scheduled during the current event,
+        which SimPy would process after it)."""
+        ex = self.expiries
+        env = self.env
+        skipped = None
+        while ex:
+            t, key, eid, nstep, w, gen = ex[0]
+            if not env.at_pos(t, key, eid):
+                break
+            heapq.heappop(ex)
+            if nstep >= env.nstep:  # scheduled during this event: it comes later
+                skipped = skipped or []
+                skipped.append((t, key, eid, nstep, w, gen))
+                continue
+            self._spin_expired(w, gen)
+        if skipped:
+            for item in skipped:
+                heapq.heappush(ex, item)
+
+    def expire_all(self, before: int | None) -> int:
+        """The end of the run: apply the spin windows ending before ``before``
+        (every one when None: an untimed run processes its whole queue). Returns
+        the latest end applied (0 if none): an untimed run's clock would have
+        reached it."""
+        ex = self.expiries
+        last = 0
+        while ex and (before is None or ex[0][0] < before):
+            t, _key, _eid, _nstep, w, gen = heapq.heappop(ex)
+            self._spin_expired(w, gen)
+            last = t
+        return last
 
     def _sleep(self, w: _Waiter) -> None:
         w.state = "sleep"
@@ -275,6 +318,8 @@ class RuntimeMutex:
 
     # -- release ----------------------------------------------------------------
     def release(self, g: LockCaller) -> None:
+        if self.expiries:
+            self._expire()
         now = self.env.now
         self.holds.append(now - self.hold_start)
         tr = self.host.tracer
@@ -315,6 +360,8 @@ class RuntimeMutex:
             self._wake(wake, self._woken)
 
     def _woken(self, w: _Waiter) -> None:
+        if self.expiries:
+            self._expire()
         self.waking -= 1
         self.costs.charge("lock_wakeup_ns", 1.0)
         if self.owner is None:
@@ -326,6 +373,8 @@ class RuntimeMutex:
             self._spin_or_sleep(w)
 
     def _fifo_woken(self, w: _Waiter) -> None:
+        if self.expiries:
+            self._expire()
         self.waking -= 1
         self.costs.charge("lock_wakeup_ns", 1.0)
         self.reserved_for = None
