@@ -191,23 +191,22 @@ class Sweeper:
         self.spans_swept += 1
         self.pages_swept += s.npages
         yield from ctx.spend("sweep_span_ns")
+        sc = s.spanclass >> 1
         if nfreed:
             s.needzero = True
-            sc = s.size_class
             st.frees += nfreed
             st.heap_alloc_bytes -= nfreed * s.elemsize
             st.by_size_frees[sc] += nfreed
             yield from ctx.spend("sweep_per_object_ns", nfreed)
-        if s.size_class:
+        if sc:
             yield from self.heap.gcbits.take(ctx, mark_bits_bytes(s.nelems))
         if preserve:
             return False
-        central = rt.central[s.spanclass]
         if s.alloc_count == 0:
             self.spans_freed += 1
             yield from self.heap.free_span(ctx, rt.ps[ctx.p], s)
             return True
-        central.push_swept(s)
+        rt.central[s.spanclass].push_swept(s)
         return False
 
     def sweepone(self, ctx: Ctx) -> Gen[int]:
