@@ -440,9 +440,7 @@ class SimGC:
         }
 
 
-
-def _build_small(sim: Simulation, size: int, noscan: bool, spc: int, elemsize: int,
-                 n: int) -> None:
+def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) -> None:
     """n small objects on P 0 of a fresh runtime, a span at a time: the state
     that n mallocgc calls leave, without a call per object or per refill.
 
@@ -511,7 +509,7 @@ def build_live_heap(sim: Simulation) -> None:
     kind, spc, elemsize = rt.classify(size, noscan)
     n = -(-lh.bytes // size)
     if kind == SMALL:
-        _build_small(sim, size, noscan, spc, elemsize, n)
+        _build_small(sim, size, spc, elemsize, n)
     else:
         # tiny objects pack into 16-byte blocks one at a time (malloc.go
         # mallocgcTiny); a large object is a span of its own
