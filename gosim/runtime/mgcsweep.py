@@ -54,10 +54,6 @@ def mark_bits_bytes(nelems: int) -> int:
     return ((nelems + 63) // 64) * 8
 
 
-def popcount(x: int) -> int:
-    return x.bit_count()
-
-
 class GCBitsArenas:
     """mheap.go gcBitsArenas: where mark and allocation bitmaps come from."""
 
@@ -147,7 +143,6 @@ class Sweeper:
         #: statistics
         self.spans_swept = 0
         self.spans_freed = 0
-        self.proportional_spans = 0
 
     # -- the cycle ---------------------------------------------------------------------
     def start_cycle(self, heap_live: int, trigger: int, mark_start_ns: int) -> None:
@@ -255,7 +250,6 @@ class Sweeper:
             if n < 0:
                 self.pages_per_byte = 0.0
                 return
-            self.proportional_spans += 1
 
     def finish(self, ctx: Ctx) -> Gen[int]:
         """finishsweep_m / gcStart's sweep loop: sweep every span left; the count."""
