@@ -55,7 +55,11 @@ def mark_spans(rt: Runtime, mark_start_ns: int) -> tuple[int, int]:
     marked, of which pointerful)."""
     marked = scan = 0
     for s in rt.mheap.spans.values():
-        live = (reachable_bits(s, mark_start_ns) | s.mark_bits) & s.alloc_bits
+        # reachable_bits | mark_bits, inlined: this visits every span of the heap
+        r = s.keep_bits | s.ring_bits | s.mark_bits
+        if s.death is not None:
+            r |= time_alive_bits(s, mark_start_ns)
+        live = r & s.alloc_bits
         s.live_bits = live
         if live:
             b = live.bit_count() * s.elemsize
