@@ -107,7 +107,18 @@ class GCtx:
 
     def price(self, charges: Charges) -> int:
         """Draw and charge what ``charges`` cost, as ns (each term rounded)."""
-        return sum(self.cost_ns(name, units) for name, units in charges)
+        costs = self.sim.costs
+        consts = costs.constants
+        rec = costs.record
+        total = 0
+        for name, units in charges:
+            c = consts[name]
+            if c is None:
+                c = self._stream(name).next()
+            if rec is not None and units:
+                rec[name] = rec.get(name, 0.0) + units
+            total += int(c * units + 0.5)
+        return total
 
     def price_const(self, charges: Charges) -> int | None:
         """What ``charges`` cost when every term is a constant (None otherwise);

@@ -249,6 +249,8 @@ class RuntimeMutex:
         which SimPy would process after it)."""
         ex = self.expiries
         env = self.env
+        if ex[0][0] > env._now:  # the earliest window is still open
+            return
         skipped = None
         while ex:
             t, key, eid, nstep, w, gen = ex[0]
