@@ -133,3 +133,30 @@ def test_timeseries_follows_the_cycles() -> None:
             rises += 1
     assert drops >= 3 and rises >= 10
     assert max(row["heap_sys_bytes"] for row in rows) <= 8 << 20
+
+
+def _ballast_run(linked: bool, procs: int = 8) -> dict[str, Any]:
+    return simulate(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": procs, "seed": 4,
+        "workload": {"live_heap": {"bytes": 32 << 20, "object_size": 1024, "linked": linked},
+                     "groups": [{"count": procs, "size": 1024, "allocations": 16_000}]},
+    })).metrics
+
+
+def test_a_linked_ballast_is_marked_by_one_marker_at_a_time() -> None:
+    """The ground truth's ballast is a linked list: marking it chases one
+    pointer after another, so however many workers and assists there are,
+    each cycle's mark phase lasts at least the list's scan work done by one
+    marker; 32 MiB reachable from a slice instead divides among the 8 Ps'
+    markers. Allocating goroutines whose assists find no work park, so the
+    list also costs throughput."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    per_byte = COST_PARAMETERS["gc_mark_per_byte_ns"].default
+    chain_ns = (32 << 20) * per_byte  # 1 KiB objects fill their class exactly
+    linked, wide = _ballast_run(True), _ballast_run(False)
+    for m in (linked, wide):
+        assert m["num_gc"] >= 3
+    assert linked["gc_mark_phase_ns"] / linked["num_gc"] >= chain_ns
+    assert wide["gc_mark_phase_ns"] / wide["num_gc"] < 0.6 * chain_ns
+    assert linked["allocs_per_sim_second"] < wide["allocs_per_sim_second"]

@@ -330,6 +330,13 @@ def test_live_heap_spec_and_refusals(tmp_path: Path) -> None:
     small = scenario(48, 10, LIVE, pointer_free=True, object_size=512)
     with pytest.raises(UnsupportedWorkloadError, match=r"object_size.*1024.*got 512"):
         build(small, gc=True)
+    # the Go program's pointerful live heap is one linked list
+    unlinked = Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": 1,
+        "workload": {"live_heap": {"bytes": LIVE, "linked": False},
+                     "groups": [{"size": 48, "allocations": 10, "lifetime": "drop"}]}})
+    with pytest.raises(UnsupportedWorkloadError, match=r"live_heap\.linked.*expected true"):
+        build(unlinked, gc=True)
     # pointer-free 1 KiB objects are fine
     assert to_spec(build(scenario(48, 10, LIVE, pointer_free=True, grown=False), gc=True),
                    tmp_path)["live_heap"] == {"bytes": LIVE, "object_size": 1024,

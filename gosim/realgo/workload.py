@@ -197,6 +197,10 @@ def _check_live_heap(scenario: Scenario, gc: bool) -> None:
             "workload.live_heap.bytes: the Go program builds a live heap only with the GC on "
             "(gosim realgo --gc); with it off the structural comparison starts from an empty "
             "heap: expected 0")
+    if not lh.pointer_free and not lh.linked:
+        raise UnsupportedWorkloadError(
+            "workload.live_heap.linked: the Go program builds a pointerful live heap as one "
+            "linked list (goprog/liveheap.go): expected true")
     if lh.pointer_free and lh.object_size < MIN_POINTER_FREE_LIVE_OBJECT:
         raise UnsupportedWorkloadError(
             f"workload.live_heap.object_size: a pointer-free live heap needs objects of at "

@@ -89,6 +89,16 @@ class SimGC:
         self.mark_start = 0
         self.work_left = 0.0
         self.work_total = 0.0
+        #: the part of work_left that is the live heap's linked list, and until when
+        #: the marker now following it holds it (one marker at a time: a pointer chase)
+        self.chain_left = 0.0
+        self.chain_until = 0
+        lh = sim.scenario.workload.live_heap
+        if lh.bytes > 0 and lh.linked and not lh.pointer_free:
+            _, _, elemsize = rt.classify(lh.object_size, False)
+            self.chain_bytes = -(-lh.bytes // lh.object_size) * elemsize
+        else:
+            self.chain_bytes = 0
         self.bg_credit = 0.0
         self.assist_ns_per_byte = 0.0
         self.dedicated_ps: frozenset[int] = frozenset()
@@ -101,6 +111,8 @@ class SimGC:
         #: the background scavenger: when it next runs (None: no scavenger)
         self.scav_next: int | None = 0 if sim.design.scavenger == "background" else None
         self.pauses: list[int] = []
+        #: time from the start of marking to mark termination, summed over the cycles
+        self.mark_phase_ns = 0
         self.heap_goal_series: list[tuple[int, int]] = []
 
     def attention(self, vt: int) -> bool:
@@ -280,9 +292,12 @@ class SimGC:
             pp.mcache.marking = True
         self.ctl.start_cycle(self.nprocs)
         scan = heap_scan_bytes(self.rt, g.vt)
+        per_byte = costs.const_float("gc_mark_per_byte_ns")
         work = (costs.const("gc_mark_root_ns") + costs.const("gc_mark_root_per_p_ns") * self.nprocs
-                + costs.const_float("gc_mark_per_byte_ns") * scan)
+                + per_byte * scan)
         self.work_left = self.work_total = float(work)
+        self.chain_left = per_byte * min(self.chain_bytes, scan)
+        self.chain_until = g.vt
         self.scan_expected = scan
         self.bg_credit = 0.0
         distance = max(self.goal - self.ctl.heap_live, 64 << 10)
@@ -300,7 +315,15 @@ class SimGC:
         """Mark work on g's P for up to ``budget`` ns, in quanta; what was done."""
         done = 0
         while self.work_left > 0 and budget > 0 and not self.stw_pending:
-            q = int(min(WORKER_QUANTUM_NS, self.work_left, budget)) or 1
+            free = self.work_left - self.chain_left
+            if free > 0:  # roots and objects any marker can take (gcDrain's work queues)
+                q = int(min(WORKER_QUANTUM_NS, free, budget)) or 1
+            elif g.vt >= self.chain_until:  # the list's next node: this marker follows it
+                q = int(min(WORKER_QUANTUM_NS, self.chain_left, budget)) or 1
+                self.chain_left = max(self.chain_left - q, 0.0)
+                self.chain_until = g.vt + q
+            else:  # only the list is left, and another marker is following it
+                break
             self.work_left -= q
             budget -= q
             done += q
@@ -383,6 +406,7 @@ class SimGC:
         if gcbits is not None:
             gcbits.next_epoch()
         self.num_gc += 1
+        self.mark_phase_ns += g.vt - self.mark_start
         self.heap_goal_series.append((g.vt, self.goal))
         parked, self.parked = self.parked, []
         for pg, ev in parked:
@@ -431,6 +455,7 @@ class SimGC:
             "gc_cpu_idle_ns": self.cpu["idle"],
             "gc_cpu_pause_ns": self.cpu["pause"],
             "gc_pause_total_ns": int(sum(self.pauses)),
+            "gc_mark_phase_ns": self.mark_phase_ns,
             "gc_pause_max_ns": int(max(self.pauses, default=0)),
             "scavenge_cpu_ns": self.cpu["scavenge"],
             "scavenged_bytes": self.rt.stats.scavenged_pages * 8192,

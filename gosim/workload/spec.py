@@ -220,6 +220,11 @@ class LiveHeap(BaseModel):
                              description="size of each live object, bytes (a small object)")
     pointer_free: bool = Field(default=False,
                                description="the objects hold no pointers (not scanned)")
+    linked: bool = Field(
+        default=True, description="the objects form one linked list (each points to the next), "
+        "so marking it is a pointer chase: one marker at a time makes progress on it, however "
+        "many workers and assists there are; false: each object is reachable on its own (e.g. "
+        "from one slice) and marking it divides among every marker")
     grown: bool = Field(
         default=True, description="start with the heap a program running with this live heap "
         "has: mapped and touched up to the heap goal (the live heap x (1 + GOGC/100)), so the "
