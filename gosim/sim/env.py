@@ -20,7 +20,7 @@ from simpy.events import Event, Timeout
 #: keeps priority classes apart while embedding the P index
 _PK_SPAN = 1 << 16
 #: a NORMAL-priority event's key for P 0
-NORMAL_KEY = _NORMAL_KEY = NORMAL * _PK_SPAN
+NORMAL_KEY = NORMAL * _PK_SPAN
 
 
 class SimEnv(simpy.Environment):
@@ -50,7 +50,7 @@ class SimEnv(simpy.Environment):
         """Stand for a timeout to ``t`` resuming P ``pk`` that would be the very
         next event (``first_before`` said so): the clock and position it would set."""
         self._now = t
-        self.pos_key = _NORMAL_KEY + pk
+        self.pos_key = NORMAL_KEY + pk
         self.pos_eid = next(self._eid)
         self.nstep += 1
 
@@ -98,7 +98,7 @@ class SimEnv(simpy.Environment):
         if not q:
             return False
         h = q[0]
-        return h[0] < t or (h[0] == t and h[1] <= _NORMAL_KEY + pk)
+        return h[0] < t or (h[0] == t and h[1] <= NORMAL_KEY + pk)
 
 
 class PTimeout(Timeout):
@@ -114,7 +114,7 @@ class PTimeout(Timeout):
         self._value = None
         self._delay = delay
         self._ok = True
-        heappush(env._queue, (env._now + delay, _NORMAL_KEY + pk, next(env._eid), self))
+        heappush(env._queue, (env._now + delay, NORMAL_KEY + pk, next(env._eid), self))
 
 
 def p_event(env: SimEnv, pk: int) -> Event:
