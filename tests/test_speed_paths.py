@@ -19,7 +19,8 @@ import pytest
 
 from gosim.scenario import Scenario
 from gosim.sim import simulate
-from gosim.sim.env import SimEnv
+from gosim.sim.env import PTimeout, SimEnv
+from gosim.sim.locks import RuntimeMutex
 
 W = {"dist": "exponential", "mean": 50}
 
@@ -92,3 +93,44 @@ def test_shortcut_is_taken_and_saves_events() -> None:
     sim.run()
     # step mode syncs after every fast path and every work period: >= 2 per allocation
     assert steps["n"] < 4000 // 4
+
+
+def _spin_with_timeouts(self: RuntimeMutex, w: Any) -> None:
+    """The spin window as a SimPy timeout (what the lazy windows replaced): the
+    reference the lock's own bookkeeping must match."""
+    if self.spinbit and not w.at_tail and any(not s.at_tail for s in self.spinning):
+        self._sleep(w)
+        return
+    self.spinning.append(w)
+    self.max_spinning = max(self.max_spinning, len(self.spinning))
+    w.state = "spin"
+    w.spin_gen += 1
+    w.spin_t0 = self.env.now
+    gen = w.spin_gen
+    t = PTimeout(self.env, self.spin_ns, w.p)
+    t.callbacks.append(lambda _ev, w=w, gen=gen: self._spin_expired(w, gen))
+
+
+LOCK_CASES = {
+    "global-lock futex 8 P timed": _sc("global-lock", 8, 48, None, duration_ns=300_000),
+    "go1.12 futex mixed 6 P": _sc("go1.12", 6, MIXED, 1500),
+    "go1.27 spinbit 1 KiB 8 P GC": _sc("go1.27", 8, 1024, 2500, live=4 << 20),
+    "go1.14 futex 1 KiB 5 P step": _sc("go1.14", 5, 1024, 1500, mode="step"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOCK_CASES))
+@pytest.mark.parametrize("policy,spin", [("barging", None), ("fifo", None), ("barging", 0)])
+def test_lazy_spin_windows_match_spin_timeouts(name: str, policy: str, spin: int | None,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spin window ends without a SimPy event, applied in SimPy's order when
+    the lock is next looked at; with a timeout per window instead, every
+    result is the same, byte for byte (barging and FIFO hand-off, a zero spin
+    window, timed and untimed runs, both mutex implementations)."""
+    sc = LOCK_CASES[name].model_copy(update={"lock_policy": policy})
+    if spin is not None:
+        sc = Scenario.model_validate({**sc.model_dump(), "costs": {"lock_spin_ns": spin}})
+    lazy = _dump(sc)
+    monkeypatch.setattr(RuntimeMutex, "_spin_or_sleep", _spin_with_timeouts)
+    timeouts = _dump(sc)
+    assert lazy == timeouts
