@@ -132,14 +132,16 @@ class SimGC:
         w = ctx.atomic(self.heap_live_cell, "heaplive_atomic_ns")
         if w:
             return self._refilled_after(w, ctx, nbytes)
-        self._heap_live_add(ctx, nbytes)
+        self.heap_live_add(ctx, nbytes)
         return ()
 
     def _refilled_after(self, w: Any, ctx: Any, nbytes: int) -> Any:
         yield from w
-        self._heap_live_add(ctx, nbytes)
+        self.heap_live_add(ctx, nbytes)
 
-    def _heap_live_add(self, ctx: Any, nbytes: int) -> None:
+    def heap_live_add(self, ctx: Any, nbytes: int) -> None:
+        """heapLive grows by nbytes (a refill's or a ballast span's): the trigger
+        and, while marking, the goroutine's assist debt follow."""
         ctl = self.ctl
         ctl.heap_live += nbytes
         if self.phase == GC_OFF:
@@ -520,7 +522,7 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
     rt.count_small(c, spc, elemsize, n, n * size)
     gc = sim.gc
     if gc is not None:
-        gc._heap_live_add(ctx, heap_bytes)  # refill: heapLive grows by each fresh span
+        gc.heap_live_add(ctx, heap_bytes)  # refill: heapLive grows by each fresh span
 
 
 def build_live_heap(sim: Simulation) -> None:
