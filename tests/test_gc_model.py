@@ -160,3 +160,47 @@ def test_a_linked_ballast_is_marked_by_one_marker_at_a_time() -> None:
     assert linked["gc_mark_phase_ns"] / linked["num_gc"] >= chain_ns
     assert wide["gc_mark_phase_ns"] / wide["num_gc"] < 0.6 * chain_ns
     assert linked["allocs_per_sim_second"] < wide["allocs_per_sim_second"]
+
+
+def _pacer_trace(seed_history: bool, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(trigger, goal) after each cycle of 4 Ps allocating 48 B next to a
+    linked 64 MiB ballast."""
+    import gosim.sim.gc as simgc
+    from gosim.sim.engine import Simulation
+
+    if not seed_history:
+        monkeypatch.setattr(simgc, "_builder_cons_mark", lambda sim, size: 0.0)
+    sim = Simulation(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": 4, "seed": 2, "duration_ns": 60_000_000,
+        "workload": {"live_heap": {"bytes": 64 << 20, "object_size": 1024},
+                     "groups": [{"count": 4, "size": 48}]},
+    }))
+    gc = sim.gc
+    assert gc is not None
+    out: list[tuple[int, int]] = []
+    end_cycle = gc.ctl.end_cycle
+
+    def traced(*args: Any) -> None:
+        end_cycle(*args)
+        out.append(gc.ctl.trigger())
+
+    monkeypatch.setattr(gc.ctl, "end_cycle", traced)
+    sim.run()
+    return out
+
+
+def test_a_built_live_heap_leaves_the_pacer_a_cons_mark_history(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program reaches a big live heap through cycles that leave a cons/mark
+    history; a pacer with none triggers at its latest bound (61/64 of the way
+    from the marked heap to the goal, or the goal minus the 4 MiB heap
+    minimum), throttles the mutators for the whole mark and measures a
+    near-zero ratio again, for ever. With the builder's history the runway
+    covers the mark, and the heap allocated black during it grows the goal."""
+    mib = 1 << 20
+    paced = _pacer_trace(True, monkeypatch)
+    stuck = _pacer_trace(False, monkeypatch)  # (patches the history out for good)
+    assert len(stuck) >= 3 and len(paced) >= 3
+    assert all(goal - trig <= 4 * mib for trig, goal in stuck)
+    assert all(goal - trig >= 16 * mib for trig, goal in paced)
+    assert paced[-1][1] > stuck[-1][1] + 30 * mib

@@ -3,6 +3,7 @@ scenarios, the agreement checks, the fit, and the command end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -231,18 +232,23 @@ def test_gc_record_without_ballast() -> None:
     assert sc.seed == 1 and sc.costs_profile is None and sc.costs == {}
 
 
-def test_ballast_record_window_is_capped() -> None:
-    r = RECORDS[30]  # gc, 256 MiB live, 48 B, 1 P, 19.8 M/s
-    assert (r.line, r.ballast_mib) == (31, 256)
+def test_few_cycle_record_is_simulated_over_its_own_window() -> None:
+    r = RECORDS[30]  # gc, 256 MiB live, 48 B, 1 P, 19.8 M/s: 3 cycles in its 1 s window
+    assert (r.line, r.ballast_mib, r.gc_cycles, r.warm_s, r.dur_s) == (31, 256, 3, 0.2, 1.0)
     sc = record_scenario(r)
     lh = sc.workload.live_heap
     assert (lh.bytes, lh.object_size, lh.pointer_free) == (256 * MIB, 1024, False)
-    # a cycle per 256 MiB allocated (goal = 2 x marked): 282 ms; 8 cycles capped at
-    # 300 ms, the warm-up (2 cycles) at half the window
+    # fewer than 16 cycles measured: the real run's own warm-up and window
+    assert sim_window(r) == (200_000_000, 1_000_000_000)
+    assert sim_window(r, 0.01) == (2_000_000, 10_000_000)
+    assert (sc.warmup.duration_ns, sc.duration_ns) == (200_000_000, 1_200_000_000)
+    # without its warm-up (or with many cycles) the window is counted in cycles at
+    # the real rate: a cycle per 256 MiB allocated (goal = 2 x marked), 282 ms; 8
+    # cycles capped at 300 ms, the warm-up (2 cycles) at half the window
     assert 256 * MIB / (19833351.861592524 * 48) * 1e9 == pytest.approx(281_969_753)
-    assert sim_window(r) == (150_000_000, 300_000_000)
-    assert sim_window(r, 0.01) == (1_500_000, 3_000_000)
-    assert (sc.warmup.duration_ns, sc.duration_ns) == (150_000_000, 450_000_000)
+    assert sim_window(dataclasses.replace(r, warm_s=None)) == (150_000_000, 300_000_000)
+    assert sim_window(dataclasses.replace(r, gc_cycles=16)) == (150_000_000, 300_000_000)
+    assert sim_window(dataclasses.replace(r, gc_cycles=15)) == (200_000_000, 1_000_000_000)
 
 
 def test_nogc_record() -> None:
@@ -480,7 +486,8 @@ def test_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert agreement["error"]["n_fit"] == 1 and agreement["error"]["n_holdout"] == 2
     printed = " ".join(cap.out.split())
     assert f"{agreement['cases_ok']} of 1 cases agree" in printed
-    assert "RMS ln(sim/real) throughput: fit set (1 records, GOMAXPROCS=1)" in printed
+    assert "RMS ln(sim/real) throughput: fit set (1 records)" in printed
+    assert "split: fit: the GOMAXPROCS=1 records; hold-out: the rest" in printed
     # the same again without plots: the same table (deterministic), the old plots removed
     assert main(["groundtruth", str(f), "--out", str(out), "--window-scale", "0.02",
                  "--jobs", "1", "--no-plots", "--format", "json"]) == rc

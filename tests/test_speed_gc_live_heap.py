@@ -15,7 +15,7 @@ from gosim.runtime.context import NoSimCtx, run_sync
 from gosim.scenario import Scenario
 from gosim.sim import simulate
 from gosim.sim.engine import Simulation
-from gosim.sim.gc import build_live_heap
+from gosim.sim.gc import _builder_cons_mark, build_live_heap
 
 
 def per_object_build(sim: Simulation) -> None:
@@ -32,6 +32,8 @@ def per_object_build(sim: Simulation) -> None:
         if s.spanclass == spc or (spc < 2 and s.size_class == 0):
             s.keep_bits = s.alloc_bits
     sim.live_heap_objects = n
+    if sim.gc is not None and not lh.pointer_free:  # the pacer history, as build_live_heap
+        sim.gc.ctl.seed_cons_mark(_builder_cons_mark(sim, lh.object_size))
     if lh.grown:
         h = rt.mheap
         goal = lh.bytes + lh.bytes * sim.scenario.gc.gogc // 100

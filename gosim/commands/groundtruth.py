@@ -299,9 +299,10 @@ def _print_summary(verdicts: list[Any], errors: dict[str, Any], agreement: dict[
             return "-"
         return f"{x:.3f}" if math.isfinite(x) else "infinite (a run simulated no allocation)"
 
-    console.print(f"RMS ln(sim/real) throughput: fit set ({errors['n_fit']} records, "
-                  f"GOMAXPROCS=1) {pct(errors['fit'])}, hold-out ({errors['n_holdout']}) "
-                  f"{pct(errors['holdout'])}, all {pct(errors['all'])}", highlight=False)
+    console.print(f"RMS ln(sim/real) throughput: fit set ({errors['n_fit']} records) "
+                  f"{pct(errors['fit'])}, hold-out ({errors['n_holdout']}) "
+                  f"{pct(errors['holdout'])}, all {pct(errors['all'])}; split: "
+                  f"{errors['split']}", highlight=False)
     if "fit" in agreement:
         f = agreement["fit"]
         params = ", ".join(f"{k}={f['parameters'][k]:g}" for k in f["fitted"])

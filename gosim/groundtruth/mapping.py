@@ -22,6 +22,12 @@ BALLAST_OBJECT_BYTES = 1024
 #: 2.5 ms at 1 P before the first cycle starts)
 WARMUP_GC_CYCLES = 2
 WINDOW_GC_CYCLES = 8
+#: a record whose measured window held fewer GC cycles than this is simulated
+#: over its own warm-up and window: with a handful of cycles per window, where
+#: the window falls in the cycles and the heap's growth after the program's
+#: first cycle are part of what was measured (the 256 MiB ballast records:
+#: 3-13 cycles in 1 s)
+FEW_GC_CYCLES = 16
 MIN_WARMUP_GC_NS = 3_000_000
 #: GC off: bytes allocated in the warm-up and in the window (every span fresh;
 #: 64 MiB is one heap arena, 16 heap growths of 4 MiB)
@@ -60,10 +66,16 @@ def sim_window(record: Record, scale: float = 1.0) -> tuple[int, int]:
     :data:`MAX_WARMUP_FRACTION` of it. The simulator's cycles come per bytes
     allocated (the pacer), so a model faster than the real runtime fits more
     cycles into the same simulated time, a slower one fewer.
+    A record whose window held fewer than :data:`FEW_GC_CYCLES` cycles and
+    that names its ``warm_s`` and ``dur_s`` is simulated over exactly those.
     ``scale`` multiplies both afterwards (a quick look or a test; results are
     then not steady-state).
     """
     bytes_per_s = record.allocs_per_s * record.size
+    if (record.mode == "gc" and record.gc_cycles is not None and record.gc_cycles < FEW_GC_CYCLES
+            and record.dur_s and record.warm_s is not None):
+        return (max(0, round(record.warm_s * 1e9 * scale)),
+                max(1, round(record.dur_s * 1e9 * scale)))
     if record.mode == "gc":
         cycle_ns = bytes_per_gc_cycle(record) / bytes_per_s * 1e9
         warm = max(WARMUP_GC_CYCLES * cycle_ns, MIN_WARMUP_GC_NS)

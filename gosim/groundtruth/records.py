@@ -115,6 +115,8 @@ class Record:
     #: GC cycles in the measured window and its length (mode ``gc``)
     gc_cycles: int | None
     dur_s: float | None
+    #: the real run's warm-up before that window, s (mode ``gc``)
+    warm_s: float | None
     #: (runtime function, share of the contention), as the profile lists them
     contention: tuple[tuple[str, float], ...]
 
@@ -255,6 +257,7 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         allocs_per_s=c.number("allocs_per_s", positive=True),
         gc_cycles=c.opt_int("gc_cycles", minimum=0),
         dur_s=c.opt_number("dur_s"),
+        warm_s=c.opt_number("warm_s"),
         contention=tuple(entries),
     )
 

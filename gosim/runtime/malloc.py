@@ -208,6 +208,9 @@ class Runtime:
         yield from self.central[spc].push_full(ctx, s)
         if s.needzero:
             yield from ctx.spend("zero_per_byte_ns", size)
+            if self.mheap.cold():  # reused memory of a heap out of cache (MHeap.cold_bytes)
+                yield from ctx.spend("cold_alloc_ns")
+                yield from ctx.spend("cold_per_byte_ns", size)
         st = self.stats
         st.mallocs += 1
         st.large_allocs += 1

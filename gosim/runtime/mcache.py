@@ -76,6 +76,9 @@ class MCache:
                 raise RuntimeError("refill of span with free space remaining")
             yield from central.uncache_span(ctx, s, from_refill=True)
         s, granted, reserved = yield from central.cache_span(ctx)
+        # reused memory of a heap bigger than the cache: every object of it is
+        # written from DRAM (decided once, so a batch and the step path agree)
+        s.cold = s.needzero and central.heap.cold()
         self.alloc[spc] = s
         self.avail[spc] = granted
         if self.batched:

@@ -95,6 +95,11 @@ class GCController:
         trigger = min(max(trigger, min_trigger), max_trigger)
         return trigger, goal
 
+    def seed_cons_mark(self, value: float) -> None:
+        """The cons/mark history a program leaves by the cycles it ran before
+        time 0 (``lastConsMark``: all four entries)."""
+        self.cons_marks = [max(value, 0.0)] * len(self.cons_marks)
+
     # -- a cycle ---------------------------------------------------------------------------
     def start_cycle(self, gomaxprocs: int) -> None:
         """startCycle: dedicated workers and the fractional goal."""

@@ -186,6 +186,8 @@ class Sweeper:
         self.spans_swept += 1
         self.pages_swept += s.npages
         yield from ctx.spend("sweep_span_ns")
+        if self.heap.cold():  # the span's mspan and bitmaps come from DRAM
+            yield from ctx.spend("cold_span_ns")
         sc = s.spanclass >> 1
         if nfreed:
             s.needzero = True

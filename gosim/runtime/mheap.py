@@ -68,6 +68,10 @@ class MHeap:
         self.spans: dict[int, MSpan] = {}
         self.span_of_page: dict[int, MSpan] = {}
         self.pages_inuse = 0
+        #: the last-level cache's size when the cold-memory costs are on (0: off):
+        #: a heap with more bytes in use than this is out of cache, so reused
+        #: memory (and the spans' metadata) is read and written from DRAM
+        self.cold_bytes = 0
         self.sys_bytes = 0  # HeapSys: mapped for the heap
         self.reserved_bytes = 0  # address space reserved via sysAlloc
         self.arena_hint = ARENA_HINT_BASE
@@ -356,6 +360,10 @@ class MHeap:
     @property
     def heap_inuse_bytes(self) -> int:
         return self.pages_inuse * PAGE_SIZE
+
+    def cold(self) -> bool:
+        """The heap is bigger than the last-level cache (cold-memory costs on)."""
+        return 0 < self.cold_bytes < self.pages_inuse * PAGE_SIZE
 
     @property
     def heap_released_bytes(self) -> int:

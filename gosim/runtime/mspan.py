@@ -77,7 +77,7 @@ class MSpan:
         "sid", "start_page", "npages", "spanclass", "elemsize", "nelems", "freeindex",
         "alloc_bits", "alloc_count", "state", "needzero", "in_cache", "on_list",
         "fresh_os", "header_touch", "sweepgen", "mark_bits", "keep_bits", "ring_bits", "ring_refs", "death",
-        "live_bits",
+        "live_bits", "cold",
     )
 
     def __init__(self, sid: int) -> None:
@@ -97,6 +97,10 @@ class MSpan:
         self.alloc_count = 0
         self.state = MSpanState.IN_USE
         self.needzero = False
+        #: handed to an mcache while the heap was bigger than the last-level
+        #: cache and its memory reused: its objects are written from DRAM
+        #: (``MHeap.cold_bytes``)
+        self.cold = False
         #: owned by an mcache (cacheSpan'd and not yet uncached)
         self.in_cache = False
         #: which mcentral list holds it: '', 'partial', 'full'

@@ -4,7 +4,10 @@ that the step path (``engine.py``) and the batch paths (``batch.py``) price.
 Following mallocgc (runtime/malloc.go): a tiny object that fits the current
 tiny block costs ``tiny_fast_ns``; any other allocation the cache serves costs
 ``malloc_fast_ns``, plus ``zero_per_byte_ns`` per byte when its span needs
-zeroing, and a page fault (the kernel's, ``gosim.runtime.mem_linux``, taken by the step
+zeroing (and ``cold_alloc_ns`` + ``cold_per_byte_ns`` per byte when that
+reused memory is out of cache: ``MHeap.cold_bytes``), plus ``gc_write_barrier_ns`` while the collector marks (the
+program's store of the new pointer into a heap slot passes the write barrier:
+mbarrier.go, mwbbuf.go), and a page fault (the kernel's, ``gosim.runtime.mem_linux``, taken by the step
 path) when its malloc header is the first write to a fresh OS page. Large
 objects pay their costs on the slow path only.
 """
@@ -25,16 +28,33 @@ Charges = tuple[tuple[str, float], ...]
 
 TINY_FIT: Charges = (("tiny_fast_ns", 1.0),)
 FAST: Charges = (("malloc_fast_ns", 1.0),)
+#: the write barrier on the program's store of the new object's pointer
+BARRIER: Charges = (("gc_write_barrier_ns", 1.0),)
+TINY_FIT_WB: Charges = TINY_FIT + BARRIER
+FAST_WB: Charges = FAST + BARRIER
 
 
-def fast_charges(span: MSpan | None, kind: int, elemsize: int, tiny_fit: bool) -> Charges:
+def fast_charges(span: MSpan | None, kind: int, elemsize: int, tiny_fit: bool,
+                 barrier: bool = False) -> Charges:
     """The charges of one allocation the cache serves from ``span`` (its cached
-    span of the object's class), except a header's page fault (:func:`header_fault`)."""
+    span of the object's class), except a header's page fault (:func:`header_fault`).
+    ``barrier``: the write barrier is on (:func:`barrier_on`)."""
     if tiny_fit:
-        return TINY_FIT
+        return TINY_FIT_WB if barrier else TINY_FIT
     if kind != ZERO and span is not None and span.needzero:
-        return (("malloc_fast_ns", 1.0), ("zero_per_byte_ns", float(elemsize)))
-    return FAST
+        zeroed: Charges = (("malloc_fast_ns", 1.0), ("zero_per_byte_ns", float(elemsize)))
+        if span.cold:  # the object's lines come from DRAM (MHeap.cold_bytes)
+            zeroed += (("cold_alloc_ns", 1.0), ("cold_per_byte_ns", float(elemsize)))
+        return zeroed + BARRIER if barrier else zeroed
+    return FAST_WB if barrier else FAST
+
+
+def barrier_on(g: GCtx) -> bool:
+    """Whether the goroutine's next pointer store passes the write barrier: the
+    collector is marking (``writeBarrier.enabled`` from gcStart to mark
+    termination, mgc.go) and the barrier costs something (a zero
+    ``gc_write_barrier_ns`` charges nothing, so it is left out)."""
+    return g.sim.barrier_cost and g.sim.rt.ps[g.p].mcache.marking
 
 
 def headers_fault(span: MSpan | None) -> bool:
@@ -63,4 +83,4 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
         if not tiny_fit:
             st.flow_g_bytes[key] += elemsize
     span = None if tiny_fit or kind == ZERO else rt.ps[g.p].mcache.alloc[spc]
-    return g.price(fast_charges(span, kind, elemsize, tiny_fit))
+    return g.price(fast_charges(span, kind, elemsize, tiny_fit, barrier_on(g)))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gosim.runtime.malloc import SMALL, TINY, ZERO
-from gosim.sim.alloc import Charges, fast_charges, headers_fault, served_cost
+from gosim.sim.alloc import Charges, barrier_on, fast_charges, headers_fault, served_cost
 from gosim.sim.lifetimes import record_addr, record_mask
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     s = c.alloc[spc]
     if headers_fault(s) or (g.touch and s.fresh_os):  # type: ignore[union-attr]
         return None
-    charges = fast_charges(s, kind, elemsize, False)
+    charges = fast_charges(s, kind, elemsize, False, barrier_on(g))
     f_const = g.price_const(charges)
     if f_const is not None and g.work.const is not None:
         r = _run_arith(sim, g, c, spc, elemsize, n, charges, f_const)

@@ -48,6 +48,21 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "[RG] 19-21 ns per 48 B allocation with the GC on (memory reused), incl. amortised refills"),
     _p("tiny_fast_ns", 6, "ns", "mallocgc tiny path when the object fits the current block",
        "[RG] 13-15 ns per 8 B pointer-free (tiny) allocation, incl. a new block every other one"),
+    _p("gc_write_barrier_ns", 0, "ns", "the program's store of the new object's pointer into a "
+       "heap slot while the collector marks: the write barrier puts the old and the new "
+       "pointer in the P's wbBuf, and its flush looks each up (findObject, mark bit)",
+       "[GO] mbarrier.go, mwbbuf.go wbBufFlush1; 0 by default, fitted in the 16-core profile "
+       "(docs/groundtruth.md)"),
+    # -- memory out of cache (off while every cold_* cost is 0) --------------------
+    _p("llc_bytes", 32 << 20, "bytes", "the last-level cache: a heap with more bytes in use "
+       "is out of cache, so reused memory and span metadata are read and written from DRAM",
+       "typical server LLC; the cold_* costs below apply only beyond it"),
+    _p("cold_alloc_ns", 0, "ns", "an allocation from reused memory of a heap out of cache: "
+       "its first line's miss", "0 by default; fitted in the 16-core profile"),
+    _p("cold_per_byte_ns", 0, "ns/byte", "zeroing reused memory of a heap out of cache, per "
+       "byte (streamed from DRAM)", "0 by default; fitted in the 16-core profile"),
+    _p("cold_span_ns", 0, "ns", "sweeping a span of a heap out of cache: its mspan, mark "
+       "and allocation bits from DRAM", "0 by default; fitted in the 16-core profile"),
     _p("zero_per_byte_ns", 0.03, "ns/byte", "memclr of an object from a span that needs zeroing",
        "~32 B/ns memclrNoHeapPointers; [RG] 64 KiB ~2.8 us with the GC on (reused, zeroed)"),
     # -- mcache / mcentral ---------------------------------------------------------------

@@ -23,7 +23,7 @@ from gosim.runtime.mem_linux import page_faults
 from gosim.scenario import Scenario
 from gosim.sim import batch
 from gosim.sim.accounts import Accounts
-from gosim.sim.alloc import header_fault, served_cost
+from gosim.sim.alloc import BARRIER, barrier_on, header_fault, served_cost
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import PTimeout, SimEnv
 from gosim.sim.gc import SimGC, build_live_heap
@@ -46,6 +46,11 @@ class Simulation:
         self.design = design
         self.rt = Runtime(design, scenario.gomaxprocs)
         self.costs = CostModel(dict(design.costs), scenario.costs, profile, record=cost_record)
+        #: the write barrier costs time (gosim.sim.alloc.barrier_on)
+        self.barrier_cost = self.costs.constants["gc_write_barrier_ns"] != 0
+        if any(self.costs.constants[k] != 0
+               for k in ("cold_alloc_ns", "cold_per_byte_ns", "cold_span_ns")):
+            self.rt.mheap.cold_bytes = self.costs.const("llc_bytes")
         self.env = SimEnv()
         self.batched = scenario.mode == "batched" and not design.global_lock
         #: step mode: the reference that turns every cost into its own SimPy event
@@ -148,7 +153,10 @@ class Simulation:
                 if tr is not None:
                     tr.heap(g.vt, h.heap_inuse_bytes, h.sys_bytes)
         p = g.p
-        f = 0 if kind == LARGE else served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
+        if kind == LARGE:  # its costs are the slow path's, but for the program's store
+            f = g.price(BARRIER) if barrier_on(g) else 0
+        else:
+            f = served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
         if self.gc is not None and g.lt_kind != "drop" and kind != ZERO:
             record_addr(g, rt.mheap.span_of(a), a, g.vt + f,  # type: ignore[arg-type]
                         rt.ps[p].mcache.marking)

@@ -93,6 +93,8 @@ class SimGC:
         #: the marker now following it holds it (one marker at a time: a pointer chase)
         self.chain_left = 0.0
         self.chain_until = 0
+        #: a dedicated worker follows the list this cycle: it keeps it
+        self.chain_kept = False
         lh = sim.scenario.workload.live_heap
         if lh.bytes > 0 and lh.linked and not lh.pointer_free:
             _, _, elemsize = rt.classify(lh.object_size, False)
@@ -180,11 +182,15 @@ class SimGC:
             yield from self._scavenge(g)
         if self.phase != GC_MARK:
             return
-        if g.gc_debt > 0:
+        if g.p in self.dedicated_ps and self.work_left > 0:
+            # the P is the dedicated worker's (the goroutine waits, its debt
+            # paid by the worker's credit)
+            yield from self._work(g, "dedicated", self.work_left)
+        if g.gc_debt > 0 and self.phase == GC_MARK:
             yield from self._assist(g)
         if self.phase == GC_MARK and self.work_left > 0:
             if g.p in self.dedicated_ps:
-                yield from self._work(g, "dedicated", self.work_left)
+                pass
             elif self.ctl.fractional_goal > 0:
                 owed = int(self.ctl.fractional_goal * (g.vt - self.mark_start)) - self.frac_ns[g.p]
                 if owed >= WORKER_QUANTUM_NS // 10:
@@ -307,6 +313,9 @@ class SimGC:
         # dedicated workers on the highest-numbered Ps (the runtime takes whichever
         # Ps schedule first; a fixed choice keeps runs deterministic)
         self.dedicated_ps = frozenset(range(self.nprocs - self.ctl.dedicated, self.nprocs))
+        # they start with the world: one of them finds the list's root and keeps
+        # it, if any runs at all (a worker takes its P at its goroutine's safepoint)
+        self.chain_kept = any(gg.p in self.dedicated_ps for gg in sim.gs)
         self.frac_ns = [0] * self.nprocs
         for gg in sim.gs:
             gg.gc_debt = 0.0
@@ -320,7 +329,14 @@ class SimGC:
             free = self.work_left - self.chain_left
             if free > 0:  # roots and objects any marker can take (gcDrain's work queues)
                 q = int(min(WORKER_QUANTUM_NS, free, budget)) or 1
-            elif g.vt >= self.chain_until:  # the list's next node: this marker follows it
+            elif g.vt >= self.chain_until and (not self.chain_kept or g.p in self.dedicated_ps):
+                # the list's next node: this marker follows it. A node a marker
+                # greys goes into its P's gcWork buffer (mgcwork.go), which no
+                # other P drains, so a dedicated worker keeps the list: assists
+                # and fractional workers elsewhere find no work, and assists park
+                # until its credit pays them (gcParkAssist, gcFlushBgCredit).
+                # Without dedicated workers (1-3 Ps) assists and the fractional
+                # workers take turns.
                 q = int(min(WORKER_QUANTUM_NS, self.chain_left, budget)) or 1
                 self.chain_left = max(self.chain_left - q, 0.0)
                 self.chain_until = g.vt + q
@@ -525,6 +541,32 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
         gc.heap_live_add(ctx, heap_bytes)  # refill: heapLive grows by each fresh span
 
 
+#: the kernel's page (a fresh one faults on its first write)
+OS_PAGE_BYTES = 4096
+
+
+def _builder_cons_mark(sim: Simulation, size: int) -> float:
+    """The cons/mark ratio that the cycles of a program building a pointerful
+    live heap measure (mgcpacer.go endCycle: bytes allocated per mutator CPU-ns
+    over scan work per GC CPU-ns). The builder allocates one object after
+    another into fresh memory, each costing the fast path and its share of the
+    page faults its writes take; marking scans ``gc_mark_per_byte_ns`` per byte.
+
+    A program reaches a big live heap through GC cycles that leave this history
+    in the pacer (``lastConsMark``); the model builds the heap before time 0
+    with no cycle, and a pacer starting from a zero history triggers each cycle
+    at the goal minus the 4 MiB heap minimum, throttles the mutators with
+    assists for the whole mark and measures a near-zero ratio again: a
+    fixed point the real program never enters (docs/decisions.md)."""
+    costs = sim.costs
+    alloc_ns = (costs.values["malloc_fast_ns"].mean_value()
+                + costs.values["page_fault_ns"].mean_value() * min(size, OS_PAGE_BYTES) / OS_PAGE_BYTES)
+    per_byte = costs.const_float("gc_mark_per_byte_ns")
+    if alloc_ns <= 0 or per_byte <= 0:
+        return 0.0
+    return size / alloc_ns * per_byte
+
+
 def build_live_heap(sim: Simulation) -> None:
     """The workload's live heap (a ballast), allocated on P 0 before time 0
     and reachable to the end: every object of it is in ``keep_bits``."""
@@ -546,6 +588,8 @@ def build_live_heap(sim: Simulation) -> None:
         if s.spanclass == spc or (spc < 2 and s.size_class == 0):
             s.keep_bits = s.alloc_bits
     sim.live_heap_objects = n
+    if sim.gc is not None and not noscan:
+        sim.gc.ctl.seed_cons_mark(_builder_cons_mark(sim, size))
     if lh.grown:
         # the heap of a program that has run a few cycles with this live heap:
         # mapped up to the goal, every page touched once (free, not released)

@@ -1,0 +1,98 @@
+"""Memory out of cache and the write barrier (gosim/sim/alloc.py,
+gosim/runtime/mheap.py ``MHeap.cold_bytes``): what they charge, when, and that
+the batched paths charge exactly what the step path does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gosim.scenario import Scenario
+from gosim.sim import simulate
+
+MIB = 1 << 20
+COLD = {"cold_alloc_ns": 20, "cold_per_byte_ns": 0.05, "cold_span_ns": 200}
+
+
+def _sc(size: int, *, procs: int = 1, live_mib: int = 16, gc: bool = True,
+        costs: dict[str, Any] | None = None, mode: str = "batched",
+        duration_ns: int = 6_000_000) -> Scenario:
+    return Scenario.model_validate({
+        "design": {"preset": "go1.27"},
+        "gomaxprocs": procs,
+        "mode": mode,
+        "workload": {
+            "live_heap": {"bytes": live_mib * MIB, "object_size": 1024, "pointer_free": False},
+            "groups": [{"name": "g", "count": procs, "size": size, "pointer_free_fraction": 1.0,
+                        "lifetime": "drop", "touch": True}],
+        },
+        "gc": {"enabled": gc},
+        "duration_ns": duration_ns,
+        "seed": 3,
+        "costs": costs or {},
+    })
+
+
+def _run(sc: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
+    rec: dict[str, float] = {}
+    return simulate(sc, cost_record=rec).to_dict(), rec
+
+
+def _dump(d: dict[str, Any]) -> str:
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+@pytest.mark.parametrize("size", [48, 1024, 32768])
+def test_cold_and_barrier_step_equals_batched(size: int) -> None:
+    """Coldness is decided per span when it is cached, the barrier by the phase a
+    batch cannot cross: the batched paths charge what the step path does."""
+    costs = {**COLD, "gc_write_barrier_ns": 7, "llc_bytes": 4 * MIB}
+    batched, rb = _run(_sc(size, procs=2, costs=costs))
+    step, rs = _run(_sc(size, procs=2, costs=costs, mode="step"))
+    assert rb == rs
+    assert rb.get("cold_alloc_ns", 0) > 0 and rb.get("gc_write_barrier_ns", 0) > 0
+    for d in (batched, step):
+        d.pop("scenario", None)
+        d.get("run", {}).pop("mode", None)
+    assert _dump(batched["metrics"]) == _dump(step["metrics"])
+
+
+def test_heap_within_the_cache_is_never_cold() -> None:
+    """A heap that fits the last-level cache pays nothing, byte for byte the run
+    without the cold costs; one bigger than it pays for every reused object."""
+    plain, r0 = _run(_sc(1024))
+    roomy, r1 = _run(_sc(1024, costs={**COLD, "llc_bytes": 1 << 40}))
+    assert _dump(plain) != "" and r1 == r0 and "cold_alloc_ns" not in r1
+    plain.pop("scenario", None)
+    roomy.pop("scenario", None)
+    assert _dump(plain) == _dump(roomy)
+    cold, r2 = _run(_sc(1024, costs={**COLD, "llc_bytes": 4 * MIB}))
+    assert r2["cold_alloc_ns"] > 0 and r2["cold_span_ns"] > 0
+    # each cold object pays the per-byte cost for its 1 KiB
+    assert r2["cold_per_byte_ns"] == pytest.approx(1024 * r2["cold_alloc_ns"])
+    assert cold["metrics"]["allocs_per_sim_second"] < plain["metrics"]["allocs_per_sim_second"]
+
+
+def test_fresh_memory_is_not_cold() -> None:
+    """GC off: every object is in fresh memory (the kernel zeroed its page on the
+    fault, so it is in cache): no cold charge however small the cache."""
+    _, rec = _run(_sc(1024, gc=False, live_mib=0, costs={**COLD, "llc_bytes": 1}))
+    assert "cold_alloc_ns" not in rec and "cold_span_ns" not in rec
+    assert rec["malloc_fast_ns"] > 1000
+
+
+def test_write_barrier_only_while_marking() -> None:
+    """The barrier is charged on allocations made while the collector marks: none
+    with the GC off, some but not all with it on, and exactly the cost per charge."""
+    _, off = _run(_sc(48, gc=False, live_mib=0, costs={"gc_write_barrier_ns": 9}))
+    assert "gc_write_barrier_ns" not in off
+    d0, r0 = _run(_sc(48, costs={"gc_write_barrier_ns": 0}))
+    assert "gc_write_barrier_ns" not in r0
+    d9, r9 = _run(_sc(48, costs={"gc_write_barrier_ns": 9}))
+    n = r9["gc_write_barrier_ns"]
+    assert d9["metrics"]["num_gc"] >= 1
+    assert 0 < n < r9["malloc_fast_ns"]
+    # the ballast's first cycle marks 16 MiB: the barrier slows the allocating run
+    assert d9["metrics"]["allocs_per_sim_second"] < d0["metrics"]["allocs_per_sim_second"]
