@@ -258,8 +258,8 @@ def test_nogc_record() -> None:
     assert not sc.gc.enabled
     assert "gogc" not in scenario_dict(r)["gc"]
     rate = 2171145.938916676 * 1024  # bytes per second
-    assert sim_window(r) == (round(8 * MIB / rate * 1e9), round(64 * MIB / rate * 1e9))
-    assert sim_window(r) == (3773123, 30184982)
+    assert sim_window(r) == (round(8 * MIB / rate * 1e9), round(256 * MIB / rate * 1e9))
+    assert sim_window(r) == (3773123, 120739926)
 
 
 def test_small_window_is_raised_to_the_minimum() -> None:
@@ -268,11 +268,12 @@ def test_small_window_is_raised_to_the_minimum() -> None:
     assert cycle_ns == pytest.approx(431_979, abs=1)
     # 8 cycles (3.5 ms) raised to the 8 ms minimum; 2 cycles of warm-up raised to 3 ms
     assert sim_window(r) == (3_000_000, 8_000_000)
-    r = RECORDS[29]  # nogc, 32 KiB, 16 P: 64 MiB at 15.2 GB/s is 4.4 ms, raised to 8 ms
+    r = RECORDS[29]  # nogc, 32 KiB, 16 P: 256 MiB at 15.2 GB/s is 17.7 ms, within bounds
     rate = 464238.4 * 32768
     assert r.allocs_per_s == pytest.approx(464238.4, abs=0.1)
-    assert sim_window(r) == (round(8 * MIB / r.allocs_per_s / 32768 * 1e9), 8_000_000)
-    assert 64 * MIB / rate * 1e9 == pytest.approx(4.41e6, rel=1e-3)
+    assert 256 * MIB / rate * 1e9 == pytest.approx(17.65e6, rel=1e-3)
+    assert sim_window(r) == (round(8 * MIB / r.allocs_per_s / 32768 * 1e9),
+                             round(256 * MIB / r.allocs_per_s / 32768 * 1e9))
 
 
 def test_mix_scan_work_and_gogc_are_simulated() -> None:

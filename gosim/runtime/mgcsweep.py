@@ -68,6 +68,10 @@ class GCBitsArenas:
         self.pages_touched = 0
         #: arenas of earlier cycles that can be reused without the OS
         self.free_arenas = 0
+        #: fresh arenas a P mapped while another installed one (never touched),
+        #: and how many of those were installed later (zeroed under the lock)
+        self.free_untouched = 0
+        self.reused_untouched = 0
         #: arenas in use by the current and the previous cycle
         self.current = 0
         self.previous = 0
@@ -77,8 +81,7 @@ class GCBitsArenas:
 
     def take(self, ctx: Ctx, nbytes: int) -> Gen[None]:
         """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
-        one is used up (under the lock: newArenaMayUnlock, whose sysAlloc of a
-        fresh arena is paid there); writing the bitmap faults in the fresh
+        one is used up (:meth:`_new_arena`); writing the bitmap faults in the fresh
         arena's pages as it reaches them. The common case (no wait, room in the
         arena, no page to fault in) is one atomic bump and runs without a
         generator."""
@@ -92,20 +95,7 @@ class GCBitsArenas:
     def _take(self, ctx: Ctx, nbytes: int, w: Gen[None]) -> Gen[None]:
         yield from w
         if self.used + nbytes > GC_BITS_CHUNK_BYTES:
-            yield from ctx.lock(self.lock, "newMarkBits")
-            self.new_arenas += 1
-            yield from ctx.spend("gcbits_arena_ns")
-            if self.free_arenas:
-                self.free_arenas -= 1
-                self.fresh = False
-            else:
-                self.fresh_arenas += 1
-                self.fresh = True
-                yield from ctx.spend("sysalloc_ns")
-            self.current += 1
-            self.used = 0
-            self.pages_touched = 0
-            yield from ctx.unlock(self.lock)
+            yield from self._new_arena(ctx, nbytes)
         start = self.used
         self.used += nbytes
         if self.fresh:
@@ -115,6 +105,46 @@ class GCBitsArenas:
                 self.pages_touched = last + 1
                 self.faults += n
                 yield from page_faults(ctx, self.heap.os_faults, n)
+
+    def _new_arena(self, ctx: Ctx, nbytes: int) -> Gen[None]:
+        """newMarkBits' slow path (mheap.go): under the lock, try the head arena
+        again (another P may have replaced it while this one waited); else
+        newArenaMayUnlock: an arena from the free list, zeroed under the lock
+        (faulting its pages in if it never was touched), or, with none free,
+        drop the lock for a sysAlloc, retake it, and if another P installed an
+        arena meanwhile put the fresh one on the free list untouched."""
+        yield from ctx.lock(self.lock, "newMarkBits")
+        if self.used + nbytes <= GC_BITS_CHUNK_BYTES:
+            yield from ctx.unlock(self.lock)
+            return
+        yield from ctx.spend("gcbits_arena_ns")
+        if self.free_arenas or self.free_untouched:
+            if self.free_arenas:
+                self.free_arenas -= 1
+            else:  # a racing P's fresh arena: memclr writes every page first
+                self.free_untouched -= 1
+                self.reused_untouched += 1
+                self.faults += GC_BITS_CHUNK_BYTES >> 12
+                yield from page_faults(ctx, self.heap.os_faults, GC_BITS_CHUNK_BYTES >> 12)
+            yield from ctx.spend("zero_per_byte_ns", GC_BITS_CHUNK_BYTES)
+            fresh = False
+        else:
+            head = self.new_arenas  # which arena is the head when the lock drops
+            yield from ctx.unlock(self.lock)
+            self.fresh_arenas += 1
+            yield from ctx.spend("sysalloc_ns")
+            yield from ctx.lock(self.lock, "newMarkBits")
+            if self.new_arenas != head and self.used + nbytes <= GC_BITS_CHUNK_BYTES:
+                self.free_untouched += 1  # another P installed one: ours goes free
+                yield from ctx.unlock(self.lock)
+                return
+            fresh = True
+        self.new_arenas += 1
+        self.current += 1
+        self.fresh = fresh
+        self.used = 0
+        self.pages_touched = 0
+        yield from ctx.unlock(self.lock)
 
     def next_epoch(self) -> None:
         """mheap.go nextMarkBitArenaEpoch, at each cycle: the arenas of the cycle
