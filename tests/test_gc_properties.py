@@ -194,7 +194,9 @@ def test_drop_workload_heap_sys_plateaus() -> None:
     assert m["total_alloc_bytes"] == n * 48 > 10 * goal
     assert m["heap_goal_bytes"] == goal
     assert m["num_gc"] >= 9
-    sys_per_cycle = [c.heap_sys_bytes for c in chk.cycles]
+    # (the cycles that terminated: the run may end during one)
+    sys_per_cycle = [c.heap_sys_bytes for c in chk.cycles if c.goal_after]
+    assert len(sys_per_cycle) >= 9
     assert max(sys_per_cycle + [m["heap_sys_bytes"]]) < 3 * goal
     # no growth after the second cycle: the sweeper's freed spans are reused
     assert sys_per_cycle[1] == sys_per_cycle[-1] == m["heap_sys_bytes"]

@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 
 #: a mark worker's quantum between checks (preemption, credit flush), ns
 WORKER_QUANTUM_NS = 10_000
+#: mgcmark.go gcOverAssistWork: scan work an assist does at least, bytes
+GC_OVER_ASSIST_WORK = 64 << 10
+#: pollFractionalWorkerExit's slack on the fractional utilization goal
+FRACTIONAL_SLACK = 1.2
 #: how long the scavenger sleeps when there is nothing to release (sysmon's
 #: wake-ups are of this order), ns
 SCAVENGE_IDLE_NS = 1_000_000
@@ -95,6 +99,7 @@ class SimGC:
         self.chain_until = 0
         #: a dedicated worker follows the list this cycle: it keeps it
         self.chain_kept = False
+        self.over_assist_ns = GC_OVER_ASSIST_WORK * sim.costs.const_float("gc_mark_per_byte_ns")
         lh = sim.scenario.workload.live_heap
         if lh.bytes > 0 and lh.linked and not lh.pointer_free:
             _, _, elemsize = rt.classify(lh.object_size, False)
@@ -105,6 +110,8 @@ class SimGC:
         self.assist_ns_per_byte = 0.0
         self.dedicated_ps: frozenset[int] = frozenset()
         self.frac_ns = [0] * self.nprocs
+        #: P passed through the scheduler since its fractional worker last looked
+        self.sched_point = [False] * self.nprocs
         self.parked: list[tuple[GCtx, Any]] = []
         self.mark_done_ev: Any = None
         # statistics
@@ -191,8 +198,16 @@ class SimGC:
         if self.phase == GC_MARK and self.work_left > 0:
             if g.p in self.dedicated_ps:
                 pass
-            elif self.ctl.fractional_goal > 0:
-                owed = int(self.ctl.fractional_goal * (g.vt - self.mark_start)) - self.frac_ns[g.p]
+            elif self.ctl.fractional_goal > 0 and self.sched_point[g.p]:
+                # the fractional worker is found by schedule() (proc.go
+                # findRunnableGCWorker), so it runs only where the P passes
+                # through the scheduler: a time-slice preemption or a goroutine
+                # that parked; a goroutine allocating in a loop reaches no other.
+                # It runs until its share of the mark phase exceeds 1.2 x its
+                # goal (pollFractionalWorkerExit).
+                self.sched_point[g.p] = False
+                owed = (int(FRACTIONAL_SLACK * self.ctl.fractional_goal * (g.vt - self.mark_start))
+                        - self.frac_ns[g.p])
                 if owed >= WORKER_QUANTUM_NS // 10:
                     done = yield from self._work(g, "dedicated", owed)
                     self.frac_ns[g.p] += done
@@ -223,6 +238,11 @@ class SimGC:
             self.scav_next = g.vt + spent * 100 // (SCAVENGE_PERCENT * self.nprocs)
 
     # -- stop-the-world ---------------------------------------------------------------------
+    def scheduled(self, pid: int) -> None:
+        """P ``pid`` went through the scheduler (a goroutine starts or resumes its
+        time slice, or resumes after parking)."""
+        self.sched_point[pid] = True
+
     def p_idle(self, pid: int) -> None:
         """The scheduler's P ``pid`` found nothing to run: it counts as stopped."""
         if self.stw_pending:
@@ -317,6 +337,8 @@ class SimGC:
         # it, if any runs at all (a worker takes its P at its goroutine's safepoint)
         self.chain_kept = any(gg.p in self.dedicated_ps for gg in sim.gs)
         self.frac_ns = [0] * self.nprocs
+        #: P passed through the scheduler since its fractional worker last looked
+        self.sched_point = [False] * self.nprocs
         for gg in sim.gs:
             gg.gc_debt = 0.0
         self.start_the_world(g)
@@ -370,13 +392,16 @@ class SimGC:
 
     def _assist(self, g: GCtx) -> Any:
         """gcAssistAlloc: pay the debt from background credit, then by marking;
-        with no work left, park on the assist queue until mark termination."""
-        take = min(g.gc_debt, self.bg_credit)
+        with no work left, park on the assist queue until mark termination.
+        An assist takes or does at least gcOverAssistWork (64 KiB of scan work)
+        and keeps what it did beyond its debt as credit (negative debt)."""
+        need = max(g.gc_debt, self.over_assist_ns)
+        take = min(need, self.bg_credit)
         g.gc_debt -= take
         self.bg_credit -= take
         if g.gc_debt <= 0:
             return
-        done = yield from self._work(g, "assist", g.gc_debt)
+        done = yield from self._work(g, "assist", need - take)
         g.gc_debt -= done
         if g.gc_debt <= 0 or self.phase != GC_MARK:
             return
@@ -392,6 +417,7 @@ class SimGC:
         yield ev
         g.vt = self.sim.env.now  # parked: the P ran nothing of this goroutine's
         g.gc_debt = 0.0
+        self.sched_point[g.p] = True  # it was made runnable and scheduled again
 
     def mark_done(self, g: GCtx) -> Any:
         """gcMarkDone + gcMarkTermination."""

@@ -86,6 +86,8 @@ class Scheduler:
             g.p = pid
             g.vt = env.now
             g.slice_end = env.now + sim.time_slice
+            if sim.gc is not None:
+                sim.gc.scheduled(pid)
             tr = sim.tracer
             if tr is not None:
                 tr.goroutine_on(pid, g.gid, env.now)
