@@ -195,22 +195,20 @@ class SimGC:
             yield from self._work(g, "dedicated", self.work_left)
         if g.gc_debt > 0 and self.phase == GC_MARK:
             yield from self._assist(g)
-        if self.phase == GC_MARK and self.work_left > 0:
-            if g.p in self.dedicated_ps:
-                pass
-            elif self.ctl.fractional_goal > 0 and self.sched_point[g.p]:
-                # the fractional worker is found by schedule() (proc.go
-                # findRunnableGCWorker), so it runs only where the P passes
-                # through the scheduler: a time-slice preemption or a goroutine
-                # that parked; a goroutine allocating in a loop reaches no other.
-                # It runs until its share of the mark phase exceeds 1.2 x its
-                # goal (pollFractionalWorkerExit).
-                self.sched_point[g.p] = False
-                owed = (int(FRACTIONAL_SLACK * self.ctl.fractional_goal * (g.vt - self.mark_start))
-                        - self.frac_ns[g.p])
-                if owed >= WORKER_QUANTUM_NS // 10:
-                    done = yield from self._work(g, "dedicated", owed)
-                    self.frac_ns[g.p] += done
+        if (self.phase == GC_MARK and self.work_left > 0 and g.p not in self.dedicated_ps
+                and self.ctl.fractional_goal > 0 and self.sched_point[g.p]):
+            # the fractional worker is found by schedule() (proc.go
+            # findRunnableGCWorker), so it runs only where the P passes through
+            # the scheduler: a time-slice preemption or a goroutine that
+            # parked; a goroutine allocating in a loop reaches no other. It
+            # runs until its share of the mark phase exceeds 1.2 x its goal
+            # (pollFractionalWorkerExit).
+            self.sched_point[g.p] = False
+            owed = (int(FRACTIONAL_SLACK * self.ctl.fractional_goal * (g.vt - self.mark_start))
+                    - self.frac_ns[g.p])
+            if owed >= WORKER_QUANTUM_NS // 10:
+                done = yield from self._work(g, "dedicated", owed)
+                self.frac_ns[g.p] += done
         if self.phase == GC_MARK and self.work_left <= 0 and not self.busy:
             yield from self.mark_done(g)
 
