@@ -579,9 +579,10 @@ def _builder_cons_mark(sim: Simulation, size: int) -> float:
     A program reaches a big live heap through GC cycles that leave this history
     in the pacer (``lastConsMark``); the model builds the heap before time 0
     with no cycle, and a pacer starting from a zero history triggers each cycle
-    at the goal minus the 4 MiB heap minimum, throttles the mutators with
-    assists for the whole mark and measures a near-zero ratio again: a
-    fixed point the real program never enters (docs/decisions.md)."""
+    at its latest bound (61/64 of the way to the goal, or the goal minus the
+    4 MiB heap minimum), throttles the mutators with assists for the whole mark
+    and measures a near-zero ratio again: a fixed point the real program never
+    enters (docs/decisions.md)."""
     costs = sim.costs
     alloc_ns = (costs.values["malloc_fast_ns"].mean_value()
                 + costs.values["page_fault_ns"].mean_value() * min(size, OS_PAGE_BYTES) / OS_PAGE_BYTES)
