@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 
 import gosim.sim.engine as engine
-from gosim.runtime.arena import PAGE_SIZE
-from gosim.runtime.context import NoSimCtx, run_sync
 from gosim.scenario import Scenario
 from gosim.sim import simulate
 from gosim.sim.engine import Simulation
-from gosim.sim.gc import _builder_cons_mark, build_live_heap
+from gosim.sim.gc import build_live_heap, finish_live_heap
 
 
 def per_object_build(sim: Simulation) -> None:
-    """The reference: one ``rt.malloc`` per live object on P 0."""
+    """The reference: one ``rt.malloc`` per live object on P 0 (what follows
+    the allocation is build_live_heap's own, ``finish_live_heap``)."""
     lh = sim.scenario.workload.live_heap
     if lh.bytes <= 0:
         return
@@ -28,21 +27,7 @@ def per_object_build(sim: Simulation) -> None:
     n = -(-lh.bytes // lh.object_size)
     for _ in range(n):
         rt.malloc(lh.object_size, lh.pointer_free, 0)
-    for s in rt.mheap.spans.values():
-        if s.spanclass == spc or (spc < 2 and s.size_class == 0):
-            s.keep_bits = s.alloc_bits
-    sim.live_heap_objects = n
-    if sim.gc is not None and not lh.pointer_free:  # the pacer history, as build_live_heap
-        sim.gc.ctl.seed_cons_mark(_builder_cons_mark(sim, lh.object_size))
-    if lh.grown:
-        h = rt.mheap
-        goal = lh.bytes + lh.bytes * sim.scenario.gc.gogc // 100
-        extra = max(goal - h.sys_bytes, 0)
-        if extra:
-            run_sync(h.grow(NoSimCtx(0), -(-extra // PAGE_SIZE)))
-        for start, npages in list(h.scav.runs()):
-            h.scav.remove(start, npages)
-
+    finish_live_heap(sim, spc, n)  # the shared tail: keep, pacer history, grown heap
 
 def snapshot(root: Any) -> Any:
     """Every value reachable from root (objects by their slots and attributes,

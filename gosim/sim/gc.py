@@ -609,12 +609,22 @@ def build_live_heap(sim: Simulation) -> None:
         # mallocgcTiny); a large object is a span of its own
         for _ in range(n):
             rt.malloc(size, noscan, 0)
+    finish_live_heap(sim, spc, n)
+
+
+def finish_live_heap(sim: Simulation, spc: int, n: int) -> None:
+    """What follows allocating the live heap's n objects (of span class spc),
+    however they were allocated: they stay reachable (``keep_bits``), the
+    pacer gets the history building them would leave, and a ``grown`` heap is
+    mapped and touched up to its goal."""
+    lh = sim.scenario.workload.live_heap
+    rt = sim.rt
     for s in rt.mheap.spans.values():
         if s.spanclass == spc or (spc < 2 and s.size_class == 0):
             s.keep_bits = s.alloc_bits
     sim.live_heap_objects = n
-    if sim.gc is not None and not noscan:
-        sim.gc.ctl.seed_cons_mark(_builder_cons_mark(sim, size))
+    if sim.gc is not None and not lh.pointer_free:
+        sim.gc.ctl.seed_cons_mark(_builder_cons_mark(sim, lh.object_size))
     if lh.grown:
         # the heap of a program that has run a few cycles with this live heap:
         # mapped up to the goal, every page touched once (free, not released)
@@ -626,5 +636,4 @@ def build_live_heap(sim: Simulation) -> None:
         for start, npages in list(h.scav.runs()):
             h.scav.remove(start, npages)
 
-
-__all__ = ["SimGC", "build_live_heap"]
+__all__ = ["SimGC", "build_live_heap", "finish_live_heap"]
