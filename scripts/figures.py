@@ -461,6 +461,24 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
         out += ["", f"Error ({e['metric']}; split {e['split']}): fit set {fit} "
                 f"({e['n_fit']} records), hold-out {hold} ({e['n_holdout']} records), "
                 f"all {e['all']:.3f}.", ""]
+        idle = run.get("idle") or []
+        if idle:
+            sizes = sorted({r["size"] for r in idle})
+            ps = sorted({r["gomaxprocs"] for r in idle})
+            by = {(r["size"], r["gomaxprocs"]): r for r in idle}
+            out += ["Idle share of the Ps' time (`/cpu/classes/idle`), GC on without a live "
+                    "heap, real / simulated (records in the fit set marked *):", "",
+                    "| size | " + " | ".join(f"{p} P" for p in ps) + " |",
+                    "|---|" + "---|" * len(ps)]
+            for sz in sizes:
+                cells = []
+                for p in ps:
+                    r = by.get((sz, p))
+                    cells.append("-" if r is None else
+                                 f"{r['real']:.2f} / {r['sim']:.2f}"
+                                 f"{'*' if r['split'] == 'fit' else ''}")
+                out.append(f"| {size_label(sz)} | " + " | ".join(cells) + " |")
+            out.append("")
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
 

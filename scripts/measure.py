@@ -128,13 +128,30 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             if rc not in (0, 1):
                 raise SystemExit(f"{' '.join(cmd)} failed with exit status {rc}")
             agreement = json.loads((Path(tmp) / str(i) / "agreement.json").read_text())
+            idle = idle_rows(Path(tmp) / str(i) / "comparison.csv")
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
-                         "agreement": agreement})
+                         "agreement": agreement, "idle": idle})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}
+
+
+def idle_rows(csv_path: Path) -> list[dict[str, Any]]:
+    """The idle CPU share, real and simulated, of every GC-on record without a
+    live heap from 4 Ps on (comparison.csv), and its split."""
+    import csv
+
+    out = []
+    with csv_path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            if (r["mode"] == "gc" and r["ballast_mib"] == "0" and int(r["gomaxprocs"]) >= 4
+                    and r["real_idle_share"] and r["sim_idle_share"]):
+                out.append({"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
+                            "split": r["split"], "real": round(float(r["real_idle_share"]), 4),
+                            "sim": round(float(r["sim_idle_share"]), 4)})
+    return out
 
 
 def du_bytes(path: Path) -> int:

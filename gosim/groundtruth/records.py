@@ -119,6 +119,9 @@ class Record:
     warm_s: float | None
     #: (runtime function, share of the contention), as the profile lists them
     contention: tuple[tuple[str, float], ...]
+    #: share of the Ps' time idle (runtime/metrics /cpu/classes/idle over
+    #: /cpu/classes/total), or None where the record has no metrics
+    idle_share: float | None = None
 
     @property
     def top_lock(self) -> str:
@@ -259,7 +262,22 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         dur_s=c.opt_number("dur_s"),
         warm_s=c.opt_number("warm_s"),
         contention=tuple(entries),
+        idle_share=_idle_share(c, obj.get("metrics")),
     )
+
+
+IDLE_KEY = "/cpu/classes/idle:cpu-seconds"
+TOTAL_KEY = "/cpu/classes/total:cpu-seconds"
+
+
+def _idle_share(c: _Line, metrics: Any) -> float | None:
+    """The idle CPU class over the total, from a record's runtime/metrics
+    deltas (optional: None when either is absent)."""
+    if not isinstance(metrics, dict) or IDLE_KEY not in metrics or TOTAL_KEY not in metrics:
+        return None
+    idle = c.check_number(f"metrics.{IDLE_KEY}", metrics[IDLE_KEY])
+    total = c.check_number(f"metrics.{TOTAL_KEY}", metrics[TOTAL_KEY])
+    return idle / total if total > 0 else None
 
 
 def read_records(path: Path) -> list[Record]:

@@ -40,7 +40,7 @@ COLUMNS = (
     "touch", "work_ns_est", "gomaxprocs", "g", "split", "real_allocs_per_s",
     "sim_allocs_per_s", "ratio", "log_ratio", "real_top_lock", "sim_top_lock",
     "real_top_share", "sim_top_share", "top_lock_match", "real_gc_cycles_per_s",
-    "sim_gc_cycles_per_s", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
+    "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
 #: the fields that make a case: every workload field but GOMAXPROCS and g
@@ -70,6 +70,8 @@ class SimPoint:
     error: str = ""
     #: wall-clock seconds the simulation took
     wall_s: float = 0.0
+    #: share of the Ps' time idle (``p_time_share_idle``)
+    idle_share: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -95,8 +97,10 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
         num_gc = m["num_gc_after_warmup"]
         sim_ns -= m.get("warmup_ns") or 0
     cycles = num_gc / sim_ns * 1e9 if num_gc is not None and sim_ns else None
+    idle = m.get("p_time_share_idle")
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
-                    wait / total if total > 0 else 0.0, cycles, "", wall)
+                    wait / total if total > 0 else 0.0, cycles, "", wall,
+                    float(idle) if idle is not None else None)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -120,6 +124,7 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "top_lock_match": s.ok and r.top_lock == s.top_lock,
             "real_gc_cycles_per_s": r.gc_cycles_per_s,
             "sim_gc_cycles_per_s": s.gc_cycles_per_s,
+            "real_idle_share": r.idle_share, "sim_idle_share": s.idle_share,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })

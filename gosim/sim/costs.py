@@ -150,6 +150,11 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "[GO] lock_spinbit.go: active_spin=4 x procyield(30) + osyield"),
     _p("lock_wakeup_ns", 4000, "ns", "futex wake-up hand-off latency to a sleeping M",
        "Linux futex wake-to-run latency, a few microseconds"),
+    _p("m_wakeup_ns", 4000, "ns", "wakep: an M parked in stopm is woken (futex) and runs a "
+       "goroutine it finds; after a stop-the-world the stopped goroutines restart one such "
+       "wake-up apart",
+       "[GO] proc.go startTheWorldWithSema / procresize / resetspinning; Linux futex "
+       "wake-to-run latency, as lock_wakeup_ns"),
     _p("sched_switch_ns", 200, "ns", "goroutine switch on a P at a time-slice preemption",
        "[GO] proc.go schedule/gogo"),
 )}

@@ -86,6 +86,16 @@ class SimGC:
         self.stop_times: dict[int, int] = {}
         self.all_stopped: Any = None
         self.restart: Any = None
+        #: goroutines that stopped for the world, in the order they stopped (the
+        #: order their preemption put them on the global run queue)
+        self.stop_order: list[GCtx] = []
+        #: goroutine -> how long after the world restarts an M runs it again
+        self.restart_delay: dict[int, int] = {}
+        #: Ps whose goroutine waits for the restart chain to reach it (idle Ps)
+        self.restarting: set[int] = set()
+        #: startTheWorld wakes one M, and each M that finds a goroutine wakes the
+        #: next (wakep, resetspinning): one M wake-up per restarted P
+        self.restart_hop_ns = sim.costs.const("m_wakeup_ns")
         self.sched_lock = Mutex("sched", "sched")
         self.heap_live_cell = AtomicCell("gcController.heapLive", "heaplive")
         self.assist_lock = Mutex("assistQueue", "assistqueue")
@@ -264,9 +274,21 @@ class SimGC:
             return  # the world stopped without this P (idle or parked) and restarted
         t = g.vt
         self._mark_stopped(g.p, t)
+        self.stop_order.append(g)
         yield ev
         g.vt = self.sim.env.now
         self._acct(g.p, "pause", t, g.vt)
+        d = self.restart_delay.pop(g.gid, 0)
+        if d:
+            # preempted for the stop, the goroutine went to the global run queue
+            # and its P to the idle list (proc.go goschedImpl, procresize); it
+            # runs when the chain of woken Ms reaches it. Meanwhile the P is idle.
+            self.restarting.add(g.p)
+            g.vt += d
+            yield from g.sync(True)
+            self.restarting.discard(g.p)
+            if self.stw_pending:  # the world stopped again before it ran
+                yield from self._stop(g)
 
     def _spend_pause(self, g: GCtx, ns: int) -> Any:
         yield from self._spend(g, "pause", ns)
@@ -285,6 +307,8 @@ class SimGC:
             self._mark_stopped(pid, g.vt)
         for pg, _ in self.parked:
             self._mark_stopped(pg.p, g.vt)
+        for pid in self.restarting:
+            self._mark_stopped(pid, g.vt)
         if len(self.stopped) < self.nprocs:
             ev = p_event(self.sim.env, g.p)
             self.all_stopped = ev
@@ -297,6 +321,14 @@ class SimGC:
         """startTheWorldWithSema: every stopped P runs again."""
         self.stw_pending = False
         self.pauses.append(g.vt - self.stw_t0)
+        # startTheWorldWithSema: Ps without local work go idle and one M is
+        # woken; the goroutines preempted for the stop wait on the global run
+        # queue, and each M that takes one wakes the next (one per hop)
+        hop = self.restart_hop_ns
+        for k, gg in enumerate(self.stop_order, 1):
+            if gg is not g:
+                self.restart_delay[gg.gid] = k * hop
+        self.stop_order = []
         ev, self.restart = self.restart, None
         ev.succeed()
 
