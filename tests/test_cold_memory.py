@@ -120,3 +120,65 @@ def test_the_ground_truth_shows_the_allocating_code_slower_with_a_big_heap() -> 
         assert big["cpu_gc_s"] < big["cpu_total_s"] / 3
     # 48 B: 22 ns and 46 ns, as docs/decisions.md reads them
     assert round(user_ns(one[0, 48])) == 22 and round(user_ns(one[256, 48])) == 46
+
+
+# -- memory another P wrote last (MHeap.remote, remote_per_byte_ns) -------------------------
+
+REMOTE = {"remote_per_byte_ns": 0.3}
+
+
+@pytest.mark.parametrize("size", [48, 1024, 32768])
+def test_remote_step_equals_batched(size: int) -> None:
+    """Whether a span's memory was written last on another P is decided when it
+    is cached (or, for a large object, allocated): both modes charge alike."""
+    batched, rb = _run(_sc(size, procs=3, live_mib=0, costs=REMOTE))
+    step, rs = _run(_sc(size, procs=3, live_mib=0, costs=REMOTE, mode="step"))
+    assert rb == rs
+    assert rb.get("remote_per_byte_ns", 0) > 0
+    assert _dump(batched["metrics"]) == _dump(step["metrics"])
+
+
+def test_remote_needs_reuse_by_another_p() -> None:
+    """One P writes all its memory itself, and with the GC off every span is fresh
+    memory (zeroed by the kernel on the faulting core): nothing is remote. With
+    two Ps and the GC on, reused spans change hands and pay per byte."""
+    _, one = _run(_sc(1024, procs=1, live_mib=0, costs=REMOTE))
+    assert "remote_per_byte_ns" not in one and one["zero_per_byte_ns"] > 0
+    _, off = _run(_sc(1024, procs=2, live_mib=0, gc=False, costs=REMOTE))
+    assert "remote_per_byte_ns" not in off
+    d0, _ = _run(_sc(1024, procs=2, live_mib=0))
+    d1, two = _run(_sc(1024, procs=2, live_mib=0, costs=REMOTE))
+    # a multiple of the object size: whole objects are charged
+    assert two["remote_per_byte_ns"] > 0 and two["remote_per_byte_ns"] % 1024 == 0
+    assert two["remote_per_byte_ns"] < two["zero_per_byte_ns"]
+    assert d1["metrics"]["allocs_per_sim_second"] < d0["metrics"]["allocs_per_sim_second"]
+
+
+def test_out_of_cache_memory_is_cold_not_remote() -> None:
+    """A heap bigger than the last-level cache is read from DRAM whoever wrote it:
+    the cold costs apply and the remote one does not."""
+    _, rec = _run(_sc(1024, procs=2, costs={**COLD, **REMOTE, "llc_bytes": 4 * MIB}))
+    assert rec.get("cold_per_byte_ns", 0) > 0
+    _, warm = _run(_sc(1024, procs=2, costs=REMOTE))
+    assert warm.get("remote_per_byte_ns", 0) > rec.get("remote_per_byte_ns", 0)
+
+
+def test_the_ground_truth_shows_allocation_slower_per_p_with_more_ps() -> None:
+    """The fact the remote cost stands for: in the shared 16-core records with
+    the GC on and no live heap, the user CPU per allocation outside lock waits
+    (/cpu/classes/user less /sync/mutex/wait/total, over the allocations) is at
+    least 1.8 times higher at 4 Ps than at 1 P, at every size."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments/groundtruth/go1.27-16core.jsonl"
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    gc0 = {(r["size"], r["gomaxprocs"]): r for r in recs
+           if r["mode"] == "gc" and not r.get("ballast_mib")}
+
+    def busy_ns(r: dict[str, Any]) -> float:
+        m = r["metrics"]
+        user = m["/cpu/classes/user:cpu-seconds"] - m["/sync/mutex/wait/total:seconds"]
+        return user / r["allocs"] * 1e9
+
+    for size in (48, 1024, 32768):
+        assert busy_ns(gc0[size, 4]) >= 1.8 * busy_ns(gc0[size, 1])

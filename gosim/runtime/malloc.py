@@ -211,6 +211,10 @@ class Runtime:
             if self.mheap.cold():  # reused memory of a heap out of cache (MHeap.cold_bytes)
                 yield from ctx.spend("cold_alloc_ns")
                 yield from ctx.spend("cold_per_byte_ns", size)
+            elif self.mheap.remote_on and self.mheap.remote(s, ctx.p):
+                yield from ctx.spend("remote_per_byte_ns", size)
+        elif self.mheap.remote_on:
+            self.mheap.remote(s, ctx.p)  # fresh memory: this P writes it first
         st = self.stats
         st.mallocs += 1
         st.large_allocs += 1

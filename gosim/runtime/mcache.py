@@ -79,6 +79,8 @@ class MCache:
         # reused memory of a heap bigger than the cache: every object of it is
         # written from DRAM (decided once, so a batch and the step path agree)
         s.cold = s.needzero and central.heap.cold()
+        # reused memory another P's core wrote last: its lines move over
+        s.remote = central.heap.remote_on and central.heap.remote(s, ctx.p)
         self.alloc[spc] = s
         self.avail[spc] = granted
         if self.batched:

@@ -72,6 +72,11 @@ class MHeap:
         #: a heap with more bytes in use than this is out of cache, so reused
         #: memory (and the spans' metadata) is read and written from DRAM
         self.cold_bytes = 0
+        #: the remote-memory cost is on: ``page_writer`` is kept
+        self.remote_on = False
+        #: a span's first page -> the P that last allocated (wrote) from the span
+        #: there; spans remade on the same pages find their memory's last writer
+        self.page_writer: dict[int, int] = {}
         self.sys_bytes = 0  # HeapSys: mapped for the heap
         self.reserved_bytes = 0  # address space reserved via sysAlloc
         self.arena_hint = ARENA_HINT_BASE
@@ -360,6 +365,14 @@ class MHeap:
     @property
     def heap_inuse_bytes(self) -> int:
         return self.pages_inuse * PAGE_SIZE
+
+    def remote(self, s: MSpan, p: int) -> bool:
+        """P ``p`` takes span ``s`` to allocate from: is its memory reused, in
+        cache, and written last on another P's core? Records ``p`` as its writer."""
+        pg = s.start_page
+        w = self.page_writer.get(pg, -1)
+        self.page_writer[pg] = p
+        return s.needzero and not s.cold and w >= 0 and w != p
 
     def cold(self) -> bool:
         """The heap is bigger than the last-level cache (cold-memory costs on)."""

@@ -77,7 +77,7 @@ class MSpan:
         "sid", "start_page", "npages", "spanclass", "elemsize", "nelems", "freeindex",
         "alloc_bits", "alloc_count", "state", "needzero", "in_cache", "on_list",
         "fresh_os", "header_touch", "sweepgen", "mark_bits", "keep_bits", "ring_bits", "ring_refs", "death",
-        "live_bits", "cold",
+        "live_bits", "cold", "remote",
     )
 
     def __init__(self, sid: int) -> None:
@@ -101,6 +101,9 @@ class MSpan:
         #: cache and its memory reused: its objects are written from DRAM
         #: (``MHeap.cold_bytes``)
         self.cold = False
+        #: handed to an mcache on another P than the one that last allocated
+        #: from its memory (reused, in cache): ``remote_per_byte_ns``
+        self.remote = False
         #: owned by an mcache (cacheSpan'd and not yet uncached)
         self.in_cache = False
         #: which mcentral list holds it: '', 'partial', 'full'

@@ -45,6 +45,8 @@ def fast_charges(span: MSpan | None, kind: int, elemsize: int, tiny_fit: bool,
         zeroed: Charges = (("malloc_fast_ns", 1.0), ("zero_per_byte_ns", float(elemsize)))
         if span.cold:  # the object's lines come from DRAM (MHeap.cold_bytes)
             zeroed += (("cold_alloc_ns", 1.0), ("cold_per_byte_ns", float(elemsize)))
+        elif span.remote:  # from another core's cache (MHeap.remote)
+            zeroed += (("remote_per_byte_ns", float(elemsize)),)
         return zeroed + BARRIER if barrier else zeroed
     return FAST_WB if barrier else FAST
 

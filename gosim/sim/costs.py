@@ -63,6 +63,11 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "byte (streamed from DRAM)", "0 by default; fitted in the 16-core profile"),
     _p("cold_span_ns", 0, "ns", "sweeping a span of a heap out of cache: its mspan, mark "
        "and allocation bits from DRAM", "0 by default; fitted in the 16-core profile"),
+    _p("remote_per_byte_ns", 0, "ns/byte", "zeroing reused memory that another P wrote last "
+       "(its lines sit in that core's cache and come over by cache-to-cache transfers), per "
+       "byte; not charged where the heap is out of cache (the cold_* costs apply)",
+       "0 by default (one P, or a 2-core machine, cannot show it); fitted in the 16-core "
+       "profile"),
     _p("zero_per_byte_ns", 0.03, "ns/byte", "memclr of an object from a span that needs zeroing",
        "~32 B/ns memclrNoHeapPointers; [RG] 64 KiB ~2.8 us with the GC on (reused, zeroed)"),
     # -- mcache / mcentral ---------------------------------------------------------------

@@ -51,6 +51,8 @@ class Simulation:
         if any(self.costs.constants[k] != 0
                for k in ("cold_alloc_ns", "cold_per_byte_ns", "cold_span_ns")):
             self.rt.mheap.cold_bytes = self.costs.const("llc_bytes")
+        #: which P wrote each span's memory last is tracked (the remote cost is on)
+        self.rt.mheap.remote_on = self.costs.constants["remote_per_byte_ns"] != 0
         self.env = SimEnv()
         self.batched = scenario.mode == "batched" and not design.global_lock
         #: step mode: the reference that turns every cost into its own SimPy event
