@@ -179,6 +179,30 @@ def test_gc_runs_collect_and_the_ballast_raises_the_goal(records: list[dict[str,
 
 
 @realgo
+def test_records_summarise_scheduler_latency_and_gc_pauses(
+        records: list[dict[str, Any]]) -> None:
+    """Each record carries the window's scheduling latencies and the GC's
+    stop-the-world pauses (runtime/metrics histograms): two pauses per GC
+    cycle (sweep termination and mark termination), none with the GC off."""
+    for r in records:
+        sched = r["sched"]
+        assert set(sched) == {"latencies", "gc_pauses", "gc_stopping"}
+        pauses = sched["gc_pauses"]["count"]
+        assert sched["gc_stopping"]["count"] == pauses
+        if r["mode"] == "gc":
+            # a cycle whose pauses straddle the window's edge counts one of them
+            assert abs(pauses - 2 * r["gc_cycles"]) <= 2
+            p = sched["gc_pauses"]
+            assert 0 < p["p50_s"] <= p["p90_s"] <= p["p99_s"] and p["mean_s"] > 0
+            # stopping is part of the pause
+            assert sched["gc_stopping"]["mean_s"] <= p["mean_s"]
+        else:
+            assert pauses == 0
+    # two Ps, a cycle every few ms: goroutines wait runnable at every restart
+    assert records[1]["sched"]["latencies"]["count"] > records[1]["gc_cycles"]
+
+
+@realgo
 def test_touch_faults_fresh_pages(records: list[dict[str, Any]]) -> None:
     touched, untouched = records[6], records[7]
     assert touched["touch"] is True and untouched["touch"] is False

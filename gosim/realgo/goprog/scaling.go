@@ -121,6 +121,17 @@ var recordMetrics = []string{
 	"/sync/mutex/wait/total:seconds",
 }
 
+// Histograms a record summarises over its window (optional: a release that
+// lacks one leaves it out): how long goroutines waited runnable before they
+// ran (every runnable -> running transition, proc.go), and the collector's
+// stop-the-world pauses, whole and the part spent stopping the world
+// (Go 1.22+). Keyed in the record's "sched" object by the short names.
+var histMetrics = []struct{ name, key string }{
+	{"/sched/latencies:seconds", "latencies"},
+	{"/sched/pauses/total/gc:seconds", "gc_pauses"},
+	{"/sched/pauses/stopping/gc:seconds", "gc_stopping"},
+}
+
 var gaugeMetrics = map[string]bool{
 	"/gc/heap/goal:bytes":                 true,
 	"/memory/classes/heap/released:bytes": true,
@@ -281,6 +292,7 @@ type sample struct {
 	t       time.Time
 	allocs  []int64
 	metrics []metrics.Sample
+	hists   []metrics.Sample
 	ru      rusage
 }
 
@@ -290,11 +302,16 @@ func takeSample(slots []*slot) *sample {
 	for i, name := range recordMetrics {
 		s.metrics[i].Name = name
 	}
+	s.hists = make([]metrics.Sample, len(histMetrics))
+	for i, h := range histMetrics {
+		s.hists[i].Name = h.name
+	}
 	for i, sl := range slots {
 		s.allocs[i] = sl.allocs.Load()
 	}
 	s.t = time.Now()
 	metrics.Read(s.metrics)
+	metrics.Read(s.hists)
 	s.ru = getRusage()
 	return s
 }
@@ -329,6 +346,60 @@ func metricDeltas(a, b *sample) map[string]any {
 		default:
 			out[name] = metricValue(vb) - metricValue(va)
 		}
+	}
+	return out
+}
+
+// histDeltas: each histogram's events in the window (bucket counts b - a),
+// summarised as count, mean and the 50th, 90th and 99th percentiles in
+// seconds. A bucket stands for its midpoint in the mean; a percentile is the
+// upper bound of the bucket it falls in (the lower one for the last, open
+// bucket). Histograms this release lacks are left out.
+func histDeltas(a, b *sample) map[string]any {
+	out := map[string]any{}
+	for i, h := range histMetrics {
+		va, vb := a.hists[i].Value, b.hists[i].Value
+		if va.Kind() != metrics.KindFloat64Histogram {
+			continue
+		}
+		ha, hb := va.Float64Histogram(), vb.Float64Histogram()
+		counts := make([]uint64, len(hb.Counts))
+		var n uint64
+		for j := range hb.Counts {
+			counts[j] = hb.Counts[j] - ha.Counts[j]
+			n += counts[j]
+		}
+		lo := func(j int) float64 { return hb.Buckets[j] }
+		hi := func(j int) float64 { return hb.Buckets[j+1] }
+		finite := func(x, other float64) float64 {
+			if math.IsInf(x, 0) {
+				return other
+			}
+			return x
+		}
+		sum := 0.0
+		for j, c := range counts {
+			if c > 0 {
+				l, u := finite(lo(j), hi(j)), finite(hi(j), lo(j))
+				sum += float64(c) * (l + u) / 2
+			}
+		}
+		pct := func(q float64) float64 {
+			var cum uint64
+			for j, c := range counts {
+				cum += c
+				if c > 0 && float64(cum) >= q*float64(n) {
+					return finite(hi(j), lo(j))
+				}
+			}
+			return 0
+		}
+		s := map[string]any{"count": n}
+		if n > 0 {
+			s["mean_s"] = sum / float64(n)
+			s["p50_s"], s["p90_s"], s["p99_s"] = pct(0.5), pct(0.9), pct(0.99)
+		}
+		out[h.key] = s
 	}
 	return out
 }
@@ -697,6 +768,7 @@ func measureScaling(w *scalingWorkload) map[string]any {
 		"nvcsw":               after.ru.nvcsw - before.ru.nvcsw,
 		"rusage_sys_s":        after.ru.sys - before.ru.sys,
 		"rusage_user_s":       after.ru.user - before.ru.user,
+		"sched":               histDeltas(before, after),
 		"size":                sizes[0],
 		"tag":                 tag,
 		"touch":               w.Touch,
