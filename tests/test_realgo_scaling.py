@@ -182,22 +182,25 @@ def test_gc_runs_collect_and_the_ballast_raises_the_goal(records: list[dict[str,
 def test_records_summarise_scheduler_latency_and_gc_pauses(
         records: list[dict[str, Any]]) -> None:
     """Each record carries the window's scheduling latencies and the GC's
-    stop-the-world pauses (runtime/metrics histograms): two pauses per GC
-    cycle (sweep termination and mark termination), none with the GC off."""
+    stop-the-world pauses (runtime/metrics histograms): none with the GC off;
+    with it on, two per GC cycle (sweep termination and mark termination), up
+    to the cycles that run while the window's ends are read (the histograms
+    and the cycle count are read together, but not atomically: on a loaded
+    machine a few cycles may fall between them, so the bounds are wide)."""
     for r in records:
         sched = r["sched"]
         assert set(sched) == {"latencies", "gc_pauses", "gc_stopping"}
-        pauses = sched["gc_pauses"]["count"]
-        assert sched["gc_stopping"]["count"] == pauses
-        if r["mode"] == "gc":
-            # a cycle whose pauses straddle the window's edge counts one of them
-            assert abs(pauses - 2 * r["gc_cycles"]) <= 2
-            p = sched["gc_pauses"]
-            assert 0 < p["p50_s"] <= p["p90_s"] <= p["p99_s"] and p["mean_s"] > 0
-            # stopping is part of the pause
-            assert sched["gc_stopping"]["mean_s"] <= p["mean_s"]
-        else:
-            assert pauses == 0
+        pauses, stopping = sched["gc_pauses"]["count"], sched["gc_stopping"]["count"]
+        if r["mode"] == "nogc":
+            assert pauses == 0 and stopping == 0
+            continue
+        cycles = r["gc_cycles"]
+        assert cycles > 0 and pauses > 0 and stopping > 0
+        if cycles >= 10:  # edge effects are a small part of the count
+            for n in (pauses, stopping):
+                assert 1.5 * cycles <= n <= 2.5 * cycles
+        p = sched["gc_pauses"]
+        assert 0 < p["p50_s"] <= p["p90_s"] <= p["p99_s"] and p["mean_s"] > 0
     # two Ps, a cycle every few ms: goroutines wait runnable at every restart
     assert records[1]["sched"]["latencies"]["count"] > records[1]["gc_cycles"]
 

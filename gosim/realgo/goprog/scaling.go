@@ -297,21 +297,22 @@ type sample struct {
 }
 
 func takeSample(slots []*slot) *sample {
-	s := &sample{allocs: make([]int64, len(slots)),
-		metrics: make([]metrics.Sample, len(recordMetrics))}
+	// one metrics.Read for the counters and the histograms, so that they
+	// describe (nearly) the same moment
+	all := make([]metrics.Sample, len(recordMetrics)+len(histMetrics))
 	for i, name := range recordMetrics {
-		s.metrics[i].Name = name
+		all[i].Name = name
 	}
-	s.hists = make([]metrics.Sample, len(histMetrics))
 	for i, h := range histMetrics {
-		s.hists[i].Name = h.name
+		all[len(recordMetrics)+i].Name = h.name
 	}
+	s := &sample{allocs: make([]int64, len(slots)),
+		metrics: all[:len(recordMetrics)], hists: all[len(recordMetrics):]}
 	for i, sl := range slots {
 		s.allocs[i] = sl.allocs.Load()
 	}
 	s.t = time.Now()
-	metrics.Read(s.metrics)
-	metrics.Read(s.hists)
+	metrics.Read(all)
 	s.ru = getRusage()
 	return s
 }
