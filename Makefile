@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 
 ## test: set up with the test extras and run the whole suite
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n $(JOBS) -q
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check gosim tests benchmarks scripts

@@ -189,6 +189,7 @@ def _pacer_trace(seed_history: bool, monkeypatch: pytest.MonkeyPatch) -> list[tu
     return out
 
 
+@pytest.mark.pure_python
 def test_a_built_live_heap_leaves_the_pacer_a_cons_mark_history(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A program reaches a big live heap through cycles that leave a cons/mark

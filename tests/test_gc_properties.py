@@ -23,6 +23,10 @@ from gosim.runtime.mgcpacer import DEFAULT_HEAP_MINIMUM
 from gosim.scenario import Scenario
 from gosim.sim.engine import Simulation
 
+# the checker wraps the core's methods on their classes: compiled classes cannot
+# be wrapped, so with the compiled build these run in a pure-Python child
+pytestmark = pytest.mark.pure_python
+
 DESIGNS = ("go1.27", "go1.25", "go1.14", "go1.12")
 #: tiny, the smallest non-tiny, small, a malloc header (pointerful, > 512 B), 32 KiB
 #: (small before malloc headers, large with one when pointerful), large

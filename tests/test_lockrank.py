@@ -320,6 +320,7 @@ def _one_class_run(preset: str) -> Simulation:
                                workload={"groups": [{"size": 1024, "allocations": 40}]}))
 
 
+@pytest.mark.pure_python
 def test_misordered_design_variant_is_caught() -> None:
     """go1.12 with mcentral.grow refilling under mheap.lock: it takes the
     mcentral lock while holding mheap (lockrank.go: mcentral before mheap)."""
@@ -351,6 +352,7 @@ def test_misordered_design_variant_is_caught() -> None:
     assert int(m[1]) - int(m[2]) == sim.costs.const("lock_uncontended_ns") > 0
 
 
+@pytest.mark.pure_python
 def test_opposite_orders_in_one_variant_close_a_cycle() -> None:
     """A variant whose first refill keeps the mcentral lock across the heap
     allocation (mcentral -> mheap, allowed) and whose second takes them the
@@ -385,6 +387,7 @@ def test_opposite_orders_in_one_variant_close_a_cycle() -> None:
     assert calls[0] == 2
 
 
+@pytest.mark.pure_python
 def test_a_ranking_that_puts_the_global_lock_last_is_caught() -> None:
     """The global-lock baseline checked against a ranking that takes its lock
     for Go's lockRankGlobalAlloc (persistentalloc's leaf lock, below mheap):

@@ -221,6 +221,7 @@ def _check_heap_pages(rt: Runtime, log: list[int]) -> None:
     assert m["heap_released_bytes"] == sum(n for _, n in released) * PAGE_SIZE
 
 
+@pytest.mark.pure_python
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS)

@@ -96,6 +96,7 @@ CASES = [
 ]
 
 
+@pytest.mark.pure_python
 @pytest.mark.parametrize(("design", "size", "pointer_free", "grown"), CASES)
 def test_span_at_a_time_build_equals_one_malloc_per_object(
         design: str, size: int, pointer_free: bool, grown: bool,
@@ -117,6 +118,7 @@ def test_span_at_a_time_build_equals_one_malloc_per_object(
         assert m.heap_alloc_bytes == n * elemsize
 
 
+@pytest.mark.pure_python
 def test_the_runs_that_follow_are_the_same() -> None:
     """A whole run on the span-at-a-time ballast matches one on the reference's."""
     sc = Scenario.model_validate({

@@ -119,6 +119,7 @@ LOCK_CASES = {
 }
 
 
+@pytest.mark.pure_python
 @pytest.mark.parametrize("name", sorted(LOCK_CASES))
 @pytest.mark.parametrize("policy,spin", [("barging", None), ("fifo", None), ("barging", 0)])
 def test_lazy_spin_windows_match_spin_timeouts(name: str, policy: str, spin: int | None,

@@ -32,6 +32,7 @@ def _scenario(procs: int, hop: int, size: int = 1024) -> Scenario:
     })
 
 
+@pytest.mark.pure_python
 def test_stopped_goroutines_restart_one_wakeup_apart() -> None:
     """After every stop, the goroutines that stopped at a safepoint are given
     restart delays of 1, 2, ... wake-ups in the order they stopped; the

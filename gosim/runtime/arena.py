@@ -241,21 +241,22 @@ def get_layout(preset: str) -> ContiguousLayout | SparseLayout:
 # -- arena index (mheap.go arenaIndex / arenaBase / arenaIdx.l1 / l2) --------
 
 
-def _check_addr(addr: int) -> None:
+def _check_addr(addr: object) -> int:
     if isinstance(addr, bool) or not isinstance(addr, int) or not 0 <= addr <= _ADDR_MASK:
         raise GosimError(f"address must be an integer in [0, 2**64), got {addr!r}")
+    return addr
 
 
-def arena_index(addr: int) -> int:
+def arena_index(addr: object) -> int:
     """Index into ``mheap_.arenas`` of the heap arena holding ``addr`` (``arenaIndex``).
 
     ``(addr - arenaBaseOffset) / heapArenaBytes`` in 64-bit unsigned arithmetic.
     """
-    _check_addr(addr)
-    return ((addr - ARENA_BASE_OFFSET) & _ADDR_MASK) // HEAP_ARENA_BYTES
+    a = _check_addr(addr)
+    return ((a - ARENA_BASE_OFFSET) & _ADDR_MASK) // HEAP_ARENA_BYTES
 
 
-def arena_base(idx: int) -> int:
+def arena_base(idx: object) -> int:
     """Lowest address covered by heap arena ``idx`` (``arenaBase``)."""
     if isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx < (1 << ARENA_BITS):
         raise GosimError(f"arena index must be in [0, {1 << ARENA_BITS}), got {idx!r}")

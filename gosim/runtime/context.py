@@ -14,6 +14,9 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Gen = Generator[Any, Any, T]
+#: what a call that often has nothing to wait for returns: its generator, or
+#: () when it finished at once (``yield from ()`` runs nothing)
+MaybeGen = Gen[None] | tuple[()]
 
 
 class _SyncObject:

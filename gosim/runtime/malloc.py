@@ -180,6 +180,7 @@ class Runtime:
         if hook is not None:
             # mcache.go refill: heapLive grows by the span's bytes not yet allocated
             s = c.alloc[spc]
+            assert s is not None
             yield from hook.refilled(ctx, s.npages * PAGE_SIZE - s.alloc_count * s.elemsize)
         a = c.take(spc)
         self.count_small(c, spc, elemsize, 1, size)
@@ -286,7 +287,9 @@ class Runtime:
             if c.batched:
                 # a thread cache gives its unused objects back to the central list
                 for addr in c.reserved[spc]:
-                    run_sync(self._return_slot(ctx, self.mheap.span_of(addr), addr))
+                    rs = self.mheap.span_of(addr)
+                    assert rs is not None
+                    run_sync(self._return_slot(ctx, rs, addr))
                 c.reserved[spc] = []
             else:
                 run_sync(self.central[spc].uncache_span(ctx, s))
@@ -375,16 +378,16 @@ class Runtime:
             for spc, res in enumerate(p.mcache.reserved))
         assert self.stats.heap_alloc_bytes == live_bytes - reserved_bytes, \
             (self.stats.heap_alloc_bytes, live_bytes, reserved_bytes, reserved)
-        for spc, c in enumerate(self.central):
-            for s in c.partial.values():
+        for spc, central in enumerate(self.central):
+            for s in central.partial.values():
                 assert s.state == MSpanState.IN_USE and s.free_count() > 0 and s.spanclass == spc
-                assert s.sid not in c.full
+                assert s.sid not in central.full
         for p in self.ps:
             c = p.mcache
             if not c.batched:
-                for spc, s in enumerate(c.alloc):
-                    if s is not None and s.state == MSpanState.IN_USE:
-                        assert c.avail[spc] == s.free_slots_ahead(), (spc, c.avail[spc])
+                for spc, cs in enumerate(c.alloc):
+                    if cs is not None and cs.state == MSpanState.IN_USE:
+                        assert c.avail[spc] == cs.free_slots_ahead(), (spc, c.avail[spc])
 
 
 __all__ = ["Runtime", "ZEROBASE"]

@@ -156,6 +156,7 @@ class MCentral:
                     s = yield from self._sweep_for_cache(ctx, sweeper)
                 if s is None:
                     s = yield from self.grow(ctx)
+            assert s is not None
             s.on_list = ""
             if self.batch:
                 return (yield from self._transfer_lockfree(ctx, s))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gosim.runtime.arena import PAGE_SIZE
-from gosim.runtime.context import Ctx, Gen, Mutex
+from gosim.runtime.context import Ctx, Gen, MaybeGen, Mutex
 from gosim.runtime.mem_linux import page_faults
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class GCBitsArenas:
         self.fresh_arenas = 0
         self.faults = 0
 
-    def take(self, ctx: Ctx, nbytes: int) -> Gen[None]:
+    def take(self, ctx: Ctx, nbytes: int) -> MaybeGen:
         """newMarkBits / newAllocBits: nbytes of bitmap; a new arena when this
         one is used up (:meth:`_new_arena`); writing the bitmap faults in the fresh
         arena's pages as it reaches them. The common case (no wait, room in the
@@ -226,7 +226,9 @@ class Sweeper:
             st.by_size_frees[sc] += nfreed
             yield from ctx.spend("sweep_per_object_ns", nfreed)
         if sc:
-            yield from self.heap.gcbits.take(ctx, mark_bits_bytes(s.nelems))
+            gcbits = self.heap.gcbits
+            assert gcbits is not None  # a collector's heap has its bitmap arenas
+            yield from gcbits.take(ctx, mark_bits_bytes(s.nelems))
         if preserve:
             return False
         if s.alloc_count == 0:
@@ -251,7 +253,7 @@ class Sweeper:
         self.active = False
         return -1
 
-    def deduct_sweep_credit(self, ctx: Ctx, span_pages: int) -> Gen[None]:
+    def deduct_sweep_credit(self, ctx: Ctx, span_pages: int) -> MaybeGen:
         """mgcsweep.go deductSweepCredit: sweep until the pages swept keep up
         with the heap's growth since the sweep cycle began."""
         w = ctx.sync()  # heapLive and pagesSwept are atomics every P updates

@@ -271,6 +271,7 @@ class MHeap:
         if geom is None:
             geom = self._geometry[spanclass, npages] = self._span_geometry(spanclass, npages)
         elemsize, nelems, bits_bytes, metadata, header = geom
+        assert base is not None
         if self.gcbits is not None:
             # initSpan's newAllocBits + newMarkBits (taken before the span is
             # published, so that a run ending here leaves no half-made span)

@@ -9,8 +9,12 @@ int), ``alloc_count``. ``nelems`` depends on the design's span layout
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from gosim.runtime.arena import PAGE_SHIFT
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class MSpanState(IntEnum):
@@ -128,10 +132,10 @@ class MSpan:
         self.ring_bits = 0
         self.ring_refs: dict[int, int] | None = None
         #: ``time`` lifetimes: each slot's death time, ns (None: no such object here)
-        self.death = None
+        self.death: np.ndarray | None = None
         #: the marking's verdict, set at mark start (objects reachable then) and
         #: completed at mark termination (objects allocated black); None: not marked
-        self.live_bits = None
+        self.live_bits: int | None = None
 
     # -- geometry -----------------------------------------------------------------
     @property

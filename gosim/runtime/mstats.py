@@ -4,7 +4,7 @@ with units, plus the allocator's own operation counters."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -65,6 +65,7 @@ class MemStats:
     flow_span_free_pages: Counter = field(default_factory=Counter)
 
     def as_metrics(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if not isinstance(v, Counter)}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {k: v for k, v in d.items() if not isinstance(v, Counter)}
         d["refills"] = sum(self.refills.values())
         return d

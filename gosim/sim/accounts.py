@@ -36,11 +36,8 @@ class Accounts:
         #: (time, P, heap in use, heap sys, heap released, the pacer's heapLive,
         #: GC cycles so far) at every slow path, when a time series is asked for
         self.heap_samples: list[tuple[int, int, int, int, int, int, int]] = []
-        if tracer is not None:
-            # traced: every accounted interval also goes to the tracer; untraced
-            # runs keep the plain method (no per-call check)
-            self.tracer = tracer
-            self.account = self._account_traced
+        #: traced: every accounted interval also goes to the tracer
+        self.tracer = tracer
 
     def account(self, p: int, cat: str, start: int, end: int) -> None:
         """P ``p`` spent [start, end) on ``cat``."""
@@ -53,13 +50,9 @@ class Accounts:
         if end > start:
             d = self.ptime[p]
             d[cat] = d.get(cat, 0) + (end - start)
-
-    def _account_traced(self, p: int, cat: str, start: int, end: int) -> None:
-        Accounts.account(self, p, cat, start, end)
-        if self.T is not None and end > self.T:
-            end = self.T
-        if end > start:
-            self.tracer.account(p, cat, start, end)
+            tr = self.tracer
+            if tr is not None:
+                tr.account(p, cat, start, end)
 
     def add(self, p: int, cat: str, ns: int) -> None:
         """P ``p`` spent ``ns`` (already clipped at the run's end) on ``cat``."""

@@ -68,7 +68,7 @@ def headers_fault(span: MSpan | None) -> bool:
 def header_fault(span: MSpan | None, addr: int) -> bool:
     """The allocation at ``addr`` writes its header: True if that is the first
     write to a fresh OS page (the caller takes the fault and counts it)."""
-    return headers_fault(span) and span.touch(addr)  # type: ignore[union-attr]
+    return span is not None and headers_fault(span) and span.touch(addr) > 0
 
 
 def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: int,

@@ -40,7 +40,8 @@ class CostModel:
                 self.values[name] = v if isinstance(v, Dist) else Dist.model_validate(v)
         #: constant costs as floats (per unit); distribution-valued ones are None
         self.constants: dict[str, float | None] = {
-            n: (float(d.value) if d.dist == "const" else None) for n, d in self.values.items()}
+            n: (float(d.value) if d.dist == "const" and d.value is not None else None)
+            for n, d in self.values.items()}
         #: parameter -> units charged so far, when the caller asked for it
         self.record = record
 

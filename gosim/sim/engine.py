@@ -67,6 +67,8 @@ class Simulation:
             tracer.bind(f"{design.name} GOMAXPROCS={self.nprocs} seed={scenario.seed}",
                         self.nprocs, self.T)
         self.account = self.acct.account
+        #: objects of the workload's live heap (set when it is built: gc.py)
+        self.live_heap_objects = 0
         # the collector (a thread-caching malloc frees explicitly: no collector)
         self.gc: SimGC | None = (SimGC(self) if scenario.gc.enabled
                                  and design.transfer_batch_objects == 0 else None)

@@ -72,7 +72,7 @@ class GCtx:
         #: the simulation's lock-order check (None: not checking)
         self.check = sim.lock_check
         #: mark-assist debt, ns of mark work (gosim/sim/gc.py)
-        self.gc_debt = 0.0
+        self.gc_debt: float = 0.0
         #: liveness for the collector (gosim/sim/lifetimes.py)
         self.lt_kind = lt.kind
         self.lt_value = lt.value or 0

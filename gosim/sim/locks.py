@@ -73,7 +73,8 @@ class LockHost(Protocol):
     #: the end of a timed run (None: until every goroutine is done)
     T: int | None
     #: the timeline's collector (None: not traced)
-    tracer: LockTracer | None
+    @property
+    def tracer(self) -> LockTracer | None: ...
 
     def account(self, p: int, cat: str, start: int, end: int) -> None: ...
 
@@ -478,7 +479,7 @@ class SimAtomic:
             units = 1 + self.factor * k
             ns = int(base * units + 0.5)
         else:
-            units = 1
+            units = 1.0
             ns = base
         self.costs.charge(cost, units)
         self.extra.append(ns - base)

@@ -17,22 +17,29 @@ from gosim.workload.spec import Dist
 BLOCK = 2048
 
 
+def _num(v: float | None) -> float:
+    """A parameter the schema requires for the distribution at hand."""
+    assert v is not None
+    return float(v)
+
+
 def transform(d: Dist, u: np.ndarray, *, integer_support: bool,
               as_int: bool = True) -> np.ndarray:
     """Map uniforms in [0, 1) to draws of ``d``: int64 rounded half up, or float64."""
     k = d.dist
     if k == "const":
-        x = np.full(u.shape, float(d.value))
+        x = np.full(u.shape, _num(d.value))
     elif k == "exponential":
-        x = -float(d.mean) * np.log1p(-u)
+        x = -_num(d.mean) * np.log1p(-u)
     elif k == "lognormal":
         from scipy.special import ndtri  # imported here: scipy costs ~0.5 s to import
 
-        sigma = float(d.sigma)
-        mu = np.log(float(d.mean)) - sigma * sigma / 2 if d.mean > 0 else -np.inf
+        sigma = _num(d.sigma)
+        mean = _num(d.mean)
+        mu = np.log(mean) - sigma * sigma / 2 if mean > 0 else -np.inf
         x = np.exp(mu + sigma * ndtri(u))
     elif k == "uniform":
-        lo, hi = float(d.low), float(d.high)
+        lo, hi = _num(d.low), _num(d.high)
         if integer_support:  # every integer in [low, high] equally likely
             return (np.floor(lo + u * (np.floor(hi) - np.ceil(lo) + 1))).astype(np.int64)
         x = lo + u * (hi - lo)
@@ -110,13 +117,14 @@ class Stream(_Buffered):
         self.integer_support = integer_support
         self.as_int = as_int
         if d.dist == "const":
-            self.const = int(np.floor(float(d.value) + 0.5)) if as_int else float(d.value)
+            self.const = int(np.floor(_num(d.value) + 0.5)) if as_int else _num(d.value)
 
     def _block(self) -> np.ndarray:
         return transform(self.dist, self.rng.random(BLOCK), integer_support=self.integer_support,
                          as_int=self.as_int)
 
-    def next(self) -> int | float:
+    def next(self) -> Any:
+        """The next draw: an int (``as_int``) or a float."""
         if self.const is not None:
             return self.const
         v = self._next_raw()
