@@ -4,19 +4,25 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 JOBS   ?= 2
 
-.PHONY: run test lint bench figures measure clean venv
+.PHONY: run test test-pure lint bench figures measure clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# the modules setup.py compiles with mypyc: editing one recompiles at the next
+# make (until then gosim runs them as pure Python: gosim/_native.py)
+CORE := setup.py $(wildcard gosim/runtime/*.py gosim/sim/*.py gosim/workload/streams.py)
+
+$(VENV)/.installed: pyproject.toml $(CORE) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(VENV)/.installed $@
+# the test extra's packages only (gosim itself is installed and compiled above)
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['test']))" > $(VENV)/test-requirements.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/test-requirements.txt
+	touch $@
 
 venv: $(VENV)/.installed
 
@@ -28,8 +34,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q
 
+## test-pure: the same suite on the pure-Python fallback (GOSIM_PURE_PYTHON=1)
+test-pure: $(VENV)/.installed-test
+	GOSIM_PURE_PYTHON=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q
+
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check gosim tests benchmarks scripts
+	$(BIN)/ruff check gosim tests benchmarks scripts setup.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench.py
@@ -45,4 +55,5 @@ measure: $(VENV)/.installed
 	$(BIN)/python scripts/measure.py make --note "$(NOTE)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build gosim/_native_stamp.json
+	find gosim -name '*.so' -delete; rm -f gosim_native__mypyc*.so

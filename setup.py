@@ -78,7 +78,8 @@ def _native_extensions() -> list:
         print("gosim: mypyc is not available, building pure Python", file=sys.stderr)
         STAMP.unlink(missing_ok=True)
         return []
-    exts = mypycify(MYPY_FLAGS + NATIVE, opt_level="3", group_name="gosim_native")
+    exts = mypycify(MYPY_FLAGS + NATIVE, opt_level="3", group_name="gosim_native",
+                    multi_file=True)
     for e in exts:
         # a failed C build (no compiler) leaves the pure-Python modules in place
         e.optional = True

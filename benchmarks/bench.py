@@ -14,7 +14,10 @@ default), then a shorter run of the same scenario in ``step`` mode. The rates
 are simulated allocations per wall-clock second (``mallocs`` / wall time of
 ``simulate``, setup included).
 
-    .venv/bin/python benchmarks/bench.py [--case NAME ...] [--scale F] [--json]
+    .venv/bin/python benchmarks/bench.py [--case NAME ...] [--scale F] [--json] [--pure]
+
+The simulation core runs compiled (setup.py's mypyc build) unless ``--pure``
+(or it was not compiled: each row says which build ran, ``native`` and ``build``).
 
 ``--json`` prints to stdout only a JSON list with one object per case, keys
 ``case, sim_allocs_per_s, raw_simpy_events_per_s, ratio, step_allocs_per_s,
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -97,6 +101,7 @@ def rss_bytes() -> int:
 
 def run_child(name: str, scale: float) -> dict[str, Any]:
     c = CASES[name]
+    import gosim
     from gosim.sim import simulate
 
     simulate(scenario(c, "batched", 1000 * c["procs"]))  # imports and caches
@@ -121,7 +126,8 @@ def run_child(name: str, scale: float) -> dict[str, Any]:
         "raw_simpy_events_per_s": round(raw), "ratio": round(rate / raw, 3),
         "step_allocs_per_s": round(step_rate) if step_rate is not None else None,
         "peak_rss_bytes": peak, "live_objects": live, "allocs": int(m["mallocs"]),
-        "wall_s": round(wall, 2), "num_gc": int(m.get("num_gc", 0))}
+        "wall_s": round(wall, 2), "num_gc": int(m.get("num_gc", 0)),
+        "native": gosim.NATIVE, "build": gosim.BUILD}
     if c["metric"] == "bytes_per_live_object":
         out["bytes_per_live_object"] = round((peak - base_rss) / max(live, 1), 2)
         out["target"] = {"bytes_per_live_object_max": c["target"]}
@@ -140,6 +146,8 @@ def main() -> None:
                     help="multiply every case's allocation count (quick checks: 0.1)")
     ap.add_argument("--json", action="store_true",
                     help="print only a JSON list of the cases to stdout")
+    ap.add_argument("--pure", action="store_true",
+                    help="run the pure-Python build (GOSIM_PURE_PYTHON=1), not the compiled one")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -151,8 +159,9 @@ def main() -> None:
         print(f"{'case':20} {'sim alloc/s':>12} {'raw ev/s':>10} {'ratio':>7} "
               f"{'target':>8} {'step alloc/s':>12} {'peak RSS':>9} {'live objs':>10}")
     for name in names:
+        env = dict(os.environ, GOSIM_PURE_PYTHON="1") if args.pure else None
         p = subprocess.run([sys.executable, __file__, "--child", name, "--scale",
-                            str(args.scale)], capture_output=True, text=True)
+                            str(args.scale)], capture_output=True, text=True, env=env)
         if p.returncode:
             sys.stderr.write(p.stderr)
             raise SystemExit(f"case {name} failed (exit {p.returncode})")

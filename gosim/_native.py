@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Mapping
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from pathlib import Path
 
@@ -26,15 +27,19 @@ _ROOT = _PKG.parent
 STAMP = _PKG / "_native_stamp.json"
 
 
-def _decide() -> tuple[bool, str]:
-    if os.environ.get("GOSIM_PURE_PYTHON") == "1":
+def decide(root: Path = _ROOT, stamp_path: Path = STAMP,
+           environ: Mapping[str, str] = os.environ) -> tuple[bool, str]:
+    """(whether the compiled modules run, why) for the tree at ``root``."""
+    if environ.get("GOSIM_PURE_PYTHON") == "1":
         return False, "pure Python (GOSIM_PURE_PYTHON=1)"
     try:
-        stamp: dict[str, str] = json.loads(STAMP.read_text())
+        stamp: dict[str, str] = json.loads(stamp_path.read_text())
     except (OSError, ValueError):
         return False, "pure Python (not compiled: no mypyc or no C compiler at install)"
+    if not stamp:
+        return False, "pure Python (nothing compiled)"
     for rel, digest in sorted(stamp.items()):
-        src = _ROOT / rel
+        src = root / rel
         try:
             now = hashlib.sha256(src.read_bytes()).hexdigest()
         except OSError:
@@ -64,6 +69,6 @@ class _SourceFinder:
         return None
 
 
-NATIVE, BUILD = _decide()
+NATIVE, BUILD = decide()
 if not NATIVE and not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
     sys.meta_path.insert(0, _SourceFinder())

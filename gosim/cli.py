@@ -43,7 +43,9 @@ def version() -> str:
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"gosim {version()}")
+        import gosim
+
+        typer.echo(f"gosim {version()}: simulation core {gosim.BUILD}")
         raise typer.Exit()
 
 

@@ -298,11 +298,16 @@ def _section(measured: dict[str, Any], name: str) -> dict[str, Any]:
 
 def render_benchmarks(measured: dict[str, Any]) -> str:
     b = _section(measured, "bench")
+    builds = sorted({c.get("build", "pure Python (before the compiled core)")
+                     for c in b["cases"]})
     out = ["Simulated allocations per wall-clock second (go1.27, one process per case, "
            "batched mode, set-up included), as a ratio to a raw SimPy event loop timed in "
-           "the same process (issue 12's targets):", "",
+           f"the same process (issue 12's targets); simulation core: {'; '.join(builds)}. "
+           "The last column is the same case on the pure-Python fallback "
+           "(`GOSIM_PURE_PYTHON=1`):", "",
            "| case | simulated allocs/s | raw SimPy events/s | ratio | target | step mode "
-           "allocs/s | peak RSS |", "|---|---|---|---|---|---|---|"]
+           "allocs/s | peak RSS | ratio, pure Python |", "|---|---|---|---|---|---|---|---|"]
+    pure = {c["case"]: c for c in b.get("cases_pure", [])}
     for c in b["cases"]:
         tgt = c["target"]
         if "ratio_min" in tgt:
@@ -313,9 +318,16 @@ def render_benchmarks(measured: dict[str, Any]) -> str:
                       f"{c['live_objects'] / 1e6:.0f} M live)")
         target += " (met)" if c["met"] else " (**missed**)"
         step = f"{sig3(c['step_allocs_per_s'] / 1e6)} M/s" if c["step_allocs_per_s"] else "-"
+        pc = pure.get(c["case"])
+        if pc is None:
+            p_ratio = "-"
+        elif "bytes_per_live_object" in pc:
+            p_ratio = f"{pc['bytes_per_live_object']} B/live object"
+        else:
+            p_ratio = f"{pc['ratio']:.2f}"
         out.append(f"| {c['case']} | {sig3(c['sim_allocs_per_s'] / 1e6)} M/s | "
                    f"{sig3(c['raw_simpy_events_per_s'] / 1e6)} M/s | {c['ratio']:.2f} | "
-                   f"{target} | {step} | {c['peak_rss_bytes'] / 2**20:.0f} MiB |")
+                   f"{target} | {step} | {c['peak_rss_bytes'] / 2**20:.0f} MiB | {p_ratio} |")
     out += ["", "Whole sweeps, `gosim run CONFIG` (plots included, every CPU):", ""]
     for sw in b["sweeps"]:
         ok = "met" if sw["seconds"] <= sw["target_s"] and sw["exit_status"] == 0 \

@@ -6,7 +6,8 @@
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
-batched and step mode, peak memory) and times the two whole sweeps of the
+batched and step mode, peak memory) on the compiled simulation core and
+again on the pure-Python fallback (``--pure``), and times the two whole sweeps of the
 speed targets, ``gosim run`` of configs/quickstart.yaml and
 configs/scaling.yaml (default jobs: every CPU; plots on), each into an empty
 results directory. ``make`` clones the repository's HEAD
@@ -89,6 +90,13 @@ def measure_bench(note: str) -> dict[str, Any]:
     p = subprocess.run([sys.executable, str(BENCH), "--json"], cwd=ROOT, check=True,
                        capture_output=True, text=True)
     data: dict[str, Any] = {"cases": json.loads(p.stdout), "sweeps": []}
+    if not all(c["native"] for c in data["cases"]):
+        raise SystemExit(f"the simulation core is not compiled ({data['cases'][0]['build']}): "
+                         "make venv compiles it")
+    # the same cases on the pure-Python fallback (what runs where nothing compiled)
+    p = subprocess.run([sys.executable, str(BENCH), "--json", "--pure"], cwd=ROOT, check=True,
+                       capture_output=True, text=True)
+    data["cases_pure"] = json.loads(p.stdout)
     gosim = ROOT / ".venv" / "bin" / "gosim"
     for config, target in SWEEPS:
         with tempfile.TemporaryDirectory(prefix="gosim-sweep-") as tmp:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import gosim
 from gosim.cli import COMMAND_NAMES, main
 
 GOSIM = Path(sys.executable).with_name("gosim")
@@ -63,12 +64,14 @@ def test_console_entry_point_usage_error_and_version() -> None:
     check_usage_error(p.stderr, "No such option: --bogus", "gosim run")
     p = subprocess.run([str(GOSIM), "--version"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stderr == ""
-    assert p.stdout == f"gosim {importlib.metadata.version('gosim')}\n"
+    assert p.stdout == (f"gosim {importlib.metadata.version('gosim')}: "
+                        f"simulation core {gosim.BUILD}\n")
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out == f"gosim {importlib.metadata.version('gosim')}\n"
+    assert capsys.readouterr().out == (f"gosim {importlib.metadata.version('gosim')}: "
+                                       f"simulation core {gosim.BUILD}\n")
 
 
 @pytest.mark.parametrize("command", sorted(COMMAND_NAMES))

@@ -14,7 +14,11 @@ _PACKAGES = ("gosim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic"
 
 
 def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
+    import gosim
+
+    out: dict[str, str | None] = {"python": platform.python_version(),
+                                  # which build of the simulation core ran (gosim/_native.py)
+                                  "gosim_build": gosim.BUILD}
     for name in _PACKAGES:
         try:
             out[name] = importlib.metadata.version(name)
