@@ -7,7 +7,7 @@ there and built from the sources as they are now. Otherwise, or with
 ``GOSIM_PURE_PYTHON=1`` in the environment, every gosim module is loaded from
 its ``.py`` source: a source edited after the build is never shadowed by a
 stale extension, and the compiled modules are never mixed with sources (they
-call each other directly). Both builds give bit-identical results
+call each other directly). Modules outside the stamp always load from source. Both builds give bit-identical results
 (tests/test_native.py).
 """
 
@@ -55,11 +55,16 @@ def decide(root: Path = _ROOT, stamp_path: Path = STAMP,
 
 class _SourceFinder:
     """Loads gosim's modules from their ``.py`` sources even where a compiled
-    extension of the same name sits beside them."""
+    extension of the same name sits beside them, except those in ``compiled``
+    (an extension left from an older build of a module no longer compiled is
+    thus never loaded either)."""
+
+    def __init__(self, compiled: frozenset[str]) -> None:
+        self.compiled = compiled
 
     def find_spec(self, name: str, path: object = None, target: object = None
                   ) -> ModuleSpec | None:
-        if not name.startswith("gosim."):
+        if not name.startswith("gosim.") or name in self.compiled:
             return None
         rel = Path(*name.split("."))
         for cand, is_pkg in ((_ROOT / rel / "__init__.py", True), (_ROOT / rel.with_suffix(".py"), False)):
@@ -69,6 +74,11 @@ class _SourceFinder:
         return None
 
 
+def _compiled_modules() -> frozenset[str]:
+    stamp: dict[str, str] = json.loads(STAMP.read_text())
+    return frozenset(rel[:-3].replace("/", ".") for rel in stamp)
+
+
 NATIVE, BUILD = decide()
-if not NATIVE and not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
-    sys.meta_path.insert(0, _SourceFinder())
+if not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _SourceFinder(_compiled_modules() if NATIVE else frozenset()))

@@ -113,3 +113,19 @@ def test_compiled_and_pure_python_results_are_byte_identical() -> None:
     compiled = _dump()
     assert len(compiled) == 35
     assert [k for k in compiled if compiled[k] != pure[k]] == []
+
+
+def test_modules_outside_the_compiled_set_always_load_from_source() -> None:
+    """An extension left in place by an older build (a module compiled then, not
+    now) must not load: the finder hands out the .py of every gosim module but
+    the compiled ones, which it leaves to the default import machinery."""
+    from gosim._native import _SourceFinder
+
+    finder = _SourceFinder(frozenset({"gosim.sim.engine"}))
+    assert finder.find_spec("gosim.sim.engine") is None
+    spec = finder.find_spec("gosim.sim.env")
+    assert spec is not None and spec.origin == str(ROOT / "gosim" / "sim" / "env.py")
+    pkg = finder.find_spec("gosim.sim")
+    assert pkg is not None and pkg.origin == str(ROOT / "gosim" / "sim" / "__init__.py")
+    assert pkg.submodule_search_locations == [str(ROOT / "gosim" / "sim")]
+    assert finder.find_spec("numpy") is None

@@ -110,7 +110,7 @@ class PTimeout(Timeout):
             raise ValueError(f"Negative delay {delay}")
         self.pk = pk
         self.env = env
-        self.callbacks = []
+        self.callbacks: list[Any] = []
         self._value = None
         self._delay = delay
         self._ok = True
