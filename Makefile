@@ -15,7 +15,7 @@ $(BIN)/python:
 CORE := setup.py $(wildcard gosim/runtime/*.py gosim/sim/*.py gosim/workload/streams.py)
 
 $(VENV)/.installed: pyproject.toml $(CORE) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 # the test extra's packages only (gosim itself is installed and compiled above)
