@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from gosim.sim.trace import Tracer
 
 
+#: complete_every counts per bin in a loop up to this many bins, else with numpy
+_ARITH_BINS = 64
+
+
 class Accounts:
     def __init__(self, T: int | None, nprocs: int, series_bin_ns: int | None,
                  tracer: Tracer | None = None) -> None:
@@ -110,9 +114,23 @@ class Accounts:
         end), each with latency ``lat``."""
         bn = self.bin_ns
         last = first + (k - 1) * d
-        if first // bn == last // bn and last // bn < len(self.comp_bins):
-            self.completed += k
-            self.hist[lat] = self.hist.get(lat, 0) + k
-            self.comp_bins[last // bn] += k
-        else:
+        b0 = first // bn
+        b1 = last // bn
+        if b1 - b0 > _ARITH_BINS:
             self.complete(first + d * np.arange(k, dtype=np.int64), lat)
+            return
+        self._grow(b1)
+        self.completed += k
+        self.hist[lat] = self.hist.get(lat, 0) + k
+        bins = self.comp_bins
+        if b0 == b1:
+            bins[b0] += k
+            return
+        # completion i is at first + i*d (d > 0 here): those before the end of
+        # bin b number ceil((end - first) / d); each bin gets the difference
+        done = 0
+        for b in range(b0, b1):
+            upto = -(-((b + 1) * bn - first) // d)
+            bins[b] += upto - done
+            done = upto
+        bins[b1] += k - done
