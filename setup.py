@@ -27,6 +27,7 @@ NATIVE = [
     "gosim/runtime/malloc.py",
     "gosim/runtime/mcache.py",
     "gosim/runtime/mcentral.py",
+    "gosim/runtime/mem_linux.py",
     "gosim/runtime/mgcmark.py",
     "gosim/runtime/mgcpacer.py",
     "gosim/runtime/mgcscavenge.py",
