@@ -360,7 +360,7 @@ def render_times(measured: dict[str, Any]) -> str:
                    for c in cached]
     return "\n".join([
         "| on a fresh clone | wall time |", "|---|---|",
-        f"| `make run` (venv, install, the quickstart with plots) | {_step(m['make_run'])} |",
+        f"| `make run` (venv, install, compiling the core, the quickstart with plots) | {_step(m['make_run'])} |",
         f"| `make test`, first time (test extras, Go toolchains, cold Go build cache) "
         f"| {_step(m['make_test_cold'])} |",
         f"| `make test` again | {_step(m['make_test_warm'])} |",
