@@ -7,8 +7,8 @@ there and built from the sources as they are now. Otherwise, or with
 ``GOSIM_PURE_PYTHON=1`` in the environment, every gosim module is loaded from
 its ``.py`` source: a source edited after the build is never shadowed by a
 stale extension, and the compiled modules are never mixed with sources (they
-call each other directly). Modules outside the stamp always load from source. Both builds give bit-identical results
-(tests/test_native.py).
+call each other directly). Modules outside the stamp always load from source.
+Both builds give bit-identical results (tests/test_native.py).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ class _SourceFinder:
         if not name.startswith("gosim.") or name in self.compiled:
             return None
         rel = Path(*name.split("."))
-        for cand, is_pkg in ((_ROOT / rel / "__init__.py", True), (_ROOT / rel.with_suffix(".py"), False)):
+        for cand, is_pkg in ((_ROOT / rel / "__init__.py", True),
+                             (_ROOT / rel.with_suffix(".py"), False)):
             if cand.is_file():
                 return importlib.util.spec_from_file_location(
                     name, cand, submodule_search_locations=[str(cand.parent)] if is_pkg else None)
