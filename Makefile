@@ -10,9 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# the modules setup.py compiles with mypyc: editing one recompiles at the next
-# make (until then gosim runs them as pure Python: gosim/_native.py)
-CORE := setup.py $(wildcard gosim/runtime/*.py gosim/sim/*.py gosim/workload/streams.py)
+# the modules setup.py compiles with mypyc (its NATIVE list): editing one
+# recompiles at the next make (until then gosim runs them as pure Python:
+# gosim/_native.py)
+CORE := setup.py $(shell sed -n 's/^    "\(gosim\/.*\.py\)",$$/\1/p' setup.py)
 
 $(VENV)/.installed: pyproject.toml $(CORE) | $(BIN)/python
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e .
