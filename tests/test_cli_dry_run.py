@@ -96,3 +96,30 @@ def test_dry_run_reports_cached_and_estimate(tmp_path: Path,
     text = " ".join(capsys.readouterr().out.split())
     assert f"cached in {out / 'est'}: 3 of 3 runs; to run: 0 runs" in text
     assert "estimated time" not in text
+
+
+def test_a_stale_compiled_core_is_announced(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core source edited since the compile makes gosim run the slower
+    pure-Python build (gosim/_native.py): `gosim run` says so on stderr, and
+    nothing when the compiled core runs or the user chose pure Python."""
+    import gosim._native as native
+
+    cfg = tmp_path / "est.yaml"
+    cfg.write_text(CONFIG)
+    args = ["run", str(cfg), "--out", str(tmp_path / "res"), "--dry-run"]
+    stale = ("pure Python (gosim/runtime/mheap.py changed since it was compiled; "
+             "`pip install -e .` compiles it again)")
+    for is_native, build, says in (
+            (False, stale, True),
+            (True, "compiled with mypyc (27 modules)", False),
+            (False, "pure Python (GOSIM_PURE_PYTHON=1)", False)):
+        monkeypatch.setattr(native, "NATIVE", is_native)
+        monkeypatch.setattr(native, "BUILD", build)
+        assert main(args) == 0
+        err = capsys.readouterr().err
+        assert (("gosim: note: the simulation core runs as " + stale) in err) is says, err
+    monkeypatch.setattr(native, "NATIVE", False)
+    monkeypatch.setattr(native, "BUILD", stale)
+    assert main([*args, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

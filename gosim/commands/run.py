@@ -83,6 +83,11 @@ def run(
     if jobs < 0:
         raise ConfigError(f"--jobs: expected 0 (every CPU) or more, got {jobs}")
     exp = load_experiment(config)  # ConfigError -> exit 2, nothing written
+    from gosim._native import stale_notice
+
+    notice = stale_notice()
+    if notice and not quiet:
+        print(notice, file=sys.stderr)
 
     from rich.console import Console
 
