@@ -192,14 +192,18 @@ def test_live_heap_is_built_and_marked(go127, pointer_free: bool, grown: bool) -
     """The Go program's live heap: ceil(bytes / object_size) objects, all of them
     live at the baseline (the forced cycle marked them: /gc/heap/live:bytes,
     counted independently of the program's own count), the goal twice that;
-    grown (the model's default), the heap maps the goal's bytes, touched."""
+    grown (the model's default), the heap maps the goal's bytes."""
     live = 8 * MiB + 100  # not a multiple of the object size: one more object
     sc = scenario(1024, 1_000, live, pointer_free=pointer_free, grown=grown)
     real = run_workload(build(sc, gc=True), tc=go127)
     ms = real.raw["baseline"]["memstats"]
     if grown:
-        # touched (HeapSys + stacks, less released) up to live x (1 + GOGC/100)
-        assert ms["HeapSys"] - ms["HeapReleased"] + ms["StackInuse"] >= 2 * live
+        # mapped (HeapSys + stacks) up to live x (1 + GOGC/100). Not "less
+        # HeapReleased": the program touches every page it grows, but the
+        # background scavenger may return some of them to the OS before the
+        # baseline, more of them the longer the wall clock runs (it failed so on
+        # a loaded machine: 12.9 MB touched of 20.5 MB mapped); it never unmaps
+        assert ms["HeapSys"] + ms["StackInuse"] >= 2 * live
     n = 8 * 1024 + 1
     assert real.metrics["live_objects"] == n
     base = real.raw["baseline"]["metrics"]
