@@ -65,7 +65,7 @@ class MemStats:
     flow_span_free_pages: Counter = field(default_factory=Counter)
 
     def as_metrics(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d = {k: v for k, v in d.items() if not isinstance(v, Counter)}
+        d = {f.name: v for f in fields(self)
+             if not isinstance(v := getattr(self, f.name), Counter)}
         d["refills"] = sum(self.refills.values())
         return d

@@ -265,9 +265,10 @@ class Simulation:
 
         env = self.env
         self.sched.start()
-        # Python's cycle collector would trace every span object of a growing
-        # heap again and again (about a tenth of a long run's time): collect
-        # young objects less often while the events run; no result depends on it
+        # Python's cycle collector traces every span object of a growing heap
+        # again and again: collect young objects less often while the events
+        # run (faster on long runs in one measurement, within noise in another;
+        # no result depends on it)
         thresholds = pygc.get_threshold()
         pygc.set_threshold(GC_THRESHOLD_YOUNG, *thresholds[1:])
         try:
