@@ -495,13 +495,81 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+GROUNDTRUTH = ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl"
+
+
+def _gcoff_row(r: dict[str, Any], objects: int) -> dict[str, float]:
+    """One GC-off record per allocation: P-time (GOMAXPROCS / rate), user and
+    system CPU (rusage), the rest (off-CPU: asleep in a lock or in the kernel),
+    page faults, spans."""
+    n = r["allocs"]
+    t = r["gomaxprocs"] / r["allocs_per_s"] * 1e9
+    user = r["rusage_user_s"] * 1e9 / n
+    sys_ = r["rusage_sys_s"] * 1e9 / n
+    return {"t": t, "user": user, "sys": sys_, "off": t - user - sys_,
+            "faults": r["minflt"] / n, "spans": 1.0 / objects}
+
+
+def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
+    """The real GC-off records at 1 KiB and 32 KiB, per allocation, and what each
+    GOMAXPROCS adds over one P split into a cost per page fault and a cost per
+    span, solving the two sizes' equations together (docs/groundtruth.md)."""
+    from gosim.runtime.design import get_design
+    from gosim.runtime.sizeclasses import get_table
+
+    if not path.exists():
+        raise FiguresError(f"{path}: missing (the ground-truth file)")
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    table = get_table(get_design("go1.27").sizeclasses)
+    small, large = 1024, 32768
+    rows: dict[int, dict[int, dict[str, float]]] = {small: {}, large: {}}
+    for r in recs:
+        if r["mode"] == "nogc" and r.get("ballast_mib", 0) == 0 and r["size"] in rows:
+            objects = table.classes[table.size_to_class(r["size"])].objects
+            rows[r["size"]][r["gomaxprocs"]] = _gcoff_row(r, objects)
+    ps = sorted(set(rows[small]) & set(rows[large]))
+    if not ps or ps[0] != 1:
+        raise FiguresError(f"{path}: no GC-off 1 KiB and 32 KiB records at GOMAXPROCS=1")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    out = [f"The GC-off records of `{shown}` per allocation, in ns of "
+           "P-time (GOMAXPROCS / allocations per second): user and system CPU from "
+           "rusage, the rest off-CPU (asleep on a lock or in the kernel); the kernel's "
+           "time per page fault (system CPU / faults); and what the P count adds over "
+           "one P, split into *F* per fault and *C* per span by solving the two sizes' "
+           "equations (extra = faults x F + spans x C; per allocation at one P, 1 KiB: "
+           f"{rows[small][1]['faults']:.3f} faults and {rows[small][1]['spans']:.3g} span, "
+           f"32 KiB: {rows[large][1]['faults']:.3f} faults and "
+           f"{rows[large][1]['spans']:.3g} span):", "",
+           "| P | 1 KiB: ns (user / sys / off) | 32 KiB: ns (user / sys / off) "
+           "| sys per fault, 1 KiB / 32 KiB | *F* per fault | *C* per span |",
+           "|---|---|---|---|---|---|"]
+    a1, b1 = rows[small][1], rows[large][1]
+    for p in ps:
+        a, b = rows[small][p], rows[large][p]
+        cells = [f"{a['t']:,.0f} ({a['user']:,.0f} / {a['sys']:,.0f} / {a['off']:,.0f})",
+                 f"{b['t']:,.0f} ({b['user']:,.0f} / {b['sys']:,.0f} / {b['off']:,.0f})",
+                 f"{a['sys'] / a['faults'] / 1e3:.2f} / {b['sys'] / b['faults'] / 1e3:.2f} us"]
+        if p == 1:
+            cells += ["-", "-"]
+        else:
+            ea, eb = a["t"] - a1["t"], b["t"] - b1["t"]
+            det = a["faults"] * b["spans"] - a["spans"] * b["faults"]
+            f = (ea * b["spans"] - a["spans"] * eb) / det
+            c = (a["faults"] * eb - ea * b["faults"]) / det
+            cells += [f"{f / 1e3:.2f} us", f"{c / 1e3:.2f} us"]
+        out.append(f"| {p} | " + " | ".join(cells) + " |")
+    out.append("")
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
     return {"calibration": render_calibration(load_yaml(PROFILE)),
             "benchmarks": render_benchmarks(measured),
             "times": render_times(measured),
-            "groundtruth": render_groundtruth(measured)}
+            "groundtruth": render_groundtruth(measured),
+            "gcoff-costs": render_gcoff_costs()}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:
@@ -521,9 +589,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         rendered = all_blocks(args.results, args.jobs)
-        missing = set(rendered) - set(read_blocks(README.read_text()))
+        found: set[str] = set()
+        for doc in documents():
+            found |= set(read_blocks(doc.read_text(), str(doc.relative_to(ROOT))))
+        missing = set(rendered) - found
         if missing:
-            raise FiguresError(f"README.md: no <!-- figures:NAME --> block for {sorted(missing)}")
+            raise FiguresError(f"no <!-- figures:NAME --> block in README.md or docs/ for "
+                               f"{sorted(missing)}")
         changes = {}
         for doc in documents():
             text = doc.read_text()

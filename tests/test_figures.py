@@ -10,7 +10,9 @@ are rendered from (the calibration profile, benchmarks/measured.json).
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -197,3 +199,42 @@ def test_measure_reads_pytests_closing_tally(tmp_path) -> None:
     log.write_text("96 runs: 96 ran, 0 skipped (cached), 0 failed; 17.0 s. Results in "
                    "results/quickstart\n")
     assert pytest_tally(log) is None
+
+
+def _gcoff_record(size: int, p: int, ns_per_alloc: float, faults: float) -> dict[str, Any]:
+    allocs = 1_000_000
+    rate = p / (ns_per_alloc * 1e-9)
+    return {"mode": "nogc", "size": size, "gomaxprocs": p, "allocs": allocs,
+            "allocs_per_s": rate, "minflt": round(faults * allocs),
+            "rusage_user_s": 0.1 * ns_per_alloc * allocs * 1e-9,
+            "rusage_sys_s": 0.8 * ns_per_alloc * allocs * 1e-9}
+
+
+def test_gcoff_split_recovers_known_costs_per_fault_and_per_span(tmp_path) -> None:
+    """Records built from a known extra cost per fault (1.5 us) and per span (6 us)
+    at 4 Ps: the rendered split gives them back (1 KiB: 8 objects per span,
+    32 KiB: one)."""
+    f_ns, c_ns = 1500.0, 6000.0
+    recs = []
+    for size, faults, spans, base in ((1024, 0.25, 1 / 8, 460.0), (32768, 8.0, 1.0, 13_900.0)):
+        recs.append(_gcoff_record(size, 1, base, faults))
+        recs.append(_gcoff_record(size, 4, base + faults * f_ns + spans * c_ns, faults))
+    path = tmp_path / "gt.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    text = figures.render_gcoff_costs(path)
+    row = next(line for line in text.splitlines() if line.startswith("| 4 |"))
+    assert row.endswith("| 1.50 us | 6.00 us |"), row
+    assert "0.250 faults and 0.125 span" in text
+
+
+def test_gcoff_split_needs_one_p_records(tmp_path) -> None:
+    path = tmp_path / "gt.jsonl"
+    path.write_text(json.dumps(_gcoff_record(1024, 4, 800.0, 0.25)) + "\n")
+    with pytest.raises(FiguresError, match="GOMAXPROCS=1"):
+        figures.render_gcoff_costs(path)
+    with pytest.raises(FiguresError, match="missing"):
+        figures.render_gcoff_costs(tmp_path / "none.jsonl")
+
+
+def test_gcoff_block_is_in_the_groundtruth_doc(doc_blocks: dict[str, dict[str, str]]) -> None:
+    assert "gcoff-costs" in doc_blocks["docs/groundtruth.md"]
