@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -619,3 +620,93 @@ def test_a_profile_fitted_on_this_file_gives_the_split(
     assert (err["n_fit"], err["n_holdout"], err["fit"]) == (0, 3, None)
     assert pd.read_csv(tmp_path / "out2" / "comparison.csv")["split"].tolist() == [
         "holdout", "holdout", "holdout"]
+
+
+# ---------------------------------------------------------------- --only and --set
+
+def test_only_selects_records_by_their_fields() -> None:
+    from gosim.groundtruth.records import parse_record_filter, select_records
+
+    nogc_32k = parse_record_filter("mode=nogc,size=32768")
+    got = select_records(RECORDS, [nogc_32k])
+    assert [r.gomaxprocs for r in got] == [1, 2, 4, 8, 12, 16]
+    assert {(r.mode, r.size) for r in got} == {("nogc", 32768)}
+    # repeated filters: either; the preset name selects its releases
+    both = select_records(RECORDS, [nogc_32k, parse_record_filter("go=go1.27, gomaxprocs=16,"
+                                                                  "ballast_mib=256")])
+    assert len(both) == 6 + 3 and [r.line for r in both] == sorted(r.line for r in both)
+    assert select_records(RECORDS, [parse_record_filter("touch=false")]) == []
+    assert select_records(RECORDS, []) == RECORDS
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("size", "expected KEY=VALUE[,KEY=VALUE...], got 'size'"),
+    ("colour=red", "unknown key 'colour'; expected one of go, mode"),
+    ("size=1k", "size: expected a whole number (bytes), got '1k'"),
+    ("mode=off", "mode: expected gc or nogc, got 'off'"),
+    ("size=48,size=1024", "size is given twice"),
+])
+def test_bad_only_filters(text: str, message: str) -> None:
+    from gosim.errors import ConfigError
+    from gosim.groundtruth.records import parse_record_filter
+
+    with pytest.raises(ConfigError, match=re.escape(message)) as e:
+        parse_record_filter(text)
+    assert e.value.key == "--only"
+
+
+@pytest.mark.parametrize(("items", "message"), [
+    (["page_fault_ns"], "expected NAME=VALUE"),
+    (["bogus_ns=1"], "unknown cost parameter 'bogus_ns'; expected one of"),
+    (["page_fault_ns=fast"], "page_fault_ns: expected a number >= 0, got 'fast'"),
+    (["page_fault_ns=-1"], "page_fault_ns: expected a number >= 0, got '-1'"),
+    (["page_fault_ns=nan"], "page_fault_ns: expected a number >= 0, got 'nan'"),
+    (["page_fault_ns=1", "page_fault_ns=2"], "page_fault_ns is set twice"),
+])
+def test_bad_cost_overrides(items: list[str], message: str) -> None:
+    from gosim.errors import ConfigError
+    from gosim.groundtruth.fit import parse_cost_overrides
+
+    with pytest.raises(ConfigError, match=re.escape(message)) as e:
+        parse_cost_overrides(items)
+    assert e.value.key == "--set"
+
+
+def test_set_runs_as_a_profile_with_that_value_would(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--set page_fault_ns=900 on the GC-off 32 KiB records: the same simulation as a
+    profile holding that value, and another one than without it (32 KiB GC off is
+    nearly all page faults)."""
+    f = write_jsonl(tmp_path / "cheap.jsonl", LINES)
+    common = ["--window-scale", "0.02", "--jobs", "1", "--no-plots", "--format", "json",
+              "--only", "mode=nogc,size=32768,gomaxprocs=1", "--only",
+              "mode=nogc,size=32768,gomaxprocs=2"]
+    main(["groundtruth", str(f), "--out", str(tmp_path / "set"), *common,
+          "--set", "page_fault_ns=900"])
+    agreement = json.loads(capsys.readouterr().out)
+    assert agreement["set"] == {"page_fault_ns": 900.0} and agreement["records"] == 2
+    assert agreement["only"] == ["mode=nogc,size=32768,gomaxprocs=1",
+                                 "mode=nogc,size=32768,gomaxprocs=2"]
+    prof = tmp_path / "p.yaml"
+    prof.write_text(json.dumps({"name": "p", "parameters": {"page_fault_ns": 900}}))
+    main(["groundtruth", str(f), "--out", str(tmp_path / "prof"), *common, "--profile",
+          str(prof)])
+    main(["groundtruth", str(f), "--out", str(tmp_path / "plain"), *common])
+    capsys.readouterr()
+    cols = ["line", "gomaxprocs", "sim_allocs_per_s", "sim_top_lock"]
+    t_set, t_prof, t_plain = (pd.read_csv(tmp_path / d / "comparison.csv",
+                                          keep_default_na=False)[cols]
+                              for d in ("set", "prof", "plain"))
+    assert t_set["line"].tolist() == CHEAP[:2]
+    pd.testing.assert_frame_equal(t_set, t_prof)
+    assert (t_set["sim_allocs_per_s"] > 1.2 * t_plain["sim_allocs_per_s"]).all()
+
+
+def test_only_that_matches_nothing_writes_nothing(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[i - 1] for i in CHEAP])
+    assert main(["groundtruth", str(f), "--out", str(tmp_path / "out"), "--only",
+                 "mode=gc"]) == 2
+    err = capsys.readouterr().err
+    assert "no record matches --only mode=gc" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.jsonl"]

@@ -78,6 +78,14 @@ def groundtruth(
                                         help="draw one plot per case")] = True,
     fmt: Annotated[Format, typer.Option("--format", help="table | json (agreement.json "
                                         "on stdout)")] = Format.table,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="simulate only the records with these fields, KEY=VALUE[,KEY=VALUE...] "
+                       "(keys: go, mode, kind, size, ballast_mib, gomaxprocs, gogc, touch); "
+                       "repeat for more", show_default=False)] = None,
+    sets: Annotated[list[str] | None, typer.Option(
+        "--set", help="run every record with cost parameter NAME at VALUE (NAME=VALUE, over "
+                      "the profile; gosim costs lists them); repeat for more",
+        show_default=False)] = None,
 ) -> None:
     """Simulate the workload of every record of FILE (real Go runs: throughput,
     GC cycles and mutex-profile contention per GOMAXPROCS), write
@@ -86,11 +94,12 @@ def groundtruth(
     one step of the real one, throughput at the smallest and largest GOMAXPROCS
     within 35%, the same top lock from 4 Ps on. With --fit, fit cost
     parameters on the GOMAXPROCS=1 records first and report the error on the
-    fit and the hold-out records (docs/groundtruth.md).
+    fit and the hold-out records (docs/groundtruth.md). --only and --set ask
+    what-if questions: a subset of the records, other cost values.
 
     Exit status: 0 every case agrees; 1 a check or a run failed; 2 bad input."""
-    from gosim.groundtruth.fit import parse_fit_parameters, start_values
-    from gosim.groundtruth.records import read_records
+    from gosim.groundtruth.fit import parse_cost_overrides, parse_fit_parameters, start_values
+    from gosim.groundtruth.records import parse_record_filter, read_records, select_records
     from gosim.groundtruth.scoring import split_of
     from gosim.runner.core import check_results_dir, default_jobs
 
@@ -103,7 +112,11 @@ def groundtruth(
     if (fit is None) != (profile_out is None):
         raise ConfigError("--fit and --profile-out go together (fit parameters, write the "
                           "profile)")
-    records = read_records(file)
+    filters = [parse_record_filter(t) for t in only or []]
+    overrides = parse_cost_overrides(sets or [])
+    records = select_records(read_records(file), filters)
+    if not records:
+        raise ConfigError(f"no record matches --only {' / '.join(only or [])}", file=str(file))
     out = out if out is not None else Path("results") / "groundtruth" / file.stem
     base: dict[str, float] = {}
     #: the records a --profile was fitted on, when it was fitted on this file
@@ -121,7 +134,7 @@ def groundtruth(
                                 if Path(src).name == file.name else frozenset())
     names = parse_fit_parameters(fit) if fit is not None else []
     presets = sorted({r.preset for r in records})
-    start = start_values(names, presets, base) if names else {}
+    start = start_values(names, presets, {**base, **overrides}) if names else {}
     fit_records = [r for r in records if split_of(r) == "fit"]
     if names and not fit_records:
         raise ConfigError("no GOMAXPROCS=1 record to fit on", file=str(file))
@@ -132,7 +145,7 @@ def groundtruth(
         check_results_dir(profile_out.parent)
     check_results_dir(out)  # exit 2, nothing written
     scenarios = _check_scenarios(records, file, scale=window_scale, costs_profile=profile,
-                                 costs=start or None)
+                                 costs={**overrides, **start} or None)
     jobs = jobs or default_jobs()
 
     from rich.console import Console
@@ -141,9 +154,9 @@ def groundtruth(
     fitted = None
     if names:
         fitted = _fit(fit_records, start, jobs=jobs, max_evals=max_evals, scale=window_scale,
-                      profile=profile, console=err)
+                      profile=profile, console=err, overrides=overrides)
         scenarios = _check_scenarios(records, file, scale=window_scale, costs_profile=profile,
-                                     costs=fitted.best)
+                                     costs={**overrides, **fitted.best})
     from gosim.groundtruth.scoring import comparison_table, error_summary, sim_point
 
     outcomes = _simulate(scenarios, jobs, err, f"simulating {len(records)} records")
@@ -179,6 +192,8 @@ def groundtruth(
         "file": str(file),
         "records": len(records),
         "profile": profile,
+        "only": list(only or []),
+        "set": overrides,
         "window_scale": window_scale,
         "checks": {"peak_step": PEAK_STEP, "throughput_tolerance": THROUGHPUT_TOLERANCE,
                    "top_lock_from_gomaxprocs": TOP_LOCK_FROM_P},
@@ -196,7 +211,8 @@ def groundtruth(
             name=profile_out.stem, source=str(file), records_fit=[r.tag for r in fit_records],
             n_holdout=len(records) - len(fit_records),
             go_versions=sorted({r.go for r in records}), presets=presets,
-            base_profile_name=profile, base_parameters=base, fit=fitted, errors=errors,
+            base_profile_name=profile, base_parameters={**base, **overrides}, fit=fitted,
+            errors=errors,
             fitted_on=datetime.date.today().isoformat(), window_scale=window_scale)
         agreement["fit"] = {k: doc[k] for k in ("parameters", "fitted", "start", "evaluations",
                                                 "fit_rms_log_error_start")}
@@ -247,7 +263,8 @@ def _simulate(scenarios: list[dict[str, Any]], jobs: int, console: Any,
 
 
 def _fit(fit_records: list[Any], start: dict[str, float], *, jobs: int, max_evals: int,
-         scale: float, profile: str | None, console: Any) -> Any:
+         scale: float, profile: str | None, console: Any,
+         overrides: dict[str, float] | None = None) -> Any:
     from gosim.groundtruth.fit import coordinate_search
     from gosim.groundtruth.mapping import scenario_dict, sim_window
     from gosim.groundtruth.scoring import comparison_table, rms_log_error, sim_point
@@ -255,8 +272,8 @@ def _fit(fit_records: list[Any], start: dict[str, float], *, jobs: int, max_eval
     windows = [sim_window(r, scale) for r in fit_records]
 
     def objective(x: dict[str, float]) -> float:
-        scenarios = [scenario_dict(r, scale=scale, costs_profile=profile, costs=x)
-                     for r in fit_records]
+        scenarios = [scenario_dict(r, scale=scale, costs_profile=profile,
+                                   costs={**(overrides or {}), **x}) for r in fit_records]
         outcomes = _simulate(scenarios, jobs, console, "fit: one evaluation")
         table = comparison_table(fit_records, [sim_point(o) for o in outcomes], windows)
         e = rms_log_error(table, "fit") if table["sim_ok"].all() else None
@@ -293,6 +310,12 @@ def _print_summary(verdicts: list[Any], errors: dict[str, Any], agreement: dict[
                   f"{ends} ({ok(v.ends_ok)})", f"{locks} ({ok(v.top_lock_ok)})", ok(v.ok))
     console = Console()
     print_table(console, t)
+    if agreement["only"] or agreement["set"]:
+        what = [f"--only {' / '.join(agreement['only'])}"] if agreement["only"] else []
+        what += [f"--set {', '.join(f'{k}={v:g}' for k, v in agreement['set'].items())}"] \
+            if agreement["set"] else []
+        console.print(f"what-if: {'; '.join(what)} ({agreement['records']} records)",
+                      highlight=False)
 
     def pct(x: float | None) -> str:
         if x is None:

@@ -94,6 +94,34 @@ def parse_fit_parameters(text: str) -> list[str]:
     return names
 
 
+def parse_cost_overrides(items: list[str]) -> dict[str, float]:
+    """``--set NAME=VALUE`` (repeatable): a cost parameter (gosim costs) and the
+    number every record runs it with, over the profile."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"expected NAME=VALUE (a cost parameter and a number), got "
+                              f"{item!r}", key="--set")
+        if name not in COST_PARAMETERS:
+            raise ConfigError(f"unknown cost parameter {name!r}; expected one of "
+                              f"{', '.join(sorted(COST_PARAMETERS))}", key="--set")
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name}: expected a number >= 0, got {text.strip()!r}",
+                              key="--set")
+        if name in out:
+            raise ConfigError(f"{name} is set twice", key="--set")
+        out[name] = value
+    return out
+
+
 def start_values(names: list[str], presets: list[str],
                  base_profile: dict[str, float]) -> dict[str, float]:
     """Each parameter's value in the model as the records run it: defaults <

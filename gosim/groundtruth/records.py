@@ -303,3 +303,58 @@ def read_records(path: Path) -> list[Record]:
     if not out:
         raise ConfigError("no records (expected one JSON object per line)", file=file)
     return out
+
+
+#: the record fields ``--only`` selects on, and how a value is read
+_FILTER_KEYS: dict[str, str] = {
+    "go": "a release (go1.27.3) or the preset modelling it (go1.27)",
+    "mode": "gc or nogc", "kind": "noscan or scan", "size": "bytes",
+    "ballast_mib": "MiB", "gomaxprocs": "Ps", "gogc": "a percentage", "touch": "true or false",
+}
+
+
+def parse_record_filter(text: str) -> dict[str, str]:
+    """``--only KEY=VALUE[,KEY=VALUE...]``: the records whose fields have all
+    those values (a key at most once)."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise ConfigError(f"expected KEY=VALUE[,KEY=VALUE...], got {text!r}", key="--only")
+        if key not in _FILTER_KEYS:
+            raise ConfigError(f"unknown key {key!r}; expected one of "
+                              f"{', '.join(_FILTER_KEYS)}", key="--only")
+        if key in out:
+            raise ConfigError(f"{key} is given twice in {text!r}", key="--only")
+        if key in ("size", "ballast_mib", "gomaxprocs", "gogc") and not value.isdigit():
+            raise ConfigError(f"{key}: expected a whole number ({_FILTER_KEYS[key]}), got "
+                              f"{value!r}", key="--only")
+        if key in ("mode", "kind", "touch") and value not in _FILTER_KEYS[key].split(" or "):
+            raise ConfigError(f"{key}: expected {_FILTER_KEYS[key]}, got {value!r}",
+                              key="--only")
+        out[key] = value
+    return out
+
+
+def _matches(r: Record, f: dict[str, str]) -> bool:
+    for key, value in f.items():
+        if key == "go":
+            if value not in (r.go, r.preset):
+                return False
+        elif key == "touch":
+            if r.touch != (value == "true"):
+                return False
+        elif key in ("mode", "kind"):
+            if getattr(r, key) != value:
+                return False
+        elif getattr(r, key) != int(value):
+            return False
+    return True
+
+
+def select_records(records: list[Record], filters: list[dict[str, str]]) -> list[Record]:
+    """The records any of the filters matches (all of them with no filter), in file order."""
+    if not filters:
+        return records
+    return [r for r in records if any(_matches(r, f) for f in filters)]
