@@ -491,6 +491,27 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
                                  f"{'*' if r['split'] == 'fit' else ''}")
                 out.append(f"| {size_label(sz)} | " + " | ".join(cells) + " |")
             out.append("")
+        mark = run.get("mark") or []
+        if mark:
+            sizes = sorted({r["size"] for r in mark})
+            ps = sorted({r["gomaxprocs"] for r in mark})
+            by = {(r["size"], r["gomaxprocs"]): r for r in mark}
+            mib = sorted({r["ballast_mib"] for r in mark})
+            out += ["GC mark share of the Ps' time (`/cpu/classes/gc/mark/assist`, "
+                    "`dedicated` and `idle` over the total), GC on with the "
+                    f"{', '.join(str(m) for m in mib)} MiB live heap, real / simulated "
+                    "(records in the fit set marked *):", "",
+                    "| size | " + " | ".join(f"{p} P" for p in ps) + " |",
+                    "|---|" + "---|" * len(ps)]
+            for sz in sizes:
+                cells = []
+                for p in ps:
+                    r = by.get((sz, p))
+                    cells.append("-" if r is None else
+                                 f"{r['real']:.3f} / {r['sim']:.3f}"
+                                 f"{'*' if r['split'] == 'fit' else ''}")
+                out.append(f"| {size_label(sz)} | " + " | ".join(cells) + " |")
+            out.append("")
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
 

@@ -137,10 +137,11 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
                 raise SystemExit(f"{' '.join(cmd)} failed with exit status {rc}")
             agreement = json.loads((Path(tmp) / str(i) / "agreement.json").read_text())
             idle = idle_rows(Path(tmp) / str(i) / "comparison.csv")
+            mark = mark_rows(Path(tmp) / str(i) / "comparison.csv")
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
-                         "agreement": agreement, "idle": idle})
+                         "agreement": agreement, "idle": idle, "mark": mark})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}
@@ -159,6 +160,23 @@ def idle_rows(csv_path: Path) -> list[dict[str, Any]]:
                 out.append({"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
                             "split": r["split"], "real": round(float(r["real_idle_share"]), 4),
                             "sim": round(float(r["sim_idle_share"]), 4)})
+    return out
+
+
+def mark_rows(csv_path: Path) -> list[dict[str, Any]]:
+    """The GC mark CPU share (assists and mark workers), real and simulated, of
+    every GC-on record with a live heap (comparison.csv), and its split."""
+    import csv
+
+    out = []
+    with csv_path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            if (r["mode"] == "gc" and r["ballast_mib"] != "0"
+                    and r["real_gc_mark_share"] and r["sim_gc_mark_share"]):
+                out.append({"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
+                            "ballast_mib": int(r["ballast_mib"]), "split": r["split"],
+                            "real": round(float(r["real_gc_mark_share"]), 4),
+                            "sim": round(float(r["sim_gc_mark_share"]), 4)})
     return out
 
 

@@ -710,3 +710,24 @@ def test_only_that_matches_nothing_writes_nothing(tmp_path: Path,
     err = capsys.readouterr().err
     assert "no record matches --only mode=gc" in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.jsonl"]
+
+
+def test_mark_share_of_a_record_and_of_a_run() -> None:
+    """real: the three mark CPU classes over the total; simulated: the P-time
+    shares of assists and mark workers; none with the GC off."""
+    from gosim.groundtruth.records import MARK_KEYS, TOTAL_KEY, parse_record
+
+    obj = raw(1)  # GC on, 48 B, 1 P: a record with runtime/metrics
+    m = obj["metrics"]
+    want = sum(m[k] for k in MARK_KEYS) / m[TOTAL_KEY]
+    r = parse_record(obj, file="f", line=1)
+    assert r.mode == "gc" and r.gc_mark_share == pytest.approx(want) and 0 < want < 1
+    no_metrics = {k: v for k, v in obj.items() if k != "metrics"}
+    assert parse_record(no_metrics, file="f", line=1).gc_mark_share is None
+    outcome = {"ok": True, "result": {"metrics": {
+        "allocs_per_sim_second": 1e6, "sim_time_ns": 10**9, "num_gc": 3,
+        "p_time_share_gc_assist": 0.05, "p_time_share_gc_dedicated": 0.2,
+        "p_time_share_gc_pause": 0.01}, "lock_sites": []}}
+    assert sim_point(outcome).gc_mark_share == pytest.approx(0.25)
+    del outcome["result"]["metrics"]["num_gc"]  # the collector off
+    assert sim_point(outcome).gc_mark_share is None

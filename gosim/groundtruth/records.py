@@ -122,6 +122,9 @@ class Record:
     #: share of the Ps' time idle (runtime/metrics /cpu/classes/idle over
     #: /cpu/classes/total), or None where the record has no metrics
     idle_share: float | None = None
+    #: share of the Ps' time marking (runtime/metrics /cpu/classes/gc/mark/
+    #: assist + dedicated + idle over /cpu/classes/total), or None without metrics
+    gc_mark_share: float | None = None
 
     @property
     def top_lock(self) -> str:
@@ -263,6 +266,7 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         warm_s=c.opt_number("warm_s"),
         contention=tuple(entries),
         idle_share=_idle_share(c, obj.get("metrics")),
+        gc_mark_share=_mark_share(c, obj.get("metrics")),
     )
 
 
@@ -278,6 +282,22 @@ def _idle_share(c: _Line, metrics: Any) -> float | None:
     idle = c.check_number(f"metrics.{IDLE_KEY}", metrics[IDLE_KEY])
     total = c.check_number(f"metrics.{TOTAL_KEY}", metrics[TOTAL_KEY])
     return idle / total if total > 0 else None
+
+
+MARK_KEYS = ("/cpu/classes/gc/mark/assist:cpu-seconds",
+             "/cpu/classes/gc/mark/dedicated:cpu-seconds",
+             "/cpu/classes/gc/mark/idle:cpu-seconds")
+
+
+def _mark_share(c: _Line, metrics: Any) -> float | None:
+    """The GC mark CPU classes (assist, dedicated, idle) over the total, from a
+    record's runtime/metrics deltas (None when any is absent)."""
+    if not isinstance(metrics, dict) or TOTAL_KEY not in metrics or any(
+            k not in metrics for k in MARK_KEYS):
+        return None
+    mark = sum(c.check_number(f"metrics.{k}", metrics[k]) for k in MARK_KEYS)
+    total = c.check_number(f"metrics.{TOTAL_KEY}", metrics[TOTAL_KEY])
+    return mark / total if total > 0 else None
 
 
 def read_records(path: Path) -> list[Record]:

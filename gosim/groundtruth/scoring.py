@@ -40,7 +40,8 @@ COLUMNS = (
     "touch", "work_ns_est", "gomaxprocs", "g", "split", "real_allocs_per_s",
     "sim_allocs_per_s", "ratio", "log_ratio", "real_top_lock", "sim_top_lock",
     "real_top_share", "sim_top_share", "top_lock_match", "real_gc_cycles_per_s",
-    "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
+    "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "real_gc_mark_share",
+    "sim_gc_mark_share", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
 #: the fields that make a case: every workload field but GOMAXPROCS and g
@@ -72,6 +73,10 @@ class SimPoint:
     wall_s: float = 0.0
     #: share of the Ps' time idle (``p_time_share_idle``)
     idle_share: float | None = None
+    #: share of the Ps' time marking: assists, dedicated and idle mark workers
+    #: (``p_time_share_gc_assist`` + ``_gc_dedicated`` + ``_gc_idle``); None
+    #: with the collector off
+    gc_mark_share: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -98,9 +103,11 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
         sim_ns -= m.get("warmup_ns") or 0
     cycles = num_gc / sim_ns * 1e9 if num_gc is not None and sim_ns else None
     idle = m.get("p_time_share_idle")
+    mark = (sum(float(m.get(f"p_time_share_gc_{k}", 0.0)) for k in ("assist", "dedicated", "idle"))
+            if num_gc is not None else None)
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
                     wait / total if total > 0 else 0.0, cycles, "", wall,
-                    float(idle) if idle is not None else None)
+                    float(idle) if idle is not None else None, mark)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -125,6 +132,8 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "real_gc_cycles_per_s": r.gc_cycles_per_s,
             "sim_gc_cycles_per_s": s.gc_cycles_per_s,
             "real_idle_share": r.idle_share, "sim_idle_share": s.idle_share,
+            "real_gc_mark_share": r.gc_mark_share if r.mode == "gc" else None,
+            "sim_gc_mark_share": s.gc_mark_share if r.mode == "gc" else None,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })
