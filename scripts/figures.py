@@ -475,45 +475,34 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
                 f"all {e['all']:.3f}.", ""]
         idle = run.get("idle") or []
         if idle:
-            sizes = sorted({r["size"] for r in idle})
-            ps = sorted({r["gomaxprocs"] for r in idle})
-            by = {(r["size"], r["gomaxprocs"]): r for r in idle}
-            out += ["Idle share of the Ps' time (`/cpu/classes/idle`), GC on without a live "
-                    "heap, real / simulated (records in the fit set marked *):", "",
-                    "| size | " + " | ".join(f"{p} P" for p in ps) + " |",
-                    "|---|" + "---|" * len(ps)]
-            for sz in sizes:
-                cells = []
-                for p in ps:
-                    r = by.get((sz, p))
-                    cells.append("-" if r is None else
-                                 f"{r['real']:.2f} / {r['sim']:.2f}"
-                                 f"{'*' if r['split'] == 'fit' else ''}")
-                out.append(f"| {size_label(sz)} | " + " | ".join(cells) + " |")
-            out.append("")
+            out += _share_table(idle, "Idle share of the Ps' time (`/cpu/classes/idle`), GC on "
+                                "without a live heap", "{:.2f}")
         mark = run.get("mark") or []
         if mark:
-            sizes = sorted({r["size"] for r in mark})
-            ps = sorted({r["gomaxprocs"] for r in mark})
-            by = {(r["size"], r["gomaxprocs"]): r for r in mark}
-            mib = sorted({r["ballast_mib"] for r in mark})
-            out += ["GC mark share of the Ps' time (`/cpu/classes/gc/mark/assist`, "
-                    "`dedicated` and `idle` over the total), GC on with the "
-                    f"{', '.join(str(m) for m in mib)} MiB live heap, real / simulated "
-                    "(records in the fit set marked *):", "",
-                    "| size | " + " | ".join(f"{p} P" for p in ps) + " |",
-                    "|---|" + "---|" * len(ps)]
-            for sz in sizes:
-                cells = []
-                for p in ps:
-                    r = by.get((sz, p))
-                    cells.append("-" if r is None else
-                                 f"{r['real']:.3f} / {r['sim']:.3f}"
-                                 f"{'*' if r['split'] == 'fit' else ''}")
-                out.append(f"| {size_label(sz)} | " + " | ".join(cells) + " |")
-            out.append("")
+            mib = ", ".join(str(m) for m in sorted({r["ballast_mib"] for r in mark}))
+            out += _share_table(mark, "GC mark share of the Ps' time "
+                                "(`/cpu/classes/gc/mark/assist`, `dedicated` and `idle` over "
+                                f"the total), GC on with the {mib} MiB live heap", "{:.3f}")
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
+
+
+def _share_table(rows: list[dict[str, Any]], caption: str, fmt: str) -> list[str]:
+    """A size x GOMAXPROCS table of real / simulated shares (fit records marked *)."""
+    sizes = sorted({r["size"] for r in rows})
+    ps = sorted({r["gomaxprocs"] for r in rows})
+    by = {(r["size"], r["gomaxprocs"]): r for r in rows}
+    out = [f"{caption}, real / simulated (records in the fit set marked *):", "",
+           "| size | " + " | ".join(f"{p} P" for p in ps) + " |", "|---|" + "---|" * len(ps)]
+    for sz in sizes:
+        cells = []
+        for p in ps:
+            r = by.get((sz, p))
+            cells.append("-" if r is None else
+                         f"{fmt.format(r['real'])} / {fmt.format(r['sim'])}"
+                         f"{'*' if r['split'] == 'fit' else ''}")
+        out.append(f"| {size_label(sz)} | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 GROUNDTRUTH = ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl"

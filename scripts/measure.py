@@ -136,8 +136,9 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             if rc not in (0, 1):
                 raise SystemExit(f"{' '.join(cmd)} failed with exit status {rc}")
             agreement = json.loads((Path(tmp) / str(i) / "agreement.json").read_text())
-            idle = idle_rows(Path(tmp) / str(i) / "comparison.csv")
-            mark = mark_rows(Path(tmp) / str(i) / "comparison.csv")
+            csv_path = Path(tmp) / str(i) / "comparison.csv"
+            idle = share_rows(csv_path, "idle_share", live_heap=False)
+            mark = share_rows(csv_path, "gc_mark_share", live_heap=True)
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
@@ -147,36 +148,25 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
-def idle_rows(csv_path: Path) -> list[dict[str, Any]]:
-    """The idle CPU share, real and simulated, of every GC-on record without a
-    live heap from 4 Ps on (comparison.csv), and its split."""
+def share_rows(csv_path: Path, share: str, live_heap: bool) -> list[dict[str, Any]]:
+    """A CPU share (comparison.csv's ``real_<share>`` and ``sim_<share>``), real
+    and simulated, of every GC-on record with (``live_heap``) or without a live
+    heap (then from 4 Ps on), and its split."""
     import csv
 
     out = []
     with csv_path.open(newline="") as f:
         for r in csv.DictReader(f):
-            if (r["mode"] == "gc" and r["ballast_mib"] == "0" and int(r["gomaxprocs"]) >= 4
-                    and r["real_idle_share"] and r["sim_idle_share"]):
-                out.append({"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
-                            "split": r["split"], "real": round(float(r["real_idle_share"]), 4),
-                            "sim": round(float(r["sim_idle_share"]), 4)})
-    return out
-
-
-def mark_rows(csv_path: Path) -> list[dict[str, Any]]:
-    """The GC mark CPU share (assists and mark workers), real and simulated, of
-    every GC-on record with a live heap (comparison.csv), and its split."""
-    import csv
-
-    out = []
-    with csv_path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            if (r["mode"] == "gc" and r["ballast_mib"] != "0"
-                    and r["real_gc_mark_share"] and r["sim_gc_mark_share"]):
-                out.append({"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
-                            "ballast_mib": int(r["ballast_mib"]), "split": r["split"],
-                            "real": round(float(r["real_gc_mark_share"]), 4),
-                            "sim": round(float(r["sim_gc_mark_share"]), 4)})
+            if (r["mode"] != "gc" or (r["ballast_mib"] != "0") != live_heap
+                    or not (r[f"real_{share}"] and r[f"sim_{share}"])
+                    or (not live_heap and int(r["gomaxprocs"]) < 4)):
+                continue
+            row = {"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
+                   "split": r["split"], "real": round(float(r[f"real_{share}"]), 4),
+                   "sim": round(float(r[f"sim_{share}"]), 4)}
+            if live_heap:
+                row["ballast_mib"] = int(r["ballast_mib"])
+            out.append(row)
     return out
 
 
