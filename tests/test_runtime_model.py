@@ -299,3 +299,29 @@ def test_runtime_names_are_snake_case_and_calls_public(path: Path) -> None:
             owner = node.value
             assert isinstance(owner, ast.Name) and owner.id in ("self", "cls"), \
                 f"{path.name}:{node.lineno} private {node.attr} of another object"
+
+
+# -- mheap.go allocNeedsZero: the arena's zeroedBase ----------------------------------------
+def test_fresh_spans_below_another_ps_high_water_mark_are_zeroed() -> None:
+    """32 KiB objects (large: one 4-page span each) on fresh memory. On one P the
+    pages are handed out in address order, always at the arena's zeroedBase, so
+    no span needs zeroing. On two Ps: P0's first span comes from the growing
+    heap's first pages (locked path), P1's page cache then takes the rest of
+    that 64-page block and P0's the next block, above it. From then on every
+    span P1 takes lies below the high-water mark P0 set and is zeroed; P0's
+    never are."""
+    one = Runtime("go1.27", 1)
+    spans = [one.mheap.spans[one.malloc(32768) >> PAGE_SHIFT] for _ in range(12)]
+    assert not any(s.needzero for s in spans)
+    two = Runtime("go1.27", 2)
+    need: dict[int, list[bool]] = {0: [], 1: []}
+    for _ in range(6):
+        for p in (0, 1):
+            s = two.mheap.spans[two.malloc(32768, p=p) >> PAGE_SHIFT]
+            need[p].append(s.needzero)
+    assert need == {0: [False] * 6, 1: [False] + [True] * 5}
+    pages = 32768 >> PAGE_SHIFT
+    arena_pages = two.design.heap_arena_bytes >> PAGE_SHIFT
+    (z,) = two.mheap.zeroed_base.values()
+    highest = max(s.start_page for s in two.mheap.spans.values()) + pages
+    assert z == highest % arena_pages or z == arena_pages

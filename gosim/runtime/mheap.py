@@ -66,6 +66,8 @@ class MHeap:
         self.scav = RunSet()
         #: in-use spans by start page; page -> span for every page of an in-use span
         self.spans: dict[int, MSpan] = {}
+        #: heap arena index -> heapArena.zeroedBase, in pages (allocNeedsZero)
+        self.zeroed_base: dict[int, int] = {}
         self.span_of_page: dict[int, MSpan] = {}
         self.pages_inuse = 0
         #: the last-level cache's size when the cold-memory costs are on (0: off):
@@ -282,7 +284,8 @@ class MHeap:
             fresh = scav.remove(base, npages) if fresh_bits else 0
         else:
             fresh_bits = fresh = 0
-        self._init_span(s, base, npages, spanclass, elemsize, nelems, needzero=fresh < npages)
+        needzero = fresh < npages or self._alloc_needs_zero(base, npages)
+        self._init_span(s, base, npages, spanclass, elemsize, nelems, needzero=needzero)
         st = self.stats
         key = ctx.p, spanclass
         st.flow_span_allocs[key] += 1
@@ -302,6 +305,28 @@ class MHeap:
             st.alloc_page_faults += faults
             yield from page_faults(ctx, self.os_faults, faults)
         return s
+
+    def _alloc_needs_zero(self, base: int, npages: int) -> bool:
+        """mheap.go allocNeedsZero: each heap arena's zeroedBase is the high-water
+        mark of the pages ever handed out in it; a span that starts below it
+        may be on memory used before, so it is zeroed even when every one of
+        its pages is fresh (with several Ps taking pages from their own page
+        caches, the high-water mark is usually another P's). Raises the mark."""
+        arena_pages = self.design.heap_arena_bytes >> PAGE_SHIFT
+        need = False
+        zb = self.zeroed_base
+        while npages > 0:
+            ai = base // arena_pages
+            off = base - ai * arena_pages
+            limit = min(off + npages, arena_pages)
+            z = zb.get(ai, 0)
+            if off < z:
+                need = True
+            if limit > z:
+                zb[ai] = limit
+            npages -= limit - off
+            base += limit - off
+        return need
 
     def _span_geometry(self, spanclass: int, npages: int) -> tuple[int, int, int, bool, bool]:
         """What initSpan derives from a span's class and size: (elemsize,
