@@ -643,6 +643,7 @@ def test_only_selects_records_by_their_fields() -> None:
     ("size", "expected KEY=VALUE[,KEY=VALUE...], got 'size'"),
     ("colour=red", "unknown key 'colour'; expected one of go, mode"),
     ("size=1k", "size: expected a whole number (bytes), got '1k'"),
+    ("gomaxprocs=²", "gomaxprocs: expected a whole number (Ps), got '²'"),
     ("mode=off", "mode: expected gc or nogc, got 'off'"),
     ("size=48,size=1024", "size is given twice"),
 ])

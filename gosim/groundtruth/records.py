@@ -347,7 +347,8 @@ def parse_record_filter(text: str) -> dict[str, str]:
                               f"{', '.join(_FILTER_KEYS)}", key="--only")
         if key in out:
             raise ConfigError(f"{key} is given twice in {text!r}", key="--only")
-        if key in ("size", "ballast_mib", "gomaxprocs", "gogc") and not value.isdigit():
+        whole = value.isascii() and value.isdigit()
+        if key in ("size", "ballast_mib", "gomaxprocs", "gogc") and not whole:
             raise ConfigError(f"{key}: expected a whole number ({_FILTER_KEYS[key]}), got "
                               f"{value!r}", key="--only")
         if key in ("mode", "kind", "touch") and value not in _FILTER_KEYS[key].split(" or "):
