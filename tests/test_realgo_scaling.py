@@ -183,10 +183,15 @@ def test_records_summarise_scheduler_latency_and_gc_pauses(
         records: list[dict[str, Any]]) -> None:
     """Each record carries the window's scheduling latencies and the GC's
     stop-the-world pauses (runtime/metrics histograms): none with the GC off;
-    with it on, two per GC cycle (sweep termination and mark termination), up
-    to the cycles that run while the window's ends are read (the histograms
-    and the cycle count are read together, but not atomically: on a loaded
-    machine a few cycles may fall between them, so the bounds are wide)."""
+    with it on, at least two per GC cycle (sweep termination and mark
+    termination), less the cycles cut by the window's ends. There is no upper
+    bound: mark termination stops the world again each time it finds work
+    that write barriers left after the completion barrier (mgc.go gcMarkDone,
+    golang/go#27993), and each attempt is a GC pause (proc.go isGC); a record
+    with 23 cycles had 61 pauses. Every such stop records both its stopping
+    and its total time, so the two histograms count the same stops, up to one
+    stop at each end of the window (the histograms are read one after the
+    other, and a stop can fall between them)."""
     for r in records:
         sched = r["sched"]
         assert set(sched) == {"latencies", "gc_pauses", "gc_stopping"}
@@ -196,9 +201,10 @@ def test_records_summarise_scheduler_latency_and_gc_pauses(
             continue
         cycles = r["gc_cycles"]
         assert cycles > 0 and pauses > 0 and stopping > 0
+        assert abs(pauses - stopping) <= 2
         if cycles >= 10:  # edge effects are a small part of the count
             for n in (pauses, stopping):
-                assert 1.5 * cycles <= n <= 2.5 * cycles
+                assert n >= 1.5 * cycles
         p = sched["gc_pauses"]
         assert 0 < p["p50_s"] <= p["p90_s"] <= p["p99_s"] and p["mean_s"] > 0
     # two Ps, a cycle every few ms: goroutines wait runnable at every restart
