@@ -189,9 +189,11 @@ def test_records_summarise_scheduler_latency_and_gc_pauses(
     that write barriers left after the completion barrier (mgc.go gcMarkDone,
     golang/go#27993), and each attempt is a GC pause (proc.go isGC); a record
     with 23 cycles had 61 pauses. Every such stop records both its stopping
-    and its total time, so the two histograms count the same stops, up to one
-    stop at each end of the window (the histograms are read one after the
-    other, and a stop can fall between them)."""
+    and its total time (proc.go stopTheWorldWithSema, startTheWorldWithSema),
+    but the two histograms are not compared: metrics.Read reads them one
+    after the other without stopping the world, and on a loaded machine the
+    reading goroutine can be descheduled while whole stops happen between the
+    two (a CI run saw 4 more in one than in the other)."""
     for r in records:
         sched = r["sched"]
         assert set(sched) == {"latencies", "gc_pauses", "gc_stopping"}
@@ -201,7 +203,6 @@ def test_records_summarise_scheduler_latency_and_gc_pauses(
             continue
         cycles = r["gc_cycles"]
         assert cycles > 0 and pauses > 0 and stopping > 0
-        assert abs(pauses - stopping) <= 2
         if cycles >= 10:  # edge effects are a small part of the count
             for n in (pauses, stopping):
                 assert n >= 1.5 * cycles
