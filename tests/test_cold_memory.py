@@ -156,10 +156,12 @@ def test_remote_needs_reuse_by_another_p() -> None:
 
 def test_out_of_cache_memory_is_cold_not_remote() -> None:
     """A heap bigger than the last-level cache is read from DRAM whoever wrote it:
-    the cold costs apply and the remote one does not."""
-    _, rec = _run(_sc(1024, procs=2, costs={**COLD, **REMOTE, "llc_bytes": 4 * MIB}))
+    the cold costs apply and the remote one does not (12 ms: two cycles, so
+    that spans are reused)."""
+    _, rec = _run(_sc(1024, procs=2, costs={**COLD, **REMOTE, "llc_bytes": 4 * MIB},
+                      duration_ns=12_000_000))
     assert rec.get("cold_per_byte_ns", 0) > 0
-    _, warm = _run(_sc(1024, procs=2, costs=REMOTE))
+    _, warm = _run(_sc(1024, procs=2, costs=REMOTE, duration_ns=12_000_000))
     assert warm.get("remote_per_byte_ns", 0) > rec.get("remote_per_byte_ns", 0)
 
 

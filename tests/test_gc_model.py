@@ -228,3 +228,39 @@ def test_at_one_p_the_assists_do_the_mark_as_in_the_real_runtime() -> None:
         assert mm["num_gc"] >= 3
         a, d = mm["gc_cpu_assist_ns"], mm["gc_cpu_dedicated_ns"]
         assert a / (a + d) > 0.95, size
+
+
+def _charges(size: Any, n: int, mode: str) -> tuple[list[tuple[int, int]], int]:
+    from gosim.sim.engine import Simulation
+
+    sim = Simulation(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": 4, "seed": 6, "mode": mode,
+        "workload": {"live_heap": {"bytes": 4 << 20, "object_size": 1024},
+                     "groups": [{"count": 4, "size": size, "allocations": n}]},
+    }))
+    sim.run()
+    assert sim.gc is not None
+    return sim.gc.mark_bytes, sim.gc.assist_parks
+
+
+@pytest.mark.parametrize("size,n,largest", [
+    (48, 150_000, 48),
+    ({"dist": "choice", "values": [48, 1024, 40_000], "weights": [0.6, 0.39, 0.01]}, 15_000,
+     40_960)], ids=["48B", "mixed"])
+def test_every_allocation_while_marking_is_charged_to_its_goroutine(size: Any, n: int,
+                                                                     largest: int) -> None:
+    """malloc.go deductAssistCredit: each allocation made while marking is
+    charged to its goroutine's assist balance before it is made (not the
+    span's bytes at a refill), on every path: batched runs of cache hits, a
+    run of mixed sizes, a step, a large object. Per cycle, the bytes charged
+    equal the bytes the runtime counts as allocated during the mark phase, up
+    to one allocation per P at each end (one charged before an assist that
+    ends the cycle, one whose slow path the cycle started under); step mode
+    charges exactly what batched mode does."""
+    batched, parks = _charges(size, n, "batched")
+    step, parks_step = _charges(size, n, "step")
+    assert len(batched) >= 2
+    assert sum(a for a, _ in batched) > 50 * 1024  # the mark phases see allocation
+    for allocated, charged in batched:
+        assert abs(allocated - charged) <= 4 * largest
+    assert step == batched and parks_step == parks

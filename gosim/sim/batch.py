@@ -23,6 +23,7 @@ import numpy as np
 
 from gosim.runtime.malloc import SMALL, TINY, ZERO
 from gosim.sim.alloc import Charges, barrier_on, fast_charges, headers_fault, served_cost
+from gosim.sim.gc import GC_MARK, assist_bytes
 from gosim.sim.lifetimes import record_addr, record_mask
 
 if TYPE_CHECKING:
@@ -58,11 +59,20 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     s = c.alloc[spc]
     if headers_fault(s) or (g.touch and s.fresh_os):  # type: ignore[union-attr]
         return None
+    gc = sim.gc
+    if gc is not None:
+        # while marking, the run stops before the allocation that would put the
+        # goroutine in assist debt: step_one charges that one and assists
+        n = gc.allowed(g, elemsize, n)
+        if n == 0:
+            return EMPTY
     charges = fast_charges(s, kind, elemsize, False, barrier_on(g))
     f_const = g.price_const(charges)
     if f_const is not None and g.work.const is not None:
         r = _run_arith(sim, g, c, spc, elemsize, n, charges, f_const)
         if r is not None:
+            if gc is not None:
+                gc.charge(g, r[0] * elemsize)
             return r
     acct = sim.acct
     T = acct.T
@@ -79,6 +89,8 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     track = g.lt_kind != "drop" and sim.gc is not None
     c.take(spc, k, track)
     _count(rt, g, spc, elemsize, k)
+    if gc is not None:
+        gc.charge(g, k * elemsize)
     g.consume(charges, k)
     g.work.consume(k)
     f, b, st = f[:k], b[:k], st[:k]
@@ -152,6 +164,7 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
     T = acct.T
     slice_end = g.slice_end
     stats = rt.stats
+    gc = sim.gc
     k = 0
     limit = BATCH_CAP if g.remaining < 0 else min(BATCH_CAP, g.remaining)
     while k < limit:
@@ -160,6 +173,11 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
         size = g.sizes.next()
         noscan = g.noscan.next()
         kind, spc, elemsize = rt.classify(size, noscan)
+        nb = 0
+        if gc is not None and gc.phase == GC_MARK:
+            nb = assist_bytes(kind, size, elemsize)
+            if gc.owes(g, nb):  # step_one charges it and assists first
+                return k, t, (size, noscan)
         if kind != TINY:
             s = rt.ps[p].mcache.alloc[spc]
             if s is not None and s.fresh_os and (g.touch or s.header_touch):
@@ -169,6 +187,8 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
         a = rt.try_fast(p, size, noscan)
         if not a:
             return k, t, (size, noscan)
+        if nb:
+            gc.charge(g, nb)  # type: ignore[union-attr]
         f = served_cost(rt, g, kind, spc, elemsize, a,
                         kind == TINY and stats.tiny_allocs != tiny_before)
         cpl = t + f

@@ -27,7 +27,7 @@ from gosim.sim.accounts import Accounts
 from gosim.sim.alloc import BARRIER, barrier_on, header_fault, served_cost
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import PTimeout, SimEnv
-from gosim.sim.gc import SimGC, build_live_heap
+from gosim.sim.gc import GC_MARK, SimGC, assist_bytes, build_live_heap
 from gosim.sim.goroutine import GCtx
 from gosim.sim.lifetimes import record_addr
 from gosim.sim.locks import RuntimeMutex, SimAtomic
@@ -138,10 +138,18 @@ class Simulation:
         acct = self.acct
         t0 = g.vt
         locks_before = g.locks_taken
+        kind, spc, elemsize = rt.classify(size, noscan)
+        gc = self.gc
+        if gc is not None and gc.phase == GC_MARK:
+            # malloc.go deductAssistCredit, before the allocation is made
+            nb = assist_bytes(kind, size, elemsize)
+            if gc.owes(g, nb):
+                yield from gc.assist_for(g, nb)
+            else:
+                gc.charge(g, nb)
         gl = rt.global_lock
         if gl is not None:
             yield from g.lock(gl, "mallocgc")
-        kind, spc, elemsize = rt.classify(size, noscan)
         tiny_before = rt.stats.tiny_allocs
         a = rt.try_fast(g.p, size, noscan)
         tiny_fit = kind == TINY and rt.stats.tiny_allocs != tiny_before
@@ -152,7 +160,6 @@ class Simulation:
             if self.T is None or g.vt < self.T:
                 h = rt.mheap
                 if acct.series_bin_ns:
-                    gc = self.gc
                     acct.heap_samples.append((
                         g.vt, g.p, h.heap_inuse_bytes, h.sys_bytes, h.heap_released_bytes,
                         gc.ctl.heap_live if gc is not None else 0,
@@ -165,7 +172,7 @@ class Simulation:
             f = g.price(BARRIER) if barrier_on(g) else 0
         else:
             f = served_cost(rt, g, kind, spc, elemsize, a, tiny_fit)
-        if self.gc is not None and g.lt_kind != "drop" and kind != ZERO:
+        if gc is not None and g.lt_kind != "drop" and kind != ZERO:
             record_addr(g, rt.mheap.span_of(a), a, g.vt + f,  # type: ignore[arg-type]
                         rt.ps[p].mcache.marking)
         if f:

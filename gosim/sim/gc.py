@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.context import AtomicCell, Mutex, NoSimCtx, run_sync
-from gosim.runtime.malloc import SMALL
+from gosim.runtime.malloc import LARGE, SMALL, TINY, ZERO
 from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
 from gosim.runtime.mgcpacer import GCController
 from gosim.runtime.mgcscavenge import (
@@ -62,6 +62,21 @@ FRACTIONAL_SLACK = 1.2
 SCAVENGE_IDLE_NS = 1_000_000
 #: GC phases (mgc.go _GCoff, _GCmark)
 GC_OFF, GC_MARK = 0, 1
+
+
+def assist_bytes(kind: int, size: int, elemsize: int) -> int:
+    """The bytes an allocation is charged while marking: malloc.go
+    deductAssistCredit takes the requested size, and mallocgc adds the
+    object's internal fragmentation afterwards, so a small object costs its
+    size class, a large one its pages; a tiny one its own size (the block is
+    charged to nobody)."""
+    if kind == TINY:
+        return size
+    if kind == LARGE:
+        return -(-size // PAGE_SIZE) * PAGE_SIZE
+    if kind == ZERO:
+        return 0
+    return elemsize
 
 
 class SimGC:
@@ -132,6 +147,14 @@ class SimGC:
         self.pauses: list[int] = []
         #: time from the start of marking to mark termination, summed over the cycles
         self.mark_phase_ns = 0
+        #: assists that found too little credit and work and parked (gcParkAssist)
+        self.assist_parks = 0
+        #: bytes charged to goroutines' assist balances, and per cycle (bytes
+        #: allocated while marking, bytes charged while marking), from the
+        #: runtime's count and the assists' own
+        self.charged_bytes = 0
+        self.mark_bytes: list[tuple[int, int]] = []
+        self._mark_start_bytes = (0, 0)
         self.heap_goal_series: list[tuple[int, int]] = []
 
     def attention(self, vt: int) -> bool:
@@ -160,14 +183,54 @@ class SimGC:
 
     def heap_live_add(self, ctx: Any, nbytes: int) -> None:
         """heapLive grows by nbytes (a refill's or a ballast span's): the trigger
-        and, while marking, the goroutine's assist debt follow."""
+        follows (assist debt is charged per allocation: :meth:`owes`)."""
         ctl = self.ctl
         ctl.heap_live += nbytes
-        if self.phase == GC_OFF:
-            if ctl.heap_live >= self.trigger and not self.busy:
-                self.start_pending = True
-        elif self.phase == GC_MARK:
-            ctx.gc_debt += nbytes * self.assist_ns_per_byte
+        if self.phase == GC_OFF and ctl.heap_live >= self.trigger and not self.busy:
+            self.start_pending = True
+
+    # -- assist credit, per allocation (malloc.go deductAssistCredit) ---------------------
+    def owes(self, g: GCtx, nbytes: int) -> bool:
+        """While marking, every allocation is charged to its goroutine before it
+        is made (its bytes at ``assistWorkPerByte``); a goroutine whose balance
+        goes into debt assists first (gcAssistAlloc). Would ``nbytes`` more put
+        ``g`` in debt?"""
+        return (self.phase == GC_MARK
+                and g.gc_debt + (g.gc_pending + nbytes) * self.assist_ns_per_byte > 0)
+
+    def allowed(self, g: GCtx, nbytes: int, n: int) -> int:
+        """How many of the next ``n`` allocations of ``nbytes`` each ``g`` makes
+        before one would put it in debt (all ``n`` when not marking): the same
+        count as asking :meth:`owes` before each."""
+        if self.phase != GC_MARK or nbytes <= 0:
+            return n
+        rate = self.assist_ns_per_byte
+        if rate <= 0:
+            return n
+        debt, pend = g.gc_debt, g.gc_pending
+        k = int((-debt / rate - pend) // nbytes)
+        k = max(0, min(k, n))
+        # the division rounds: settle on the exact test at the boundary
+        while k > 0 and debt + (pend + k * nbytes) * rate > 0:
+            k -= 1
+        while k < n and not debt + (pend + (k + 1) * nbytes) * rate > 0:
+            k += 1
+        return k
+
+    def charge(self, g: GCtx, nbytes: int) -> None:
+        """``nbytes`` allocated while marking, within the goroutine's credit."""
+        if self.phase == GC_MARK:
+            g.gc_pending += nbytes
+            self.charged_bytes += nbytes
+
+    def assist_for(self, g: GCtx, nbytes: int) -> Any:
+        """deductAssistCredit for an allocation that puts ``g`` in debt: the debt
+        is taken on and paid (gcAssistAlloc: credit stolen, mark work done, or
+        parked until background credit pays it), at a safepoint."""
+        g.gc_debt += (g.gc_pending + nbytes) * self.assist_ns_per_byte
+        g.gc_pending = 0
+        self.charged_bytes += nbytes
+        yield from self.safepoint(g)
 
     def released(self, nbytes: int) -> None:
         """mcache releaseAll: the unused part of a cached span leaves heapLive."""
@@ -346,6 +409,7 @@ class SimGC:
         # setGCPhase(_GCmark): from here on, new objects are allocated black
         self.phase = GC_MARK
         self.mark_start = g.vt
+        self._mark_start_bytes = (self.rt.stats.total_alloc_bytes, self.charged_bytes)
         for pp in self.rt.ps:
             pp.mcache.marking = True
         self.ctl.start_cycle(self.nprocs)
@@ -371,6 +435,7 @@ class SimGC:
         self.sched_point = [False] * self.nprocs
         for gg in sim.gs:
             gg.gc_debt = 0.0
+            gg.gc_pending = 0
         self.start_the_world(g)
         self.busy = False
 
@@ -441,6 +506,7 @@ class SimGC:
         yield from g.lock(self.assist_lock, "gcParkAssist")
         ev = p_event(self.sim.env, g.p)
         self.parked.append((g, ev))
+        self.assist_parks += 1
         yield from g.unlock(self.assist_lock)
         if self.stw_pending:
             self._mark_stopped(g.p, g.vt)
@@ -459,6 +525,8 @@ class SimGC:
         stw = costs.const("gc_stw_ns") + costs.const("gc_stw_per_p_ns") * self.nprocs
         yield from self._spend_pause(g, stw)
         self.phase = GC_OFF
+        a0, c0 = self._mark_start_bytes
+        self.mark_bytes.append((rt.stats.total_alloc_bytes - a0, self.charged_bytes - c0))
         for pp in rt.ps:
             pp.mcache.marking = False
         # every P's mcache is flushed (prepareForSweep -> releaseAll)
@@ -530,6 +598,7 @@ class SimGC:
             "gc_cpu_pause_ns": self.cpu["pause"],
             "gc_pause_total_ns": int(sum(self.pauses)),
             "gc_mark_phase_ns": self.mark_phase_ns,
+            "gc_assist_parks": self.assist_parks,
             "gc_pause_max_ns": int(max(self.pauses, default=0)),
             "scavenge_cpu_ns": self.cpu["scavenge"],
             "scavenged_bytes": self.rt.stats.scavenged_pages * 8192,

@@ -39,7 +39,7 @@ class GCtx:
 
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
                  "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
-                 "live_ring", "live_bytes", "allocs", "comp_times", "check", "gc_debt",
+                 "live_ring", "live_bytes", "allocs", "comp_times", "check", "gc_debt", "gc_pending",
                  "lt_kind", "lt_value", "ring", "ring_n", "touch", "sp")
 
     def __init__(self, sim: Simulation, gid: int, group: GoroutineGroup, seed: SeedSequence):
@@ -71,8 +71,12 @@ class GCtx:
         self.comp_times: array[int] | None = array("q") if lt.kind == "time" else None
         #: the simulation's lock-order check (None: not checking)
         self.check = sim.lock_check
-        #: mark-assist debt, ns of mark work (gosim/sim/gc.py)
+        #: mark-assist debt, ns of mark work (gosim/sim/gc.py), and the bytes
+        #: allocated while marking not yet turned into debt (malloc.go
+        #: deductAssistCredit charges every allocation; kept as an integer so
+        #: that a batched run and step mode count them alike)
         self.gc_debt: float = 0.0
+        self.gc_pending: int = 0
         #: liveness for the collector (gosim/sim/lifetimes.py)
         self.lt_kind = lt.kind
         self.lt_value = lt.value or 0
