@@ -483,6 +483,13 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
             out += _share_table(mark, "GC mark share of the Ps' time "
                                 "(`/cpu/classes/gc/mark/assist`, `dedicated` and `idle` over "
                                 f"the total), GC on with the {mib} MiB live heap", "{:.3f}")
+        aq = run.get("assist_queue") or []
+        if aq:
+            mib = ", ".join(str(m) for m in sorted({r["ballast_mib"] for r in aq}))
+            out += _share_table(aq, "The GC assist queue's share of the lock contention (real: "
+                                "the mutex profile's top sites `gcParkAssist`, `parkunlock_c` and "
+                                "`gcFlushBgCredit`, a lower bound; simulated: the `assistQueue` "
+                                f"lock's wait time), GC on with the {mib} MiB live heap", "{:.2f}")
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
 

@@ -139,10 +139,12 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             csv_path = Path(tmp) / str(i) / "comparison.csv"
             idle = share_rows(csv_path, "idle_share", live_heap=False)
             mark = share_rows(csv_path, "gc_mark_share", live_heap=True)
+            assist_queue = share_rows(csv_path, "assist_queue_share", live_heap=True)
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
-                         "agreement": agreement, "idle": idle, "mark": mark})
+                         "agreement": agreement, "idle": idle, "mark": mark,
+                         "assist_queue": assist_queue})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}

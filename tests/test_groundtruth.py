@@ -732,3 +732,30 @@ def test_mark_share_of_a_record_and_of_a_run() -> None:
     assert sim_point(outcome).gc_mark_share == pytest.approx(0.25)
     del outcome["result"]["metrics"]["num_gc"]  # the collector off
     assert sim_point(outcome).gc_mark_share is None
+
+
+def test_assist_queue_share_of_a_record_and_of_a_run() -> None:
+    """real: the contention shares released at the assist queue's sites
+    (closures and the runtime. prefix folded); simulated: the assistQueue
+    lock's part of the lock-site wait; none with the GC off."""
+    from gosim.groundtruth.records import parse_record
+
+    obj = raw(1)
+    obj["contention"] = {"top": [
+        {"fn": "runtime.(*mheap).freeSpan.func1", "share": 0.5},
+        {"fn": "runtime.parkunlock_c", "share": 0.2},
+        {"fn": "runtime.gcParkAssist", "share": 0.15},
+        {"fn": "runtime.gcFlushBgCredit", "share": 0.05},
+        {"fn": "runtime.newMarkBits", "share": 0.1}]}
+    assert parse_record(obj, file="f", line=1).assist_queue_share == pytest.approx(0.4)
+    obj["contention"] = {"top": []}
+    assert parse_record(obj, file="f", line=1).assist_queue_share == 0.0
+    sites = [{"lock": "mheap", "kind": "mheap", "fn": "(*mheap).freeSpan", "wait_ns": 600},
+             {"lock": "assistQueue", "kind": "assistqueue", "fn": "gcParkAssist", "wait_ns": 300},
+             {"lock": "assistQueue", "kind": "assistqueue", "fn": "gcFlushBgCredit",
+              "wait_ns": 100}]
+    outcome = {"ok": True, "result": {"metrics": {
+        "allocs_per_sim_second": 1e6, "sim_time_ns": 10**9, "num_gc": 3}, "lock_sites": sites}}
+    assert sim_point(outcome).assist_queue_share == pytest.approx(0.4)
+    del outcome["result"]["metrics"]["num_gc"]
+    assert sim_point(outcome).assist_queue_share is None

@@ -30,6 +30,12 @@ from gosim.errors import ConfigError
 #: the profiler's bucket for contention it could not attribute to a stack
 #: (runtime/mprof.go); never a record's top lock
 LOST_CONTENTION = "_LostContendedRuntimeLock"
+#: where the GC assist queue's lock (work.assistQueue.lock) is released while
+#: others wait: mgcmark.go gcParkAssist (backing out) and gcFlushBgCredit, and
+#: proc.go parkunlock_c (goparkunlock, as gcParkAssist parks). parkunlock_c
+#: also releases the other locks a goroutine parks under (the background
+#: sweeper's, the scavenger's), which park about once per cycle.
+ASSIST_QUEUE_SITES = frozenset({"gcParkAssist", "gcFlushBgCredit", "parkunlock_c"})
 
 _RELEASE = re.compile(r"go(\d+)\.(\d+)(?:\.\d+|(?:rc|beta)\d+)?")
 _CLOSURE = re.compile(r"(?:\.func\d+(?:\.\d+)*)+$")
@@ -135,6 +141,14 @@ class Record:
     def top_share(self) -> float:
         """That function's share of all the contention the profile recorded."""
         return top_site(self.contention)[1]
+
+    @property
+    def assist_queue_share(self) -> float:
+        """The share of the recorded contention released at the GC assist
+        queue's sites (:data:`ASSIST_QUEUE_SITES`); a lower bound, as the
+        record lists its top sites only."""
+        return sum(w for fn, w in self.contention
+                   if runtime_function(fn) in ASSIST_QUEUE_SITES)
 
     @property
     def gc_cycles_per_s(self) -> float | None:

@@ -41,7 +41,7 @@ COLUMNS = (
     "sim_allocs_per_s", "ratio", "log_ratio", "real_top_lock", "sim_top_lock",
     "real_top_share", "sim_top_share", "top_lock_match", "real_gc_cycles_per_s",
     "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "real_gc_mark_share",
-    "sim_gc_mark_share", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
+    "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
 #: the fields that make a case: every workload field but GOMAXPROCS and g
@@ -77,6 +77,9 @@ class SimPoint:
     #: (``p_time_share_gc_assist`` + ``_gc_dedicated`` + ``_gc_idle``); None
     #: with the collector off
     gc_mark_share: float | None = None
+    #: the GC assist queue lock's share of the lock-site wait time (the mutex
+    #: profile's view); None with the collector off
+    assist_queue_share: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -105,9 +108,13 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
     idle = m.get("p_time_share_idle")
     mark = (sum(float(m.get(f"p_time_share_gc_{k}", 0.0)) for k in ("assist", "dedicated", "idle"))
             if num_gc is not None else None)
+    aq = None
+    if num_gc is not None:
+        aq_wait = sum(float(r.get("wait_ns", 0)) for r in sites if r.get("kind") == "assistqueue")
+        aq = aq_wait / total if total > 0 else 0.0
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
                     wait / total if total > 0 else 0.0, cycles, "", wall,
-                    float(idle) if idle is not None else None, mark)
+                    float(idle) if idle is not None else None, mark, aq)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -134,6 +141,8 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "real_idle_share": r.idle_share, "sim_idle_share": s.idle_share,
             "real_gc_mark_share": r.gc_mark_share if r.mode == "gc" else None,
             "sim_gc_mark_share": s.gc_mark_share if r.mode == "gc" else None,
+            "real_assist_queue_share": r.assist_queue_share if r.mode == "gc" else None,
+            "sim_assist_queue_share": s.assist_queue_share if r.mode == "gc" else None,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })
