@@ -41,7 +41,8 @@ COLUMNS = (
     "sim_allocs_per_s", "ratio", "log_ratio", "real_top_lock", "sim_top_lock",
     "real_top_share", "sim_top_share", "top_lock_match", "real_gc_cycles_per_s",
     "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "real_gc_mark_share",
-    "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share", "warmup_ns", "window_ns", "sim_ok", "sim_error", "sim_wall_s",
+    "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share", "warmup_ns",
+    "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
 #: the fields that make a case: every workload field but GOMAXPROCS and g
