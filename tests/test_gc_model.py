@@ -264,3 +264,32 @@ def test_every_allocation_while_marking_is_charged_to_its_goroutine(size: Any, n
     for allocated, charged in batched:
         assert abs(allocated - charged) <= 4 * largest
     assert step == batched and parks_step == parks
+
+
+def test_the_gc_cycles_table_reads_like_gctrace() -> None:
+    """RunResult.gc_cycles (gc_cycles.parquet): one row per completed cycle, in
+    order; each cycle starts once heapLive has reached its trigger, and the
+    trigger lies within mgcpacer.go's bounds, 45/64 to 61/64 of the way from
+    the heap marked by the cycle before to the goal; with nothing live the
+    goal is the 4 MiB minimum; the rows' CPU and stops add up to the run's."""
+    from gosim.sim.engine import Simulation
+
+    sim = Simulation(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": 2, "seed": 5,
+        "workload": {"groups": [{"count": 2, "size": 48, "allocations": 400_000}]},
+    }))
+    res = sim.run()
+    rows, m = res.gc_cycles, res.metrics
+    assert len(rows) == m["num_gc"] >= 5
+    assert [r["cycle"] for r in rows] == list(range(1, len(rows) + 1))
+    assert sum(r["assist_ns"] for r in rows) == m["gc_cpu_assist_ns"]
+    assert sum(r["stops"] for r in rows) == len(sim.gc.pauses)  # type: ignore[union-attr]
+    mib4 = 4 << 20
+    for prev, r in zip(rows, rows[1:], strict=False):
+        assert prev["mark_end_ns"] <= r["start_ns"] <= r["mark_start_ns"] <= r["mark_end_ns"]
+        assert r["heap_live_at_trigger_bytes"] >= r["trigger_bytes"]
+        assert r["heap_goal_bytes"] == prev["next_goal_bytes"] == mib4
+        marked = prev["heap_marked_bytes"]
+        span = (mib4 - marked) // 64
+        assert marked + 45 * span <= r["trigger_bytes"] <= marked + 61 * span
+        assert r["heap_marked_bytes"] <= r["heap_live_at_mark_end_bytes"]

@@ -21,7 +21,8 @@ from gosim.config import Experiment, RunSpec, canonical_json
 KEY_COLUMNS = ("run_id", "setting_id", "replication", "seed", "config_hash", "design",
                "gomaxprocs")
 #: the table files (timeseries only when some run sampled one)
-TABLES = ("runs", "locks", "p_time", "latency", "by_size", "timeseries", "flow", "lock_sites")
+TABLES = ("runs", "locks", "p_time", "latency", "by_size", "timeseries", "flow", "lock_sites",
+          "gc_cycles")
 #: per run, its allocation flow as GraphML: ``flow/<run_id>.graphml``
 FLOW_DIR = "flow"
 
@@ -90,7 +91,8 @@ def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
         rows["runs"].append(run_row)
         if not out.get("ok"):
             continue
-        for table in ("locks", "p_time", "by_size", "timeseries", "flow", "lock_sites"):
+        for table in ("locks", "p_time", "by_size", "timeseries", "flow", "lock_sites",
+                      "gc_cycles"):
             for r in res.get(table) or []:
                 rows[table].append({**keys, **r})
         hist = res.get("latency_hist") or {}

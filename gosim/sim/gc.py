@@ -155,6 +155,10 @@ class SimGC:
         self.charged_bytes = 0
         self.mark_bytes: list[tuple[int, int]] = []
         self._mark_start_bytes = (0, 0)
+        #: one row per completed cycle, as GODEBUG=gctrace=1,gcpacertrace=1 would
+        #: print it (RunResult.gc_cycles, gc_cycles.parquet)
+        self.cycles: list[dict[str, Any]] = []
+        self._cycle_start: dict[str, Any] = {}
         self.heap_goal_series: list[tuple[int, int]] = []
 
     def attention(self, vt: int) -> bool:
@@ -410,6 +414,10 @@ class SimGC:
         self.phase = GC_MARK
         self.mark_start = g.vt
         self._mark_start_bytes = (self.rt.stats.total_alloc_bytes, self.charged_bytes)
+        self._cycle_start = {"start_ns": self.stw_t0, "heap_live_at_trigger_bytes": self.ctl.heap_live,
+                             "trigger_bytes": self.trigger, "heap_goal_bytes": self.goal,
+                             "cpu": dict(self.cpu), "parks": self.assist_parks,
+                             "pauses": len(self.pauses)}
         for pp in self.rt.ps:
             pp.mcache.marking = True
         self.ctl.start_cycle(self.nprocs)
@@ -532,6 +540,7 @@ class SimGC:
         # every P's mcache is flushed (prepareForSweep -> releaseAll)
         for pp in rt.ps:
             self.flush_mcache(pp)
+        heap_live_end = self.ctl.heap_live
         marked, scan = mark_spans(rt, self.mark_start)
         used = self.work_total - max(self.work_left, 0.0)
         mark_wall = max(g.vt - self.mark_start, 1)
@@ -550,6 +559,20 @@ class SimGC:
         self.num_gc += 1
         self.mark_phase_ns += g.vt - self.mark_start
         self.heap_goal_series.append((g.vt, self.goal))
+        cs = self._cycle_start
+        self.cycles.append({
+            "cycle": self.num_gc, "start_ns": cs["start_ns"], "mark_start_ns": self.mark_start,
+            "mark_end_ns": g.vt, "trigger_bytes": cs["trigger_bytes"],
+            "heap_live_at_trigger_bytes": cs["heap_live_at_trigger_bytes"],
+            "heap_live_at_mark_end_bytes": heap_live_end, "heap_marked_bytes": marked,
+            "heap_goal_bytes": cs["heap_goal_bytes"], "scan_work_bytes": scan_work,
+            "cons_mark": self.ctl.cons_marks[-1], "utilization": util,
+            "next_trigger_bytes": self.trigger, "next_goal_bytes": self.goal,
+            "assist_ns": self.cpu["assist"] - cs["cpu"]["assist"],
+            "dedicated_ns": self.cpu["dedicated"] - cs["cpu"]["dedicated"],
+            "pause_ns": self.cpu["pause"] - cs["cpu"]["pause"],
+            "assist_parks": self.assist_parks - cs["parks"],
+            "stops": len(self.pauses) - cs["pauses"] + 1})
         parked, self.parked = self.parked, []
         for pg, ev in parked:
             pg.gc_debt = 0.0

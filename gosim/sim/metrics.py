@@ -152,7 +152,8 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     by_size = rt.by_size()
     return RunResult(metrics=m, locks=locks, p_time=p_time, latency_hist=hist,
                      by_size=by_size, timeseries=_timeseries(sim, end),
-                     flow=flow_edges(sim, locks, end), lock_sites=sites)
+                     flow=flow_edges(sim, locks, end), lock_sites=sites,
+                     gc_cycles=list(sim.gc.cycles) if sim.gc is not None else [])
 
 
 def _hold_total_ns(row: dict[str, Any], end: int) -> int:

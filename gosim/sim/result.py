@@ -46,6 +46,17 @@ class RunResult:
     waiters that slept (as lock_spinbit.go records them); metrics
     ``top_lock_fn``/``top_lock_share`` name the largest.
 
+    ``gc_cycles``: one row per completed GC cycle, what GODEBUG=gctrace=1 and
+    gcpacertrace=1 print: ``cycle``, ``start_ns`` (sweep termination's stop
+    began), ``mark_start_ns``, ``mark_end_ns`` (mark termination),
+    ``trigger_bytes``, ``heap_live_at_trigger_bytes``,
+    ``heap_live_at_mark_end_bytes``, ``heap_marked_bytes``,
+    ``heap_goal_bytes`` (the cycle's goal), ``scan_work_bytes``, ``cons_mark``
+    and ``utilization`` (the pacer's inputs at the cycle's end),
+    ``next_trigger_bytes``, ``next_goal_bytes``, ``assist_ns``,
+    ``dedicated_ns``, ``pause_ns`` (the cycle's GC CPU), ``assist_parks``,
+    ``stops`` (its stop-the-world pauses). Empty with the collector off.
+
     ``flow``: the allocation flow, one row per edge (``src``, ``dst``,
     requests, bytes, the target's lock totals; :func:`gosim.sim.metrics.flow_edges`).
     """
@@ -58,10 +69,12 @@ class RunResult:
     timeseries: list[dict[str, Any]] = field(default_factory=list)
     flow: list[dict[str, Any]] = field(default_factory=list)
     lock_sites: list[dict[str, Any]] = field(default_factory=list)
+    gc_cycles: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metrics": self.metrics, "locks": self.locks, "p_time": self.p_time,
             "latency_hist": self.latency_hist, "by_size": self.by_size,
             "timeseries": self.timeseries, "flow": self.flow, "lock_sites": self.lock_sites,
+            "gc_cycles": self.gc_cycles,
         }
