@@ -231,16 +231,13 @@ def test_at_one_p_the_assists_do_the_mark_as_in_the_real_runtime() -> None:
 
 
 def _charges(size: Any, n: int, mode: str) -> tuple[list[tuple[int, int]], int]:
-    from gosim.sim.engine import Simulation
-
-    sim = Simulation(Scenario.model_validate({
+    res = simulate(Scenario.model_validate({
         "design": "go1.27", "gomaxprocs": 4, "seed": 6, "mode": mode,
         "workload": {"live_heap": {"bytes": 4 << 20, "object_size": 1024},
                      "groups": [{"count": 4, "size": size, "allocations": n}]},
     }))
-    sim.run()
-    assert sim.gc is not None
-    return sim.gc.mark_bytes, sim.gc.assist_parks
+    return ([(r["allocated_while_marking_bytes"], r["charged_while_marking_bytes"])
+             for r in res.gc_cycles], res.metrics["gc_assist_parks"])
 
 
 @pytest.mark.parametrize("size,n,largest", [

@@ -149,12 +149,9 @@ class SimGC:
         self.mark_phase_ns = 0
         #: assists that found too little credit and work and parked (gcParkAssist)
         self.assist_parks = 0
-        #: bytes charged to goroutines' assist balances, and per cycle (bytes
-        #: allocated while marking, bytes charged while marking), from the
-        #: runtime's count and the assists' own
+        #: bytes charged to goroutines' assist balances (each cycle's row in
+        #: ``cycles`` compares them with the runtime's count of bytes allocated)
         self.charged_bytes = 0
-        self.mark_bytes: list[tuple[int, int]] = []
-        self._mark_start_bytes = (0, 0)
         #: one row per completed cycle, as GODEBUG=gctrace=1,gcpacertrace=1 would
         #: print it (RunResult.gc_cycles, gc_cycles.parquet)
         self.cycles: list[dict[str, Any]] = []
@@ -413,11 +410,12 @@ class SimGC:
         # setGCPhase(_GCmark): from here on, new objects are allocated black
         self.phase = GC_MARK
         self.mark_start = g.vt
-        self._mark_start_bytes = (self.rt.stats.total_alloc_bytes, self.charged_bytes)
         self._cycle_start = {"start_ns": self.stw_t0, "heap_live_at_trigger_bytes": self.ctl.heap_live,
                              "trigger_bytes": self.trigger, "heap_goal_bytes": self.goal,
                              "cpu": dict(self.cpu), "parks": self.assist_parks,
-                             "pauses": len(self.pauses)}
+                             "pauses": len(self.pauses),
+                             "allocated": self.rt.stats.total_alloc_bytes,
+                             "charged": self.charged_bytes}
         for pp in self.rt.ps:
             pp.mcache.marking = True
         self.ctl.start_cycle(self.nprocs)
@@ -533,8 +531,9 @@ class SimGC:
         stw = costs.const("gc_stw_ns") + costs.const("gc_stw_per_p_ns") * self.nprocs
         yield from self._spend_pause(g, stw)
         self.phase = GC_OFF
-        a0, c0 = self._mark_start_bytes
-        self.mark_bytes.append((rt.stats.total_alloc_bytes - a0, self.charged_bytes - c0))
+        cs = self._cycle_start
+        allocated = rt.stats.total_alloc_bytes - cs["allocated"]
+        charged = self.charged_bytes - cs["charged"]
         for pp in rt.ps:
             pp.mcache.marking = False
         # every P's mcache is flushed (prepareForSweep -> releaseAll)
@@ -559,7 +558,6 @@ class SimGC:
         self.num_gc += 1
         self.mark_phase_ns += g.vt - self.mark_start
         self.heap_goal_series.append((g.vt, self.goal))
-        cs = self._cycle_start
         self.cycles.append({
             "cycle": self.num_gc, "start_ns": cs["start_ns"], "mark_start_ns": self.mark_start,
             "mark_end_ns": g.vt, "trigger_bytes": cs["trigger_bytes"],
@@ -572,6 +570,8 @@ class SimGC:
             "dedicated_ns": self.cpu["dedicated"] - cs["cpu"]["dedicated"],
             "pause_ns": self.cpu["pause"] - cs["cpu"]["pause"],
             "assist_parks": self.assist_parks - cs["parks"],
+            "allocated_while_marking_bytes": allocated,
+            "charged_while_marking_bytes": charged,
             "stops": len(self.pauses) - cs["pauses"] + 1})
         parked, self.parked = self.parked, []
         for pg, ev in parked:

@@ -55,7 +55,9 @@ class RunResult:
     and ``utilization`` (the pacer's inputs at the cycle's end),
     ``next_trigger_bytes``, ``next_goal_bytes``, ``assist_ns``,
     ``dedicated_ns``, ``pause_ns`` (the cycle's GC CPU), ``assist_parks``,
-    ``stops`` (its stop-the-world pauses). Empty with the collector off.
+    ``allocated_while_marking_bytes`` (the runtime's count) and
+    ``charged_while_marking_bytes`` (the assists' charges), ``stops`` (its
+    stop-the-world pauses). Empty with the collector off.
 
     ``flow``: the allocation flow, one row per edge (``src``, ``dst``,
     requests, bytes, the target's lock totals; :func:`gosim.sim.metrics.flow_edges`).
