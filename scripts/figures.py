@@ -490,8 +490,34 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
                                 "the mutex profile's top sites `gcParkAssist`, `parkunlock_c` and "
                                 "`gcFlushBgCredit`, a lower bound; simulated: the `assistQueue` "
                                 f"lock's wait time), GC on with the {mib} MiB live heap", "{:.2f}")
+        sleep = run.get("lock_sleep") or []
+        if sleep:
+            out += _regime_share_table(
+                sleep, "The Ps' time asleep on runtime locks (real: the mutex profile's total "
+                "delay, `contention.seconds_est`, over GOMAXPROCS x the window; simulated: the "
+                "lock sites' wait over GOMAXPROCS x the simulated time; both count only waits "
+                "that slept)", "{:.3f}")
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
+
+
+def _regime_share_table(rows: list[dict[str, Any]], caption: str, fmt: str) -> list[str]:
+    """A (mode, live heap, size) x GOMAXPROCS table of real / simulated shares
+    (fit records marked *)."""
+    cases = sorted({(r["mode"], r["ballast_mib"], r["size"]) for r in rows})
+    ps = sorted({r["gomaxprocs"] for r in rows})
+    by = {(r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"]): r for r in rows}
+    out = [f"{caption}, real / simulated (records in the fit set marked *):", "",
+           "| case | " + " | ".join(f"{p} P" for p in ps) + " |", "|---|" + "---|" * len(ps)]
+    for mode, mib, sz in cases:
+        cells = []
+        for p in ps:
+            r = by.get((mode, mib, sz, p))
+            cells.append("-" if r is None else
+                         f"{fmt.format(r['real'])} / {fmt.format(r['sim'])}"
+                         f"{'*' if r['split'] == 'fit' else ''}")
+        out.append(f"| {mode}, {mib} MiB live, {size_label(sz)} | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def _share_table(rows: list[dict[str, Any]], caption: str, fmt: str) -> list[str]:

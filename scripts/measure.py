@@ -140,11 +140,12 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             idle = share_rows(csv_path, "idle_share", live_heap=False)
             mark = share_rows(csv_path, "gc_mark_share", live_heap=True)
             assist_queue = share_rows(csv_path, "assist_queue_share", live_heap=True)
+            lock_sleep = lock_sleep_rows(csv_path)
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
                          "agreement": agreement, "idle": idle, "mark": mark,
-                         "assist_queue": assist_queue})
+                         "assist_queue": assist_queue, "lock_sleep": lock_sleep})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}
@@ -169,6 +170,25 @@ def share_rows(csv_path: Path, share: str, live_heap: bool) -> list[dict[str, An
             if live_heap:
                 row["ballast_mib"] = int(r["ballast_mib"])
             out.append(row)
+    return out
+
+
+def lock_sleep_rows(csv_path: Path) -> list[dict[str, Any]]:
+    """The Ps' time asleep on runtime locks (comparison.csv's
+    ``real_lock_sleep_share`` / ``sim_lock_sleep_share``), real and simulated,
+    of every record with both, from 2 Ps on (one P has no one to wait for)."""
+    import csv
+
+    out = []
+    with csv_path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            if not (r["real_lock_sleep_share"] and r["sim_lock_sleep_share"]) \
+                    or int(r["gomaxprocs"]) < 2:
+                continue
+            out.append({"mode": r["mode"], "ballast_mib": int(r["ballast_mib"]),
+                        "size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
+                        "split": r["split"], "real": round(float(r["real_lock_sleep_share"]), 4),
+                        "sim": round(float(r["sim_lock_sleep_share"]), 4)})
     return out
 
 

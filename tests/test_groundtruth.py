@@ -759,3 +759,52 @@ def test_assist_queue_share_of_a_record_and_of_a_run() -> None:
     assert sim_point(outcome).assist_queue_share == pytest.approx(0.4)
     del outcome["result"]["metrics"]["num_gc"]
     assert sim_point(outcome).assist_queue_share is None
+
+
+def test_lock_sleep_share_of_a_record_and_of_a_run() -> None:
+    """real: the mutex profile's total delay over GOMAXPROCS x the window;
+    simulated: the lock sites' wait (waits that slept; the lost-record site
+    left out, as for the shares) over GOMAXPROCS x the simulated time."""
+    from gosim.groundtruth.records import parse_record
+
+    obj = raw(1)
+    obj.update(gomaxprocs=4, elapsed_ns=500_000_000)
+    obj["contention"] = {"seconds_est": 0.3, "top": []}
+    assert parse_record(obj, file="f", line=1).lock_sleep_share == pytest.approx(0.15)
+    del obj["contention"]["seconds_est"]
+    assert parse_record(obj, file="f", line=1).lock_sleep_share is None
+    obj["contention"]["seconds_est"] = -1.0
+    with pytest.raises(ConfigError, match="contention.seconds_est"):
+        parse_record(obj, file="f", line=1)
+    sites = [{"lock": "mheap", "kind": "mheap", "fn": "(*mheap).freeSpan", "wait_ns": 600},
+             {"lock": "gcBitsArenas", "kind": "gcbits", "fn": "newMarkBits", "wait_ns": 200},
+             {"lock": "mheap", "kind": "mheap", "fn": "runtime._LostContendedRuntimeLock",
+              "wait_ns": 10_000}]
+    outcome = {"ok": True, "result": {"metrics": {
+        "allocs_per_sim_second": 1e6, "sim_time_ns": 1000, "gomaxprocs": 2},
+        "lock_sites": sites}}
+    assert sim_point(outcome).lock_sleep_share == pytest.approx(800 / 2000)
+    del outcome["result"]["metrics"]["gomaxprocs"]
+    assert sim_point(outcome).lock_sleep_share is None
+
+
+def test_real_lock_sleep_fits_in_the_off_cpu_time_of_gc_off_records() -> None:
+    """Two independent measurements of the same runs: with the GC off no P
+    idles and no goroutine parks, so time an M sleeps on a runtime lock (the
+    mutex profile) is off-CPU time (GOMAXPROCS x the window less user and
+    system CPU from rusage). In every GC-off record of the shared file the
+    profile's sleep share is at most the off-CPU share, and at 1 KiB and 16 Ps
+    it is most of it (the lock-bound case)."""
+    seen = 0
+    for i, r in enumerate(RECORDS):
+        if r.mode != "nogc":
+            continue
+        obj = raw(i + 1)
+        off = 1 - (obj["rusage_user_s"] + obj["rusage_sys_s"]) / (
+            r.gomaxprocs * obj["elapsed_ns"] * 1e-9)
+        assert r.lock_sleep_share is not None
+        assert 0 <= r.lock_sleep_share <= max(off, 0.0) + 0.005, r.tag
+        if r.size == 1024 and r.gomaxprocs == 16:
+            assert r.lock_sleep_share > 0.8 * off
+        seen += 1
+    assert seen == 12

@@ -131,6 +131,10 @@ class Record:
     #: share of the Ps' time marking (runtime/metrics /cpu/classes/gc/mark/
     #: assist + dedicated + idle over /cpu/classes/total), or None without metrics
     gc_mark_share: float | None = None
+    #: the Ps' time asleep on runtime locks: the mutex profile's total delay
+    #: (``contention.seconds_est``) over GOMAXPROCS x the window
+    #: (``elapsed_ns``), or None where the record lacks either
+    lock_sleep_share: float | None = None
 
     @property
     def top_lock(self) -> str:
@@ -281,7 +285,24 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         contention=tuple(entries),
         idle_share=_idle_share(c, obj.get("metrics")),
         gc_mark_share=_mark_share(c, obj.get("metrics")),
+        lock_sleep_share=_lock_sleep_share(c, contention, obj.get("elapsed_ns"),
+                                           c.int("gomaxprocs", minimum=1)),
     )
+
+
+def _lock_sleep_share(c: _Line, contention: dict[str, Any], elapsed_ns: Any,
+                      gomaxprocs: int) -> float | None:
+    """The mutex profile's delay over the Ps' time in the window: how much of
+    it Ms spent asleep waiting for runtime locks. lock_spinbit.go records, at
+    each unlock that wakes a sleeper, the sleeping Ms' wait since the last
+    record (spinning is not recorded), so ``seconds_est`` (cycles over the
+    TSC rate) is the Ms' total sleep. None when the record has no
+    ``seconds_est`` or no ``elapsed_ns``."""
+    if "seconds_est" not in contention or elapsed_ns is None:
+        return None
+    sleep = c.check_number("contention.seconds_est", contention["seconds_est"])
+    elapsed = c.check_number("elapsed_ns", elapsed_ns, positive=True)
+    return sleep / (gomaxprocs * elapsed * 1e-9)
 
 
 IDLE_KEY = "/cpu/classes/idle:cpu-seconds"

@@ -41,7 +41,8 @@ COLUMNS = (
     "sim_allocs_per_s", "ratio", "log_ratio", "real_top_lock", "sim_top_lock",
     "real_top_share", "sim_top_share", "top_lock_match", "real_gc_cycles_per_s",
     "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "real_gc_mark_share",
-    "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share", "warmup_ns",
+    "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share",
+    "real_lock_sleep_share", "sim_lock_sleep_share", "warmup_ns",
     "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
@@ -81,6 +82,9 @@ class SimPoint:
     #: the GC assist queue lock's share of the lock-site wait time (the mutex
     #: profile's view); None with the collector off
     assist_queue_share: float | None = None
+    #: the Ps' time asleep on runtime locks: the lock-site (mutex profile) wait
+    #: over GOMAXPROCS x the simulated time (``lock_sleep_share``)
+    lock_sleep_share: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -89,7 +93,9 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
     function summed); its share is of all lock-site wait time. GC cycles per
     second: the cycles that ended after the warm-up over the measured window,
     as the real figure counts them (``num_gc`` over the run for results
-    without ``num_gc_after_warmup``)."""
+    without ``num_gc_after_warmup``). Lock sleep: the lock-site wait (waits
+    that slept, as the runtime's mutex profile counts them) over GOMAXPROCS
+    x the simulated time."""
     wall = float(outcome.get("wall_s") or 0.0)
     if not outcome.get("ok"):
         return SimPoint(False, math.nan, "", 0.0, None, str(outcome.get("error") or "failed"),
@@ -113,9 +119,11 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
     if num_gc is not None:
         aq_wait = sum(float(r.get("wait_ns", 0)) for r in sites if r.get("kind") == "assistqueue")
         aq = aq_wait / total if total > 0 else 0.0
+    nprocs = m.get("gomaxprocs")
+    sleep = total / (nprocs * m["sim_time_ns"]) if nprocs and m.get("sim_time_ns") else None
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
                     wait / total if total > 0 else 0.0, cycles, "", wall,
-                    float(idle) if idle is not None else None, mark, aq)
+                    float(idle) if idle is not None else None, mark, aq, sleep)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -144,6 +152,8 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "sim_gc_mark_share": s.gc_mark_share if r.mode == "gc" else None,
             "real_assist_queue_share": r.assist_queue_share if r.mode == "gc" else None,
             "sim_assist_queue_share": s.assist_queue_share if r.mode == "gc" else None,
+            "real_lock_sleep_share": r.lock_sleep_share,
+            "sim_lock_sleep_share": s.lock_sleep_share,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })
