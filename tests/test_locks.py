@@ -24,6 +24,7 @@ class Host:
 
     costs: CostModel
     env: SimEnv = field(default_factory=SimEnv)
+    nprocs: int = 2
     T: int | None = None
     tracer: None = None
     ptime: list[tuple[int, str, int, int]] = field(default_factory=list)
@@ -52,23 +53,26 @@ class Caller:
 
 
 def _host(spin: int, wake: int, uncontended: int = 0, factor: float = 1.0,
-          op: int = 25) -> tuple[Host, dict[str, float]]:
+          op: int = 25, **extra: int) -> tuple[Host, dict[str, float]]:
+    """extra: more cost constants, and ``nprocs``."""
     record: dict[str, float] = {}
+    nprocs = extra.pop("nprocs", 2)
     costs = CostModel({}, {"lock_spin_ns": Dist(value=spin), "lock_wakeup_ns": Dist(value=wake),
                            "lock_uncontended_ns": Dist(value=uncontended),
                            "spanset_op_ns": Dist(value=op),
-                           "spanset_contention_factor": Dist(value=factor)}, record=record)
-    return Host(costs), record
+                           "spanset_contention_factor": Dist(value=factor),
+                           **{k: Dist(value=v) for k, v in extra.items()}}, record=record)
+    return Host(costs, nprocs=nprocs), record
 
 
 def _run(mutex: str, policy: str, spin: int, wake: int,
          scripts: dict[int, list[tuple[int, int]]], T: int | None = None,
-         kind: str = "mcentral"
+         kind: str = "mcentral", **extra: int
          ) -> tuple[RuntimeMutex, list[tuple[int, int, int]], Host, dict[str, float]]:
     """Each P runs its script: (think ns, hold ns) pairs, lock and unlock around
     each hold. Returns the lock, the grants (P, asked at, granted at), the host
-    and the recorded cost units."""
-    host, record = _host(spin, wake)
+    and the recorded cost units. extra: as :func:`_host`."""
+    host, record = _host(spin, wake, **extra)
     if T is not None:
         host.T = T
     env = host.env
@@ -119,6 +123,27 @@ def test_heap_lock_hand_off_between_ps_pays_the_migration() -> None:
                                    kind="mheap")
     assert [p for p, _, _ in grants] == [0, 0, 1, 0]
     assert rec == {}  # lock_uncontended_ns and heap_lock_migrate_ns popped by _run
+
+
+def test_heap_lock_hand_off_pays_per_other_p() -> None:
+    """heap_lock_per_p_ns: each hand-off between Ps costs GOMAXPROCS - 1 more
+    units of it inside the critical section; an acquisition by the last holder
+    pays nothing. Same schedule as above with 4 Ps, migrate 1000 ns and 100 ns
+    per other P: the two hand-offs hold the lock 1300 ns longer each."""
+    scripts = {0: [(0, 100), (10, 100), (5000, 100)], 1: [(3000, 100)]}
+    mu, grants, host, rec = _run("futex", "barging", 50, 30, scripts, kind="mheap",
+                                 heap_lock_migrate_ns=1000, heap_lock_per_p_ns=100, nprocs=4)
+    assert [p for p, _, _ in grants] == [0, 0, 1, 0]
+    assert rec == {"heap_lock_per_p_ns": 2 * 3}
+    held = sorted((p, end - start) for p, cat, start, end in host.ptime if cat == "hold:mheap")
+    assert held == [(0, 1300), (1, 1300)]
+    # other locks and a single P never pay it
+    _, _, _, rec = _run("futex", "barging", 50, 30, scripts, kind="mcentral",
+                        heap_lock_migrate_ns=1000, heap_lock_per_p_ns=100, nprocs=4)
+    assert rec == {}
+    _, _, _, rec = _run("futex", "barging", 50, 30, scripts, kind="mheap",
+                        heap_lock_migrate_ns=1000, heap_lock_per_p_ns=100, nprocs=1)
+    assert rec == {}
 
 
 # -- hand-computed schedules (spin 50 ns, wake-up 30 ns, hold 100 ns) ----------------------

@@ -151,6 +151,11 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "hand-off costs that the spin/sleep model leaves out)",
        "0 by default (a 2-core machine cannot show it); 5000 in the 16-core profile, fitted "
        "to the ground truth (docs/groundtruth.md)"),
+    _p("heap_lock_per_p_ns", 0, "ns/P", "with heap_lock_migrate_ns: a hand-off of mheap.lock "
+       "to another P costs this much more per other P (GOMAXPROCS - 1), as if the heap's shared "
+       "data had that many more sharers to invalidate",
+       "0 by default and in every profile: an experiment against the lock sleep shares of the "
+       "16-core ground truth (docs/groundtruth.md)"),
     _p("lock_spin_ns", 1000, "ns", "spin window before an M sleeps on the futex",
        "[GO] lock_spinbit.go: active_spin=4 x procyield(30) + osyield"),
     _p("lock_wakeup_ns", 4000, "ns", "futex wake-up hand-off latency to a sleeping M",

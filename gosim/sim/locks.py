@@ -70,6 +70,8 @@ class LockHost(Protocol):
 
     env: SimEnv
     costs: CostModel
+    #: GOMAXPROCS
+    nprocs: int
     #: the end of a timed run (None: until every goroutine is done)
     T: int | None
     #: the timeline's collector (None: not traced)
@@ -156,6 +158,9 @@ class RuntimeMutex:
         #: critical sections touch far more shared data than any other lock's
         self.last_p = -1
         self.migrates = mu.kind == "mheap"
+        #: the other Ps (GOMAXPROCS - 1) a hand-off's heap_lock_per_p_ns is paid for
+        self.per_p = (max(host.nprocs - 1, 0)
+                      if self.migrates and host.costs.const("heap_lock_per_p_ns") else 0)
         #: the runtime function holding the lock, and the one that released it last
         self.owner_fn = ""
         self.release_fn = ""
@@ -202,13 +207,16 @@ class RuntimeMutex:
     def _acquired(self, g: LockCaller) -> None:
         p = g.p
         c = g.cost_ns("lock_uncontended_ns")
-        if self.migrates and self.last_p != p:
-            # the heap's data (page allocator summaries and bitmaps, span structs,
-            # stats) was last written on another P's core: the critical section
-            # starts with its cache lines moving
-            if self.last_p >= 0:
-                c += g.cost_ns("heap_lock_migrate_ns")
-            self.last_p = p
+        if self.migrates:
+            if self.last_p != p:
+                # the heap's data (page allocator summaries and bitmaps, span
+                # structs, stats) was last written on another P's core: the
+                # critical section starts with its cache lines moving
+                if self.last_p >= 0:
+                    c += g.cost_ns("heap_lock_migrate_ns")
+                    if self.per_p:
+                        c += g.cost_ns("heap_lock_per_p_ns", self.per_p)
+                self.last_p = p
         if c:
             self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
             g.vt += c
