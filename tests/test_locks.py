@@ -160,6 +160,11 @@ def test_futex_barging_schedule():
     assert rec == {"lock_spin_ns": 2.0, "lock_wakeup_ns": 2.0}
     assert [(p, c, a, b) for p, c, a, b in host.ptime if c.startswith("wait")] == [
         (1, "wait:mcentral", 10, 240)]
+    # the mutex profile's view (lock_spinbit.go): the wait from P1's first sleep
+    # (60) to its grant, the spins before it left out, the sleep after the
+    # barge-in kept
+    assert mu.site_rows(1000) == [{"lock": "m", "kind": "mcentral", "fn": "m", "waits": 1,
+                                   "wait_ns": 240 - 60}]
 
 
 def test_fifo_reserves_the_lock_for_the_woken_sleeper():
@@ -174,18 +179,21 @@ def test_fifo_reserves_the_lock_for_the_woken_sleeper():
     assert rec == {"lock_spin_ns": 2.0, "lock_wakeup_ns": 2.0}
 
 
-@pytest.mark.parametrize("mutex,spin_units,max_spinning", [("futex", 2.0, 2),
-                                                           ("spinbit", 1.0, 1)])
-def test_three_ps_futex_all_spin_spinbit_one_spins(mutex, spin_units, max_spinning):
+@pytest.mark.parametrize("mutex,spin_units,max_spinning,asleep", [
+    ("futex", 2.0, 2, (130 - 60) + (260 - 70)), ("spinbit", 1.0, 1, (130 - 60) + (260 - 20))])
+def test_three_ps_futex_all_spin_spinbit_one_spins(mutex, spin_units, max_spinning, asleep):
     """P0 holds [0, 100); P1 arrives at 10 and P2 at 20. futex: both spin 50 ns
     and sleep; spinbit: P1 takes the spin bit, P2 sleeps at once. Either way P1
-    is woken by P0's unlock (granted at 130) and P2 by P1's (granted at 260)."""
+    is woken by P0's unlock (granted at 130) and P2 by P1's (granted at 260).
+    The mutex profile counts each from its first sleep: P1 from 60, P2 from 70
+    (futex) or 20 (spinbit)."""
     mu, grants, _h, rec = _run(mutex, "barging", 50, 30,
                                {0: [(0, 100)], 1: [(10, 100)], 2: [(20, 100)]})
     assert grants == [(0, 0, 0), (1, 10, 130), (2, 20, 260)]
     assert list(mu.waits) == [0, 120, 240]
     assert rec == {"lock_spin_ns": spin_units, "lock_wakeup_ns": 2.0}
     assert mu.max_spinning == max_spinning and mu.max_waiters == 2
+    assert sum(r["wait_ns"] for r in mu.site_rows(1000)) == asleep
 
 
 @pytest.mark.parametrize("mutex", ["futex", "spinbit"])

@@ -99,7 +99,7 @@ def _spin_with_timeouts(self: RuntimeMutex, w: Any) -> None:
     """The spin window as a SimPy timeout (what the lazy windows replaced): the
     reference the lock's own bookkeeping must match."""
     if self.spinbit and not w.at_tail and any(not s.at_tail for s in self.spinning):
-        self._sleep(w)
+        self._sleep(w, self.env.now)
         return
     self.spinning.append(w)
     self.max_spinning = max(self.max_spinning, len(self.spinning))
@@ -108,7 +108,7 @@ def _spin_with_timeouts(self: RuntimeMutex, w: Any) -> None:
     w.spin_t0 = self.env.now
     gen = w.spin_gen
     t = PTimeout(self.env, self.spin_ns, w.p)
-    t.callbacks.append(lambda _ev, w=w, gen=gen: self._spin_expired(w, gen))
+    t.callbacks.append(lambda _ev, w=w, gen=gen: self._spin_expired(w, gen, self.env.now))
 
 
 LOCK_CASES = {

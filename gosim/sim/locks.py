@@ -93,7 +93,8 @@ class LockCaller(Protocol):
 
 
 class _Waiter:
-    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail", "slept")
+    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail", "slept",
+                 "sleep_t0")
 
     def __init__(self, p: int, ev: Any, t0: int) -> None:
         self.p = p
@@ -104,8 +105,11 @@ class _Waiter:
         self.spin_t0 = t0
         #: spinbit: woken from the tail of the stack, so it spins without the spin bit
         self.at_tail = False
-        #: slept at least once (the runtime's mutex profile records only these)
+        #: slept at least once (the runtime's mutex profile records only these),
+        #: and when it first went to sleep (lock_spinbit.go starts the
+        #: profile's timer there, once per lock2 call)
         self.slept = False
+        self.sleep_t0 = t0
 
 
 def _pct(a: np.ndarray, q: float) -> float:
@@ -221,24 +225,26 @@ class RuntimeMutex:
             self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
             g.vt += c
 
-    def _take(self, p: int, t0: int, now: int, slept: bool = False) -> None:
+    def _take(self, p: int, t0: int, now: int, sleep_t0: int = -1) -> None:
+        """The lock goes to P p, which asked at t0; sleep_t0: when it first
+        slept (-1: it never did, so the mutex profile leaves the wait out)."""
         self.owner = p
         self.acquisitions += 1
         self.waits.append(now - t0)
         self.hold_start = now
-        if slept:
+        if sleep_t0 >= 0:
             site = self.sites.get(self.release_fn)
             if site is None:
                 site = self.sites[self.release_fn] = [0, 0]
             site[0] += 1
-            site[1] += now - t0
+            site[1] += now - sleep_t0
         tr = self.host.tracer
         if tr is not None and now > t0:
             tr.lock_interval(p, self.mu.name, "wait", t0, now)
 
     def _spin_or_sleep(self, w: _Waiter) -> None:
         if self.spinbit and not w.at_tail and any(not s.at_tail for s in self.spinning):
-            self._sleep(w)
+            self._sleep(w, self.env.now)
             return
         self.spinning.append(w)
         self.max_spinning = max(self.max_spinning, len(self.spinning))
@@ -270,7 +276,7 @@ class RuntimeMutex:
                 skipped = skipped or []
                 skipped.append((t, key, eid, nstep, w, gen))
                 continue
-            self._spin_expired(w, gen)
+            self._spin_expired(w, gen, t)
         if skipped:
             for item in skipped:
                 heapq.heappush(ex, item)
@@ -284,23 +290,27 @@ class RuntimeMutex:
         last = 0
         while ex and (before is None or ex[0][0] < before):
             t, _key, _eid, _nstep, w, gen = heapq.heappop(ex)
-            self._spin_expired(w, gen)
+            self._spin_expired(w, gen, t)
             last = t
         return last
 
-    def _sleep(self, w: _Waiter) -> None:
+    def _sleep(self, w: _Waiter, at: int) -> None:
+        """w goes to sleep at ``at`` (a spin window's end is applied when the
+        lock is next looked at, so not necessarily now)."""
         w.state = "sleep"
-        w.slept = True
+        if not w.slept:
+            w.slept = True
+            w.sleep_t0 = at
         w.at_tail = False
         self.sleeping.append(w)
 
-    def _spin_expired(self, w: _Waiter, gen: int) -> None:
+    def _spin_expired(self, w: _Waiter, gen: int, at: int) -> None:
         if w.state != "spin" or w.spin_gen != gen:
             return
         self.spinning.remove(w)
         if self.spin_ns:
             self.costs.charge("lock_spin_ns", 1.0)
-        self._sleep(w)
+        self._sleep(w, at)
 
     def _grant(self, w: _Waiter) -> None:
         now = self.env.now
@@ -312,7 +322,7 @@ class RuntimeMutex:
             self.sleeping.remove(w)
         w.state = "granted"
         del self.waiting[w]
-        self._take(w.p, w.t0, now, w.slept)
+        self._take(w.p, w.t0, now, w.sleep_t0 if w.slept else -1)
         self._waiters_changed(now)
         w.ev.succeed()
 
@@ -392,7 +402,7 @@ class RuntimeMutex:
         w.state = "granted"
         del self.waiting[w]
         now = self.env.now
-        self._take(w.p, w.t0, now, w.slept)
+        self._take(w.p, w.t0, now, w.sleep_t0 if w.slept else -1)
         self._waiters_changed(now)
         w.ev.succeed()
 
@@ -416,11 +426,11 @@ class RuntimeMutex:
         progress at ``end`` that slept are counted against the holder now."""
         sites = {k: list(v) for k, v in self.sites.items()}
         for w in self.waiting:
-            if w.slept and end > w.t0:
+            if w.slept and end > w.sleep_t0:
                 fn = self.owner_fn if self.owner is not None else self.release_fn
                 site = sites.setdefault(fn, [0, 0])
                 site[0] += 1
-                site[1] += end - w.t0
+                site[1] += end - w.sleep_t0
         return [{"lock": self.mu.name, "kind": self.mu.kind, "fn": fn or self.mu.name,
                  "waits": v[0], "wait_ns": v[1]} for fn, v in sorted(sites.items())]
 

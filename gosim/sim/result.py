@@ -43,7 +43,8 @@ class RunResult:
     ``lock_sites``: the runtime mutex profile's view: one row per (lock, runtime
     function that released it while others waited): ``lock``, ``kind``, ``fn``
     (Go's name, e.g. ``(*mheap).freeSpan``), ``waits`` and ``wait_ns`` of the
-    waiters that slept (as lock_spinbit.go records them); metrics
+    waiters that slept, each from its first sleep (as lock_spinbit.go records
+    them); metrics
     ``top_lock_fn``/``top_lock_share`` name the largest.
 
     ``gc_cycles``: one row per completed GC cycle, what GODEBUG=gctrace=1 and
