@@ -605,6 +605,48 @@ def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
     return "\n".join(out)
 
 
+def render_gcon_cpu(path: Path = GROUNDTRUTH) -> str:
+    """The real GC-on records without a live heap, per allocation: where the
+    Ps' time goes as GOMAXPROCS grows (docs/groundtruth.md)."""
+    if not path.exists():
+        raise FiguresError(f"{path}: missing (the ground-truth file)")
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows: dict[int, dict[int, dict[str, float]]] = {}
+    for r in recs:
+        if r["mode"] != "gc" or r.get("ballast_mib", 0) != 0 or "metrics" not in r:
+            continue
+        n, m = r["allocs"], r["metrics"]
+        rows.setdefault(r["size"], {})[r["gomaxprocs"]] = {
+            "t": r["gomaxprocs"] / r["allocs_per_s"] * 1e9,
+            "cpu": (r["rusage_user_s"] + r["rusage_sys_s"]) * 1e9 / n,
+            "sleep": r["contention"]["seconds_est"] * 1e9 / n,
+            "idle": m["/cpu/classes/idle:cpu-seconds"] * 1e9 / n,
+            "pause": m["/cpu/classes/gc/pause:cpu-seconds"] * 1e9 / n}
+    sizes = sorted(rows)
+    ps = sorted(set.intersection(*(set(rows[s]) for s in sizes))) if sizes else []
+    if not ps or ps[0] != 1:
+        raise FiguresError(f"{path}: no GC-on records without a live heap at GOMAXPROCS=1")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    out = [f"The GC-on records of `{shown}` without a live heap, per allocation, in ns "
+           "of P-time (GOMAXPROCS / allocations per second): CPU (rusage user + system, "
+           "every thread of the process: spinning Ms without a P included), the Ms' "
+           "sleep on runtime locks (the mutex profile), idle Ps (`/cpu/classes/idle`) "
+           "and stopped ones (`/cpu/classes/gc/pause`); and the CPU per allocation over "
+           "its one-P figure:", "",
+           "| P | " + " | ".join(f"{size_label(s)}: ns (CPU / lock sleep / idle / pause)"
+                                 f" | {size_label(s)}: CPU x 1 P" for s in sizes) + " |",
+           "|---|" + "---|---|" * len(sizes)]
+    for p in ps:
+        cells = []
+        for s in sizes:
+            a, one = rows[s][p], rows[s][1]
+            cells += [f"{a['t']:,.0f} ({a['cpu']:,.0f} / {a['sleep']:,.0f} / "
+                      f"{a['idle']:,.0f} / {a['pause']:,.0f})", f"{a['cpu'] / one['cpu']:.2f}"]
+        out.append(f"| {p} | " + " | ".join(cells) + " |")
+    out.append("")
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
@@ -612,7 +654,8 @@ def static_blocks() -> dict[str, str]:
             "benchmarks": render_benchmarks(measured),
             "times": render_times(measured),
             "groundtruth": render_groundtruth(measured),
-            "gcoff-costs": render_gcoff_costs()}
+            "gcoff-costs": render_gcoff_costs(),
+            "gcon-cpu": render_gcon_cpu()}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:
