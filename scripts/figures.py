@@ -553,6 +553,14 @@ def _gcoff_row(r: dict[str, Any], objects: int) -> dict[str, float]:
             "faults": r["minflt"] / n, "spans": 1.0 / objects}
 
 
+def _groundtruth_records(path: Path) -> tuple[list[dict[str, Any]], Path]:
+    """The records of a ground-truth file, and its path as the docs show it."""
+    if not path.exists():
+        raise FiguresError(f"{path}: missing (the ground-truth file)")
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return recs, path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
     """The real GC-off records at 1 KiB and 32 KiB, per allocation, and what each
     GOMAXPROCS adds over one P split into a cost per page fault and a cost per
@@ -560,9 +568,7 @@ def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
     from gosim.runtime.design import get_design
     from gosim.runtime.sizeclasses import get_table
 
-    if not path.exists():
-        raise FiguresError(f"{path}: missing (the ground-truth file)")
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    recs, shown = _groundtruth_records(path)
     table = get_table(get_design("go1.27").sizeclasses)
     small, large = 1024, 32768
     rows: dict[int, dict[int, dict[str, float]]] = {small: {}, large: {}}
@@ -573,7 +579,6 @@ def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
     ps = sorted(set(rows[small]) & set(rows[large]))
     if not ps or ps[0] != 1:
         raise FiguresError(f"{path}: no GC-off 1 KiB and 32 KiB records at GOMAXPROCS=1")
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     out = [f"The GC-off records of `{shown}` per allocation, in ns of "
            "P-time (GOMAXPROCS / allocations per second): user and system CPU from "
            "rusage, the rest off-CPU (asleep on a lock or in the kernel); the kernel's "
@@ -608,9 +613,7 @@ def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
 def render_gcon_cpu(path: Path = GROUNDTRUTH) -> str:
     """The real GC-on records without a live heap, per allocation: where the
     Ps' time goes as GOMAXPROCS grows (docs/groundtruth.md)."""
-    if not path.exists():
-        raise FiguresError(f"{path}: missing (the ground-truth file)")
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    recs, shown = _groundtruth_records(path)
     rows: dict[int, dict[int, dict[str, float]]] = {}
     for r in recs:
         if r["mode"] != "gc" or r.get("ballast_mib", 0) != 0 or "metrics" not in r:
@@ -626,7 +629,6 @@ def render_gcon_cpu(path: Path = GROUNDTRUTH) -> str:
     ps = sorted(set.intersection(*(set(rows[s]) for s in sizes))) if sizes else []
     if not ps or ps[0] != 1:
         raise FiguresError(f"{path}: no GC-on records without a live heap at GOMAXPROCS=1")
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     out = [f"The GC-on records of `{shown}` without a live heap, per allocation, in ns "
            "of P-time (GOMAXPROCS / allocations per second): CPU (rusage user + system, "
            "every thread of the process: spinning Ms without a P included), the Ms' "
