@@ -211,16 +211,15 @@ class RuntimeMutex:
     def _acquired(self, g: LockCaller) -> None:
         p = g.p
         c = g.cost_ns("lock_uncontended_ns")
-        if self.migrates:
-            if self.last_p != p:
-                # the heap's data (page allocator summaries and bitmaps, span
-                # structs, stats) was last written on another P's core: the
-                # critical section starts with its cache lines moving
-                if self.last_p >= 0:
-                    c += g.cost_ns("heap_lock_migrate_ns")
-                    if self.per_p:
-                        c += g.cost_ns("heap_lock_per_p_ns", self.per_p)
-                self.last_p = p
+        if self.migrates and self.last_p != p:
+            # the heap's data (page allocator summaries and bitmaps, span structs,
+            # stats) was last written on another P's core: the critical section
+            # starts with its cache lines moving
+            if self.last_p >= 0:
+                c += g.cost_ns("heap_lock_migrate_ns")
+                if self.per_p:
+                    c += g.cost_ns("heap_lock_per_p_ns", self.per_p)
+            self.last_p = p
         if c:
             self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
             g.vt += c
