@@ -238,3 +238,33 @@ def test_gcoff_split_needs_one_p_records(tmp_path) -> None:
 
 def test_gcoff_block_is_in_the_groundtruth_doc(doc_blocks: dict[str, dict[str, str]]) -> None:
     assert "gcoff-costs" in doc_blocks["docs/groundtruth.md"]
+
+
+def _gcon_record(size: int, p: int, ns_per_alloc: float, cpu: float, sleep: float,
+                 idle: float, pause: float) -> dict[str, object]:
+    """A GC-on record without a live heap whose P-time per allocation is
+    ns_per_alloc, split into the given fractions."""
+    allocs = 1_000_000
+    t = ns_per_alloc * allocs * 1e-9  # P-seconds in all
+    return {"mode": "gc", "ballast_mib": 0, "size": size, "gomaxprocs": p, "allocs": allocs,
+            "allocs_per_s": p / (ns_per_alloc * 1e-9), "rusage_user_s": 0.9 * cpu * t,
+            "rusage_sys_s": 0.1 * cpu * t, "contention": {"seconds_est": sleep * t},
+            "metrics": {"/cpu/classes/idle:cpu-seconds": idle * t,
+                        "/cpu/classes/gc/pause:cpu-seconds": pause * t}}
+
+
+def test_gcon_cpu_table_splits_each_allocation(tmp_path) -> None:
+    """Per allocation: P-time, then CPU / lock sleep / idle / pause as built,
+    and CPU over the one-P record's; GC-off and live-heap records left out."""
+    recs = [_gcon_record(48, 1, 20.0, 1.0, 0, 0, 0),
+            _gcon_record(48, 4, 100.0, 0.6, 0.2, 0.1, 0.1),
+            {**_gcon_record(48, 4, 7.0, 1, 0, 0, 0), "mode": "nogc"},
+            {**_gcon_record(48, 4, 7.0, 1, 0, 0, 0), "ballast_mib": 256}]
+    path = tmp_path / "gt.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    rows = [line for line in figures.render_gcon_cpu(path).splitlines()
+            if line.startswith("| 1 |") or line.startswith("| 4 |")]
+    assert rows == ["| 1 | 20 (20 / 0 / 0 / 0) | 1.00 |", "| 4 | 100 (60 / 20 / 10 / 10) | 3.00 |"]
+    path.write_text(json.dumps(recs[1]) + "\n")
+    with pytest.raises(FiguresError, match="GOMAXPROCS=1"):
+        figures.render_gcon_cpu(path)
