@@ -796,10 +796,10 @@ def test_real_lock_sleep_fits_in_the_off_cpu_time_of_gc_off_records() -> None:
     profile's sleep share is at most the off-CPU share, and at 1 KiB and 16 Ps
     it is most of it (the lock-bound case)."""
     seen = 0
-    for i, r in enumerate(RECORDS):
+    for r in RECORDS:
         if r.mode != "nogc":
             continue
-        obj = raw(i + 1)
+        obj = raw(r.line)
         off = 1 - (obj["rusage_user_s"] + obj["rusage_sys_s"]) / (
             r.gomaxprocs * obj["elapsed_ns"] * 1e-9)
         assert r.lock_sleep_share is not None
