@@ -93,8 +93,7 @@ class LockCaller(Protocol):
 
 
 class _Waiter:
-    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail", "slept",
-                 "sleep_t0")
+    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail", "sleep_t0")
 
     def __init__(self, p: int, ev: Any, t0: int) -> None:
         self.p = p
@@ -105,11 +104,10 @@ class _Waiter:
         self.spin_t0 = t0
         #: spinbit: woken from the tail of the stack, so it spins without the spin bit
         self.at_tail = False
-        #: slept at least once (the runtime's mutex profile records only these),
-        #: and when it first went to sleep (lock_spinbit.go starts the
-        #: profile's timer there, once per lock2 call)
-        self.slept = False
-        self.sleep_t0 = t0
+        #: when it first went to sleep, -1 if it has not (the runtime's mutex
+        #: profile records only waits that slept, timed from there: lock_spinbit.go
+        #: starts its timer once per lock2 call)
+        self.sleep_t0 = -1
 
 
 def _pct(a: np.ndarray, q: float) -> float:
@@ -297,8 +295,7 @@ class RuntimeMutex:
         """w goes to sleep at ``at`` (a spin window's end is applied when the
         lock is next looked at, so not necessarily now)."""
         w.state = "sleep"
-        if not w.slept:
-            w.slept = True
+        if w.sleep_t0 < 0:
             w.sleep_t0 = at
         w.at_tail = False
         self.sleeping.append(w)
@@ -321,7 +318,7 @@ class RuntimeMutex:
             self.sleeping.remove(w)
         w.state = "granted"
         del self.waiting[w]
-        self._take(w.p, w.t0, now, w.sleep_t0 if w.slept else -1)
+        self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
         w.ev.succeed()
 
@@ -401,7 +398,7 @@ class RuntimeMutex:
         w.state = "granted"
         del self.waiting[w]
         now = self.env.now
-        self._take(w.p, w.t0, now, w.sleep_t0 if w.slept else -1)
+        self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
         w.ev.succeed()
 
@@ -425,7 +422,7 @@ class RuntimeMutex:
         progress at ``end`` that slept are counted against the holder now."""
         sites = {k: list(v) for k, v in self.sites.items()}
         for w in self.waiting:
-            if w.slept and end > w.sleep_t0:
+            if w.sleep_t0 >= 0 and end > w.sleep_t0:
                 fn = self.owner_fn if self.owner is not None else self.release_fn
                 site = sites.setdefault(fn, [0, 0])
                 site[0] += 1
