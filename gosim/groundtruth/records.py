@@ -135,6 +135,12 @@ class Record:
     #: (``contention.seconds_est``) over GOMAXPROCS x the window
     #: (``elapsed_ns``), or None where the record lacks either
     lock_sleep_share: float | None = None
+    #: minor page faults per allocation in the window (getrusage ``minflt``
+    #: over ``allocs``), or None where the record lacks either
+    faults_per_alloc: float | None = None
+    #: share of the Ps' time the scavenger took (runtime/metrics
+    #: /cpu/classes/scavenge/total over /cpu/classes/total), or None without metrics
+    scavenge_share: float | None = None
 
     @property
     def top_lock(self) -> str:
@@ -287,7 +293,29 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         gc_mark_share=_mark_share(c, obj.get("metrics")),
         lock_sleep_share=_lock_sleep_share(c, contention, obj.get("elapsed_ns"),
                                            c.int("gomaxprocs", minimum=1)),
+        faults_per_alloc=_faults_per_alloc(c, obj),
+        scavenge_share=_scavenge_share(c, obj.get("metrics")),
     )
+
+
+def _faults_per_alloc(c: _Line, obj: dict[str, Any]) -> float | None:
+    """Minor page faults per allocation over the record's window (its getrusage
+    ``minflt`` delta over ``allocs``; every fault of the process: heap pages,
+    GC bitmaps, stacks). None when either is absent or no allocation was counted."""
+    if "minflt" not in obj or "allocs" not in obj:
+        return None
+    faults = c.check_number("minflt", obj["minflt"])
+    allocs = c.check_number("allocs", obj["allocs"])
+    return faults / allocs if allocs > 0 else None
+
+
+def _scavenge_share(c: _Line, metrics: Any) -> float | None:
+    """The scavenger's CPU class over the total (runtime/metrics deltas), or None."""
+    if not isinstance(metrics, dict) or SCAVENGE_KEY not in metrics or TOTAL_KEY not in metrics:
+        return None
+    scav = c.check_number(f"metrics.{SCAVENGE_KEY}", metrics[SCAVENGE_KEY])
+    total = c.check_number(f"metrics.{TOTAL_KEY}", metrics[TOTAL_KEY])
+    return scav / total if total > 0 else None
 
 
 def _lock_sleep_share(c: _Line, contention: dict[str, Any], elapsed_ns: Any,
@@ -307,6 +335,7 @@ def _lock_sleep_share(c: _Line, contention: dict[str, Any], elapsed_ns: Any,
 
 IDLE_KEY = "/cpu/classes/idle:cpu-seconds"
 TOTAL_KEY = "/cpu/classes/total:cpu-seconds"
+SCAVENGE_KEY = "/cpu/classes/scavenge/total:cpu-seconds"
 
 
 def _idle_share(c: _Line, metrics: Any) -> float | None:

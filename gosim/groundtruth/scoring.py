@@ -42,7 +42,8 @@ COLUMNS = (
     "real_top_share", "sim_top_share", "top_lock_match", "real_gc_cycles_per_s",
     "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "real_gc_mark_share",
     "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share",
-    "real_lock_sleep_share", "sim_lock_sleep_share", "warmup_ns",
+    "real_lock_sleep_share", "sim_lock_sleep_share", "real_faults_per_alloc",
+    "sim_faults_per_alloc", "real_scavenge_share", "sim_scavenge_share", "warmup_ns",
     "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
@@ -85,6 +86,12 @@ class SimPoint:
     #: the Ps' time asleep on runtime locks: the lock-site (mutex profile) wait
     #: over GOMAXPROCS x the simulated time (``lock_sleep_share``)
     lock_sleep_share: float | None = None
+    #: page faults per allocation after the warm-up (every first write to a
+    #: fresh OS page: ``os_page_faults_after_warmup`` over ``allocs_after_warmup``)
+    faults_per_alloc: float | None = None
+    #: share of the Ps' time the scavenger took (``p_time_share_scavenge``, the
+    #: whole run as the other P-time shares)
+    scavenge_share: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -121,9 +128,14 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
         aq = aq_wait / total if total > 0 else 0.0
     nprocs = m.get("gomaxprocs")
     sleep = total / (nprocs * m["sim_time_ns"]) if nprocs and m.get("sim_time_ns") else None
+    after = m.get("allocs_after_warmup")
+    faults = (m["os_page_faults_after_warmup"] / after
+              if after and "os_page_faults_after_warmup" in m else None)
+    scav = m.get("p_time_share_scavenge", 0.0)
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
                     wait / total if total > 0 else 0.0, cycles, "", wall,
-                    float(idle) if idle is not None else None, mark, aq, sleep)
+                    float(idle) if idle is not None else None, mark, aq, sleep,
+                    faults, float(scav))
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -154,6 +166,10 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "sim_assist_queue_share": s.assist_queue_share if r.mode == "gc" else None,
             "real_lock_sleep_share": r.lock_sleep_share,
             "sim_lock_sleep_share": s.lock_sleep_share,
+            "real_faults_per_alloc": r.faults_per_alloc,
+            "sim_faults_per_alloc": s.faults_per_alloc,
+            "real_scavenge_share": r.scavenge_share,
+            "sim_scavenge_share": s.scavenge_share,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })

@@ -91,6 +91,9 @@ class Block:
 class Grid:
     blocks: tuple[Block, ...]
     allow_oversubscribe: bool = False
+    #: GODEBUG of every record's process ("" keeps this one's); with gctrace on,
+    #: each gc record carries its cycles' summary (gosim/realgo/gctrace.py)
+    child_godebug: str = ""
 
     @property
     def records(self) -> int:
@@ -98,7 +101,8 @@ class Grid:
 
     def to_spec(self) -> dict[str, Any]:
         return {"mode": "grid", "allow_oversubscribe": self.allow_oversubscribe,
-                "blocks": [b.to_spec() for b in self.blocks]}
+                "blocks": [b.to_spec() for b in self.blocks],
+                "child_godebug": self.child_godebug}
 
 
 def machine_cpus() -> int:
@@ -154,10 +158,11 @@ def make_grid(*, sizes: tuple[int, ...] = SHARED_SIZES, nogc_sizes: tuple[int, .
               warm_s: float | None = None, dur_s: float | None = None,
               count_per_g: int | None = None, work_iters: int = 0, g_per_p: int = 1,
               repeats: int = 1, touch: bool = True, allow_oversubscribe: bool = False,
-              ncpu: int | None = None) -> Grid:
+              ncpu: int | None = None, gctrace: bool = False) -> Grid:
     """The grid the command line describes: per mode (gc once per ballast, nogc with
     no ballast) and kind, one block. Windows default to the shared file's
-    (0.1 s + 0.6 s without a ballast, 0.2 s + 1 s with one)."""
+    (0.1 s + 0.6 s without a ballast, 0.2 s + 1 s with one). ``gctrace``: every
+    record's process runs with :data:`GCTRACE_GODEBUG`."""
     ncpu = ncpu or machine_cpus()
     procs = procs if procs is not None else default_procs(ncpu)
     nogc_sizes = nogc_sizes if nogc_sizes is not None else sizes
@@ -205,7 +210,8 @@ def make_grid(*, sizes: tuple[int, ...] = SHARED_SIZES, nogc_sizes: tuple[int, .
                 blocks.append(Block(mode="gc", sizes=sizes, gogc=gogc, ballast_mib=mib,
                                     warm_s=dw if warm_s is None else warm_s,
                                     dur_s=dd if dur_s is None else dur_s, **common))
-    return Grid(blocks=tuple(blocks), allow_oversubscribe=allow_oversubscribe)
+    return Grid(blocks=tuple(blocks), allow_oversubscribe=allow_oversubscribe,
+                child_godebug=GCTRACE_GODEBUG if gctrace else "")
 
 
 def build_static(tc: GoToolchain, directory: Path) -> Path:
@@ -244,12 +250,21 @@ class ScalingOutcome:
     wall_s: float
 
 
+#: the GODEBUG of ``--gctrace``: the runtime's line per GC cycle and per scavenger report
+GCTRACE_GODEBUG = "gctrace=1,scavtrace=1"
+#: how the probe's progress lines on stderr start (one after each record)
+PROGRESS_PREFIX = "gosim probe: ["
+
+
 def run_grid(grid: Grid, binary: Path, *,
              on_progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Run ``grid`` with the probe ``binary``; return its records in order.
 
     The probe prints one record per line on stdout; its stderr (a progress
-    line per record) goes to ``on_progress`` line by line."""
+    line per record) goes to ``on_progress`` line by line. With the grid's
+    ``child_godebug`` tracing, the runtime's lines before a record's progress
+    line are that record's: they become its ``gctrace`` summary (gc records)
+    and are not passed on."""
     with tempfile.TemporaryDirectory(prefix="gosim-scaling-") as tmp:
         spec = Path(tmp) / "grid.json"
         spec.write_text(json.dumps(grid.to_spec()))
@@ -257,6 +272,8 @@ def run_grid(grid: Grid, binary: Path, *,
         env = go_env()
         env.pop("GOMEMLIMIT", None)
         tail: list[str] = []
+        traces: list[list[str]] = []
+        lines: list[str] = []
         with stdout_path.open("w") as so:
             try:
                 proc = subprocess.Popen([str(binary), str(spec)], stdout=so,
@@ -264,10 +281,17 @@ def run_grid(grid: Grid, binary: Path, *,
             except OSError as e:
                 raise GoRunError(f"cannot run the probe {binary}: {e.strerror or e}") from None
             assert proc.stderr is not None
-            for line in proc.stderr:
-                tail = [*tail[-40:], line.rstrip("\n")]
+            for raw in proc.stderr:
+                line = raw.rstrip("\n")
+                tail = [*tail[-40:], line]
+                if grid.child_godebug and not line.startswith(PROGRESS_PREFIX):
+                    lines.append(line)
+                    continue
+                if line.startswith(PROGRESS_PREFIX):
+                    traces.append(lines)
+                    lines = []
                 if on_progress:
-                    on_progress(line.rstrip("\n"))
+                    on_progress(line)
             rc = proc.wait()
         if rc != 0:
             raise GoRunError(f"the scaling probe failed (exit {rc}):\n" + "\n".join(tail[-20:]))
@@ -281,6 +305,14 @@ def run_grid(grid: Grid, binary: Path, *,
     if len(records) != grid.records:
         raise GoRunError(f"the scaling probe printed {len(records)} records, "
                          f"expected {grid.records}")
+    if grid.child_godebug:
+        from gosim.realgo.gctrace import summarize
+
+        for rec, trace in zip(records, traces, strict=False):
+            if rec.get("mode") == "gc":
+                summary = summarize(trace, rec.get("gc_cycles"))
+                if summary is not None:
+                    rec["gctrace"] = summary
     return records
 
 

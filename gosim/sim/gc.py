@@ -39,10 +39,13 @@ from gosim.runtime.malloc import LARGE, SMALL, TINY, ZERO
 from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
 from gosim.runtime.mgcpacer import GCController
 from gosim.runtime.mgcscavenge import (
+    MIN_SCAV_WORK_NS,
+    SCAVENGE_MAX_PAGES,
     SCAVENGE_PERCENT,
+    pace_scavenger,
     retained_bytes,
-    retained_goal,
     scavenge_one,
+    should_stop,
 )
 from gosim.runtime.mgcsweep import Sweeper
 from gosim.sim.env import p_event
@@ -57,9 +60,6 @@ WORKER_QUANTUM_NS = 10_000
 GC_OVER_ASSIST_WORK = 64 << 10
 #: pollFractionalWorkerExit's slack on the fractional utilization goal
 FRACTIONAL_SLACK = 1.2
-#: how long the scavenger sleeps when there is nothing to release (sysmon's
-#: wake-ups are of this order), ns
-SCAVENGE_IDLE_NS = 1_000_000
 #: GC phases (mgc.go _GCoff, _GCmark)
 GC_OFF, GC_MARK = 0, 1
 
@@ -142,8 +142,16 @@ class SimGC:
         # statistics
         self.num_gc = 0
         self.cpu = {"assist": 0, "dedicated": 0, "idle": 0, "pause": 0, "scavenge": 0}
-        #: the background scavenger: when it next runs (None: no scavenger)
-        self.scav_next: int | None = 0 if sim.design.scavenger == "background" else None
+        #: the background scavenger (mgcscavenge.go bgscavenge): whether the design
+        #: has one; when it next runs (None: parked, as it starts, until a sweep
+        #: termination wakes it); whether a run is in progress on some P; its
+        #: goals (gcPercentGoal, memoryLimitGoal: 0 until the first mark
+        #: termination paces it, as the runtime's zero values)
+        self.scav_on = sim.design.scavenger == "background"
+        self.scav_next: int | None = None
+        self.scav_running = False
+        self.scav_gp = 0
+        self.scav_ml = 0
         self.pauses: list[int] = []
         #: time from the start of marking to mark termination, summed over the cycles
         self.mark_phase_ns = 0
@@ -259,7 +267,8 @@ class SimGC:
             yield from self._stop(g)
         if self.start_pending and not self.busy and self.phase == GC_OFF:
             yield from self.gc_start(g)
-        if self.scav_next is not None and g.vt >= self.scav_next and not self.stw_pending:
+        if (self.scav_next is not None and g.vt >= self.scav_next and not self.stw_pending
+                and not self.scav_running):
             yield from self._scavenge(g)
         if self.phase != GC_MARK:
             return
@@ -288,26 +297,45 @@ class SimGC:
 
     # -- the background scavenger (mgcscavenge.go bgscavenge) -------------------------------
     def _scavenge(self, g: GCtx) -> Any:
-        """One step of the scavenger on g's P, if retained memory is over its goal;
-        then it sleeps to stay within its CPU budget."""
+        """One run of the scavenger on g's P (mgcscavenge.go scavengerState.run):
+        64 KiB steps (``scavengeOne`` under mheap.lock) until retained memory is
+        within its goals, nothing is left to release (a step released less than
+        64 KiB) or the run has worked ``minScavWorkTime``; then it parks if it
+        released nothing, else sleeps to keep to ``scavengePercent`` of
+        GOMAXPROCS CPUs, counting at least ``minScavWorkTime`` of work
+        (``scavengerState.sleep``). A sweep termination wakes it either way."""
         h = self.rt.mheap
-        if retained_bytes(h) <= retained_goal(self.goal, self.ctl.memory_limit):
-            self.scav_next = g.vt + SCAVENGE_IDLE_NS
-            return
-        t = g.vt
-        yield from g.lock(h.lock, "(*pageAlloc).scavengeOne")
-        n = scavenge_one(h)
-        yield from self._spend(g, "scavenge", self.sim.costs.const("scavenge_ns"))
-        yield from g.unlock(h.lock)
-        if n:
-            yield from self._spend(
-                g, "scavenge", int(self.sim.costs.const_float("scavenge_per_page_ns") * n))
-        spent = max(g.vt - t, 1)
-        if n == 0:
-            self.scav_next = g.vt + SCAVENGE_IDLE_NS
-        else:
-            # sleep so that scavenging takes SCAVENGE_PERCENT of all Ps' time
-            self.scav_next = g.vt + spent * 100 // (SCAVENGE_PERCENT * self.nprocs)
+        costs = self.sim.costs
+        self.scav_next = None
+        self.scav_running = True
+        released = worked = 0
+        while worked < MIN_SCAV_WORK_NS and not self.stw_pending:
+            if should_stop(retained_bytes(h), self.scav_gp, self.scav_ml):
+                break
+            t = g.vt
+            yield from g.lock(h.lock, "(*pageAlloc).scavengeOne")
+            n = scavenge_one(h)
+            yield from self._spend(g, "scavenge", costs.const("scavenge_ns"))
+            yield from g.unlock(h.lock)
+            if n:
+                yield from self._spend(
+                    g, "scavenge", int(costs.const_float("scavenge_per_page_ns") * n))
+            released += n
+            worked += g.vt - t
+            if n < SCAVENGE_MAX_PAGES:
+                break
+        self.scav_running = False
+        if released:
+            # cpuFraction = worked / ((slept + worked) x GOMAXPROCS) at its 1% target
+            worked = max(worked, MIN_SCAV_WORK_NS)
+            sleep = worked * 100 // (SCAVENGE_PERCENT * self.nprocs) - worked
+            self.scav_next = g.vt + max(sleep, 0)
+
+    def _wake_scavenger(self, now: int) -> None:
+        """scavengerState.wake from finishsweep_m: a parked or sleeping scavenger
+        runs again (a running one is not parked and is left alone)."""
+        if self.scav_on and not self.scav_running:
+            self.scav_next = now
 
     # -- stop-the-world ---------------------------------------------------------------------
     def scheduled(self, pid: int) -> None:
@@ -404,6 +432,7 @@ class SimGC:
         sim = self.sim
         costs = sim.costs
         yield from self.sweeper.finish(g)
+        self._wake_scavenger(g.vt)
         yield from self.stop_the_world(g)
         stw = costs.const("gc_stw_ns") + costs.const("gc_stw_per_p_ns") * self.nprocs
         yield from self._spend_pause(g, stw)
@@ -550,7 +579,14 @@ class SimGC:
         scan_work = int(used / per_byte) if per_byte > 0 else self.scan_expected
         self.ctl.end_cycle(marked, scan, max(scan_work, 1), util)
         rt.mheap.sweepgen += 2
+        # memstats.lastHeapInUse: every span still in use (nothing swept yet)
+        last_inuse = rt.mheap.heap_inuse_bytes
+        last_goal = self.goal
         self.trigger, self.goal = self.ctl.trigger(self._non_heap_bytes())
+        if self.scav_on:
+            self.scav_gp, self.scav_ml = pace_scavenger(
+                retained_bytes(rt.mheap), last_inuse, self.goal, last_goal,
+                self.ctl.memory_limit)
         self.sweeper.start_cycle(self.ctl.heap_live, self.trigger, self.mark_start)
         gcbits = rt.mheap.gcbits
         if gcbits is not None:

@@ -469,6 +469,10 @@ class SimAtomic:
         self.busy_ns = 0
         self.busy_until = 0
         self.max_inflight = 0
+        #: page faults: when each started (ops start in time order), so that a
+        #: window's count (after the warm-up) can be taken afterwards; None for
+        #: the other cells, whose operations are too many to keep one by one
+        self.starts: array[int] | None = array("q") if cell.kind == "pagefault" else None
         #: extra cost per other operation in flight: the kernel's page-fault path has
         #: its own factor; span sets and the pacer's heapLive word the span sets'
         #: P-time category of its operations (a page fault is the kernel's time)
@@ -488,6 +492,9 @@ class SimAtomic:
         base = g.draw_ns(cost)
         k = len(ends)
         self.ops += 1
+        starts = self.starts
+        if starts is not None:
+            starts.append(now)
         if k:
             self.contended += 1
             units = 1 + self.factor * k

@@ -127,6 +127,13 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
                  spans_swept=0, spans_freed_by_sweep=0, scavenge_cpu_ns=0, scavenged_bytes=0,
                  gcbits_arenas_new=rt.mheap.gcbits.new_arenas if rt.mheap.gcbits else 0)
     m["page_faults"] = rt.stats.alloc_page_faults
+    # every first write to a fresh OS page (heap spans, object pages, GC bitmaps):
+    # the process's minor faults, in all and those that started after the warm-up
+    fault_sim = rt.mheap.os_faults.sim
+    starts = fault_sim.starts if fault_sim is not None else None
+    m["os_page_faults"] = fault_sim.ops if fault_sim is not None else 0
+    m["os_page_faults_after_warmup"] = (
+        int((np.frombuffer(starts, dtype=np.int64) >= warm_ns).sum()) if starts else 0)
     gcbits = rt.mheap.gcbits
     m["gcbits_page_faults"] = gcbits.faults if gcbits is not None else 0
     # -- P time ------------------------------------------------------------------------------------

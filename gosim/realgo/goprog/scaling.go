@@ -83,6 +83,10 @@ type gridSpec struct {
 	Mode               string      `json:"mode"`
 	AllowOversubscribe bool        `json:"allow_oversubscribe"`
 	Blocks             []gridBlock `json:"blocks"`
+	// ChildGODEBUG, when set, is the GODEBUG of every record's process (e.g.
+	// gctrace=1,scavtrace=1: the runtime's per-cycle lines on stderr, before
+	// that record's progress line); this process keeps its own.
+	ChildGODEBUG string `json:"child_godebug"`
 }
 
 const (
@@ -876,7 +880,7 @@ func runGrid(path string) {
 		if err := os.WriteFile(specPath, js, 0o644); err != nil {
 			fail("writing %s: %v", specPath, err)
 		}
-		rec := runChild(self, specPath, ws[i], procs[i])
+		rec := runChild(self, specPath, ws[i], procs[i], sp.ChildGODEBUG)
 		if _, err := out.Write(append(rec, '\n')); err != nil {
 			fail("writing a record: %v", err)
 		}
@@ -899,8 +903,9 @@ func runGrid(path string) {
 }
 
 // runChild runs one record in a fresh process: GOMAXPROCS and GOGC set from
-// its start, no memory limit, GODEBUG as this process has it.
-func runChild(self, specPath string, w scalingWorkload, procs int) []byte {
+// its start, no memory limit, GODEBUG as this process has it unless godebug
+// names another.
+func runChild(self, specPath string, w scalingWorkload, procs int, godebug string) []byte {
 	gogc := strconv.Itoa(w.GOGC)
 	if w.Mode == "nogc" {
 		gogc = "off"
@@ -909,11 +914,15 @@ func runChild(self, specPath string, w scalingWorkload, procs int) []byte {
 	env := []string{}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GOGC=") &&
-			!strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			!strings.HasPrefix(kv, "GOMEMLIMIT=") &&
+			!(godebug != "" && strings.HasPrefix(kv, "GODEBUG=")) {
 			env = append(env, kv)
 		}
 	}
 	cmd.Env = append(env, "GOMAXPROCS="+strconv.Itoa(procs), "GOGC="+gogc)
+	if godebug != "" {
+		cmd.Env = append(cmd.Env, "GODEBUG="+godebug)
+	}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.Output()
 	if err != nil {
