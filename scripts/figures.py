@@ -450,9 +450,10 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
     for run in g["runs"]:
         a = run["agreement"]
         prof = f"the `{run['profile']}` profile" if run["profile"] else "the default costs"
+        procs = sorted({e["gomaxprocs"] for c in a["cases"] for e in c["ends"]})
         out += [f"`{run['command']}` ({prof}; {run['wall_s']} s of wall time): "
                 f"{a['cases_ok']} of {len(a['cases'])} cases agree.", "",
-                "| case | peak P real / sim | 1 P sim/real | 16 P sim/real | "
+                f"| case | peak P real / sim | {procs[0]} P sim/real | {procs[-1]} P sim/real | "
                 "top lock from 4 P (real: sim) | agrees |", "|---|---|---|---|---|---|"]
         for c in a["cases"]:
             f = c["fields"]
@@ -510,6 +511,12 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
                 scav, "The scavenger's share of the Ps' time (real: "
                 "`/cpu/classes/scavenge/total` over `/cpu/classes/total`; simulated: its "
                 "P-time over the run)", "{:.3f}")
+        mark_ms = run.get("mark_ms") or []
+        if mark_ms:
+            out += _regime_share_table(
+                mark_ms, "The concurrent mark phase, mean ms per cycle (real: the record's "
+                "`gctrace` summary of its window's cycles; simulated: the cycles that ended "
+                "after the warm-up)", "{:.3g}")
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
 

@@ -114,6 +114,7 @@ def measure_bench(note: str) -> dict[str, Any]:
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
+    ("go1.27-2core-dev.jsonl", "groundtruth-16core-go1.27"),
 )
 
 
@@ -143,12 +144,13 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             lock_sleep = lock_sleep_rows(csv_path)
             faults = regime_rows(csv_path, "faults_per_alloc")
             scavenge = regime_rows(csv_path, "scavenge_share")
+            mark_ms = regime_rows(csv_path, "mark_ms_mean")
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
                          "agreement": agreement, "idle": idle, "mark": mark,
                          "assist_queue": assist_queue, "lock_sleep": lock_sleep,
-                         "faults": faults, "scavenge": scavenge})
+                         "faults": faults, "scavenge": scavenge, "mark_ms": mark_ms})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}

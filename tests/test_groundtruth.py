@@ -887,3 +887,47 @@ def test_gc_on_one_p_reuses_its_heap_without_faults_after_the_warm_up() -> None:
     assert m["num_gc_after_warmup"] >= 10
     assert m["os_page_faults"] >= 1000
     assert m["os_page_faults_after_warmup"] / m["allocs_after_warmup"] < 1e-3
+
+
+DEV = TRUTH.parent / "go1.27-2core-dev.jsonl"
+PROFILE_16 = "groundtruth-16core-go1.27"
+
+
+def _dev_record(ballast: int, size: int, procs: int) -> Any:
+    (r,) = [r for r in read_records(DEV) if r.mode == "gc" and r.ballast_mib == ballast
+            and r.size == size and r.gomaxprocs == procs]
+    return r
+
+
+@pytest.mark.parametrize(("ballast", "size", "procs"), [
+    (0, 1024, 1), (0, 32768, 1), (256, 32768, 1), (256, 32768, 2)])
+def test_mark_phase_matches_the_real_runtime_s_trace(ballast: int, size: int,
+                                                     procs: int) -> None:
+    """The concurrent mark phase's mean wall time per cycle, the model against
+    the real runtime's gctrace on the development VM (a file no profile was
+    fitted on): within 15% with the 256 MiB live heap (about 50-120 ms of
+    marking) and without a live heap at one P (about 0.1 ms). Without a live
+    heap at two Ps the model marks about three times faster than the runtime
+    (the xfail below)."""
+    from gosim.runner.execute import execute_run
+
+    r = _dev_record(ballast, size, procs)
+    assert r.mark_ms_mean is not None
+    out = execute_run(scenario_dict(r, costs_profile=PROFILE_16))
+    s = sim_point(out)
+    assert s.mark_ms_mean is not None
+    assert s.mark_ms_mean == pytest.approx(r.mark_ms_mean, rel=0.15)
+
+
+@pytest.mark.xfail(strict=True, reason="without a live heap at two Ps the real mark phase "
+                   "lasts 0.27 ms (gctrace, 1 KiB), the model's 0.09 ms: at GOMAXPROCS=2 "
+                   "the runtime's fractional workers mark in short bursts between the "
+                   "mutators (an execution trace on the development VM), while the model's "
+                   "first assist does nearly all of a cycle's work (docs/groundtruth.md)")
+def test_mark_phase_at_two_ps_without_a_live_heap() -> None:
+    from gosim.runner.execute import execute_run
+
+    r = _dev_record(0, 1024, 2)
+    assert r.mark_ms_mean is not None
+    s = sim_point(execute_run(scenario_dict(r, costs_profile=PROFILE_16)))
+    assert s.mark_ms_mean == pytest.approx(r.mark_ms_mean, rel=0.3)

@@ -375,3 +375,26 @@ def test_device_script_runs_a_tiny_grid(toolchain: GoToolchain, tmp_path: Path) 
     assert prov["records"] == 8 and prov["build"]["source_hash"] == build["source_hash"]
     assert [b["warm_s"] for b in prov["grid"]["blocks"]] == [0.01, 0, 0.01]
     assert sorted(x.name for x in out.iterdir()) == [name, f"{name}.provenance.json"]
+
+
+@realgo
+def test_gctrace_summarises_each_gc_record_s_cycles(probe: Path) -> None:
+    """With --gctrace each record's process runs with GODEBUG=gctrace=1,scavtrace=1
+    (the record says so) and a gc record carries its window's cycles: as many
+    as the record counted, with the 4 MiB minimum goal and nothing marked live
+    beyond what the mark phase allocated; a nogc record has none; the probe's
+    own progress lines still reach the caller, the runtime's do not."""
+    grid = scaling.Grid(blocks=(
+        scaling.Block(mode="gc", sizes=(1024,), procs=(1,), **WINDOW),
+        scaling.Block(mode="nogc", sizes=(1024,), procs=(1,), gogc=-1, count_per_g=1000)),
+        child_godebug=scaling.GCTRACE_GODEBUG)
+    seen: list[str] = []
+    gc, nogc = scaling.run_grid(grid, probe, on_progress=seen.append)
+    assert [line.startswith(scaling.PROGRESS_PREFIX) for line in seen] == [True, True]
+    assert gc["godebug"] == nogc["godebug"] == "gctrace=1,scavtrace=1"
+    t = gc["gctrace"]
+    assert t["cycles"] == gc["gc_cycles"] >= 5
+    assert t["goal_mb_max"] >= 4
+    assert 0 < t["mark_ms_mean"] <= t["mark_ms_max"]
+    assert t["marked_mb_mean"] <= t["heap_end_mb_mean"]
+    assert "gctrace" not in nogc

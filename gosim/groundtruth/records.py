@@ -141,6 +141,9 @@ class Record:
     #: share of the Ps' time the scavenger took (runtime/metrics
     #: /cpu/classes/scavenge/total over /cpu/classes/total), or None without metrics
     scavenge_share: float | None = None
+    #: the window's mean concurrent mark phase, ms (the record's ``gctrace``
+    #: summary, ``gosim realgo-scaling --gctrace``), or None without one
+    mark_ms_mean: float | None = None
 
     @property
     def top_lock(self) -> str:
@@ -295,7 +298,18 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
                                            c.int("gomaxprocs", minimum=1)),
         faults_per_alloc=_faults_per_alloc(c, obj),
         scavenge_share=_scavenge_share(c, obj.get("metrics")),
+        mark_ms_mean=_mark_ms_mean(c, obj.get("gctrace")),
     )
+
+
+def _mark_ms_mean(c: _Line, gctrace: Any) -> float | None:
+    """The record's mean mark phase in ms from its optional ``gctrace`` summary."""
+    if gctrace is None:
+        return None
+    if not isinstance(gctrace, dict) or "mark_ms_mean" not in gctrace:
+        raise c.fail("gctrace", "expected an object with 'mark_ms_mean' "
+                     f"(gosim realgo-scaling --gctrace), got {json.dumps(gctrace)[:80]}")
+    return c.check_number("gctrace.mark_ms_mean", gctrace["mark_ms_mean"])
 
 
 def _faults_per_alloc(c: _Line, obj: dict[str, Any]) -> float | None:

@@ -43,7 +43,8 @@ COLUMNS = (
     "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "real_gc_mark_share",
     "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share",
     "real_lock_sleep_share", "sim_lock_sleep_share", "real_faults_per_alloc",
-    "sim_faults_per_alloc", "real_scavenge_share", "sim_scavenge_share", "warmup_ns",
+    "sim_faults_per_alloc", "real_scavenge_share", "sim_scavenge_share",
+    "real_mark_ms_mean", "sim_mark_ms_mean", "warmup_ns",
     "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
@@ -92,6 +93,9 @@ class SimPoint:
     #: share of the Ps' time the scavenger took (``p_time_share_scavenge``, the
     #: whole run as the other P-time shares)
     scavenge_share: float | None = None
+    #: mean concurrent mark phase (mark start to mark termination) of the
+    #: cycles that ended after the warm-up, ms; None without such a cycle
+    mark_ms_mean: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -132,10 +136,14 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
     faults = (m["os_page_faults_after_warmup"] / after
               if after and "os_page_faults_after_warmup" in m else None)
     scav = m.get("p_time_share_scavenge", 0.0)
+    warm = m.get("warmup_ns") or 0
+    marks = [c["mark_end_ns"] - c["mark_start_ns"] for c in res.get("gc_cycles") or []
+             if c["mark_end_ns"] >= warm]
+    mark_ms = sum(marks) / len(marks) / 1e6 if marks else None
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
                     wait / total if total > 0 else 0.0, cycles, "", wall,
                     float(idle) if idle is not None else None, mark, aq, sleep,
-                    faults, float(scav))
+                    faults, float(scav), mark_ms)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -170,6 +178,8 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "sim_faults_per_alloc": s.faults_per_alloc,
             "real_scavenge_share": r.scavenge_share,
             "sim_scavenge_share": s.scavenge_share,
+            "real_mark_ms_mean": r.mark_ms_mean,
+            "sim_mark_ms_mean": s.mark_ms_mean if r.mode == "gc" else None,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })
