@@ -906,9 +906,9 @@ def test_mark_phase_matches_the_real_runtime_s_trace(ballast: int, size: int,
     """The concurrent mark phase's mean wall time per cycle, the model against
     the real runtime's gctrace on the development VM (a file no profile was
     fitted on): within 15% with the 256 MiB live heap (about 50-120 ms of
-    marking) and without a live heap at one P (about 0.1 ms). Without a live
-    heap at two Ps the model marks about three times faster than the runtime
-    (the xfail below)."""
+    marking) and without a live heap at one P at these sizes (about 0.1 ms).
+    Without a live heap at two Ps (and at 48 B at one) the model marks about
+    three times faster than the runtime (the xfail below)."""
     from gosim.runner.execute import execute_run
 
     r = _dev_record(ballast, size, procs)
