@@ -491,34 +491,30 @@ def render_groundtruth(measured: dict[str, Any]) -> str:
                                 "the mutex profile's top sites `gcParkAssist`, `parkunlock_c` and "
                                 "`gcFlushBgCredit`, a lower bound; simulated: the `assistQueue` "
                                 f"lock's wait time), GC on with the {mib} MiB live heap", "{:.2f}")
-        sleep = run.get("lock_sleep") or []
-        if sleep:
-            out += _regime_share_table(
-                sleep, "The Ps' time asleep on runtime locks (real: the mutex profile's total "
-                "delay, `contention.seconds_est`, over GOMAXPROCS x the window; simulated: the "
-                "lock sites' wait over GOMAXPROCS x the simulated time; both count only waits "
-                "that slept)", "{:.3f}")
-        faults = run.get("faults") or []
-        if faults:
-            out += _regime_share_table(
-                faults, "Page faults per 1,000 allocations (real: getrusage `minflt` over the "
-                "window's allocations, every fault of the process; simulated: first writes to "
-                "fresh OS pages that started after the warm-up, over the allocations after it)",
-                "{:.3g}", scale=1000.0)
-        scav = run.get("scavenge") or []
-        if scav:
-            out += _regime_share_table(
-                scav, "The scavenger's share of the Ps' time (real: "
-                "`/cpu/classes/scavenge/total` over `/cpu/classes/total`; simulated: its "
-                "P-time over the run)", "{:.3f}")
-        mark_ms = run.get("mark_ms") or []
-        if mark_ms:
-            out += _regime_share_table(
-                mark_ms, "The concurrent mark phase, mean ms per cycle (real: the record's "
-                "`gctrace` summary of its window's cycles; simulated: the cycles that ended "
-                "after the warm-up)", "{:.3g}")
+        for key, caption, fmt, scale in REGIME_TABLES:
+            rows = run.get(key) or []
+            if rows:
+                out += _regime_share_table(rows, caption, fmt, scale)
     out += [_provenance(g["provenance"]), ""]
     return "\n".join(out)
+
+
+#: measured.json's per-regime rows of a ground-truth run (scripts/measure.py
+#: regime_rows): key, caption, number format, scale of the values shown
+REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
+    ("lock_sleep", "The Ps' time asleep on runtime locks (real: the mutex profile's total "
+     "delay, `contention.seconds_est`, over GOMAXPROCS x the window; simulated: the lock "
+     "sites' wait over GOMAXPROCS x the simulated time; both count only waits that slept)",
+     "{:.3f}", 1.0),
+    ("faults", "Page faults per 1,000 allocations (real: getrusage `minflt` over the window's "
+     "allocations, every fault of the process; simulated: first writes to fresh OS pages "
+     "that started after the warm-up, over the allocations after it)", "{:.3g}", 1000.0),
+    ("scavenge", "The scavenger's share of the Ps' time (real: `/cpu/classes/scavenge/total` "
+     "over `/cpu/classes/total`; simulated: its P-time over the run)", "{:.3f}", 1.0),
+    ("mark_ms", "The concurrent mark phase, mean ms per cycle (real: the record's `gctrace` "
+     "summary of its window's cycles; simulated: the cycles that ended after the warm-up)",
+     "{:.3g}", 1.0),
+)
 
 
 def _regime_share_table(rows: list[dict[str, Any]], caption: str, fmt: str,

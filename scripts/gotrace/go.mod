@@ -1,0 +1,3 @@
+module gosim.local/gotrace
+
+go 1.27
