@@ -511,6 +511,9 @@ REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
      "that started after the warm-up, over the allocations after it)", "{:.3g}", 1000.0),
     ("scavenge", "The scavenger's share of the Ps' time (real: `/cpu/classes/scavenge/total` "
      "over `/cpu/classes/total`; simulated: its P-time over the run)", "{:.3f}", 1.0),
+    ("gc_mark_share", "GC mark share of the Ps' time, every GC-on record "
+     "(`/cpu/classes/gc/mark/assist`, `dedicated` and `idle` over the total; simulated: "
+     "`p_time_share_gc_assist`, `_dedicated`, `_idle`)", "{:.3f}", 1.0),
     ("mark_ms", "The concurrent mark phase, mean ms per cycle (real: the record's `gctrace` "
      "summary of its window's cycles; simulated: the cycles that ended after the warm-up)",
      "{:.3g}", 1.0),

@@ -145,12 +145,14 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             faults = regime_rows(csv_path, "faults_per_alloc")
             scavenge = regime_rows(csv_path, "scavenge_share")
             mark_ms = regime_rows(csv_path, "mark_ms_mean")
+            gc_mark_share = regime_rows(csv_path, "gc_mark_share")
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
                          "agreement": agreement, "idle": idle, "mark": mark,
                          "assist_queue": assist_queue, "lock_sleep": lock_sleep,
-                         "faults": faults, "scavenge": scavenge, "mark_ms": mark_ms})
+                         "faults": faults, "scavenge": scavenge, "mark_ms": mark_ms,
+                         "gc_mark_share": gc_mark_share})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}
