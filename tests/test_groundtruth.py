@@ -899,16 +899,19 @@ def _dev_record(ballast: int, size: int, procs: int) -> Any:
     return r
 
 
-@pytest.mark.parametrize(("ballast", "size", "procs"), [
-    (0, 1024, 1), (0, 32768, 1), (256, 32768, 1), (256, 32768, 2)])
-def test_mark_phase_matches_the_real_runtime_s_trace(ballast: int, size: int,
-                                                     procs: int) -> None:
-    """The concurrent mark phase's mean wall time per cycle, the model against
-    the real runtime's gctrace on the development VM (a file no profile was
-    fitted on): within 15% with the 256 MiB live heap (about 50-120 ms of
-    marking) and without a live heap at one P at these sizes (about 0.1 ms).
-    Without a live heap at two Ps (and at 48 B at one) the model marks about
-    three times faster than the runtime (the xfail below)."""
+@pytest.mark.parametrize(("ballast", "size", "procs", "rel"), [
+    (256, 32768, 1, 0.15), (256, 32768, 2, 0.15), (0, 1024, 2, 0.25), (0, 32768, 2, 0.25)])
+def test_mark_phase_matches_the_real_runtime_s_trace(ballast: int, size: int, procs: int,
+                                                     rel: float) -> None:
+    """The concurrent mark phase's mean wall time per cycle, the model (the
+    16-core profile) against the real runtime's gctrace on the development VM
+    (a file no profile was fitted on): within 15% with the 256 MiB live heap
+    (about 50-65 ms of marking) and within 25% without a live heap at two Ps
+    (about 0.2-0.3 ms, where fractional workers and assists share a few
+    hundred microseconds of mark work with the mutators). Before the profile's
+    mark costs were fitted to the real mark CPU per cycle the model marked in
+    a third of that time there. At one P without a live heap the fitted
+    costs overshoot this machine (the xfail below)."""
     from gosim.runner.execute import execute_run
 
     r = _dev_record(ballast, size, procs)
@@ -916,18 +919,19 @@ def test_mark_phase_matches_the_real_runtime_s_trace(ballast: int, size: int,
     out = execute_run(scenario_dict(r, costs_profile=PROFILE_16))
     s = sim_point(out)
     assert s.mark_ms_mean is not None
-    assert s.mark_ms_mean == pytest.approx(r.mark_ms_mean, rel=0.15)
+    assert s.mark_ms_mean == pytest.approx(r.mark_ms_mean, rel=rel)
 
 
-@pytest.mark.xfail(strict=True, reason="without a live heap at two Ps the real mark phase "
-                   "lasts 0.27 ms (gctrace, 1 KiB), the model's 0.09 ms: at GOMAXPROCS=2 "
-                   "the runtime's fractional workers mark in short bursts between the "
-                   "mutators (an execution trace on the development VM), while the model's "
-                   "first assist does nearly all of a cycle's work (docs/groundtruth.md)")
-def test_mark_phase_at_two_ps_without_a_live_heap() -> None:
+@pytest.mark.xfail(strict=True, reason="without a live heap at one P the development VM's "
+                   "mark phase lasts 0.12 ms (gctrace, 1 KiB), the model's 0.17 ms: the "
+                   "profile's mark costs are a line in GOMAXPROCS fitted to the 16-core "
+                   "machine's mark CPU per cycle, which overshoots its one-P records by "
+                   "14-23% and this machine's (about 60 us per cycle at one P) by more "
+                   "(docs/decisions.md, 'Mark work')")
+def test_mark_phase_at_one_p_without_a_live_heap() -> None:
     from gosim.runner.execute import execute_run
 
-    r = _dev_record(0, 1024, 2)
+    r = _dev_record(0, 1024, 1)
     assert r.mark_ms_mean is not None
     s = sim_point(execute_run(scenario_dict(r, costs_profile=PROFILE_16)))
-    assert s.mark_ms_mean == pytest.approx(r.mark_ms_mean, rel=0.3)
+    assert s.mark_ms_mean == pytest.approx(r.mark_ms_mean, rel=0.25)
