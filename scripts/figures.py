@@ -596,9 +596,7 @@ def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
         if r["mode"] == "nogc" and r.get("ballast_mib", 0) == 0 and r["size"] in rows:
             objects = table.classes[table.size_to_class(r["size"])].objects
             rows[r["size"]][r["gomaxprocs"]] = _gcoff_row(r, objects)
-    ps = sorted(set(rows[small]) & set(rows[large]))
-    if not ps or ps[0] != 1:
-        raise FiguresError(f"{path}: no GC-off 1 KiB and 32 KiB records at GOMAXPROCS=1")
+    ps = _common_procs(rows, f"{path}: no GC-off 1 KiB and 32 KiB records at GOMAXPROCS=1")
     out = [f"The GC-off records of `{shown}` per allocation, in ns of "
            "P-time (GOMAXPROCS / allocations per second): user and system CPU from "
            "rusage, the rest off-CPU (asleep on a lock or in the kernel); the kernel's "
@@ -630,6 +628,15 @@ def render_gcoff_costs(path: Path = GROUNDTRUTH) -> str:
     return "\n".join(out)
 
 
+def _common_procs(rows: dict[int, dict[int, dict[str, float]]], missing: str) -> list[int]:
+    """The GOMAXPROCS values every size's rows have, sorted; they must start at
+    one P (both record tables compare with it), else FiguresError(missing)."""
+    ps = sorted(set.intersection(*(set(r) for r in rows.values()))) if rows else []
+    if not ps or ps[0] != 1:
+        raise FiguresError(missing)
+    return ps
+
+
 def render_gcon_cpu(path: Path = GROUNDTRUTH) -> str:
     """The real GC-on records without a live heap, per allocation: where the
     Ps' time goes as GOMAXPROCS grows (docs/groundtruth.md)."""
@@ -646,9 +653,7 @@ def render_gcon_cpu(path: Path = GROUNDTRUTH) -> str:
             "idle": m["/cpu/classes/idle:cpu-seconds"] * 1e9 / n,
             "pause": m["/cpu/classes/gc/pause:cpu-seconds"] * 1e9 / n}
     sizes = sorted(rows)
-    ps = sorted(set.intersection(*(set(rows[s]) for s in sizes))) if sizes else []
-    if not ps or ps[0] != 1:
-        raise FiguresError(f"{path}: no GC-on records without a live heap at GOMAXPROCS=1")
+    ps = _common_procs(rows, f"{path}: no GC-on records without a live heap at GOMAXPROCS=1")
     out = [f"The GC-on records of `{shown}` without a live heap, per allocation, in ns "
            "of P-time (GOMAXPROCS / allocations per second): CPU (rusage user + system, "
            "every thread of the process: spinning Ms without a P included), the Ms' "
