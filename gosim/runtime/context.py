@@ -10,7 +10,7 @@ under the SimPy layer (``gosim.sim``) they yield SimPy events.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 Gen = Generator[Any, Any, T]
@@ -49,30 +49,40 @@ class AtomicCell(_SyncObject):
     __slots__ = ()
 
 
-class Ctx(Protocol):
-    """What runtime code may ask of its execution context."""
+class Ctx:
+    """What runtime code may ask of its execution context: a base class (not a
+    Protocol), so that the compiled core calls its methods directly; the two
+    contexts are :class:`NoSimCtx` and the simulation's goroutine
+    (``gosim.sim.goroutine.GCtx``). Each method returns what the caller's
+    ``yield from`` runs: a generator, or an empty tuple when nothing waits."""
+
+    __slots__ = ()
 
     #: index of the P this code runs on (selects the mcache, page cache, mspan cache)
     p: int
     #: the goroutine this code runs for (getg().goid; the flow's goroutine -> P edge)
     gid: int
 
-    def lock(self, mu: Mutex, fn: str = "") -> Gen[None]:
+    def lock(self, mu: Mutex, fn: str = "") -> Any:
         """Take ``mu`` for runtime function ``fn`` (Go's name, e.g.
         ``(*mheap).freeSpan``: whom the mutex profile blames for the waits
         its critical section causes)."""
-        ...
+        raise NotImplementedError
 
-    def unlock(self, mu: Mutex) -> Gen[None]: ...
+    def unlock(self, mu: Mutex) -> Any:
+        raise NotImplementedError
 
-    def spend(self, cost: str, units: float = 1.0) -> Gen[None]: ...
+    def spend(self, cost: str, units: float = 1.0) -> Any:
+        raise NotImplementedError
 
-    def sync(self) -> Gen[None]:
+    def sync(self, force: bool = False) -> Any:
         """Observe shared state as of this code's clock (an atomic load of a
-        word other Ps write): the simulation catches up to it."""
-        ...
+        word other Ps write): the simulation catches up to it (``force``: even
+        where only one P could observe it)."""
+        raise NotImplementedError
 
-    def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]: ...
+    def atomic(self, cell: AtomicCell, cost: str) -> Any:
+        raise NotImplementedError
 
 
 def _nothing() -> Gen[None]:
@@ -80,7 +90,7 @@ def _nothing() -> Gen[None]:
     yield  # pragma: no cover - makes this a generator
 
 
-class NoSimCtx:
+class NoSimCtx(Ctx):
     """Uncontended, timeless execution: every wait and cost is free.
 
     Checks lock discipline (no double lock, unlock of a held lock) so unit
@@ -107,7 +117,7 @@ class NoSimCtx:
     def spend(self, cost: str, units: float = 1.0) -> Gen[None]:
         return _nothing()
 
-    def sync(self) -> Gen[None]:
+    def sync(self, force: bool = False) -> Gen[None]:
         return _nothing()
 
     def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]:

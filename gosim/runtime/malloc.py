@@ -141,7 +141,7 @@ class Runtime:
         st.requested_bytes += requested
         st.heap_alloc_bytes += n * elemsize
         st.total_alloc_bytes += n * elemsize
-        st.by_size_mallocs[spc >> 1] += n
+        st.by_size_mallocs[spc >> 1] = st.by_size_mallocs.get(spc >> 1, 0) + n
 
     def try_fast(self, p: int, size: int, noscan: bool) -> int:
         """nextFreeFast: allocate from the P's cache if possible; 0 if the slow path is needed."""
@@ -174,7 +174,7 @@ class Runtime:
         if kind == LARGE:
             return (yield from self.alloc_large(ctx, pp, size, noscan))
         # c.nextFree: the cached span is exhausted -> refill
-        self.stats.refills[spc] += 1
+        self.stats.refills[spc] = self.stats.refills.get(spc, 0) + 1
         yield from c.refill(ctx, self.central[spc], spc)
         hook = self.gc_hook
         if hook is not None:
@@ -223,8 +223,9 @@ class Runtime:
         st.requested_bytes += size
         st.heap_alloc_bytes += npages * PAGE_SIZE
         st.total_alloc_bytes += npages * PAGE_SIZE
-        st.flow_g_mallocs[ctx.gid, ctx.p] += 1
-        st.flow_g_bytes[ctx.gid, ctx.p] += npages * PAGE_SIZE
+        key = ctx.gid, ctx.p
+        st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + 1
+        st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + npages * PAGE_SIZE
         return s.base
 
     # -- synchronous conveniences (no simulation) ----------------------------------------
@@ -257,12 +258,12 @@ class Runtime:
             central.remove(s)
             st.frees += 1
             st.heap_alloc_bytes -= s.npages * PAGE_SIZE
-            st.by_size_frees[0] += 1
+            st.by_size_frees[0] = st.by_size_frees.get(0, 0) + 1
             yield from self.mheap.free_span(ctx, self.ps[ctx.p], s)
             return
         st.frees += 1
         st.heap_alloc_bytes -= s.elemsize
-        st.by_size_frees[s.size_class] += 1
+        st.by_size_frees[s.size_class] = st.by_size_frees.get(s.size_class, 0) + 1
         yield from self._return_slot(ctx, s, addr)
 
     def _return_slot(self, ctx: Ctx, s: MSpan, addr: int) -> Gen[None]:

@@ -162,8 +162,8 @@ class MCentral:
                 return (yield from self._transfer_lockfree(ctx, s))
             s.in_cache = True
             n = s.free_count()
-            st.flow_cache_spans[key] += 1
-            st.flow_cache_objects[key] += n
+            st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
+            st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
             return s, n, []
         yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
         yield from ctx.spend("mcentral_cachespan_ns")
@@ -185,8 +185,8 @@ class MCentral:
         if self.batch:
             n = min(self.batch, s.free_count())
             reserved = [s.alloc_one() for _ in range(n)]
-            st.flow_cache_spans[key] += 1
-            st.flow_cache_objects[key] += n
+            st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
+            st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
             yield from ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
                 self.to_full(s)
@@ -194,8 +194,8 @@ class MCentral:
             return s, n, reserved
         self.to_full(s)  # the 'empty' list: owned by a cache
         n = s.free_count()
-        st.flow_cache_spans[key] += 1
-        st.flow_cache_objects[key] += n
+        st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
+        st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
         yield from ctx.unlock(self.lock)
         s.in_cache = True
         return s, n, []
@@ -240,8 +240,8 @@ class MCentral:
         reserved = [s.alloc_one() for _ in range(n)]
         st = self.heap.stats
         key = ctx.p, self.spanclass
-        st.flow_cache_spans[key] += 1
-        st.flow_cache_objects[key] += n
+        st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
+        st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
         yield from ctx.spend("transfer_per_object_ns", n)
         yield from ctx.atomic(self.spanset, "spanset_op_ns")
         if s.free_count():
@@ -261,7 +261,7 @@ class MCentral:
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
         elif from_refill and s.free_count() == 0:
-            st.flow_uncache_spans[ctx.p, self.spanclass] += 1
+            st.flow_uncache_spans[ctx.p, self.spanclass] = st.flow_uncache_spans.get((ctx.p, self.spanclass), 0) + 1
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
             yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
@@ -270,7 +270,7 @@ class MCentral:
             self.to_partial(s)
         else:
             self.to_full(s)
-        st.flow_uncache_spans[ctx.p, self.spanclass] += 1
+        st.flow_uncache_spans[ctx.p, self.spanclass] = st.flow_uncache_spans.get((ctx.p, self.spanclass), 0) + 1
         if self.locked:
             yield from ctx.unlock(self.lock)
 

@@ -223,7 +223,7 @@ class Sweeper:
             s.needzero = True
             st.frees += nfreed
             st.heap_alloc_bytes -= nfreed * s.elemsize
-            st.by_size_frees[sc] += nfreed
+            st.by_size_frees[sc] = st.by_size_frees.get(sc, 0) + nfreed
             yield from ctx.spend("sweep_per_object_ns", nfreed)
         if sc:
             gcbits = self.heap.gcbits

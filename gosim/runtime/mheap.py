@@ -288,8 +288,8 @@ class MHeap:
         self._init_span(s, base, npages, spanclass, elemsize, nelems, needzero=needzero)
         st = self.stats
         key = ctx.p, spanclass
-        st.flow_span_allocs[key] += 1
-        st.flow_span_alloc_pages[key] += npages
+        st.flow_span_allocs[key] = st.flow_span_allocs.get(key, 0) + 1
+        st.flow_span_alloc_pages[key] = st.flow_span_alloc_pages.get(key, 0) + npages
         faults = 0
         if fresh_bits:
             s.fresh_os = _os_page_mask(fresh_bits, npages)
@@ -377,8 +377,9 @@ class MHeap:
         self.pages_inuse -= s.npages
         self.free.add(s.start_page, s.npages)
         s.state = MSpanState.DEAD
-        st.flow_span_frees[ctx.p, s.spanclass] += 1
-        st.flow_span_free_pages[ctx.p, s.spanclass] += s.npages
+        key = ctx.p, s.spanclass
+        st.flow_span_frees[key] = st.flow_span_frees.get(key, 0) + 1
+        st.flow_span_free_pages[key] = st.flow_span_free_pages.get(key, 0) + s.npages
         self.free_mspan_locked(pp)
         if locked:
             yield from ctx.unlock(self.lock)

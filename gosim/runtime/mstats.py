@@ -3,7 +3,6 @@ with units, plus the allocator's own operation counters."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -28,10 +27,10 @@ class MemStats:
     large_allocs: int = 0
     large_pages: int = 0
     #: per size class: small allocations (incl. tiny blocks in class 2)
-    by_size_mallocs: Counter = field(default_factory=Counter)
-    by_size_frees: Counter = field(default_factory=Counter)
+    by_size_mallocs: dict[int, int] = field(default_factory=dict)
+    by_size_frees: dict[int, int] = field(default_factory=dict)
     #: allocator operation counters
-    refills: Counter = field(default_factory=Counter)  # per span class
+    refills: dict[int, int] = field(default_factory=dict)  # per span class
     cache_span_calls: int = 0
     uncache_span_calls: int = 0
     mcentral_grow_calls: int = 0
@@ -51,21 +50,21 @@ class MemStats:
     scavenged_pages: int = 0
     #: the allocation flow, edge by edge (gosim.analysis.flow draws it):
     #: (goroutine id, P) -> mallocs and bytes charged (as Mallocs / TotalAlloc)
-    flow_g_mallocs: Counter = field(default_factory=Counter)
-    flow_g_bytes: Counter = field(default_factory=Counter)
+    flow_g_mallocs: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_g_bytes: dict[tuple[int, int], int] = field(default_factory=dict)
     #: (P, span class) -> cacheSpan calls, objects they granted, uncacheSpan calls
-    flow_cache_spans: Counter = field(default_factory=Counter)
-    flow_cache_objects: Counter = field(default_factory=Counter)
-    flow_uncache_spans: Counter = field(default_factory=Counter)
+    flow_cache_spans: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_cache_objects: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_uncache_spans: dict[tuple[int, int], int] = field(default_factory=dict)
     #: (P, span class) -> spans mheap.alloc gave (mcentral.grow, allocLarge) and their pages
-    flow_span_allocs: Counter = field(default_factory=Counter)
-    flow_span_alloc_pages: Counter = field(default_factory=Counter)
+    flow_span_allocs: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_span_alloc_pages: dict[tuple[int, int], int] = field(default_factory=dict)
     #: (P, span class) -> spans freeSpan took back and their pages
-    flow_span_frees: Counter = field(default_factory=Counter)
-    flow_span_free_pages: Counter = field(default_factory=Counter)
+    flow_span_frees: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_span_free_pages: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def as_metrics(self) -> dict[str, Any]:
         d = {f.name: v for f in fields(self)
-             if not isinstance(v := getattr(self, f.name), Counter)}
+             if not isinstance(v := getattr(self, f.name), dict)}
         d["refills"] = sum(self.refills.values())
         return d

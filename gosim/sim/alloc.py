@@ -81,8 +81,8 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
     if kind != ZERO:
         st = rt.stats
         key = g.gid, g.p
-        st.flow_g_mallocs[key] += 1
+        st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + 1
         if not tiny_fit:
-            st.flow_g_bytes[key] += elemsize
+            st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + elemsize
     span = None if tiny_fit or kind == ZERO else rt.ps[g.p].mcache.alloc[spc]
     return g.price(fast_charges(span, kind, elemsize, tiny_fit, barrier_on(g)))

@@ -119,8 +119,8 @@ def _count(rt: Runtime, g: GCtx, spc: int, elemsize: int, k: int) -> None:
     rt.count_small(rt.ps[g.p].mcache, spc, elemsize, k, k * g.sizes.const)  # type: ignore[operator]
     st = rt.stats
     key = g.gid, g.p
-    st.flow_g_mallocs[key] += k
-    st.flow_g_bytes[key] += k * elemsize
+    st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + k
+    st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + k * elemsize
 
 
 def _run_arith(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: int,

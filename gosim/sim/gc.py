@@ -712,13 +712,13 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
         prev = s
     st = rt.stats
     key = 0, spc
-    st.refills[spc] += nspans
+    st.refills[spc] = st.refills.get(spc, 0) + nspans
     st.cache_span_calls += nspans
-    st.flow_cache_spans[key] += nspans
-    st.flow_cache_objects[key] += granted
+    st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + nspans
+    st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + granted
     if nspans > 1:
         st.uncache_span_calls += nspans - 1
-        st.flow_uncache_spans[key] += nspans - 1
+        st.flow_uncache_spans[key] = st.flow_uncache_spans.get(key, 0) + nspans - 1
     rt.count_small(c, spc, elemsize, n, n * size)
     gc = sim.gc
     if gc is not None:

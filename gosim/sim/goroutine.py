@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.random import SeedSequence
 
-from gosim.runtime.context import AtomicCell, Mutex
+from gosim.runtime.context import AtomicCell, Ctx, Mutex
 from gosim.runtime.lockrank import site_of
 from gosim.sim.alloc import Charges
 from gosim.sim.costs import COST_PARAMETERS
@@ -34,7 +34,7 @@ _COST_NAMES = sorted(COST_PARAMETERS)
 _NONE: tuple[Any, ...] = ()
 
 
-class GCtx:
+class GCtx(Ctx):
     """A goroutine, and the runtime ``Ctx`` its allocator calls run under."""
 
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",

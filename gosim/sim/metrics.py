@@ -210,7 +210,7 @@ def flow_edges(sim: Simulation, locks: list[dict[str, Any]], end: int) -> list[d
     for (gid, p), n in st.flow_g_mallocs.items():
         acc = into_p.setdefault((gnode[gid], p), [0, 0])
         acc[0] += n
-        acc[1] += st.flow_g_bytes[gid, p]
+        acc[1] += st.flow_g_bytes.get((gid, p), 0)
     for (src, p), (n, b) in sorted(into_p.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         rows.append(edge(src, f"P{p}", "global", requests=n, nbytes=b))
 
@@ -220,11 +220,11 @@ def flow_edges(sim: Simulation, locks: list[dict[str, Any]], end: int) -> list[d
 
     pairs = sorted(set(st.flow_cache_spans) | set(st.flow_uncache_spans))
     for p, spc in pairs:
-        objs = st.flow_cache_objects[p, spc]
+        objs = st.flow_cache_objects.get((p, spc), 0)
         rows.append(edge(f"P{p}", f"mcentral[spc={spc}]", central_lock(spc), spc,
-                         requests=st.flow_cache_spans[p, spc], objects=objs,
+                         requests=st.flow_cache_spans.get((p, spc), 0), objects=objs,
                          nbytes=objs * table.class_to_size(spc >> 1),
-                         returns=st.flow_uncache_spans[p, spc]))
+                         returns=st.flow_uncache_spans.get((p, spc), 0)))
     spans: dict[tuple[str, int], list[int]] = {}
     for counter, slot in ((st.flow_span_allocs, 0), (st.flow_span_alloc_pages, 1),
                           (st.flow_span_frees, 2), (st.flow_span_free_pages, 3)):
