@@ -269,7 +269,9 @@ def test_span_set_cost_grows_with_operations_in_flight(factor, costs, extra, uni
         cell.op(g, "spanset_op_ns")
         ends.append(g.vt)
     assert [e - t for e, t in zip(ends, starts, strict=True)] == costs
-    assert list(cell.extra) == extra
+    # each operation's extra cost from contention, counted by value
+    assert cell.extra == {v: extra.count(v) for v in extra}
+    assert cell.durations == {v: costs.count(v) for v in costs}
     assert rec == {"spanset_op_ns": units}
     row = cell.row(200)
     # utilisation: the fraction of the run with at least one operation in flight

@@ -1,7 +1,7 @@
 """The engine's shortcuts change no result (issue 12).
 
 A goroutine's ``sync`` takes the simulation clock without a SimPy event when
-its timeout would be the very next event (``SimEnv.first_before``); uncontended
+its timeout would be the very next event (``gosim.sim.goroutine.first_before``); uncontended
 locks, span-set operations and costs then run as plain code. These tests run
 the same scenarios with the shortcut disabled (every sync waits on its
 timeout, as before the shortcut existed) and require byte-identical results:
@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from gosim.scenario import Scenario
-from gosim.sim import simulate
-from gosim.sim.env import PTimeout, SimEnv
+from gosim.sim.env import PTimeout
 from gosim.sim.locks import RuntimeMutex
 
 W = {"dist": "exponential", "mean": 50}
@@ -56,23 +55,29 @@ CASES = {
 }
 
 
-def _dump(sc: Scenario) -> str:
-    return json.dumps(simulate(sc).to_dict(), sort_keys=True, default=str)
+def _run(sc: Scenario, shortcut: bool) -> tuple[str, int]:
+    """The run's results as JSON, and the SimPy events it processed."""
+    from gosim.sim.engine import Simulation
+
+    sim = Simulation(sc)
+    sim.sync_shortcut = shortcut
+    steps = {"n": 0}
+    step = sim.env.step
+
+    def counted() -> None:
+        steps["n"] += 1
+        step()
+
+    sim.env.step = counted  # type: ignore[method-assign]
+    return json.dumps(sim.run().to_dict(), sort_keys=True, default=str), steps["n"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_sync_shortcut_changes_no_result(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_shortcut_changes_no_result(name: str) -> None:
     sc = CASES[name]
-    fast = _dump(sc)
-    calls = {"n": 0}
-
-    def always_wait(self: SimEnv, t: int, pk: int) -> bool:
-        calls["n"] += 1
-        return True
-
-    monkeypatch.setattr(SimEnv, "first_before", always_wait)
-    slow = _dump(sc)
-    assert calls["n"] > 0  # the shortcut was in play
+    fast, fast_events = _run(sc, True)
+    slow, slow_events = _run(sc, False)
+    assert fast_events < slow_events  # the shortcut was in play
     assert fast == slow
 
 
@@ -131,7 +136,7 @@ def test_lazy_spin_windows_match_spin_timeouts(name: str, policy: str, spin: int
     sc = LOCK_CASES[name].model_copy(update={"lock_policy": policy})
     if spin is not None:
         sc = Scenario.model_validate({**sc.model_dump(), "costs": {"lock_spin_ns": spin}})
-    lazy = _dump(sc)
+    lazy = _run(sc, True)[0]
     monkeypatch.setattr(RuntimeMutex, "_spin_or_sleep", _spin_with_timeouts)
-    timeouts = _dump(sc)
+    timeouts = _run(sc, True)[0]
     assert lazy == timeouts

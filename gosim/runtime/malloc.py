@@ -34,7 +34,7 @@ from gosim.runtime.mspan import (
     MSpan,
     MSpanState,
 )
-from gosim.runtime.mstats import MemStats
+from gosim.runtime.mstats import FLOW_SHIFT, MemStats
 from gosim.runtime.runtime2 import P
 from gosim.runtime.sizeclasses import get_table
 
@@ -76,16 +76,19 @@ class Runtime:
         self.large_cutoff = design.large_object_cutoff_bytes
         #: the collector's pacer hooks (gosim.sim.gc.SimGC; None: no collector)
         self.gc_hook: Any = None
-        self._classify_cache: dict[tuple[int, bool], tuple[int, int, int]] = {}
+        #: (size << 1 | noscan) -> classify's answer
+        self._classify_cache: dict[int, tuple[int, int, int]] = {}
 
     # -- classification ------------------------------------------------------------
     def classify(self, size: int, noscan: bool) -> tuple[int, int, int]:
         """(path, span class, bytes charged) for a request, as mallocgc decides."""
-        key = (size, noscan)
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise InvalidSizeError(f"invalid allocation size {size!r}: expected an integer >= 0")
+        key = size << 1 | noscan
         r = self._classify_cache.get(key)
         if r is not None:
             return r
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        if size < 0:
             raise InvalidSizeError(f"invalid allocation size {size!r}: expected an integer >= 0")
         d = self.design
         if size == 0:
@@ -223,7 +226,7 @@ class Runtime:
         st.requested_bytes += size
         st.heap_alloc_bytes += npages * PAGE_SIZE
         st.total_alloc_bytes += npages * PAGE_SIZE
-        key = ctx.gid, ctx.p
+        key = ctx.gid << FLOW_SHIFT | ctx.p
         st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + 1
         st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + npages * PAGE_SIZE
         return s.base

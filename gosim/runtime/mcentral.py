@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
+from gosim.runtime.mstats import FLOW_SHIFT
 
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
@@ -141,7 +142,7 @@ class MCentral:
         object in it died (sweep with preserve: no freeSpan)."""
         st = self.heap.stats
         st.cache_span_calls += 1
-        key = ctx.p, self.spanclass
+        key = ctx.p << FLOW_SHIFT | self.spanclass
         sweeper = self.heap.sweeper
         if sweeper is not None and sweeper.active:
             yield from sweeper.deduct_sweep_credit(ctx, self.npages)
@@ -239,7 +240,7 @@ class MCentral:
         n = min(self.batch, s.free_count())
         reserved = [s.alloc_one() for _ in range(n)]
         st = self.heap.stats
-        key = ctx.p, self.spanclass
+        key = ctx.p << FLOW_SHIFT | self.spanclass
         st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
         st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
         yield from ctx.spend("transfer_per_object_ns", n)
@@ -261,7 +262,8 @@ class MCentral:
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
         elif from_refill and s.free_count() == 0:
-            st.flow_uncache_spans[ctx.p, self.spanclass] = st.flow_uncache_spans.get((ctx.p, self.spanclass), 0) + 1
+            key = ctx.p << FLOW_SHIFT | self.spanclass
+            st.flow_uncache_spans[key] = st.flow_uncache_spans.get(key, 0) + 1
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
             yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
@@ -270,7 +272,8 @@ class MCentral:
             self.to_partial(s)
         else:
             self.to_full(s)
-        st.flow_uncache_spans[ctx.p, self.spanclass] = st.flow_uncache_spans.get((ctx.p, self.spanclass), 0) + 1
+        key = ctx.p << FLOW_SHIFT | self.spanclass
+        st.flow_uncache_spans[key] = st.flow_uncache_spans.get(key, 0) + 1
         if self.locked:
             yield from ctx.unlock(self.lock)
 

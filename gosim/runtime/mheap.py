@@ -26,6 +26,7 @@ from gosim.runtime.mspan import (
     objects_per_span,
     writes_span_metadata,
 )
+from gosim.runtime.mstats import FLOW_SHIFT
 from gosim.runtime.runset import RunSet
 
 if TYPE_CHECKING:
@@ -287,7 +288,7 @@ class MHeap:
         needzero = fresh < npages or self._alloc_needs_zero(base, npages)
         self._init_span(s, base, npages, spanclass, elemsize, nelems, needzero=needzero)
         st = self.stats
-        key = ctx.p, spanclass
+        key = ctx.p << FLOW_SHIFT | spanclass
         st.flow_span_allocs[key] = st.flow_span_allocs.get(key, 0) + 1
         st.flow_span_alloc_pages[key] = st.flow_span_alloc_pages.get(key, 0) + npages
         faults = 0
@@ -377,7 +378,7 @@ class MHeap:
         self.pages_inuse -= s.npages
         self.free.add(s.start_page, s.npages)
         s.state = MSpanState.DEAD
-        key = ctx.p, s.spanclass
+        key = ctx.p << FLOW_SHIFT | s.spanclass
         st.flow_span_frees[key] = st.flow_span_frees.get(key, 0) + 1
         st.flow_span_free_pages[key] = st.flow_span_free_pages.get(key, 0) + s.npages
         self.free_mspan_locked(pp)

@@ -6,6 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+#: the flow counters' keys pack a pair (goroutine id or P, then P or span class)
+#: into one int, ``a << FLOW_SHIFT | b`` (no tuple to build and hash per count)
+FLOW_SHIFT = 16
+FLOW_MASK = (1 << FLOW_SHIFT) - 1
+
+
+def flow_pair(key: int) -> tuple[int, int]:
+    """The pair a flow counter's key packs."""
+    return key >> FLOW_SHIFT, key & FLOW_MASK
+
 
 @dataclass
 class MemStats:
@@ -49,19 +59,20 @@ class MemStats:
     #: pages the scavenger released to the OS (mgcscavenge.go)
     scavenged_pages: int = 0
     #: the allocation flow, edge by edge (gosim.analysis.flow draws it):
-    #: (goroutine id, P) -> mallocs and bytes charged (as Mallocs / TotalAlloc)
-    flow_g_mallocs: dict[tuple[int, int], int] = field(default_factory=dict)
-    flow_g_bytes: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: (goroutine id, P) -> mallocs and bytes charged (as Mallocs / TotalAlloc);
+    #: every flow counter is keyed by its pair packed as ``flow_pair`` reads it
+    flow_g_mallocs: dict[int, int] = field(default_factory=dict)
+    flow_g_bytes: dict[int, int] = field(default_factory=dict)
     #: (P, span class) -> cacheSpan calls, objects they granted, uncacheSpan calls
-    flow_cache_spans: dict[tuple[int, int], int] = field(default_factory=dict)
-    flow_cache_objects: dict[tuple[int, int], int] = field(default_factory=dict)
-    flow_uncache_spans: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_cache_spans: dict[int, int] = field(default_factory=dict)
+    flow_cache_objects: dict[int, int] = field(default_factory=dict)
+    flow_uncache_spans: dict[int, int] = field(default_factory=dict)
     #: (P, span class) -> spans mheap.alloc gave (mcentral.grow, allocLarge) and their pages
-    flow_span_allocs: dict[tuple[int, int], int] = field(default_factory=dict)
-    flow_span_alloc_pages: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_span_allocs: dict[int, int] = field(default_factory=dict)
+    flow_span_alloc_pages: dict[int, int] = field(default_factory=dict)
     #: (P, span class) -> spans freeSpan took back and their pages
-    flow_span_frees: dict[tuple[int, int], int] = field(default_factory=dict)
-    flow_span_free_pages: dict[tuple[int, int], int] = field(default_factory=dict)
+    flow_span_frees: dict[int, int] = field(default_factory=dict)
+    flow_span_free_pages: dict[int, int] = field(default_factory=dict)
 
     def as_metrics(self) -> dict[str, Any]:
         d = {f.name: v for f in fields(self)

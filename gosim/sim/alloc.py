@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from gosim.runtime.malloc import ZERO
 from gosim.runtime.mspan import MSpan
+from gosim.runtime.mstats import FLOW_SHIFT
 
 if TYPE_CHECKING:
     from gosim.runtime.malloc import Runtime
@@ -80,7 +81,7 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
     block; large objects are counted by ``Runtime.alloc_large``)."""
     if kind != ZERO:
         st = rt.stats
-        key = g.gid, g.p
+        key = g.gid << FLOW_SHIFT | g.p
         st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + 1
         if not tiny_fit:
             st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + elemsize

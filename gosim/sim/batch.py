@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gosim.runtime.malloc import SMALL, TINY, ZERO
+from gosim.runtime.mstats import FLOW_SHIFT
 from gosim.sim.alloc import Charges, barrier_on, fast_charges, headers_fault, served_cost
 from gosim.sim.gc import GC_MARK, assist_bytes
 from gosim.sim.lifetimes import record_addr, record_mask
@@ -118,7 +119,7 @@ def _count(rt: Runtime, g: GCtx, spc: int, elemsize: int, k: int) -> None:
     the flow's goroutine -> P edge (as ``served_cost``)."""
     rt.count_small(rt.ps[g.p].mcache, spc, elemsize, k, k * g.sizes.const)  # type: ignore[operator]
     st = rt.stats
-    key = g.gid, g.p
+    key = g.gid << FLOW_SHIFT | g.p
     st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + k
     st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + k * elemsize
 

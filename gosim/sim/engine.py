@@ -63,6 +63,10 @@ class Simulation:
         self.eager = scenario.mode == "step"
         #: every sync advances the clock (not only those other Ps must see first)
         self.sync_always = self.eager or scenario.gomaxprocs > 1
+        #: a sync whose timeout would be the next event takes the clock without
+        #: one (``gosim.sim.goroutine.first_before``); off only to test that the
+        #: shortcut changes no result
+        self.sync_shortcut = True
         self.T: int | None = scenario.duration_ns
         self.nprocs = scenario.gomaxprocs
         self.time_slice = scenario.time_slice_ns

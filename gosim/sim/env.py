@@ -27,7 +27,7 @@ class SimEnv(simpy.Environment):
     def __init__(self) -> None:
         super().__init__(initial_time=0)
         #: an event with several callbacks is being processed: one that has not
-        #: run yet must see the clock of this event (``first_before``)
+        #: run yet must see the clock of this event (``gosim.sim.goroutine.first_before``)
         self.shared = False
         #: the queue key and insertion id of the event being processed (or of the
         #: timeout a shortcut sync stands for): where "now" sits among events of
@@ -45,14 +45,6 @@ class SimEnv(simpy.Environment):
         now = self._now
         return t < now or (t == now and (key < self.pos_key or
                                           (key == self.pos_key and eid < self.pos_eid)))
-
-    def take_clock(self, t: int, pk: int) -> None:
-        """Stand for a timeout to ``t`` resuming P ``pk`` that would be the very
-        next event (``first_before`` said so): the clock and position it would set."""
-        self._now = t
-        self.pos_key = NORMAL_KEY + pk
-        self.pos_eid = next(self._eid)
-        self.nstep += 1
 
     def step(self) -> None:
         """simpy's ``Environment.step``, noting when the event has several
@@ -85,20 +77,6 @@ class SimEnv(simpy.Environment):
             ap = self._active_proc
             pk = getattr(ap, "pk", 0) if ap is not None else 0
         super().schedule(event, priority * _PK_SPAN + pk, delay)
-
-    def first_before(self, t: int, pk: int) -> bool:
-        """Whether an event already queued would be processed before a timeout
-        scheduled now for time ``t`` resuming P ``pk``. When none would, that
-        timeout would be the very next event: a caller may set the clock to
-        ``t`` and carry on instead, with the same result and no event (the
-        goroutine's ``sync``)."""
-        if self.shared:
-            return True
-        q = self._queue
-        if not q:
-            return False
-        h = q[0]
-        return h[0] < t or (h[0] == t and h[1] <= NORMAL_KEY + pk)
 
 
 class PTimeout(Timeout):

@@ -711,7 +711,7 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
         heap_bytes += s.npages * PAGE_SIZE
         prev = s
     st = rt.stats
-    key = 0, spc
+    key = spc  # P 0's (0 << FLOW_SHIFT | spc)
     st.refills[spc] = st.refills.get(spc, 0) + nspans
     st.cache_span_calls += nspans
     st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + nspans

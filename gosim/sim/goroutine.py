@@ -21,7 +21,7 @@ from gosim.runtime.context import AtomicCell, Ctx, Mutex
 from gosim.runtime.lockrank import site_of
 from gosim.sim.alloc import Charges
 from gosim.sim.costs import COST_PARAMETERS
-from gosim.sim.env import PTimeout
+from gosim.sim.env import NORMAL_KEY, PTimeout
 from gosim.workload.spec import GoroutineGroup
 from gosim.workload.streams import BernoulliStream, Stream
 
@@ -32,6 +32,23 @@ _COST_NAMES = sorted(COST_PARAMETERS)
 
 #: what ``yield from`` runs when nothing has to wait
 _NONE: tuple[Any, ...] = ()
+
+
+def first_before(env: Any, t: int, pk: int) -> bool:
+    """Whether an event already queued in ``env`` (a :class:`~gosim.sim.env.SimEnv`)
+    would be processed before a timeout scheduled now for time ``t`` resuming
+    P ``pk``. When none would, that timeout would be the very next event: a
+    goroutine's ``sync`` sets the clock to ``t`` and carries on instead, with
+    the same result and no event (never while an event with several waiters
+    is being processed: one not yet resumed must see that event's clock)."""
+    if env.shared:
+        return True
+    q: list[Any] = env._queue
+    if not q:
+        return False
+    h = q[0]
+    t0: int = h[0]
+    return t0 < t or (t0 == t and h[1] <= NORMAL_KEY + pk)
 
 
 class GCtx(Ctx):
@@ -50,6 +67,7 @@ class GCtx(Ctx):
         #: the goroutine's own clock: local work advances it without SimPy events;
         #: ``sync`` brings the simulation clock up to it before shared state is touched
         self.vt = 0
+        #: the P-time category of each runtime lock held ("hold:<kind>"), innermost last
         self.held: list[str] = []
         self.locks_taken = 0
         self.remaining = group.allocations if group.allocations is not None else -1
@@ -183,7 +201,7 @@ class GCtx(Ctx):
     # Each returns what the runtime code's ``yield from`` runs: an empty tuple
     # when nothing has to wait (no SimPy event, no generator), else the events
     # to wait on. A sync whose timeout would be the very next event takes the
-    # clock at once (``SimEnv.first_before``), so an uncontended lock, span-set
+    # clock at once (:func:`first_before`), so an uncontended lock, span-set
     # operation or cost is plain code; results are those of waiting on the
     # timeout (tests/test_sim.py compares with step mode, which waits on every one).
 
@@ -191,14 +209,21 @@ class GCtx(Ctx):
         """Advance the simulation clock to this goroutine's clock. Needed before
         anything another P can observe (a lock, the scheduler: ``force``); a
         lock-free cell is only observed by other Ps, so with one P it needs none."""
-        env = self.sim.env
+        sim = self.sim
+        env = sim.env
         vt = self.vt
-        if vt > env._now and (force or self.sim.sync_always or
-                              self.sim.T is not None and vt >= self.sim.T):
-            if env.first_before(vt, self.p):
-                return (PTimeout(env, vt - env._now, self.p),)
-            # nothing is due before that timeout would be: take it at once
-            env.take_clock(vt, self.p)
+        now: int = env._now
+        if vt > now and (force or sim.sync_always or sim.T is not None and vt >= sim.T):
+            p = self.p
+            if not sim.sync_shortcut or first_before(env, vt, p):
+                return (PTimeout(env, vt - now, p),)
+            # nothing is due before that timeout would be: take it at once, with
+            # the clock and the queue position (key, insertion id, event count)
+            # that timeout would have set
+            env._now = vt
+            env.pos_key = NORMAL_KEY + p
+            env.pos_eid = next(env._eid)
+            env.nstep += 1
         return _NONE
 
     def lock(self, mu: Mutex, fn: str = "") -> Any:
@@ -210,7 +235,7 @@ class GCtx(Ctx):
         if w or not sim_mu.try_acquire(self):
             return self._lock_wait(w, mu, fn)
         sim_mu.owner_fn = fn
-        self.held.append(mu.kind)
+        self.held.append("hold:" + mu.kind)
         self.locks_taken += 1
         return _NONE
 
@@ -220,7 +245,7 @@ class GCtx(Ctx):
         if not (w and sim_mu.try_acquire(self)):
             yield from sim_mu.acquire(self)
         sim_mu.owner_fn = fn
-        self.held.append(mu.kind)
+        self.held.append("hold:" + mu.kind)
         self.locks_taken += 1
 
     def unlock(self, mu: Mutex) -> Any:
@@ -252,9 +277,10 @@ class GCtx(Ctx):
             rec[cost] = rec.get(cost, 0.0) + units
         ns = int(c * units + 0.5)
         if ns > 0:
-            cat = "hold:" + self.held[-1] if self.held else "slow_path"
-            self.sim.account(self.p, cat, self.vt, self.vt + ns)
-            self.vt += ns
+            held = self.held
+            vt = self.vt
+            self.sim.acct.account(self.p, held[-1] if held else "slow_path", vt, vt + ns)
+            self.vt = vt + ns
         return _NONE
 
     def atomic(self, cell: AtomicCell, cost: str) -> Any:

@@ -110,6 +110,13 @@ class _Waiter:
         self.sleep_t0 = -1
 
 
+def _expand(counts: dict[int, int]) -> np.ndarray:
+    """value -> count as the array of every value (sorted)."""
+    keys = sorted(counts)
+    return np.repeat(np.array(keys, dtype=np.int64),
+                     np.array([counts[k] for k in keys], dtype=np.int64))
+
+
 def _pct(a: np.ndarray, q: float) -> float:
     return float(np.percentile(a, q)) if len(a) else 0.0
 
@@ -462,9 +469,13 @@ class SimAtomic:
         self.ends: list[int] = []
         self.ops = 0
         self.contended = 0
-        #: per operation: its extra cost from contention, and its duration
-        self.extra = array("q")
-        self.durations = array("q")
+        #: operations by their extra cost from contention, and by their duration
+        #: (ns -> operations: a few distinct values, however many operations)
+        self.extra: dict[int, int] = {}
+        self.durations: dict[int, int] = {}
+        #: the run's end (None: untimed) and its timeline, fixed for the run
+        self.T = host.T
+        self.tracer = host.tracer
         #: time with at least one operation in flight, and where that time reaches
         self.busy_ns = 0
         self.busy_until = 0
@@ -489,7 +500,9 @@ class SimAtomic:
         ends = self.ends
         while ends and ends[0] <= now:
             heapq.heappop(ends)
-        base = g.draw_ns(cost)
+        c = self.costs.constants[cost]
+        # a constant cost is drawn as GCtx.draw_ns(cost) would draw it
+        base = int(c + 0.5) if c is not None else g.draw_ns(cost)
         k = len(ends)
         self.ops += 1
         starts = self.starts
@@ -503,8 +516,10 @@ class SimAtomic:
             units = 1.0
             ns = base
         self.costs.charge(cost, units)
-        self.extra.append(ns - base)
-        self.durations.append(ns)
+        extra = self.extra
+        extra[ns - base] = extra.get(ns - base, 0) + 1
+        durations = self.durations
+        durations[ns] = durations.get(ns, 0) + 1
         if ns:
             end = now + ns
             heapq.heappush(ends, end)
@@ -512,14 +527,14 @@ class SimAtomic:
                 self.max_inflight = k + 1
             busy_until = self.busy_until
             lo = now if now > busy_until else busy_until
-            T = self.host.T
+            T = self.T
             hi = end if T is None or end < T else T
             if hi > lo:
                 self.busy_ns += hi - lo
             if end > busy_until:
                 self.busy_until = end
             self.host.account(g.p, self.category, now, end)
-            tr = self.host.tracer
+            tr = self.tracer
             if tr is not None:
                 name = self.cell.name
                 if ns > base:
@@ -531,10 +546,8 @@ class SimAtomic:
         """One row of locks.parquet: ``wait`` is the contention's extra cost per
         operation, ``hold`` an operation's duration, ``utilisation`` the fraction
         of the run with at least one operation in flight."""
-        e = np.frombuffer(self.extra, dtype=np.int64) if len(self.extra) else np.zeros(
-            0, dtype=np.int64)
-        d = np.frombuffer(self.durations, dtype=np.int64) if len(self.durations) else np.zeros(
-            0, dtype=np.int64)
+        e = _expand(self.extra)
+        d = _expand(self.durations)
         c = self.cell
         return {
             "lock": c.name, "kind": c.kind, "span_class": c.span_class,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gosim.runtime.arena import PAGE_SIZE
+from gosim.runtime.mstats import flow_pair
 from gosim.sim.result import RunResult
 from gosim.sim.warmup import mser5_truncation
 
@@ -207,10 +208,11 @@ def flow_edges(sim: Simulation, locks: list[dict[str, Any]], end: int) -> list[d
 
     rows = []
     into_p: dict[tuple[str, int], list[int]] = {}
-    for (gid, p), n in st.flow_g_mallocs.items():
+    for key, n in st.flow_g_mallocs.items():
+        gid, p = flow_pair(key)
         acc = into_p.setdefault((gnode[gid], p), [0, 0])
         acc[0] += n
-        acc[1] += st.flow_g_bytes.get((gid, p), 0)
+        acc[1] += st.flow_g_bytes.get(key, 0)
     for (src, p), (n, b) in sorted(into_p.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         rows.append(edge(src, f"P{p}", "global", requests=n, nbytes=b))
 
@@ -218,17 +220,18 @@ def flow_edges(sim: Simulation, locks: list[dict[str, Any]], end: int) -> list[d
         c = rt.central[spc]
         return c.lock.name if c.locked else c.spanset.name
 
-    pairs = sorted(set(st.flow_cache_spans) | set(st.flow_uncache_spans))
-    for p, spc in pairs:
-        objs = st.flow_cache_objects.get((p, spc), 0)
+    for key in sorted(set(st.flow_cache_spans) | set(st.flow_uncache_spans)):
+        p, spc = flow_pair(key)
+        objs = st.flow_cache_objects.get(key, 0)
         rows.append(edge(f"P{p}", f"mcentral[spc={spc}]", central_lock(spc), spc,
-                         requests=st.flow_cache_spans.get((p, spc), 0), objects=objs,
+                         requests=st.flow_cache_spans.get(key, 0), objects=objs,
                          nbytes=objs * table.class_to_size(spc >> 1),
-                         returns=st.flow_uncache_spans.get((p, spc), 0)))
+                         returns=st.flow_uncache_spans.get(key, 0)))
     spans: dict[tuple[str, int], list[int]] = {}
     for counter, slot in ((st.flow_span_allocs, 0), (st.flow_span_alloc_pages, 1),
                           (st.flow_span_frees, 2), (st.flow_span_free_pages, 3)):
-        for (p, spc), v in counter.items():
+        for key, v in counter.items():
+            p, spc = flow_pair(key)
             # small spans come from their class's mcentral, large ones from the P
             src = (f"mcentral[spc={spc}]", spc) if spc >> 1 else (f"P{p}", -1)
             spans.setdefault(src, [0, 0, 0, 0])[slot] += v
