@@ -178,7 +178,7 @@ def _record_growth(rt: Runtime) -> list[int]:
 
     def logged(ctx, npages):
         log.append(npages)
-        return (yield from grow(ctx, npages))
+        return grow(ctx, npages)
 
     rt.mheap.grow = logged  # type: ignore[method-assign]
     return log

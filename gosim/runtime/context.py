@@ -54,7 +54,8 @@ class Ctx:
     Protocol), so that the compiled core calls its methods directly; the two
     contexts are :class:`NoSimCtx` and the simulation's goroutine
     (``gosim.sim.goroutine.GCtx``). Each method returns what the caller's
-    ``yield from`` runs: a generator, or an empty tuple when nothing waits."""
+    ``yield from`` runs: a generator, or an empty tuple when nothing waits
+    (``spend``, which never waits, returns nothing)."""
 
     __slots__ = ()
 
@@ -72,7 +73,9 @@ class Ctx:
     def unlock(self, mu: Mutex) -> Any:
         raise NotImplementedError
 
-    def spend(self, cost: str, units: float = 1.0) -> Any:
+    def spend(self, cost: str, units: float = 1.0) -> None:
+        """Spend ``units`` of cost parameter ``cost``: the goroutine's own clock
+        advances; nothing waits, so callers call it without ``yield from``."""
         raise NotImplementedError
 
     def sync(self, force: bool = False) -> Any:
@@ -114,8 +117,8 @@ class NoSimCtx(Ctx):
         self.held.remove(mu)
         return _nothing()
 
-    def spend(self, cost: str, units: float = 1.0) -> Gen[None]:
-        return _nothing()
+    def spend(self, cost: str, units: float = 1.0) -> None:
+        return None
 
     def sync(self, force: bool = False) -> Gen[None]:
         return _nothing()

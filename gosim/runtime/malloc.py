@@ -196,7 +196,7 @@ class Runtime:
         """mcache.go allocLarge: a class-0 span of ceil(size/8 KiB) pages."""
         npages = -(-size // PAGE_SIZE)
         spc = int(noscan)
-        yield from ctx.spend("large_alloc_ns")
+        ctx.spend("large_alloc_ns")
         sweeper = self.mheap.sweeper
         if sweeper is not None and sweeper.active:
             yield from sweeper.deduct_sweep_credit(ctx, npages)
@@ -211,12 +211,12 @@ class Runtime:
             yield from self.gc_hook.refilled(ctx, npages * PAGE_SIZE)
         yield from self.central[spc].push_full(ctx, s)
         if s.needzero:
-            yield from ctx.spend("zero_per_byte_ns", size)
+            ctx.spend("zero_per_byte_ns", size)
             if self.mheap.cold():  # reused memory of a heap out of cache (MHeap.cold_bytes)
-                yield from ctx.spend("cold_alloc_ns")
-                yield from ctx.spend("cold_per_byte_ns", size)
+                ctx.spend("cold_alloc_ns")
+                ctx.spend("cold_per_byte_ns", size)
             elif self.mheap.remote_on and self.mheap.remote(s, ctx.p):
-                yield from ctx.spend("remote_per_byte_ns", size)
+                ctx.spend("remote_per_byte_ns", size)
         elif self.mheap.remote_on:
             self.mheap.remote(s, ctx.p)  # fresh memory: this P writes it first
         st = self.stats

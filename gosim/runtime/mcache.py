@@ -85,4 +85,4 @@ class MCache:
         self.avail[spc] = granted
         if self.batched:
             self.reserved[spc] = reserved
-        yield from ctx.spend("refill_ns")
+        ctx.spend("refill_ns")

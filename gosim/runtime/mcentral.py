@@ -167,7 +167,7 @@ class MCentral:
             st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
             return s, n, []
         yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
-        yield from ctx.spend("mcentral_cachespan_ns")
+        ctx.spend("mcentral_cachespan_ns")
         s = next(iter(self.partial.values())) if self.partial else None
         if s is None and sweeper is not None and (self.partial_unswept or self.full_unswept):
             # Go <= 1.14: an unswept span is taken off the list, the lock dropped
@@ -181,14 +181,14 @@ class MCentral:
             yield from ctx.unlock(self.lock)
             s = yield from self.grow(ctx)
             yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
-            yield from ctx.spend("mcentral_insert_ns")
+            ctx.spend("mcentral_insert_ns")
             self.to_partial(s)
         if self.batch:
             n = min(self.batch, s.free_count())
             reserved = [s.alloc_one() for _ in range(n)]
             st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
             st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
-            yield from ctx.spend("transfer_per_object_ns", n)
+            ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
                 self.to_full(s)
             yield from ctx.unlock(self.lock)
@@ -243,7 +243,7 @@ class MCentral:
         key = ctx.p << FLOW_SHIFT | self.spanclass
         st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
         st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
-        yield from ctx.spend("transfer_per_object_ns", n)
+        ctx.spend("transfer_per_object_ns", n)
         yield from ctx.atomic(self.spanset, "spanset_op_ns")
         if s.free_count():
             self.to_partial(s)
@@ -267,7 +267,7 @@ class MCentral:
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
             yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
-            yield from ctx.spend("mcentral_uncachespan_ns")
+            ctx.spend("mcentral_uncachespan_ns")
         if s.free_count() > 0:
             self.to_partial(s)
         else:

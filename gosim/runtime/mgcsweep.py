@@ -117,7 +117,7 @@ class GCBitsArenas:
         if self.used + nbytes <= GC_BITS_CHUNK_BYTES:
             yield from ctx.unlock(self.lock)
             return
-        yield from ctx.spend("gcbits_arena_ns")
+        ctx.spend("gcbits_arena_ns")
         if self.free_arenas or self.free_untouched:
             if self.free_arenas:
                 self.free_arenas -= 1
@@ -126,13 +126,13 @@ class GCBitsArenas:
                 self.reused_untouched += 1
                 self.faults += GC_BITS_CHUNK_BYTES >> 12
                 yield from page_faults(ctx, self.heap.os_faults, GC_BITS_CHUNK_BYTES >> 12)
-            yield from ctx.spend("zero_per_byte_ns", GC_BITS_CHUNK_BYTES)
+            ctx.spend("zero_per_byte_ns", GC_BITS_CHUNK_BYTES)
             fresh = False
         else:
             head = self.new_arenas  # which arena is the head when the lock drops
             yield from ctx.unlock(self.lock)
             self.fresh_arenas += 1
-            yield from ctx.spend("sysalloc_ns")
+            ctx.spend("sysalloc_ns")
             yield from ctx.lock(self.lock, "newMarkBits")
             if self.new_arenas != head and self.used + nbytes <= GC_BITS_CHUNK_BYTES:
                 self.free_untouched += 1  # another P installed one: ours goes free
@@ -215,16 +215,16 @@ class Sweeper:
         s.sweepgen = self.heap.sweepgen
         self.spans_swept += 1
         self.pages_swept += s.npages
-        yield from ctx.spend("sweep_span_ns")
+        ctx.spend("sweep_span_ns")
         if self.heap.cold():  # the span's mspan and bitmaps come from DRAM
-            yield from ctx.spend("cold_span_ns")
+            ctx.spend("cold_span_ns")
         sc = s.spanclass >> 1
         if nfreed:
             s.needzero = True
             st.frees += nfreed
             st.heap_alloc_bytes -= nfreed * s.elemsize
             st.by_size_frees[sc] = st.by_size_frees.get(sc, 0) + nfreed
-            yield from ctx.spend("sweep_per_object_ns", nfreed)
+            ctx.spend("sweep_per_object_ns", nfreed)
         if sc:
             gcbits = self.heap.gcbits
             assert gcbits is not None  # a collector's heap has its bitmap arenas
@@ -303,7 +303,7 @@ class Sweeper:
             return
         h = self.heap
         yield from ctx.lock(h.lock, "(*mheap).reclaim")
-        yield from ctx.spend("reclaim_ns")
+        ctx.spend("reclaim_ns")
         yield from ctx.unlock(h.lock)
         freed = 0
         while freed < npages and self.active:

@@ -98,8 +98,8 @@ class MHeap:
         #: None for designs without them (a thread-caching malloc)
         self.gcbits: GCBitsArenas | None = (GCBitsArenas(self)
                                             if design.transfer_batch_objects == 0 else None)
-        #: (span class, pages) -> what initSpan derives from them (_span_geometry)
-        self._geometry: dict[tuple[int, int], tuple[int, int, int, bool, bool]] = {}
+        #: (pages << 16 | span class) -> what initSpan derives from them (_span_geometry)
+        self._geometry: dict[int, tuple[int, int, int, bool, bool]] = {}
 
     # -- sysAlloc / grow (malloc.go sysAlloc, mheap.go grow) ------------------------
     def sys_alloc(self, nbytes: int) -> tuple[int, int]:
@@ -119,7 +119,7 @@ class MHeap:
         self.stats.sys_alloc_bytes += n
         return base, n
 
-    def grow(self, ctx: Ctx, npages: int) -> Gen[int]:
+    def grow(self, ctx: Ctx, npages: int) -> int:
         """mheap.go grow: add at least npages free pages to the heap. Caller holds ``lock``.
 
         'chunk' growth (Go 1.14+): ask = alignUp(npages, 512) pages, carved out
@@ -128,12 +128,12 @@ class MHeap:
         arenas and make all of it free at once.
         """
         self.stats.grow_calls += 1
-        yield from ctx.spend("grow_ns")
+        ctx.spend("grow_ns")
         if self.design.heap_growth == "chunk":
             chunk = self.design.palloc_chunk_pages
             ask = -(-npages // chunk) * chunk * PAGE_SIZE
             if self.cur_arena_base + ask > self.cur_arena_end:
-                yield from ctx.spend("sysalloc_ns")
+                ctx.spend("sysalloc_ns")
                 av, asize = self.sys_alloc(ask)
                 if av == self.cur_arena_end:
                     self.cur_arena_end = av + asize
@@ -146,7 +146,7 @@ class MHeap:
             self.cur_arena_base += ask
             self._add_sys(v, ask)
             return ask
-        yield from ctx.spend("sysalloc_ns")
+        ctx.spend("sysalloc_ns")
         av, asize = self.sys_alloc(npages * PAGE_SIZE)
         self._add_sys(av, asize)
         return asize
@@ -241,7 +241,7 @@ class MHeap:
             c = pp.pcache
             if c.empty():
                 yield from ctx.lock(self.lock, "(*mheap).allocSpan")
-                yield from ctx.spend("pagecache_refill_ns")
+                ctx.spend("pagecache_refill_ns")
                 # with no free pages the cache stays empty and the locked path
                 # below grows the heap (mheap.go allocSpan)
                 pp.pcache = c = self.alloc_to_cache()
@@ -249,7 +249,7 @@ class MHeap:
             base = c.alloc(npages)
             if base is not None:
                 self.stats.page_cache_allocs += 1
-                yield from ctx.spend("pagecache_alloc_ns")
+                ctx.spend("pagecache_alloc_ns")
                 s = self.try_alloc_mspan(pp)
         locked = False
         if s is None:
@@ -257,22 +257,23 @@ class MHeap:
             locked = True
             self.stats.alloc_span_locked_calls += 1
             if base is None:
-                yield from ctx.spend("pagealloc_ns")
-                yield from ctx.spend("pagealloc_per_page_ns", npages)
+                ctx.spend("pagealloc_ns")
+                ctx.spend("pagealloc_per_page_ns", npages)
                 base = self._pages_alloc(npages)
                 if base is None:
-                    yield from self.grow(ctx, npages)
+                    self.grow(ctx, npages)
                     base = self._pages_alloc(npages)
                     if base is None:  # pragma: no cover - grow guarantees space
                         raise RuntimeError("grew heap, but no adequate free space found")
-            yield from ctx.spend("mspan_alloc_ns")
+            ctx.spend("mspan_alloc_ns")
             s = self.alloc_mspan_locked(pp)
             if not d.span_init_under_heap_lock:
                 yield from ctx.unlock(self.lock)
                 locked = False
-        geom = self._geometry.get((spanclass, npages))
+        gkey = npages << 16 | spanclass  # span classes < 2^16
+        geom = self._geometry.get(gkey)
         if geom is None:
-            geom = self._geometry[spanclass, npages] = self._span_geometry(spanclass, npages)
+            geom = self._geometry[gkey] = self._span_geometry(spanclass, npages)
         elemsize, nelems, bits_bytes, metadata, header = geom
         assert base is not None
         if self.gcbits is not None:
@@ -298,7 +299,7 @@ class MHeap:
                 faults = s.touch(s.base + npages * PAGE_SIZE - 1)  # the span's last bytes
             s.header_touch = header
         s.sweepgen = self.sweepgen
-        yield from ctx.spend("span_init_ns")
+        ctx.spend("span_init_ns")
         if locked:
             yield from ctx.unlock(self.lock)
         if faults:
@@ -371,7 +372,7 @@ class MHeap:
         locked = self.design.free_span_under_heap_lock
         if locked:
             yield from ctx.lock(self.lock, "(*mheap).freeSpan")
-        yield from ctx.spend("free_span_ns")
+        ctx.spend("free_span_ns")
         del self.spans[s.start_page]
         for pg in range(s.start_page, s.start_page + s.npages):
             del self.span_of_page[pg]

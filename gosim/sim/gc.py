@@ -792,7 +792,7 @@ def finish_live_heap(sim: Simulation, spc: int, n: int) -> None:
         goal = lh.bytes + lh.bytes * sim.scenario.gc.gogc // 100
         extra = max(goal - h.sys_bytes, 0)
         if extra:
-            run_sync(h.grow(NoSimCtx(0), -(-extra // PAGE_SIZE)))
+            h.grow(NoSimCtx(0), -(-extra // PAGE_SIZE))
         for start, npages in list(h.scav.runs()):
             h.scav.remove(start, npages)
 

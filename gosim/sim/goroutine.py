@@ -22,6 +22,7 @@ from gosim.runtime.lockrank import site_of
 from gosim.sim.alloc import Charges
 from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.env import NORMAL_KEY, PTimeout
+from gosim.sim.locks import SimAtomic
 from gosim.workload.spec import GoroutineGroup
 from gosim.workload.streams import BernoulliStream, Stream
 
@@ -200,7 +201,7 @@ class GCtx(Ctx):
     # -- the runtime Ctx protocol ------------------------------------------------------
     # Each returns what the runtime code's ``yield from`` runs: an empty tuple
     # when nothing has to wait (no SimPy event, no generator), else the events
-    # to wait on. A sync whose timeout would be the very next event takes the
+    # to wait on (``spend`` never waits: it returns nothing). A sync whose timeout would be the very next event takes the
     # clock at once (:func:`first_before`), so an uncontended lock, span-set
     # operation or cost is plain code; results are those of waiting on the
     # timeout (tests/test_sim.py compares with step mode, which waits on every one).
@@ -267,7 +268,7 @@ class GCtx(Ctx):
         if chk is not None:
             chk.release(self.gid, mu.name)
 
-    def spend(self, cost: str, units: float = 1.0) -> Any:
+    def spend(self, cost: str, units: float = 1.0) -> None:
         costs = self.sim.costs
         c = costs.constants[cost]
         if c is None:
@@ -281,7 +282,6 @@ class GCtx(Ctx):
             vt = self.vt
             self.sim.acct.account(self.p, held[-1] if held else "slow_path", vt, vt + ns)
             self.vt = vt + ns
-        return _NONE
 
     def atomic(self, cell: AtomicCell, cost: str) -> Any:
         chk = self.check
@@ -291,7 +291,8 @@ class GCtx(Ctx):
         w = self.sync()
         if w:
             return self._atomic_after(w, cell, cost)
-        cell.sim.op(self, cost)
+        sa: SimAtomic = cell.sim
+        self.vt = sa.op_at(self.p, self.vt, cost, self)
         return _NONE
 
     def _atomic_after(self, w: tuple[Any, ...], cell: AtomicCell, cost: str) -> Any:

@@ -49,6 +49,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gosim.runtime.context import AtomicCell, Mutex
+from gosim.sim.accounts import Accounts
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import NORMAL_KEY, PTimeout, SimEnv, p_event
 
@@ -476,6 +477,9 @@ class SimAtomic:
         #: the run's end (None: untimed) and its timeline, fixed for the run
         self.T = host.T
         self.tracer = host.tracer
+        #: the simulation's P-time accounts, called directly (else ``host.account``)
+        acct = getattr(host, "acct", None)
+        self.acct: Accounts | None = acct if isinstance(acct, Accounts) else None
         #: time with at least one operation in flight, and where that time reaches
         self.busy_ns = 0
         self.busy_until = 0
@@ -495,8 +499,13 @@ class SimAtomic:
     def op(self, g: LockCaller, cost: str) -> None:
         """One lock-free operation starting at the goroutine's clock (synced when
         other Ps can observe it): its cost grows with the operations of other Ps
-        still in flight. Operations start in time order."""
-        now = g.vt
+        still in flight. Operations start in time order. The goroutine's clock
+        moves to the operation's end."""
+        g.vt = self.op_at(g.p, g.vt, cost, g)
+
+    def op_at(self, p: int, now: int, cost: str, g: LockCaller) -> int:
+        """:meth:`op` for the goroutine ``g`` on P ``p`` at ``now``; returns the
+        operation's end (``g`` draws a cost that is not a constant)."""
         ends = self.ends
         while ends and ends[0] <= now:
             heapq.heappop(ends)
@@ -533,14 +542,19 @@ class SimAtomic:
                 self.busy_ns += hi - lo
             if end > busy_until:
                 self.busy_until = end
-            self.host.account(g.p, self.category, now, end)
+            acct = self.acct
+            if acct is not None:
+                acct.account(p, self.category, now, end)
+            else:
+                self.host.account(p, self.category, now, end)
             tr = self.tracer
             if tr is not None:
                 name = self.cell.name
                 if ns > base:
-                    tr.lock_interval(g.p, name, "wait", now, now + ns - base)
-                tr.lock_interval(g.p, name, "hold", now, end)
-            g.vt = end
+                    tr.lock_interval(p, name, "wait", now, now + ns - base)
+                tr.lock_interval(p, name, "hold", now, end)
+            return end
+        return now
 
     def row(self, end: int) -> dict[str, Any]:
         """One row of locks.parquet: ``wait`` is the contention's extra cost per
