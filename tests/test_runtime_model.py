@@ -325,3 +325,48 @@ def test_fresh_spans_below_another_ps_high_water_mark_are_zeroed() -> None:
     (z,) = two.mheap.zeroed_base.values()
     highest = max(s.start_page for s in two.mheap.spans.values()) + pages
     assert z == highest % arena_pages or z == arena_pages
+
+
+@given(st.integers(0, (1 << 64) - 1), st.integers(1, 64))
+def test_find_bit_range64_is_the_lowest_run_of_n_set_bits(c: int, n: int) -> None:
+    """mpagecache.go findBitRange64 (shrinking every run of 1s in O(log n)
+    shifts) against a scan of every position: the lowest i with bits i..i+n-1
+    set, 64 when there is none."""
+    from gosim.runtime.mpagecache import find_bit_range64
+
+    mask = (1 << n) - 1
+    want = next((i for i in range(65 - n) if (c >> i) & mask == mask), 64)
+    assert find_bit_range64(c, n) == want
+    # runs that end at bit 63, and a word with every bit set
+    assert find_bit_range64(mask << (64 - n), n) == 64 - n
+    assert find_bit_range64((1 << 64) - 1, n) == 0
+
+
+@given(st.lists(st.tuples(st.sampled_from(["push", "remove", "pop", "first"]),
+                          st.integers(0, 40)), max_size=400))
+def test_span_set_keeps_a_dicts_order(ops: list[tuple[str, int]]) -> None:
+    """mcentral's SpanSet against the insertion-ordered dict it replaced: the
+    same spans in the same order after any pushes, removals and pops (a span
+    pushed again goes to the back), and the oldest is the one popped; long
+    runs of removals and pops exercise its compaction."""
+    from gosim.runtime.mcentral import SpanSet
+    from gosim.runtime.mspan import MSpan
+
+    spans = [MSpan(i) for i in range(41)]
+    ref: dict[int, MSpan] = {}
+    ss = SpanSet()
+    for op, i in ops:
+        if op == "push" and i not in ref:
+            ref[i] = spans[i]
+            ss.push(spans[i])
+        elif op == "remove" and i in ref:
+            del ref[i]
+            ss.remove(spans[i])
+        elif op == "pop":
+            want = ref.pop(next(iter(ref))) if ref else None
+            assert ss.pop_first() is want
+        elif op == "first":
+            assert ss.first() is (next(iter(ref.values())) if ref else None)
+        assert len(ss) == len(ref) and bool(ss) == bool(ref)
+        assert [s.sid for s in ss.values()] == list(ref)
+        assert all((j in ss) == (j in ref) for j in (0, i, 40))

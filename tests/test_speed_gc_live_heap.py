@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import gosim.sim.engine as engine
+from gosim.runtime.mcentral import SpanSet
 from gosim.scenario import Scenario
 from gosim.sim import simulate
 from gosim.sim.engine import Simulation
@@ -55,6 +56,8 @@ def snapshot(root: Any) -> Any:
             return ("list", [walk(v, f"{path}[{i}]") for i, v in enumerate(x)])
         if isinstance(x, (set, frozenset)):
             return ("set", sorted(repr(walk(v, f"{path}{{}}")) for v in x))
+        if isinstance(x, SpanSet):  # its spans in order (not its stale entries)
+            return ("SpanSet", [walk(v, f"{path}[{i}]") for i, v in enumerate(x.values())])
         names: list[str] = []
         for cls in type(x).__mro__:
             names += [n for n in getattr(cls, "__slots__", ()) if n not in names]

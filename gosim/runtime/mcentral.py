@@ -32,6 +32,89 @@ if TYPE_CHECKING:
     from gosim.runtime.runtime2 import P
 
 
+class SpanSet:
+    """An insertion-ordered set of spans (mspanset.go's spanSet as mcentral
+    uses it): push at the back, take out any span, pop the oldest.
+
+    A dict popped from the front slows down as it goes (each ``next(iter(d))``
+    skips every entry deleted before it, until the dict is rebuilt): sweeping
+    a big heap's unswept set that way took time quadratic in its spans. Here
+    the order is a list read from a head index, with each entry's sequence
+    number; an entry whose span has since left the set (or been pushed again)
+    is stale and skipped. The list is compacted when stale entries outnumber
+    live ones, so every operation is amortised O(1) and the order is exactly
+    that of a dict with the same pushes and removals."""
+
+    __slots__ = ("_seq", "_spans", "_seqs", "_head", "_next")
+
+    def __init__(self) -> None:
+        #: span id -> the sequence number of its live entry
+        self._seq: dict[int, int] = {}
+        #: entries in push order, from ``_head`` on
+        self._spans: list[MSpan] = []
+        self._seqs: list[int] = []
+        self._head = 0
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._seq)
+
+    def __bool__(self) -> bool:
+        return len(self._seq) > 0
+
+    def __contains__(self, sid: int) -> bool:
+        return sid in self._seq
+
+    def push(self, s: MSpan) -> None:
+        seq = self._next
+        self._next = seq + 1
+        self._seq[s.sid] = seq
+        self._spans.append(s)
+        self._seqs.append(seq)
+
+    def remove(self, s: MSpan) -> None:
+        del self._seq[s.sid]
+        if len(self._spans) - self._head > 2 * len(self._seq) + 32:
+            self._compact()
+
+    def _live(self, i: int) -> bool:
+        return self._seq.get(self._spans[i].sid, -1) == self._seqs[i]
+
+    def _compact(self) -> None:
+        keep = [i for i in range(self._head, len(self._spans)) if self._live(i)]
+        self._spans = [self._spans[i] for i in keep]
+        self._seqs = [self._seqs[i] for i in keep]
+        self._head = 0
+
+    def first(self) -> MSpan | None:
+        """The oldest span, left in the set."""
+        spans = self._spans
+        n = len(spans)
+        i = self._head
+        while i < n and not self._live(i):
+            i += 1
+        self._head = i
+        return spans[i] if i < n else None
+
+    def pop_first(self) -> MSpan | None:
+        """Take the oldest span out of the set."""
+        s = self.first()
+        if s is not None:
+            del self._seq[s.sid]
+            self._head += 1
+            if self._head > 32 and 2 * self._head > len(self._spans):
+                self._compact()
+        return s
+
+    def values(self) -> list[MSpan]:
+        """The spans, oldest first."""
+        return [self._spans[i] for i in range(self._head, len(self._spans)) if self._live(i)]
+
+    def items(self) -> list[tuple[int, MSpan]]:
+        """(span id, span), oldest first."""
+        return [(s.sid, s) for s in self.values()]
+
+
 class MCentral:
     def __init__(self, heap: MHeap, ps: list[P], spanclass: int, design: Design,
                  shared: Mutex | AtomicCell | None = None) -> None:
@@ -43,13 +126,13 @@ class MCentral:
         self.locked = design.mcentral == "locked"
         self.batch = design.transfer_batch_objects
         #: spans with free objects, not owned by a cache (insertion ordered)
-        self.partial: dict[int, MSpan] = {}
+        self.partial = SpanSet()
         #: spans with no free objects or owned by an mcache
-        self.full: dict[int, MSpan] = {}
+        self.full = SpanSet()
         #: the same two sets for spans that need sweeping (the collector's last
         #: cycle marked them and nobody has swept them yet)
-        self.partial_unswept: dict[int, MSpan] = {}
-        self.full_unswept: dict[int, MSpan] = {}
+        self.partial_unswept = SpanSet()
+        self.full_unswept = SpanSet()
         # ``shared`` (design.mcentral_lock: shared): one lock or span-set cell for
         # every class, made by the Runtime; otherwise this class's own
         name = f"mcentral[spc={spanclass}]"
@@ -67,25 +150,25 @@ class MCentral:
     def to_partial(self, s: MSpan) -> None:
         """The span has free objects and no owner (swept)."""
         self._off_list(s)
-        self.partial[s.sid] = s
+        self.partial.push(s)
         s.on_list = "partial"
 
     def to_full(self, s: MSpan) -> None:
         """The span has no free objects or is owned by an mcache (swept)."""
         self._off_list(s)
-        self.full[s.sid] = s
+        self.full.push(s)
         s.on_list = "full"
 
     def _off_list(self, s: MSpan) -> None:
         lst = s.on_list
         if lst == "partial":
-            del self.partial[s.sid]
+            self.partial.remove(s)
         elif lst == "full":
-            del self.full[s.sid]
+            self.full.remove(s)
         elif lst == "partial_unswept":
-            del self.partial_unswept[s.sid]
+            self.partial_unswept.remove(s)
         elif lst == "full_unswept":
-            del self.full_unswept[s.sid]
+            self.full_unswept.remove(s)
 
     def remove(self, s: MSpan) -> None:
         """Take the span off every list (it is going back to the heap)."""
@@ -107,11 +190,9 @@ class MCentral:
     def pop_unswept(self) -> MSpan | None:
         """mgcsweep.go nextSpanForSweep for this class: partial unswept first."""
         d = self.partial_unswept or self.full_unswept
-        if not d:
-            return None
-        sid = next(iter(d))
-        s = d.pop(sid)
-        s.on_list = ""
+        s = d.pop_first()
+        if s is not None:
+            s.on_list = ""
         return s
 
     def push_swept(self, s: MSpan) -> None:
@@ -149,8 +230,7 @@ class MCentral:
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
             if self.partial:
-                s = self.partial.pop(next(iter(self.partial)))
-                s.on_list = ""
+                s = self.partial.pop_first()
             else:
                 s = None
                 if sweeper is not None and (self.partial_unswept or self.full_unswept):
@@ -168,7 +248,7 @@ class MCentral:
             return s, n, []
         yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
         ctx.spend("mcentral_cachespan_ns")
-        s = next(iter(self.partial.values())) if self.partial else None
+        s = self.partial.first()
         if s is None and sweeper is not None and (self.partial_unswept or self.full_unswept):
             # Go <= 1.14: an unswept span is taken off the list, the lock dropped
             # while it is swept, and the lock retaken to put it on the 'empty' list
@@ -219,7 +299,8 @@ class MCentral:
             if not d:
                 return None
             partial = d is self.partial_unswept
-            s = d.pop(next(iter(d)))
+            s = d.pop_first()
+            assert s is not None
             s.on_list = ""
             yield from sweeper.sweep(ctx, s, preserve=True)
             if partial or s.free_count() > 0:

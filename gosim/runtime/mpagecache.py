@@ -5,14 +5,21 @@ from __future__ import annotations
 
 
 def find_bit_range64(c: int, n: int) -> int:
-    """Lowest index i such that bits i..i+n-1 of c are all set, or 64 (mpagecache.go)."""
-    if n == 1:
-        return (c & -c).bit_length() - 1 if c else 64
-    mask = (1 << n) - 1
-    for i in range(0, 65 - n):
-        if (c >> i) & mask == mask:
-            return i
-    return 64
+    """Lowest index i such that bits i..i+n-1 of c are all set, or 64
+    (mpagecache.go findBitRange64: shrink every run of 1s by its top n-1 bits,
+    doubling the shift each round, then take the lowest 1 left)."""
+    p = n - 1  # 1s still to remove from the top of each run
+    k = 1  # the current minimum width of the runs of 0s in c
+    while p > 0:
+        if p <= k:
+            c &= c >> p
+            break
+        c &= c >> k
+        if c == 0:
+            return 64
+        p -= k
+        k *= 2
+    return (c & -c).bit_length() - 1 if c else 64
 
 
 class PageCache:
