@@ -270,7 +270,7 @@ def test_span_set_cost_grows_with_operations_in_flight(factor, costs, extra, uni
         ends.append(g.vt)
     assert [e - t for e, t in zip(ends, starts, strict=True)] == costs
     # each operation's extra cost from contention, counted by value
-    assert cell.extra == {v: extra.count(v) for v in extra}
+    assert cell.extra_counts() == {v: extra.count(v) for v in extra}
     assert cell.durations == {v: costs.count(v) for v in costs}
     assert rec == {"spanset_op_ns": units}
     row = cell.row(200)

@@ -33,7 +33,10 @@ class Accounts:
         #: malloc latency (ns) -> allocations
         self.hist: dict[int, int] = {}
         self.bin_ns = max(1000, (T // 1000) if T else 10_000)
-        self.comp_bins = np.zeros(1024, dtype=np.int64)
+        #: completions per bin of ``bin_ns`` (a list: one bin is bumped at a time
+        #: from compiled code, which indexes a list natively; ``comp_bins`` is
+        #: the array)
+        self._bins: list[int] = [0] * 1024
         self.series_bin_ns = series_bin_ns
         #: (time, P, heap_inuse_bytes, heap_sys_bytes) after each slow path, for
         #: time series: the heap changes only there
@@ -64,11 +67,15 @@ class Accounts:
             d = self.ptime[p]
             d[cat] = d.get(cat, 0) + ns
 
+    @property
+    def comp_bins(self) -> np.ndarray:
+        """Completions per bin of ``bin_ns``, from time 0."""
+        return np.array(self._bins, dtype=np.int64)
+
     def _grow(self, b: int) -> None:
-        if b >= len(self.comp_bins):
-            grown = np.zeros(max(b + 1, 2 * len(self.comp_bins)), dtype=np.int64)
-            grown[:len(self.comp_bins)] = self.comp_bins
-            self.comp_bins = grown
+        n = len(self._bins)
+        if b >= n:
+            self._bins.extend([0] * (max(b + 1, 2 * n) - n))
 
     def complete(self, times: np.ndarray, lat: np.ndarray | int) -> None:
         """Allocations completed at ``times`` (sorted) with latencies ``lat``."""
@@ -93,10 +100,12 @@ class Accounts:
         bins = times // self.bin_ns
         lo, hi = int(bins[0]), int(bins[-1])
         self._grow(hi)
+        lst = self._bins
         if lo == hi:
-            self.comp_bins[lo] += n
+            lst[lo] += n
         else:
-            self.comp_bins[lo:hi + 1] += np.bincount(bins - lo)
+            for i, c in enumerate(np.bincount(bins - lo).tolist()):
+                lst[lo + i] += c
 
     def complete_one(self, t: int, lat: int) -> bool:
         """One allocation completed at ``t``; False if that is past the run's end."""
@@ -106,7 +115,7 @@ class Accounts:
         self.hist[lat] = self.hist.get(lat, 0) + 1
         b = t // self.bin_ns
         self._grow(b)
-        self.comp_bins[b] += 1
+        self._bins[b] += 1
         return True
 
     def complete_every(self, first: int, d: int, k: int, lat: int) -> None:
@@ -122,7 +131,7 @@ class Accounts:
         self._grow(b1)
         self.completed += k
         self.hist[lat] = self.hist.get(lat, 0) + k
-        bins = self.comp_bins
+        bins = self._bins
         if b0 == b1:
             bins[b0] += k
             return

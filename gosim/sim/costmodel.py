@@ -42,6 +42,10 @@ class CostModel:
         self.constants: dict[str, float | None] = {
             n: (float(d.value) if d.dist == "const" and d.value is not None else None)
             for n, d in self.values.items()}
+        #: one unit of each constant cost, rounded to ns as a charge rounds it
+        #: (``int(c * 1.0 + 0.5)``); distribution-valued ones are None
+        self.unit_ns: dict[str, int | None] = {
+            n: (int(c + 0.5) if c is not None else None) for n, c in self.constants.items()}
         #: parameter -> units charged so far, when the caller asked for it
         self.record = record
 

@@ -270,13 +270,17 @@ class GCtx(Ctx):
 
     def spend(self, cost: str, units: float = 1.0) -> None:
         costs = self.sim.costs
-        c = costs.constants[cost]
-        if c is None:
-            c = self._stream(cost).next()
         rec = costs.record
         if rec is not None and units:
             rec[cost] = rec.get(cost, 0.0) + units
-        ns = int(c * units + 0.5)
+        ns1 = costs.unit_ns[cost] if units == 1.0 else None
+        if ns1 is not None:
+            ns = ns1
+        else:
+            c = costs.constants[cost]
+            if c is None:
+                c = self._stream(cost).next()
+            ns = int(c * units + 0.5)
         if ns > 0:
             held = self.held
             vt = self.vt

@@ -470,8 +470,9 @@ class SimAtomic:
         self.ends: list[int] = []
         self.ops = 0
         self.contended = 0
-        #: operations by their extra cost from contention, and by their duration
-        #: (ns -> operations: a few distinct values, however many operations)
+        #: contended operations by their extra cost from contention, and every
+        #: operation by its duration (ns -> operations: a few distinct values,
+        #: however many operations); ``extra_counts`` adds the uncontended ones
         self.extra: dict[int, int] = {}
         self.durations: dict[int, int] = {}
         #: the run's end (None: untimed) and its timeline, fixed for the run
@@ -496,6 +497,13 @@ class SimAtomic:
             "page_fault_contention_factor" if cell.kind == "pagefault"
             else "spanset_contention_factor")
 
+    def extra_counts(self) -> dict[int, int]:
+        """Every operation by its extra cost from contention (ns -> operations)."""
+        counts = dict(self.extra)
+        if self.ops > self.contended:
+            counts[0] = counts.get(0, 0) + self.ops - self.contended
+        return counts
+
     def op(self, g: LockCaller, cost: str) -> None:
         """One lock-free operation starting at the goroutine's clock (synced when
         other Ps can observe it): its cost grows with the operations of other Ps
@@ -509,9 +517,9 @@ class SimAtomic:
         ends = self.ends
         while ends and ends[0] <= now:
             heapq.heappop(ends)
-        c = self.costs.constants[cost]
         # a constant cost is drawn as GCtx.draw_ns(cost) would draw it
-        base = int(c + 0.5) if c is not None else g.draw_ns(cost)
+        c = self.costs.unit_ns[cost]
+        base = c if c is not None else g.draw_ns(cost)
         k = len(ends)
         self.ops += 1
         starts = self.starts
@@ -521,12 +529,12 @@ class SimAtomic:
             self.contended += 1
             units = 1 + self.factor * k
             ns = int(base * units + 0.5)
+            extra = self.extra
+            extra[ns - base] = extra.get(ns - base, 0) + 1
         else:
             units = 1.0
             ns = base
         self.costs.charge(cost, units)
-        extra = self.extra
-        extra[ns - base] = extra.get(ns - base, 0) + 1
         durations = self.durations
         durations[ns] = durations.get(ns, 0) + 1
         if ns:
@@ -560,7 +568,7 @@ class SimAtomic:
         """One row of locks.parquet: ``wait`` is the contention's extra cost per
         operation, ``hold`` an operation's duration, ``utilisation`` the fraction
         of the run with at least one operation in flight."""
-        e = _expand(self.extra)
+        e = _expand(self.extra_counts())
         d = _expand(self.durations)
         c = self.cell
         return {
