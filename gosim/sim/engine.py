@@ -267,8 +267,8 @@ class Simulation:
                 yield PREEMPT
         # the P moves on only once this goroutine's clock has been reached
         env = self.env
-        if g.vt > env.now:
-            yield PTimeout(env, g.vt - env.now, g.p)
+        if g.vt > env._now:
+            yield PTimeout(env, g.vt - env._now, g.p)
 
     # -- run ---------------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -296,7 +296,7 @@ class Simulation:
         else:
             # spin windows still open are the queue's last events: the clock ends
             # at the last of them, as if each had been a SimPy timeout
-            end = max([int(env.now)] + [mu.expire_all(None) for mu in self.mutexes])
+            end = max([int(env._now)] + [mu.expire_all(None) for mu in self.mutexes])
         for mu in self.mutexes:
             mu.close(end)
         if self.tracer is not None:

@@ -185,7 +185,7 @@ class RuntimeMutex:
         if self.expiries:
             self._expire()
         if self.owner is None and self.reserved_for is None and not (self.fifo and self.queue):
-            t0 = self.env.now
+            t0 = self.env._now
             self._take(g.p, t0, t0)
             self._acquired(g)
             return True
@@ -197,7 +197,7 @@ class RuntimeMutex:
         if self.expiries:
             self._expire()
         env = self.env
-        t0 = env.now
+        t0 = env._now
         p = g.p
         self.contended += 1
         w = _Waiter(p, p_event(env, p), t0)
@@ -210,8 +210,8 @@ class RuntimeMutex:
         if tr is not None:
             tr.lock_waiters(self.mu.name, t0, len(self.waiting))
         yield w.ev
-        self.host.account(p, "wait:" + self.mu.kind, t0, env.now)
-        g.vt = env.now
+        self.host.account(p, "wait:" + self.mu.kind, t0, env._now)
+        g.vt = env._now
         self._acquired(g)
 
     def _acquired(self, g: LockCaller) -> None:
@@ -249,18 +249,18 @@ class RuntimeMutex:
 
     def _spin_or_sleep(self, w: _Waiter) -> None:
         if self.spinbit and not w.at_tail and any(not s.at_tail for s in self.spinning):
-            self._sleep(w, self.env.now)
+            self._sleep(w, self.env._now)
             return
         self.spinning.append(w)
         self.max_spinning = max(self.max_spinning, len(self.spinning))
         w.state = "spin"
         w.spin_gen += 1
         env = self.env
-        w.spin_t0 = env.now
+        w.spin_t0 = env._now
         # the end of the spin window: kept here, not as a SimPy timeout, and
         # applied in event order before the lock is next looked at (_expire);
         # keyed and numbered as the timeout resuming P w.p would be
-        heapq.heappush(self.expiries, (env.now + self.spin_ns, NORMAL_KEY + w.p, next(env._eid),
+        heapq.heappush(self.expiries, (env._now + self.spin_ns, NORMAL_KEY + w.p, next(env._eid),
                                        env.nstep, w, w.spin_gen))
 
     def _expire(self) -> None:
@@ -317,7 +317,7 @@ class RuntimeMutex:
         self._sleep(w, at)
 
     def _grant(self, w: _Waiter) -> None:
-        now = self.env.now
+        now = self.env._now
         if w.state == "spin":
             self.spinning.remove(w)
             if self.spin_ns and now > w.spin_t0:
@@ -345,7 +345,7 @@ class RuntimeMutex:
     def release(self, g: LockCaller) -> None:
         if self.expiries:
             self._expire()
-        now = self.env.now
+        now = self.env._now
         self.holds.append(now - self.hold_start)
         tr = self.host.tracer
         if tr is not None:
@@ -391,7 +391,7 @@ class RuntimeMutex:
         self.costs.charge("lock_wakeup_ns", 1.0)
         if self.owner is None:
             w.state = "spin"  # so _grant does not look for it in a list
-            w.spin_t0 = self.env.now
+            w.spin_t0 = self.env._now
             self.spinning.append(w)
             self._grant(w)
         else:  # someone barged in: spin again (if allowed), then sleep again
@@ -405,7 +405,7 @@ class RuntimeMutex:
         self.reserved_for = None
         w.state = "granted"
         del self.waiting[w]
-        now = self.env.now
+        now = self.env._now
         self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
         w.ev.succeed()

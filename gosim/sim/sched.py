@@ -84,13 +84,13 @@ class Scheduler:
                 yield ev
                 continue
             g.p = pid
-            g.vt = env.now
-            g.slice_end = env.now + sim.time_slice
+            g.vt = env._now
+            g.slice_end = env._now + sim.time_slice
             if sim.gc is not None:
                 sim.gc.scheduled(pid)
             tr = sim.tracer
             if tr is not None:
-                tr.goroutine_on(pid, g.gid, env.now)
+                tr.goroutine_on(pid, g.gid, env._now)
             gen = self.gens.get(g.gid)
             if gen is None:
                 gen = self.body(g)
@@ -107,7 +107,7 @@ class Scheduler:
                     break
                 val = yield ev
             if tr is not None:
-                tr.goroutine_off(pid, env.now)
+                tr.goroutine_off(pid, env._now)
             if finished:
                 self.live -= 1
                 del self.gens[g.gid]
@@ -119,8 +119,8 @@ class Scheduler:
             else:
                 self.global_runq.append(g)
                 self.wake_idle()
-            if T is None or env.now < T:
+            if T is None or env._now < T:
                 c = g.cost_ns("sched_switch_ns")
                 if c:
-                    sim.account(pid, "sched", env.now, env.now + c)
+                    sim.account(pid, "sched", env._now, env._now + c)
                     yield PTimeout(env, c, pid)
