@@ -38,6 +38,8 @@ class SimEnv(simpy.Environment):
         #: events processed so far (a shortcut sync counts as one): an event
         #: scheduled during the current one is processed after it, whatever its key
         self.nstep = 0
+        #: SimPy events processed (shortcut syncs not counted)
+        self.events = 0
 
     def at_pos(self, t: int, key: int, eid: int) -> bool:
         """Whether an event keyed (t, key, eid) would have been processed before
@@ -54,6 +56,7 @@ class SimEnv(simpy.Environment):
         except IndexError:
             raise EmptySchedule from None
         self.nstep += 1
+        self.events += 1
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         shared = self.shared = len(callbacks) > 1  # type: ignore[arg-type]
         try:
