@@ -370,3 +370,32 @@ def test_span_set_keeps_a_dicts_order(ops: list[tuple[str, int]]) -> None:
         assert len(ss) == len(ref) and bool(ss) == bool(ref)
         assert [s.sid for s in ss.values()] == list(ref)
         assert all((j in ss) == (j in ref) for j in (0, i, 40))
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 60),
+                          st.integers(1, 12)), max_size=200))
+def test_run_set_is_the_set_of_its_pages(ops: list[tuple[str, int, int]]) -> None:
+    """RunSet (free and scavenged pages) against a plain set of pages: the same
+    pages after any adds and removals, removal counts what was there, runs
+    are disjoint and maximal (coalesced), and ``bits`` reads the same pages."""
+    from gosim.runtime.runset import RunSet
+
+    rs = RunSet()
+    ref: set[int] = set()
+    for op, start, n in ops:
+        pages = set(range(start, start + n))
+        if op == "add":
+            if pages & ref:
+                with pytest.raises(ValueError):
+                    rs.add(start, n)
+                continue
+            rs.add(start, n)
+            ref |= pages
+        else:
+            assert rs.remove(start, n) == len(pages & ref)
+            ref -= pages
+        runs = rs.runs()
+        assert {p for s, ln in runs for p in range(s, s + ln)} == ref
+        assert rs.total == len(ref)
+        assert all(a + ln < b for (a, ln), (b, _) in zip(runs, runs[1:], strict=False))
+        assert rs.bits(start, n) == sum(1 << (p - start) for p in pages & ref)

@@ -58,6 +58,16 @@ class RunSet:
         i = bisect_right(self._starts, start) - 1
         if i < 0:
             i = 0
+        starts = self._starts
+        if i < len(starts) and starts[i] == start:
+            # the common case: a prefix of one run (the run's start moves up)
+            ln = self._len[start]
+            if n < ln:
+                del self._len[start]
+                starts[i] = end
+                self._len[end] = ln - n
+                self.total -= n
+                return n
         removed = 0
         while i < len(self._starts):
             s = self._starts[i]

@@ -67,6 +67,10 @@ class Simulation:
         #: one (``gosim.sim.goroutine.first_before``); off only to test that the
         #: shortcut changes no result
         self.sync_shortcut = True
+        #: the environment's event queue and insertion-id counter (the same
+        #: objects for the whole run), read natively by every sync
+        self.queue: list[Any] = self.env._queue
+        self.eids: Any = self.env._eid
         self.T: int | None = scenario.duration_ns
         self.nprocs = scenario.gomaxprocs
         self.time_slice = scenario.time_slice_ns

@@ -35,16 +35,14 @@ _COST_NAMES = sorted(COST_PARAMETERS)
 _NONE: tuple[Any, ...] = ()
 
 
-def first_before(env: Any, t: int, pk: int) -> bool:
-    """Whether an event already queued in ``env`` (a :class:`~gosim.sim.env.SimEnv`)
-    would be processed before a timeout scheduled now for time ``t`` resuming
-    P ``pk``. When none would, that timeout would be the very next event: a
-    goroutine's ``sync`` sets the clock to ``t`` and carries on instead, with
-    the same result and no event (never while an event with several waiters
-    is being processed: one not yet resumed must see that event's clock)."""
-    if env.shared:
-        return True
-    q: list[Any] = env._queue
+def first_before(q: list[Any], t: int, pk: int) -> bool:
+    """Whether an event already in SimPy's queue ``q`` (a
+    :class:`~gosim.sim.env.SimEnv`'s ``_queue``) would be processed before a
+    timeout scheduled now for time ``t`` resuming P ``pk``. When none would,
+    that timeout would be the very next event: a goroutine's ``sync`` sets the
+    clock to ``t`` and carries on instead, with the same result and no event
+    (never while an event with several waiters is being processed,
+    ``SimEnv.shared``: one not yet resumed must see that event's clock)."""
     if not q:
         return False
     h = q[0]
@@ -201,8 +199,9 @@ class GCtx(Ctx):
     # -- the runtime Ctx protocol ------------------------------------------------------
     # Each returns what the runtime code's ``yield from`` runs: an empty tuple
     # when nothing has to wait (no SimPy event, no generator), else the events
-    # to wait on (``spend`` never waits: it returns nothing). A sync whose timeout would be the very next event takes the
-    # clock at once (:func:`first_before`), so an uncontended lock, span-set
+    # to wait on (``spend`` never waits: it returns nothing). A sync whose
+    # timeout would be the very next event takes the clock at once
+    # (:func:`first_before`), so an uncontended lock, span-set
     # operation or cost is plain code; results are those of waiting on the
     # timeout (tests/test_sim.py compares with step mode, which waits on every one).
 
@@ -216,14 +215,14 @@ class GCtx(Ctx):
         now: int = env._now
         if vt > now and (force or sim.sync_always or sim.T is not None and vt >= sim.T):
             p = self.p
-            if not sim.sync_shortcut or first_before(env, vt, p):
+            if not sim.sync_shortcut or env.shared or first_before(sim.queue, vt, p):
                 return (PTimeout(env, vt - now, p),)
             # nothing is due before that timeout would be: take it at once, with
             # the clock and the queue position (key, insertion id, event count)
             # that timeout would have set
             env._now = vt
             env.pos_key = NORMAL_KEY + p
-            env.pos_eid = next(env._eid)
+            env.pos_eid = next(sim.eids)
             env.nstep += 1
         return _NONE
 
