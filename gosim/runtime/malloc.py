@@ -78,18 +78,24 @@ class Runtime:
         self.gc_hook: Any = None
         #: (size << 1 | noscan) -> classify's answer
         self._classify_cache: dict[int, tuple[int, int, int]] = {}
+        #: the last request classified and its answer (most workloads ask for
+        #: one size over and over; -1: none yet, as no size is negative)
+        self._last_key = -1
+        self._last_class: tuple[int, int, int] = (ZERO, 0, 0)
 
     # -- classification ------------------------------------------------------------
     def classify(self, size: int, noscan: bool) -> tuple[int, int, int]:
         """(path, span class, bytes charged) for a request, as mallocgc decides."""
-        if not isinstance(size, int) or isinstance(size, bool):
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidSizeError(f"invalid allocation size {size!r}: expected an integer >= 0")
         key = size << 1 | noscan
+        if key == self._last_key:
+            return self._last_class
         r = self._classify_cache.get(key)
         if r is not None:
+            self._last_key = key
+            self._last_class = r
             return r
-        if size < 0:
-            raise InvalidSizeError(f"invalid allocation size {size!r}: expected an integer >= 0")
         d = self.design
         if size == 0:
             r = (ZERO, 0, 0)
@@ -106,6 +112,8 @@ class Runtime:
             r = (LARGE, int(noscan), npages * PAGE_SIZE)
         if len(self._classify_cache) < 1 << 16:
             self._classify_cache[key] = r
+        self._last_key = key
+        self._last_class = r
         return r
 
     # -- the fast path (no lock, no shared state) ------------------------------------
