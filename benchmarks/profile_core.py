@@ -40,15 +40,13 @@ simulate(bench.scenario(c, "batched", {allocs}))
 """
 
 
-def attribute(perf_data: Path) -> tuple[int, collections.Counter, collections.Counter]:
-    """(samples in simulate(), samples per innermost gosim function,
-    samples per (function, leaf symbol))."""
-    out = subprocess.run(["perf", "script", "-i", str(perf_data), "-F", "ip,sym"],
-                         capture_output=True, text=True, check=True).stdout
+def attribute(script: str) -> tuple[int, collections.Counter, collections.Counter]:
+    """From ``perf script -F ip,sym`` output: (samples in simulate(), samples
+    per innermost gosim function, samples per (function, leaf symbol))."""
     own: collections.Counter = collections.Counter()
     pair: collections.Counter = collections.Counter()
     total = 0
-    for sample in out.split("\n\n"):
+    for sample in script.split("\n\n"):
         frames = [ln.split()[1] for ln in sample.strip().splitlines() if len(ln.split()) >= 2]
         if not frames or not any("simulate" in f for f in frames):
             continue
@@ -87,7 +85,9 @@ def main() -> int:
         subprocess.run(["perf", "record", "-q", "--call-graph", "dwarf,32768", "-F", "1500",
                         "-o", str(data), sys.executable, "-c", code], check=True,
                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        total, own, pair = attribute(data)
+        script = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym"],
+                                capture_output=True, text=True, check=True).stdout
+        total, own, pair = attribute(script)
     if not total:
         print("no samples inside simulate(): is the core compiled and perf allowed to unwind?",
               file=sys.stderr)
