@@ -516,7 +516,10 @@ class SimAtomic:
         operation's end (``g`` draws a cost that is not a constant)."""
         ends = self.ends
         while ends and ends[0] <= now:
-            heapq.heappop(ends)
+            if len(ends) == 1:  # a heap of one: popped as heappop would
+                ends.pop()
+            else:
+                heapq.heappop(ends)
         # a constant cost is drawn as GCtx.draw_ns(cost) would draw it
         c = self.costs.unit_ns[cost]
         base = c if c is not None else g.draw_ns(cost)
@@ -539,7 +542,10 @@ class SimAtomic:
         durations[ns] = durations.get(ns, 0) + 1
         if ns:
             end = now + ns
-            heapq.heappush(ends, end)
+            if ends:
+                heapq.heappush(ends, end)
+            else:
+                ends.append(end)
             if k >= self.max_inflight:
                 self.max_inflight = k + 1
             busy_until = self.busy_until
