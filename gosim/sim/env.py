@@ -15,7 +15,7 @@ from typing import Any
 
 import simpy
 from simpy.core import NORMAL, EmptySchedule, StopSimulation
-from simpy.events import Event, Timeout
+from simpy.events import PENDING, Event, Timeout
 
 #: keeps priority classes apart while embedding the P index
 _PK_SPAN = 1 << 16
@@ -96,6 +96,17 @@ class PTimeout(Timeout):
         self._delay = delay
         self._ok = True
         heappush(env._queue, (env._now + delay, NORMAL_KEY + pk, next(env._eid), self))
+
+
+def succeed_now(env: SimEnv, ev: Event) -> None:
+    """``ev.succeed()`` for an event made by :func:`p_event`, with the same
+    checks and queue entry (``SimEnv.schedule``: NORMAL priority keyed by its
+    P, now), without the interpreted calls in between."""
+    if ev._value is not PENDING:
+        raise RuntimeError(f"{ev} has already been triggered")
+    ev._ok = True
+    ev._value = None
+    heappush(env._queue, (env._now, NORMAL_KEY + ev.pk, next(env._eid), ev))  # type: ignore[attr-defined]
 
 
 def p_event(env: SimEnv, pk: int) -> Event:

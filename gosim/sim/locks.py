@@ -51,7 +51,7 @@ import numpy as np
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.sim.accounts import Accounts
 from gosim.sim.costmodel import CostModel
-from gosim.sim.env import NORMAL_KEY, PTimeout, SimEnv, p_event
+from gosim.sim.env import NORMAL_KEY, PTimeout, SimEnv, p_event, succeed_now
 
 #: lock_spinbit.go mutexTailWakePeriod
 TAIL_WAKE_PERIOD = 16
@@ -328,7 +328,7 @@ class RuntimeMutex:
         del self.waiting[w]
         self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
-        w.ev.succeed()
+        succeed_now(self.env, w.ev)
 
     def _waiters_changed(self, now: int) -> None:
         tr = self.host.tracer
@@ -408,7 +408,7 @@ class RuntimeMutex:
         now = self.env._now
         self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
-        w.ev.succeed()
+        succeed_now(self.env, w.ev)
 
     # -- the end of a timed run ---------------------------------------------------
     def close(self, end: int) -> None:
