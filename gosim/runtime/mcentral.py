@@ -89,9 +89,11 @@ class SpanSet:
     def first(self) -> MSpan | None:
         """The oldest span, left in the set."""
         spans = self._spans
+        seqs = self._seqs
+        live = self._seq
         n = len(spans)
         i = self._head
-        while i < n and not self._live(i):
+        while i < n and live.get(spans[i].sid, -1) != seqs[i]:  # stale: skip
             i += 1
         self._head = i
         return spans[i] if i < n else None

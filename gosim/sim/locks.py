@@ -44,6 +44,7 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections import deque
+from heapq import heappop, heappush
 from typing import Any, Protocol
 
 import numpy as np
@@ -519,7 +520,7 @@ class SimAtomic:
             if len(ends) == 1:  # a heap of one: popped as heappop would
                 ends.pop()
             else:
-                heapq.heappop(ends)
+                heappop(ends)
         # a constant cost is drawn as GCtx.draw_ns(cost) would draw it
         c = self.costs.unit_ns[cost]
         base = c if c is not None else g.draw_ns(cost)
@@ -543,7 +544,7 @@ class SimAtomic:
         if ns:
             end = now + ns
             if ends:
-                heapq.heappush(ends, end)
+                heappush(ends, end)
             else:
                 ends.append(end)
             if k >= self.max_inflight:
