@@ -2,7 +2,7 @@
 
 The modules in ``NATIVE`` (the allocator model and the engine's hot paths)
 are plain, typed Python. ``pip install`` compiles them to C extensions with
-mypyc (a build requirement in pyproject.toml) for about twice the speed; the
+mypyc (a build requirement in pyproject.toml), several times faster; the
 same sources are the pure-Python fallback, and results are bit-identical
 either way (tests/test_native.py). Set ``GOSIM_PURE_PYTHON=1`` at install time
 to skip compiling; without a C compiler the build falls back by itself.
