@@ -34,7 +34,7 @@ from gosim.runtime.mspan import (
     MSpan,
     MSpanState,
 )
-from gosim.runtime.mstats import FLOW_SHIFT, MemStats
+from gosim.runtime.mstats import FLOW_SHIFT, MemStats, tally
 from gosim.runtime.runtime2 import P
 from gosim.runtime.sizeclasses import get_table
 
@@ -78,10 +78,6 @@ class Runtime:
         self.gc_hook: Any = None
         #: (size << 1 | noscan) -> classify's answer
         self._classify_cache: dict[int, tuple[int, int, int]] = {}
-        #: the last request classified and its answer (most workloads ask for
-        #: one size over and over; -1: none yet, as no size is negative)
-        self._last_key = -1
-        self._last_class: tuple[int, int, int] = (ZERO, 0, 0)
 
     # -- classification ------------------------------------------------------------
     def classify(self, size: int, noscan: bool) -> tuple[int, int, int]:
@@ -89,12 +85,8 @@ class Runtime:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidSizeError(f"invalid allocation size {size!r}: expected an integer >= 0")
         key = size << 1 | noscan
-        if key == self._last_key:
-            return self._last_class
         r = self._classify_cache.get(key)
         if r is not None:
-            self._last_key = key
-            self._last_class = r
             return r
         d = self.design
         if size == 0:
@@ -112,8 +104,6 @@ class Runtime:
             r = (LARGE, int(noscan), npages * PAGE_SIZE)
         if len(self._classify_cache) < 1 << 16:
             self._classify_cache[key] = r
-        self._last_key = key
-        self._last_class = r
         return r
 
     # -- the fast path (no lock, no shared state) ------------------------------------
@@ -152,7 +142,7 @@ class Runtime:
         st.requested_bytes += requested
         st.heap_alloc_bytes += n * elemsize
         st.total_alloc_bytes += n * elemsize
-        st.by_size_mallocs[spc >> 1] = st.by_size_mallocs.get(spc >> 1, 0) + n
+        tally(st.by_size_mallocs, spc >> 1, n)
 
     def try_fast(self, p: int, size: int, noscan: bool) -> int:
         """nextFreeFast: allocate from the P's cache if possible; 0 if the slow path is needed."""
@@ -185,7 +175,7 @@ class Runtime:
         if kind == LARGE:
             return (yield from self.alloc_large(ctx, pp, size, noscan))
         # c.nextFree: the cached span is exhausted -> refill
-        self.stats.refills[spc] = self.stats.refills.get(spc, 0) + 1
+        tally(self.stats.refills, spc)
         yield from c.refill(ctx, self.central[spc], spc)
         hook = self.gc_hook
         if hook is not None:
@@ -235,8 +225,8 @@ class Runtime:
         st.heap_alloc_bytes += npages * PAGE_SIZE
         st.total_alloc_bytes += npages * PAGE_SIZE
         key = ctx.gid << FLOW_SHIFT | ctx.p
-        st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + 1
-        st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + npages * PAGE_SIZE
+        tally(st.flow_g_mallocs, key)
+        tally(st.flow_g_bytes, key, npages * PAGE_SIZE)
         return s.base
 
     # -- synchronous conveniences (no simulation) ----------------------------------------
@@ -269,12 +259,12 @@ class Runtime:
             central.remove(s)
             st.frees += 1
             st.heap_alloc_bytes -= s.npages * PAGE_SIZE
-            st.by_size_frees[0] = st.by_size_frees.get(0, 0) + 1
+            tally(st.by_size_frees, 0)
             yield from self.mheap.free_span(ctx, self.ps[ctx.p], s)
             return
         st.frees += 1
         st.heap_alloc_bytes -= s.elemsize
-        st.by_size_frees[s.size_class] = st.by_size_frees.get(s.size_class, 0) + 1
+        tally(st.by_size_frees, s.size_class)
         yield from self._return_slot(ctx, s, addr)
 
     def _return_slot(self, ctx: Ctx, s: MSpan, addr: int) -> Gen[None]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
-from gosim.runtime.mstats import FLOW_SHIFT
+from gosim.runtime.mstats import FLOW_SHIFT, tally
 
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
@@ -89,11 +89,9 @@ class SpanSet:
     def first(self) -> MSpan | None:
         """The oldest span, left in the set."""
         spans = self._spans
-        seqs = self._seqs
-        live = self._seq
         n = len(spans)
         i = self._head
-        while i < n and live.get(spans[i].sid, -1) != seqs[i]:  # stale: skip
+        while i < n and not self._live(i):  # a stale entry: skip it
             i += 1
         self._head = i
         return spans[i] if i < n else None
@@ -245,8 +243,8 @@ class MCentral:
                 return (yield from self._transfer_lockfree(ctx, s))
             s.in_cache = True
             n = s.free_count()
-            st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
-            st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
+            tally(st.flow_cache_spans, key)
+            tally(st.flow_cache_objects, key, n)
             return s, n, []
         yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
         ctx.spend("mcentral_cachespan_ns")
@@ -268,8 +266,8 @@ class MCentral:
         if self.batch:
             n = min(self.batch, s.free_count())
             reserved = [s.alloc_one() for _ in range(n)]
-            st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
-            st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
+            tally(st.flow_cache_spans, key)
+            tally(st.flow_cache_objects, key, n)
             ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
                 self.to_full(s)
@@ -277,8 +275,8 @@ class MCentral:
             return s, n, reserved
         self.to_full(s)  # the 'empty' list: owned by a cache
         n = s.free_count()
-        st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
-        st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
+        tally(st.flow_cache_spans, key)
+        tally(st.flow_cache_objects, key, n)
         yield from ctx.unlock(self.lock)
         s.in_cache = True
         return s, n, []
@@ -324,8 +322,8 @@ class MCentral:
         reserved = [s.alloc_one() for _ in range(n)]
         st = self.heap.stats
         key = ctx.p << FLOW_SHIFT | self.spanclass
-        st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + 1
-        st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + n
+        tally(st.flow_cache_spans, key)
+        tally(st.flow_cache_objects, key, n)
         ctx.spend("transfer_per_object_ns", n)
         yield from ctx.atomic(self.spanset, "spanset_op_ns")
         if s.free_count():
@@ -346,7 +344,7 @@ class MCentral:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
         elif from_refill and s.free_count() == 0:
             key = ctx.p << FLOW_SHIFT | self.spanclass
-            st.flow_uncache_spans[key] = st.flow_uncache_spans.get(key, 0) + 1
+            tally(st.flow_uncache_spans, key)
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
             yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
@@ -356,7 +354,7 @@ class MCentral:
         else:
             self.to_full(s)
         key = ctx.p << FLOW_SHIFT | self.spanclass
-        st.flow_uncache_spans[key] = st.flow_uncache_spans.get(key, 0) + 1
+        tally(st.flow_uncache_spans, key)
         if self.locked:
             yield from ctx.unlock(self.lock)
 

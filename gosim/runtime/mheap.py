@@ -26,7 +26,7 @@ from gosim.runtime.mspan import (
     objects_per_span,
     writes_span_metadata,
 )
-from gosim.runtime.mstats import FLOW_SHIFT
+from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.runtime.runset import RunSet
 
 if TYPE_CHECKING:
@@ -290,8 +290,8 @@ class MHeap:
         self._init_span(s, base, npages, spanclass, elemsize, nelems, needzero=needzero)
         st = self.stats
         key = ctx.p << FLOW_SHIFT | spanclass
-        st.flow_span_allocs[key] = st.flow_span_allocs.get(key, 0) + 1
-        st.flow_span_alloc_pages[key] = st.flow_span_alloc_pages.get(key, 0) + npages
+        tally(st.flow_span_allocs, key)
+        tally(st.flow_span_alloc_pages, key, npages)
         faults = 0
         if fresh_bits:
             s.fresh_os = _os_page_mask(fresh_bits, npages)
@@ -380,8 +380,8 @@ class MHeap:
         self.free.add(s.start_page, s.npages)
         s.state = MSpanState.DEAD
         key = ctx.p << FLOW_SHIFT | s.spanclass
-        st.flow_span_frees[key] = st.flow_span_frees.get(key, 0) + 1
-        st.flow_span_free_pages[key] = st.flow_span_free_pages.get(key, 0) + s.npages
+        tally(st.flow_span_frees, key)
+        tally(st.flow_span_free_pages, key, s.npages)
         self.free_mspan_locked(pp)
         if locked:
             yield from ctx.unlock(self.lock)

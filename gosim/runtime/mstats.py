@@ -17,6 +17,11 @@ def flow_pair(key: int) -> tuple[int, int]:
     return key >> FLOW_SHIFT, key & FLOW_MASK
 
 
+def tally(counter: dict[int, int], key: int, n: int = 1) -> None:
+    """Add ``n`` to one of MemStats's counters (a missing key counts from 0)."""
+    counter[key] = counter.get(key, 0) + n
+
+
 @dataclass
 class MemStats:
     #: objects allocated (every non-zero mallocgc, tiny included), as MemStats.Mallocs

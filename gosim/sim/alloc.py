@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from gosim.runtime.malloc import ZERO
 from gosim.runtime.mspan import MSpan
-from gosim.runtime.mstats import FLOW_SHIFT
+from gosim.runtime.mstats import FLOW_SHIFT, tally
 
 if TYPE_CHECKING:
     from gosim.runtime.malloc import Runtime
@@ -82,8 +82,8 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
     if kind != ZERO:
         st = rt.stats
         key = g.gid << FLOW_SHIFT | g.p
-        st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + 1
+        tally(st.flow_g_mallocs, key)
         if not tiny_fit:
-            st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + elemsize
+            tally(st.flow_g_bytes, key, elemsize)
     span = None if tiny_fit or kind == ZERO else rt.ps[g.p].mcache.alloc[spc]
     return g.price(fast_charges(span, kind, elemsize, tiny_fit, barrier_on(g)))

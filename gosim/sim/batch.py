@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gosim.runtime.malloc import SMALL, TINY, ZERO
-from gosim.runtime.mstats import FLOW_SHIFT
+from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.sim.alloc import Charges, barrier_on, fast_charges, headers_fault, served_cost
 from gosim.sim.gc import GC_MARK, assist_bytes
 from gosim.sim.lifetimes import record_addr, record_mask
@@ -120,8 +120,8 @@ def _count(rt: Runtime, g: GCtx, spc: int, elemsize: int, k: int) -> None:
     rt.count_small(rt.ps[g.p].mcache, spc, elemsize, k, k * g.sizes.const)  # type: ignore[operator]
     st = rt.stats
     key = g.gid << FLOW_SHIFT | g.p
-    st.flow_g_mallocs[key] = st.flow_g_mallocs.get(key, 0) + k
-    st.flow_g_bytes[key] = st.flow_g_bytes.get(key, 0) + k * elemsize
+    tally(st.flow_g_mallocs, key, k)
+    tally(st.flow_g_bytes, key, k * elemsize)
 
 
 def _run_arith(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: int,

@@ -48,6 +48,7 @@ from gosim.runtime.mgcscavenge import (
     should_stop,
 )
 from gosim.runtime.mgcsweep import Sweeper
+from gosim.runtime.mstats import tally
 from gosim.sim.env import p_event
 
 if TYPE_CHECKING:
@@ -712,13 +713,13 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
         prev = s
     st = rt.stats
     key = spc  # P 0's (0 << FLOW_SHIFT | spc)
-    st.refills[spc] = st.refills.get(spc, 0) + nspans
+    tally(st.refills, spc, nspans)
     st.cache_span_calls += nspans
-    st.flow_cache_spans[key] = st.flow_cache_spans.get(key, 0) + nspans
-    st.flow_cache_objects[key] = st.flow_cache_objects.get(key, 0) + granted
+    tally(st.flow_cache_spans, key, nspans)
+    tally(st.flow_cache_objects, key, granted)
     if nspans > 1:
         st.uncache_span_calls += nspans - 1
-        st.flow_uncache_spans[key] = st.flow_uncache_spans.get(key, 0) + nspans - 1
+        tally(st.flow_uncache_spans, key, nspans - 1)
     rt.count_small(c, spc, elemsize, n, n * size)
     gc = sim.gc
     if gc is not None:
