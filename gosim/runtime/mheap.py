@@ -100,6 +100,17 @@ class MHeap:
                                             if design.transfer_batch_objects == 0 else None)
         #: (pages << 16 | span class) -> what initSpan derives from them (_span_geometry)
         self._geometry: dict[int, tuple[int, int, int, bool, bool]] = {}
+        # the design's switches that every span allocation reads, as this native
+        # object's own fields (a Design is an interpreted object: each attribute
+        # read there is a dictionary lookup)
+        self._page_cache = design.page_cache
+        #: spans of fewer pages come from the P's page cache (mheap.go allocSpan:
+        #: npages < pageCachePages/4)
+        self._page_cache_limit = design.page_cache_pages // 4
+        self._mspan_cache = design.mspan_cache
+        self._span_init_locked = design.span_init_under_heap_lock
+        self._free_span_locked = design.free_span_under_heap_lock
+        self._arena_pages = design.heap_arena_bytes >> PAGE_SHIFT
 
     # -- sysAlloc / grow (malloc.go sysAlloc, mheap.go grow) ------------------------
     def sys_alloc(self, nbytes: int) -> tuple[int, int]:
@@ -207,13 +218,13 @@ class MHeap:
         return s
 
     def try_alloc_mspan(self, pp: P) -> MSpan | None:
-        if not self.design.mspan_cache or pp.mspancache_len == 0:
+        if not self._mspan_cache or pp.mspancache_len == 0:
             return None
         pp.mspancache_len -= 1
         return self._new_span_struct()
 
     def alloc_mspan_locked(self, pp: P) -> MSpan:
-        if not self.design.mspan_cache:
+        if not self._mspan_cache:
             self.spanalloc_inuse += 1
             return self._new_span_struct()
         if pp.mspancache_len == 0:
@@ -225,7 +236,7 @@ class MHeap:
         return self._new_span_struct()
 
     def free_mspan_locked(self, pp: P) -> None:
-        if self.design.mspan_cache and pp.mspancache_len < MSPAN_CACHE_SLOTS:
+        if self._mspan_cache and pp.mspancache_len < MSPAN_CACHE_SLOTS:
             pp.mspancache_len += 1
             return
         self.spanalloc_inuse -= 1
@@ -234,10 +245,9 @@ class MHeap:
     def alloc(self, ctx: Ctx, pp: P, npages: int, spanclass: int) -> Gen[MSpan]:
         """Allocate a heap span of npages for spanclass (mheap.alloc)."""
         self.stats.alloc_span_calls += 1
-        d = self.design
         base: int | None = None
         s: MSpan | None = None
-        if d.page_cache and npages < d.page_cache_pages // 4:
+        if self._page_cache and npages < self._page_cache_limit:
             c = pp.pcache
             if c.empty():
                 yield from ctx.lock(self.lock, "(*mheap).allocSpan")
@@ -267,7 +277,7 @@ class MHeap:
                         raise RuntimeError("grew heap, but no adequate free space found")
             ctx.spend("mspan_alloc_ns")
             s = self.alloc_mspan_locked(pp)
-            if not d.span_init_under_heap_lock:
+            if not self._span_init_locked:
                 yield from ctx.unlock(self.lock)
                 locked = False
         gkey = npages << 16 | spanclass  # span classes < 2^16
@@ -314,7 +324,7 @@ class MHeap:
         may be on memory used before, so it is zeroed even when every one of
         its pages is fresh (with several Ps taking pages from their own page
         caches, the high-water mark is usually another P's). Raises the mark."""
-        arena_pages = self.design.heap_arena_bytes >> PAGE_SHIFT
+        arena_pages = self._arena_pages
         need = False
         zb = self.zeroed_base
         while npages > 0:
@@ -369,7 +379,7 @@ class MHeap:
             raise RuntimeError(f"freeSpan of span {s.sid} with {s.alloc_count} live objects")
         st = self.stats
         st.free_span_calls += 1
-        locked = self.design.free_span_under_heap_lock
+        locked = self._free_span_locked
         if locked:
             yield from ctx.lock(self.lock, "(*mheap).freeSpan")
         ctx.spend("free_span_ns")

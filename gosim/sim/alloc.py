@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from gosim.runtime.malloc import ZERO
 from gosim.runtime.mspan import MSpan
-from gosim.runtime.mstats import FLOW_SHIFT, tally
 
 if TYPE_CHECKING:
     from gosim.runtime.malloc import Runtime
@@ -80,10 +79,8 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
     and the bytes MemStats charges (none for a tiny object that fit the current
     block; large objects are counted by ``Runtime.alloc_large``)."""
     if kind != ZERO:
-        st = rt.stats
-        key = g.gid << FLOW_SHIFT | g.p
-        tally(st.flow_g_mallocs, key)
+        g.flow_n += 1
         if not tiny_fit:
-            tally(st.flow_g_bytes, key, elemsize)
+            g.flow_b += elemsize
     span = None if tiny_fit or kind == ZERO else rt.ps[g.p].mcache.alloc[spc]
     return g.price(fast_charges(span, kind, elemsize, tiny_fit, barrier_on(g)))

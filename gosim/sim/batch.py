@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gosim.runtime.malloc import SMALL, TINY, ZERO
-from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.sim.alloc import Charges, barrier_on, fast_charges, headers_fault, served_cost
 from gosim.sim.gc import GC_MARK, assist_bytes
 from gosim.sim.lifetimes import record_addr, record_mask
@@ -118,10 +117,8 @@ def _count(rt: Runtime, g: GCtx, spc: int, elemsize: int, k: int) -> None:
     P's cache: in the runtime's stats (``requested_bytes``: k x that size) and on
     the flow's goroutine -> P edge (as ``served_cost``)."""
     rt.count_small(rt.ps[g.p].mcache, spc, elemsize, k, k * g.sizes.const)  # type: ignore[operator]
-    st = rt.stats
-    key = g.gid << FLOW_SHIFT | g.p
-    tally(st.flow_g_mallocs, key, k)
-    tally(st.flow_g_bytes, key, k * elemsize)
+    g.flow_n += k
+    g.flow_b += k * elemsize
 
 
 def _run_arith(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: int,

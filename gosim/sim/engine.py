@@ -305,6 +305,8 @@ class Simulation:
             mu.close(end)
         if self.tracer is not None:
             self.tracer.close(end)
+        for g in self.gs:
+            g.flush_flow()
         return collect_result(self, end)
 
 

@@ -19,6 +19,7 @@ from numpy.random import SeedSequence
 
 from gosim.runtime.context import AtomicCell, Ctx, Mutex
 from gosim.runtime.lockrank import site_of
+from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.sim.alloc import Charges
 from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.env import NORMAL_KEY, PTimeout
@@ -56,7 +57,7 @@ class GCtx(Ctx):
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
                  "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
                  "live_ring", "live_bytes", "allocs", "comp_times", "check", "gc_debt", "gc_pending",
-                 "lt_kind", "lt_value", "ring", "ring_n", "touch", "sp")
+                 "lt_kind", "lt_value", "ring", "ring_n", "touch", "sp", "flow_n", "flow_b")
 
     def __init__(self, sim: Simulation, gid: int, group: GoroutineGroup, seed: SeedSequence):
         self.sim = sim
@@ -103,6 +104,11 @@ class GCtx(Ctx):
         #: at a safepoint for the collector: set by every allocation that took the
         #: slow path (and at the start), the same allocations in batched and step mode
         self.sp = True
+        #: small allocations (and their bytes) the cache served since this
+        #: goroutine last came onto its P, not yet in MemStats's flow counters
+        #: (``flush_flow``: counted per goroutine, added up once per P)
+        self.flow_n = 0
+        self.flow_b = 0
 
     # -- costs ----------------------------------------------------------------------
     def _stream(self, name: str) -> Stream:
@@ -176,11 +182,24 @@ class GCtx(Ctx):
             costs.charge(name, k * units)
 
     # -- what the goroutine has allocated -----------------------------------------------
+    def flush_flow(self) -> None:
+        """Add the allocations counted since the last flush to the runtime's
+        goroutine -> P flow counters (before the goroutine changes P, and at the
+        end of the run)."""
+        st = self.sim.rt.stats
+        key = self.gid << FLOW_SHIFT | self.p
+        if self.flow_n:
+            tally(st.flow_g_mallocs, key, self.flow_n)
+            self.flow_n = 0
+        if self.flow_b:
+            tally(st.flow_g_bytes, key, self.flow_b)
+            self.flow_b = 0
+
     def note_allocs(self, nbytes: int, n: int, times: np.ndarray | int) -> None:
         """n allocations of ``nbytes`` each completed (at ``times``): count them
         and track what stays live under the group's lifetime."""
         self.allocs += n
-        kind = self.group.lifetime.kind
+        kind = self.lt_kind
         if kind == "keep":
             self.live_bytes += nbytes * n
         elif kind == "allocations":

@@ -83,6 +83,8 @@ class Scheduler:
                     sim.gc.p_idle(pid)
                 yield ev
                 continue
+            if g.p != pid:
+                g.flush_flow()
             g.p = pid
             g.vt = env._now
             g.slice_end = env._now + sim.time_slice
