@@ -399,3 +399,32 @@ def test_run_set_is_the_set_of_its_pages(ops: list[tuple[str, int, int]]) -> Non
         assert rs.total == len(ref)
         assert all(a + ln < b for (a, ln), (b, _) in zip(runs, runs[1:], strict=False))
         assert rs.bits(start, n) == sum(1 << (p - start) for p in pages & ref)
+
+
+@given(st.lists(st.tuples(st.integers(0, 70), st.integers(0, 300), st.integers(1, 10**6)),
+                max_size=60),
+       st.lists(st.integers(0, (71 << 16) | 400), max_size=20))
+def test_counts_read_as_the_dictionary_of_their_tallies(adds, probes) -> None:
+    """MemStats's list-backed counters (mstats.Counts) read exactly as the
+    dictionaries they replaced: the keys counted, their sums, in key order."""
+    from gosim.runtime.mstats import FLOW_SHIFT, Counts, tally
+
+    c = Counts()
+    ref: dict[int, int] = {}
+    for a, b, n in adds:
+        if a == 0 and n % 2:
+            c.add(b, n)
+        else:
+            c.add2(a, b, n)
+        tally(ref, a << FLOW_SHIFT | b, n)
+    assert c.items() == sorted(ref.items())
+    assert list(c) == sorted(ref) and c.values() == [ref[k] for k in sorted(ref)]
+    assert len(c) == len(ref)
+    for k in list(ref) + probes:
+        assert c.get(k, -1) == ref.get(k, -1)
+        assert (k in c) == (k in ref)
+        if k in ref:
+            assert c[k] == ref[k]
+        else:
+            with pytest.raises(KeyError):
+                c[k]

@@ -142,7 +142,7 @@ class Runtime:
         st.requested_bytes += requested
         st.heap_alloc_bytes += n * elemsize
         st.total_alloc_bytes += n * elemsize
-        tally(st.by_size_mallocs, spc >> 1, n)
+        st.by_size_mallocs.add(spc >> 1, n)
 
     def try_fast(self, p: int, size: int, noscan: bool) -> int:
         """nextFreeFast: allocate from the P's cache if possible; 0 if the slow path is needed."""
@@ -175,7 +175,7 @@ class Runtime:
         if kind == LARGE:
             return (yield from self.alloc_large(ctx, pp, size, noscan))
         # c.nextFree: the cached span is exhausted -> refill
-        tally(self.stats.refills, spc)
+        self.stats.refills.add(spc)
         yield from c.refill(ctx, self.central[spc], spc)
         hook = self.gc_hook
         if hook is not None:
@@ -259,12 +259,12 @@ class Runtime:
             central.remove(s)
             st.frees += 1
             st.heap_alloc_bytes -= s.npages * PAGE_SIZE
-            tally(st.by_size_frees, 0)
+            st.by_size_frees.add(0)
             yield from self.mheap.free_span(ctx, self.ps[ctx.p], s)
             return
         st.frees += 1
         st.heap_alloc_bytes -= s.elemsize
-        tally(st.by_size_frees, s.size_class)
+        st.by_size_frees.add(s.size_class)
         yield from self._return_slot(ctx, s, addr)
 
     def _return_slot(self, ctx: Ctx, s: MSpan, addr: int) -> Gen[None]:

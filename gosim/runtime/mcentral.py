@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
-from gosim.runtime.mstats import FLOW_SHIFT, tally
 
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
@@ -223,7 +222,7 @@ class MCentral:
         object in it died (sweep with preserve: no freeSpan)."""
         st = self.heap.stats
         st.cache_span_calls += 1
-        key = ctx.p << FLOW_SHIFT | self.spanclass
+        p = ctx.p  # the flow counters' P
         sweeper = self.heap.sweeper
         if sweeper is not None and sweeper.active:
             yield from sweeper.deduct_sweep_credit(ctx, self.npages)
@@ -243,8 +242,8 @@ class MCentral:
                 return (yield from self._transfer_lockfree(ctx, s))
             s.in_cache = True
             n = s.free_count()
-            tally(st.flow_cache_spans, key)
-            tally(st.flow_cache_objects, key, n)
+            st.flow_cache_spans.add2(p, self.spanclass)
+            st.flow_cache_objects.add2(p, self.spanclass, n)
             return s, n, []
         yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
         ctx.spend("mcentral_cachespan_ns")
@@ -266,8 +265,8 @@ class MCentral:
         if self.batch:
             n = min(self.batch, s.free_count())
             reserved = [s.alloc_one() for _ in range(n)]
-            tally(st.flow_cache_spans, key)
-            tally(st.flow_cache_objects, key, n)
+            st.flow_cache_spans.add2(p, self.spanclass)
+            st.flow_cache_objects.add2(p, self.spanclass, n)
             ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
                 self.to_full(s)
@@ -275,8 +274,8 @@ class MCentral:
             return s, n, reserved
         self.to_full(s)  # the 'empty' list: owned by a cache
         n = s.free_count()
-        tally(st.flow_cache_spans, key)
-        tally(st.flow_cache_objects, key, n)
+        st.flow_cache_spans.add2(p, self.spanclass)
+        st.flow_cache_objects.add2(p, self.spanclass, n)
         yield from ctx.unlock(self.lock)
         s.in_cache = True
         return s, n, []
@@ -321,9 +320,8 @@ class MCentral:
         n = min(self.batch, s.free_count())
         reserved = [s.alloc_one() for _ in range(n)]
         st = self.heap.stats
-        key = ctx.p << FLOW_SHIFT | self.spanclass
-        tally(st.flow_cache_spans, key)
-        tally(st.flow_cache_objects, key, n)
+        st.flow_cache_spans.add2(ctx.p, self.spanclass)
+        st.flow_cache_objects.add2(ctx.p, self.spanclass, n)
         ctx.spend("transfer_per_object_ns", n)
         yield from ctx.atomic(self.spanset, "spanset_op_ns")
         if s.free_count():
@@ -343,8 +341,7 @@ class MCentral:
         if not self.locked:
             yield from ctx.atomic(self.spanset, "spanset_op_ns")
         elif from_refill and s.free_count() == 0:
-            key = ctx.p << FLOW_SHIFT | self.spanclass
-            tally(st.flow_uncache_spans, key)
+            st.flow_uncache_spans.add2(ctx.p, self.spanclass)
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
             yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
@@ -353,8 +350,7 @@ class MCentral:
             self.to_partial(s)
         else:
             self.to_full(s)
-        key = ctx.p << FLOW_SHIFT | self.spanclass
-        tally(st.flow_uncache_spans, key)
+        st.flow_uncache_spans.add2(ctx.p, self.spanclass)
         if self.locked:
             yield from ctx.unlock(self.lock)
 

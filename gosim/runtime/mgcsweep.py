@@ -37,7 +37,6 @@ import numpy as np
 from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.context import Ctx, Gen, MaybeGen, Mutex
 from gosim.runtime.mem_linux import page_faults
-from gosim.runtime.mstats import tally
 
 if TYPE_CHECKING:
     from gosim.runtime.malloc import Runtime
@@ -224,7 +223,7 @@ class Sweeper:
             s.needzero = True
             st.frees += nfreed
             st.heap_alloc_bytes -= nfreed * s.elemsize
-            tally(st.by_size_frees, sc, nfreed)
+            st.by_size_frees.add(sc, nfreed)
             ctx.spend("sweep_per_object_ns", nfreed)
         if sc:
             gcbits = self.heap.gcbits

@@ -26,7 +26,6 @@ from gosim.runtime.mspan import (
     objects_per_span,
     writes_span_metadata,
 )
-from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.runtime.runset import RunSet
 
 if TYPE_CHECKING:
@@ -299,9 +298,8 @@ class MHeap:
         needzero = fresh < npages or self._alloc_needs_zero(base, npages)
         self._init_span(s, base, npages, spanclass, elemsize, nelems, needzero=needzero)
         st = self.stats
-        key = ctx.p << FLOW_SHIFT | spanclass
-        tally(st.flow_span_allocs, key)
-        tally(st.flow_span_alloc_pages, key, npages)
+        st.flow_span_allocs.add2(ctx.p, spanclass)
+        st.flow_span_alloc_pages.add2(ctx.p, spanclass, npages)
         faults = 0
         if fresh_bits:
             s.fresh_os = _os_page_mask(fresh_bits, npages)
@@ -389,9 +387,8 @@ class MHeap:
         self.pages_inuse -= s.npages
         self.free.add(s.start_page, s.npages)
         s.state = MSpanState.DEAD
-        key = ctx.p << FLOW_SHIFT | s.spanclass
-        tally(st.flow_span_frees, key)
-        tally(st.flow_span_free_pages, key, s.npages)
+        st.flow_span_frees.add2(ctx.p, s.spanclass)
+        st.flow_span_free_pages.add2(ctx.p, s.spanclass, s.npages)
         self.free_mspan_locked(pp)
         if locked:
             yield from ctx.unlock(self.lock)

@@ -48,7 +48,6 @@ from gosim.runtime.mgcscavenge import (
     should_stop,
 )
 from gosim.runtime.mgcsweep import Sweeper
-from gosim.runtime.mstats import tally
 from gosim.sim.env import p_event
 
 if TYPE_CHECKING:
@@ -712,14 +711,13 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
         heap_bytes += s.npages * PAGE_SIZE
         prev = s
     st = rt.stats
-    key = spc  # P 0's (0 << FLOW_SHIFT | spc)
-    tally(st.refills, spc, nspans)
+    st.refills.add(spc, nspans)
     st.cache_span_calls += nspans
-    tally(st.flow_cache_spans, key, nspans)
-    tally(st.flow_cache_objects, key, granted)
+    st.flow_cache_spans.add2(0, spc, nspans)  # P 0's
+    st.flow_cache_objects.add2(0, spc, granted)
     if nspans > 1:
         st.uncache_span_calls += nspans - 1
-        tally(st.flow_uncache_spans, key, nspans - 1)
+        st.flow_uncache_spans.add2(0, spc, nspans - 1)
     rt.count_small(c, spc, elemsize, n, n * size)
     gc = sim.gc
     if gc is not None:
