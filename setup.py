@@ -41,6 +41,7 @@ NATIVE = [
     "gosim/sim/accounts.py",
     "gosim/sim/alloc.py",
     "gosim/sim/batch.py",
+    "gosim/sim/clock.py",
     "gosim/sim/costmodel.py",
     "gosim/sim/engine.py",
     "gosim/sim/gc.py",

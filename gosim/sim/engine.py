@@ -25,6 +25,7 @@ from gosim.scenario import Scenario
 from gosim.sim import batch
 from gosim.sim.accounts import Accounts
 from gosim.sim.alloc import BARRIER, barrier_on, header_fault, served_cost
+from gosim.sim.clock import EventPos
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import PTimeout, SimEnv
 from gosim.sim.gc import GC_MARK, SimGC, assist_bytes, build_live_heap
@@ -71,6 +72,8 @@ class Simulation:
         #: objects for the whole run), read natively by every sync
         self.queue: list[Any] = self.env._queue
         self.eids: Any = self.env._eid
+        #: the environment's position among events (gosim/sim/clock.py)
+        self.pos: EventPos = self.env.pos
         self.T: int | None = scenario.duration_ns
         self.nprocs = scenario.gomaxprocs
         self.time_slice = scenario.time_slice_ns

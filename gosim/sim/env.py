@@ -17,6 +17,8 @@ import simpy
 from simpy.core import NORMAL, EmptySchedule, StopSimulation
 from simpy.events import PENDING, Event, Timeout
 
+from gosim.sim.clock import EventPos
+
 #: keeps priority classes apart while embedding the P index
 _PK_SPAN = 1 << 16
 #: a NORMAL-priority event's key for P 0
@@ -26,39 +28,50 @@ NORMAL_KEY = NORMAL * _PK_SPAN
 class SimEnv(simpy.Environment):
     def __init__(self) -> None:
         super().__init__(initial_time=0)
-        #: an event with several callbacks is being processed: one that has not
-        #: run yet must see the clock of this event (``gosim.sim.goroutine.first_before``)
-        self.shared = False
-        #: the queue key and insertion id of the event being processed (or of the
-        #: timeout a shortcut sync stands for): where "now" sits among events of
-        #: the same time, for work done lazily in event order (``RuntimeMutex``'s
-        #: spin windows)
-        self.pos_key = 0
-        self.pos_eid = 0
-        #: events processed so far (a shortcut sync counts as one): an event
-        #: scheduled during the current one is processed after it, whatever its key
-        self.nstep = 0
-        #: SimPy events processed (shortcut syncs not counted)
-        self.events = 0
+        #: the position among events (gosim/sim/clock.py), which the compiled core
+        #: reads and writes as fields of a compiled object
+        self.pos = EventPos()
+
+    @property
+    def shared(self) -> bool:
+        """An event with several callbacks is being processed (``EventPos.shared``)."""
+        return self.pos.shared
+
+    @property
+    def pos_key(self) -> int:
+        return self.pos.key
+
+    @property
+    def pos_eid(self) -> int:
+        return self.pos.eid
+
+    @property
+    def nstep(self) -> int:
+        """Events processed so far, shortcut syncs included (``EventPos.nstep``)."""
+        return self.pos.nstep
+
+    @property
+    def events(self) -> int:
+        """SimPy events processed (``EventPos.events``)."""
+        return self.pos.events
 
     def at_pos(self, t: int, key: int, eid: int) -> bool:
         """Whether an event keyed (t, key, eid) would have been processed before
         the current position."""
-        now = self._now
-        return t < now or (t == now and (key < self.pos_key or
-                                          (key == self.pos_key and eid < self.pos_eid)))
+        return self.pos.before(self._now, t, key, eid)
 
     def step(self) -> None:
         """simpy's ``Environment.step``, noting when the event has several
         callbacks (several processes waiting on it)."""
+        pos = self.pos
         try:
-            self._now, self.pos_key, self.pos_eid, event = heappop(self._queue)
+            self._now, pos.key, pos.eid, event = heappop(self._queue)
         except IndexError:
             raise EmptySchedule from None
-        self.nstep += 1
-        self.events += 1
+        pos.nstep += 1
+        pos.events += 1
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-        shared = self.shared = len(callbacks) > 1  # type: ignore[arg-type]
+        shared = pos.shared = len(callbacks) > 1  # type: ignore[arg-type]
         try:
             for callback in callbacks:  # type: ignore[union-attr]
                 callback(event)
@@ -68,7 +81,7 @@ class SimEnv(simpy.Environment):
             raise
         finally:
             if shared:
-                self.shared = False
+                pos.shared = False
         if not event._ok and not hasattr(event, "_defused"):
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value

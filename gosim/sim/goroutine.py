@@ -234,15 +234,16 @@ class GCtx(Ctx):
         now: int = env._now
         if vt > now and (force or sim.sync_always or sim.T is not None and vt >= sim.T):
             p = self.p
-            if not sim.sync_shortcut or env.shared or first_before(sim.queue, vt, p):
+            pos = sim.pos
+            if not sim.sync_shortcut or pos.shared or first_before(sim.queue, vt, p):
                 return (PTimeout(env, vt - now, p),)
             # nothing is due before that timeout would be: take it at once, with
             # the clock and the queue position (key, insertion id, event count)
             # that timeout would have set
             env._now = vt
-            env.pos_key = NORMAL_KEY + p
-            env.pos_eid = next(sim.eids)
-            env.nstep += 1
+            pos.key = NORMAL_KEY + p
+            pos.eid = next(sim.eids)
+            pos.nstep += 1
         return _NONE
 
     def lock(self, mu: Mutex, fn: str = "") -> Any:

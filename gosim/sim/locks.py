@@ -51,6 +51,7 @@ import numpy as np
 
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.sim.accounts import Accounts
+from gosim.sim.clock import EventPos
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import NORMAL_KEY, PTimeout, SimEnv, p_event, succeed_now
 
@@ -140,6 +141,8 @@ class RuntimeMutex:
             raise ValueError(f"mutex {impl!r}: expected 'futex' or 'spinbit'")
         self.host = host
         self.env = host.env
+        #: the environment's position among events (gosim/sim/clock.py)
+        self.pos: EventPos = host.env.pos
         self.costs = host.costs
         self.mu = mu
         self.fifo = policy == "fifo"
@@ -262,7 +265,7 @@ class RuntimeMutex:
         # applied in event order before the lock is next looked at (_expire);
         # keyed and numbered as the timeout resuming P w.p would be
         heapq.heappush(self.expiries, (env._now + self.spin_ns, NORMAL_KEY + w.p, next(env._eid),
-                                       env.nstep, w, w.spin_gen))
+                                       self.pos.nstep, w, w.spin_gen))
 
     def _expire(self) -> None:
         """Apply the spin windows that end before the current event (in SimPy's
@@ -273,12 +276,13 @@ class RuntimeMutex:
         if ex[0][0] > env._now:  # the earliest window is still open
             return
         skipped = None
+        pos = self.pos
         while ex:
             t, key, eid, nstep, w, gen = ex[0]
-            if not env.at_pos(t, key, eid):
+            if not pos.before(env._now, t, key, eid):
                 break
             heapq.heappop(ex)
-            if nstep >= env.nstep:  # scheduled during this event: it comes later
+            if nstep >= pos.nstep:  # scheduled during this event: it comes later
                 skipped = skipped or []
                 skipped.append((t, key, eid, nstep, w, gen))
                 continue

@@ -1,0 +1,34 @@
+"""Where the simulation stands among its events: the queue position of the
+event being processed (or of the timeout a shortcut sync stands for).
+
+:class:`~gosim.sim.env.SimEnv` (an interpreted SimPy environment) writes it at
+every event; the compiled core reads and writes it at every sync and lock
+hand-off. It is a compiled object of its own so that those reads and writes
+are field accesses, not attribute lookups in an interpreted object's dictionary.
+"""
+
+from __future__ import annotations
+
+
+class EventPos:
+    __slots__ = ("shared", "key", "eid", "nstep", "events")
+
+    def __init__(self) -> None:
+        #: an event with several callbacks is being processed: one that has not
+        #: run yet must see the clock of this event (``gosim.sim.goroutine.first_before``)
+        self.shared = False
+        #: the queue key and insertion id of the event being processed: where
+        #: "now" sits among events of the same time, for work done lazily in event
+        #: order (``RuntimeMutex``'s spin windows)
+        self.key = 0
+        self.eid = 0
+        #: events processed so far (a shortcut sync counts as one): an event
+        #: scheduled during the current one is processed after it, whatever its key
+        self.nstep = 0
+        #: SimPy events processed (shortcut syncs not counted)
+        self.events = 0
+
+    def before(self, now: int, t: int, key: int, eid: int) -> bool:
+        """Whether an event keyed (t, key, eid) would have been processed before
+        the current position, the clock being at ``now``."""
+        return t < now or (t == now and (key < self.key or (key == self.key and eid < self.eid)))
