@@ -9,6 +9,15 @@ are field accesses, not attribute lookups in an interpreted object's dictionary.
 
 from __future__ import annotations
 
+from typing import Final
+
+#: keeps SimPy's priority classes apart in an event's queue key, which embeds
+#: the P index below them (gosim/sim/env.py)
+PK_SPAN: Final = 1 << 16
+#: a NORMAL-priority event's key for P 0 (SimPy's NORMAL is 1); a constant the
+#: compiled core inlines
+NORMAL_KEY: Final = 1 * PK_SPAN
+
 
 class EventPos:
     __slots__ = ("shared", "key", "eid", "nstep", "events")

@@ -17,12 +17,12 @@ import simpy
 from simpy.core import NORMAL, EmptySchedule, StopSimulation
 from simpy.events import PENDING, Event, Timeout
 
-from gosim.sim.clock import EventPos
+from gosim.sim.clock import NORMAL_KEY, PK_SPAN, EventPos
 
 #: keeps priority classes apart while embedding the P index
-_PK_SPAN = 1 << 16
-#: a NORMAL-priority event's key for P 0
-NORMAL_KEY = NORMAL * _PK_SPAN
+_PK_SPAN = PK_SPAN
+if NORMAL_KEY != NORMAL * _PK_SPAN:  # pragma: no cover - a SimPy that renumbered priorities
+    raise ImportError(f"gosim expects SimPy's NORMAL priority to be 1, not {NORMAL}")
 
 
 class SimEnv(simpy.Environment):

@@ -51,9 +51,9 @@ import numpy as np
 
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.sim.accounts import Accounts
-from gosim.sim.clock import EventPos
+from gosim.sim.clock import NORMAL_KEY, EventPos
 from gosim.sim.costmodel import CostModel
-from gosim.sim.env import NORMAL_KEY, PTimeout, SimEnv, p_event, succeed_now
+from gosim.sim.env import PTimeout, SimEnv, p_event, succeed_now
 
 #: lock_spinbit.go mutexTailWakePeriod
 TAIL_WAKE_PERIOD = 16
@@ -479,7 +479,15 @@ class SimAtomic:
         #: operation by its duration (ns -> operations: a few distinct values,
         #: however many operations); ``extra_counts`` adds the uncontended ones
         self.extra: dict[int, int] = {}
-        self.durations: dict[int, int] = {}
+        self._durations: dict[int, int] = {}
+        #: the last duration and how many operations since have taken it, not yet
+        #: in ``_durations`` (``durations`` adds them): most operations of a
+        #: cell last the same, so most are counted without a dictionary probe
+        self._dur_ns = -1
+        self._dur_k = 0
+        #: the last cost parameter drawn and its constant ns (None: not a constant)
+        self._cost_name = ""
+        self._cost_ns: int | None = None
         #: the run's end (None: untimed) and its timeline, fixed for the run
         self.T = host.T
         self.tracer = host.tracer
@@ -501,6 +509,15 @@ class SimAtomic:
         self.factor = host.costs.const_float(
             "page_fault_contention_factor" if cell.kind == "pagefault"
             else "spanset_contention_factor")
+
+    @property
+    def durations(self) -> dict[int, int]:
+        """Every operation by its duration (ns -> operations)."""
+        if self._dur_k:
+            d = self._durations
+            d[self._dur_ns] = d.get(self._dur_ns, 0) + self._dur_k
+            self._dur_k = 0
+        return self._durations
 
     def extra_counts(self) -> dict[int, int]:
         """Every operation by its extra cost from contention (ns -> operations)."""
@@ -526,7 +543,12 @@ class SimAtomic:
             else:
                 heappop(ends)
         # a constant cost is drawn as GCtx.draw_ns(cost) would draw it
-        c = self.costs.unit_ns[cost]
+        if cost is self._cost_name:
+            c = self._cost_ns
+        else:
+            c = self.costs.unit_ns[cost]
+            self._cost_name = cost
+            self._cost_ns = c
         base = c if c is not None else g.draw_ns(cost)
         k = len(ends)
         self.ops += 1
@@ -542,9 +564,17 @@ class SimAtomic:
         else:
             units = 1.0
             ns = base
-        self.costs.charge(cost, units)
-        durations = self.durations
-        durations[ns] = durations.get(ns, 0) + 1
+        rec = self.costs.record  # CostModel.charge
+        if rec is not None and units:
+            rec[cost] = rec.get(cost, 0.0) + units
+        if ns == self._dur_ns:
+            self._dur_k += 1
+        else:
+            if self._dur_k:
+                d = self._durations
+                d[self._dur_ns] = d.get(self._dur_ns, 0) + self._dur_k
+            self._dur_ns = ns
+            self._dur_k = 1
         if ns:
             end = now + ns
             if ends:
