@@ -45,9 +45,31 @@ class Accounts:
         self.heap_samples: list[tuple[int, int, int, int, int, int, int]] = []
         #: traced: every accounted interval also goes to the tracer
         self.tracer = tracer
+        #: the interval accounted last, not yet added to ``ptime`` (untraced
+        #: runs): the next one that continues it on the same P and category
+        #: extends it (a slow path charges several costs back to back), and
+        #: ``flush`` adds it, clipped at ``T`` (clipping is additive over
+        #: adjoining intervals, so the sums are those of adding each)
+        self._pp = -1
+        self._pcat = ""
+        self._pstart = 0
+        self._pend = 0
 
     def account(self, p: int, cat: str, start: int, end: int) -> None:
-        """P ``p`` spent [start, end) on ``cat``."""
+        """P ``p`` spent [start, end) on ``cat`` (in ``ptime`` once flushed)."""
+        if self.tracer is None:
+            if start == self._pend and p == self._pp and cat == self._pcat:
+                if end > start:
+                    self._pend = end
+                return
+            if end <= start:
+                return
+            self.flush()
+            self._pp = p
+            self._pcat = cat
+            self._pstart = start
+            self._pend = end
+            return
         T = self.T
         if T is not None:
             if start >= T:
@@ -57,9 +79,26 @@ class Accounts:
         if end > start:
             d = self.ptime[p]
             d[cat] = d.get(cat, 0) + (end - start)
-            tr = self.tracer
-            if tr is not None:
-                tr.account(p, cat, start, end)
+            self.tracer.account(p, cat, start, end)
+
+    def flush(self) -> None:
+        """Add the interval held back by ``account`` to ``ptime``."""
+        p = self._pp
+        if p < 0:
+            return
+        self._pp = -1
+        start = self._pstart
+        end = self._pend
+        T = self.T
+        if T is not None:
+            if start >= T:
+                return
+            if end > T:
+                end = T
+        if end > start:
+            d = self.ptime[p]
+            cat = self._pcat
+            d[cat] = d.get(cat, 0) + (end - start)
 
     def add(self, p: int, cat: str, ns: int) -> None:
         """P ``p`` spent ``ns`` (already clipped at the run's end) on ``cat``."""

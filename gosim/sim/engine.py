@@ -310,6 +310,7 @@ class Simulation:
             self.tracer.close(end)
         for g in self.gs:
             g.flush_flow()
+        self.acct.flush()
         return collect_result(self, end)
 
 
