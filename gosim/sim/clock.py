@@ -9,7 +9,10 @@ are field accesses, not attribute lookups in an interpreted object's dictionary.
 
 from __future__ import annotations
 
-from typing import Final
+from heapq import heappop
+from typing import Any, Final
+
+from simpy.core import EmptySchedule, StopSimulation
 
 #: keeps SimPy's priority classes apart in an event's queue key, which embeds
 #: the P index below them (gosim/sim/env.py)
@@ -41,3 +44,42 @@ class EventPos:
         """Whether an event keyed (t, key, eid) would have been processed before
         the current position, the clock being at ``now``."""
         return t < now or (t == now and (key < self.key or (key == self.key and eid < self.eid)))
+
+
+def run_events(env: Any, pos: EventPos, queue: list[Any]) -> None:
+    """Process events until the queue is empty (raises SimPy's
+    ``EmptySchedule``) or an event stops the simulation (its callback raises
+    ``StopSimulation``): ``SimEnv.step`` in a compiled loop, for
+    ``SimEnv.run``; event for event what SimPy's ``Environment.run`` does with
+    ``step``."""
+    while True:
+        if not queue:
+            raise EmptySchedule()
+        t, key, eid, event = heappop(queue)
+        env._now = t
+        pos.key = key
+        pos.eid = eid
+        pos.nstep += 1
+        pos.events += 1
+        callbacks = event.callbacks
+        event.callbacks = None
+        shared = len(callbacks) > 1
+        pos.shared = shared
+        i = 0
+        try:
+            for callback in callbacks:
+                i += 1
+                callback(event)
+        except StopSimulation:
+            # what SimPy's step does: the callbacks not run yet run when the
+            # simulation is resumed
+            event.callbacks = callbacks[i:]
+            env.schedule(event, -1)
+            raise
+        finally:
+            if shared:
+                pos.shared = False
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc

@@ -14,10 +14,10 @@ from heapq import heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL, EmptySchedule, StopSimulation
+from simpy.core import NORMAL, URGENT, EmptySchedule, StopSimulation
 from simpy.events import PENDING, Event, Timeout
 
-from gosim.sim.clock import NORMAL_KEY, PK_SPAN, EventPos
+from gosim.sim.clock import NORMAL_KEY, PK_SPAN, EventPos, run_events
 
 #: keeps priority classes apart while embedding the P index
 _PK_SPAN = PK_SPAN
@@ -59,6 +59,33 @@ class SimEnv(simpy.Environment):
         """Whether an event keyed (t, key, eid) would have been processed before
         the current position."""
         return self.pos.before(self._now, t, key, eid)
+
+    def run(self, until: Any = None) -> Any:
+        """simpy's ``Environment.run``, its loop of ``step`` compiled
+        (``gosim.sim.clock.run_events``)."""
+        if until is not None:
+            if not isinstance(until, Event):
+                at = until if isinstance(until, int) else float(until)
+                if at <= self.now:
+                    raise ValueError(
+                        f"until ({at}) must be greater than the current simulation time")
+                until = Event(self)
+                until._ok = True
+                until._value = None
+                self.schedule(until, URGENT, at - self.now)
+            elif until.callbacks is None:
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        try:
+            run_events(self, self.pos, self._queue)
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            if until is not None:
+                assert not until.triggered
+                raise RuntimeError(f'No scheduled events left but "until" event was not '
+                                   f"triggered: {until}") from None
+        return None
 
     def step(self) -> None:
         """simpy's ``Environment.step``, noting when the event has several
