@@ -23,9 +23,12 @@ NORMAL_KEY: Final = 1 * PK_SPAN
 
 
 class EventPos:
-    __slots__ = ("shared", "key", "eid", "nstep", "events")
+    __slots__ = ("now", "shared", "key", "eid", "nstep", "events")
 
     def __init__(self) -> None:
+        #: the simulation clock, as the environment's ``_now`` (written with it:
+        #: the compiled core reads it here, as a field)
+        self.now = 0
         #: an event with several callbacks is being processed: one that has not
         #: run yet must see the clock of this event (``gosim.sim.goroutine.first_before``)
         self.shared = False
@@ -57,6 +60,7 @@ def run_events(env: Any, pos: EventPos, queue: list[Any]) -> None:
             raise EmptySchedule()
         t, key, eid, event = heappop(queue)
         env._now = t
+        pos.now = t
         pos.key = key
         pos.eid = eid
         pos.nstep += 1

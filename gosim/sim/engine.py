@@ -274,8 +274,9 @@ class Simulation:
                 yield PREEMPT
         # the P moves on only once this goroutine's clock has been reached
         env = self.env
-        if g.vt > env._now:
-            yield PTimeout(env, g.vt - env._now, g.p)
+        now = self.pos.now
+        if g.vt > now:
+            yield PTimeout(env, g.vt - now, g.p)
 
     # -- run ---------------------------------------------------------------------------------------
     def run(self) -> RunResult:

@@ -95,6 +95,7 @@ class SimEnv(simpy.Environment):
             self._now, pos.key, pos.eid, event = heappop(self._queue)
         except IndexError:
             raise EmptySchedule from None
+        pos.now = self._now
         pos.nstep += 1
         pos.events += 1
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]

@@ -346,7 +346,7 @@ class SimGC:
     def p_idle(self, pid: int) -> None:
         """The scheduler's P ``pid`` found nothing to run: it counts as stopped."""
         if self.stw_pending:
-            self._mark_stopped(pid, self.sim.env._now)
+            self._mark_stopped(pid, self.sim.pos.now)
 
     def _mark_stopped(self, pid: int, now: int) -> None:
         if pid not in self.stopped:
@@ -368,7 +368,7 @@ class SimGC:
         self._mark_stopped(g.p, t)
         self.stop_order.append(g)
         yield ev
-        g.vt = self.sim.env._now
+        g.vt = self.sim.pos.now
         self._acct(g.p, "pause", t, g.vt)
         d = self.restart_delay.pop(g.gid, 0)
         if d:
@@ -406,7 +406,7 @@ class SimGC:
             self.all_stopped = ev
             t = g.vt
             yield ev
-            g.vt = self.sim.env._now
+            g.vt = self.sim.pos.now
             self._acct(g.p, "pause", t, g.vt)
 
     def start_the_world(self, g: GCtx) -> None:
@@ -546,7 +546,7 @@ class SimGC:
         if self.stw_pending:
             self._mark_stopped(g.p, g.vt)
         yield ev
-        g.vt = self.sim.env._now  # parked: the P ran nothing of this goroutine's
+        g.vt = self.sim.pos.now  # parked: the P ran nothing of this goroutine's
         g.gc_debt = 0.0
         self.sched_point[g.p] = True  # it was made runnable and scheduled again
 

@@ -232,16 +232,17 @@ class GCtx(Ctx):
         sim = self.sim
         env = sim.env
         vt = self.vt
-        now: int = env._now
+        pos = sim.pos
+        now = pos.now
         if vt > now and (force or sim.sync_always or sim.T is not None and vt >= sim.T):
             p = self.p
-            pos = sim.pos
             if not sim.sync_shortcut or pos.shared or first_before(sim.queue, vt, p):
                 return (PTimeout(env, vt - now, p),)
             # nothing is due before that timeout would be: take it at once, with
             # the clock and the queue position (key, insertion id, event count)
             # that timeout would have set
             env._now = vt
+            pos.now = vt
             pos.key = NORMAL_KEY + p
             pos.eid = next(sim.eids)
             pos.nstep += 1

@@ -189,7 +189,7 @@ class RuntimeMutex:
         if self.expiries:
             self._expire()
         if self.owner is None and self.reserved_for is None and not (self.fifo and self.queue):
-            t0 = self.env._now
+            t0 = self.pos.now
             self._take(g.p, t0, t0)
             self._acquired(g)
             return True
@@ -201,7 +201,7 @@ class RuntimeMutex:
         if self.expiries:
             self._expire()
         env = self.env
-        t0 = env._now
+        t0 = self.pos.now
         p = g.p
         self.contended += 1
         w = _Waiter(p, p_event(env, p), t0)
@@ -214,8 +214,8 @@ class RuntimeMutex:
         if tr is not None:
             tr.lock_waiters(self.mu.name, t0, len(self.waiting))
         yield w.ev
-        self.host.account(p, "wait:" + self.mu.kind, t0, env._now)
-        g.vt = env._now
+        self.host.account(p, "wait:" + self.mu.kind, t0, self.pos.now)
+        g.vt = self.pos.now
         self._acquired(g)
 
     def _acquired(self, g: LockCaller) -> None:
@@ -253,18 +253,18 @@ class RuntimeMutex:
 
     def _spin_or_sleep(self, w: _Waiter) -> None:
         if self.spinbit and not w.at_tail and any(not s.at_tail for s in self.spinning):
-            self._sleep(w, self.env._now)
+            self._sleep(w, self.pos.now)
             return
         self.spinning.append(w)
         self.max_spinning = max(self.max_spinning, len(self.spinning))
         w.state = "spin"
         w.spin_gen += 1
         env = self.env
-        w.spin_t0 = env._now
+        w.spin_t0 = self.pos.now
         # the end of the spin window: kept here, not as a SimPy timeout, and
         # applied in event order before the lock is next looked at (_expire);
         # keyed and numbered as the timeout resuming P w.p would be
-        heapq.heappush(self.expiries, (env._now + self.spin_ns, NORMAL_KEY + w.p, next(env._eid),
+        heapq.heappush(self.expiries, (self.pos.now + self.spin_ns, NORMAL_KEY + w.p, next(env._eid),
                                        self.pos.nstep, w, w.spin_gen))
 
     def _expire(self) -> None:
@@ -272,14 +272,13 @@ class RuntimeMutex:
         order: time, key, insertion; not those scheduled during the current event,
         which SimPy would process after it)."""
         ex = self.expiries
-        env = self.env
-        if ex[0][0] > env._now:  # the earliest window is still open
+        if ex[0][0] > self.pos.now:  # the earliest window is still open
             return
         skipped = None
         pos = self.pos
         while ex:
             t, key, eid, nstep, w, gen = ex[0]
-            if not pos.before(env._now, t, key, eid):
+            if not pos.before(self.pos.now, t, key, eid):
                 break
             heapq.heappop(ex)
             if nstep >= pos.nstep:  # scheduled during this event: it comes later
@@ -322,7 +321,7 @@ class RuntimeMutex:
         self._sleep(w, at)
 
     def _grant(self, w: _Waiter) -> None:
-        now = self.env._now
+        now = self.pos.now
         if w.state == "spin":
             self.spinning.remove(w)
             if self.spin_ns and now > w.spin_t0:
@@ -350,7 +349,7 @@ class RuntimeMutex:
     def release(self, g: LockCaller) -> None:
         if self.expiries:
             self._expire()
-        now = self.env._now
+        now = self.pos.now
         self.holds.append(now - self.hold_start)
         tr = self.host.tracer
         if tr is not None:
@@ -396,7 +395,7 @@ class RuntimeMutex:
         self.costs.charge("lock_wakeup_ns", 1.0)
         if self.owner is None:
             w.state = "spin"  # so _grant does not look for it in a list
-            w.spin_t0 = self.env._now
+            w.spin_t0 = self.pos.now
             self.spinning.append(w)
             self._grant(w)
         else:  # someone barged in: spin again (if allowed), then sleep again
@@ -410,7 +409,7 @@ class RuntimeMutex:
         self.reserved_for = None
         w.state = "granted"
         del self.waiting[w]
-        now = self.env._now
+        now = self.pos.now
         self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
         succeed_now(self.env, w.ev)

@@ -71,6 +71,7 @@ class Scheduler:
     def p_proc(self, pid: int) -> Any:
         sim = self.sim
         env = sim.env
+        pos = sim.pos
         T = sim.T
         while True:
             g = self.find_runnable(pid)
@@ -86,13 +87,13 @@ class Scheduler:
             if g.p != pid:
                 g.flush_flow()
             g.p = pid
-            g.vt = env._now
-            g.slice_end = env._now + sim.time_slice
+            g.vt = pos.now
+            g.slice_end = pos.now + sim.time_slice
             if sim.gc is not None:
                 sim.gc.scheduled(pid)
             tr = sim.tracer
             if tr is not None:
-                tr.goroutine_on(pid, g.gid, env._now)
+                tr.goroutine_on(pid, g.gid, pos.now)
             gen = self.gens.get(g.gid)
             if gen is None:
                 gen = self.body(g)
@@ -109,7 +110,7 @@ class Scheduler:
                     break
                 val = yield ev
             if tr is not None:
-                tr.goroutine_off(pid, env._now)
+                tr.goroutine_off(pid, pos.now)
             if finished:
                 self.live -= 1
                 del self.gens[g.gid]
@@ -121,8 +122,8 @@ class Scheduler:
             else:
                 self.global_runq.append(g)
                 self.wake_idle()
-            if T is None or env._now < T:
+            if T is None or pos.now < T:
                 c = g.cost_ns("sched_switch_ns")
                 if c:
-                    sim.account(pid, "sched", env._now, env._now + c)
+                    sim.account(pid, "sched", pos.now, pos.now + c)
                     yield PTimeout(env, c, pid)
