@@ -360,10 +360,10 @@ class Runtime:
             for pg in range(start, start + s.npages):
                 assert pg not in seen, f"page {pg} in spans {seen[pg]} and {s.sid}"
                 seen[pg] = s.sid
-                assert h.span_of_page[pg] is s
+                assert h.span_of_page(pg) is s
                 assert not h.free.contains(pg, 1), f"in-use page {pg} is free"
             inuse += s.npages
-        assert len(h.span_of_page) == inuse
+        assert sum(len(row) - row.count(None) for row in h.arena_spans.values()) == inuse
         assert inuse == h.pages_inuse
         cached = sum(p.pcache.free_pages() for p in self.ps)
         sys_pages = h.sys_bytes >> PAGE_SHIFT

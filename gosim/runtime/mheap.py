@@ -64,11 +64,13 @@ class MHeap:
         self.free = RunSet()
         #: pages never used since the OS gave them (released/scavenged), wherever they are
         self.scav = RunSet()
-        #: in-use spans by start page; page -> span for every page of an in-use span
+        #: in-use spans by start page
         self.spans: dict[int, MSpan] = {}
         #: heap arena index -> heapArena.zeroedBase, in pages (allocNeedsZero)
         self.zeroed_base: dict[int, int] = {}
-        self.span_of_page: dict[int, MSpan] = {}
+        #: heap arena index -> the span of each of its pages (None: not in use),
+        #: as each heapArena's ``spans`` array (mheap.go setSpans, spanOf)
+        self.arena_spans: dict[int, list[MSpan | None]] = {}
         self.pages_inuse = 0
         #: the last-level cache's size when the cold-memory costs are on (0: off):
         #: a heap with more bytes in use than this is out of cache, so reused
@@ -363,10 +365,26 @@ class MHeap:
         s.nelems = nelems
         s.needzero = needzero
         self.spans[start] = s
-        span_of_page = self.span_of_page
-        for pg in range(start, start + npages):
-            span_of_page[pg] = s
+        self._set_spans(start, npages, s)
         self.pages_inuse += npages
+
+    def _set_spans(self, start: int, npages: int, s: MSpan | None) -> None:
+        """mheap.go setSpans: pages [start, start + npages) belong to ``s`` (None:
+        to no span), arena by arena."""
+        ap = self._arena_pages
+        while npages > 0:
+            ai = start // ap
+            off = start - ai * ap
+            n = min(npages, ap - off)
+            row = self.arena_spans.get(ai)
+            if row is None:
+                row = self.arena_spans[ai] = [None] * ap
+            if n == 1:
+                row[off] = s
+            else:
+                row[off:off + n] = [s] * n
+            start += n
+            npages -= n
 
     # -- freeSpan (mheap.go freeSpan -> freeSpanLocked) ----------------------------------
     def free_span(self, ctx: Ctx, pp: P, s: MSpan) -> Gen[None]:
@@ -382,8 +400,7 @@ class MHeap:
             yield from ctx.lock(self.lock, "(*mheap).freeSpan")
         ctx.spend("free_span_ns")
         del self.spans[s.start_page]
-        for pg in range(s.start_page, s.start_page + s.npages):
-            del self.span_of_page[pg]
+        self._set_spans(s.start_page, s.npages, None)
         self.pages_inuse -= s.npages
         self.free.add(s.start_page, s.npages)
         s.state = MSpanState.DEAD
@@ -395,7 +412,14 @@ class MHeap:
 
     def span_of(self, addr: int) -> MSpan | None:
         """spanOf: the in-use span containing addr, if any."""
-        return self.span_of_page.get(addr >> PAGE_SHIFT)
+        return self.span_of_page(addr >> PAGE_SHIFT)
+
+    def span_of_page(self, pg: int) -> MSpan | None:
+        """The in-use span containing page ``pg``, if any."""
+        ap = self._arena_pages
+        ai = pg // ap
+        row = self.arena_spans.get(ai)
+        return row[pg - ai * ap] if row is not None else None
 
     # -- statistics ------------------------------------------------------------------------
     @property
