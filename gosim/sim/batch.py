@@ -37,7 +37,8 @@ BATCH_CAP = 8192
 
 
 #: :func:`run_fixed`'s answer when the cache holds nothing of the goroutine's
-#: class: the next allocation takes the slow path
+#: class: the next allocation takes the slow path (an end time of -1, which
+#: ``Simulation.g_body`` tests for)
 EMPTY = (0, -1)
 
 

@@ -238,7 +238,7 @@ class Simulation:
             pending = None
             if self.batched:
                 r = batch.run_fixed(self, g) if g.fixed else None
-                if r is batch.EMPTY:
+                if r is not None and r[1] < 0:  # batch.EMPTY
                     # the cache has nothing of this class: straight to the slow path
                     pending = (g.sizes.const, g.noscan.const)
                     k = 0
@@ -265,8 +265,10 @@ class Simulation:
             if g.remaining == 0:
                 break
             if pending is None:
-                pending = (g.sizes.next(), g.noscan.next())
-            yield from self.step_one(g, *pending)
+                size, noscan = g.sizes.next(), g.noscan.next()
+            else:
+                size, noscan = pending
+            yield from self.step_one(g, size, noscan)
             if g.remaining > 0:
                 g.remaining -= 1
             if g.vt >= g.slice_end:
