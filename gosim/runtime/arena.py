@@ -56,35 +56,36 @@ runtime/malloc.go and runtime/mpagealloc.go for linux/amd64.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from gosim.errors import GosimError, UnknownPresetError
 
 # -- constants (linux/amd64) ------------------------------------------------
 
-PTR_SIZE = 8
-PAGE_SHIFT = 13
-PAGE_SIZE = 1 << PAGE_SHIFT  # 8 KiB runtime pages (pageSize)
-LOG_HEAP_ARENA_BYTES = 26
-HEAP_ARENA_BYTES = 1 << LOG_HEAP_ARENA_BYTES  # 64 MiB (heapArenaBytes)
-PAGES_PER_ARENA = HEAP_ARENA_BYTES // PAGE_SIZE  # 8192 (pagesPerArena)
-HEAP_ADDR_BITS = 48  # heapAddrBits
-ARENA_L1_BITS = 0  # arenaL1Bits (6 only on windows/64-bit)
-ARENA_L2_BITS = HEAP_ADDR_BITS - LOG_HEAP_ARENA_BYTES - ARENA_L1_BITS  # 22
-ARENA_BITS = ARENA_L1_BITS + ARENA_L2_BITS
-ARENA_BASE_OFFSET = 0xFFFF800000000000  # arenaBaseOffset on amd64
-LOG_PALLOC_CHUNK_PAGES = 9
-PALLOC_CHUNK_PAGES = 1 << LOG_PALLOC_CHUNK_PAGES  # 512 pages (pallocChunkPages)
-PALLOC_CHUNK_BYTES = PALLOC_CHUNK_PAGES * PAGE_SIZE  # 4 MiB (pallocChunkBytes)
+PTR_SIZE: Final = 8
+PAGE_SHIFT: Final = 13
+PAGE_SIZE: Final = 1 << PAGE_SHIFT  # 8 KiB runtime pages (pageSize)
+LOG_HEAP_ARENA_BYTES: Final = 26
+HEAP_ARENA_BYTES: Final = 1 << LOG_HEAP_ARENA_BYTES  # 64 MiB (heapArenaBytes)
+PAGES_PER_ARENA: Final = HEAP_ARENA_BYTES // PAGE_SIZE  # 8192 (pagesPerArena)
+HEAP_ADDR_BITS: Final = 48  # heapAddrBits
+ARENA_L1_BITS: Final = 0  # arenaL1Bits (6 only on windows/64-bit)
+ARENA_L2_BITS: Final = HEAP_ADDR_BITS - LOG_HEAP_ARENA_BYTES - ARENA_L1_BITS  # 22
+ARENA_BITS: Final = ARENA_L1_BITS + ARENA_L2_BITS
+ARENA_BASE_OFFSET: Final = 0xFFFF800000000000  # arenaBaseOffset on amd64
+LOG_PALLOC_CHUNK_PAGES: Final = 9
+PALLOC_CHUNK_PAGES: Final = 1 << LOG_PALLOC_CHUNK_PAGES  # 512 pages (pallocChunkPages)
+PALLOC_CHUNK_BYTES: Final = PALLOC_CHUNK_PAGES * PAGE_SIZE  # 4 MiB (pallocChunkBytes)
 
-_ADDR_MASK = (1 << 64) - 1
+_ADDR_MASK: Final = (1 << 64) - 1
 
 #: accepted layout presets; 'go1.10' is an alias of 'go1.12' (the seed's layout)
 LAYOUT_PRESETS: tuple[str, ...] = ("go1.12", "go1.27")
 _ALIASES = {"go1.10": "go1.12"}
 
-_KIB = 1 << 10
-_MIB = 1 << 20
-_GIB = 1 << 30
+_KIB: Final = 1 << 10
+_MIB: Final = 1 << 20
+_GIB: Final = 1 << 30
 
 
 # -- the contiguous layout (seed, Go <= 1.10) --------------------------------

@@ -19,7 +19,7 @@ hit from a miss; ``malloc`` runs them outside a simulation.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from gosim.errors import InvalidSizeError, InvalidSpanClassError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
@@ -39,11 +39,14 @@ from gosim.runtime.runtime2 import P
 from gosim.runtime.sizeclasses import get_table
 
 #: maxTinySize (malloc.go)
-MAX_TINY_SIZE = 16
+MAX_TINY_SIZE: Final = 16
 #: &zerobase: what mallocgc(0) returns
-ZEROBASE = 0x1
+ZEROBASE: Final = 0x1
 
-TINY, SMALL, LARGE, ZERO = 0, 1, 2, 3
+TINY: Final = 0
+SMALL: Final = 1
+LARGE: Final = 2
+ZERO: Final = 3
 
 
 class Runtime:

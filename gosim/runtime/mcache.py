@@ -58,13 +58,14 @@ class MCache:
             del res[:n]
             return addr  # a thread cache (tcmalloc): no collector (docs/decisions.md)
         s = self.alloc[spc]
+        assert s is not None  # avail[spc] > 0: a span is cached
         if not (self.marking or track):
-            return s.alloc_one() if n == 1 else s.alloc_many(n)  # type: ignore[union-attr]
-        before = s.alloc_bits  # type: ignore[union-attr]
-        addr = s.alloc_one() if n == 1 else s.alloc_many(n)  # type: ignore[union-attr]
-        new = s.alloc_bits & ~before  # type: ignore[union-attr]
+            return s.alloc_one() if n == 1 else s.alloc_many(n)
+        before = s.alloc_bits
+        addr = s.alloc_one() if n == 1 else s.alloc_many(n)
+        new = s.alloc_bits & ~before
         if self.marking:
-            s.mark_bits |= new  # type: ignore[union-attr]
+            s.mark_bits |= new
         self.last_new = new
         return addr
 

@@ -23,20 +23,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 #: mgcpacer.go defaultHeapMinimum
-DEFAULT_HEAP_MINIMUM = 4 << 20
+DEFAULT_HEAP_MINIMUM: Final = 4 << 20
 #: gcBackgroundUtilization / gcGoalUtilization
-GC_BACKGROUND_UTILIZATION = 0.25
-GC_GOAL_UTILIZATION = GC_BACKGROUND_UTILIZATION
+GC_BACKGROUND_UTILIZATION: Final = 0.25
+GC_GOAL_UTILIZATION: Final = GC_BACKGROUND_UTILIZATION
 #: startCycle's maxUtilError
-MAX_UTIL_ERROR = 0.3
+MAX_UTIL_ERROR: Final = 0.3
 #: trigger bounds: triggerRatioDen, minTriggerRatioNum, maxTriggerRatioNum
-TRIGGER_RATIO_DEN = 64
-MIN_TRIGGER_RATIO_NUM = 45
-MAX_TRIGGER_RATIO_NUM = 61
+TRIGGER_RATIO_DEN: Final = 64
+MIN_TRIGGER_RATIO_NUM: Final = 45
+MAX_TRIGGER_RATIO_NUM: Final = 61
 #: the memory limit's headroom (memoryLimitHeapGoalHeadroomPercent)
-MEMORY_LIMIT_HEADROOM_PERCENT = 3
+MEMORY_LIMIT_HEADROOM_PERCENT: Final = 3
 
 
 @dataclass

@@ -24,23 +24,23 @@ simulated run of seconds: ``Design.scavenger == 'periodic'`` turns it off.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from gosim.runtime.mheap import MHeap
 
 #: mgcscavenge.go scavengePercent: the background scavenger's CPU budget
-SCAVENGE_PERCENT = 1
+SCAVENGE_PERCENT: Final = 1
 #: mgcscavenge.go retainExtraPercent (10%) over the heap in use, as the divisor
 #: gcPaceScavenger's integer arithmetic turns it into
-RETAIN_EXTRA_PERCENT_DIVISOR = 10
+RETAIN_EXTRA_PERCENT_DIVISOR: Final = 10
 #: mgcscavenge.go reduceExtraPercent (5%): the memory-limit goal is 95% of it
-MEMORY_LIMIT_RETAIN_PERCENT = 95
+MEMORY_LIMIT_RETAIN_PERCENT: Final = 95
 #: pages one scavengeOne releases at most: bgscavenge's scavengeQuantum (64 KiB)
-SCAVENGE_MAX_PAGES = 8
+SCAVENGE_MAX_PAGES: Final = 8
 #: mgcscavenge.go minScavWorkTime: a run works at least this long (unless it is
 #: told to stop or runs out of memory to release), and sleeps as if it had
-MIN_SCAV_WORK_NS = 1_000_000
+MIN_SCAV_WORK_NS: Final = 1_000_000
 
 
 def retained_bytes(h: MHeap) -> int:
@@ -49,9 +49,9 @@ def retained_bytes(h: MHeap) -> int:
 
 
 #: the physical page size the runtime rounds the goal to (physPageSize, Linux amd64)
-PHYS_PAGE_SIZE = 4096
+PHYS_PAGE_SIZE: Final = 4096
 #: a goal that is off (mgcscavenge.go stores ^uint64(0))
-GOAL_OFF = -1
+GOAL_OFF: Final = -1
 
 
 def pace_scavenger(retained: int, last_heap_inuse: int, heap_goal: int, last_heap_goal: int,

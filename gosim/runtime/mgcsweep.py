@@ -30,7 +30,7 @@ model leaves it out (docs/decisions.md).
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from gosim.runtime.mspan import MSpan
 
 #: mheap.go gcBitsChunkBytes: one GC bits arena
-GC_BITS_CHUNK_BYTES = 64 << 10
+GC_BITS_CHUNK_BYTES: Final = 64 << 10
 
 
 def mark_bits_bytes(nelems: int) -> int:

@@ -10,7 +10,7 @@ address space that starts where the runtime's first arena hint does
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gosim.errors import OutOfMemoryError
 from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from gosim.runtime.sizeclasses import SizeClassTable
 
 #: first arena hint on linux/amd64 (malloc.go mallocinit: 0x00c0 << 32)
-ARENA_HINT_BASE = 0x00C0 << 32
+ARENA_HINT_BASE: Final = 0x00C0 << 32
 #: mspancache buffer size per P (runtime2.go p.mspancache.buf)
-MSPAN_CACHE_SLOTS = 128
+MSPAN_CACHE_SLOTS: Final = 128
 
 
 def _os_page_mask(page_bits: int, npages: int) -> int:

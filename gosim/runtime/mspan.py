@@ -9,7 +9,7 @@ int), ``alloc_count``. ``nelems`` depends on the design's span layout
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gosim.runtime.arena import PAGE_SHIFT
 
@@ -25,14 +25,14 @@ class MSpanState(IntEnum):
 
 
 #: gc.MinSizeForMallocHeader on 64-bit: objects <= 512 B keep pointer bits in the span
-MIN_SIZE_FOR_MALLOC_HEADER = 512
+MIN_SIZE_FOR_MALLOC_HEADER: Final = 512
 #: sizeof(spanInlineMarkBits) (mgcmark_greenteagc.go): 128 bytes
-SPAN_INLINE_MARK_BITS_BYTES = 128
+SPAN_INLINE_MARK_BITS_BYTES: Final = 128
 #: gc.MallocHeaderSize: 8 bytes
-MALLOC_HEADER_BYTES = 8
+MALLOC_HEADER_BYTES: Final = 8
 #: physPageSize on linux/amd64: the unit of a page fault
-PHYS_PAGE_SHIFT = 12
-OS_PAGES_PER_PAGE = 1 << (PAGE_SHIFT - PHYS_PAGE_SHIFT)
+PHYS_PAGE_SHIFT: Final = 12
+OS_PAGES_PER_PAGE: Final = 1 << (PAGE_SHIFT - PHYS_PAGE_SHIFT)
 
 
 def writes_span_metadata(span_layout: str, elemsize: int, noscan: bool) -> bool:

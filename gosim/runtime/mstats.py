@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Final
 
 #: the flow counters' keys pack a pair (goroutine id or P, then P or span class)
 #: into one int, ``a << FLOW_SHIFT | b`` (no tuple to build and hash per count)
-FLOW_SHIFT = 16
-FLOW_MASK = (1 << FLOW_SHIFT) - 1
+FLOW_SHIFT: Final = 16
+FLOW_MASK: Final = (1 << FLOW_SHIFT) - 1
 
 
 def flow_pair(key: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ at ``T`` and an allocation completing at or after it is not complete.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 #: complete_every counts per bin in a loop up to this many bins, else with numpy
-_ARITH_BINS = 64
+_ARITH_BINS: Final = 64
 
 
 class Accounts:

@@ -14,7 +14,7 @@ objects pay their costs on the slow path only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gosim.runtime.malloc import ZERO
 from gosim.runtime.mspan import MSpan
@@ -26,12 +26,12 @@ if TYPE_CHECKING:
 #: cost parameter and units charged, per allocation
 Charges = tuple[tuple[str, float], ...]
 
-TINY_FIT: Charges = (("tiny_fast_ns", 1.0),)
-FAST: Charges = (("malloc_fast_ns", 1.0),)
+TINY_FIT: Final[Charges] = (("tiny_fast_ns", 1.0),)
+FAST: Final[Charges] = (("malloc_fast_ns", 1.0),)
 #: the write barrier on the program's store of the new object's pointer
-BARRIER: Charges = (("gc_write_barrier_ns", 1.0),)
-TINY_FIT_WB: Charges = TINY_FIT + BARRIER
-FAST_WB: Charges = FAST + BARRIER
+BARRIER: Final[Charges] = (("gc_write_barrier_ns", 1.0),)
+TINY_FIT_WB: Final[Charges] = TINY_FIT + BARRIER
+FAST_WB: Final[Charges] = FAST + BARRIER
 
 
 def fast_charges(span: MSpan | None, kind: int, elemsize: int, tiny_fit: bool,

@@ -17,7 +17,7 @@ mode give identical results (tests/test_sim.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from gosim.sim.goroutine import GCtx
 
 #: largest run of cache hits applied in one step
-BATCH_CAP = 8192
+BATCH_CAP: Final = 8192
 
 
 #: :func:`run_fixed`'s answer when the cache holds nothing of the goroutine's
@@ -58,7 +58,8 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
         return EMPTY
     n = min(n, BATCH_CAP, g.remaining if g.remaining >= 0 else BATCH_CAP)
     s = c.alloc[spc]
-    if headers_fault(s) or (g.touch and s.fresh_os):  # type: ignore[union-attr]
+    assert s is not None  # avail[spc] > 0: a span is cached
+    if headers_fault(s) or (g.touch and s.fresh_os):
         return None
     gc = sim.gc
     if gc is not None:
@@ -187,7 +188,8 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
         if not a:
             return k, t, (size, noscan)
         if nb:
-            gc.charge(g, nb)  # type: ignore[union-attr]
+            assert gc is not None  # nb > 0 only while a collector marks
+            gc.charge(g, nb)
         f = served_cost(rt, g, kind, spc, elemsize, a,
                         kind == TINY and stats.tiny_allocs != tiny_before)
         cpl = t + f

@@ -31,7 +31,7 @@ shows both.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.context import AtomicCell, Mutex, NoSimCtx, run_sync
@@ -55,11 +55,11 @@ if TYPE_CHECKING:
     from gosim.sim.goroutine import GCtx
 
 #: a mark worker's quantum between checks (preemption, credit flush), ns
-WORKER_QUANTUM_NS = 10_000
+WORKER_QUANTUM_NS: Final = 10_000
 #: mgcmark.go gcOverAssistWork: scan work an assist does at least, bytes
-GC_OVER_ASSIST_WORK = 64 << 10
+GC_OVER_ASSIST_WORK: Final = 64 << 10
 #: pollFractionalWorkerExit's slack on the fractional utilization goal
-FRACTIONAL_SLACK = 1.2
+FRACTIONAL_SLACK: Final = 1.2
 #: GC phases (mgc.go _GCoff, _GCmark)
 GC_OFF, GC_MARK = 0, 1
 
@@ -725,7 +725,7 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
 
 
 #: the kernel's page (a fresh one faults on its first write)
-OS_PAGE_BYTES = 4096
+OS_PAGE_BYTES: Final = 4096
 
 
 def _builder_cons_mark(sim: Simulation, size: int) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from numpy.random import SeedSequence
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 _COST_NAMES = sorted(COST_PARAMETERS)
 
 #: what ``yield from`` runs when nothing has to wait
-_NONE: tuple[Any, ...] = ()
+_NONE: Final[tuple[Any, ...]] = ()
 
 
 def first_before(q: list[Any], t: int, pk: int) -> bool:

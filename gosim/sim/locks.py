@@ -45,7 +45,7 @@ import heapq
 from array import array
 from collections import deque
 from heapq import heappop, heappush
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -56,7 +56,7 @@ from gosim.sim.costmodel import CostModel
 from gosim.sim.env import PTimeout, SimEnv, p_event, succeed_now
 
 #: lock_spinbit.go mutexTailWakePeriod
-TAIL_WAKE_PERIOD = 16
+TAIL_WAKE_PERIOD: Final = 16
 
 
 class LockTracer(Protocol):

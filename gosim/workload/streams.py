@@ -8,13 +8,13 @@ sees exactly the same sequence: the reproducibility contract.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 from gosim.workload.spec import Dist
 
-BLOCK = 2048
+BLOCK: Final = 2048
 
 
 def _num(v: float | None) -> float:
