@@ -447,8 +447,8 @@ class RuntimeMutex:
         at ``end``, the waits still in progress; holds and utilisation include a
         hold in progress at ``end``."""
         inflight = [end - w.t0 for w in self.waiting]
-        w = np.array(np.frombuffer(self.waits, dtype=np.int64).tolist() + inflight,
-                     dtype=np.int64)
+        w = np.concatenate([np.frombuffer(self.waits, dtype=np.int64),
+                            np.array(inflight, dtype=np.int64)])
         h = np.frombuffer(self.holds, dtype=np.int64) if len(self.holds) else np.zeros(
             0, dtype=np.int64)
         held = int(h.sum()) + (end - self.hold_start if self.owner is not None else 0)
