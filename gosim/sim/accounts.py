@@ -70,35 +70,30 @@ class Accounts:
             self._pstart = start
             self._pend = end
             return
-        T = self.T
-        if T is not None:
-            if start >= T:
-                return
-            if end > T:
-                end = T
+        end = self._add(p, cat, start, end)
         if end > start:
-            d = self.ptime[p]
-            d[cat] = d.get(cat, 0) + (end - start)
             self.tracer.account(p, cat, start, end)
 
     def flush(self) -> None:
         """Add the interval held back by ``account`` to ``ptime``."""
         p = self._pp
-        if p < 0:
-            return
-        self._pp = -1
-        start = self._pstart
-        end = self._pend
+        if p >= 0:
+            self._pp = -1
+            self._add(p, self._pcat, self._pstart, self._pend)
+
+    def _add(self, p: int, cat: str, start: int, end: int) -> int:
+        """Add [start, end), clipped at the run's end, to P ``p``'s ``cat``;
+        returns the clipped end (at most ``start`` when nothing was added)."""
         T = self.T
         if T is not None:
             if start >= T:
-                return
+                return start
             if end > T:
                 end = T
         if end > start:
             d = self.ptime[p]
-            cat = self._pcat
             d[cat] = d.get(cat, 0) + (end - start)
+        return end
 
     def add(self, p: int, cat: str, ns: int) -> None:
         """P ``p`` spent ``ns`` (already clipped at the run's end) on ``cat``."""

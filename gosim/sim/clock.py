@@ -52,38 +52,45 @@ class EventPos:
 def run_events(env: Any, pos: EventPos, queue: list[Any]) -> None:
     """Process events until the queue is empty (raises SimPy's
     ``EmptySchedule``) or an event stops the simulation (its callback raises
-    ``StopSimulation``): ``SimEnv.step`` in a compiled loop, for
+    ``StopSimulation``): :func:`step_event` in a compiled loop, for
     ``SimEnv.run``; event for event what SimPy's ``Environment.run`` does with
     ``step``."""
     while True:
-        if not queue:
-            raise EmptySchedule()
-        t, key, eid, event = heappop(queue)
-        env._now = t
-        pos.now = t
-        pos.key = key
-        pos.eid = eid
-        pos.nstep += 1
-        pos.events += 1
-        callbacks = event.callbacks
-        event.callbacks = None
-        shared = len(callbacks) > 1
-        pos.shared = shared
-        i = 0
-        try:
-            for callback in callbacks:
-                i += 1
-                callback(event)
-        except StopSimulation:
-            # what SimPy's step does: the callbacks not run yet run when the
-            # simulation is resumed
-            event.callbacks = callbacks[i:]
-            env.schedule(event, -1)
-            raise
-        finally:
-            if shared:
-                pos.shared = False
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+        step_event(env, pos, queue)
+
+
+def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
+    """SimPy's ``Environment.step`` for a :class:`~gosim.sim.env.SimEnv`: the
+    next event of ``queue``, its position noted in ``pos`` (and whether it
+    has several callbacks: several processes waiting on it)."""
+    if not queue:
+        raise EmptySchedule()
+    t, key, eid, event = heappop(queue)
+    env._now = t
+    pos.now = t
+    pos.key = key
+    pos.eid = eid
+    pos.nstep += 1
+    pos.events += 1
+    callbacks = event.callbacks
+    event.callbacks = None
+    shared = len(callbacks) > 1
+    pos.shared = shared
+    i = 0
+    try:
+        for callback in callbacks:
+            i += 1
+            callback(event)
+    except StopSimulation:
+        # what SimPy's step does: the callbacks not run yet run when the
+        # simulation is resumed
+        event.callbacks = callbacks[i:]
+        env.schedule(event, -1)
+        raise
+    finally:
+        if shared:
+            pos.shared = False
+    if not event._ok and not hasattr(event, "_defused"):
+        exc = type(event._value)(*event._value.args)
+        exc.__cause__ = event._value
+        raise exc

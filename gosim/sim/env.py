@@ -10,14 +10,14 @@ instant does so in the same order in both modes.
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from heapq import heappush
 from typing import Any
 
 import simpy
 from simpy.core import NORMAL, URGENT, EmptySchedule, StopSimulation
 from simpy.events import PENDING, Event, Timeout
 
-from gosim.sim.clock import NORMAL_KEY, PK_SPAN, EventPos, run_events
+from gosim.sim.clock import NORMAL_KEY, PK_SPAN, EventPos, run_events, step_event
 
 #: keeps priority classes apart while embedding the P index
 _PK_SPAN = PK_SPAN
@@ -88,32 +88,9 @@ class SimEnv(simpy.Environment):
         return None
 
     def step(self) -> None:
-        """simpy's ``Environment.step``, noting when the event has several
-        callbacks (several processes waiting on it)."""
-        pos = self.pos
-        try:
-            self._now, pos.key, pos.eid, event = heappop(self._queue)
-        except IndexError:
-            raise EmptySchedule from None
-        pos.now = self._now
-        pos.nstep += 1
-        pos.events += 1
-        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-        shared = pos.shared = len(callbacks) > 1  # type: ignore[arg-type]
-        try:
-            for callback in callbacks:  # type: ignore[union-attr]
-                callback(event)
-        except StopSimulation:
-            event.callbacks = callbacks[callbacks.index(callback) + 1:]  # type: ignore
-            self.schedule(event, -1)
-            raise
-        finally:
-            if shared:
-                pos.shared = False
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+        """simpy's ``Environment.step``, noting the event's position and whether
+        it has several callbacks (``gosim.sim.clock.step_event``)."""
+        step_event(self, self.pos, self._queue)
 
     def schedule(self, event: Event, priority: int = NORMAL, delay: Any = 0) -> None:
         pk = getattr(event, "pk", None)
