@@ -272,13 +272,13 @@ class RuntimeMutex:
         order: time, key, insertion; not those scheduled during the current event,
         which SimPy would process after it)."""
         ex = self.expiries
-        if ex[0][0] > self.pos.now:  # the earliest window is still open
+        pos = self.pos
+        if ex[0][0] > pos.now:  # the earliest window is still open
             return
         skipped = None
-        pos = self.pos
         while ex:
             t, key, eid, nstep, w, gen = ex[0]
-            if not pos.before(self.pos.now, t, key, eid):
+            if not pos.before(pos.now, t, key, eid):
                 break
             heapq.heappop(ex)
             if nstep >= pos.nstep:  # scheduled during this event: it comes later
