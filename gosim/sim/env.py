@@ -33,19 +33,6 @@ class SimEnv(simpy.Environment):
         self.pos = EventPos()
 
     @property
-    def shared(self) -> bool:
-        """An event with several callbacks is being processed (``EventPos.shared``)."""
-        return self.pos.shared
-
-    @property
-    def pos_key(self) -> int:
-        return self.pos.key
-
-    @property
-    def pos_eid(self) -> int:
-        return self.pos.eid
-
-    @property
     def nstep(self) -> int:
         """Events processed so far, shortcut syncs included (``EventPos.nstep``)."""
         return self.pos.nstep
@@ -54,11 +41,6 @@ class SimEnv(simpy.Environment):
     def events(self) -> int:
         """SimPy events processed (``EventPos.events``)."""
         return self.pos.events
-
-    def at_pos(self, t: int, key: int, eid: int) -> bool:
-        """Whether an event keyed (t, key, eid) would have been processed before
-        the current position."""
-        return self.pos.before(self._now, t, key, eid)
 
     def run(self, until: Any = None) -> Any:
         """simpy's ``Environment.run``, its loop of ``step`` compiled

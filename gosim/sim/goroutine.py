@@ -44,7 +44,7 @@ def first_before(q: list[Any], t: int, pk: int) -> bool:
     that timeout would be the very next event: a goroutine's ``sync`` sets the
     clock to ``t`` and carries on instead, with the same result and no event
     (never while an event with several waiters is being processed,
-    ``SimEnv.shared``: one not yet resumed must see that event's clock)."""
+    ``EventPos.shared``: one not yet resumed must see that event's clock)."""
     if not q:
         return False
     h = q[0]
