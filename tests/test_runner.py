@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gosim.config import parse_experiment
 from gosim.runner import run_experiment
@@ -261,3 +263,47 @@ def test_cli_executor_dask_local_cluster_matches_local(local_run: Path, tmp_path
     m = json.loads((out / "tiny" / "manifest.json").read_text())
     assert (m["executor"], m["scheduler"], m["jobs"]) == ("dask", None, 2)
     assert m["counts"]["ran"] == 8 and {r["status"] for r in m["runs"]} == {"ran"}
+
+
+def test_outputs_are_the_same_from_the_output_pool(tmp_path: Path) -> None:
+    """jobs=2 draws the plots and writes the GraphML files in a pool of spawned
+    processes (gosim/runner/outpool.py), jobs=1 in this one: the same files,
+    byte for byte (the runs table differs only in its wall-clock column)."""
+    exp = parse_experiment(TINY.replace("plots: false", "plots: true"), file="tiny.yaml")
+    files: dict[int, dict[str, bytes]] = {}
+    for jobs in (1, 2):
+        o = run_experiment(exp, out_dir=tmp_path / str(jobs), jobs=jobs, progress=False)
+        assert o.n_failed == 0 and not o.notes, o.notes
+        d = tmp_path / str(jobs) / "tiny"
+        files[jobs] = {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*"))
+                       if p.is_file() and p.suffix in (".png", ".graphml", ".parquet")
+                       and p.name != "runs.parquet"}
+    assert sorted(files[1]) == sorted(files[2])
+    assert sum(k.startswith("plots/") for k in files[1]) == 5
+    assert sum(k.startswith("flow/") for k in files[1]) == 8
+    assert [k for k in files[1] if files[1][k] != files[2][k]] == []
+    assert_same_tables(tmp_path / "1" / "tiny", tmp_path / "2" / "tiny")
+
+
+row_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False),
+                       st.sampled_from(["a", "b"]))
+
+
+@given(st.lists(st.tuples(
+    st.fixed_dictionaries({"run_id": st.integers(0, 3)}, optional={"design": row_values}),
+    st.lists(st.dictionaries(st.sampled_from(["x", "y", "run_id", "z"]), row_values,
+                             max_size=4), max_size=4)), max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_columns_build_the_frame_of_the_row_dicts(blocks: list) -> None:
+    """The tables are built column by column (writer._Columns), run by run: the
+    same DataFrame, dtypes included, as pandas makes of the row dicts
+    ``{**keys, **row}``."""
+    from gosim.runner.writer import _Columns
+
+    cols = _Columns()
+    rows = []
+    for keys, block in blocks:
+        cols.add_rows(keys, block)
+        rows += [{**keys, **r} for r in block]
+    expected = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id"])
+    pd.testing.assert_frame_equal(cols.frame(["run_id"]), expected, check_exact=True)

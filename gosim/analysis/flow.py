@@ -94,11 +94,15 @@ def run_graphs(flow: pd.DataFrame, runs: pd.DataFrame | None = None) -> dict[int
             extra[int(r["run_id"])] = {
                 k: int(r[k]) for k in ("span_classes", "sim_time_ns")
                 if k in r and r[k] is not None and not pd.isna(r[k])}
-    for rid, df in flow.groupby("run_id", sort=True):
-        first = df.iloc[0]
-        attrs = {k: _plain(first[k]) for k in GRAPH_KEYS if k in df.columns}
-        attrs.update(extra.get(int(rid), {}))  # type: ignore[arg-type]
-        out[int(rid)] = flow_graph(df.to_dict("records"), **attrs)  # type: ignore[arg-type]
+    # one conversion of the whole table (not one per run), grouped in row order
+    by_run: dict[int, list[dict[str, Any]]] = {}
+    for r in flow.to_dict("records"):
+        by_run.setdefault(int(r["run_id"]), []).append(r)
+    for rid in sorted(by_run):
+        rows = by_run[rid]
+        attrs = {k: _plain(rows[0][k]) for k in GRAPH_KEYS if k in flow.columns}
+        attrs.update(extra.get(rid, {}))
+        out[rid] = flow_graph(rows, **attrs)
     return out
 
 

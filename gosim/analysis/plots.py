@@ -35,6 +35,7 @@ import functools
 import math
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,8 @@ def plots_to_draw(which: list[str], tables: dict[str, pd.DataFrame]) -> list[str
 
 
 def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir: Path,
-               which: list[str], keep_others: bool = False) -> tuple[list[Path], list[str]]:
+               which: list[str], keep_others: bool = False,
+               pool: Executor | None = None) -> tuple[list[Path], list[str]]:
     """Draw the plots named in ``which`` into ``plots_dir`` (replaced atomically).
 
     ``timeseries.png`` is drawn when ``which`` names it, and also when
@@ -137,7 +139,9 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
     have a time series. Returns the files written and notes on plots skipped.
     Other files in an old ``plots_dir`` are dropped (they would not match the
     new results) unless ``keep_others``; with nothing to draw, an old
-    ``plots_dir`` is removed.
+    ``plots_dir`` is removed. With a ``pool`` (gosim/runner/outpool.py) the
+    plots are drawn in its workers, each given the tables it reads
+    (:data:`PLOT_TABLES`); the files are the same.
     """
     from gosim.atomic_write import atomic_dir
 
@@ -160,21 +164,37 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
             for f in plots_dir.iterdir():
                 if f.is_file() and f.name not in {PLOT_FILES[w] for w in which}:
                     shutil.copy2(f, tmp / f.name)
+        # the costliest first, so that a pool's workers finish together
+        results: dict[str, Any] = {}
+        for name in sorted(which, key=PLOT_ORDER.index):
+            args = (name, {t: tables[t] for t in PLOT_TABLES[name] if t in tables}, meta,
+                    tmp / PLOT_FILES[name])
+            results[name] = (pool.submit(draw_plot, *args) if pool is not None
+                             else draw_plot(*args))
         for name in which:
-            fn = _DRAW[name]
-            try:
-                fig_or_note = fn(tables, meta)
-            except Exception as e:  # a broken plot must not lose the results
-                notes.append(f"{name}: plot failed ({type(e).__name__}: {e})")
-                continue
-            if isinstance(fig_or_note, str):
-                notes.append(f"{name}: {fig_or_note}")
-                continue
-            fig_or_note.savefig(tmp / PLOT_FILES[name], dpi=110, bbox_inches="tight")
-            plt.close(fig_or_note)
-            written.append(PLOT_FILES[name])
+            note = results[name] if pool is None else results[name].result()
+            if note is None:
+                written.append(PLOT_FILES[name])
+            else:
+                notes.append(f"{name}: {note}")
     plt.close("all")
     return [plots_dir / w for w in written], notes
+
+
+def draw_plot(name: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
+              path: Path) -> str | None:
+    """Draw plot ``name`` into ``path``: None, or the note saying why not (a
+    broken plot must not lose the results). A top-level function, so that an
+    output pool's workers can run it (gosim/runner/outpool.py)."""
+    try:
+        fig_or_note = _DRAW[name](tables, meta)
+    except Exception as e:
+        return f"plot failed ({type(e).__name__}: {e})"
+    if isinstance(fig_or_note, str):
+        return fig_or_note
+    fig_or_note.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig_or_note)
+    return None
 
 
 # ---------------------------------------------------------------- helpers
@@ -681,3 +701,9 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> An
 
 _DRAW = {"scaling": plot_scaling, "p_time": plot_p_time, "lock_heatmap": plot_lock_heatmap,
          "latency_ecdf": plot_latency_ecdf, "flow": plot_flow, "timeseries": plot_timeseries}
+#: the tables each plot reads (what an output pool's worker is sent)
+PLOT_TABLES = {"scaling": ("runs",), "p_time": ("p_time", "runs"),
+               "lock_heatmap": ("locks", "runs"), "latency_ecdf": ("latency", "runs"),
+               "flow": ("flow", "runs"), "timeseries": ("timeseries", "runs")}
+#: the plots by how long they take to draw, longest first (on configs/scaling.yaml)
+PLOT_ORDER = ["latency_ecdf", "p_time", "flow", "timeseries", "lock_heatmap", "scaling"]

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gosim.atomic_write import write_text_atomic, write_with
@@ -69,11 +70,70 @@ def _sanitise(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+class _Columns:
+    """A table built column by column: the same DataFrame as ``pd.DataFrame``
+    of its row dicts (columns in the order first seen, NaN where a row lacks a
+    key), without a dictionary per row. Rows come in blocks that share the run's
+    key columns; a block's own column of the same name wins, as in
+    ``{**keys, **row}``. A column is kept as chunks: ``(value, n)`` for a value
+    repeated n times (a key column, or NaN where the rows lack the column), or
+    ``(values, -1)``."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.cols: dict[str, list[tuple[Any, int]]] = {}
+
+    def add(self, keys: dict[str, Any], block: dict[str, list[Any]], n: int) -> None:
+        if n <= 0:
+            return
+        merged: dict[str, tuple[Any, int]] = {k: (v, n) for k, v in keys.items()}
+        merged.update((k, (v, -1)) for k, v in block.items())
+        cols = self.cols
+        for k, chunk in merged.items():
+            col = cols.get(k)
+            if col is None:
+                col = cols[k] = [(np.nan, self.n)] if self.n else []
+            col.append(chunk)
+        self.n += n
+        for k, col in cols.items():
+            if k not in merged:
+                col.append((np.nan, n))
+
+    def add_rows(self, keys: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """Rows as dicts (each may lack some of the others' keys)."""
+        if not rows:
+            return
+        names = dict.fromkeys(k for r in rows for k in r)
+        self.add(keys, {k: [r.get(k, keys[k] if k in keys else np.nan) for r in rows]
+                        for k in names}, len(rows))
+
+    @staticmethod
+    def _column(chunks: list[tuple[Any, int]]) -> Any:
+        if all(n >= 0 for _, n in chunks):
+            # repeated values only: pandas infers the dtype from the distinct
+            # values as it would from the whole column (the types present, not
+            # how often), so infer once and repeat
+            s = pd.Series([v for v, _ in chunks])
+            return s.repeat([n for _, n in chunks]).reset_index(drop=True)
+        out: list[Any] = []
+        for v, n in chunks:
+            if n < 0:
+                out.extend(v)
+            else:
+                out.extend([v] * n)
+        return out
+
+    def frame(self, base_cols: list[str]) -> pd.DataFrame:
+        if not self.n:
+            return pd.DataFrame(columns=base_cols)
+        return pd.DataFrame({k: self._column(c) for k, c in self.cols.items()})
+
+
 def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
                  ) -> dict[str, pd.DataFrame]:
     """Per-run outcomes -> the tidy tables (``runs`` has a row for every run)."""
     scols = setting_columns(exp)
-    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+    tables: dict[str, _Columns] = {t: _Columns() for t in TABLES}
     for spec, out in sorted(records, key=lambda r: r[0].run_id):
         keys = key_columns(spec, scols)
         res = out.get("result") or {}
@@ -88,29 +148,26 @@ def build_tables(exp: Experiment, records: list[tuple[RunSpec, dict[str, Any]]]
                     continue  # the simulator repeats a key column (e.g. gomaxprocs)
                 k = f"metric_{k}"
             run_row[k] = v
-        rows["runs"].append(run_row)
+        tables["runs"].add_rows({}, [run_row])
         if not out.get("ok"):
             continue
         for table in ("locks", "p_time", "by_size", "timeseries", "flow", "lock_sites",
                       "gc_cycles"):
-            for r in res.get(table) or []:
-                rows[table].append({**keys, **r})
+            tables[table].add_rows(keys, res.get(table) or [])
         hist = res.get("latency_hist") or {}
-        for lo, hi, n in zip(hist.get("lo_ns", []), hist.get("hi_ns", []), hist.get("count", []),
-                             strict=False):
-            rows["latency"].append({**keys, "lo_ns": lo, "hi_ns": hi, "count": n})
+        lo, hi, count = hist.get("lo_ns", []), hist.get("hi_ns", []), hist.get("count", [])
+        n = min(len(lo), len(hi), len(count))
+        tables["latency"].add(keys, {"lo_ns": list(lo[:n]), "hi_ns": list(hi[:n]),
+                                     "count": list(count[:n])}, n)
     base_cols = list(KEY_COLUMNS) + scols
-    tables = {}
-    for t, r in rows.items():
-        df = pd.DataFrame(r) if r else pd.DataFrame(columns=base_cols)
-        tables[t] = _sanitise(df)
-    return tables
+    return {t: _sanitise(c.frame(base_cols)) for t, c in tables.items()}
 
 
 def write_tables(results_dir: Path, tables: dict[str, pd.DataFrame],
-                 timeseries: bool = True) -> list[str]:
-    """Write each table as ``<name>.parquet`` atomically, and each run's
-    allocation flow as ``flow/<run_id>.graphml`` (the directory replaced
+                 timeseries: bool = True, graphs: bool = True) -> list[str]:
+    """Write each table as ``<name>.parquet`` atomically, and (unless not
+    ``graphs``: the caller writes them with :func:`write_flow_graphs`) each
+    run's allocation flow as ``flow/<run_id>.graphml`` (the directory replaced
     atomically); returns the file names (``flow/`` for the directory)."""
     written = []
     for name, df in tables.items():
@@ -121,8 +178,8 @@ def write_tables(results_dir: Path, tables: dict[str, pd.DataFrame],
             continue
         write_with(path, lambda tmp, df=df: df.to_parquet(tmp, index=False))
         written.append(path.name)
-    if write_flow_graphs(results_dir / FLOW_DIR, tables.get("flow", pd.DataFrame()),
-                         tables.get("runs")):
+    if graphs and write_flow_graphs(results_dir / FLOW_DIR, tables.get("flow", pd.DataFrame()),
+                                    tables.get("runs")):
         written.append(FLOW_DIR + "/")
     return written
 
