@@ -9,10 +9,11 @@ are field accesses, not attribute lookups in an interpreted object's dictionary.
 
 from __future__ import annotations
 
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Any, Final
 
 from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import PENDING
 
 #: keeps SimPy's priority classes apart in an event's queue key, which embeds
 #: the P index below them (gosim/sim/env.py)
@@ -22,8 +23,12 @@ PK_SPAN: Final = 1 << 16
 NORMAL_KEY: Final = 1 * PK_SPAN
 
 
+#: SimPy's URGENT priority's key (a process's start), below every NORMAL one
+URGENT_KEY: Final = 0 * PK_SPAN
+
+
 class EventPos:
-    __slots__ = ("now", "shared", "key", "eid", "nstep", "events")
+    __slots__ = ("now", "shared", "key", "eid", "nstep", "events", "queue", "eids")
 
     def __init__(self) -> None:
         #: the simulation clock, as the environment's ``_now`` (written with it:
@@ -42,6 +47,10 @@ class EventPos:
         self.nstep = 0
         #: SimPy events processed (shortcut syncs not counted)
         self.events = 0
+        #: the environment's event queue and insertion-id counter (the same
+        #: objects as its ``_queue`` and ``_eid``: SimEnv sets them)
+        self.queue: list[Any] = []
+        self.eids: Any = None
 
     def before(self, now: int, t: int, key: int, eid: int) -> bool:
         """Whether an event keyed (t, key, eid) would have been processed before
@@ -72,8 +81,16 @@ def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
     pos.eid = eid
     pos.nstep += 1
     pos.events += 1
-    callbacks = event.callbacks
-    event.callbacks = None
+    native = isinstance(event, PEvent)
+    if native:  # fields, not attribute lookups
+        pe: PEvent = event
+        cbs = pe.callbacks
+        assert cbs is not None
+        callbacks: list[Any] = cbs
+        pe.callbacks = None
+    else:
+        callbacks = event.callbacks
+        event.callbacks = None
     shared = len(callbacks) > 1
     pos.shared = shared
     i = 0
@@ -90,7 +107,170 @@ def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
     finally:
         if shared:
             pos.shared = False
+    if native:
+        return  # a PEvent never fails
     if not event._ok and not hasattr(event, "_defused"):
         exc = type(event._value)(*event._value.args)
         exc.__cause__ = event._value
         raise exc
+
+
+# -- events and processes --------------------------------------------------------------
+
+class PEvent:
+    """An event that resumes P ``pk``: what SimPy's ``Event`` is to SimPy's loop
+    and processes (``env``, ``callbacks``, ``_value``, ``_ok``; ``succeed``),
+    as a compiled object, so that the loop and :class:`PProc` read it by field.
+    SimPy's own code (``Process._resume``, conditions) reads the same names as
+    attributes. It never fails: it is only ever succeeded."""
+
+    def __init__(self, env: Any, pk: int) -> None:
+        self.env = env
+        self.pk = pk
+        self.callbacks: list[Any] | None = []
+        self._value: Any = PENDING
+        self._ok = True
+
+    @property
+    def triggered(self) -> bool:
+        return self._value is not PENDING
+
+    @property
+    def processed(self) -> bool:
+        return self.callbacks is None
+
+    @property
+    def value(self) -> Any:
+        if self._value is PENDING:
+            raise AttributeError(f"Value of {self} is not yet available")
+        return self._value
+
+    def succeed(self, value: Any = None) -> PEvent:
+        """SimPy's ``Event.succeed``, scheduled as ``SimEnv.schedule`` would
+        (NORMAL priority keyed by its P, now)."""
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok = True
+        self._value = value
+        pos: EventPos = self.env.pos
+        heappush(pos.queue, (pos.now, NORMAL_KEY + self.pk, next(pos.eids), self))
+        return self
+
+
+class PTimeout(PEvent):
+    """A timeout that resumes P ``pk`` (SimPy's ``Timeout``, scheduled with the
+    key ``SimEnv.schedule`` would give it)."""
+
+    def __init__(self, env: Any, delay: int, pk: int) -> None:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        self.env = env
+        self.pk = pk
+        self.callbacks = []
+        self._value = None
+        self._ok = True
+        pos: EventPos = env.pos
+        heappush(pos.queue, (pos.now + delay, NORMAL_KEY + pk, next(pos.eids), self))
+
+
+def p_event(env: Any, pk: int) -> PEvent:
+    """A pending event that resumes P ``pk`` when succeeded."""
+    return PEvent(env, pk)
+
+
+def succeed_now(env: Any, ev: PEvent) -> None:
+    """``ev.succeed()`` (kept as a function for the lock hand-off's callers)."""
+    ev.succeed()
+
+
+class PProc:
+    r"""A P's process: SimPy's ``Process`` (started by an URGENT initialisation
+    event, resumed by each event its generator yields, itself an event that
+    succeeds with the generator's return value), compiled, with the events it
+    waits on read by field when they are :class:`PEvent`\ s. Queue keys, ids
+    and event counts are those SimPy's ``Process`` gives, so results do not
+    change with it."""
+
+    def __init__(self, env: Any, generator: Any, pk: int) -> None:
+        self.env = env
+        self.gen = generator
+        self.pk = pk
+        self.callbacks: list[Any] | None = []
+        self._value: Any = PENDING
+        self._ok = True
+        self._target: Any = None
+        #: the callback registered on every event waited on (one bound method)
+        self._resume_cb = self.resume
+        # simpy.events.Initialize: scheduled URGENT by SimEnv.schedule, keyed by
+        # the active process's P (0 when none), as SimPy's Process is before its
+        # pk is set
+        init = PEvent(env, 0)
+        init.callbacks = [self._resume_cb]
+        init._value = None
+        ap = env._active_proc
+        key = URGENT_KEY + (int(getattr(ap, "pk", 0)) if ap is not None else 0)
+        pos: EventPos = env.pos
+        heappush(pos.queue, (pos.now, key, next(pos.eids), init))
+        self._target = init
+
+    @property
+    def triggered(self) -> bool:
+        return self._value is not PENDING
+
+    @property
+    def processed(self) -> bool:
+        return self.callbacks is None
+
+    @property
+    def is_alive(self) -> bool:
+        return self._value is PENDING
+
+    def _schedule_end(self) -> None:
+        pos: EventPos = self.env.pos
+        heappush(pos.queue, (pos.now, NORMAL_KEY + self.pk, next(pos.eids), self))
+
+    def resume(self, event: Any) -> None:
+        """SimPy's ``Process._resume``."""
+        env = self.env
+        env._active_proc = self
+        gen = self.gen
+        while True:
+            try:
+                if isinstance(event, PEvent):
+                    event = gen.send(event._value)
+                elif event._ok:
+                    event = gen.send(event._value)
+                else:
+                    event._defused = True
+                    err = event._value
+                    exc = type(err)(*err.args)
+                    exc.__cause__ = err
+                    event = gen.throw(exc)
+            except StopIteration as e:
+                event = None
+                self._ok = True
+                self._value = e.args[0] if len(e.args) else None
+                self._schedule_end()
+                break
+            except BaseException as e:
+                event = None
+                self._ok = False
+                self._value = e
+                self._schedule_end()
+                break
+            if isinstance(event, PEvent):
+                cbs = event.callbacks
+                if cbs is not None:
+                    cbs.append(self._resume_cb)
+                    break
+            else:
+                try:
+                    if event.callbacks is not None:
+                        event.callbacks.append(self._resume_cb)
+                        break
+                except AttributeError:
+                    if not hasattr(event, "callbacks"):
+                        raise RuntimeError(f'Invalid yield value "{event}"') from None
+                    raise
+        self._target = event
+        env._active_proc = None

@@ -25,9 +25,9 @@ from gosim.scenario import Scenario
 from gosim.sim import batch
 from gosim.sim.accounts import Accounts
 from gosim.sim.alloc import BARRIER, barrier_on, header_fault, served_cost
-from gosim.sim.clock import EventPos
+from gosim.sim.clock import EventPos, PTimeout
 from gosim.sim.costmodel import CostModel
-from gosim.sim.env import PTimeout, SimEnv
+from gosim.sim.env import SimEnv
 from gosim.sim.gc import GC_MARK, SimGC, assist_bytes, build_live_heap
 from gosim.sim.goroutine import GCtx
 from gosim.sim.lifetimes import record_addr

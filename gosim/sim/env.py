@@ -10,19 +10,32 @@ instant does so in the same order in both modes.
 
 from __future__ import annotations
 
-from heapq import heappush
 from typing import Any
 
 import simpy
 from simpy.core import NORMAL, URGENT, EmptySchedule, StopSimulation
-from simpy.events import PENDING, Event, Timeout
+from simpy.events import Event
 
-from gosim.sim.clock import NORMAL_KEY, PK_SPAN, EventPos, run_events, step_event
+from gosim.sim.clock import (
+    NORMAL_KEY,
+    PK_SPAN,
+    URGENT_KEY,
+    EventPos,
+    PEvent,
+    PProc,
+    PTimeout,
+    p_event,
+    run_events,
+    step_event,
+    succeed_now,
+)
 
 #: keeps priority classes apart while embedding the P index
 _PK_SPAN = PK_SPAN
 if NORMAL_KEY != NORMAL * _PK_SPAN:  # pragma: no cover - a SimPy that renumbered priorities
     raise ImportError(f"gosim expects SimPy's NORMAL priority to be 1, not {NORMAL}")
+if URGENT_KEY != URGENT * _PK_SPAN:  # pragma: no cover
+    raise ImportError(f"gosim expects SimPy's URGENT priority to be 0, not {URGENT}")
 
 
 class SimEnv(simpy.Environment):
@@ -31,6 +44,8 @@ class SimEnv(simpy.Environment):
         #: the position among events (gosim/sim/clock.py), which the compiled core
         #: reads and writes as fields of a compiled object
         self.pos = EventPos()
+        self.pos.queue = self._queue
+        self.pos.eids = self._eid
 
     @property
     def nstep(self) -> int:
@@ -82,34 +97,4 @@ class SimEnv(simpy.Environment):
         super().schedule(event, priority * _PK_SPAN + pk, delay)
 
 
-class PTimeout(Timeout):
-    """A timeout that resumes P ``pk`` (scheduled here directly, with the key
-    ``SimEnv.schedule`` would give it)."""
-
-    def __init__(self, env: SimEnv, delay: int, pk: int) -> None:
-        if delay < 0:
-            raise ValueError(f"Negative delay {delay}")
-        self.pk = pk
-        self.env = env
-        self.callbacks: list[Any] = []
-        self._value = None
-        self._delay = delay
-        self._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL_KEY + pk, next(env._eid), self))
-
-
-def succeed_now(env: SimEnv, ev: Event) -> None:
-    """``ev.succeed()`` for an event made by :func:`p_event`, with the same
-    checks and queue entry (``SimEnv.schedule``: NORMAL priority keyed by its
-    P, now), without the interpreted calls in between."""
-    if ev._value is not PENDING:
-        raise RuntimeError(f"{ev} has already been triggered")
-    ev._ok = True
-    ev._value = None
-    heappush(env._queue, (env._now, NORMAL_KEY + ev.pk, next(env._eid), ev))  # type: ignore[attr-defined]
-
-
-def p_event(env: SimEnv, pk: int) -> Event:
-    ev = Event(env)
-    ev.pk = pk  # type: ignore[attr-defined]
-    return ev
+__all__ = ["PEvent", "PProc", "PTimeout", "SimEnv", "p_event", "succeed_now"]

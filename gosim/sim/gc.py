@@ -48,7 +48,7 @@ from gosim.runtime.mgcscavenge import (
     should_stop,
 )
 from gosim.runtime.mgcsweep import Sweeper
-from gosim.sim.env import p_event
+from gosim.sim.clock import p_event
 
 if TYPE_CHECKING:
     from gosim.sim.engine import Simulation

@@ -21,9 +21,8 @@ from gosim.runtime.context import AtomicCell, Ctx, Mutex
 from gosim.runtime.lockrank import site_of
 from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.sim.alloc import Charges
-from gosim.sim.clock import NORMAL_KEY
+from gosim.sim.clock import NORMAL_KEY, PTimeout
 from gosim.sim.costs import COST_PARAMETERS
-from gosim.sim.env import PTimeout
 from gosim.sim.locks import SimAtomic
 from gosim.workload.spec import GoroutineGroup
 from gosim.workload.streams import BernoulliStream, Stream

@@ -51,9 +51,9 @@ import numpy as np
 
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.sim.accounts import Accounts
-from gosim.sim.clock import NORMAL_KEY, EventPos
+from gosim.sim.clock import NORMAL_KEY, EventPos, PTimeout, p_event, succeed_now
 from gosim.sim.costmodel import CostModel
-from gosim.sim.env import PTimeout, SimEnv, p_event, succeed_now
+from gosim.sim.env import SimEnv
 
 #: lock_spinbit.go mutexTailWakePeriod
 TAIL_WAKE_PERIOD: Final = 16
@@ -343,6 +343,7 @@ class RuntimeMutex:
         w.state = "waking"
         self.waking += 1
         t = PTimeout(self.env, self.wakeup_ns, w.p)
+        assert t.callbacks is not None
         t.callbacks.append(lambda _ev, w=w: then(w))
 
     # -- release ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from gosim.sim.env import PTimeout, p_event
+from gosim.sim.clock import PProc, PTimeout, p_event
 
 if TYPE_CHECKING:
     from gosim.sim.engine import Simulation
@@ -45,8 +45,7 @@ class Scheduler:
 
     def start(self) -> None:
         for pid in range(self.nprocs):
-            proc = self.sim.env.process(self.p_proc(pid))
-            proc.pk = pid  # type: ignore[attr-defined]
+            PProc(self.sim.env, self.p_proc(pid), pid)
 
     def find_runnable(self, pid: int) -> GCtx | None:
         if self.runq[pid]:
@@ -78,7 +77,7 @@ class Scheduler:
             if g is None:
                 if self.live == 0:
                     return
-                ev = p_event(env, pid)
+                ev: Any = p_event(env, pid)
                 self.idle[pid] = ev
                 if sim.gc is not None:
                     sim.gc.p_idle(pid)
