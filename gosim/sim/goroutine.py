@@ -256,7 +256,7 @@ class GCtx(Ctx):
         if w or not sim_mu.try_acquire(self):
             return self._lock_wait(w, mu, fn)
         sim_mu.owner_fn = fn
-        self.held.append("hold:" + mu.kind)
+        self.held.append(sim_mu.hold_cat)
         self.locks_taken += 1
         return _NONE
 
@@ -266,7 +266,7 @@ class GCtx(Ctx):
         if not (w and sim_mu.try_acquire(self)):
             yield from sim_mu.acquire(self)
         sim_mu.owner_fn = fn
-        self.held.append("hold:" + mu.kind)
+        self.held.append(sim_mu.hold_cat)
         self.locks_taken += 1
 
     def unlock(self, mu: Mutex) -> Any:

@@ -181,6 +181,21 @@ class RuntimeMutex:
         #: the mutex profile's view: function that released the lock -> [waits, ns]
         #: for waiters that slept (lock_spinbit.go records those; spinning is not)
         self.sites: dict[str, list[int]] = {}
+        #: the P-time categories of holding and waiting for this lock
+        self.hold_cat = "hold:" + mu.kind
+        self.wait_cat = "wait:" + mu.kind
+        #: the run's timeline, fixed for the run; the simulation's P-time accounts,
+        #: called directly (else ``host.account``)
+        self.tracer = host.tracer
+        acct = getattr(host, "acct", None)
+        self.acct: Accounts | None = acct if isinstance(acct, Accounts) else None
+
+    def _account(self, p: int, cat: str, start: int, end: int) -> None:
+        acct = self.acct
+        if acct is not None:
+            acct.account(p, cat, start, end)
+        else:
+            self.host.account(p, cat, start, end)
 
     # -- acquire ----------------------------------------------------------------
     def try_acquire(self, g: LockCaller) -> bool:
@@ -210,11 +225,11 @@ class RuntimeMutex:
             self.queue.append(w)
         self._spin_or_sleep(w)
         self.max_waiters = max(self.max_waiters, len(self.waiting))
-        tr = self.host.tracer
+        tr = self.tracer
         if tr is not None:
             tr.lock_waiters(self.mu.name, t0, len(self.waiting))
         yield w.ev
-        self.host.account(p, "wait:" + self.mu.kind, t0, self.pos.now)
+        self._account(p, self.wait_cat, t0, self.pos.now)
         g.vt = self.pos.now
         self._acquired(g)
 
@@ -231,7 +246,7 @@ class RuntimeMutex:
                     c += g.cost_ns("heap_lock_per_p_ns", self.per_p)
             self.last_p = p
         if c:
-            self.host.account(p, "hold:" + self.mu.kind, g.vt, g.vt + c)
+            self._account(p, self.hold_cat, g.vt, g.vt + c)
             g.vt += c
 
     def _take(self, p: int, t0: int, now: int, sleep_t0: int = -1) -> None:
@@ -247,7 +262,7 @@ class RuntimeMutex:
                 site = self.sites[self.release_fn] = [0, 0]
             site[0] += 1
             site[1] += now - sleep_t0
-        tr = self.host.tracer
+        tr = self.tracer
         if tr is not None and now > t0:
             tr.lock_interval(p, self.mu.name, "wait", t0, now)
 
@@ -259,13 +274,13 @@ class RuntimeMutex:
         self.max_spinning = max(self.max_spinning, len(self.spinning))
         w.state = "spin"
         w.spin_gen += 1
-        env = self.env
-        w.spin_t0 = self.pos.now
+        pos = self.pos
+        w.spin_t0 = pos.now
         # the end of the spin window: kept here, not as a SimPy timeout, and
         # applied in event order before the lock is next looked at (_expire);
         # keyed and numbered as the timeout resuming P w.p would be
-        heapq.heappush(self.expiries, (self.pos.now + self.spin_ns, NORMAL_KEY + w.p, next(env._eid),
-                                       self.pos.nstep, w, w.spin_gen))
+        heapq.heappush(self.expiries, (pos.now + self.spin_ns, NORMAL_KEY + w.p, next(pos.eids),
+                                       pos.nstep, w, w.spin_gen))
 
     def _expire(self) -> None:
         """Apply the spin windows that end before the current event (in SimPy's
@@ -335,7 +350,7 @@ class RuntimeMutex:
         succeed_now(self.env, w.ev)
 
     def _waiters_changed(self, now: int) -> None:
-        tr = self.host.tracer
+        tr = self.tracer
         if tr is not None:
             tr.lock_waiters(self.mu.name, now, len(self.waiting))
 
@@ -352,7 +367,7 @@ class RuntimeMutex:
             self._expire()
         now = self.pos.now
         self.holds.append(now - self.hold_start)
-        tr = self.host.tracer
+        tr = self.tracer
         if tr is not None:
             tr.lock_interval(g.p, self.mu.name, "hold", self.hold_start, now)
         self.owner = None
@@ -419,10 +434,10 @@ class RuntimeMutex:
     def close(self, end: int) -> None:
         """Count waits still in progress at ``end`` as P time waiting on this lock
         (and report them, and a hold in progress, to the tracer up to ``end``)."""
-        tr = self.host.tracer
+        tr = self.tracer
         name = self.mu.name
         for w in self.waiting:
-            self.host.account(w.p, "wait:" + self.mu.kind, w.t0, end)
+            self._account(w.p, self.wait_cat, w.t0, end)
             if tr is not None and end > w.t0:
                 tr.lock_interval(w.p, name, "wait", w.t0, end)
         if tr is not None and self.owner is not None and end > self.hold_start:
