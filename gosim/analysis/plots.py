@@ -573,10 +573,11 @@ def plot_latency_ecdf(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
     fig, axes = _grid(len(panels), ncols_max=len(ps), size=(4.8, 3.8))
     lo_all = max(float(cdf.loc[cdf["hi_ns"] > 0, "hi_ns"].min()) / 2, 0.5)
     hi_all = float(cdf["hi_ns"].max()) * 1.5
+    by_setting = {sid: d for sid, d in cdf.groupby("setting_id", sort=False)}
     for ax, (label, p, g) in zip(axes, panels, strict=True):
         rows = [r for _, r in g.sort_values("setting_id").iterrows()
-                if (cdf["setting_id"] == r["setting_id"]).any()]
-        curves = {r["setting_id"]: cdf[cdf["setting_id"] == r["setting_id"]] for r in rows}
+                if r["setting_id"] in by_setting]
+        curves = {r["setting_id"]: by_setting[r["setting_id"]] for r in rows}
         for r in rows:
             x, y = ecdf_curve(curves[r["setting_id"]])
             ax.plot(np.maximum(x, lo_all), y, color=pal[r["design"]], label=r["design"],

@@ -227,25 +227,38 @@ def latency_cdf(latency: pd.DataFrame, setting_ids: list[int] | None = None) -> 
 def ecdf_curve(cdf: pd.DataFrame, points_per_bin: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """One setting's ECDF as a polyline: a vertical step at an exact-value bin
     (``lo_ns == hi_ns``), values spread uniformly within a wider bin (drawn
-    densely so that the curve stays true on log x / logit y axes)."""
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    prev = 0.0
-    for lo, hi, c in zip(cdf["lo_ns"].to_numpy(float), cdf["hi_ns"].to_numpy(float),
-                         cdf["cdf"].to_numpy(float), strict=True):
-        lo_edge = max(lo, 0.5)
-        if hi <= lo_edge:  # an exact value: a vertical step
-            x = np.array([lo_edge, lo_edge])
-            frac = np.array([0.0, 1.0])
-        else:
-            x = np.geomspace(lo_edge, hi, points_per_bin)
-            frac = (x - lo_edge) / (x[-1] - lo_edge)
-        xs.append(x)
-        ys.append(prev + frac * (c - prev))
-        prev = c
-    if not xs:
+    densely so that the curve stays true on log x / logit y axes). The wide
+    bins' points are one ``np.geomspace`` over all of them (element for element
+    the arithmetic of one call per bin)."""
+    lo = np.maximum(cdf["lo_ns"].to_numpy(float), 0.5)
+    hi = cdf["hi_ns"].to_numpy(float)
+    c = cdf["cdf"].to_numpy(float)
+    n = len(c)
+    if n == 0:
         return np.array([]), np.array([])
-    return np.concatenate(xs), np.concatenate(ys)
+    prev = np.concatenate(([0.0], c[:-1]))
+    wide = hi > lo
+    per_bin = np.where(wide, points_per_bin, 2)
+    ends = np.cumsum(per_bin)
+    x = np.empty(int(ends[-1]))
+    y = np.empty_like(x)
+    starts = ends - per_bin
+    if wide.any():
+        lw, hw = lo[wide], hi[wide]
+        xw = np.geomspace(lw, hw, points_per_bin, axis=1)
+        fw = (xw - lw[:, None]) / (xw[:, -1] - lw)[:, None]
+        yw = prev[wide][:, None] + fw * (c[wide] - prev[wide])[:, None]
+        idx = (starts[wide][:, None] + np.arange(points_per_bin)).ravel()
+        x[idx] = xw.ravel()
+        y[idx] = yw.ravel()
+    if not wide.all():
+        e = ~wide
+        s0 = starts[e]
+        x[s0] = lo[e]
+        x[s0 + 1] = lo[e]
+        y[s0] = prev[e]  # prev + 0 * (c - prev)
+        y[s0 + 1] = prev[e] + (c[e] - prev[e])
+    return x, y
 
 
 def histogram_quantile(cdf: pd.DataFrame, q: float) -> float:
