@@ -49,14 +49,21 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     not apply (not a small object, or an allocation could fault in a page:
     :func:`run_generic` does those)."""
     rt = sim.rt
-    kind, spc, elemsize = rt.classify(g.sizes.const, g.noscan.const)  # type: ignore[arg-type]
+    fc = g.fixed_cls
+    if fc is None:
+        fc = g.fixed_cls = rt.classify(g.sizes.const, g.noscan.const)  # type: ignore[arg-type]
+    kind, spc, elemsize = fc
     if kind != SMALL:
         return None
     c = rt.ps[g.p].mcache
     n = c.avail[spc]
     if n <= 0:
         return EMPTY
-    n = min(n, BATCH_CAP, g.remaining if g.remaining >= 0 else BATCH_CAP)
+    # (comparisons, not a three-argument min: compiled, that is a generic call)
+    if n > BATCH_CAP:
+        n = BATCH_CAP
+    if 0 <= g.remaining < n:
+        n = g.remaining
     s = c.alloc[spc]
     assert s is not None  # avail[spc] > 0: a span is cached
     if headers_fault(s) or (g.touch and s.fresh_os):

@@ -149,7 +149,12 @@ class Simulation:
         acct = self.acct
         t0 = g.vt
         locks_before = g.locks_taken
-        kind, spc, elemsize = rt.classify(size, noscan)
+        fc = g.fixed_cls if g.fixed else None
+        if fc is None:
+            fc = rt.classify(size, noscan)
+            if g.fixed:
+                g.fixed_cls = fc
+        kind, spc, elemsize = fc
         gc = self.gc
         if gc is not None and gc.phase == GC_MARK:
             # malloc.go deductAssistCredit, before the allocation is made

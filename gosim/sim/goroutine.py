@@ -55,7 +55,7 @@ class GCtx(Ctx):
     """A goroutine, and the runtime ``Ctx`` its allocator calls run under."""
 
     __slots__ = ("sim", "gid", "group", "p", "vt", "held", "locks_taken", "remaining", "slice_end",
-                 "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed",
+                 "sizes", "noscan", "work", "cost_seeds", "cost_streams", "fixed", "fixed_cls",
                  "live_ring", "live_bytes", "allocs", "comp_times", "check", "gc_debt", "gc_pending",
                  "lt_kind", "lt_value", "ring", "ring_n", "touch", "sp", "flow_n", "flow_b")
 
@@ -79,6 +79,9 @@ class GCtx(Ctx):
         self.cost_seeds = kids[3:]
         self.cost_streams: dict[str, Stream] = {}
         self.fixed = (self.sizes.const is not None and self.noscan.const is not None)
+        #: a fixed goroutine's (path, span class, bytes charged), classified once
+        #: by the batch path (``Runtime.classify`` of its one size)
+        self.fixed_cls: tuple[int, int, int] | None = None
         lt = group.lifetime
         self.live_ring: deque[int] | None = (
             deque(maxlen=lt.value) if lt.kind == "allocations" else None)
