@@ -123,3 +123,26 @@ def test_a_stale_compiled_core_is_announced(tmp_path: Path, capsys: pytest.Captu
     monkeypatch.setattr(native, "BUILD", stale)
     assert main([*args, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_measured_rate_separates_a_runs_fixed_cost(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probes time two shrunk copies of a run; their difference gives the
+    rate, and the rest of the smaller one the run's fixed cost, which is not
+    multiplied by the shrink factor. A fake simulator on a fake clock: each run
+    takes 0.25 s plus 10 us per allocation."""
+    import gosim.runner.estimate as est
+    import gosim.sim as sim_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(est.time, "perf_counter", lambda: clock[0])
+
+    def fake_simulate(sc: object) -> None:
+        clock[0] += 0.25 + 1e-5 * work(sc)[1]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sim_mod, "simulate", fake_simulate)
+    exp = parse_experiment(CONFIG.replace("[1000, 2000, 4000]", "[100000, 400000]"))
+    p = plan(exp, tmp_path / "est", jobs=1)
+    # 2 goroutines: 200,000 and 800,000 allocations; probes of 5,000 and 10,000
+    assert p.estimate_s == pytest.approx((0.25 + 2.0) + (0.25 + 8.0))
+    assert "timed now" in p.method

@@ -8,20 +8,26 @@ wall-clock seconds per unit of work, the *rate*, come from
 1. the runs already in this experiment's run cache made by the current model
    (each entry stores its scenario and wall time); otherwise
 2. a measurement in this process: pending runs shrunk to about
-   ``PROBE_ALLOCATIONS`` allocations (or 1/100 of their simulated time) are
-   simulated and timed, the dearest first, then always the run least like
-   those probed, until each distinct kind of run is probed or
-   ``PROBE_BUDGET_S`` is spent.
+   ``PROBE_ALLOCATIONS`` allocations (or 1/100 of their simulated time), and
+   to twice that, are simulated and timed, the dearest first, then always the
+   run least like those probed, until each distinct kind of run is probed or
+   ``PROBE_BUDGET_S`` is spent. The difference of the two timings over the
+   difference of their work is the rate; what the smaller one took beyond its
+   work at that rate is the run's fixed cost (setting up goroutines and their
+   random streams, the end-of-run statistics), which a probe this small would
+   otherwise multiply by the shrink factor (configs/scaling.yaml's estimate was
+   three times its real time before the fixed cost was separated).
 
-Each pending run takes the rate of the most similar sample: the same kind of
-work, then the same design preset, then the nearest GOMAXPROCS and object
-size (by factors of two); the per-allocation cost differs a hundredfold
-between a 48 B allocation at one P and a contended 64-P global lock.
+Each pending run takes the rate (and fixed cost) of the most similar sample:
+the same kind of work, then the same design preset, then the nearest
+GOMAXPROCS and object size (by factors of two); the per-allocation cost
+differs a hundredfold between a 48 B allocation at one P and a contended
+64-P global lock.
 
-The estimate is the sum of work x rate over the pending runs, divided over
-the jobs (never less than the longest single run). It ignores worker start-up
-and writing tables; per-allocation cost varies with object size and
-contention, so it is rough.
+The estimate is the sum of fixed cost + work x rate over the pending runs,
+divided over the jobs (never less than the longest single run). It ignores
+worker start-up and writing tables; per-allocation cost varies with object
+size and contention, so it is rough.
 """
 
 from __future__ import annotations
@@ -92,8 +98,10 @@ def plan(exp: Experiment, results_dir: Path, jobs: int,
                   f"{PROBE_ALLOCATIONS:,} allocations (or 1/100 of their time) and timed now")
     if not samples:
         return Plan(len(specs), n_cached, todo, float("nan"), "no rate available")
-    per_run = [_nearest_rate(samples, features(s.scenario)) * work(s.scenario)[1]
-               for s in todo]
+    per_run = []
+    for s in todo:
+        _, rate, fixed = _nearest(samples, features(s.scenario))
+        per_run.append(fixed + rate * work(s.scenario)[1])
     estimate = max(sum(per_run) / max(1, jobs), max(per_run))
     return Plan(len(specs), n_cached, todo, estimate, method)
 
@@ -101,8 +109,8 @@ def plan(exp: Experiment, results_dir: Path, jobs: int,
 #: a run's features for matching it with measured runs: (work kind, design
 #: preset, log2 GOMAXPROCS, log2 typical object size)
 Features = tuple[str, str, float, float]
-#: (features, wall seconds per unit of work)
-Sample = tuple[Features, float]
+#: (features, wall seconds per unit of work, fixed wall seconds per run)
+Sample = tuple[Features, float, float]
 
 
 def features(sc: Scenario) -> Features:
@@ -122,8 +130,8 @@ def _distance(a: Features, b: Features) -> float:
             + abs(a[3] - b[3]))
 
 
-def _nearest_rate(samples: list[Sample], f: Features) -> float:
-    return min(samples, key=lambda s: _distance(s[0], f))[1]
+def _nearest(samples: list[Sample], f: Features) -> Sample:
+    return min(samples, key=lambda s: _distance(s[0], f))
 
 
 def _cached_samples(cache: RunCache) -> list[Sample]:
@@ -139,19 +147,22 @@ def _cached_samples(cache: RunCache) -> list[Sample]:
             continue  # a foreign or damaged file: not a sample
         amount = work(sc)[1]
         if amount > 0 and wall > 0:
-            samples.append((features(sc), wall / amount))
+            samples.append((features(sc), wall / amount, 0.0))
     return samples
 
 
-def _shrunk(sc: Scenario) -> Scenario:
+def _shrunk(sc: Scenario, scale: int = 1) -> Scenario:
+    """``sc`` shrunk to about ``scale`` x PROBE_ALLOCATIONS allocations (or
+    ``scale``/100 of its simulated time), never beyond the run itself."""
     d = sc.model_dump(mode="json")
     kind, amount = work(sc)
     if kind == "allocs":
-        f = min(1.0, PROBE_ALLOCATIONS / amount) if amount else 1.0
+        f = min(1.0, scale * PROBE_ALLOCATIONS / amount) if amount else 1.0
         for g in d["workload"]["groups"]:
             g["allocations"] = max(1, int(g["allocations"] * f))
     else:
-        d["duration_ns"] = max(10_000, int(sc.duration_ns * PROBE_TIME_FRACTION))
+        d["duration_ns"] = max(10_000 * scale,
+                               int(sc.duration_ns * min(1.0, scale * PROBE_TIME_FRACTION)))
         warm = d.get("warmup") or {}
         if warm.get("duration_ns"):
             warm["duration_ns"] = min(warm["duration_ns"], d["duration_ns"] // 2)
@@ -169,18 +180,24 @@ def _measured_samples(todo: list[RunSpec], budget_s: float) -> list[Sample]:
     spent = 0.0
     while distinct and spent < budget_s:
         if samples:
-            distinct.sort(key=lambda fs: -min(_distance(fs[0], x) for x, _ in samples))
+            distinct.sort(key=lambda fs: -min(_distance(fs[0], x[0]) for x in samples))
         f, spec = distinct.pop(0)
         t0 = time.perf_counter()
         try:
-            small = _shrunk(spec.scenario)
-            simulate(small)
-            wall = time.perf_counter() - t0
+            timed = []
+            for scale in (1, 2):
+                small = _shrunk(spec.scenario, scale)
+                t = time.perf_counter()
+                simulate(small)
+                timed.append((work(small)[1], time.perf_counter() - t))
         except Exception:  # a run that fails fails again for real; no sample
             continue
         finally:
             spent += time.perf_counter() - t0
-        amount = work(small)[1]
-        if amount > 0:
-            samples.append((f, wall / amount))
+        (a1, w1), (a2, w2) = timed
+        if a2 > a1 and w2 > w1:
+            rate = (w2 - w1) / (a2 - a1)
+            samples.append((f, rate, max(0.0, w1 - rate * a1)))
+        elif a2 > 0:  # the run is no bigger than a probe, or the timings are noise
+            samples.append((f, w2 / a2, 0.0))
     return samples
