@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gosim.sim.clock import PProc, PTimeout, p_event
+from gosim.sim.clock import PEvent, PProc, PTimeout
 from gosim.sim.env import SimEnv
 
 #: a step of a script: ("t", delay) waits a timeout, ("w", other) wakes P
@@ -36,7 +36,7 @@ def _trace(scripts: list[list[tuple[str, int]]], native: bool) -> list[Any]:
                 if ev is not None:
                     ev.succeed()
             elif p not in pending:
-                ev = pending[p] = p_event(env, p)
+                ev = pending[p] = PEvent(env, p)
                 yield ev
         return p * 10
 
@@ -80,7 +80,7 @@ def test_a_failing_process_fails_the_run_as_in_simpy() -> None:
 
 def test_an_event_succeeds_once() -> None:
     env = SimEnv()
-    ev = p_event(env, 1)
+    ev = PEvent(env, 1)
     assert not ev.triggered
     ev.succeed(7)
     assert ev.triggered and ev.value == 7

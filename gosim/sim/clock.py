@@ -173,16 +173,6 @@ class PTimeout(PEvent):
         heappush(pos.queue, (pos.now + delay, NORMAL_KEY + pk, next(pos.eids), self))
 
 
-def p_event(env: Any, pk: int) -> PEvent:
-    """A pending event that resumes P ``pk`` when succeeded."""
-    return PEvent(env, pk)
-
-
-def succeed_now(env: Any, ev: PEvent) -> None:
-    """``ev.succeed()`` (kept as a function for the lock hand-off's callers)."""
-    ev.succeed()
-
-
 class PProc:
     r"""A P's process: SimPy's ``Process`` (started by an URGENT initialisation
     event, resumed by each event its generator yields, itself an event that

@@ -24,10 +24,8 @@ from gosim.sim.clock import (
     PEvent,
     PProc,
     PTimeout,
-    p_event,
     run_events,
     step_event,
-    succeed_now,
 )
 
 #: keeps priority classes apart while embedding the P index
@@ -97,4 +95,4 @@ class SimEnv(simpy.Environment):
         super().schedule(event, priority * _PK_SPAN + pk, delay)
 
 
-__all__ = ["PEvent", "PProc", "PTimeout", "SimEnv", "p_event", "succeed_now"]
+__all__ = ["PEvent", "PProc", "PTimeout", "SimEnv"]

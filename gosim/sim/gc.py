@@ -48,7 +48,7 @@ from gosim.runtime.mgcscavenge import (
     should_stop,
 )
 from gosim.runtime.mgcsweep import Sweeper
-from gosim.sim.clock import p_event
+from gosim.sim.clock import PEvent
 
 if TYPE_CHECKING:
     from gosim.sim.engine import Simulation
@@ -391,7 +391,7 @@ class SimGC:
         self.stw_pending = True
         self.stopped = set()
         self.stop_times = {}
-        self.restart = p_event(self.sim.env, g.p)
+        self.restart = PEvent(self.sim.env, g.p)
         self.stw_t0 = g.vt
         yield from g.unlock(self.sched_lock)
         self._mark_stopped(g.p, g.vt)
@@ -402,7 +402,7 @@ class SimGC:
         for pid in self.restarting:
             self._mark_stopped(pid, g.vt)
         if len(self.stopped) < self.nprocs:
-            ev = p_event(self.sim.env, g.p)
+            ev = PEvent(self.sim.env, g.p)
             self.all_stopped = ev
             t = g.vt
             yield ev
@@ -539,7 +539,7 @@ class SimGC:
             return  # this goroutine finishes the cycle (mark_done)
         # gcParkAssist
         yield from g.lock(self.assist_lock, "gcParkAssist")
-        ev = p_event(self.sim.env, g.p)
+        ev = PEvent(self.sim.env, g.p)
         self.parked.append((g, ev))
         self.assist_parks += 1
         yield from g.unlock(self.assist_lock)

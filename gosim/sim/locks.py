@@ -51,7 +51,7 @@ import numpy as np
 
 from gosim.runtime.context import AtomicCell, Mutex
 from gosim.sim.accounts import Accounts
-from gosim.sim.clock import NORMAL_KEY, EventPos, PTimeout, p_event, succeed_now
+from gosim.sim.clock import NORMAL_KEY, EventPos, PEvent, PTimeout
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import SimEnv
 
@@ -219,7 +219,7 @@ class RuntimeMutex:
         t0 = self.pos.now
         p = g.p
         self.contended += 1
-        w = _Waiter(p, p_event(env, p), t0)
+        w = _Waiter(p, PEvent(env, p), t0)
         self.waiting[w] = None
         if self.fifo:
             self.queue.append(w)
@@ -347,7 +347,7 @@ class RuntimeMutex:
         del self.waiting[w]
         self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
-        succeed_now(self.env, w.ev)
+        w.ev.succeed()
 
     def _waiters_changed(self, now: int) -> None:
         tr = self.tracer
@@ -428,7 +428,7 @@ class RuntimeMutex:
         now = self.pos.now
         self._take(w.p, w.t0, now, w.sleep_t0)
         self._waiters_changed(now)
-        succeed_now(self.env, w.ev)
+        w.ev.succeed()
 
     # -- the end of a timed run ---------------------------------------------------
     def close(self, end: int) -> None:

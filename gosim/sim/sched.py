@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from gosim.sim.clock import PProc, PTimeout, p_event
+from gosim.sim.clock import PEvent, PProc, PTimeout
 
 if TYPE_CHECKING:
     from gosim.sim.engine import Simulation
@@ -77,7 +77,7 @@ class Scheduler:
             if g is None:
                 if self.live == 0:
                     return
-                ev: Any = p_event(env, pid)
+                ev: Any = PEvent(env, pid)
                 self.idle[pid] = ev
                 if sim.gc is not None:
                     sim.gc.p_idle(pid)
