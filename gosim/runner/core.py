@@ -204,7 +204,9 @@ def run_experiment(
         from gosim.analysis.plots import draw_plots
 
         plot_paths, notes = draw_plots(tables, meta, results_dir / "plots", which, pool=pool)
-        if graphs.result() if graphs is not None else write_flow_graphs(*graphs_args):
+        wrote_graphs = (graphs.result() if graphs is not None
+                        else write_flow_graphs(*graphs_args))
+        if wrote_graphs:
             written.append(FLOW_DIR + "/")
 
     from gosim.analysis.report import write_report

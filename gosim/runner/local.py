@@ -30,6 +30,16 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def abandon(pool: ProcessPoolExecutor, others: set[Any]) -> None:
+    """Stop ``pool`` now: cancel what has not started and terminate its workers
+    (the processes alive now that are not among ``others``)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in set(multiprocessing.active_children()) - others:
+        p.terminate()
+    for p in set(multiprocessing.active_children()) - others:
+        p.join(timeout=5)
+
+
 def run_local(tasks: list[Task], jobs: int, on_done: OnDone,
               simulate_fn: SimulateFn | None = None) -> None:
     if jobs <= 1 or len(tasks) <= 1:
@@ -55,10 +65,6 @@ def run_local(tasks: list[Task], jobs: int, on_done: OnDone,
                 on_done(futures[f], out)
     except BaseException:
         # Ctrl-C (or an error in on_done): abandon the runs in flight now
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in set(multiprocessing.active_children()) - others:
-            p.terminate()
-        for p in set(multiprocessing.active_children()) - others:
-            p.join(timeout=5)
+        abandon(pool, others)
         raise
     pool.shutdown(wait=True)

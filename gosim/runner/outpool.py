@@ -2,7 +2,8 @@
 per-run GraphML files, drawn side by side while the parent writes the tables.
 
 Each output is a pure function of the tables it is given, so a file is the
-same byte for byte whichever process writes it (tests/test_outpool.py). With
+same byte for byte whichever process writes it
+(tests/test_runner.py, test_outputs_are_the_same_from_the_output_pool). With
 one job everything runs in the calling process, in order. The pool is
 spawned, as the run pool is (gosim/runner/local.py), and its workers import
 the plotting modules as they start, while the parent is still building the
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
+from gosim.runner.local import abandon
+
 
 def _warm() -> None:
     """Worker initializer: ignore Ctrl-C (the parent decides) and import what
@@ -23,8 +26,7 @@ def _warm() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import gosim.analysis.flow
-    import gosim.analysis.plots  # noqa: F401
+    import gosim.analysis.plots  # noqa: F401  (and gosim.analysis.flow, which it imports)
 
 
 def _noop() -> None:
@@ -48,10 +50,6 @@ def output_pool(jobs: int, tasks: int) -> Iterator[ProcessPoolExecutor | None]:
             pool.submit(_noop)
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in set(multiprocessing.active_children()) - others:
-            p.terminate()
-        for p in set(multiprocessing.active_children()) - others:
-            p.join(timeout=5)
+        abandon(pool, others)
         raise
     pool.shutdown(wait=True)
