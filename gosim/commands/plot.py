@@ -24,6 +24,8 @@ def plot(
     from gosim.analysis.compare import load_results
     from gosim.analysis.plots import draw_plots
     from gosim.analysis.report import write_report
+    from gosim.runner.core import default_jobs
+    from gosim.runner.outpool import output_pool
     from gosim.runner.writer import read_tables
 
     d = results_dir
@@ -36,7 +38,9 @@ def plot(
                               f"{list(PLOT_NAMES)}")
         which = [p for p in PLOT_NAMES if p in only]
     tables = read_tables(d)
-    written, notes = draw_plots(tables, meta, d / "plots", which, keep_others=bool(only))
+    with output_pool(default_jobs(), len(which)) as pool:  # one plot: this process
+        written, notes = draw_plots(tables, meta, d / "plots", which, keep_others=bool(only),
+                                    pool=pool)
     manifest_path = d / "manifest.json"
     sweep = None
     if manifest_path.is_file():
