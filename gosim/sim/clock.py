@@ -108,7 +108,12 @@ def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
         if shared:
             pos.shared = False
     if native:
-        return  # a PEvent never fails
+        if not pe._ok and not pe._defused:  # a P process that failed
+            err = pe._value
+            exc = type(err)(*err.args)
+            exc.__cause__ = err
+            raise exc
+        return
     if not event._ok and not hasattr(event, "_defused"):
         exc = type(event._value)(*event._value.args)
         exc.__cause__ = event._value
@@ -119,10 +124,10 @@ def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
 
 class PEvent:
     """An event that resumes P ``pk``: what SimPy's ``Event`` is to SimPy's loop
-    and processes (``env``, ``callbacks``, ``_value``, ``_ok``; ``succeed``),
-    as a compiled object, so that the loop and :class:`PProc` read it by field.
-    SimPy's own code (``Process._resume``, conditions) reads the same names as
-    attributes. It never fails: it is only ever succeeded."""
+    and processes (``env``, ``callbacks``, ``_value``, ``_ok``, ``_defused``;
+    ``succeed``), as a compiled object, so that the loop and :class:`PProc`
+    read it by field. SimPy's own code (``Process._resume``, conditions) reads
+    the same names as attributes."""
 
     def __init__(self, env: Any, pk: int) -> None:
         self.env = env
@@ -130,6 +135,7 @@ class PEvent:
         self.callbacks: list[Any] | None = []
         self._value: Any = PENDING
         self._ok = True
+        self._defused = False
 
     @property
     def triggered(self) -> bool:
@@ -145,6 +151,12 @@ class PEvent:
             raise AttributeError(f"Value of {self} is not yet available")
         return self._value
 
+    def _push(self, delay: int, key: int) -> None:
+        """Into the environment's queue, ``delay`` ns from now, as
+        ``SimEnv.schedule`` would put it (the key embeds the P)."""
+        pos: EventPos = self.env.pos
+        heappush(pos.queue, (pos.now + delay, key, next(pos.eids), self))
+
     def succeed(self, value: Any = None) -> PEvent:
         """SimPy's ``Event.succeed``, scheduled as ``SimEnv.schedule`` would
         (NORMAL priority keyed by its P, now)."""
@@ -152,8 +164,7 @@ class PEvent:
             raise RuntimeError(f"{self} has already been triggered")
         self._ok = True
         self._value = value
-        pos: EventPos = self.env.pos
-        heappush(pos.queue, (pos.now, NORMAL_KEY + self.pk, next(pos.eids), self))
+        self._push(0, NORMAL_KEY + self.pk)
         return self
 
 
@@ -169,26 +180,21 @@ class PTimeout(PEvent):
         self.callbacks = []
         self._value = None
         self._ok = True
-        pos: EventPos = env.pos
-        heappush(pos.queue, (pos.now + delay, NORMAL_KEY + pk, next(pos.eids), self))
+        self._defused = False
+        self._push(delay, NORMAL_KEY + pk)
 
 
-class PProc:
+class PProc(PEvent):
     r"""A P's process: SimPy's ``Process`` (started by an URGENT initialisation
     event, resumed by each event its generator yields, itself an event that
-    succeeds with the generator's return value), compiled, with the events it
-    waits on read by field when they are :class:`PEvent`\ s. Queue keys, ids
-    and event counts are those SimPy's ``Process`` gives, so results do not
-    change with it."""
+    succeeds with the generator's return value or fails with its exception),
+    compiled, with the events it waits on read by field when they are
+    :class:`PEvent`\ s. Queue keys, ids and event counts are those SimPy's
+    ``Process`` gives, so results do not change with it."""
 
     def __init__(self, env: Any, generator: Any, pk: int) -> None:
-        self.env = env
+        super().__init__(env, pk)
         self.gen = generator
-        self.pk = pk
-        self.callbacks: list[Any] | None = []
-        self._value: Any = PENDING
-        self._ok = True
-        self._target: Any = None
         #: the callback registered on every event waited on (one bound method)
         self._resume_cb = self.resume
         # simpy.events.Initialize: scheduled URGENT by SimEnv.schedule, keyed by
@@ -198,26 +204,12 @@ class PProc:
         init.callbacks = [self._resume_cb]
         init._value = None
         ap = env._active_proc
-        key = URGENT_KEY + (int(getattr(ap, "pk", 0)) if ap is not None else 0)
-        pos: EventPos = env.pos
-        heappush(pos.queue, (pos.now, key, next(pos.eids), init))
-        self._target = init
-
-    @property
-    def triggered(self) -> bool:
-        return self._value is not PENDING
-
-    @property
-    def processed(self) -> bool:
-        return self.callbacks is None
+        init._push(0, URGENT_KEY + (int(getattr(ap, "pk", 0)) if ap is not None else 0))
+        self._target: Any = init
 
     @property
     def is_alive(self) -> bool:
         return self._value is PENDING
-
-    def _schedule_end(self) -> None:
-        pos: EventPos = self.env.pos
-        heappush(pos.queue, (pos.now, NORMAL_KEY + self.pk, next(pos.eids), self))
 
     def resume(self, event: Any) -> None:
         """SimPy's ``Process._resume``."""
@@ -225,28 +217,32 @@ class PProc:
         env._active_proc = self
         gen = self.gen
         while True:
+            if isinstance(event, PEvent):
+                pe: PEvent = event
+                ok = pe._ok
+                value = pe._value
+            else:
+                ok = event._ok
+                value = event._value
             try:
-                if isinstance(event, PEvent):
-                    event = gen.send(event._value)
-                elif event._ok:
-                    event = gen.send(event._value)
+                if ok:
+                    event = gen.send(value)
                 else:
                     event._defused = True
-                    err = event._value
-                    exc = type(err)(*err.args)
-                    exc.__cause__ = err
+                    exc = type(value)(*value.args)
+                    exc.__cause__ = value
                     event = gen.throw(exc)
             except StopIteration as e:
                 event = None
                 self._ok = True
                 self._value = e.args[0] if len(e.args) else None
-                self._schedule_end()
+                self._push(0, NORMAL_KEY + self.pk)
                 break
             except BaseException as e:
                 event = None
                 self._ok = False
                 self._value = e
-                self._schedule_end()
+                self._push(0, NORMAL_KEY + self.pk)
                 break
             if isinstance(event, PEvent):
                 cbs = event.callbacks
