@@ -19,7 +19,7 @@ popped, drawn from and pushed back (``_transfer_lockfree``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
 
@@ -31,6 +31,18 @@ if TYPE_CHECKING:
     from gosim.runtime.runtime2 import P
 
 
+class _Counter:
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+#: the next SpanSet entry's sequence number, shared by every set (so that an
+#: entry left behind in one set never matches its span's entry in another)
+_SEQ: Final = _Counter()
+
+
 class SpanSet:
     """An insertion-ordered set of spans (mspanset.go's spanSet as mcentral
     uses it): push at the back, take out any span, pop the oldest.
@@ -39,21 +51,21 @@ class SpanSet:
     skips every entry deleted before it, until the dict is rebuilt): sweeping
     a big heap's unswept set that way took time quadratic in its spans. Here
     the order is a list read from a head index, with each entry's sequence
-    number; an entry whose span has since left the set (or been pushed again)
-    is stale and skipped. The list is compacted when stale entries outnumber
+    number (unique among all sets, and kept on the span while it is in one:
+    ``MSpan.set_seq``); an entry whose span has since left the set (or been
+    pushed again, here or to another set) is stale and skipped. The list is compacted when stale entries outnumber
     live ones, so every operation is amortised O(1) and the order is exactly
     that of a dict with the same pushes and removals."""
 
-    __slots__ = ("_seq", "_spans", "_seqs", "_head", "_next")
+    __slots__ = ("_seq", "_spans", "_seqs", "_head")
 
     def __init__(self) -> None:
-        #: span id -> the sequence number of its live entry
-        self._seq: dict[int, int] = {}
+        #: ids of the spans in the set
+        self._seq: set[int] = set()
         #: entries in push order, from ``_head`` on
         self._spans: list[MSpan] = []
         self._seqs: list[int] = []
         self._head = 0
-        self._next = 0
 
     def __len__(self) -> int:
         return len(self._seq)
@@ -65,19 +77,21 @@ class SpanSet:
         return sid in self._seq
 
     def push(self, s: MSpan) -> None:
-        seq = self._next
-        self._next = seq + 1
-        self._seq[s.sid] = seq
+        seq = _SEQ.n
+        _SEQ.n = seq + 1
+        s.set_seq = seq
+        self._seq.add(s.sid)
         self._spans.append(s)
         self._seqs.append(seq)
 
     def remove(self, s: MSpan) -> None:
-        del self._seq[s.sid]
+        self._seq.remove(s.sid)
+        s.set_seq = -1
         if len(self._spans) - self._head > 2 * len(self._seq) + 32:
             self._compact()
 
     def _live(self, i: int) -> bool:
-        return self._seq.get(self._spans[i].sid, -1) == self._seqs[i]
+        return self._spans[i].set_seq == self._seqs[i]
 
     def _compact(self) -> None:
         keep = [i for i in range(self._head, len(self._spans)) if self._live(i)]
@@ -99,7 +113,8 @@ class SpanSet:
         """Take the oldest span out of the set."""
         s = self.first()
         if s is not None:
-            del self._seq[s.sid]
+            self._seq.remove(s.sid)
+            s.set_seq = -1
             self._head += 1
             if self._head > 32 and 2 * self._head > len(self._spans):
                 self._compact()

@@ -81,11 +81,14 @@ class MSpan:
         "sid", "start_page", "npages", "spanclass", "elemsize", "nelems", "freeindex",
         "alloc_bits", "alloc_count", "state", "needzero", "in_cache", "on_list",
         "fresh_os", "header_touch", "sweepgen", "mark_bits", "keep_bits", "ring_bits", "ring_refs", "death",
-        "live_bits", "cold", "remote",
+        "live_bits", "cold", "remote", "set_seq",
     )
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
+        #: the sequence number of its entry in the mcentral SpanSet that holds
+        #: it, -1 when none does (gosim/runtime/mcentral.py)
+        self.set_seq = -1
         self.init(0, 0)
         self.state = MSpanState.DEAD
 
