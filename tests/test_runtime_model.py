@@ -351,13 +351,15 @@ def test_span_set_keeps_a_dicts_order(ops: list[tuple[str, int]]) -> None:
     same spans in the same order after any pushes, removals and pops (a span
     pushed again goes to the back), and the oldest is the one popped; long
     runs of removals and pops exercise its compaction."""
-    from gosim.runtime.mcentral import SpanSet
+    from gosim.runtime.mcentral import SpanSeq, SpanSet
     from gosim.runtime.mspan import MSpan
 
     spans = [MSpan(i) for i in range(41)]
-    # two sets, as mcentral's lists: a span leaves one before it joins the other
+    # two sets numbering their entries from one count, as a runtime's mcentral
+    # lists do: a span leaves one before it joins the other
     refs: list[dict[int, MSpan]] = [{}, {}]
-    sets = [SpanSet(), SpanSet()]
+    seqs = SpanSeq()
+    sets = [SpanSet(seqs), SpanSet(seqs)]
     for n, (op, i) in enumerate(ops):
         # pushes and pops alternate between the sets; a removal finds its span's
         k = next((j for j in (0, 1) if i in refs[j]), n % 2) if op == "remove" else n % 2

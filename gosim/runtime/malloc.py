@@ -26,7 +26,7 @@ from gosim.runtime.arena import PAGE_SHIFT, PAGE_SIZE
 from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex, NoSimCtx, run_sync
 from gosim.runtime.design import Design, get_design
 from gosim.runtime.mcache import MCache
-from gosim.runtime.mcentral import MCentral
+from gosim.runtime.mcentral import MCentral, SpanSeq
 from gosim.runtime.mheap import MHeap
 from gosim.runtime.mspan import (
     MALLOC_HEADER_BYTES,
@@ -71,7 +71,8 @@ class Runtime:
             self.shared_central = (Mutex("mcentral[shared]", "mcentral")
                                    if design.mcentral == "locked" else
                                    AtomicCell("mcentral[shared].spanset", "spanset"))
-        self.central = [MCentral(self.mheap, self.ps, spc, design, self.shared_central)
+        seqs = SpanSeq()  # every mcentral's span sets number their entries from one count
+        self.central = [MCentral(self.mheap, self.ps, spc, design, self.shared_central, seqs)
                         for spc in range(self.num_span_classes)]
         self.tiny_spanclass = (self.table.tiny_size_class << 1) | 1
         #: the global-lock design's one lock around every malloc

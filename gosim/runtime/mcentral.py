@@ -19,7 +19,7 @@ popped, drawn from and pushed back (``_transfer_lockfree``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
 
@@ -31,16 +31,15 @@ if TYPE_CHECKING:
     from gosim.runtime.runtime2 import P
 
 
-class _Counter:
+class SpanSeq:
+    """The next SpanSet entry's sequence number, shared by every set of one
+    runtime (so that an entry left behind in one set never matches its span's
+    entry in another)."""
+
     __slots__ = ("n",)
 
     def __init__(self) -> None:
         self.n = 0
-
-
-#: the next SpanSet entry's sequence number, shared by every set (so that an
-#: entry left behind in one set never matches its span's entry in another)
-_SEQ: Final = _Counter()
 
 
 class SpanSet:
@@ -57,9 +56,11 @@ class SpanSet:
     live ones, so every operation is amortised O(1) and the order is exactly
     that of a dict with the same pushes and removals."""
 
-    __slots__ = ("_seq", "_spans", "_seqs", "_head")
+    __slots__ = ("_seq", "_spans", "_seqs", "_head", "_next")
 
-    def __init__(self) -> None:
+    def __init__(self, seqs: SpanSeq | None = None) -> None:
+        #: the sequence numbers this set draws from (shared by a runtime's sets)
+        self._next = seqs if seqs is not None else SpanSeq()
         #: ids of the spans in the set
         self._seq: set[int] = set()
         #: entries in push order, from ``_head`` on
@@ -77,8 +78,9 @@ class SpanSet:
         return sid in self._seq
 
     def push(self, s: MSpan) -> None:
-        seq = _SEQ.n
-        _SEQ.n = seq + 1
+        nxt = self._next
+        seq = nxt.n
+        nxt.n = seq + 1
         s.set_seq = seq
         self._seq.add(s.sid)
         self._spans.append(s)
@@ -131,7 +133,8 @@ class SpanSet:
 
 class MCentral:
     def __init__(self, heap: MHeap, ps: list[P], spanclass: int, design: Design,
-                 shared: Mutex | AtomicCell | None = None) -> None:
+                 shared: Mutex | AtomicCell | None = None,
+                 seqs: SpanSeq | None = None) -> None:
         self.heap = heap
         self.ps = ps
         self.spanclass = spanclass
@@ -139,14 +142,17 @@ class MCentral:
         self.npages = heap.table.class_to_npages(self.size_class) if self.size_class else 0
         self.locked = design.mcentral == "locked"
         self.batch = design.transfer_batch_objects
+        # the span sets' sequence numbers, shared by every class of the runtime
+        # (a span struct freed to the heap may come back in another class)
+        seqs = seqs if seqs is not None else SpanSeq()
         #: spans with free objects, not owned by a cache (insertion ordered)
-        self.partial = SpanSet()
+        self.partial = SpanSet(seqs)
         #: spans with no free objects or owned by an mcache
-        self.full = SpanSet()
+        self.full = SpanSet(seqs)
         #: the same two sets for spans that need sweeping (the collector's last
         #: cycle marked them and nobody has swept them yet)
-        self.partial_unswept = SpanSet()
-        self.full_unswept = SpanSet()
+        self.partial_unswept = SpanSet(seqs)
+        self.full_unswept = SpanSet(seqs)
         # ``shared`` (design.mcentral_lock: shared): one lock or span-set cell for
         # every class, made by the Runtime; otherwise this class's own
         name = f"mcentral[spc={spanclass}]"
