@@ -307,3 +307,31 @@ def test_columns_build_the_frame_of_the_row_dicts(blocks: list) -> None:
         rows += [{**keys, **r} for r in block]
     expected = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id"])
     pd.testing.assert_frame_equal(cols.frame(["run_id"]), expected, check_exact=True)
+
+
+def test_a_dead_plot_worker_is_a_note_not_a_lost_run(tmp_path: Path) -> None:
+    """A plot whose worker died (killed, out of memory) is reported as a note;
+    the other plots and the results are kept."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from gosim.analysis.plots import draw_plots
+
+    o = run_experiment(parse_experiment(TINY, file="tiny.yaml"), out_dir=tmp_path, jobs=1,
+                       progress=False)
+
+    class DiesOnScaling:
+        def submit(self, fn, name, *args):  # type: ignore[no-untyped-def]
+            f: Future[str | None] = Future()
+            if name == "scaling":
+                f.set_exception(BrokenProcessPool("a process terminated abruptly"))
+            else:
+                f.set_result(fn(name, *args))
+            return f
+
+    from gosim.runner.core import experiment_meta
+
+    written, notes = draw_plots(o.tables, experiment_meta(o.experiment), tmp_path / "plots",
+                                ["scaling", "p_time"], pool=DiesOnScaling())  # type: ignore[arg-type]
+    assert [p.name for p in written] == ["p_time.png"]
+    assert notes == ["scaling: plot failed (BrokenProcessPool: a process terminated abruptly)"]

@@ -172,7 +172,13 @@ def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir:
             results[name] = (pool.submit(draw_plot, *args) if pool is not None
                              else draw_plot(*args))
         for name in which:
-            note = results[name] if pool is None else results[name].result()
+            if pool is None:
+                note = results[name]
+            else:
+                try:
+                    note = results[name].result()
+                except Exception as e:  # the worker died (killed, out of memory)
+                    note = f"plot failed ({type(e).__name__}: {e})"
             if note is None:
                 written.append(PLOT_FILES[name])
             else:

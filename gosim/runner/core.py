@@ -204,8 +204,12 @@ def run_experiment(
         from gosim.analysis.plots import draw_plots
 
         plot_paths, notes = draw_plots(tables, meta, results_dir / "plots", which, pool=pool)
-        wrote_graphs = (graphs.result() if graphs is not None
-                        else write_flow_graphs(*graphs_args))
+        try:
+            wrote_graphs = graphs.result() if graphs is not None else None
+        except Exception:  # the worker died (killed, out of memory): write them here
+            wrote_graphs = None
+        if wrote_graphs is None:
+            wrote_graphs = write_flow_graphs(*graphs_args)
         if wrote_graphs:
             written.append(FLOW_DIR + "/")
 

@@ -36,8 +36,9 @@ def _noop() -> None:
 @contextmanager
 def output_pool(jobs: int, tasks: int) -> Iterator[ProcessPoolExecutor | None]:
     """A pool of ``min(jobs, tasks)`` spawned processes for ``tasks`` output
-    jobs, or None (run them in the calling process) when that is one. On an
-    exception (Ctrl-C included) the workers are stopped at once."""
+    jobs, or None (run them in the calling process) when that is one or when
+    processes cannot be started here. On an exception (Ctrl-C included) the
+    workers are stopped at once."""
     n = min(jobs, tasks)
     if n <= 1:
         yield None
@@ -48,6 +49,11 @@ def output_pool(jobs: int, tasks: int) -> Iterator[ProcessPoolExecutor | None]:
     try:
         for _ in range(n):
             pool.submit(_noop)
+    except OSError:  # no processes here (a sandbox, no semaphores): this one draws
+        abandon(pool, others)
+        yield None
+        return
+    try:
         yield pool
     except BaseException:
         abandon(pool, others)
