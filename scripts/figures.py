@@ -300,8 +300,11 @@ def render_benchmarks(measured: dict[str, Any]) -> str:
     b = _section(measured, "bench")
     builds = sorted({c.get("build", "pure Python (before the compiled core)")
                      for c in b["cases"]})
+    rep = int(b["cases"][0].get("repeat", 1)) if b["cases"] else 1
+    runs = f"the fastest of {rep} runs" if rep > 1 else "one run"
     out = ["Simulated allocations per wall-clock second (go1.27, one process per case, "
-           "batched mode, set-up included), as a ratio to a raw SimPy event loop timed in "
+           f"batched mode, set-up included, {runs}), as a ratio to a raw SimPy event loop "
+           "timed in "
            f"the same process (issue 12's targets); simulation core: {'; '.join(builds)}. "
            "The last column is the same case on the pure-Python fallback "
            "(`GOSIM_PURE_PYTHON=1`):", "",
