@@ -49,10 +49,7 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     not apply (not a small object, or an allocation could fault in a page:
     :func:`run_generic` does those)."""
     rt = sim.rt
-    fc = g.fixed_cls
-    if fc is None:
-        fc = g.fixed_cls = rt.classify(g.sizes.const, g.noscan.const)  # type: ignore[arg-type]
-    kind, spc, elemsize = fc
+    kind, spc, elemsize = g.fixed_class()
     if kind != SMALL:
         return None
     c = rt.ps[g.p].mcache

@@ -149,12 +149,8 @@ class Simulation:
         acct = self.acct
         t0 = g.vt
         locks_before = g.locks_taken
-        fc = g.fixed_cls if g.fixed else None
-        if fc is None:
-            fc = rt.classify(size, noscan)
-            if g.fixed:
-                g.fixed_cls = fc
-        kind, spc, elemsize = fc
+        # a fixed goroutine's size is its one size: classified once
+        kind, spc, elemsize = g.fixed_class() if g.fixed else rt.classify(size, noscan)
         gc = self.gc
         if gc is not None and gc.phase == GC_MARK:
             # malloc.go deductAssistCredit, before the allocation is made

@@ -80,7 +80,7 @@ class GCtx(Ctx):
         self.cost_streams: dict[str, Stream] = {}
         self.fixed = (self.sizes.const is not None and self.noscan.const is not None)
         #: a fixed goroutine's (path, span class, bytes charged), classified once
-        #: by the batch path (``Runtime.classify`` of its one size)
+        #: (``fixed_class``)
         self.fixed_cls: tuple[int, int, int] | None = None
         lt = group.lifetime
         self.live_ring: deque[int] | None = (
@@ -134,6 +134,15 @@ class GCtx(Ctx):
         """Draw and charge ``units`` of a cost."""
         self.sim.costs.charge(name, units)
         return self.draw_ns(name, units)
+
+    def fixed_class(self) -> tuple[int, int, int]:
+        """``Runtime.classify`` of a fixed goroutine's one size and pointer-ness,
+        computed at its first allocation and kept."""
+        fc = self.fixed_cls
+        if fc is None:
+            fc = self.fixed_cls = self.sim.rt.classify(
+                self.sizes.const, self.noscan.const)  # type: ignore[arg-type]
+        return fc
 
     def price(self, charges: Charges) -> int:
         """Draw and charge what ``charges`` cost, as ns (each term rounded)."""
