@@ -341,6 +341,40 @@ def render_benchmarks(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+#: the origins the events table names (the rest are summed as "other")
+_EVENT_ORIGINS = (("sync:atomic", "sync before an atomic"),
+                  ("sync:gcbits", "sync before the GC bits bump"),
+                  ("sync:lock", "sync before a lock"), ("sync:unlock", "sync before an unlock"),
+                  ("grant", "lock hand-off"), ("sync:safepoint/slice", "safepoint / slice end"))
+
+
+def render_events(measured: dict[str, Any]) -> str:
+    ev = _section(measured, "events")
+    bench = {c["case"]: c for c in _section(measured, "bench")["cases"]}
+    out = ["SimPy events per simulated allocation in each speed case of `benchmarks/bench.py` "
+           "(`benchmarks/events.py`, batched mode, the bench's allocation counts; a live "
+           "heap's allocations count, as in the bench's rate), by what made them; the "
+           "*ceiling* is 1 / events per allocation: the ratio to the raw SimPy rate the "
+           "case would reach if nothing but its events cost time, against the ratio the "
+           "bench measured:", "",
+           "| case | events / alloc | syncs / alloc (events + shortcuts) | "
+           + " | ".join(label for _, label in _EVENT_ORIGINS)
+           + " | other | ceiling | measured ratio | target |",
+           "|---|---|---|" + "---|" * (len(_EVENT_ORIGINS) + 4)]
+    for c in ev["cases"]:
+        by = c["by_origin"]
+        named = [by.get(k, 0.0) for k, _ in _EVENT_ORIGINS]
+        other = sum(by.values()) - sum(named)
+        b = bench.get(c["case"])
+        measured_ratio = f"{b['ratio']:.2f}" if b is not None else "-"
+        out.append(f"| {c['case']} | {c['events_per_alloc']:.3f} | {c['syncs_per_alloc']:.3f} | "
+                   + " | ".join(f"{v:.3f}" for v in named)
+                   + f" | {max(other, 0.0):.3f} | {c['ceiling_ratio']:,.2f} | {measured_ratio} | "
+                   f">= {c['target_ratio']}x |")
+    out += ["", _provenance(ev["provenance"]), ""]
+    return "\n".join(out)
+
+
 def _step(step: dict[str, Any]) -> str:
     """A timed command: its wall time, and how it ended when that was not exit 0."""
     text = f"{step['seconds']} s"
@@ -682,6 +716,7 @@ def static_blocks() -> dict[str, str]:
     measured = load_measured()
     return {"calibration": render_calibration(load_yaml(PROFILE)),
             "benchmarks": render_benchmarks(measured),
+            "events": render_events(measured),
             "times": render_times(measured),
             "groundtruth": render_groundtruth(measured),
             "gcoff-costs": render_gcoff_costs(),

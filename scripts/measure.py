@@ -111,6 +111,21 @@ def measure_bench(note: str) -> dict[str, Any]:
     return data
 
 
+EVENTS = ROOT / "benchmarks" / "events.py"
+
+
+def measure_events(note: str) -> dict[str, Any]:
+    """benchmarks/events.py at full scale: each speed case's events per
+    allocation by origin (pure-Python build; the counts are the compiled core's)."""
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    p = subprocess.run([sys.executable, str(EVENTS), "--json", "--scale", "1"], cwd=ROOT,
+                       check=True, capture_output=True, text=True)
+    return {"cases": json.loads(p.stdout),
+            "provenance": provenance("python scripts/measure.py events", note, load, revision,
+                                     started)}
+
+
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
@@ -290,7 +305,7 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["bench", "make", "groundtruth"])
+    ap.add_argument("what", choices=["bench", "make", "groundtruth", "events"])
     ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
     ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
     args = ap.parse_args(argv)
@@ -298,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         section = measure_bench(args.note)
     elif args.what == "groundtruth":
         section = measure_groundtruth(args.note)
+    elif args.what == "events":
+        section = measure_events(args.note)
     else:
         section = measure_make(args.note, args.keep)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
