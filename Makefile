@@ -54,6 +54,7 @@ figures: $(VENV)/.installed
 measure: $(VENV)/.installed
 	$(BIN)/python scripts/measure.py bench --note "$(NOTE)"
 	$(BIN)/python scripts/measure.py make --note "$(NOTE)"
+	$(BIN)/python scripts/measure.py events --note "$(NOTE)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build gosim/_native_stamp.json
