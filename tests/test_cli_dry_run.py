@@ -146,3 +146,44 @@ def test_measured_rate_separates_a_runs_fixed_cost(tmp_path: Path,
     # 2 goroutines: 200,000 and 800,000 allocations; probes of 5,000 and 10,000
     assert p.estimate_s == pytest.approx((0.25 + 2.0) + (0.25 + 8.0))
     assert "timed now" in p.method
+
+
+def test_the_first_simulation_in_a_process_does_not_inflate_a_probe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first simulation a process runs loads modules and tables once; an
+    untimed warm-up run takes that cost, so the probes time the runs alone. A
+    fake simulator on a fake clock: 3 s the first time it is called, then
+    0.25 s plus 10 us per allocation. Without the warm-up the first probe
+    would carry the 3 s and the estimate would be about 10x its own."""
+    import gosim.runner.estimate as est
+    import gosim.sim as sim_mod
+
+    clock = [100.0]
+    calls = []
+    monkeypatch.setattr(est.time, "perf_counter", lambda: clock[0])
+
+    def fake_simulate(sc: object) -> None:
+        calls.append(work(sc)[1])  # type: ignore[arg-type]
+        clock[0] += (3.0 if len(calls) == 1 else 0.0) + 0.25 + 1e-5 * calls[-1]
+
+    monkeypatch.setattr(sim_mod, "simulate", fake_simulate)
+    exp = parse_experiment(CONFIG.replace("[1000, 2000, 4000]", "[100000, 400000]"))
+    p = plan(exp, tmp_path / "est", jobs=1)
+    # the warm-up: the dearest run shrunk to est.WARMUP_ALLOCATIONS allocations
+    assert calls[0] == est.WARMUP_ALLOCATIONS
+    assert p.estimate_s == pytest.approx((0.25 + 2.0) + (0.25 + 8.0))
+
+
+def test_a_run_takes_the_rate_of_its_object_size_before_its_design() -> None:
+    """Per allocation, object size matters more than the design or GOMAXPROCS
+    (a 64 KiB allocation costs tens of times a 1 KiB one in every design): a
+    go1.27 64-P 1 KiB run takes a go1.12 64-P 1 KiB sample's rate, not a go1.27
+    64-P 64 KiB one's, and a same-design sample at another GOMAXPROCS before
+    another design."""
+    from gosim.runner.estimate import _nearest
+
+    samples = [(("allocs", "go1.27", 6.0, 16.0), 30e-6, 0.0),
+               (("allocs", "go1.12", 6.0, 10.0), 6e-6, 0.0)]
+    assert _nearest(samples, ("allocs", "go1.27", 6.0, 10.0))[1] == 6e-6
+    samples.append((("allocs", "go1.27", 0.0, 10.0), 4e-6, 0.0))
+    assert _nearest(samples, ("allocs", "go1.27", 6.0, 10.0))[1] == 4e-6

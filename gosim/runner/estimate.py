@@ -16,13 +16,17 @@ wall-clock seconds per unit of work, the *rate*, come from
    work at that rate is the run's fixed cost (setting up goroutines and their
    random streams, the end-of-run statistics), which a probe this small would
    otherwise multiply by the shrink factor (configs/scaling.yaml's estimate was
-   three times its real time before the fixed cost was separated).
+   three times its real time before the fixed cost was separated). An
+   untimed run first loads what every simulation uses (modules, size-class
+   tables), which the first probe in a process would otherwise carry.
 
 Each pending run takes the rate (and fixed cost) of the most similar sample:
-the same kind of work, then the same design preset, then the nearest
-GOMAXPROCS and object size (by factors of two); the per-allocation cost
-differs a hundredfold between a 48 B allocation at one P and a contended
-64-P global lock.
+the same kind of work, then the same design preset, then the nearest object
+size and GOMAXPROCS by factors of two, a factor in size counting three times
+one in GOMAXPROCS (per allocation, 64 KiB costs tens of times 1 KiB in
+every design, while 64 Ps cost a few times one P, except where a lock
+saturates); the per-allocation cost differs a hundredfold between a 48 B
+allocation at one P and a contended 64-P global lock.
 
 The estimate is the sum of fixed cost + work x rate over the pending runs,
 divided over the jobs (never less than the longest single run). It ignores
@@ -49,6 +53,12 @@ PROBE_ALLOCATIONS = 5_000
 PROBE_BUDGET_S = 3.0
 #: a timed probe run simulates this fraction of the run's time
 PROBE_TIME_FRACTION = 0.01
+#: how much farther apart two runs are for a factor of 2 in object size than
+#: for one in GOMAXPROCS (``_distance``)
+SIZE_WEIGHT = 3.0
+#: allocations of the untimed run that loads what every simulation uses first
+#: (modules, size-class tables), so that the first probe does not pay for it
+WARMUP_ALLOCATIONS = 200
 
 
 def work(sc: Scenario) -> tuple[str, float]:
@@ -125,9 +135,13 @@ def features(sc: Scenario) -> Features:
 
 
 def _distance(a: Features, b: Features) -> float:
-    """Another kind of work or design is far; GOMAXPROCS and size count by factors of 2."""
+    """Another kind of work is farthest, then another design; a factor of 2 in
+    object size counts three times one in GOMAXPROCS: the cost of an
+    allocation grows tens of times from 48 B to 64 KiB (span refills, then a
+    span each), and a few times from 1 to 64 Ps (configs/scaling.yaml's run
+    times)."""
     return (100.0 * (a[0] != b[0]) + 10.0 * (a[1] != b[1]) + abs(a[2] - b[2])
-            + abs(a[3] - b[3]))
+            + SIZE_WEIGHT * abs(a[3] - b[3]))
 
 
 def _nearest(samples: list[Sample], f: Features) -> Sample:
@@ -151,7 +165,7 @@ def _cached_samples(cache: RunCache) -> list[Sample]:
     return samples
 
 
-def _shrunk(sc: Scenario, scale: int = 1) -> Scenario:
+def _shrunk(sc: Scenario, scale: float = 1) -> Scenario:
     """``sc`` shrunk to about ``scale`` x PROBE_ALLOCATIONS allocations (or
     ``scale``/100 of its simulated time), never beyond the run itself."""
     d = sc.model_dump(mode="json")
@@ -161,11 +175,20 @@ def _shrunk(sc: Scenario, scale: int = 1) -> Scenario:
         for g in d["workload"]["groups"]:
             g["allocations"] = max(1, int(g["allocations"] * f))
     else:
-        d["duration_ns"] = max(10_000 * scale,
-                               int(sc.duration_ns * min(1.0, scale * PROBE_TIME_FRACTION)))
+        d["duration_ns"] = int(max(10_000 * scale,
+                                   sc.duration_ns * min(1.0, scale * PROBE_TIME_FRACTION)))
         warm = d.get("warmup") or {}
         if warm.get("duration_ns"):
             warm["duration_ns"] = min(warm["duration_ns"], d["duration_ns"] // 2)
+    return Scenario.model_validate(d)
+
+
+def _warmup(sc: Scenario) -> Scenario:
+    """``sc`` shrunk to ``WARMUP_ALLOCATIONS`` allocations (or a timed run to
+    10 us) without its live heap: a run that loads what simulations use."""
+    small = _shrunk(sc, WARMUP_ALLOCATIONS / PROBE_ALLOCATIONS)
+    d = small.model_dump(mode="json")
+    d["workload"].pop("live_heap", None)
     return Scenario.model_validate(d)
 
 
@@ -178,6 +201,10 @@ def _measured_samples(todo: list[RunSpec], budget_s: float) -> list[Sample]:
     distinct.sort(key=lambda fs: -work(fs[1].scenario)[1])  # the dearest first
     samples: list[Sample] = []
     spent = 0.0
+    try:  # untimed: what the first simulation in a process loads
+        simulate(_warmup(distinct[0][1].scenario))
+    except Exception:  # the probe of that run reports nothing either
+        pass
     while distinct and spent < budget_s:
         if samples:
             distinct.sort(key=lambda fs: -min(_distance(fs[0], x[0]) for x in samples))
