@@ -184,8 +184,9 @@ def _shrunk(sc: Scenario, scale: float = 1) -> Scenario:
 
 
 def _warmup(sc: Scenario) -> Scenario:
-    """``sc`` shrunk to ``WARMUP_ALLOCATIONS`` allocations (or a timed run to
-    10 us) without its live heap: a run that loads what simulations use."""
+    """``sc`` shrunk to about ``WARMUP_ALLOCATIONS`` allocations (a timed run
+    to the same fraction of a probe's time) without its live heap: a run that
+    loads what simulations use."""
     small = _shrunk(sc, WARMUP_ALLOCATIONS / PROBE_ALLOCATIONS)
     d = small.model_dump(mode="json")
     d["workload"].pop("live_heap", None)
