@@ -64,6 +64,12 @@ _case("memory-10M-live", procs=1, size=48, allocs=10_000_000, step_allocs=0,
       target=32, gc=True, lifetime="keep", metric="bytes_per_live_object")
 
 
+def scaled_allocs(c: dict[str, Any], scale: float, key: str = "allocs") -> int:
+    """Case ``c``'s allocation count (``key``: ``allocs`` or ``step_allocs``) times
+    ``scale``, at least 1,000 per goroutine."""
+    return max(int(c[key] * scale), 1000 * c["procs"])
+
+
 def scenario(c: dict[str, Any], mode: str, allocs: int) -> Any:
     from gosim.scenario import Scenario
 
@@ -109,7 +115,7 @@ def run_child(name: str, scale: float, repeat: int = 3) -> dict[str, Any]:
     simulate(scenario(c, "batched", 1000 * c["procs"]))  # imports and caches
     raw = raw_simpy_rate()
     base_rss = rss_bytes()
-    allocs = max(int(c["allocs"] * scale), 1000 * c["procs"])
+    allocs = scaled_allocs(c, scale)
     walls = []
     for i in range(max(repeat, 1)):
         t = time.perf_counter()
@@ -123,7 +129,7 @@ def run_child(name: str, scale: float, repeat: int = 3) -> dict[str, Any]:
     live = int(m["mallocs"] - m["frees"]) if c["lifetime"] == "keep" else 0
     step_rate = None
     if c["step_allocs"]:
-        sa = max(int(c["step_allocs"] * scale), 1000 * c["procs"])
+        sa = scaled_allocs(c, scale, "step_allocs")
         best = float("inf")
         for _ in range(max(repeat, 1)):
             t = time.perf_counter()

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # bench.py, the cases counted here
 
 #: the function that called ``GCtx.sync`` -> the origin it is counted under
 _SYNC_CALLERS = {"atomic": "sync:atomic", "take": "sync:gcbits", "lock": "sync:lock",
@@ -77,7 +78,6 @@ def count_events(case: dict[str, Any], allocs: int) -> dict[str, Any]:
 
     if gosim.NATIVE:
         raise RuntimeError("count_events needs the pure-Python build (GOSIM_PURE_PYTHON=1)")
-    sys.path.insert(0, str(HERE))
     import bench
 
     origins: collections.Counter[str] = collections.Counter()
@@ -107,11 +107,10 @@ def count_events(case: dict[str, Any], allocs: int) -> dict[str, Any]:
 
 
 def row(name: str, scale: float) -> dict[str, Any]:
-    sys.path.insert(0, str(HERE))
     import bench
 
     c = bench.CASES[name]
-    allocs = max(int(c["allocs"] * scale), 1000 * c["procs"])
+    allocs = bench.scaled_allocs(c, scale)
     got = count_events(c, allocs)
     n = got["allocs"]
     per = {k: round(v / n, 4) for k, v in got["origins"].items()}
@@ -124,7 +123,6 @@ def row(name: str, scale: float) -> dict[str, Any]:
 
 
 def main() -> int:
-    sys.path.insert(0, str(HERE))
     import bench
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -33,7 +33,7 @@ def test_every_event_has_an_origin_and_the_builds_agree(case: str) -> None:
     from gosim.sim.engine import Simulation
 
     c = bench.CASES[case]
-    sim = Simulation(bench.scenario(c, "batched", max(int(c["allocs"] * 0.05), 1000 * c["procs"])))
+    sim = Simulation(bench.scenario(c, "batched", bench.scaled_allocs(c, 0.05)))
     r = sim.run()
     assert int(r.metrics["mallocs"]) == row["allocs"]
     assert (sim.env.events, sim.env.nstep) == (row["events"], row["syncs"])
