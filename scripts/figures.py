@@ -357,17 +357,20 @@ def render_events(measured: dict[str, Any]) -> str:
            "*ceiling* is 1 / events per allocation: the ratio to the raw SimPy rate the "
            "case would reach if nothing but its events cost time, against the ratio the "
            "bench measured:", "",
-           "| case | events / alloc | syncs / alloc (events + shortcuts) | "
+           "| case | events / alloc | syncs / alloc (events + shortcuts) | of which running "
+           "the events due first (`run_before`) | "
            + " | ".join(label for _, label in _EVENT_ORIGINS)
            + " | other | ceiling | measured ratio | target |",
-           "|---|---|---|" + "---|" * (len(_EVENT_ORIGINS) + 4)]
+           "|---|---|---|---|" + "---|" * (len(_EVENT_ORIGINS) + 4)]
     for c in ev["cases"]:
         by = c["by_origin"]
         named = [by.get(k, 0.0) for k, _ in _EVENT_ORIGINS]
         other = sum(by.values()) - sum(named)
         b = bench.get(c["case"])
         measured_ratio = f"{b['ratio']:.2f}" if b is not None else "-"
+        inline = c.get("inline_per_alloc")
         out.append(f"| {c['case']} | {c['events_per_alloc']:.3f} | {c['syncs_per_alloc']:.3f} | "
+                   + (f"{inline:.3f}" if inline is not None else "-") + " | "
                    + " | ".join(f"{v:.3f}" for v in named)
                    + f" | {max(other, 0.0):.3f} | {c['ceiling_ratio']:,.2f} | {measured_ratio} | "
                    f">= {c['target_ratio']}x |")

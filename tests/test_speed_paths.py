@@ -2,8 +2,11 @@
 
 A goroutine's ``sync`` takes the simulation clock without a SimPy event when
 its timeout would be the very next event (``gosim.sim.goroutine.first_before``); uncontended
-locks, span-set operations and costs then run as plain code. These tests run
-the same scenarios with the shortcut disabled (every sync waits on its
+locks, span-set operations and costs then run as plain code. When events are
+due first, it processes them itself and then takes the clock
+(``gosim.sim.clock.run_before``), also within another such sync when it
+comes before that one's timeout. These tests run
+the same scenarios with both disabled (every sync waits on its
 timeout, as before the shortcut existed) and require byte-identical results:
 several designs and mutexes, timed and untimed runs, the collector with its
 stop-the-world (an event several Ps wait on, where the shortcut must not
@@ -52,25 +55,32 @@ CASES = {
     "go1.27 GC 1 KiB 8 P": _sc("go1.27", 8, 1024, 3000, live=8 << 20,
                                lifetime={"allocations": 64}),
     "go1.12 GC 48 B 4 P step": _sc("go1.12", 4, 48, 20000, live=4 << 20, mode="step"),
+    # one refill per allocation: most syncs find events due first
+    "go1.27 32 KiB 4 P": _sc("go1.27", 4, 32768, 600),
 }
 
 
-def _run(sc: Scenario, shortcut: bool) -> tuple[str, int]:
-    """The run's results as JSON, and the SimPy events it processed."""
+def _run(sc: Scenario, shortcut: bool) -> tuple[str, int, int, int]:
+    """The run's results as JSON, the SimPy events it processed, the syncs that
+    ran the events due before them, and the most of those one within another."""
     from gosim.sim.engine import Simulation
 
     sim = Simulation(sc)
     sim.sync_shortcut = shortcut
     result = json.dumps(sim.run().to_dict(), sort_keys=True, default=str)
-    return result, sim.env.events
+    pos = sim.env.pos
+    return result, sim.env.events, pos.inline, pos.max_depth
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sync_shortcut_changes_no_result(name: str) -> None:
     sc = CASES[name]
-    fast, fast_events = _run(sc, True)
-    slow, slow_events = _run(sc, False)
+    fast, fast_events, inline, depth = _run(sc, True)
+    slow, slow_events, slow_inline, _ = _run(sc, False)
     assert fast_events < slow_events  # the shortcut was in play
+    assert slow_inline == 0
+    if sc.gomaxprocs > 1:  # events due first, run by the sync, one within another
+        assert inline > 0 and depth >= 2
     assert fast == slow
 
 

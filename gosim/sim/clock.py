@@ -28,7 +28,8 @@ URGENT_KEY: Final = 0 * PK_SPAN
 
 
 class EventPos:
-    __slots__ = ("now", "shared", "key", "eid", "nstep", "events", "queue", "eids")
+    __slots__ = ("now", "shared", "key", "eid", "nstep", "events", "queue", "eids", "inline",
+                 "depth", "max_depth", "nest_t", "nest_key")
 
     def __init__(self) -> None:
         #: the simulation clock, as the environment's ``_now`` (written with it:
@@ -51,6 +52,17 @@ class EventPos:
         #: objects as its ``_queue`` and ``_eid``: SimEnv sets them)
         self.queue: list[Any] = []
         self.eids: Any = None
+        #: syncs that processed the events due before them in place of their
+        #: timeout (``run_before``; counted in ``nstep``, not in ``events``)
+        self.inline = 0
+        #: how many such syncs are under way, one within another, and the most
+        #: there have been
+        self.depth = 0
+        self.max_depth = 0
+        #: the time and key of the timeout the innermost of them stands for: a
+        #: sync due after it must wait for it (``GCtx.sync`` while nested)
+        self.nest_t = 0
+        self.nest_key = 0
 
     def before(self, now: int, t: int, key: int, eid: int) -> bool:
         """Whether an event keyed (t, key, eid) would have been processed before
@@ -66,6 +78,47 @@ def run_events(env: Any, pos: EventPos, queue: list[Any]) -> None:
     ``step``."""
     while True:
         step_event(env, pos, queue)
+
+
+def run_before(env: Any, pos: EventPos, queue: list[Any], t: int, key: int, eid: int) -> None:
+    """Process, in queue order, every event that would come before a timeout
+    keyed (t, key, eid), and then take that timeout's place: what waiting on
+    it does, without the timeout. The caller (a goroutine's ``sync``) is
+    running, so no event processed here can resume it. It may itself run
+    within another sync's ``run_before`` (``pos.depth``), when it comes
+    before that one's timeout; it must not run where an event before it
+    would stop the simulation."""
+    ap = env._active_proc
+    outer_t = pos.nest_t
+    outer_key = pos.nest_key
+    depth = pos.depth + 1
+    pos.depth = depth
+    if depth > pos.max_depth:
+        pos.max_depth = depth
+    pos.nest_t = t
+    pos.nest_key = key
+    try:
+        while queue:
+            h = queue[0]
+            t0: int = h[0]
+            if t0 > t:
+                break
+            if t0 == t:
+                k0: int = h[1]
+                if k0 > key or (k0 == key and h[2] > eid):
+                    break
+            step_event(env, pos, queue)
+    finally:
+        pos.depth -= 1
+        pos.nest_t = outer_t
+        pos.nest_key = outer_key
+        env._active_proc = ap
+    env._now = t
+    pos.now = t
+    pos.key = key
+    pos.eid = eid
+    pos.nstep += 1
+    pos.inline += 1
 
 
 def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:

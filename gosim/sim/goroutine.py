@@ -21,7 +21,7 @@ from gosim.runtime.context import AtomicCell, Ctx, Mutex
 from gosim.runtime.lockrank import site_of
 from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.sim.alloc import Charges
-from gosim.sim.clock import NORMAL_KEY, PTimeout
+from gosim.sim.clock import NORMAL_KEY, PTimeout, run_before
 from gosim.sim.costs import COST_PARAMETERS
 from gosim.sim.locks import SimAtomic
 from gosim.workload.spec import GoroutineGroup
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from gosim.sim.engine import Simulation
 
 _COST_NAMES = sorted(COST_PARAMETERS)
+
+#: syncs that run the events due before them, one within another, at most
+#: (each adds the frames of a goroutine's allocation to the stack)
+MAX_NESTED_SYNCS: Final = 8
 
 #: what ``yield from`` runs when nothing has to wait
 _NONE: Final[tuple[Any, ...]] = ()
@@ -233,8 +237,12 @@ class GCtx(Ctx):
     # to wait on (``spend`` never waits: it returns nothing). A sync whose
     # timeout would be the very next event takes the clock at once
     # (:func:`first_before`), so an uncontended lock, span-set
-    # operation or cost is plain code; results are those of waiting on the
-    # timeout (tests/test_sim.py compares with step mode, which waits on every one).
+    # operation or cost is plain code. One with events due before it processes
+    # them itself (``gosim.sim.clock.run_before``) and then takes the clock, in
+    # place of waiting on its timeout; within another such sync, only if it
+    # comes before that one's timeout. Results are those of waiting on the
+    # timeout (tests/test_speed_paths.py compares with every sync waiting on
+    # it, tests/test_sim.py with step mode).
 
     def sync(self, force: bool = False) -> Any:
         """Advance the simulation clock to this goroutine's clock. Needed before
@@ -247,8 +255,24 @@ class GCtx(Ctx):
         now = pos.now
         if vt > now and (force or sim.sync_always or sim.T is not None and vt >= sim.T):
             p = self.p
-            if not sim.sync_shortcut or pos.shared or first_before(sim.queue, vt, p):
+            if not sim.sync_shortcut or pos.shared:
                 return (PTimeout(env, vt - now, p),)
+            q = sim.queue
+            depth = pos.depth
+            if depth:
+                # within another goroutine's sync (``run_before``), whose
+                # timeout is not in the queue but comes before any later one
+                nt = pos.nest_t
+                if vt > nt or (vt == nt and NORMAL_KEY + p >= pos.nest_key):
+                    return (PTimeout(env, vt - now, p),)
+            if first_before(q, vt, p):
+                T = sim.T
+                if depth >= MAX_NESTED_SYNCS or (T is not None and vt >= T):
+                    return (PTimeout(env, vt - now, p),)
+                # the events due first run here, then the clock is this
+                # goroutine's: what waiting on the timeout would do
+                run_before(env, pos, q, vt, NORMAL_KEY + p, next(sim.eids))
+                return _NONE
             # nothing is due before that timeout would be: take it at once, with
             # the clock and the queue position (key, insertion id, event count)
             # that timeout would have set
