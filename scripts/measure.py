@@ -60,7 +60,10 @@ def cpu_model() -> str:
 def git_revision(repo: Path) -> str:
     rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=repo, check=True,
                          capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+    # the file being written is not a change to what is measured: one section
+    # is measured after another is stored
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            f":(exclude){MEASURED.relative_to(ROOT)}"], cwd=repo,
                            check=True, capture_output=True, text=True).stdout.strip()
     return rev + ("+uncommitted" if dirty else "")
 
