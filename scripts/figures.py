@@ -714,12 +714,59 @@ def render_gcon_cpu(path: Path = GROUNDTRUTH) -> str:
     return "\n".join(out)
 
 
+def render_realgo_gc(measured: dict[str, Any]) -> str:
+    sec = _section(measured, "realgo_gc")
+    cases = sec["cases"]
+    go = sorted({c["go_version"] for c in cases})
+
+    def rel(r: float, m: float) -> str:
+        return f"{(m - r) / r:+.1%}" if r else "-"
+
+    def mib(x: float) -> str:
+        return f"{x / (1 << 20):.1f}"
+
+    def mark(c: dict[str, Any], key: str) -> str:
+        return " **(xfail)**" if key in c["strict_xfail"] else ""
+
+    out = [f"The workloads of `tests/test_realgo_gc.py` on {', '.join(go)} (GOMAXPROCS=1, "
+           "GOGC=100, every object dropped; real: the lower median of the runs for the "
+           "first three columns, the median over every run's cycles after the first for the "
+           "pacer's; model: deterministic). Trigger and mark end are heapLive over the "
+           "cycle's goal; a figure marked xfail is outside its tolerance, a strict xfail "
+           "in the tests:", "",
+           "| case | allocations | real runs | num_gc real / model | heap goal real / model "
+           "(MiB) | heap_sys real / model (MiB) | trigger real / model | mark end real / "
+           "model | allocated while marking real / model (MiB) | pacer utilization real / "
+           "model (endCycle's) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in cases:
+        r, m = c["real"], c["model"]
+        live = f"{c['live_bytes'] >> 20} MiB live" if c["live_bytes"] else "no live heap"
+        out.append(
+            f"| {c['size']:,} B, {live} | {c['allocations']:,} | {c['repeat']} | "
+            f"{r['num_gc']} / {m['num_gc']} ({rel(r['num_gc'], m['num_gc'])}){mark(c, 'num_gc')} | "
+            f"{mib(r['heap_goal_bytes'])} / {mib(m['heap_goal_bytes'])} "
+            f"({rel(r['heap_goal_bytes'], m['heap_goal_bytes'])}){mark(c, 'heap_goal_bytes')} | "
+            f"{mib(r['heap_sys_bytes'])} / {mib(m['heap_sys_bytes'])} "
+            f"({rel(r['heap_sys_bytes'], m['heap_sys_bytes'])}){mark(c, 'heap_sys_bytes')} | "
+            f"{r['gc_trigger_goal_ratio']:.3f} / {m['gc_trigger_goal_ratio']:.3f}"
+            f"{mark(c, 'gc_trigger_goal_ratio')} | "
+            f"{r['gc_mark_end_goal_ratio']:.3f} / {m['gc_mark_end_goal_ratio']:.3f}"
+            f"{mark(c, 'gc_mark_end_goal_ratio')} | "
+            f"{mib(r['gc_marking_bytes'])} / {mib(m['gc_marking_bytes'])} "
+            f"({rel(r['gc_marking_bytes'], m['gc_marking_bytes'])}){mark(c, 'gc_marking_bytes')} | "
+            f"{r['gc_pacer_utilization']:.2f} / {m['gc_pacer_utilization']:.2f} |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
     return {"calibration": render_calibration(load_yaml(PROFILE)),
             "benchmarks": render_benchmarks(measured),
             "events": render_events(measured),
+            "realgo-gc": render_realgo_gc(measured),
             "times": render_times(measured),
             "groundtruth": render_groundtruth(measured),
             "gcoff-costs": render_gcoff_costs(),

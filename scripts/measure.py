@@ -3,6 +3,8 @@
     .venv/bin/python scripts/measure.py bench [--note TEXT]
     .venv/bin/python scripts/measure.py make  [--note TEXT]
     .venv/bin/python scripts/measure.py groundtruth [--note TEXT]
+    .venv/bin/python scripts/measure.py events [--note TEXT]
+    .venv/bin/python scripts/measure.py realgo-gc [--note TEXT]
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -17,7 +19,12 @@ with an empty gosim cache (Go toolchain install and cold Go build cache), and
 ``make test`` again (warm cache); it records the size of the Go toolchains
 and of the caches ``make test`` leaves. ``groundtruth`` runs ``gosim
 groundtruth`` on every file of experiments/groundtruth/ with the 16-core
-profile and keeps each run's agreement summary and its wall time. Each section is stored with its
+profile and keeps each run's agreement summary and its wall time. ``events``
+counts each speed case's SimPy events by origin (benchmarks/events.py).
+``realgo-gc`` runs the workloads of tests/test_realgo_gc.py on the real Go
+runtime (GOMAXPROCS=1, the GC on) and on the model and keeps both sides'
+collector figures, the pacer's per-cycle medians included (stored as
+``realgo_gc``). Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -127,6 +134,22 @@ def measure_events(note: str) -> dict[str, Any]:
     return {"cases": json.loads(p.stdout),
             "provenance": provenance("python scripts/measure.py events", note, load, revision,
                                      started)}
+
+
+REALGO_GC = ROOT / "tests" / "test_realgo_gc.py"
+
+
+def measure_realgo_gc(note: str) -> dict[str, Any]:
+    """The collector at GOMAXPROCS=1 against the real runtime: every workload of
+    tests/test_realgo_gc.py, real (median of its runs) and model, with the
+    pacer's per-cycle medians (gcpacertrace)."""
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    p = subprocess.run([sys.executable, str(REALGO_GC), "--json"], cwd=ROOT, check=True,
+                       capture_output=True, text=True)
+    return {"cases": json.loads(p.stdout),
+            "provenance": provenance("python scripts/measure.py realgo-gc", note, load,
+                                     revision, started)}
 
 
 GROUNDTRUTH_RUNS = (
@@ -308,7 +331,7 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["bench", "make", "groundtruth", "events"])
+    ap.add_argument("what", choices=["bench", "make", "groundtruth", "events", "realgo-gc"])
     ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
     ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
     args = ap.parse_args(argv)
@@ -318,10 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         section = measure_groundtruth(args.note)
     elif args.what == "events":
         section = measure_events(args.note)
+    elif args.what == "realgo-gc":
+        section = measure_realgo_gc(args.note)
     else:
         section = measure_make(args.note, args.keep)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
-    data[args.what] = section
+    data[args.what.replace("-", "_")] = section
     tmp = MEASURED.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(MEASURED)

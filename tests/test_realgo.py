@@ -457,7 +457,9 @@ def test_checks_exact_bound_approx() -> None:
     assert sliced == moved
     gc = checks_for(Placement(gomaxprocs=1, goroutine_ps=(0,), harness_p=0), gc=True)
     assert {k for k, c in gc.items() if c.kind != "approx"} == {
-        "num_gc", "heap_goal_bytes", "heap_sys_bytes"}
+        "num_gc", "heap_goal_bytes", "heap_sys_bytes", "gc_trigger_goal_ratio",
+        "gc_mark_end_goal_ratio", "gc_marking_bytes"}
+    assert gc["gc_pacer_utilization"].kind == "approx"
 
 
 def test_rows_apply_their_check() -> None:

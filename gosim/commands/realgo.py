@@ -24,8 +24,9 @@ def realgo(
     gc: Annotated[bool, typer.Option(
         "--gc/--no-gc", help="run the real program with the GC on (the scenario's gc.gogc "
                              "and memory limit) or off; structural metrics are exact only "
-                             "with it off, num_gc and the heap goal within 10% and heap_sys "
-                             "within 20% with it on")] = False,
+                             "with it off, num_gc and the heap goal within 10%, heap_sys "
+                             "within 20% and the pacer's cycles (GODEBUG=gcpacertrace=1: "
+                             "trigger, mark end, bytes marked through) with it on")] = False,
     repeat: Annotated[int, typer.Option(
         "--repeat", help="run the Go program this many times; timings are medians")] = 3,
     run: Annotated[list[int] | None, typer.Option(

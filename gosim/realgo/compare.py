@@ -90,12 +90,23 @@ COMPARED: tuple[tuple[str, bool], ...] = (
     ("large_pages", True),
     ("num_gc", False),
     ("heap_goal_bytes", False),
+    # the pacer, per cycle (medians: gosim/realgo/pacer.py)
+    ("gc_trigger_goal_ratio", False),
+    ("gc_mark_end_goal_ratio", False),
+    ("gc_marking_bytes", False),
+    ("gc_pacer_utilization", False),
     ("sim_ns_per_alloc", False),
 )
 #: metrics compared only with the GC on (the goal is meaningless without a collector)
-GC_ONLY = ("heap_goal_bytes",)
-#: with the GC on: the collector's figures and their relative tolerances
-GC_TOLERANCES = {"num_gc": 0.10, "heap_goal_bytes": 0.10, "heap_sys_bytes": 0.20}
+GC_ONLY = ("heap_goal_bytes", "gc_trigger_goal_ratio", "gc_mark_end_goal_ratio",
+           "gc_marking_bytes", "gc_pacer_utilization")
+#: with the GC on: the collector's figures and their relative tolerances. Where
+#: a cycle is triggered and where its mark phase ends, relative to its goal,
+#: and the bytes allocated in between set how many cycles a workload runs; the
+#: pacer's utilization (what its cons/mark uses) is shown, not checked
+GC_TOLERANCES = {"num_gc": 0.10, "heap_goal_bytes": 0.10, "heap_sys_bytes": 0.20,
+                 "gc_trigger_goal_ratio": 0.05, "gc_mark_end_goal_ratio": 0.05,
+                 "gc_marking_bytes": 0.20}
 #: exact whatever goroutines share a P (the tiny allocator's class aside)
 P_INDEPENDENT = ("mallocs", "mcache_inuse_bytes", "large_allocs", "large_pages")
 #: the tiny allocator's blocks are counted in this size class (16 B)

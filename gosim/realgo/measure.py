@@ -50,6 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gosim.realgo.pacer import PACER_GODEBUG
+from gosim.realgo.pacer import parse as pacer_parse
+from gosim.realgo.pacer import summarize as pacer_summary
 from gosim.realgo.probe import run_probe
 from gosim.realgo.toolchain import GoToolchain, find_go
 from gosim.realgo.workload import GoWorkload, to_spec
@@ -179,8 +182,10 @@ def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 
     wd = Path(tempfile.mkdtemp(prefix="gosim-realgo-")) if own else workdir
     assert wd is not None
     spec = to_spec(w, wd)
+    # with the GC on, every run prints the pacer's line per cycle (pacer.py)
+    godebug = PACER_GODEBUG if w.gc else ""
     outs = [run_probe(spec, tc=tc, gomaxprocs=w.gomaxprocs, gc=w.gogc,
-                      memory_limit=w.memory_limit, workdir=wd)
+                      memory_limit=w.memory_limit, workdir=wd, godebug=godebug)
             for _ in range(max(1, repeat))]
     preset = "go1.27"  # both measured releases share today's size-class table
     m, rows = real_metrics(outs[0], preset)
@@ -194,6 +199,14 @@ def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 
             runs = [r[key] for r in per_run]
             m[key] = statistics.median_low(runs)
             m[f"{key}_runs"] = runs
+        # the pacer's medians over every run's cycles, and each run's own
+        cycles = [pacer_parse(o.get("stderr_lines", [])) for o in outs]
+        pacer = pacer_summary(cycles)
+        if pacer is not None:
+            m.update(pacer)
+            per_run = [pacer_summary([c]) or {} for c in cycles]
+            for key in pacer:
+                m[f"{key}_runs"] = [r.get(key) for r in per_run]
     if own:
         import shutil
 

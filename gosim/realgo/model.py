@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gosim.realgo.pacer import model_summary
 from gosim.realgo.workload import GoWorkload
 from gosim.runtime.design import get_design
 from gosim.runtime.malloc import Runtime
@@ -45,11 +46,18 @@ def replay(w: GoWorkload, preset: str | None = None) -> tuple[dict[str, Any], li
 def simulate_scenario(w: GoWorkload, preset: str, gc: bool
                       ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the simulator on the workload's scenario with ``preset`` and the
-    collector on or off as the real program ran; return (metrics, by_size rows)."""
+    collector on or off as the real program ran; return (metrics, by_size rows).
+    With the collector, the metrics include the pacer's per-cycle medians
+    (gosim/realgo/pacer.py)."""
     from gosim.sim import simulate
 
     sc = w.scenario.model_copy(update={
         "design": w.scenario.design.model_copy(update={"preset": preset}),
         "gc": w.scenario.gc.model_copy(update={"enabled": gc})})
     res = simulate(sc)
-    return dict(res.metrics), list(res.by_size)
+    m = dict(res.metrics)
+    if gc:
+        pacer = model_summary(list(res.gc_cycles), sc.gomaxprocs)
+        if pacer is not None:
+            m.update(pacer)
+    return m, list(res.by_size)

@@ -78,13 +78,16 @@ def write_u8(path: Path, flags: Any) -> None:
 
 def run_probe(spec: dict[str, Any], *, tc: GoToolchain | None = None,
               gomaxprocs: int = 1, gc: bool | int = False, memory_limit: int | None = None,
-              workdir: Path | None = None, timeout: float = 600) -> dict[str, Any]:
+              workdir: Path | None = None, timeout: float = 600,
+              godebug: str = "") -> dict[str, Any]:
     """Run the probe on ``spec`` and return its JSON output.
 
     ``gc``: False = GOGC=off (no collection at all, from process start);
     True = GOGC=100; an int = that GOGC. ``memory_limit``: GOMEMLIMIT in
     bytes (None: unset). Files named in the spec must already exist
-    (relative names are resolved against ``workdir``).
+    (relative names are resolved against ``workdir``). ``godebug``: the
+    process's GODEBUG (empty: none); with one, the output also carries the
+    lines the runtime printed on stderr (``stderr_lines``: its traces).
     """
     tc = tc or find_go()
     binary = build_probe(tc)
@@ -98,7 +101,7 @@ def run_probe(spec: dict[str, Any], *, tc: GoToolchain | None = None,
         spec_path = wd.resolve() / "spec.json"
         spec_path.write_text(json.dumps(spec))
         gogc = "off" if gc is False else ("100" if gc is True else str(int(gc)))
-        env = go_env({"GOMAXPROCS": str(gomaxprocs), "GOGC": gogc, "GODEBUG": ""})
+        env = go_env({"GOMAXPROCS": str(gomaxprocs), "GOGC": gogc, "GODEBUG": godebug})
         env.pop("GOMEMLIMIT", None)
         if memory_limit is not None:
             env["GOMEMLIMIT"] = str(int(memory_limit))
@@ -113,10 +116,13 @@ def run_probe(spec: dict[str, Any], *, tc: GoToolchain | None = None,
                 f"the Go measuring program ({tc.version}) failed (exit {proc.returncode}):\n"
                 f"{_tail(proc.stderr + proc.stdout)}")
         try:
-            return json.loads(proc.stdout)
+            out: dict[str, Any] = json.loads(proc.stdout)
         except json.JSONDecodeError as e:
             raise GoRunError(f"the Go measuring program printed unreadable output ({e}):\n"
                              f"{_tail(proc.stdout + proc.stderr)}") from None
+        if godebug:
+            out["stderr_lines"] = proc.stderr.splitlines()
+        return out
     finally:
         if own_tmp:
             shutil.rmtree(wd, ignore_errors=True)

@@ -97,7 +97,10 @@ def run_realgo(config: Path, *, go_version: str | None = None, out: Path = Path(
                              f"{tc.version}) instead of the config's")
     if gc:
         outcome.notes.append("GC on: num_gc and the heap goal are checked within 10%, "
-                             "heap_sys within 20%; the rest is approx")
+                             "heap_sys within 20%, the pacer's trigger and mark end over "
+                             "the goal within 5% and the bytes allocated while marking "
+                             "within 20% (medians of the cycles after the first); the rest "
+                             "is approx")
     if repeat < 1:
         raise GosimError(f"--repeat: expected 1 or more, got {repeat}")
 

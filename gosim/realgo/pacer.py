@@ -1,0 +1,104 @@
+"""The pacer, cycle by cycle: the real runtime's ``GODEBUG=gcpacertrace=1``
+against the model's ``gc_cycles``.
+
+At the end of every cycle the runtime prints (mgcpacer.go endCycle)::
+
+    pacer: 32% CPU (25 exp.) for 57008+2848+175178 B work (235034 B exp.)
+        in 3183976 B -> 4060520 B (∆goal -133784, cons/mark 1.44)
+
+the utilization its cons/mark estimate uses (25% for the background workers,
+assumed met, plus the assists' share of the mark phase), the scan work done
+(heap + stacks + globals) and expected, heapLive when the cycle was triggered
+and at mark termination, how far that was from the cycle's goal, and the
+cons/mark it measured. :func:`parse` reads those lines, :func:`summarize`
+turns a run's cycles into medians, and :func:`model_summary` computes the same
+from the model's ``gc_cycles`` rows (gosim/sim/result.py), so that
+``gosim realgo --gc`` compares where each cycle starts and ends relative to
+its goal, which fixes how many cycles a workload runs, and not only the count.
+
+The first cycle of a run is left out on both sides: it is triggered by the
+initial trigger from a heap that no cycle has marked yet (the real program's
+baseline leaves it almost empty; the model's starts empty). The harness's
+forced collection before the baseline prints no such line.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Iterable
+from typing import Any, Final
+
+#: what the probe's process runs with to print the lines :func:`parse` reads
+PACER_GODEBUG: Final = "gcpacertrace=1"
+#: mgcpacer.go gcBackgroundUtilization: what endCycle assumes the workers met
+GC_BACKGROUND_UTILIZATION: Final = 0.25
+
+_PACER = re.compile(
+    r"^pacer: (\d+)% CPU \((\d+) exp\.\) for (\d+)\+(\d+)\+(\d+) B work \((\d+) B exp\.\) "
+    r"in (\d+) B -> (\d+) B \(∆goal (-?\d+), cons/mark ([-+\d.e]+|NaN|[+-]?Inf)\)")
+
+#: the medians compared, in display order (gosim/realgo/compare.py)
+PACER_METRICS: Final = ("gc_trigger_goal_ratio", "gc_mark_end_goal_ratio",
+                        "gc_marking_bytes", "gc_pacer_utilization")
+
+
+def parse(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """The endCycle lines among ``lines`` (others are skipped), in order: heapLive
+    at the trigger and at mark termination, the cycle's goal, the utilization
+    (a fraction; the runtime prints a whole percentage), the scan work done and
+    expected, and cons/mark."""
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        m = _PACER.match(line)
+        if not m:
+            continue
+        util, _exp, heap_w, stack_w, glob_w, expected, trig, end, dgoal, cons = m.groups()
+        out.append({"utilization": int(util) / 100, "heap_work": int(heap_w),
+                    "stack_work": int(stack_w), "globals_work": int(glob_w),
+                    "expected_work": int(expected), "triggered": int(trig),
+                    "heap_live_end": int(end), "goal": int(end) - int(dgoal),
+                    "cons_mark": float(cons)})
+    return out
+
+
+def _medians(trig: list[float], end: list[float], goal: list[float],
+             util: list[float]) -> dict[str, float]:
+    return {
+        "gc_trigger_goal_ratio": statistics.median(t / g for t, g in zip(trig, goal, strict=True)),
+        "gc_mark_end_goal_ratio": statistics.median(e / g for e, g in zip(end, goal, strict=True)),
+        "gc_marking_bytes": statistics.median(e - t for e, t in zip(end, trig, strict=True)),
+        "gc_pacer_utilization": statistics.median(util),
+    }
+
+
+def summarize(runs: list[list[dict[str, Any]]]) -> dict[str, float] | None:
+    """Medians over the cycles of every run (each run's first left out): heapLive
+    at the trigger and at mark termination over the goal, the bytes allocated
+    while marking, the pacer's utilization. None without a cycle to count."""
+    cycles = [c for run in runs for c in run[1:] if c["goal"] > 0]
+    if not cycles:
+        return None
+    return _medians([c["triggered"] for c in cycles], [c["heap_live_end"] for c in cycles],
+                    [c["goal"] for c in cycles], [c["utilization"] for c in cycles])
+
+
+def model_summary(gc_cycles: list[dict[str, Any]], gomaxprocs: int) -> dict[str, float] | None:
+    """The same medians from the model's cycles (its first left out). The
+    utilization is what endCycle computes, 25% plus the assists' share of the
+    mark phase, not the model's own measured one (docs/decisions.md, "The
+    pacer's utilization")."""
+    rows = [r for r in gc_cycles[1:] if r.get("heap_goal_bytes")]
+    if not rows:
+        return None
+    util = []
+    for r in rows:
+        wall = r["mark_end_ns"] - r["mark_start_ns"]
+        share = r["assist_ns"] / (wall * gomaxprocs) if wall > 0 else 0.0
+        util.append(GC_BACKGROUND_UTILIZATION + share)
+    return _medians([r["heap_live_at_trigger_bytes"] for r in rows],
+                    [r["heap_live_at_mark_end_bytes"] for r in rows],
+                    [r["heap_goal_bytes"] for r in rows], util)
+
+
+__all__ = ["PACER_GODEBUG", "PACER_METRICS", "model_summary", "parse", "summarize"]
