@@ -20,7 +20,13 @@
 #   gc, 256 MiB live: GOGC=100, warm-up 0.2 s, window 1 s.
 # The windows are the shared file's. REPEATS=N (default 1) runs every
 # setting N times (tags _r1.._rN). GOMAXPROCS above the machine's CPU count
-# is refused. For a quick local check of the script itself: PROCS=1,2
+# is refused. TRACE=1 runs every record's process with
+# GODEBUG=gctrace=1,scavtrace=1,gcpacertrace=1 and keeps the probe's stderr
+# as $OUT/<file>.trace.txt; back where gosim is installed,
+#   gosim realgo-scaling OUT/<file> --fold-trace OUT/<file>.trace.txt
+# gives each gc record its cycles' summary (gctrace: mark phases, heap at mark
+# end, the pacer's trigger, utilization and cons/mark). For a quick local
+# check of the script itself: PROCS=1,2
 # GC_WINDOW="0.01 0.05" LIVE_WINDOW="0.01 0.05" LIVE_MIB=8 (the provenance
 # records the windows used).
 set -euo pipefail
@@ -28,6 +34,7 @@ set -euo pipefail
 probe_dir=${1:-build/device-probe}
 out_dir=${OUT:?set OUT to the directory to write into}
 repeats=${REPEATS:-1}
+trace=${TRACE:-0}
 bin=$probe_dir/gosimprobe
 if [[ ! -x $bin ]]; then
   echo "device_groundtruth: no probe at $bin; build it first: gosim realgo-scaling --build-only $probe_dir" >&2
@@ -39,6 +46,9 @@ read -r live_warm live_dur <<< "${LIVE_WINDOW:-0.2 1.0}"
 live_mib=${LIVE_MIB:-256}
 bad() { echo "device_groundtruth: $1" >&2; exit 2; }
 [[ $repeats =~ ^[1-9][0-9]*$ ]] || bad "REPEATS=$repeats: expected a positive integer"
+[[ $trace == 0 || $trace == 1 ]] || bad "TRACE=$trace: expected 0 or 1"
+child_godebug=""
+if [[ $trace == 1 ]]; then child_godebug="gctrace=1,scavtrace=1,gcpacertrace=1"; fi
 [[ $procs =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || bad "PROCS=$procs: expected e.g. 1,2,4"
 [[ $live_mib =~ ^[1-9][0-9]*$ ]] || bad "LIVE_MIB=$live_mib: expected a positive integer"
 num='^[0-9]+(\.[0-9]+)?$'
@@ -58,7 +68,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 common='"kind": "noscan", "g_per_p": 1, "touch": true, "work_iters": 0'
 cat > "$tmp/grid.json" <<EOF
-{"mode": "grid", "allow_oversubscribe": false, "blocks": [
+{"mode": "grid", "allow_oversubscribe": false, "child_godebug": "$child_godebug", "blocks": [
  {"mode": "gc", "sizes": [48, 1024, 32768], "procs": [$procs], $common, "gogc": 100,
   "ballast_mib": 0, "warm_s": $gc_warm, "dur_s": $gc_dur, "count_per_g": 0, "repeats": $repeats},
  {"mode": "nogc", "sizes": [1024, 32768], "procs": [$procs], $common, "gogc": -1,
@@ -71,7 +81,12 @@ EOF
 clean() { tr -d '"\\' | tr '\n\t' '  ' | sed 's/ *$//'; }
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 t0=$(date +%s.%N)
-"$bin" "$tmp/grid.json" > "$tmp/records.jsonl"
+if [[ $trace == 1 ]]; then
+  # the runtime's lines and the probe's progress lines, for --fold-trace
+  "$bin" "$tmp/grid.json" > "$tmp/records.jsonl" 2> "$tmp/trace.txt"
+else
+  "$bin" "$tmp/grid.json" > "$tmp/records.jsonl"
+fi
 t1=$(date +%s.%N)
 records=$(wc -l < "$tmp/records.jsonl" | tr -d ' ')
 nprocs=$(tr ',' '\n' <<< "$procs" | wc -l)
@@ -88,14 +103,16 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
   printf '{\n "file": "%s",\n "records": %s,\n' "$name" "$records"
   printf ' "started": "%s",\n "finished": "%s",\n' "$started" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   printf ' "wall_s": %s,\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')"
-  printf ' "command": "%s",\n' "$(printf 'OUT=%s REPEATS=%s PROCS=%s GC_WINDOW=%s LIVE_WINDOW=%s LIVE_MIB=%s %s %s' \
-    "$out_dir" "$repeats" "$procs" "'$gc_warm $gc_dur'" "'$live_warm $live_dur'" "$live_mib" "$0" "$probe_dir" | clean)"
+  printf ' "command": "%s",\n' "$(printf 'OUT=%s REPEATS=%s TRACE=%s PROCS=%s GC_WINDOW=%s LIVE_WINDOW=%s LIVE_MIB=%s %s %s' \
+    "$out_dir" "$repeats" "$trace" "$procs" "'$gc_warm $gc_dur'" "'$live_warm $live_dur'" "$live_mib" "$0" "$probe_dir" | clean)"
+  printf ' "trace": %s,\n' "$([[ $trace == 1 ]] && echo "\"$name.trace.txt\"" || echo null)"
   printf ' "machine": {"uname": "%s", "cpus": %s, "cpu": "%s", "mem_kib": %s},\n' \
     "$(uname -a | clean)" "$(nproc)" "$cpu" \
     "$(awk '/^MemTotal:/{print $2}' /proc/meminfo 2>/dev/null || echo null)"
   printf ' "thp": "%s",\n' "$(clean < /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || true)"
   printf ' "git": "%s",\n "build": %s,\n "grid": %s\n}\n' "$revision" "$build" "$(cat "$tmp/grid.json")"
 } > "$tmp/provenance.json"
+if [[ $trace == 1 ]]; then mv "$tmp/trace.txt" "$dest.trace.txt"; fi
 mv "$tmp/provenance.json" "$dest.provenance.json"
 mv "$tmp/records.jsonl" "$dest"
 echo "device_groundtruth: $records records in $dest (provenance: $dest.provenance.json)" >&2

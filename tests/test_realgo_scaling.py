@@ -374,7 +374,50 @@ def test_device_script_runs_a_tiny_grid(toolchain: GoToolchain, tmp_path: Path) 
     prov = json.loads((out / f"{name}.provenance.json").read_text())
     assert prov["records"] == 8 and prov["build"]["source_hash"] == build["source_hash"]
     assert [b["warm_s"] for b in prov["grid"]["blocks"]] == [0.01, 0, 0.01]
+    assert prov["trace"] is None and prov["grid"]["child_godebug"] == ""
     assert sorted(x.name for x in out.iterdir()) == [name, f"{name}.provenance.json"]
+
+
+@realgo
+def test_device_script_keeps_the_trace_to_fold(toolchain: GoToolchain, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """TRACE=1: every record's process runs with the runtime's traces on, the
+    probe's stderr is kept beside the records, and ``gosim realgo-scaling OUT
+    --fold-trace TRACE`` gives each gc record its cycles' summary, pacer
+    included, as --gctrace does; a trace of another run is refused."""
+    probe_dir = tmp_path / "probe"
+    scaling.build_static(toolchain, probe_dir)
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "PROCS": "1", "GC_WINDOW": "0.01 0.05",
+           "LIVE_WINDOW": "0.01 0.03", "LIVE_MIB": "4", "TRACE": "1"}
+    p = subprocess.run(["bash", str(REPO / "scripts" / "device_groundtruth.sh"),
+                        str(probe_dir)], env=env, capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    name = f"go{toolchain.release}-{scaling.machine_cpus()}core-gosim.jsonl"
+    rec_path, trace = out / name, out / f"{name}.trace.txt"
+    prov = json.loads((out / f"{name}.provenance.json").read_text())
+    assert prov["trace"] == trace.name
+    assert prov["grid"]["child_godebug"] == scaling.GCTRACE_GODEBUG
+    before = [json.loads(x) for x in rec_path.read_text().splitlines()]
+    assert {r["godebug"] for r in before} == {scaling.GCTRACE_GODEBUG}
+    assert not any("gctrace" in r for r in before)
+    assert main(["realgo-scaling", str(rec_path), "--fold-trace", str(trace)]) == 0
+    after = [json.loads(x) for x in rec_path.read_text().splitlines()]
+    assert [{k: v for k, v in a.items() if k != "gctrace"} for a in after] == before
+    for a in after:
+        if a["mode"] == "gc":
+            assert a["gctrace"]["cycles"] == a["gc_cycles"]
+            assert a["gctrace"]["pacer_cycles"] == a["gc_cycles"]
+        else:
+            assert "gctrace" not in a
+    # the trace of a run with other records
+    short = tmp_path / "short.txt"
+    short.write_text("\n".join(trace.read_text().splitlines()[:3]) + "\n")
+    assert main(["realgo-scaling", str(rec_path), "--fold-trace", str(short)]) == 2
+    assert "not the trace of that run" in capsys.readouterr().err
+    # and the records are as folded
+    assert [json.loads(x) for x in rec_path.read_text().splitlines()] == after
 
 
 @realgo
@@ -391,10 +434,16 @@ def test_gctrace_summarises_each_gc_record_s_cycles(probe: Path) -> None:
     seen: list[str] = []
     gc, nogc = scaling.run_grid(grid, probe, on_progress=seen.append)
     assert [line.startswith(scaling.PROGRESS_PREFIX) for line in seen] == [True, True]
-    assert gc["godebug"] == nogc["godebug"] == "gctrace=1,scavtrace=1"
+    assert gc["godebug"] == nogc["godebug"] == "gctrace=1,scavtrace=1,gcpacertrace=1"
     t = gc["gctrace"]
     assert t["cycles"] == gc["gc_cycles"] >= 5
     assert t["goal_mb_max"] >= 4
     assert 0 < t["mark_ms_mean"] <= t["mark_ms_max"]
     assert t["marked_mb_mean"] <= t["heap_end_mb_mean"]
+    # the pacer's end-of-cycle line, one per cycle of the window: each cycle
+    # triggered past the 0.7 floor of the way to its goal, ended below 1.1 x it
+    assert t["pacer_cycles"] == t["cycles"]
+    assert 0.7 < t["trigger_goal_ratio_p50"] < t["mark_end_goal_ratio_p50"] < 1.1
+    assert 0 < t["marking_mb_p50"] < t["goal_mb_max"]
+    assert t["pacer_utilization_p50"] >= 0.25  # endCycle assumes the workers' 25%
     assert "gctrace" not in nogc

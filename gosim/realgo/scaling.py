@@ -37,6 +37,7 @@ from typing import Any
 
 from gosim.atomic_write import write_text_atomic
 from gosim.errors import GosimError
+from gosim.realgo.gctrace import GCTRACE_GODEBUG as _GCTRACE_GODEBUG
 from gosim.realgo.probe import GoBuildError, GoRunError, build_probe
 from gosim.realgo.program import source_hash, write_program
 from gosim.realgo.toolchain import GoToolchain, find_go, go_env
@@ -250,8 +251,8 @@ class ScalingOutcome:
     wall_s: float
 
 
-#: the GODEBUG of ``--gctrace``: the runtime's line per GC cycle and per scavenger report
-GCTRACE_GODEBUG = "gctrace=1,scavtrace=1"
+#: the GODEBUG of ``--gctrace`` (gosim/realgo/gctrace.py)
+GCTRACE_GODEBUG = _GCTRACE_GODEBUG
 #: how the probe's progress lines on stderr start (one after each record)
 PROGRESS_PREFIX = "gosim probe: ["
 
@@ -306,14 +307,55 @@ def run_grid(grid: Grid, binary: Path, *,
         raise GoRunError(f"the scaling probe printed {len(records)} records, "
                          f"expected {grid.records}")
     if grid.child_godebug:
-        from gosim.realgo.gctrace import summarize
-
-        for rec, trace in zip(records, traces, strict=False):
-            if rec.get("mode") == "gc":
-                summary = summarize(trace, rec.get("gc_cycles"))
-                if summary is not None:
-                    rec["gctrace"] = summary
+        fold_traces(records, traces)
     return records
+
+
+def split_traces(lines: list[str]) -> list[list[str]]:
+    """The probe's stderr, run with a child GODEBUG, as each record's runtime
+    lines: those before its progress line (one list per record, in order)."""
+    traces: list[list[str]] = []
+    cur: list[str] = []
+    for line in lines:
+        if line.startswith(PROGRESS_PREFIX):
+            traces.append(cur)
+            cur = []
+        else:
+            cur.append(line)
+    return traces
+
+
+def fold_traces(records: list[dict[str, Any]], traces: list[list[str]]) -> None:
+    """Give each gc record the ``gctrace`` summary of its runtime lines."""
+    from gosim.realgo.gctrace import summarize
+
+    for rec, trace in zip(records, traces, strict=False):
+        if rec.get("mode") == "gc":
+            summary = summarize(trace, rec.get("gc_cycles"))
+            if summary is not None:
+                rec["gctrace"] = summary
+
+
+def fold_trace_file(out: Path, trace: Path) -> int:
+    """scripts/device_groundtruth.sh with ``TRACE=1`` keeps the probe's stderr
+    beside the records it wrote: fold it into them (each gc record's
+    ``gctrace``), rewriting ``out`` atomically. Returns the records given one."""
+    try:
+        lines = out.read_text().splitlines()
+        stderr = trace.read_text().splitlines()
+    except OSError as e:
+        raise GosimError(f"cannot read {e.filename}: {e.strerror}") from None
+    try:
+        records = [json.loads(x) for x in lines]
+    except json.JSONDecodeError as e:
+        raise GosimError(f"{out}: a line is not JSON ({e})") from None
+    traces = split_traces(stderr)
+    if len(traces) != len(records):
+        raise GosimError(f"{trace} has the lines of {len(traces)} records, {out} holds "
+                         f"{len(records)}: not the trace of that run")
+    fold_traces(records, traces)
+    write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))
+    return sum("gctrace" in r for r in records)
 
 
 def _window(b: Block) -> dict[str, Any]:
