@@ -922,6 +922,35 @@ def test_mark_phase_matches_the_real_runtime_s_trace(ballast: int, size: int, pr
     assert s.mark_ms_mean == pytest.approx(r.mark_ms_mean, rel=rel)
 
 
+def test_pacer_medians_of_a_traced_record_are_compared() -> None:
+    """A record traced with gcpacertrace (``realgo-scaling --gctrace`` since
+    stop 27) carries the pacer's medians; comparison.csv puts them beside the
+    model's over the same window (the development VM's 1 KiB record at one P,
+    its trace summary extended with the figures this machine's runtime prints
+    for that workload: each cycle triggered at 0.78 of its goal, ended at it).
+    Records traced without it, as every shipped file's, compare nothing."""
+    from gosim.runner.execute import execute_run
+
+    r = _dev_record(0, 1024, 1)
+    assert (r.trigger_goal_ratio, r.mark_end_goal_ratio, r.pacer_utilization) == (
+        None, None, None)
+    (obj,) = [json.loads(x) for x in DEV.read_text().splitlines()
+              if json.loads(x).get("tag") == r.tag]
+    obj["gctrace"].update(trigger_goal_ratio_p50=0.78, mark_end_goal_ratio_p50=0.999,
+                          pacer_utilization_p50=0.77)
+    traced = parse_record(obj, file="f", line=1)
+    assert (traced.trigger_goal_ratio, traced.pacer_utilization) == (0.78, 0.77)
+    s = sim_point(execute_run(scenario_dict(traced, costs_profile=PROFILE_16)))
+    row = comparison_table([traced], [s], [(0, 1)]).iloc[0]
+    assert (row.real_trigger_goal_ratio, row.real_mark_end_goal_ratio) == (0.78, 0.999)
+    # the model's cycles: triggered past the 0.7 floor, ended near the goal
+    assert 0.7 < row.sim_trigger_goal_ratio < row.sim_mark_end_goal_ratio < 1.1
+    assert row.sim_pacer_utilization >= 0.25
+    bad = {**obj, "gctrace": {**obj["gctrace"], "trigger_goal_ratio_p50": "x"}}
+    with pytest.raises(ConfigError, match="gctrace.trigger_goal_ratio_p50"):
+        parse_record(bad, file="f", line=1)
+
+
 @pytest.mark.xfail(strict=True, reason="without a live heap at one P the development VM's "
                    "mark phase lasts 0.12 ms (gctrace, 1 KiB), the model's 0.17 ms: the "
                    "profile's mark costs are a line in GOMAXPROCS fitted to the 16-core "

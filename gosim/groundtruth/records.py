@@ -144,6 +144,13 @@ class Record:
     #: the window's mean concurrent mark phase, ms (the record's ``gctrace``
     #: summary, ``gosim realgo-scaling --gctrace``), or None without one
     mark_ms_mean: float | None = None
+    #: the pacer's medians over the window's cycles (``gctrace`` with
+    #: gcpacertrace, gosim/realgo/gctrace.py): heapLive at the trigger and at
+    #: mark termination over the goal, and endCycle's utilization; None
+    #: without them
+    trigger_goal_ratio: float | None = None
+    mark_end_goal_ratio: float | None = None
+    pacer_utilization: float | None = None
 
     @property
     def top_lock(self) -> str:
@@ -299,7 +306,18 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         faults_per_alloc=_faults_per_alloc(c, obj),
         scavenge_share=_scavenge_share(c, obj.get("metrics")),
         mark_ms_mean=_mark_ms_mean(c, obj.get("gctrace")),
+        trigger_goal_ratio=_pacer(c, obj.get("gctrace"), "trigger_goal_ratio_p50"),
+        mark_end_goal_ratio=_pacer(c, obj.get("gctrace"), "mark_end_goal_ratio_p50"),
+        pacer_utilization=_pacer(c, obj.get("gctrace"), "pacer_utilization_p50"),
     )
+
+
+def _pacer(c: _Line, gctrace: Any, key: str) -> float | None:
+    """One of the pacer's medians from the record's ``gctrace`` summary (records
+    traced without gcpacertrace have none)."""
+    if not isinstance(gctrace, dict) or key not in gctrace:
+        return None
+    return c.check_number(f"gctrace.{key}", gctrace[key])
 
 
 def _mark_ms_mean(c: _Line, gctrace: Any) -> float | None:

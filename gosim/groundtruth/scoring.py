@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from gosim.groundtruth.records import Record, runtime_function, top_site
+from gosim.realgo.pacer import model_summary
 
 PEAK_STEP = 1
 THROUGHPUT_TOLERANCE = 0.35
@@ -44,7 +45,9 @@ COLUMNS = (
     "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share",
     "real_lock_sleep_share", "sim_lock_sleep_share", "real_faults_per_alloc",
     "sim_faults_per_alloc", "real_scavenge_share", "sim_scavenge_share",
-    "real_mark_ms_mean", "sim_mark_ms_mean", "warmup_ns",
+    "real_mark_ms_mean", "sim_mark_ms_mean", "real_trigger_goal_ratio",
+    "sim_trigger_goal_ratio", "real_mark_end_goal_ratio", "sim_mark_end_goal_ratio",
+    "real_pacer_utilization", "sim_pacer_utilization", "warmup_ns",
     "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
@@ -96,6 +99,11 @@ class SimPoint:
     #: mean concurrent mark phase (mark start to mark termination) of the
     #: cycles that ended after the warm-up, ms; None without such a cycle
     mark_ms_mean: float | None = None
+    #: the pacer's medians over those cycles (gosim/realgo/pacer.py): heapLive at
+    #: the trigger and at mark termination over the goal, endCycle's utilization
+    trigger_goal_ratio: float | None = None
+    mark_end_goal_ratio: float | None = None
+    pacer_utilization: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -137,13 +145,17 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
               if after and "os_page_faults_after_warmup" in m else None)
     scav = m.get("p_time_share_scavenge", 0.0)
     warm = m.get("warmup_ns") or 0
-    marks = [c["mark_end_ns"] - c["mark_start_ns"] for c in res.get("gc_cycles") or []
-             if c["mark_end_ns"] >= warm]
+    window = [c for c in res.get("gc_cycles") or [] if c["mark_end_ns"] >= warm]
+    marks = [c["mark_end_ns"] - c["mark_start_ns"] for c in window]
     mark_ms = sum(marks) / len(marks) / 1e6 if marks else None
+    pacer = model_summary(window, nprocs, skip_first=False) if window and nprocs else None
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
                     wait / total if total > 0 else 0.0, cycles, "", wall,
                     float(idle) if idle is not None else None, mark, aq, sleep,
-                    faults, float(scav), mark_ms)
+                    faults, float(scav), mark_ms,
+                    pacer["gc_trigger_goal_ratio"] if pacer else None,
+                    pacer["gc_mark_end_goal_ratio"] if pacer else None,
+                    pacer["gc_pacer_utilization"] if pacer else None)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -180,6 +192,12 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "sim_scavenge_share": s.scavenge_share,
             "real_mark_ms_mean": r.mark_ms_mean,
             "sim_mark_ms_mean": s.mark_ms_mean if r.mode == "gc" else None,
+            "real_trigger_goal_ratio": r.trigger_goal_ratio,
+            "sim_trigger_goal_ratio": s.trigger_goal_ratio if r.mode == "gc" else None,
+            "real_mark_end_goal_ratio": r.mark_end_goal_ratio,
+            "sim_mark_end_goal_ratio": s.mark_end_goal_ratio if r.mode == "gc" else None,
+            "real_pacer_utilization": r.pacer_utilization,
+            "sim_pacer_utilization": s.pacer_utilization if r.mode == "gc" else None,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })

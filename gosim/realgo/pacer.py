@@ -83,12 +83,14 @@ def summarize(runs: list[list[dict[str, Any]]]) -> dict[str, float] | None:
                     [c["goal"] for c in cycles], [c["utilization"] for c in cycles])
 
 
-def model_summary(gc_cycles: list[dict[str, Any]], gomaxprocs: int) -> dict[str, float] | None:
-    """The same medians from the model's cycles (its first left out). The
+def model_summary(gc_cycles: list[dict[str, Any]], gomaxprocs: int, *,
+                  skip_first: bool = True) -> dict[str, float] | None:
+    """The same medians from the model's cycles (its first left out unless
+    ``skip_first`` is False: cycles already chosen, e.g. a window's). The
     utilization is what endCycle computes, 25% plus the assists' share of the
     mark phase, not the model's own measured one (docs/decisions.md, "The
     pacer's utilization")."""
-    rows = [r for r in gc_cycles[1:] if r.get("heap_goal_bytes")]
+    rows = [r for r in gc_cycles[1 if skip_first else 0:] if r.get("heap_goal_bytes")]
     if not rows:
         return None
     util = []
