@@ -225,6 +225,10 @@ def _check_heap_pages(rt: Runtime, log: list[int]) -> None:
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS)
+# found by the search (stop 27): a slot freed ahead of its cached span's free
+# index, which the owning cache's scan reaches, was not counted as available
+@example(ops=[("malloc", 3457, True, 1), ("free", 0, False, 0), ("malloc", 0, False, 0),
+              ("malloc", 3457, True, 1), ("malloc", 3457, True, 1), ("free", 1, False, 0)])
 def test_random_alloc_free_heap_pages_counted(preset, ops):
     rt = Runtime(preset, 3)
     log = _record_growth(rt)

@@ -294,13 +294,16 @@ class GCCheck:
             inner = body(g)
             val: Any = None
             while True:
+                # a goroutine may run within another's sync (gosim.sim.clock
+                # run_before): the one it ran within is current again after it
+                outer = self.cur
                 self.cur = g
                 try:
                     ev = inner.send(val)
                 except StopIteration:
-                    self.cur = None
+                    self.cur = outer
                     return
-                self.cur = None
+                self.cur = outer
                 val = yield ev
 
         sim.sched.body = tracked

@@ -274,8 +274,16 @@ class Runtime:
     def _return_slot(self, ctx: Ctx, s: MSpan, addr: int) -> Gen[None]:
         """A slot goes back to its span; the span moves lists or returns to the heap."""
         central = self.central[s.spanclass]
-        s.free_index(s.object_index(addr))
+        idx = s.object_index(addr)
+        s.free_index(idx)
         if s.in_cache:
+            if idx >= s.freeindex:
+                # ahead of the owning cache's free index, where its scan for the
+                # next free slot (alloc_one) finds it: that cache has one more
+                for pp in self.ps:
+                    c = pp.mcache
+                    if not c.batched and c.alloc[s.spanclass] is s:
+                        c.avail[s.spanclass] += 1
             return
         if s.alloc_count == 0:
             central.remove(s)

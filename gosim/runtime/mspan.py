@@ -230,7 +230,8 @@ class MSpan:
         self.alloc_bits &= ~bit
         self.alloc_count -= 1
         # A sweep restarts the search at 0 (freeindex = 0); a span owned by an
-        # mcache is not swept, so its cache does not see the slot until uncached.
+        # mcache is not swept, so its cache does not see a slot behind its free
+        # index until uncached (one ahead of it, it reaches: Runtime._return_slot).
         if not self.in_cache and idx < self.freeindex:
             self.freeindex = idx
         self.needzero = True
