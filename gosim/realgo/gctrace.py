@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from gosim.realgo.pacer import cycle_medians
 from gosim.realgo.pacer import parse as parse_pacer
 
 #: the GODEBUG of ``--gctrace``: the runtime's line per GC cycle, per scavenger
@@ -88,20 +89,15 @@ def summarize(lines: list[str], window_cycles: int | None) -> dict[str, Any] | N
         "goal_mb_max": max(c["goal_mb"] for c in w),
     }
     pacer = parse_pacer(lines)
-    if pacer:
-        pw = [c for c in pacer[-min(n, len(pacer)):] if c["goal"] > 0]
-        if pw:
-            def p50(xs: list[float]) -> float:
-                return float(np.percentile(np.array(xs, dtype=float), 50))
-
-            out["pacer_cycles"] = len(pw)
-            out["trigger_goal_ratio_p50"] = round(p50([c["triggered"] / c["goal"] for c in pw]), 4)
-            out["mark_end_goal_ratio_p50"] = round(
-                p50([c["heap_live_end"] / c["goal"] for c in pw]), 4)
-            out["marking_mb_p50"] = round(
-                p50([(c["heap_live_end"] - c["triggered"]) / (1 << 20) for c in pw]), 3)
-            out["pacer_utilization_p50"] = round(p50([c["utilization"] for c in pw]), 3)
-            out["cons_mark_p50"] = round(p50([c["cons_mark"] for c in pw]), 4)
+    pw = [c for c in pacer[-min(n, len(pacer)):] if c["goal"] > 0] if pacer else []
+    med = cycle_medians(pw)
+    if med is not None:
+        out["pacer_cycles"] = len(pw)
+        out["trigger_goal_ratio_p50"] = round(med["gc_trigger_goal_ratio"], 4)
+        out["mark_end_goal_ratio_p50"] = round(med["gc_mark_end_goal_ratio"], 4)
+        out["marking_mb_p50"] = round(med["gc_marking_bytes"] / (1 << 20), 3)
+        out["pacer_utilization_p50"] = round(med["gc_pacer_utilization"], 3)
+        out["cons_mark_p50"] = round(med["cons_mark"], 4)
     if scavs:
         s = scavs[-min(n, len(scavs)):]
         out["scav_bg_kib_per_cycle"] = round(sum(x["bg_kib"] for x in s) / len(s), 1)

@@ -72,15 +72,24 @@ def _medians(trig: list[float], end: list[float], goal: list[float],
     }
 
 
+def cycle_medians(cycles: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Medians over parsed cycles (:func:`parse`, those with a goal): the
+    :data:`PACER_METRICS` and ``cons_mark``. None without such a cycle."""
+    cycles = [c for c in cycles if c["goal"] > 0]
+    if not cycles:
+        return None
+    out = _medians([c["triggered"] for c in cycles], [c["heap_live_end"] for c in cycles],
+                   [c["goal"] for c in cycles], [c["utilization"] for c in cycles])
+    out["cons_mark"] = statistics.median(c["cons_mark"] for c in cycles)
+    return out
+
+
 def summarize(runs: list[list[dict[str, Any]]]) -> dict[str, float] | None:
     """Medians over the cycles of every run (each run's first left out): heapLive
     at the trigger and at mark termination over the goal, the bytes allocated
     while marking, the pacer's utilization. None without a cycle to count."""
-    cycles = [c for run in runs for c in run[1:] if c["goal"] > 0]
-    if not cycles:
-        return None
-    return _medians([c["triggered"] for c in cycles], [c["heap_live_end"] for c in cycles],
-                    [c["goal"] for c in cycles], [c["utilization"] for c in cycles])
+    m = cycle_medians([c for run in runs for c in run[1:]])
+    return None if m is None else {k: m[k] for k in PACER_METRICS}
 
 
 def model_summary(gc_cycles: list[dict[str, Any]], gomaxprocs: int, *,
@@ -103,4 +112,5 @@ def model_summary(gc_cycles: list[dict[str, Any]], gomaxprocs: int, *,
                     [r["heap_goal_bytes"] for r in rows], util)
 
 
-__all__ = ["PACER_GODEBUG", "PACER_METRICS", "model_summary", "parse", "summarize"]
+__all__ = ["PACER_GODEBUG", "PACER_METRICS", "cycle_medians", "model_summary", "parse",
+           "summarize"]
