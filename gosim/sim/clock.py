@@ -29,11 +29,11 @@ URGENT_KEY: Final = 0 * PK_SPAN
 
 class EventPos:
     __slots__ = ("now", "shared", "key", "eid", "nstep", "events", "queue", "eids", "inline",
-                 "depth", "max_depth", "nest_t", "nest_key")
+                 "depth", "max_depth", "nest_t", "nest_key", "active")
 
     def __init__(self) -> None:
-        #: the simulation clock, as the environment's ``_now`` (written with it:
-        #: the compiled core reads it here, as a field)
+        #: the simulation clock: the environment's ``_now`` and ``now`` read it
+        #: (``SimEnv``), the compiled core reads and writes it here, as a field
         self.now = 0
         #: an event with several callbacks is being processed: one that has not
         #: run yet must see the clock of this event (``gosim.sim.goroutine.first_before``)
@@ -63,6 +63,9 @@ class EventPos:
         #: sync due after it must wait for it (``GCtx.sync`` while nested)
         self.nest_t = 0
         self.nest_key = 0
+        #: the process being resumed (SimPy's ``active_process``; ``SimEnv``'s
+        #: ``_active_proc`` reads and writes it here)
+        self.active: Any = None
 
     def before(self, now: int, t: int, key: int, eid: int) -> bool:
         """Whether an event keyed (t, key, eid) would have been processed before
@@ -88,7 +91,7 @@ def run_before(env: Any, pos: EventPos, queue: list[Any], t: int, key: int, eid:
     within another sync's ``run_before`` (``pos.depth``), when it comes
     before that one's timeout; it must not run where an event before it
     would stop the simulation."""
-    ap = env._active_proc
+    ap = pos.active
     outer_t = pos.nest_t
     outer_key = pos.nest_key
     depth = pos.depth + 1
@@ -112,8 +115,7 @@ def run_before(env: Any, pos: EventPos, queue: list[Any], t: int, key: int, eid:
         pos.depth -= 1
         pos.nest_t = outer_t
         pos.nest_key = outer_key
-        env._active_proc = ap
-    env._now = t
+        pos.active = ap
     pos.now = t
     pos.key = key
     pos.eid = eid
@@ -128,7 +130,6 @@ def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
     if not queue:
         raise EmptySchedule()
     t, key, eid, event = heappop(queue)
-    env._now = t
     pos.now = t
     pos.key = key
     pos.eid = eid
@@ -247,6 +248,8 @@ class PProc(PEvent):
 
     def __init__(self, env: Any, generator: Any, pk: int) -> None:
         super().__init__(env, pk)
+        #: the environment's position (the active process is kept there)
+        self.pos: EventPos = env.pos
         self.gen = generator
         #: the callback registered on every event waited on (one bound method)
         self._resume_cb = self.resume
@@ -256,7 +259,7 @@ class PProc(PEvent):
         init = PEvent(env, 0)
         init.callbacks = [self._resume_cb]
         init._value = None
-        ap = env._active_proc
+        ap = self.pos.active
         init._push(0, URGENT_KEY + (int(getattr(ap, "pk", 0)) if ap is not None else 0))
         self._target: Any = init
 
@@ -266,8 +269,8 @@ class PProc(PEvent):
 
     def resume(self, event: Any) -> None:
         """SimPy's ``Process._resume``."""
-        env = self.env
-        env._active_proc = self
+        pos = self.pos
+        pos.active = self
         gen = self.gen
         while True:
             if isinstance(event, PEvent):
@@ -312,4 +315,4 @@ class PProc(PEvent):
                         raise RuntimeError(f'Invalid yield value "{event}"') from None
                     raise
         self._target = event
-        env._active_proc = None
+        pos.active = None

@@ -38,12 +38,32 @@ if URGENT_KEY != URGENT * _PK_SPAN:  # pragma: no cover
 
 class SimEnv(simpy.Environment):
     def __init__(self) -> None:
-        super().__init__(initial_time=0)
         #: the position among events (gosim/sim/clock.py), which the compiled core
-        #: reads and writes as fields of a compiled object
+        #: reads and writes as fields of a compiled object; SimPy's clock and
+        #: active process live there too (the properties below)
         self.pos = EventPos()
+        super().__init__(initial_time=0)
         self.pos.queue = self._queue
         self.pos.eids = self._eid
+
+    # SimPy's Environment keeps these as plain attributes; here they are the
+    # position's fields, so that the compiled loop writes a field per event
+    # rather than an interpreted object's attribute
+    @property  # type: ignore[override]
+    def _now(self) -> Any:
+        return self.pos.now
+
+    @_now.setter
+    def _now(self, value: Any) -> None:
+        self.pos.now = value
+
+    @property
+    def _active_proc(self) -> Any:
+        return self.pos.active
+
+    @_active_proc.setter
+    def _active_proc(self, value: Any) -> None:
+        self.pos.active = value
 
     @property
     def nstep(self) -> int:

@@ -276,7 +276,6 @@ class GCtx(Ctx):
             # nothing is due before that timeout would be: take it at once, with
             # the clock and the queue position (key, insertion id, event count)
             # that timeout would have set
-            env._now = vt
             pos.now = vt
             pos.key = NORMAL_KEY + p
             pos.eid = next(sim.eids)
