@@ -379,14 +379,18 @@ def test_cli_live_heap_without_gc_exit_2(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.realgo
 def test_pacer_trace_has_a_line_per_cycle(go127) -> None:
-    """The pacer's trace the comparison reads: one end-of-cycle line per cycle
-    of the window (``num_gc``; the harness's forced collection before the
-    baseline prints none), each at the 4 MiB minimum goal without a live heap."""
+    """The pacer's trace the comparison reads: an end-of-cycle line for every
+    cycle of the window (``num_gc``; the harness's forced collection before the
+    baseline prints none), each at the 4 MiB minimum goal without a live heap.
+    A cycle that ends just after the window's last read also prints one, and
+    on a loaded machine one may (33 lines for 32 cycles seen once): at most one
+    more line than cycles, and never fewer."""
     from gosim.realgo.pacer import parse
 
     real, _ = measured(BY_ID["1024B-nolive"], go127)
     cycles = parse(real.raw["stderr_lines"])
-    assert len(cycles) == real.metrics["num_gc_runs"][0]
+    n = real.metrics["num_gc_runs"][0]
+    assert n <= len(cycles) <= n + 1
     assert {c["goal"] for c in cycles} == {4 << 20}
 
 
