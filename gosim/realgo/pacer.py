@@ -29,10 +29,11 @@ import statistics
 from collections.abc import Iterable
 from typing import Any, Final
 
+#: mgcpacer.go gcBackgroundUtilization: what endCycle assumes the workers met
+from gosim.runtime.mgcpacer import GC_BACKGROUND_UTILIZATION
+
 #: what the probe's process runs with to print the lines :func:`parse` reads
 PACER_GODEBUG: Final = "gcpacertrace=1"
-#: mgcpacer.go gcBackgroundUtilization: what endCycle assumes the workers met
-GC_BACKGROUND_UTILIZATION: Final = 0.25
 
 _PACER = re.compile(
     r"^pacer: (\d+)% CPU \((\d+) exp\.\) for (\d+)\+(\d+)\+(\d+) B work \((\d+) B exp\.\) "

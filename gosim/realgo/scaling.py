@@ -273,8 +273,7 @@ def run_grid(grid: Grid, binary: Path, *,
         env = go_env()
         env.pop("GOMEMLIMIT", None)
         tail: list[str] = []
-        traces: list[list[str]] = []
-        lines: list[str] = []
+        stderr: list[str] = []  # with child tracing: every line, for split_traces
         with stdout_path.open("w") as so:
             try:
                 proc = subprocess.Popen([str(binary), str(spec)], stdout=so,
@@ -285,12 +284,10 @@ def run_grid(grid: Grid, binary: Path, *,
             for raw in proc.stderr:
                 line = raw.rstrip("\n")
                 tail = [*tail[-40:], line]
-                if grid.child_godebug and not line.startswith(PROGRESS_PREFIX):
-                    lines.append(line)
-                    continue
-                if line.startswith(PROGRESS_PREFIX):
-                    traces.append(lines)
-                    lines = []
+                if grid.child_godebug:
+                    stderr.append(line)
+                    if not line.startswith(PROGRESS_PREFIX):
+                        continue  # the runtime's, not passed on
                 if on_progress:
                     on_progress(line)
             rc = proc.wait()
@@ -307,7 +304,7 @@ def run_grid(grid: Grid, binary: Path, *,
         raise GoRunError(f"the scaling probe printed {len(records)} records, "
                          f"expected {grid.records}")
     if grid.child_godebug:
-        fold_traces(records, traces)
+        fold_traces(records, split_traces(stderr))
     return records
 
 
