@@ -557,6 +557,9 @@ REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
     ("mark_ms", "The concurrent mark phase, mean ms per cycle (real: the record's `gctrace` "
      "summary of its window's cycles; simulated: the cycles that ended after the warm-up)",
      "{:.3g}", 1.0),
+    ("trigger", "The pacer's trigger: heapLive when a cycle started over its goal, median "
+     "over the window's cycles (real: `gcpacertrace`'s end-of-cycle lines, the first cycle "
+     "of each run left out; simulated: the model's cycles, likewise)", "{:.3f}", 1.0),
 )
 
 

@@ -156,6 +156,7 @@ GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-2core-dev.jsonl", "groundtruth-16core-go1.27"),
+    ("extra/go1.27-16core-traced.jsonl", "groundtruth-16core-go1.27"),
 )
 
 
@@ -187,13 +188,14 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             scavenge = regime_rows(csv_path, "scavenge_share")
             mark_ms = regime_rows(csv_path, "mark_ms_mean")
             gc_mark_share = regime_rows(csv_path, "gc_mark_share")
+            trigger = regime_rows(csv_path, "trigger_goal_ratio")
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
                          "agreement": agreement, "idle": idle, "mark": mark,
                          "assist_queue": assist_queue, "lock_sleep": lock_sleep,
                          "faults": faults, "scavenge": scavenge, "mark_ms": mark_ms,
-                         "gc_mark_share": gc_mark_share})
+                         "gc_mark_share": gc_mark_share, "trigger": trigger})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}
@@ -202,22 +204,26 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
 def share_rows(csv_path: Path, share: str, live_heap: bool) -> list[dict[str, Any]]:
     """A CPU share (comparison.csv's ``real_<share>`` and ``sim_<share>``), real
     and simulated, of every GC-on record with (``live_heap``) or without a live
-    heap (then from 4 Ps on), and its split."""
+    heap (then from 4 Ps on), and its split; repeats of a setting averaged."""
     import csv
 
-    out = []
+    groups: dict[tuple[int, int, int], list[dict[str, str]]] = {}
     with csv_path.open(newline="") as f:
         for r in csv.DictReader(f):
             if (r["mode"] != "gc" or (r["ballast_mib"] != "0") != live_heap
                     or not (r[f"real_{share}"] and r[f"sim_{share}"])
                     or (not live_heap and int(r["gomaxprocs"]) < 4)):
                 continue
-            row = {"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
-                   "split": r["split"], "real": round(float(r[f"real_{share}"]), 4),
-                   "sim": round(float(r[f"sim_{share}"]), 4)}
-            if live_heap:
-                row["ballast_mib"] = int(r["ballast_mib"])
-            out.append(row)
+            key = (int(r["size"]), int(r["gomaxprocs"]), int(r["ballast_mib"]))
+            groups.setdefault(key, []).append(r)
+    out = []
+    for (size, procs, mib), rs in groups.items():
+        row = {"size": size, "gomaxprocs": procs, "split": rs[0]["split"],
+               "real": round(sum(float(r[f"real_{share}"]) for r in rs) / len(rs), 4),
+               "sim": round(sum(float(r[f"sim_{share}"]) for r in rs) / len(rs), 4)}
+        if live_heap:
+            row["ballast_mib"] = mib
+        out.append(row)
     return out
 
 
@@ -230,19 +236,26 @@ def lock_sleep_rows(csv_path: Path) -> list[dict[str, Any]]:
 
 def regime_rows(csv_path: Path, column: str, min_procs: int = 1) -> list[dict[str, Any]]:
     """comparison.csv's ``real_<column>`` and ``sim_<column>`` of every record
-    with both from ``min_procs`` Ps on, by regime (mode, live heap, size)."""
+    with both from ``min_procs`` Ps on, by regime (mode, live heap, size); the
+    repeats of a setting (a file measured with REPEATS=N) are averaged, in
+    the file's order."""
     import csv
 
-    out = []
+    groups: dict[tuple[str, int, int, int], list[dict[str, str]]] = {}
     with csv_path.open(newline="") as f:
         for r in csv.DictReader(f):
             if not (r[f"real_{column}"] and r[f"sim_{column}"]) \
                     or int(r["gomaxprocs"]) < min_procs:
                 continue
-            out.append({"mode": r["mode"], "ballast_mib": int(r["ballast_mib"]),
-                        "size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]),
-                        "split": r["split"], "real": float(f"{float(r[f'real_{column}']):.4g}"),
-                        "sim": float(f"{float(r[f'sim_{column}']):.4g}")})
+            key = (r["mode"], int(r["ballast_mib"]), int(r["size"]), int(r["gomaxprocs"]))
+            groups.setdefault(key, []).append(r)
+    out = []
+    for (mode, mib, size, procs), rs in groups.items():
+        real = sum(float(r[f"real_{column}"]) for r in rs) / len(rs)
+        sim = sum(float(r[f"sim_{column}"]) for r in rs) / len(rs)
+        out.append({"mode": mode, "ballast_mib": mib, "size": size, "gomaxprocs": procs,
+                    "split": rs[0]["split"], "real": float(f"{real:.4g}"),
+                    "sim": float(f"{sim:.4g}")})
     return out
 
 

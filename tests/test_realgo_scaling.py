@@ -447,3 +447,34 @@ def test_gctrace_summarises_each_gc_record_s_cycles(probe: Path) -> None:
     assert 0 < t["marking_mb_p50"] < t["goal_mb_max"]
     assert t["pacer_utilization_p50"] >= 0.25  # endCycle assumes the workers' 25%
     assert "gctrace" not in nogc
+
+
+def test_split_traces_finds_a_progress_line_glued_to_a_child_fragment() -> None:
+    """The child and the probe share stderr: a child stopped mid-line leaves a
+    fragment in front of the next progress line (seen in a 16-core run). The
+    record boundary is still found there, the fragment stays with the record
+    before, and the last record's lines are those before its progress line."""
+    p = scaling.PROGRESS_PREFIX
+    lines = ["gc 1 @0.000s 1%: a", f"{p}1/3] x", "gc 1 @0.000s 1%: b",
+             f"gc 1021 @0.711s 21%: 0.054+0.23{p}2/3] y", f"{p}3/3] z", "tail"]
+    assert scaling.split_traces(lines) == [
+        ["gc 1 @0.000s 1%: a"], ["gc 1 @0.000s 1%: b", "gc 1021 @0.711s 21%: 0.054+0.23"], []]
+
+
+def test_the_shipped_traced_records_are_what_their_trace_folds_to(tmp_path: Path) -> None:
+    """experiments/groundtruth/extra/go1.27-16core-traced.jsonl came back from a
+    16-core machine with the probe's stderr (gzip): folding that trace into the
+    records, stripped of their summaries, gives the shipped file byte for byte,
+    and every gc record's cycles agree in count with what the probe counted."""
+    extra = REPO / "experiments" / "groundtruth" / "extra"
+    shipped = (extra / "go1.27-16core-traced.jsonl").read_text()
+    recs = [json.loads(x) for x in shipped.splitlines()]
+    out = tmp_path / "r.jsonl"
+    out.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "gctrace"},
+                                      separators=(",", ":")) + "\n" for r in recs))
+    n = scaling.fold_trace_file(out, extra / "go1.27-16core-traced.jsonl.trace.txt.gz")
+    assert n == sum(r["mode"] == "gc" for r in recs) == 72
+    assert [json.loads(x) for x in out.read_text().splitlines()] == recs
+    for r in recs:
+        if r["mode"] == "gc":
+            assert r["gctrace"]["cycles"] == r["gc_cycles"]

@@ -23,6 +23,7 @@ linux/amd64 (static, no cgo) for a machine without Go
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -286,8 +287,10 @@ def run_grid(grid: Grid, binary: Path, *,
                 tail = [*tail[-40:], line]
                 if grid.child_godebug:
                     stderr.append(line)
-                    if not line.startswith(PROGRESS_PREFIX):
+                    at = line.find(PROGRESS_PREFIX)
+                    if at < 0:
                         continue  # the runtime's, not passed on
+                    line = line[at:]
                 if on_progress:
                     on_progress(line)
             rc = proc.wait()
@@ -310,11 +313,21 @@ def run_grid(grid: Grid, binary: Path, *,
 
 def split_traces(lines: list[str]) -> list[list[str]]:
     """The probe's stderr, run with a child GODEBUG, as each record's runtime
-    lines: those before its progress line (one list per record, in order)."""
+    lines: those before its progress line (one list per record, in order).
+
+    The child and the probe share the stream, so a child that ends mid-line
+    (the probe stops it once its window is measured) leaves its last partial
+    line glued to the progress line: a 16-core run had ``gc 1021 @0.711s 21%:
+    0.054+0.23gosim probe: [33/96] ...``. The progress prefix is looked for
+    anywhere in a line, and what precedes it is the child's (a fragment no
+    parser accepts)."""
     traces: list[list[str]] = []
     cur: list[str] = []
     for line in lines:
-        if line.startswith(PROGRESS_PREFIX):
+        at = line.find(PROGRESS_PREFIX)
+        if at >= 0:
+            if at > 0:
+                cur.append(line[:at])
             traces.append(cur)
             cur = []
         else:
@@ -336,12 +349,18 @@ def fold_traces(records: list[dict[str, Any]], traces: list[list[str]]) -> None:
 def fold_trace_file(out: Path, trace: Path) -> int:
     """scripts/device_groundtruth.sh with ``TRACE=1`` keeps the probe's stderr
     beside the records it wrote: fold it into them (each gc record's
-    ``gctrace``), rewriting ``out`` atomically. Returns the records given one."""
+    ``gctrace``), rewriting ``out`` atomically; a trace named ``*.gz`` is read
+    through gzip. Returns the records given one."""
     try:
         lines = out.read_text().splitlines()
-        stderr = trace.read_text().splitlines()
-    except OSError as e:
-        raise GosimError(f"cannot read {e.filename}: {e.strerror}") from None
+        if trace.suffix == ".gz":  # as the device run brings it back (gzip -9)
+            with gzip.open(trace, "rt") as fh:
+                stderr = fh.read().splitlines()
+        else:
+            stderr = trace.read_text().splitlines()
+    except (OSError, EOFError) as e:
+        name = getattr(e, "filename", None) or trace
+        raise GosimError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from None
     try:
         records = [json.loads(x) for x in lines]
     except json.JSONDecodeError as e:

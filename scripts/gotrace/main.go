@@ -9,6 +9,7 @@
 //	/tmp/gotrace -size 1024 -procs 2 -dur 1s                 # heap classes over time
 //	GODEBUG=gctrace=1,scavtrace=1 /tmp/gotrace -size 1024 -procs 2 -dur 100ms
 //	/tmp/gotrace -size 1024 -procs 2 -dur 200ms -trace t.out
+//	/tmp/gotrace -size 48 -procs 8 -ballast-mib 256 -dur 1s  # with the probe's live heap
 //	../../.venv/bin/go tool trace -d=parsed t.out > parsed.txt
 //
 // In parsed.txt a cycle is the range "GC concurrent mark phase"; the fractional
@@ -39,8 +40,16 @@ type counter struct {
 	_ [56]byte
 }
 
+// ballastNode: the probe's live-heap node (gosim/realgo/goprog/scaling.go),
+// a pointer then padding, 1 KiB in all.
+type ballastNode struct {
+	next *ballastNode
+	_    [1024 - 8]byte
+}
+
 var (
-	sinks [256]slot
+	ballast *ballastNode
+	sinks   [256]slot
 	count [256]counter
 	stop  atomic.Bool
 )
@@ -50,9 +59,10 @@ func main() {
 	procs := flag.Int("procs", 2, "GOMAXPROCS and allocating goroutines (at most 256)")
 	dur := flag.Duration("dur", time.Second, "how long to allocate")
 	traceOut := flag.String("trace", "", "write an execution trace here")
+	ballastMiB := flag.Int("ballast-mib", 0, "live heap kept throughout: MiB of pointerful 1 KiB nodes, as the probe's")
 	flag.Parse()
-	if *procs < 1 || *procs > len(sinks) || *size < 1 {
-		fmt.Fprintln(os.Stderr, "gotrace: -procs 1..256 and -size >= 1")
+	if *procs < 1 || *procs > len(sinks) || *size < 1 || *ballastMiB < 0 {
+		fmt.Fprintln(os.Stderr, "gotrace: -procs 1..256, -size >= 1 and -ballast-mib >= 0")
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(*procs)
@@ -75,6 +85,9 @@ func main() {
 			}
 		}
 		return out
+	}
+	for i := 0; i < *ballastMiB<<10; i++ {
+		ballast = &ballastNode{next: ballast}
 	}
 	runtime.GC()
 	if *traceOut != "" {
@@ -116,4 +129,5 @@ func main() {
 			(v[0]+v[1]+v[2]+v[3])/1e6, v[4], 100*v[5]/v[6])
 	}
 	stop.Store(true)
+	runtime.KeepAlive(ballast)
 }
