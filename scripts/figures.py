@@ -482,12 +482,15 @@ def _x(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio:.2f}"
 
 
-def render_groundtruth(measured: dict[str, Any]) -> str:
+def render_groundtruth(measured: dict[str, Any], extra: bool = False) -> str:
     """``gosim groundtruth`` on the shipped files (scripts/measure.py
-    groundtruth): per case the checks, then the error by split."""
+    groundtruth): per case the checks, then the error by split. The files of
+    experiments/groundtruth/ (``extra=False``) or of its extra/ folder."""
     g = _section(measured, "groundtruth")
     out: list[str] = []
     for run in g["runs"]:
+        if run["file"].startswith("extra/") != extra:
+            continue
         a = run["agreement"]
         prof = f"the `{run['profile']}` profile" if run["profile"] else "the default costs"
         procs = sorted({e["gomaxprocs"] for c in a["cases"] for e in c["ends"]})
@@ -772,6 +775,7 @@ def static_blocks() -> dict[str, str]:
             "realgo-gc": render_realgo_gc(measured),
             "times": render_times(measured),
             "groundtruth": render_groundtruth(measured),
+            "groundtruth-extra": render_groundtruth(measured, extra=True),
             "gcoff-costs": render_gcoff_costs(),
             "gcon-cpu": render_gcon_cpu()}
 
