@@ -66,10 +66,12 @@ def test_measured_figures_carry_provenance() -> None:
         assert p["machine"] and p["cpus"] >= 1
     for step in ("make_run", "make_test_cold", "make_test_warm"):
         assert measured["make"][step]["seconds"] > 0
-    # gosim groundtruth on every shipped file, with what each run agreed on
+    # gosim groundtruth on every shipped file, and on the traced 16-core file
+    # of extra/ (docs/groundtruth.md), with what each run agreed on
     runs = measured["groundtruth"]["runs"]
     assert {r["file"] for r in runs} == {p.name for p in (figures.ROOT / "experiments" /
-                                                          "groundtruth").glob("*.jsonl")}
+                                                          "groundtruth").glob("*.jsonl")} | {
+        "extra/go1.27-16core-traced.jsonl"}
     for r in runs:
         assert r["command"].startswith("gosim groundtruth experiments/groundtruth/")
         a = r["agreement"]

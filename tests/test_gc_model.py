@@ -352,3 +352,36 @@ def test_scavenger_releases_down_to_its_goal_after_the_heap_shrinks() -> None:
     free = sum(n for _, n in h.free.runs()) + sum(pp.pcache.free_pages() for pp in sim.rt.ps)
     retained = (h.pages_inuse + free - h.scav.total) * 8192
     assert retained <= max(gc.scav_gp, 5 << 20) + (512 << 10)
+
+
+def _assist_storm(costs: dict[str, int]) -> Any:
+    return simulate(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": 8, "seed": 6, "duration_ns": 60_000_000,
+        "costs": costs,
+        "workload": {"live_heap": {"bytes": 16 << 20, "object_size": 1024},
+                     "groups": [{"count": 8, "size": 48}]},
+    }))
+
+
+def test_readying_parked_assists_costs_the_flusher_and_delays_them() -> None:
+    """gcFlushBgCredit readies each assist it pays off under the assist
+    queue's lock (proc.go ready, wakep), and the readied goroutine waits for
+    an M to steal it. With a live list one worker follows, 8 Ps park their
+    assists thousands of times; charging the readies (assist_ready_ns, the
+    16-core traces' 2 us) and the wait (assist_resume_ns, their 15 us)
+    lengthens every mark phase, as the traces' phases lengthen with the
+    parks (experiments/groundtruth/extra/go1.27-16core-gotrace-live256.summary.json),
+    and the waiting Ps idle; both default to 0, which leaves a run as it was."""
+    import statistics
+
+    base = _assist_storm({})
+    on = _assist_storm({"assist_ready_ns": 2000, "assist_resume_ns": 15000})
+    assert base.metrics["gc_assist_parks"] > 1000
+    mark = [statistics.median(c["mark_end_ns"] - c["mark_start_ns"] for c in r.gc_cycles[1:])
+            for r in (base, on)]
+    assert mark[1] > 1.3 * mark[0]
+    assert on.metrics["p_time_share_idle"] > base.metrics["p_time_share_idle"] + 0.05
+    assert on.metrics["mallocs"] < 0.8 * base.metrics["mallocs"]
+    # zero costs are no costs: the defaults' run, bit for bit
+    zero = _assist_storm({"assist_ready_ns": 0, "assist_resume_ns": 0})
+    assert zero.metrics == base.metrics

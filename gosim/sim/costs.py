@@ -131,6 +131,19 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "termination or mark termination)", "[GO] mgc.go gcStart / gcMarkTermination"),
     _p("gc_stw_per_p_ns", 1500, "ns/P", "stop-the-world work per P (stopping it, flushing its "
        "caches, restarting it)", "[GO] proc.go stopTheWorldWithSema / startTheWorldWithSema"),
+    _p("assist_ready_ns", 0, "ns", "gcFlushBgCredit readying an assist it paid off: "
+       "ready() puts the goroutine on the flusher's run queue and wakep() starts an M for an "
+       "idle P (the scheduler lock, a futex wake), under the assist queue's lock, on the "
+       "flusher's time",
+       "[GO] mgcmark.go gcFlushBgCredit, proc.go ready / wakep; 0 by default; 2000 in the "
+       "16-core profile: execution traces of 16 vCPUs with a 256 MiB live list "
+       "(experiments/groundtruth/extra/go1.27-16core-gotrace-live256.summary.json) lengthen "
+       "the list's mark phase by 2.0-2.7 us per assist park at 1 KiB, 1.8 at 48 B"),
+    _p("assist_resume_ns", 0, "ns", "a readied assist runs again: the M woken for an idle P "
+       "steals it from the flusher's run queue (its P idles meanwhile)",
+       "[GO] proc.go wakep / findRunnable stealWork; 0 by default; 15000 in the 16-core "
+       "profile: the same traces' allocating goroutines wait 11-17 us runnable per assist "
+       "park where they park thousands of times a phase"),
     _p("gc_mark_root_ns", 50000, "ns", "a cycle's mark work besides the heap: data/bss, "
        "stacks, finalizers, span specials",
        "[GO] mgcmark.go markroot; fitted to GC CPU per cycle with no live heap"),

@@ -124,6 +124,10 @@ class SimGC:
         self.chain_until = 0
         #: a dedicated worker follows the list this cycle: it keeps it
         self.chain_kept = False
+        #: gcFlushBgCredit's ready of a paid-off assist: its cost to the flusher
+        #: (under the assist queue's lock) and the readied goroutine's wait for an M
+        self.ready_ns = sim.costs.const("assist_ready_ns")
+        self.resume_ns = sim.costs.const("assist_resume_ns")
         self.over_assist_ns = GC_OVER_ASSIST_WORK * sim.costs.const_float("gc_mark_per_byte_ns")
         lh = sim.scenario.workload.live_heap
         if lh.bytes > 0 and lh.linked and not lh.pointer_free:
@@ -505,9 +509,14 @@ class SimGC:
         return done
 
     def _flush_bg_credit(self, g: GCtx) -> Any:
-        """gcFlushBgCredit: hand background credit to parked assists."""
+        """gcFlushBgCredit: hand background credit to parked assists. Each one
+        paid off is readied under the queue's lock (proc.go ready: onto this
+        P's run queue, and wakep starts an M for an idle P, which steals it),
+        at ``assist_ready_ns`` to the flusher; the goroutine runs
+        ``assist_resume_ns`` later (``_assist``)."""
         yield from g.lock(self.assist_lock, "gcFlushBgCredit")
         still = []
+        readied = 0
         for pg, ev in self.parked:
             take = min(pg.gc_debt, self.bg_credit)
             pg.gc_debt -= take
@@ -515,9 +524,13 @@ class SimGC:
             if pg.gc_debt <= 0:
                 self.stopped.discard(pg.p)
                 ev.succeed()
+                readied += 1
             else:
                 still.append((pg, ev))
         self.parked = still
+        if readied and self.ready_ns:
+            g.vt += readied * self.ready_ns
+            yield from g.sync(True)
         yield from g.unlock(self.assist_lock)
 
     def _assist(self, g: GCtx) -> Any:
@@ -547,6 +560,11 @@ class SimGC:
             self._mark_stopped(g.p, g.vt)
         yield ev
         g.vt = self.sim.pos.now  # parked: the P ran nothing of this goroutine's
+        if self.phase == GC_MARK and self.resume_ns:
+            # readied by a credit flush (mark termination readies every parked
+            # assist as the world restarts: start_the_world's chain times that)
+            g.vt += self.resume_ns
+            yield from g.sync(True)
         g.gc_debt = 0.0
         self.sched_point[g.p] = True  # it was made runnable and scheduled again
 

@@ -9,7 +9,8 @@ For each trace, as JSON:
   goroutine-time of the allocating goroutines (those that ran a "GC mark
   assist" range, main left out) by state (running, waiting, runnable) within it, the GC
   workers' running time, how many times the allocating goroutines parked for
-  an assist ("GC mark assist wait for work"), and how many times a P went idle;
+  an assist ("GC mark assist wait for work"), how many times a P went idle,
+  and the allocating goroutines' runnable time per park;
 - ``restarts``: for each stop-the-world range ("GC sweep termination", "GC
   mark termination"), the delays from the world's restart to each allocating
   goroutine's first run after it, sorted, in microseconds.
@@ -127,6 +128,12 @@ def _mark_row(cur: dict[str, Any], end: int) -> dict[str, Any]:
         row[f"{k}_ms"] = round(cur["time"][k] / 1e6, 3)
     row["assist_parks"] = cur["n"]["assist_parks"]
     row["p_idle"] = cur["n"]["p_idle"]
+    # how long a parked assist, once readied, waits to run (its runnable time
+    # over its parks; goroutines also turn runnable for other reasons, so an
+    # upper bound where parks are few)
+    row["runnable_us_per_park"] = (round(cur["time"]["alloc_runnable"] / 1e3
+                                         / cur["n"]["assist_parks"], 2)
+                                   if cur["n"]["assist_parks"] else None)
     return row
 
 
