@@ -502,9 +502,15 @@ def render_groundtruth(measured: dict[str, Any], extra: bool = False) -> str:
             f = c["fields"]
             ends = {e["gomaxprocs"]: e for e in c["ends"]}
             lo, hi = min(ends), max(ends)
-            locks = ", ".join(
-                f"{t['gomaxprocs']}: {'same' if t['ok'] else (t['real'] or '-') + ': ' + (t['sim'] or '-')}"
-                for t in c["top_lock"])
+            # one entry per GOMAXPROCS (a file with repeats has several records
+            # at each): "same" where every repeat's top locks agree
+            by_p: dict[int, list[str]] = {}
+            for t in c["top_lock"]:
+                cell = "same" if t["ok"] else f"{t['real'] or '-'}: {t['sim'] or '-'}"
+                cells = by_p.setdefault(t["gomaxprocs"], [])
+                if cell not in cells:
+                    cells.append(cell)
+            locks = ", ".join(f"{p}: {' / '.join(cells)}" for p, cells in by_p.items())
             label = (f"{f['mode']}, {f['ballast_mib']} MiB live, {size_label(f['size'])}")
             out.append(f"| {label} | {c['real_peak_p']} / {c['sim_peak_p']}"
                        f"{'' if c['peak_ok'] else ' (no)'} | {_x(ends[lo]['ratio'])}"

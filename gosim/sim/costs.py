@@ -135,14 +135,14 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "ready() puts the goroutine on the flusher's run queue and wakep() starts an M for an "
        "idle P (the scheduler lock, a futex wake), under the assist queue's lock, on the "
        "flusher's time",
-       "[GO] mgcmark.go gcFlushBgCredit, proc.go ready / wakep; 0 by default; 2000 in the "
-       "16-core profile: execution traces of 16 vCPUs with a 256 MiB live list "
-       "(experiments/groundtruth/extra/go1.27-16core-gotrace-live256.summary.json) lengthen "
-       "the list's mark phase by 2.0-2.7 us per assist park at 1 KiB, 1.8 at 48 B"),
+       "[GO] mgcmark.go gcFlushBgCredit, proc.go ready / wakep; 0 by default and in every "
+       "profile (docs/decisions.md, 'Readying parked assists'); measured as 2000: execution traces of 16 vCPUs with a 256 MiB live list (the "
+       "gotrace-live256 summary in experiments/groundtruth/extra) lengthen the list's mark "
+       "phase by 2.0-2.7 us per assist park at 1 KiB, 1.8 at 48 B"),
     _p("assist_resume_ns", 0, "ns", "a readied assist runs again: the M woken for an idle P "
        "steals it from the flusher's run queue (its P idles meanwhile)",
-       "[GO] proc.go wakep / findRunnable stealWork; 0 by default; 15000 in the 16-core "
-       "profile: the same traces' allocating goroutines wait 11-17 us runnable per assist "
+       "[GO] proc.go wakep / findRunnable stealWork; 0 by default and in every profile; "
+       "measured as 15000: the same traces' allocating goroutines wait 11-17 us runnable per assist "
        "park where they park thousands of times a phase"),
     _p("gc_mark_root_ns", 50000, "ns", "a cycle's mark work besides the heap: data/bss, "
        "stacks, finalizers, span specials",
