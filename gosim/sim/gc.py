@@ -505,15 +505,15 @@ class SimGC:
                 self.bg_credit += q
             yield from self._spend(g, cat, q)
             if self.parked and cat != "assist":
-                yield from self._flush_bg_credit(g)
+                yield from self._flush_bg_credit(g, cat)
         return done
 
-    def _flush_bg_credit(self, g: GCtx) -> Any:
+    def _flush_bg_credit(self, g: GCtx, cat: str) -> Any:
         """gcFlushBgCredit: hand background credit to parked assists. Each one
         paid off is readied under the queue's lock (proc.go ready: onto this
         P's run queue, and wakep starts an M for an idle P, which steals it),
-        at ``assist_ready_ns`` to the flusher; the goroutine runs
-        ``assist_resume_ns`` later (``_assist``)."""
+        at ``assist_ready_ns`` of the flusher's time (its category ``cat``);
+        the goroutine runs ``assist_resume_ns`` later (``_assist``)."""
         yield from g.lock(self.assist_lock, "gcFlushBgCredit")
         still = []
         readied = 0
@@ -529,8 +529,7 @@ class SimGC:
                 still.append((pg, ev))
         self.parked = still
         if readied and self.ready_ns:
-            g.vt += readied * self.ready_ns
-            yield from g.sync(True)
+            yield from self._spend(g, cat, readied * self.ready_ns)
         yield from g.unlock(self.assist_lock)
 
     def _assist(self, g: GCtx) -> Any:
