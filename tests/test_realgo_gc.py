@@ -382,15 +382,17 @@ def test_pacer_trace_has_a_line_per_cycle(go127) -> None:
     """The pacer's trace the comparison reads: an end-of-cycle line for every
     cycle of the window (``num_gc``; the harness's forced collection before the
     baseline prints none), each at the 4 MiB minimum goal without a live heap.
-    A cycle that ends just after the window's last read also prints one, and
-    on a loaded machine one may (33 lines for 32 cycles seen once): at most one
-    more line than cycles, and never fewer."""
+    The window's edges are timing: a cycle that ends just after the window's
+    last read also prints one (33 lines for 32 cycles seen once on a loaded
+    machine), and the window's last cycle, counted, may not have printed its
+    line when the process's stderr is read (31 for 32 seen once in CI). So
+    within one line of the count either way, never more."""
     from gosim.realgo.pacer import parse
 
     real, _ = measured(BY_ID["1024B-nolive"], go127)
     cycles = parse(real.raw["stderr_lines"])
     n = real.metrics["num_gc_runs"][0]
-    assert n <= len(cycles) <= n + 1
+    assert n - 1 <= len(cycles) <= n + 1
     assert {c["goal"] for c in cycles} == {4 << 20}
 
 
