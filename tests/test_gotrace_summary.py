@@ -1,11 +1,14 @@
 """scripts/gotrace/summarize.py on a hand-written ``go tool trace -d=parsed``
-excerpt: exact times and counts."""
+excerpt (exact times and counts), and scripts/device_gotrace.sh end to end
+with the real runtime."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("gotrace_summarize",
@@ -57,3 +60,59 @@ def test_summary_counts_the_mark_phase_and_the_restart(tmp_path: Path) -> None:
     (r,) = s["restarts"]
     assert r == {"stw": "GC mark termination", "delays_us": [7.0]}
     json.dumps(s)  # the summary is plain JSON
+
+
+@pytest.mark.realgo
+def test_device_gotrace_script_traces_and_summarizes(tmp_path: Path) -> None:
+    """scripts/device_gotrace.sh, as a device session runs it: one archive with
+    an untraced gctrace run and an execution trace per setting, and its
+    provenance; ``go tool trace -d=parsed`` and summarize.py read the trace
+    (a GC-on run at one P collects, so it has mark phases). Bad settings
+    exit 2 and write nothing."""
+    import os
+    import subprocess
+    import tarfile
+
+    from gosim.realgo.toolchain import find_go, go_env
+
+    if os.environ.get("GOSIM_SKIP_REALGO"):
+        pytest.skip("GOSIM_SKIP_REALGO is set")
+    go = find_go()
+    probe_dir = tmp_path / "probe"
+    subprocess.run([str(go.go), "build", "-o", str(probe_dir / "gotrace"), "."],
+                   cwd=ROOT / "scripts" / "gotrace", env=go_env({"CGO_ENABLED": "0"}),
+                   check=True, capture_output=True, timeout=300)
+    script = ROOT / "scripts" / "device_gotrace.sh"
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "SIZES": "1024", "PROCS": "1", "DUR": "30ms",
+           "TRACE_DUR": "30ms"}
+    p = subprocess.run(["bash", str(script), str(probe_dir)], env=env, capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr
+    with tarfile.open(out / "gotrace.tar.gz") as tar:
+        names = sorted(n.lstrip("./") for n in tar.getnames() if n not in (".", "./"))
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+
+            tar.extractall(tmp_path / "x", filter="data")
+        else:
+            tar.extractall(tmp_path / "x")
+    stem = "s1024_p1_live0"
+    assert names == sorted(["provenance.txt", f"{stem}.trace", f"{stem}.traced.err",
+                            f"{stem}.traced.out", f"{stem}.untraced.err",
+                            f"{stem}.untraced.out"])
+    assert "cpus: " in (tmp_path / "x" / "provenance.txt").read_text()
+    assert "gc 1 @" in (tmp_path / "x" / f"{stem}.untraced.err").read_text()
+    parsed = tmp_path / "x" / f"{stem}.parsed.txt"
+    with parsed.open("w") as fh:
+        subprocess.run([str(go.go), "tool", "trace", "-d=parsed",
+                        str(tmp_path / "x" / f"{stem}.trace")], stdout=fh,
+                       env=go_env(), check=True, timeout=120)
+    s = summarize_mod.summarize(parsed)
+    assert s["mark_phases"] and all(m["ms"] > 0 for m in s["mark_phases"])
+    # bad input: exit 2, one line, nothing written
+    bad = tmp_path / "bad"
+    for extra in ({"PROCS": str(os.cpu_count() + 1)}, {"LIVE_MIB": "x"}):
+        p = subprocess.run(["bash", str(script), str(probe_dir)],
+                           env={**env, "OUT": str(bad), **extra}, capture_output=True,
+                           text=True, timeout=60, check=False)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not bad.exists()
