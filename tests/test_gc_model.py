@@ -385,3 +385,33 @@ def test_readying_parked_assists_costs_the_flusher_and_delays_them() -> None:
     # zero costs are no costs: the defaults' run, bit for bit
     zero = _assist_storm({"assist_ready_ns": 0, "assist_resume_ns": 0})
     assert zero.metrics == base.metrics
+
+
+def test_cons_mark_is_the_largest_of_this_cycle_and_the_four_before() -> None:
+    """mgcpacer.go endCycle: consMark is the largest of the cycle's own
+    cons/mark and ``lastConsMark``'s four (the previous four cycles'), and
+    the trigger's runway uses it: a cycle with a high cons/mark still sets
+    the runway four cycles later, and no longer five cycles later."""
+    from gosim.runtime.mgcpacer import GCController
+
+    def cycle(ctl: GCController, allocated: int) -> None:
+        # utilization 0.2, scan work 1 MiB: cons = allocated x 0.2 / (1 MiB x 0.8)
+        ctl.start_cycle(4)
+        ctl.heap_live += allocated
+        ctl.end_cycle(heap_marked=8 << 20, heap_scan=1 << 20, scan_work=1 << 20,
+                      utilization=0.2)
+
+    ctl = GCController()
+    high, low = 1.0, 0.25
+    cycle(ctl, 4 << 20)  # cons/mark 1.0
+    assert ctl.cons_mark() == pytest.approx(high)
+    for k in range(1, 6):
+        cycle(ctl, 1 << 20)  # cons/mark 0.25
+        assert ctl.cons_mark() == pytest.approx(high if k <= 4 else low), k
+    # and the runway follows it: goal - trigger grows with consMark
+    _, goal = ctl.trigger()
+    ctl.cons_marks = [high] * len(ctl.cons_marks)
+    t_high, _ = ctl.trigger()
+    ctl.cons_marks = [low] * len(ctl.cons_marks)
+    t_low, _ = ctl.trigger()
+    assert goal - t_high > goal - t_low

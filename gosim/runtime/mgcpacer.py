@@ -8,7 +8,9 @@
   the goal, placed so that the mark work, done at the 25% background
   utilisation, finishes by the goal: ``goal - runway``, with
   ``runway = consMark x (1 - u)/u x lastHeapScan`` and ``consMark`` the
-  largest of the last four cycles' ratio of allocation to scan rate.
+  largest of this cycle's ratio of allocation to scan rate and the last
+  four cycles' (endCycle: ``consMark`` is the largest of the current value
+  and ``lastConsMark[4]``, the current one then shifted in).
 - Workers: 25% of GOMAXPROCS as dedicated workers, rounded, unless that is
   more than 30% off, in which case the rest is a fractional goal per P
   (``startCycle``).
@@ -55,8 +57,8 @@ class GCController:
     last_scan_work: int = 0
     #: heapLive when the current cycle was triggered
     triggered: int = 0
-    #: the last four cycles' consMark
-    cons_marks: list[float] = field(default_factory=lambda: [0.0] * 4)
+    #: the last five cycles' consMark: this cycle's and lastConsMark's four
+    cons_marks: list[float] = field(default_factory=lambda: [0.0] * 5)
     #: workers of the current cycle
     dedicated: int = 0
     fractional_goal: float = 0.0
@@ -98,7 +100,7 @@ class GCController:
 
     def seed_cons_mark(self, value: float) -> None:
         """The cons/mark history a program leaves by the cycles it ran before
-        time 0 (``lastConsMark``: all four entries)."""
+        time 0 (``lastConsMark``: every entry)."""
         self.cons_marks = [max(value, 0.0)] * len(self.cons_marks)
 
     # -- a cycle ---------------------------------------------------------------------------
