@@ -1021,12 +1021,15 @@ def _mean(rs: list[Record], field: str) -> float:
     return sum(values) / len(values)
 
 
-@pytest.mark.parametrize(("size", "procs"), [(1024, 2), (32768, 4)])
+@pytest.mark.parametrize(("size", "procs"), [(1024, 2), (32768, 4), (32768, 8)])
 def test_pacer_with_the_live_heap_on_sixteen_cores(size: int, procs: int) -> None:
     """The real runtime's pacer on a second 16-core machine (gcpacertrace, two
     repeats, a file no profile was fitted on), 256 MiB live heap: the model's
     cycles are triggered and end, over their goal, where the real ones do
-    (within 2% of the repeats' mean; both real repeats agree to 0.1%)."""
+    (within 2% of the repeats' mean; the real repeats agree to 0.5%). At
+    8 Ps the trigger is past the floor in both; the model put it at 0.965
+    (real 0.917) before its consMark took the largest of five cycles, as
+    mgcpacer.go's endCycle does, rather than four."""
     rs, s = _traced(256, size, procs)
     assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.02)
     assert s.mark_end_goal_ratio == pytest.approx(_mean(rs, "mark_end_goal_ratio"), rel=0.02)
