@@ -1055,7 +1055,7 @@ def test_pacer_trigger_at_eight_ps_without_a_live_heap() -> None:
                    "readying them (the assist queue is half the real lock contention there, "
                    "the model's 9%); the 16-core profile leaves the readies' cost and delay "
                    "(assist_ready_ns, assist_resume_ns; with them as measured the model's phase "
-                   "is 63 ms) at 0 (docs/decisions.md, 'Readying parked assists')")
+                   "is 59 ms) at 0 (docs/decisions.md, 'Readying parked assists')")
 def test_mark_phase_with_the_live_heap_at_sixteen_ps() -> None:
     rs, s = _traced(256, 48, 16)
     assert s.mark_ms_mean == pytest.approx(_mean(rs, "mark_ms_mean"), rel=0.25)
