@@ -54,7 +54,9 @@ def test_summary_counts_the_mark_phase_and_the_restart(tmp_path: Path) -> None:
     # throughout
     assert m == {"ms": 0.01, "alloc_running_ms": (6000 + 10000) / 1e6,
                  "alloc_waiting_ms": 3000 / 1e6, "alloc_runnable_ms": 1000 / 1e6,
-                 "gc_worker_running_ms": 10000 / 1e6, "assist_parks": 1, "p_idle": 1,
+                 "gc_worker_running_ms": 10000 / 1e6,
+                 "alloc_waiting_by_reason_ms": {"GC mark assist wait for work": 3000 / 1e6},
+                 "assist_parks": 1, "p_idle": 1,
                  "runnable_us_per_park": 1.0}
     # g11 runs again 7 us after the world restarts at 20000; g10 never stopped
     (r,) = s["restarts"]

@@ -7,7 +7,8 @@ For each trace, as JSON:
 
 - ``mark_phases``: each "GC concurrent mark phase" range: its length, the
   goroutine-time of the allocating goroutines (those that ran a "GC mark
-  assist" range, main left out) by state (running, waiting, runnable) within it, the GC
+  assist" range, main left out) by state (running, waiting, runnable) within it
+  and their waiting time by the reason they blocked, the GC
   workers' running time, how many times the allocating goroutines parked for
   an assist ("GC mark assist wait for work"), how many times a P went idle,
   and the allocating goroutines' runnable time per park;
@@ -65,16 +66,19 @@ def summarize(path: Path) -> dict[str, Any]:
     stw: list[tuple[int, str]] = []
     runs: list[tuple[int, str]] = []
     state: dict[str, tuple[str, int]] = {}
+    why_waiting: dict[str, str] = {}  # goroutine -> the reason it is waiting
     cur: dict[str, Any] | None = None
     for t, _g, kind, rest in events:
         if kind in ("RangeBegin", "RangeEnd"):
             name = (NAME.search(rest) or [None, ""])[1]
             if name == "GC concurrent mark phase":
                 if kind == "RangeBegin":
-                    cur = {"start": t, "time": Counter(), "n": Counter()}
+                    cur = {"start": t, "time": Counter(), "n": Counter(), "why": Counter()}
                 elif cur is not None:
                     for gid, (st, since) in state.items():  # close the open intervals
                         _acc(cur, gid, st, max(since, cur["start"]), t, assisting, workers)
+                        if st == "Waiting" and gid in assisting:
+                            cur["why"][why_waiting.get(gid, "")] += t - max(since, cur["start"])
                     marks.append(_mark_row(cur, t))
                     cur = None
             elif kind == "RangeEnd" and name.startswith("stop-the-world (GC"):
@@ -93,7 +97,11 @@ def summarize(path: Path) -> dict[str, Any]:
             if gid in state and cur is not None:
                 st, since = state[gid]
                 _acc(cur, gid, st, max(since, cur["start"]), t, assisting, workers)
+                if st == "Waiting" and gid in assisting:
+                    cur["why"][why_waiting.get(gid, "")] += t - max(since, cur["start"])
             state[gid] = (b, t)
+            if b == "Waiting":
+                why_waiting[gid] = why
             if b == "Running" and gid in assisting:
                 runs.append((t, gid))
             if cur is not None and gid in assisting and why == "GC mark assist wait for work":
@@ -126,6 +134,12 @@ def _mark_row(cur: dict[str, Any], end: int) -> dict[str, Any]:
     row: dict[str, Any] = {"ms": round((end - cur["start"]) / 1e6, 3)}
     for k in ("alloc_running", "alloc_waiting", "alloc_runnable", "gc_worker_running"):
         row[f"{k}_ms"] = round(cur["time"][k] / 1e6, 3)
+    # the waiting time by the reason the goroutine gave when it blocked ("sync":
+    # a semaphore, e.g. gcStart's work.startSema; "GC mark assist wait for
+    # work": the assist queue), largest first
+    row["alloc_waiting_by_reason_ms"] = {
+        why: round(ns / 1e6, 3) for why, ns in sorted(cur["why"].items(), key=lambda x: -x[1])
+        if ns > 0}
     row["assist_parks"] = cur["n"]["assist_parks"]
     row["p_idle"] = cur["n"]["p_idle"]
     # how long a parked assist, once readied, waits to run (its runnable time
