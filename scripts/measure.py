@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -201,28 +202,38 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+def setting_means(csv_path: Path, column: str,
+                  keep: Callable[[dict[str, str]], bool]) -> list[tuple[dict[str, str], float, float]]:
+    """comparison.csv's ``real_<column>`` and ``sim_<column>`` of the records
+    ``keep`` accepts that have both, one entry per setting (mode, live heap,
+    size, GOMAXPROCS) in the file's order: its first record and the means over
+    its repeats (a file measured with REPEATS=N has N records per setting)."""
+    import csv
+
+    groups: dict[tuple[str, str, str, str], list[dict[str, str]]] = {}
+    with csv_path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            if r[f"real_{column}"] and r[f"sim_{column}"] and keep(r):
+                key = (r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"])
+                groups.setdefault(key, []).append(r)
+    return [(rs[0], sum(float(r[f"real_{column}"]) for r in rs) / len(rs),
+             sum(float(r[f"sim_{column}"]) for r in rs) / len(rs)) for rs in groups.values()]
+
+
 def share_rows(csv_path: Path, share: str, live_heap: bool) -> list[dict[str, Any]]:
     """A CPU share (comparison.csv's ``real_<share>`` and ``sim_<share>``), real
     and simulated, of every GC-on record with (``live_heap``) or without a live
     heap (then from 4 Ps on), and its split; repeats of a setting averaged."""
-    import csv
+    def keep(r: dict[str, str]) -> bool:
+        return (r["mode"] == "gc" and (r["ballast_mib"] != "0") == live_heap
+                and (live_heap or int(r["gomaxprocs"]) >= 4))
 
-    groups: dict[tuple[int, int, int], list[dict[str, str]]] = {}
-    with csv_path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            if (r["mode"] != "gc" or (r["ballast_mib"] != "0") != live_heap
-                    or not (r[f"real_{share}"] and r[f"sim_{share}"])
-                    or (not live_heap and int(r["gomaxprocs"]) < 4)):
-                continue
-            key = (int(r["size"]), int(r["gomaxprocs"]), int(r["ballast_mib"]))
-            groups.setdefault(key, []).append(r)
     out = []
-    for (size, procs, mib), rs in groups.items():
-        row = {"size": size, "gomaxprocs": procs, "split": rs[0]["split"],
-               "real": round(sum(float(r[f"real_{share}"]) for r in rs) / len(rs), 4),
-               "sim": round(sum(float(r[f"sim_{share}"]) for r in rs) / len(rs), 4)}
+    for r, real, sim in setting_means(csv_path, share, keep):
+        row = {"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]), "split": r["split"],
+               "real": round(real, 4), "sim": round(sim, 4)}
         if live_heap:
-            row["ballast_mib"] = mib
+            row["ballast_mib"] = int(r["ballast_mib"])
         out.append(row)
     return out
 
@@ -236,27 +247,13 @@ def lock_sleep_rows(csv_path: Path) -> list[dict[str, Any]]:
 
 def regime_rows(csv_path: Path, column: str, min_procs: int = 1) -> list[dict[str, Any]]:
     """comparison.csv's ``real_<column>`` and ``sim_<column>`` of every record
-    with both from ``min_procs`` Ps on, by regime (mode, live heap, size); the
-    repeats of a setting (a file measured with REPEATS=N) are averaged, in
-    the file's order."""
-    import csv
-
-    groups: dict[tuple[str, int, int, int], list[dict[str, str]]] = {}
-    with csv_path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            if not (r[f"real_{column}"] and r[f"sim_{column}"]) \
-                    or int(r["gomaxprocs"]) < min_procs:
-                continue
-            key = (r["mode"], int(r["ballast_mib"]), int(r["size"]), int(r["gomaxprocs"]))
-            groups.setdefault(key, []).append(r)
-    out = []
-    for (mode, mib, size, procs), rs in groups.items():
-        real = sum(float(r[f"real_{column}"]) for r in rs) / len(rs)
-        sim = sum(float(r[f"sim_{column}"]) for r in rs) / len(rs)
-        out.append({"mode": mode, "ballast_mib": mib, "size": size, "gomaxprocs": procs,
-                    "split": rs[0]["split"], "real": float(f"{real:.4g}"),
-                    "sim": float(f"{sim:.4g}")})
-    return out
+    with both from ``min_procs`` Ps on, by regime (mode, live heap, size), the
+    repeats of a setting averaged."""
+    return [{"mode": r["mode"], "ballast_mib": int(r["ballast_mib"]), "size": int(r["size"]),
+             "gomaxprocs": int(r["gomaxprocs"]), "split": r["split"],
+             "real": float(f"{real:.4g}"), "sim": float(f"{sim:.4g}")}
+            for r, real, sim in setting_means(csv_path, column,
+                                              lambda r: int(r["gomaxprocs"]) >= min_procs)]
 
 
 def du_bytes(path: Path) -> int:
