@@ -76,9 +76,8 @@ def summarize(path: Path) -> dict[str, Any]:
                     cur = {"start": t, "time": Counter(), "n": Counter(), "why": Counter()}
                 elif cur is not None:
                     for gid, (st, since) in state.items():  # close the open intervals
-                        _acc(cur, gid, st, max(since, cur["start"]), t, assisting, workers)
-                        if st == "Waiting" and gid in assisting:
-                            cur["why"][why_waiting.get(gid, "")] += t - max(since, cur["start"])
+                        _acc(cur, gid, st, max(since, cur["start"]), t, assisting, workers,
+                             why_waiting.get(gid, ""))
                     marks.append(_mark_row(cur, t))
                     cur = None
             elif kind == "RangeEnd" and name.startswith("stop-the-world (GC"):
@@ -96,9 +95,8 @@ def summarize(path: Path) -> dict[str, Any]:
             gid = gm.group(1)
             if gid in state and cur is not None:
                 st, since = state[gid]
-                _acc(cur, gid, st, max(since, cur["start"]), t, assisting, workers)
-                if st == "Waiting" and gid in assisting:
-                    cur["why"][why_waiting.get(gid, "")] += t - max(since, cur["start"])
+                _acc(cur, gid, st, max(since, cur["start"]), t, assisting, workers,
+                     why_waiting.get(gid, ""))
             state[gid] = (b, t)
             if b == "Waiting":
                 why_waiting[gid] = why
@@ -121,11 +119,15 @@ def summarize(path: Path) -> dict[str, Any]:
 
 
 def _acc(cur: dict[str, Any], gid: str, st: str, lo: int, hi: int, assisting: set[str],
-         workers: set[str]) -> None:
+         workers: set[str], why: str) -> None:
+    """Charge goroutine ``gid``'s time in state ``st`` from ``lo`` to ``hi`` to
+    the mark phase ``cur`` (a waiting one's also to the reason it blocked)."""
     if hi <= lo:
         return
     if gid in assisting:
         cur["time"][f"alloc_{st.lower()}"] += hi - lo
+        if st == "Waiting":
+            cur["why"][why] += hi - lo
     elif gid in workers and st == "Running":
         cur["time"]["gc_worker_running"] += hi - lo
 
