@@ -186,6 +186,7 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             assist_queue = share_rows(csv_path, "assist_queue_share", live_heap=True)
             lock_sleep = lock_sleep_rows(csv_path)
             faults = regime_rows(csv_path, "faults_per_alloc")
+            fault_ns = regime_rows(csv_path, "fault_ns")
             scavenge = regime_rows(csv_path, "scavenge_share")
             mark_ms = regime_rows(csv_path, "mark_ms_mean")
             gc_mark_share = regime_rows(csv_path, "gc_mark_share")
@@ -195,7 +196,7 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
                          "wall_s": round(wall, 1), "command": " ".join(shown),
                          "agreement": agreement, "idle": idle, "mark": mark,
                          "assist_queue": assist_queue, "lock_sleep": lock_sleep,
-                         "faults": faults, "scavenge": scavenge, "mark_ms": mark_ms,
+                         "faults": faults, "fault_ns": fault_ns, "scavenge": scavenge, "mark_ms": mark_ms,
                          "gc_mark_share": gc_mark_share, "trigger": trigger})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,

@@ -138,6 +138,9 @@ class Record:
     #: minor page faults per allocation in the window (getrusage ``minflt``
     #: over ``allocs``), or None where the record lacks either
     faults_per_alloc: float | None = None
+    #: the kernel's time per minor fault: getrusage system CPU over ``minflt``
+    #: in the window, ns (every system call's time is in it too), or None
+    sys_ns_per_fault: float | None = None
     #: share of the Ps' time the scavenger took (runtime/metrics
     #: /cpu/classes/scavenge/total over /cpu/classes/total), or None without metrics
     scavenge_share: float | None = None
@@ -304,6 +307,7 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         lock_sleep_share=_lock_sleep_share(c, contention, obj.get("elapsed_ns"),
                                            c.int("gomaxprocs", minimum=1)),
         faults_per_alloc=_faults_per_alloc(c, obj),
+        sys_ns_per_fault=_sys_ns_per_fault(c, obj),
         scavenge_share=_scavenge_share(c, obj.get("metrics")),
         mark_ms_mean=_mark_ms_mean(c, obj.get("gctrace")),
         trigger_goal_ratio=_pacer(c, obj.get("gctrace"), "trigger_goal_ratio_p50"),
@@ -339,6 +343,17 @@ def _faults_per_alloc(c: _Line, obj: dict[str, Any]) -> float | None:
     faults = c.check_number("minflt", obj["minflt"])
     allocs = c.check_number("allocs", obj["allocs"])
     return faults / allocs if allocs > 0 else None
+
+
+def _sys_ns_per_fault(c: _Line, obj: dict[str, Any]) -> float | None:
+    """System CPU per minor fault over the record's window (getrusage
+    ``rusage_sys_s`` over ``minflt``), ns; None when either is absent or the
+    window had no fault. With the GC off nearly all of it is the faults'."""
+    if "minflt" not in obj or "rusage_sys_s" not in obj:
+        return None
+    faults = c.check_number("minflt", obj["minflt"])
+    sys_s = c.check_number("rusage_sys_s", obj["rusage_sys_s"])
+    return sys_s * 1e9 / faults if faults > 0 else None
 
 
 def _scavenge_share(c: _Line, metrics: Any) -> float | None:

@@ -44,7 +44,7 @@ COLUMNS = (
     "sim_gc_cycles_per_s", "real_idle_share", "sim_idle_share", "real_gc_mark_share",
     "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share",
     "real_lock_sleep_share", "sim_lock_sleep_share", "real_faults_per_alloc",
-    "sim_faults_per_alloc", "real_scavenge_share", "sim_scavenge_share",
+    "sim_faults_per_alloc", "real_fault_ns", "sim_fault_ns", "real_scavenge_share", "sim_scavenge_share",
     "real_mark_ms_mean", "sim_mark_ms_mean", "real_trigger_goal_ratio",
     "sim_trigger_goal_ratio", "real_mark_end_goal_ratio", "sim_mark_end_goal_ratio",
     "real_pacer_utilization", "sim_pacer_utilization", "warmup_ns",
@@ -104,6 +104,9 @@ class SimPoint:
     trigger_goal_ratio: float | None = None
     mark_end_goal_ratio: float | None = None
     pacer_utilization: float | None = None
+    #: the kernel's mean time per page fault, contention included
+    #: (``os_page_fault_mean_ns``); None without a fault
+    fault_ns: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -155,7 +158,8 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
                     faults, float(scav), mark_ms,
                     pacer["gc_trigger_goal_ratio"] if pacer else None,
                     pacer["gc_mark_end_goal_ratio"] if pacer else None,
-                    pacer["gc_pacer_utilization"] if pacer else None)
+                    pacer["gc_pacer_utilization"] if pacer else None,
+                    float(m["os_page_fault_mean_ns"]) if m.get("os_page_fault_mean_ns") else None)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -188,6 +192,8 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "sim_lock_sleep_share": s.lock_sleep_share,
             "real_faults_per_alloc": r.faults_per_alloc,
             "sim_faults_per_alloc": s.faults_per_alloc,
+            "real_fault_ns": r.sys_ns_per_fault,
+            "sim_fault_ns": s.fault_ns,
             "real_scavenge_share": r.scavenge_share,
             "sim_scavenge_share": s.scavenge_share,
             "real_mark_ms_mean": r.mark_ms_mean,

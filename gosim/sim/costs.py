@@ -110,6 +110,12 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "at the same time (the kernel's mm locks, page allocation and LRU)",
        "0 by default; 0.3 in the 16-core profile, fitted to the ground truth's GC-off 1 KiB "
        "records: faults/s grow 4x from 1 to 16 Ps"),
+    _p("page_fault_contention_max", 0.0, "faults", "the most other Ps' faults in flight that slow "
+       "a page fault (0: no limit): past it the kernel's contended state is always busy and "
+       "a fault costs no more",
+       "0 by default; 6 in the 16-core profile, fitted to the system CPU per fault of the "
+       "ground truth's GC-off 1 KiB records, which levels off from 8 Ps at 2.3-2.6x its "
+       "one-P figure (docs/groundtruth.md)"),
     _p("free_span_ns", 300, "ns", "freeSpan inside mheap.lock", "[GO] mheap.go freeSpanLocked"),
     _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
        "[RG] 32 KiB ~1 us with the GC off (fresh memory, no zeroing)"),

@@ -524,6 +524,9 @@ class SimAtomic:
         self.factor = host.costs.const_float(
             "page_fault_contention_factor" if cell.kind == "pagefault"
             else "spanset_contention_factor")
+        #: the most other operations in flight that add to one's cost (0: no limit)
+        cap = host.costs.const_float("page_fault_contention_max") if cell.kind == "pagefault" else 0.0
+        self.cap = int(cap) if cap > 0 else 1 << 30
 
     @property
     def durations(self) -> dict[int, int]:
@@ -572,7 +575,7 @@ class SimAtomic:
             starts.append(now)
         if k:
             self.contended += 1
-            units = 1 + self.factor * k
+            units = 1 + self.factor * (k if k < self.cap else self.cap)
             ns = int(base * units + 0.5)
             extra = self.extra
             extra[ns - base] = extra.get(ns - base, 0) + 1

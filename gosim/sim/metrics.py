@@ -133,6 +133,10 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     fault_sim = rt.mheap.os_faults.sim
     starts = fault_sim.starts if fault_sim is not None else None
     m["os_page_faults"] = fault_sim.ops if fault_sim is not None else 0
+    # the kernel's mean time per fault, contention included (system CPU per fault)
+    durs = fault_sim.durations if fault_sim is not None and fault_sim.ops else {}
+    m["os_page_fault_mean_ns"] = (sum(ns * k for ns, k in durs.items()) / fault_sim.ops
+                                  if durs and fault_sim is not None else 0.0)
     m["os_page_faults_after_warmup"] = (
         int((np.frombuffer(starts, dtype=np.int64) >= warm_ns).sum()) if starts else 0)
     gcbits = rt.mheap.gcbits
