@@ -868,6 +868,66 @@ def test_gc_off_faults_per_allocation_real_model_and_theory(size: int) -> None:
     assert m["os_page_faults"] > m["os_page_faults_after_warmup"]
 
 
+def test_kernel_time_per_fault_of_a_record_and_of_a_run() -> None:
+    """real: getrusage system CPU over minflt; simulated: the mean duration of
+    the model's faults, contention included (``os_page_fault_mean_ns``)."""
+    from gosim.groundtruth.records import parse_record
+
+    obj = raw(1)
+    obj.update(minflt=4000, rusage_sys_s=0.01)
+    assert parse_record(obj, file="f", line=1).sys_ns_per_fault == pytest.approx(2500)
+    obj.update(minflt=0)
+    assert parse_record(obj, file="f", line=1).sys_ns_per_fault is None
+    outcome = {"ok": True, "result": {"metrics": {
+        "allocs_per_sim_second": 1e6, "sim_time_ns": 1000, "os_page_fault_mean_ns": 1750.0},
+        "lock_sites": []}}
+    assert sim_point(outcome).fault_ns == pytest.approx(1750)
+    res = simulate(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": 1, "seed": 3, "gc": {"enabled": False},
+        "duration_ns": 2_000_000, "costs": {"page_fault_ns": 1234},
+        "workload": {"groups": [{"count": 1, "size": 32768, "touch": True}]}}))
+    # one P: no fault overlaps another, so every one costs exactly page_fault_ns
+    assert res.metrics["os_page_faults"] > 100
+    assert res.metrics["os_page_fault_mean_ns"] == 1234
+
+
+def _gc_off_fault_run(size: int, procs: int, costs: dict[str, float] | None = None
+                      ) -> tuple[float, float, float]:
+    """(model fault ns / real system CPU per fault, sim / real throughput, model
+    fault ns) for the shared file's GC-off record, 16-core profile."""
+    (r,) = [r for r in RECORDS if r.mode == "nogc" and r.size == size and r.gomaxprocs == procs]
+    m = simulate(record_scenario(r, costs_profile=PROFILE_16, costs=costs)).metrics
+    assert r.sys_ns_per_fault is not None
+    ns = m["os_page_fault_mean_ns"]
+    return ns / r.sys_ns_per_fault, m["allocs_per_sim_second"] / r.allocs_per_s, ns
+
+
+def test_kernel_time_per_fault_levels_off_as_the_real_one() -> None:
+    """The real kernel's time per fault (system CPU per minor fault, GC off, so
+    nearly all of it faults) rises from one P to eight and then levels off:
+    1 KiB 1.59, 3.63, 3.80 us at 1, 8, 16 Ps. The model's fault costs
+    page_fault_ns x (1 + factor x the other faults in flight), and in the
+    16-core profile at most `page_fault_contention_max` (6) of those count,
+    fitted on this (fit-set) system CPU: within 15% of it at 8 and 16 Ps, and
+    flat from 8 to 16 like it. Without the limit the model's fault keeps
+    growing with the faults in flight (nearly every P at 16 Ps), 1.8x from 8
+    to 16 Ps and twice the real one at 16 Ps, which held the held-out 32 KiB
+    GC-off curve at half the real rate at 16 Ps; with the limit that record is
+    within the 35% the checks allow."""
+    r8, _, ns8 = _gc_off_fault_run(1024, 8)
+    r16, _, ns16 = _gc_off_fault_run(1024, 16)
+    assert 0.85 < r8 < 1.15 and 0.85 < r16 < 1.15
+    assert ns16 / ns8 < 1.1
+    nolimit = {"page_fault_contention_max": 0}
+    u8, _, un8 = _gc_off_fault_run(1024, 8, nolimit)
+    u16, _, un16 = _gc_off_fault_run(1024, 16, nolimit)
+    assert un16 / un8 > 1.5 and u16 > 1.5
+    _, thr, _ = _gc_off_fault_run(32768, 16)
+    _, thr_nolimit, _ = _gc_off_fault_run(32768, 16, nolimit)
+    assert 0.65 < thr < 1.35
+    assert thr_nolimit < 0.65
+
+
 def test_gc_on_one_p_reuses_its_heap_without_faults_after_the_warm_up() -> None:
     """With the GC on and one P the heap is reused cycle after cycle: the real
     1 KiB record faults about once per 3,000 allocations in its window (the
