@@ -558,9 +558,10 @@ REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
     ("faults", "Page faults per 1,000 allocations (real: getrusage `minflt` over the window's "
      "allocations, every fault of the process; simulated: first writes to fresh OS pages "
      "that started after the warm-up, over the allocations after it)", "{:.3g}", 1000.0),
-    ("fault_ns", "The kernel's time per page fault in us (real: getrusage system CPU over "
-     "`minflt` in the window, so every system call's time is in it too, futex sleeps and "
-     "wake-ups on contended locks included; simulated: the mean fault, contention "
+    ("fault_ns", "The kernel's time per page fault in us, GC off (real: getrusage system CPU "
+     "over `minflt` in the window, so every system call's time is in it too, the futex "
+     "calls of contended locks included; with the GC on, madvise and futex calls make up "
+     "most of it, and those records are left out; simulated: the mean fault, contention "
      "included, `os_page_fault_mean_ns`)", "{:.2f}", 1e-3),
     ("scavenge", "The scavenger's share of the Ps' time (real: `/cpu/classes/scavenge/total` "
      "over `/cpu/classes/total`; simulated: its P-time over the run)", "{:.3f}", 1.0),
