@@ -777,6 +777,53 @@ def render_realgo_gc(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_fault_fit(measured: dict[str, Any]) -> str:
+    """The page-fault fit of the 16-core profile (scripts/measure.py fault-fit):
+    RMS ln(model / real time per fault) by factor x limit, fit and hold-out,
+    and the chosen pair's and the no-limit run's ratios per record."""
+    sec = _section(measured, "fault_fit")
+    rows = sec["rows"]
+    prof = load_yaml(ROOT / "profiles" / f"{sec['profile']}.yaml")["parameters"]
+    chosen = (prof.get("page_fault_contention_factor"), prof.get("page_fault_contention_max", 0))
+    limits = sorted({r["limit"] for r in rows})
+    factors = sorted({r["factor"] for r in rows})
+    by = {(r["factor"], r["limit"]): r for r in rows}
+    best = min(rows, key=lambda r: r["fit_rms"])
+    out = ["The page-fault path of the 16-core profile, fitted on the kernel's time per "
+           "fault: RMS ln(model time per fault / real system CPU per minor fault) over the "
+           "shared file's six GC-off 1 KiB records (fit) and six GC-off 32 KiB records "
+           "(held out), for each `page_fault_contention_factor` x "
+           "`page_fault_contention_max` (0: no limit); the profile's pair in bold, the "
+           f"smallest fit error at factor {best['factor']} and limit {best['limit']}:", "",
+           "| factor | " + " | ".join("no limit" if c == 0 else f"limit {c}" for c in limits)
+           + " |", "|---|" + "---|" * len(limits)]
+    for f in factors:
+        cells = []
+        for c in limits:
+            r = by.get((f, c))
+            cell = "-" if r is None else f"{r['fit_rms']:.3f} / {r['holdout_rms']:.3f}"
+            cells.append(f"**{cell}**" if (f, c) == chosen else cell)
+        out.append(f"| {f:g} | " + " | ".join(cells) + " |")
+    out += ["", "Model / real time per fault by GOMAXPROCS (real system CPU per fault in us "
+            "in brackets), the profile's pair and the same factor with no limit:", "",
+            "| case | " + " | ".join(f"{p} P" for p in sorted({x["gomaxprocs"]
+                                                                  for x in rows[0]["records"]}))
+            + " |", "|---|" + "---|" * len({x["gomaxprocs"] for x in rows[0]["records"]})]
+    for f, c in (chosen, (chosen[0], 0)):
+        r = by.get((f, c))
+        if r is None:
+            continue
+        for size in sorted({x["size"] for x in r["records"]}):
+            xs = sorted((x for x in r["records"] if x["size"] == size),
+                        key=lambda x: x["gomaxprocs"])
+            label = "no limit" if c == 0 else f"limit {c}"
+            out.append(f"| {size_label(size)}, factor {f:g}, {label} | "
+                       + " | ".join(f"{x['ratio']:.2f} ({x['real_ns'] / 1000:.2f})" for x in xs)
+                       + " |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
@@ -788,7 +835,8 @@ def static_blocks() -> dict[str, str]:
             "groundtruth": render_groundtruth(measured),
             "groundtruth-extra": render_groundtruth(measured, extra=True),
             "gcoff-costs": render_gcoff_costs(),
-            "gcon-cpu": render_gcon_cpu()}
+            "gcon-cpu": render_gcon_cpu(),
+            "fault-fit": render_fault_fit(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

@@ -5,6 +5,7 @@
     .venv/bin/python scripts/measure.py groundtruth [--note TEXT]
     .venv/bin/python scripts/measure.py events [--note TEXT]
     .venv/bin/python scripts/measure.py realgo-gc [--note TEXT]
+    .venv/bin/python scripts/measure.py fault-fit [--note TEXT]
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -24,7 +25,11 @@ counts each speed case's SimPy events by origin (benchmarks/events.py).
 ``realgo-gc`` runs the workloads of tests/test_realgo_gc.py on the real Go
 runtime (GOMAXPROCS=1, the GC on) and on the model and keeps both sides'
 collector figures, the pacer's per-cycle medians included (stored as
-``realgo_gc``). Each section is stored with its
+``realgo_gc``). ``fault-fit`` recomputes the 16-core profile's fit of the page
+fault path (``page_fault_contention_factor`` x ``page_fault_contention_max``)
+on the kernel's time per fault, system CPU per minor fault, of the shared
+file's GC-off records: fitted on the 1 KiB ones, the 32 KiB ones held out
+(stored as ``fault_fit``). Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -150,6 +155,55 @@ def measure_realgo_gc(note: str) -> dict[str, Any]:
                        capture_output=True, text=True)
     return {"cases": json.loads(p.stdout),
             "provenance": provenance("python scripts/measure.py realgo-gc", note, load,
+                                     revision, started)}
+
+
+#: the grid of the profile's page-fault fit (``fault-fit``); limit 0 is none
+FAULT_FIT_FACTORS = (0.2, 0.3, 0.4, 0.5)
+FAULT_FIT_LIMITS = (0, 3, 4, 5, 6, 8)
+FAULT_FIT_PROFILE = "groundtruth-16core-go1.27"
+
+
+def measure_fault_fit(note: str) -> dict[str, Any]:
+    """RMS ln(model time per fault / real system CPU per fault) over the shared
+    file's GC-off records, fit set (1 KiB) and hold-out (32 KiB), for every
+    factor x limit of the grid (the rest of the 16-core profile as it is), and
+    each record's ratio."""
+    import math
+
+    from gosim.groundtruth.mapping import scenario_dict
+    from gosim.groundtruth.records import read_records
+    from gosim.groundtruth.simulate import simulate_all
+
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    recs = [r for r in read_records(ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl")
+            if r.mode == "nogc" and r.sys_ns_per_fault]
+    grid = [(f, c) for f in FAULT_FIT_FACTORS for c in FAULT_FIT_LIMITS]
+    scenarios = [scenario_dict(r, costs_profile=FAULT_FIT_PROFILE,
+                               costs={"page_fault_contention_factor": f,
+                                      "page_fault_contention_max": c})
+                 for f, c in grid for r in recs]
+    outcomes = simulate_all(scenarios, 2)
+    rows = []
+    for i, (f, c) in enumerate(grid):
+        ratios = []
+        for j, r in enumerate(recs):
+            out = outcomes[i * len(recs) + j]
+            if not out.get("ok"):
+                raise SystemExit(f"fault-fit: {r.tag} failed: {out.get('error')}")
+            ns = out["result"]["metrics"]["os_page_fault_mean_ns"]
+            ratios.append({"size": r.size, "gomaxprocs": r.gomaxprocs,
+                           "real_ns": round(r.sys_ns_per_fault), "sim_ns": round(ns),
+                           "ratio": round(ns / r.sys_ns_per_fault, 4)})
+
+        def rms(size: int, ratios: list[dict[str, Any]] = ratios) -> float:
+            v = [math.log(x["ratio"]) for x in ratios if x["size"] == size]
+            return round(math.sqrt(sum(x * x for x in v) / len(v)), 4)
+        rows.append({"factor": f, "limit": c, "fit_rms": rms(1024), "holdout_rms": rms(32768),
+                     "records": ratios})
+    return {"rows": rows, "profile": FAULT_FIT_PROFILE,
+            "provenance": provenance("python scripts/measure.py fault-fit", note, load,
                                      revision, started)}
 
 
@@ -343,7 +397,8 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["bench", "make", "groundtruth", "events", "realgo-gc"])
+    ap.add_argument("what", choices=["bench", "make", "groundtruth", "events", "realgo-gc",
+                                     "fault-fit"])
     ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
     ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
     args = ap.parse_args(argv)
@@ -355,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         section = measure_events(args.note)
     elif args.what == "realgo-gc":
         section = measure_realgo_gc(args.note)
+    elif args.what == "fault-fit":
+        section = measure_fault_fit(args.note)
     else:
         section = measure_make(args.note, args.keep)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}

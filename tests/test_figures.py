@@ -57,7 +57,7 @@ def test_committed_figures_are_rendered_from_their_files(
 
 def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
-    assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc"}
+    assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -81,6 +81,25 @@ def test_measured_figures_carry_provenance() -> None:
         assert len(a["cases"]) == 8
         assert a["cases_ok"] == sum(c["ok"] for c in a["cases"])
         assert r["exit_status"] == (0 if a["pass"] else 1)
+
+
+def test_fault_fit_covers_the_profile_and_picks_its_smallest_fit_error() -> None:
+    """The measured page-fault grid holds the 16-core profile's own pair, every
+    GC-off record of the shared file on both sides of the split, and the pair
+    with the smallest fit-set error is the profile's: the profile was chosen by
+    the fit set, not by the held-out 32 KiB records."""
+    sec = figures.load_measured()["fault_fit"]
+    prof = figures.load_yaml(figures.ROOT / "profiles" / f"{sec['profile']}.yaml")["parameters"]
+    chosen = (prof["page_fault_contention_factor"], prof["page_fault_contention_max"])
+    rows = {(r["factor"], r["limit"]): r for r in sec["rows"]}
+    assert chosen in rows and (chosen[0], 0) in rows
+    for r in sec["rows"]:
+        assert sorted((x["size"], x["gomaxprocs"]) for x in r["records"]) == sorted(
+            (s, p) for s in (1024, 32768) for p in (1, 2, 4, 8, 12, 16))
+    best = min(sec["rows"], key=lambda r: r["fit_rms"])
+    assert (best["factor"], best["limit"]) == chosen
+    # the limit's point: the held-out size's error falls with it
+    assert rows[chosen]["holdout_rms"] < rows[(chosen[0], 0)]["holdout_rms"]
 
 
 def test_replace_blocks_rewrites_only_what_is_between_markers() -> None:

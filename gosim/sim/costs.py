@@ -114,8 +114,8 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "a page fault (0: no limit): past it the kernel's contended state is always busy and "
        "a fault costs no more",
        "0 by default; 6 in the 16-core profile, fitted to the system CPU per fault of the "
-       "ground truth's GC-off 1 KiB records, which levels off from 8 Ps at 2.3-2.6x its "
-       "one-P figure (docs/groundtruth.md)"),
+       "ground truth's GC-off 1 KiB records, which levels off from 8 Ps at a bit over twice "
+       "its one-P figure (docs/groundtruth.md)"),
     _p("free_span_ns", 300, "ns", "freeSpan inside mheap.lock", "[GO] mheap.go freeSpanLocked"),
     _p("large_alloc_ns", 80, "ns", "mallocgc large-object path outside the heap",
        "[RG] 32 KiB ~1 us with the GC off (fresh memory, no zeroing)"),
