@@ -1,0 +1,3 @@
+module gosim.local/wakeup
+
+go 1.27
