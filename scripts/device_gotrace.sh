@@ -19,6 +19,9 @@
 # the machine's CPU count is refused. With 3 sizes x 3 GOMAXPROCS the run takes
 # about 10-20 s; the archive is some MB per traced setting.
 set -euo pipefail
+# the CPUs this process may run on, as Go's runtime.NumCPU counts them (nproc alone
+# reports OMP_NUM_THREADS when that is set, as Dask sets it in its workers)
+ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 
 dir=${1:-build/device-probe}
 out_dir=${OUT:?set OUT to the directory to write into}
@@ -34,7 +37,7 @@ if [[ $live == 0 ]]; then tdur=${TRACE_DUR:-60ms}; else tdur=${TRACE_DUR:-300ms}
 for s in $sizes; do [[ $s =~ ^[1-9][0-9]*$ ]] || bad "SIZES: '$s' is not a positive integer"; done
 for p in $procs; do
   [[ $p =~ ^[1-9][0-9]*$ ]] || bad "PROCS: '$p' is not a positive integer"
-  (( p <= $(nproc) )) || bad "PROCS: $p is above this machine's $(nproc) CPUs"
+  (( p <= $ncpu )) || bad "PROCS: $p is above this machine's $ncpu CPUs"
 done
 mkdir -p "$out_dir"
 w=$(mktemp -d)
@@ -51,7 +54,7 @@ done
 {
   echo "command: OUT=$out_dir SIZES='$sizes' PROCS='$procs' LIVE_MIB=$live DUR=$dur TRACE_DUR=$tdur $0 $dir"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "cpus: $(nproc)"
+  echo "cpus: $ncpu"
   echo "cpu: $(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
   echo "uname: $(uname -a)"
   echo "git: $(git rev-parse HEAD 2>/dev/null || echo unknown)"

@@ -30,6 +30,9 @@
 # GC_WINDOW="0.01 0.05" LIVE_WINDOW="0.01 0.05" LIVE_MIB=8 (the provenance
 # records the windows used).
 set -euo pipefail
+# the CPUs this process may run on, as Go's runtime.NumCPU counts them (nproc alone
+# reports OMP_NUM_THREADS when that is set, as Dask sets it in its workers)
+ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 
 probe_dir=${1:-build/device-probe}
 out_dir=${OUT:?set OUT to the directory to write into}
@@ -61,7 +64,7 @@ release=go
 if [[ -f $probe_dir/build.json ]]; then
   release=$(sed -n 's/.*"go": *"\(go[0-9]*\.[0-9]*\).*/\1/p' "$probe_dir/build.json" | head -n 1)
 fi
-name=${release:-go}-$(nproc)core-gosim.jsonl
+name=${release:-go}-${ncpu}core-gosim.jsonl
 dest=$out_dir/$name
 tmp=$(mktemp -d "$out_dir/.device_groundtruth.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -107,7 +110,7 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
     "$out_dir" "$repeats" "$trace" "$procs" "'$gc_warm $gc_dur'" "'$live_warm $live_dur'" "$live_mib" "$0" "$probe_dir" | clean)"
   printf ' "trace": %s,\n' "$([[ $trace == 1 ]] && echo "\"$name.trace.txt\"" || echo null)"
   printf ' "machine": {"uname": "%s", "cpus": %s, "cpu": "%s", "mem_kib": %s},\n' \
-    "$(uname -a | clean)" "$(nproc)" "$cpu" \
+    "$(uname -a | clean)" "$ncpu" "$cpu" \
     "$(awk '/^MemTotal:/{print $2}' /proc/meminfo 2>/dev/null || echo null)"
   printf ' "thp": "%s",\n' "$(clean < /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || true)"
   printf ' "git": "%s",\n "build": %s,\n "grid": %s\n}\n' "$revision" "$build" "$(cat "$tmp/grid.json")"

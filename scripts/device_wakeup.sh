@@ -15,6 +15,9 @@
 # with its pairs needs more CPUs than the machine has is refused. The defaults
 # take about 20 s on 16 CPUs.
 set -euo pipefail
+# the CPUs this process may run on, as Go's runtime.NumCPU counts them (nproc alone
+# reports OMP_NUM_THREADS when that is set, as Dask sets it in its workers)
+ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 
 dir=${1:-build/device-probe}
 out_dir=${OUT:?set OUT to the directory to write into}
@@ -29,7 +32,7 @@ rounds=${ROUNDS:-2000}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || bad "ROUNDS=$rounds: expected a positive integer"
 for l in $loads; do
   [[ $l =~ ^[0-9]+$ ]] || bad "LOADS: '$l' is not a count of threads"
-  (( l + 2 * pairs <= $(nproc) )) || bad "LOADS: $l busy threads and $pairs pairs need $(( l + 2 * pairs )) CPUs, this machine has $(nproc)"
+  (( l + 2 * pairs <= $ncpu )) || bad "LOADS: $l busy threads and $pairs pairs need $(( l + 2 * pairs )) CPUs, this machine has $ncpu"
 done
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
@@ -38,7 +41,7 @@ trap 'rm -rf "$w"' EXIT
 {
   echo "command: OUT=$out_dir LOADS='$loads' PAUSES='$pauses' PAIRS=$pairs ROUNDS=$rounds $0 $dir"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "cpus: $(nproc)"
+  echo "cpus: $ncpu"
   echo "cpu: $(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
   echo "uname: $(uname -a)"
   echo "cpuidle: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo unknown)"
