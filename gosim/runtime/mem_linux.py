@@ -7,7 +7,9 @@ model sends every such fault through one lock-free cell per process
 (``MHeap.os_faults``): a fault costs ``page_fault_ns`` x (1 + factor x the
 faults other Ps have in flight), ``page_fault_contention_factor``: the
 kernel's fault path stops scaling with cores (the 16-core ground truth: with
-the GC off, faults per second grow 4x from 1 to 16 Ps).
+the GC off, faults per second grow 4x from 1 to 16 Ps). At most
+``page_fault_contention_max`` of those faults count: the real kernel's time
+per fault levels off from about 8 Ps on (docs/decisions.md).
 """
 
 from __future__ import annotations
