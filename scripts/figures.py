@@ -824,6 +824,29 @@ def render_fault_fit(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_wakeup(measured: dict[str, Any]) -> str:
+    """This machine's futex wake-to-run latency (scripts/measure.py wakeup)
+    against the default costs that price it."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    sec = _section(measured, "wakeup")
+    lock = COST_PARAMETERS["lock_wakeup_ns"].default
+    m = COST_PARAMETERS["m_wakeup_ns"].default
+    out = ["This machine's futex wake-to-run latency (`scripts/wakeup`: a thread asleep in "
+           "FUTEX_WAIT woken by another, no other load), in us, by how long it slept before "
+           f"the wake; the default costs price it at {lock / 1000:g} us (`lock_wakeup_ns`) "
+           f"and {m / 1000:g} us (`m_wakeup_ns`):", "",
+           "| slept before the wake | wake-ups | p50 | p90 | p99 | mean |",
+           "|---|---|---|---|---|---|"]
+    for r in sec["rows"]:
+        slept = "0" if r["pause_ns"] == 0 else f"{r['pause_ns'] / 1000:g} us"
+        out.append(f"| {slept} | {r['n']:,} | {r['p50_ns'] / 1000:.1f} | "
+                   f"{r['p90_ns'] / 1000:.1f} | {r['p99_ns'] / 1000:.1f} | "
+                   f"{r['mean_ns'] / 1000:.1f} |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
@@ -836,7 +859,8 @@ def static_blocks() -> dict[str, str]:
             "groundtruth-extra": render_groundtruth(measured, extra=True),
             "gcoff-costs": render_gcoff_costs(),
             "gcon-cpu": render_gcon_cpu(),
-            "fault-fit": render_fault_fit(measured)}
+            "fault-fit": render_fault_fit(measured),
+            "wakeup": render_wakeup(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

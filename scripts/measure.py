@@ -6,6 +6,7 @@
     .venv/bin/python scripts/measure.py events [--note TEXT]
     .venv/bin/python scripts/measure.py realgo-gc [--note TEXT]
     .venv/bin/python scripts/measure.py fault-fit [--note TEXT]
+    .venv/bin/python scripts/measure.py wakeup [--note TEXT]
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -29,7 +30,10 @@ collector figures, the pacer's per-cycle medians included (stored as
 fault path (``page_fault_contention_factor`` x ``page_fault_contention_max``)
 on the kernel's time per fault, system CPU per minor fault, of the shared
 file's GC-off records: fitted on the 1 KiB ones, the 32 KiB ones held out
-(stored as ``fault_fit``). Each section is stored with its
+(stored as ``fault_fit``). ``wakeup`` builds scripts/wakeup and measures
+this machine's futex wake-to-run latency with it, the figure behind
+``lock_wakeup_ns`` and ``m_wakeup_ns`` (idle, after sleeps of 0 to 2 ms).
+Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -204,6 +208,30 @@ def measure_fault_fit(note: str) -> dict[str, Any]:
                      "records": ratios})
     return {"rows": rows, "profile": FAULT_FIT_PROFILE,
             "provenance": provenance("python scripts/measure.py fault-fit", note, load,
+                                     revision, started)}
+
+
+#: scripts/wakeup's settings for ``wakeup`` (no busy threads: a 2-core machine
+#: has no CPU to spare beside the pair)
+WAKEUP_PAUSES = "0,20us,200us,2ms"
+WAKEUP_ROUNDS = 2000
+
+
+def measure_wakeup(note: str) -> dict[str, Any]:
+    """scripts/wakeup, built with the project's Go toolchain, on this machine."""
+    from gosim.realgo.toolchain import find_go, go_env
+
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    go = find_go()
+    with tempfile.TemporaryDirectory(prefix="gosim-wakeup-") as tmp:
+        exe = Path(tmp) / "wakeup"
+        subprocess.run([str(go.go), "build", "-o", str(exe), "."], cwd=ROOT / "scripts" / "wakeup",
+                       env=go_env({"CGO_ENABLED": "0"}), check=True, capture_output=True)
+        p = subprocess.run([str(exe), "-pauses", WAKEUP_PAUSES, "-rounds", str(WAKEUP_ROUNDS)],
+                           check=True, capture_output=True, text=True)
+    return {"rows": [json.loads(line) for line in p.stdout.splitlines()],
+            "provenance": provenance("python scripts/measure.py wakeup", note, load,
                                      revision, started)}
 
 
@@ -398,7 +426,7 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=["bench", "make", "groundtruth", "events", "realgo-gc",
-                                     "fault-fit"])
+                                     "fault-fit", "wakeup"])
     ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
     ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
     args = ap.parse_args(argv)
@@ -412,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         section = measure_realgo_gc(args.note)
     elif args.what == "fault-fit":
         section = measure_fault_fit(args.note)
+    elif args.what == "wakeup":
+        section = measure_wakeup(args.note)
     else:
         section = measure_make(args.note, args.keep)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
