@@ -19,14 +19,12 @@
 # the machine's CPU count is refused. With 3 sizes x 3 GOMAXPROCS the run takes
 # about 10-20 s; the archive is some MB per traced setting.
 set -euo pipefail
-# the CPUs this process may run on, as Go's runtime.NumCPU counts them (nproc alone
-# reports OMP_NUM_THREADS when that is set, as Dask sets it in its workers)
-ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+# shellcheck source=scripts/device_common.sh
+source "$(dirname "$0")/device_common.sh"
 
 dir=${1:-build/device-probe}
 out_dir=${OUT:?set OUT to the directory to write into}
 bin=$dir/gotrace
-bad() { echo "device_gotrace: $1" >&2; exit 2; }
 [[ -x $bin ]] || bad "no gotrace at $bin; build it first (see this script's header)"
 sizes=${SIZES:-48 1024}
 procs=${PROCS:-4 8 16}

@@ -30,9 +30,8 @@
 # GC_WINDOW="0.01 0.05" LIVE_WINDOW="0.01 0.05" LIVE_MIB=8 (the provenance
 # records the windows used).
 set -euo pipefail
-# the CPUs this process may run on, as Go's runtime.NumCPU counts them (nproc alone
-# reports OMP_NUM_THREADS when that is set, as Dask sets it in its workers)
-ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+# shellcheck source=scripts/device_common.sh
+source "$(dirname "$0")/device_common.sh"
 
 probe_dir=${1:-build/device-probe}
 out_dir=${OUT:?set OUT to the directory to write into}
@@ -47,7 +46,6 @@ procs=${PROCS:-1,2,4,8,12,16}
 read -r gc_warm gc_dur <<< "${GC_WINDOW:-0.1 0.6}"
 read -r live_warm live_dur <<< "${LIVE_WINDOW:-0.2 1.0}"
 live_mib=${LIVE_MIB:-256}
-bad() { echo "device_groundtruth: $1" >&2; exit 2; }
 [[ $repeats =~ ^[1-9][0-9]*$ ]] || bad "REPEATS=$repeats: expected a positive integer"
 [[ $trace == 0 || $trace == 1 ]] || bad "TRACE=$trace: expected 0 or 1"
 child_godebug=""

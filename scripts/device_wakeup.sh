@@ -15,14 +15,12 @@
 # with its pairs needs more CPUs than the machine has is refused. The defaults
 # take about 20 s on 16 CPUs.
 set -euo pipefail
-# the CPUs this process may run on, as Go's runtime.NumCPU counts them (nproc alone
-# reports OMP_NUM_THREADS when that is set, as Dask sets it in its workers)
-ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+# shellcheck source=scripts/device_common.sh
+source "$(dirname "$0")/device_common.sh"
 
 dir=${1:-build/device-probe}
 out_dir=${OUT:?set OUT to the directory to write into}
 bin=$dir/wakeup
-bad() { echo "device_wakeup: $1" >&2; exit 2; }
 [[ -x $bin ]] || bad "no wakeup at $bin; build it first (see this script's header)"
 loads=${LOADS:-0 4 8 14}
 pauses=${PAUSES:-0,20us,200us,2ms}
