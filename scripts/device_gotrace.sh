@@ -22,10 +22,7 @@ set -euo pipefail
 # shellcheck source=scripts/device_common.sh
 source "$(dirname "$0")/device_common.sh"
 
-dir=${1:-build/device-probe}
-out_dir=${OUT:?set OUT to the directory to write into}
-bin=$dir/gotrace
-[[ -x $bin ]] || bad "no gotrace at $bin; build it first (see this script's header)"
+prebuilt gotrace "${1:-}"
 sizes=${SIZES:-48 1024}
 procs=${PROCS:-4 8 16}
 live=${LIVE_MIB:-0}

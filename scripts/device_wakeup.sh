@@ -18,10 +18,7 @@ set -euo pipefail
 # shellcheck source=scripts/device_common.sh
 source "$(dirname "$0")/device_common.sh"
 
-dir=${1:-build/device-probe}
-out_dir=${OUT:?set OUT to the directory to write into}
-bin=$dir/wakeup
-[[ -x $bin ]] || bad "no wakeup at $bin; build it first (see this script's header)"
+prebuilt wakeup "${1:-}"
 loads=${LOADS:-0 4 8 14}
 pauses=${PAUSES:-0,20us,200us,2ms}
 pairs=${PAIRS:-1}
