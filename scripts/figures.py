@@ -563,6 +563,10 @@ REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
      "calls of contended locks included; with the GC on, madvise and futex calls make up "
      "most of it, and those records are left out; simulated: the mean fault, contention "
      "included, `os_page_fault_mean_ns`)", "{:.2f}", 1e-3),
+    ("pause", "The collector's stop-the-world share of the Ps' time, GC on, from 2 Ps on "
+     "(real: `/cpu/classes/gc/pause`, each stop's wall time x GOMAXPROCS, over "
+     "`/cpu/classes/total`; simulated: `p_time_share_gc_pause`; the stopping M's "
+     "futex wake-up is `note_wakeup_ns`)", "{:.3f}", 1.0),
     ("scavenge", "The scavenger's share of the Ps' time (real: `/cpu/classes/scavenge/total` "
      "over `/cpu/classes/total`; simulated: its P-time over the run)", "{:.3f}", 1.0),
     ("gc_mark_share", "GC mark share of the Ps' time, every GC-on record "
@@ -847,6 +851,32 @@ def render_wakeup(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_stw(measured: dict[str, Any]) -> str:
+    """How long the real runtime takes to stop the world on this machine
+    (scripts/measure.py stw), against the model's stops for the same workloads."""
+    sec = _section(measured, "stw")
+    wakeups = [m["note_wakeup_ns"] for m in sec["rows"][0]["model"]]
+    out = ["How long the collector's stop-the-world takes on this machine: `scripts/stw` "
+           "(GOMAXPROCS goroutines allocating garbage of one size; the runtime's "
+           "`/sched/pauses/stopping/gc:seconds`, from the decision to stop until every P "
+           "has stopped, and `/sched/pauses/total/gc:seconds`, until the world runs again), "
+           "in us, and the model's stops for the same workloads (default costs; stopping: "
+           "`gc_stw_stopping_mean_ns`) with `note_wakeup_ns` at "
+           + " and ".join(f"{w / 1000:g} us" for w in wakeups) + ":", "",
+           "| GOMAXPROCS | size | stops | stopping mean / p50 / p90 | total mean | "
+           + " | ".join(f"model stopping / total, {w / 1000:g} us" for w in wakeups) + " |",
+           "|---|---|---|---|---|" + "---|" * len(wakeups)]
+    for r in sec["rows"]:
+        st, tot = r["stopping"], r["total"]
+        out.append(f"| {r['gomaxprocs']} | {size_label(r['size'])} | {st['n']:,} | "
+                   f"{st['mean_us']:.1f} / {st['p50_us']:.1f} / {st['p90_us']:.1f} | "
+                   f"{tot['mean_us']:.1f} | "
+                   + " | ".join(f"{m['stopping_mean_us']:.1f} / {m['total_mean_us']:.1f}"
+                                for m in r["model"]) + " |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
@@ -860,7 +890,8 @@ def static_blocks() -> dict[str, str]:
             "gcoff-costs": render_gcoff_costs(),
             "gcon-cpu": render_gcon_cpu(),
             "fault-fit": render_fault_fit(measured),
-            "wakeup": render_wakeup(measured)}
+            "wakeup": render_wakeup(measured),
+            "stw": render_stw(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

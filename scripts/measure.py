@@ -7,6 +7,7 @@
     .venv/bin/python scripts/measure.py realgo-gc [--note TEXT]
     .venv/bin/python scripts/measure.py fault-fit [--note TEXT]
     .venv/bin/python scripts/measure.py wakeup [--note TEXT]
+    .venv/bin/python scripts/measure.py stw [--note TEXT]
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -33,7 +34,10 @@ file's GC-off records: fitted on the 1 KiB ones, the 32 KiB ones held out
 (stored as ``fault_fit``). ``wakeup`` builds scripts/wakeup and measures
 this machine's futex wake-to-run latency with it, the figure behind
 ``lock_wakeup_ns`` and ``m_wakeup_ns`` (idle, after sleeps of 0 to 2 ms).
-Each section is stored with its
+``stw`` builds scripts/stw and measures how long the runtime takes to stop
+the world for the collector at GOMAXPROCS 1 and 2 (its own
+``/sched/pauses/stopping/gc`` histogram), with the model's stops for the same
+workloads at ``note_wakeup_ns`` 0 and 35 us. Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -235,6 +239,57 @@ def measure_wakeup(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+#: scripts/stw's settings for ``stw``: GOMAXPROCS 1 and 2 (a 2-core machine),
+#: each size allocated for STW_DUR
+STW_PROCS = (1, 2)
+STW_SIZES = (48, 1024, 32768)
+STW_DUR = "2s"
+#: the model's runs of the same workloads: how long, and the stop's wake-up
+#: with which each is run (the default's 0 and the 16-core profile's)
+STW_SIM_NS = 20_000_000
+STW_SIM_WAKEUPS = (0, 35_000)
+
+
+def stw_model(procs: int, size: int, note_wakeup_ns: int) -> dict[str, Any]:
+    """The model's stops for scripts/stw's workload (GOMAXPROCS goroutines
+    allocating garbage of one size), the default costs but ``note_wakeup_ns``."""
+    from gosim.scenario import Scenario
+    from gosim.sim import simulate
+
+    m = simulate(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": procs, "seed": 1, "duration_ns": STW_SIM_NS,
+        "costs": {"note_wakeup_ns": note_wakeup_ns},
+        "workload": {"groups": [{"count": procs, "size": size, "pointer_free_fraction": 1.0,
+                                 "lifetime": "drop"}]}})).metrics
+    stops = 2 * m["num_gc"]
+    return {"note_wakeup_ns": note_wakeup_ns, "num_gc": m["num_gc"],
+            "stopping_mean_us": round(m["gc_stw_stopping_mean_ns"] / 1000, 3),
+            "total_mean_us": round(m["gc_pause_total_ns"] / stops / 1000, 3) if stops else 0.0}
+
+
+def measure_stw(note: str) -> dict[str, Any]:
+    """scripts/stw on this machine (how long the runtime takes to stop the
+    world for the collector), and the model's stops for the same workloads."""
+    from gosim.realgo.toolchain import find_go, go_env
+
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    go = find_go()
+    with tempfile.TemporaryDirectory(prefix="gosim-stw-") as tmp:
+        exe = Path(tmp) / "stw"
+        subprocess.run([str(go.go), "build", "-o", str(exe), "."], cwd=ROOT / "scripts" / "stw",
+                       env=go_env({"CGO_ENABLED": "0"}), check=True, capture_output=True)
+        p = subprocess.run([str(exe), "-procs", ",".join(map(str, STW_PROCS)),
+                            "-sizes", ",".join(map(str, STW_SIZES)), "-dur", STW_DUR],
+                           check=True, capture_output=True, text=True)
+    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    for r in rows:
+        r["model"] = [stw_model(r["gomaxprocs"], r["size"], w) for w in STW_SIM_WAKEUPS]
+    return {"rows": rows,
+            "provenance": provenance("python scripts/measure.py stw", note, load,
+                                     revision, started)}
+
+
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
@@ -271,6 +326,9 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             # with the GC on the records' system CPU is mostly other calls (madvise, futex)
             fault_ns = [r for r in regime_rows(csv_path, "fault_ns") if r["mode"] == "nogc"]
             scavenge = regime_rows(csv_path, "scavenge_share")
+            # the collector's stops (one P stops only itself), GC-on records only
+            pause = [r for r in regime_rows(csv_path, "pause_share", min_procs=2)
+                     if r["mode"] == "gc"]
             mark_ms = regime_rows(csv_path, "mark_ms_mean")
             gc_mark_share = regime_rows(csv_path, "gc_mark_share")
             trigger = regime_rows(csv_path, "trigger_goal_ratio")
@@ -279,7 +337,8 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
                          "wall_s": round(wall, 1), "command": " ".join(shown),
                          "agreement": agreement, "idle": idle, "mark": mark,
                          "assist_queue": assist_queue, "lock_sleep": lock_sleep,
-                         "faults": faults, "fault_ns": fault_ns, "scavenge": scavenge, "mark_ms": mark_ms,
+                         "faults": faults, "fault_ns": fault_ns, "scavenge": scavenge, "pause": pause,
+                         "mark_ms": mark_ms,
                          "gc_mark_share": gc_mark_share, "trigger": trigger})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
@@ -426,7 +485,7 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=["bench", "make", "groundtruth", "events", "realgo-gc",
-                                     "fault-fit", "wakeup"])
+                                     "fault-fit", "wakeup", "stw"])
     ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
     ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
     args = ap.parse_args(argv)
@@ -442,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         section = measure_fault_fit(args.note)
     elif args.what == "wakeup":
         section = measure_wakeup(args.note)
+    elif args.what == "stw":
+        section = measure_stw(args.note)
     else:
         section = measure_make(args.note, args.keep)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}

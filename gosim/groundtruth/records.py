@@ -144,6 +144,10 @@ class Record:
     #: share of the Ps' time the scavenger took (runtime/metrics
     #: /cpu/classes/scavenge/total over /cpu/classes/total), or None without metrics
     scavenge_share: float | None = None
+    #: share of the Ps' time stopped for the collector (runtime/metrics
+    #: /cpu/classes/gc/pause: each stop-the-world's wall time x GOMAXPROCS, over
+    #: /cpu/classes/total), or None without metrics
+    pause_share: float | None = None
     #: the window's mean concurrent mark phase, ms (the record's ``gctrace``
     #: summary, ``gosim realgo-scaling --gctrace``), or None without one
     mark_ms_mean: float | None = None
@@ -309,6 +313,7 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         faults_per_alloc=_faults_per_alloc(c, obj),
         sys_ns_per_fault=_sys_ns_per_fault(c, obj),
         scavenge_share=_scavenge_share(c, obj.get("metrics")),
+        pause_share=_pause_share(c, obj.get("metrics")),
         mark_ms_mean=_mark_ms_mean(c, obj.get("gctrace")),
         trigger_goal_ratio=_pacer(c, obj.get("gctrace"), "trigger_goal_ratio_p50"),
         mark_end_goal_ratio=_pacer(c, obj.get("gctrace"), "mark_end_goal_ratio_p50"),
@@ -365,6 +370,16 @@ def _scavenge_share(c: _Line, metrics: Any) -> float | None:
     return scav / total if total > 0 else None
 
 
+def _pause_share(c: _Line, metrics: Any) -> float | None:
+    """The collector's stop-the-world CPU class over the total (runtime/metrics
+    deltas), or None."""
+    if not isinstance(metrics, dict) or PAUSE_KEY not in metrics or TOTAL_KEY not in metrics:
+        return None
+    pause = c.check_number(f"metrics.{PAUSE_KEY}", metrics[PAUSE_KEY])
+    total = c.check_number(f"metrics.{TOTAL_KEY}", metrics[TOTAL_KEY])
+    return pause / total if total > 0 else None
+
+
 def _lock_sleep_share(c: _Line, contention: dict[str, Any], elapsed_ns: Any,
                       gomaxprocs: int) -> float | None:
     """The mutex profile's delay over the Ps' time in the window: how much of
@@ -383,6 +398,7 @@ def _lock_sleep_share(c: _Line, contention: dict[str, Any], elapsed_ns: Any,
 IDLE_KEY = "/cpu/classes/idle:cpu-seconds"
 TOTAL_KEY = "/cpu/classes/total:cpu-seconds"
 SCAVENGE_KEY = "/cpu/classes/scavenge/total:cpu-seconds"
+PAUSE_KEY = "/cpu/classes/gc/pause:cpu-seconds"
 
 
 def _idle_share(c: _Line, metrics: Any) -> float | None:

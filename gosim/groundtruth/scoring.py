@@ -45,7 +45,7 @@ COLUMNS = (
     "sim_gc_mark_share", "real_assist_queue_share", "sim_assist_queue_share",
     "real_lock_sleep_share", "sim_lock_sleep_share", "real_faults_per_alloc",
     "sim_faults_per_alloc", "real_fault_ns", "sim_fault_ns", "real_scavenge_share",
-    "sim_scavenge_share",
+    "sim_scavenge_share", "real_pause_share", "sim_pause_share", "sim_stw_stopping_us",
     "real_mark_ms_mean", "sim_mark_ms_mean", "real_trigger_goal_ratio",
     "sim_trigger_goal_ratio", "real_mark_end_goal_ratio", "sim_mark_end_goal_ratio",
     "real_pacer_utilization", "sim_pacer_utilization", "warmup_ns",
@@ -108,6 +108,12 @@ class SimPoint:
     #: the kernel's mean time per page fault, contention included
     #: (``os_page_fault_mean_ns``); None without a fault
     fault_ns: float | None = None
+    #: share of the Ps' time stopped for the collector (``p_time_share_gc_pause``);
+    #: None with the collector off
+    pause_share: float | None = None
+    #: mean time a stop-the-world took to stop every P (``gc_stw_stopping_mean_ns``;
+    #: runtime/metrics /sched/pauses/stopping/gc:seconds), us; None without one
+    stopping_us: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -160,7 +166,10 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
                     pacer["gc_trigger_goal_ratio"] if pacer else None,
                     pacer["gc_mark_end_goal_ratio"] if pacer else None,
                     pacer["gc_pacer_utilization"] if pacer else None,
-                    float(m["os_page_fault_mean_ns"]) if m.get("os_page_fault_mean_ns") else None)
+                    float(m["os_page_fault_mean_ns"]) if m.get("os_page_fault_mean_ns") else None,
+                    float(m.get("p_time_share_gc_pause", 0.0)) if num_gc is not None else None,
+                    float(m["gc_stw_stopping_mean_ns"]) / 1e3
+                    if m.get("gc_stw_stopping_mean_ns") else None)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -197,6 +206,9 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "sim_fault_ns": s.fault_ns,
             "real_scavenge_share": r.scavenge_share,
             "sim_scavenge_share": s.scavenge_share,
+            "real_pause_share": r.pause_share if r.mode == "gc" else None,
+            "sim_pause_share": s.pause_share if r.mode == "gc" else None,
+            "sim_stw_stopping_us": s.stopping_us if r.mode == "gc" else None,
             "real_mark_ms_mean": r.mark_ms_mean,
             "sim_mark_ms_mean": s.mark_ms_mean if r.mode == "gc" else None,
             "real_trigger_goal_ratio": r.trigger_goal_ratio,

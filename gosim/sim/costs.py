@@ -184,6 +184,13 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "wake-up apart",
        "[GO] proc.go startTheWorldWithSema / procresize / resetspinning; Linux futex "
        "wake-to-run latency, as lock_wakeup_ns"),
+    _p("note_wakeup_ns", 0, "ns", "stopTheWorldWithSema: the M stopping the world sleeps on "
+       "sched.stopnote (notetsleep) until the last running P stops, whose notewakeup it then "
+       "runs this long after (a futex wake-to-run, as m_wakeup_ns); only when another P was "
+       "running",
+       "[GO] proc.go stopTheWorldWithSema, lock_futex.go notetsleep/notewakeup; 0 by default "
+       "(docs/decisions.md, 'Stopping the world'); 35000 in the 16-core profile, fitted to "
+       "the pause share (/cpu/classes/gc/pause); scripts/stw measures a machine's stops"),
     _p("sched_switch_ns", 200, "ns", "goroutine switch on a P at a time-slice preemption",
        "[GO] proc.go schedule/gogo"),
 )}

@@ -111,6 +111,11 @@ class SimGC:
         #: startTheWorld wakes one M, and each M that finds a goroutine wakes the
         #: next (wakep, resetspinning): one M wake-up per restarted P
         self.restart_hop_ns = sim.costs.const("m_wakeup_ns")
+        #: the stopping M's wake-up on sched.stopnote once the last P has stopped
+        self.note_wakeup_ns = sim.costs.const("note_wakeup_ns")
+        #: per stop-the-world: how long the stopping M waited for the others
+        #: (runtime/metrics /sched/pauses/stopping/gc:seconds)
+        self.stoppings: list[int] = []
         self.sched_lock = Mutex("sched", "sched")
         self.heap_live_cell = AtomicCell("gcController.heapLive", "heaplive")
         self.assist_lock = Mutex("assistQueue", "assistqueue")
@@ -410,8 +415,10 @@ class SimGC:
             self.all_stopped = ev
             t = g.vt
             yield ev
-            g.vt = self.sim.pos.now
+            # asleep in notetsleep(&sched.stopnote): the last P to stop wakes it
+            g.vt = self.sim.pos.now + self.note_wakeup_ns
             self._acct(g.p, "pause", t, g.vt)
+        self.stoppings.append(g.vt - self.stw_t0)
 
     def start_the_world(self, g: GCtx) -> None:
         """startTheWorldWithSema: every stopped P runs again."""
@@ -676,6 +683,8 @@ class SimGC:
             "gc_mark_phase_ns": self.mark_phase_ns,
             "gc_assist_parks": self.assist_parks,
             "gc_pause_max_ns": int(max(self.pauses, default=0)),
+            "gc_stw_stopping_mean_ns": (sum(self.stoppings) / len(self.stoppings)
+                                        if self.stoppings else 0.0),
             "scavenge_cpu_ns": self.cpu["scavenge"],
             "scavenged_bytes": self.rt.stats.scavenged_pages * 8192,
             "spans_swept": sw.spans_swept,

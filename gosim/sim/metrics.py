@@ -124,6 +124,7 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
         m.update(num_gc=0, num_gc_after_warmup=0, heap_goal_bytes=0, gc_trigger_bytes=0, heap_live_bytes=0,
                  heap_marked_bytes=0, gc_cpu_assist_ns=0, gc_cpu_dedicated_ns=0,
                  gc_cpu_idle_ns=0, gc_cpu_pause_ns=0, gc_pause_total_ns=0, gc_pause_max_ns=0,
+                 gc_stw_stopping_mean_ns=0.0,
                  gc_mark_phase_ns=0, gc_assist_parks=0,
                  spans_swept=0, spans_freed_by_sweep=0, scavenge_cpu_ns=0, scavenged_bytes=0,
                  gcbits_arenas_new=rt.mheap.gcbits.new_arenas if rt.mheap.gcbits else 0)

@@ -1,0 +1,3 @@
+module gosim/scripts/stw
+
+go 1.22
