@@ -58,7 +58,7 @@ def test_committed_figures_are_rendered_from_their_files(
 def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
-                             "wakeup"}
+                             "wakeup", "stw"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -293,3 +293,27 @@ def test_gcon_cpu_table_splits_each_allocation(tmp_path) -> None:
     path.write_text(json.dumps(recs[1]) + "\n")
     with pytest.raises(FiguresError, match="GOMAXPROCS=1"):
         figures.render_gcon_cpu(path)
+
+
+def test_stw_section_holds_the_real_and_the_model_s_stops() -> None:
+    """scripts/measure.py stw: one row per GOMAXPROCS x size as scripts/stw
+    printed it, each with the model's stops at note_wakeup_ns 0 and 35 us. At
+    one P no other P has to stop, in the runtime as in the model; at two the
+    model's stop takes the wake-up (plus the other P's way to its safepoint)."""
+    from scripts.measure import STW_PROCS, STW_SIM_WAKEUPS, STW_SIZES
+
+    sec = figures.load_measured()["stw"]
+    rows = sec["rows"]
+    assert [(r["gomaxprocs"], r["size"]) for r in rows] == [
+        (p, s) for p in STW_PROCS for s in STW_SIZES]
+    for r in rows:
+        assert r["stopping"]["n"] > 0 and r["stopping"]["mean_us"] <= r["total"]["mean_us"]
+        assert [m["note_wakeup_ns"] for m in r["model"]] == list(STW_SIM_WAKEUPS)
+        zero, woken = r["model"]
+        if r["gomaxprocs"] == 1:
+            assert r["stopping"]["p90_us"] < 5
+            assert zero["stopping_mean_us"] == woken["stopping_mean_us"] == 0
+        else:
+            assert zero["stopping_mean_us"] < 10
+            assert 35 <= woken["stopping_mean_us"] < 45
+    assert "figures:stw" in (figures.ROOT / "docs" / "decisions.md").read_text()
