@@ -245,7 +245,8 @@ STW_PROCS = (1, 2)
 STW_SIZES = (48, 1024, 32768)
 STW_DUR = "2s"
 #: the model's runs of the same workloads: how long, and the stop's wake-up
-#: with which each is run (the default's 0 and the 16-core profile's)
+#: with which each is run (the default, 0, and 35 us, about this development
+#: VM's futex wake-up: docs/decisions.md, "Locks")
 STW_SIM_NS = 20_000_000
 STW_SIM_WAKEUPS = (0, 35_000)
 

@@ -189,8 +189,9 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "runs this long after (a futex wake-to-run, as m_wakeup_ns); only when another P was "
        "running",
        "[GO] proc.go stopTheWorldWithSema, lock_futex.go notetsleep/notewakeup; 0 by default "
-       "(docs/decisions.md, 'Stopping the world'); 35000 in the 16-core profile, fitted to "
-       "the pause share (/cpu/classes/gc/pause); scripts/stw measures a machine's stops"),
+       "(docs/decisions.md, 'Stopping the world'); 5000 in the 16-core profile, fitted with "
+       "gc_stw_ns and gc_stw_per_p_ns to the wall time per stop; scripts/stw measures a "
+       "machine's stops"),
     _p("sched_switch_ns", 200, "ns", "goroutine switch on a P at a time-slice preemption",
        "[GO] proc.go schedule/gogo"),
 )}
