@@ -215,6 +215,20 @@ def measure_fault_fit(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+def run_go_script(name: str, args: list[str]) -> list[dict[str, Any]]:
+    """Build scripts/<name> (Go, no cgo) with the project's toolchain, run it
+    with ``args`` and return its JSON lines."""
+    from gosim.realgo.toolchain import find_go, go_env
+
+    go = find_go()
+    with tempfile.TemporaryDirectory(prefix=f"gosim-{name}-") as tmp:
+        exe = Path(tmp) / name
+        subprocess.run([str(go.go), "build", "-o", str(exe), "."], cwd=ROOT / "scripts" / name,
+                       env=go_env({"CGO_ENABLED": "0"}), check=True, capture_output=True)
+        p = subprocess.run([str(exe), *args], check=True, capture_output=True, text=True)
+    return [json.loads(line) for line in p.stdout.splitlines()]
+
+
 #: scripts/wakeup's settings for ``wakeup`` (no busy threads: a 2-core machine
 #: has no CPU to spare beside the pair)
 WAKEUP_PAUSES = "0,20us,200us,2ms"
@@ -223,18 +237,10 @@ WAKEUP_ROUNDS = 2000
 
 def measure_wakeup(note: str) -> dict[str, Any]:
     """scripts/wakeup, built with the project's Go toolchain, on this machine."""
-    from gosim.realgo.toolchain import find_go, go_env
-
     started, load = now(), os.getloadavg()
     revision = git_revision(ROOT)
-    go = find_go()
-    with tempfile.TemporaryDirectory(prefix="gosim-wakeup-") as tmp:
-        exe = Path(tmp) / "wakeup"
-        subprocess.run([str(go.go), "build", "-o", str(exe), "."], cwd=ROOT / "scripts" / "wakeup",
-                       env=go_env({"CGO_ENABLED": "0"}), check=True, capture_output=True)
-        p = subprocess.run([str(exe), "-pauses", WAKEUP_PAUSES, "-rounds", str(WAKEUP_ROUNDS)],
-                           check=True, capture_output=True, text=True)
-    return {"rows": [json.loads(line) for line in p.stdout.splitlines()],
+    rows = run_go_script("wakeup", ["-pauses", WAKEUP_PAUSES, "-rounds", str(WAKEUP_ROUNDS)])
+    return {"rows": rows,
             "provenance": provenance("python scripts/measure.py wakeup", note, load,
                                      revision, started)}
 
@@ -271,19 +277,10 @@ def stw_model(procs: int, size: int, note_wakeup_ns: int) -> dict[str, Any]:
 def measure_stw(note: str) -> dict[str, Any]:
     """scripts/stw on this machine (how long the runtime takes to stop the
     world for the collector), and the model's stops for the same workloads."""
-    from gosim.realgo.toolchain import find_go, go_env
-
     started, load = now(), os.getloadavg()
     revision = git_revision(ROOT)
-    go = find_go()
-    with tempfile.TemporaryDirectory(prefix="gosim-stw-") as tmp:
-        exe = Path(tmp) / "stw"
-        subprocess.run([str(go.go), "build", "-o", str(exe), "."], cwd=ROOT / "scripts" / "stw",
-                       env=go_env({"CGO_ENABLED": "0"}), check=True, capture_output=True)
-        p = subprocess.run([str(exe), "-procs", ",".join(map(str, STW_PROCS)),
-                            "-sizes", ",".join(map(str, STW_SIZES)), "-dur", STW_DUR],
-                           check=True, capture_output=True, text=True)
-    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    rows = run_go_script("stw", ["-procs", ",".join(map(str, STW_PROCS)),
+                                 "-sizes", ",".join(map(str, STW_SIZES)), "-dur", STW_DUR])
     for r in rows:
         r["model"] = [stw_model(r["gomaxprocs"], r["size"], w) for w in STW_SIM_WAKEUPS]
     return {"rows": rows,

@@ -97,3 +97,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 pytest.skip(msg)
 
         it.runtest = runtest  # type: ignore[method-assign]
+
+
+def build_go_script(name: str, directory: Path) -> Path:
+    """Build scripts/<name> (a Go program, no cgo) into ``directory`` with the
+    project's Go toolchain; skip the test without one or with
+    GOSIM_SKIP_REALGO set. Returns the binary."""
+    from gosim.errors import ToolchainMissingError
+    from gosim.realgo.toolchain import find_go, go_env
+
+    if os.environ.get("GOSIM_SKIP_REALGO"):
+        pytest.skip("GOSIM_SKIP_REALGO is set")
+    try:
+        go = find_go()
+    except ToolchainMissingError as e:
+        pytest.skip(f"no Go toolchain: {e}")
+    exe = directory / name
+    subprocess.run([str(go.go), "build", "-o", str(exe), "."],
+                   cwd=Path(__file__).resolve().parents[1] / "scripts" / name,
+                   env=go_env({"CGO_ENABLED": "0"}), check=True, capture_output=True,
+                   timeout=300)
+    return exe

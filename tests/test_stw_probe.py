@@ -13,26 +13,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import build_go_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def stw_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gosim.errors import ToolchainMissingError
-    from gosim.realgo.toolchain import find_go, go_env
-
-    if os.environ.get("GOSIM_SKIP_REALGO"):
-        pytest.skip("GOSIM_SKIP_REALGO is set")
-    try:
-        go = find_go()
-    except ToolchainMissingError as e:
-        pytest.skip(f"no Go toolchain: {e}")
-    exe = tmp_path_factory.mktemp("stw") / "stw"
-    subprocess.run([str(go.go), "build", "-o", str(exe), "."], cwd=ROOT / "scripts" / "stw",
-                   env=go_env({"CGO_ENABLED": "0"}), check=True, capture_output=True,
-                   timeout=300)
-    return exe
+    return build_go_script("stw", tmp_path_factory.mktemp("stw"))
 
 
 def test_stw_prints_a_line_per_setting(stw_binary: Path) -> None:

@@ -12,25 +12,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import build_go_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def wakeup_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gosim.errors import ToolchainMissingError
-    from gosim.realgo.toolchain import find_go, go_env
-
-    if os.environ.get("GOSIM_SKIP_REALGO"):
-        pytest.skip("GOSIM_SKIP_REALGO is set")
-    try:
-        go = find_go()
-    except ToolchainMissingError as e:
-        pytest.skip(f"no Go toolchain: {e}")
     d = tmp_path_factory.mktemp("probe")
-    subprocess.run([str(go.go), "build", "-o", str(d / "wakeup"), "."],
-                   cwd=ROOT / "scripts" / "wakeup", env=go_env({"CGO_ENABLED": "0"}),
-                   check=True, capture_output=True, timeout=300)
+    build_go_script("wakeup", d)
     return d
 
 
