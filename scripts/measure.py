@@ -480,29 +480,24 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
     return result
 
 
+#: what ``main`` measures: the argument -> the function taking the note
+MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
+    "bench": measure_bench, "groundtruth": measure_groundtruth, "events": measure_events,
+    "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
+    "wakeup": measure_wakeup, "stw": measure_stw,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["bench", "make", "groundtruth", "events", "realgo-gc",
-                                     "fault-fit", "wakeup", "stw"])
+    ap.add_argument("what", choices=["bench", "make", *[k for k in MEASURES if k != "bench"]])
     ap.add_argument("--note", default="", help="stored with the figures, e.g. the machine's load")
     ap.add_argument("--keep", action="store_true", help="make: keep the fresh clone and logs")
     args = ap.parse_args(argv)
-    if args.what == "bench":
-        section = measure_bench(args.note)
-    elif args.what == "groundtruth":
-        section = measure_groundtruth(args.note)
-    elif args.what == "events":
-        section = measure_events(args.note)
-    elif args.what == "realgo-gc":
-        section = measure_realgo_gc(args.note)
-    elif args.what == "fault-fit":
-        section = measure_fault_fit(args.note)
-    elif args.what == "wakeup":
-        section = measure_wakeup(args.note)
-    elif args.what == "stw":
-        section = measure_stw(args.note)
-    else:
+    if args.what == "make":
         section = measure_make(args.note, args.keep)
+    else:
+        section = MEASURES[args.what](args.note)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
     data[args.what.replace("-", "_")] = section
     tmp = MEASURED.with_suffix(".json.tmp")
