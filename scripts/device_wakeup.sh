@@ -6,8 +6,12 @@
 # 16-core profile has 4 us for the first and 50 us for the second, which on one
 # machine cannot both be right (docs/decisions.md, "Locks"). One JSON line per
 # setting goes to $OUT/wakeup.jsonl, the machine and build to $OUT/provenance.txt.
+# The other lock hand-off cost, a waiter's spin window before it sleeps
+# (lock_spin_ns), goes to $OUT/spin.jsonl when scripts/spin is built beside it
+# (scripts/spin: lock2's 4 x procyield(30) and osyield on this CPU).
 #
 #   here:   (cd scripts/wakeup && CGO_ENABLED=0 ../../.venv/bin/go build -o ../../build/device-probe/wakeup .)
+#           (cd scripts/spin && CGO_ENABLED=0 ../../.venv/bin/go build -o ../../build/device-probe/spin .)
 #   there:  OUT=DIR scripts/device_wakeup.sh [build/device-probe]
 #
 # Settings (environment): LOADS (default "0 4 8 14"), PAUSES (default
@@ -43,6 +47,10 @@ trap 'rm -rf "$w"' EXIT
   echo "git: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
   echo "wakeup sha256: $(sha256sum "$bin" | cut -d' ' -f1)"
 } > "$w/provenance.txt"
+if [[ -x $dir/spin ]]; then
+  "$dir/spin" -rounds "$rounds" > "$w/spin.jsonl"
+  echo "spin sha256: $(sha256sum "$dir/spin" | cut -d' ' -f1)" >> "$w/provenance.txt"
+fi
 mkdir -p "$out_dir"
-mv "$w/wakeup.jsonl" "$w/provenance.txt" "$out_dir/"
+mv "$w"/*.jsonl "$w/provenance.txt" "$out_dir/"
 echo "device_wakeup: $(wc -l < "$out_dir/wakeup.jsonl") settings in $out_dir/wakeup.jsonl" >&2

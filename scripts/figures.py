@@ -851,6 +851,28 @@ def render_wakeup(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_spin(measured: dict[str, Any]) -> str:
+    """A runtime lock waiter's spin window on this machine (scripts/measure.py
+    spin) against the default cost that prices it."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    sec = _section(measured, "spin")
+    spin = COST_PARAMETERS["lock_spin_ns"].default
+    names = {"procyield30": "procyield(30)", "osyield": "osyield (sched_yield)",
+             "window": "the window: 4 x (procyield(30) + a load), osyield, a load"}
+    out = ["How long a runtime lock's waiter spins on this machine before it sleeps "
+           "(`scripts/spin`: lock_spinbit.go lock2's four procyield(30) and one osyield, "
+           "timed one by one and as lock2 runs them), in ns; the default costs price the "
+           f"window at {spin:g} ns (`lock_spin_ns`):", "",
+           "| measure | repetitions | p50 | p90 | p99 | mean |",
+           "|---|---|---|---|---|---|"]
+    for r in sec["rows"]:
+        out.append(f"| {names.get(r['what'], r['what'])} | {r['n']:,} | {r['p50_ns']:,.0f} | "
+                   f"{r['p90_ns']:,.0f} | {r['p99_ns']:,.0f} | {r['mean_ns']:,.0f} |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def render_stw(measured: dict[str, Any]) -> str:
     """How long the real runtime takes to stop the world on this machine
     (scripts/measure.py stw), against the model's stops for the same workloads."""
@@ -891,7 +913,8 @@ def static_blocks() -> dict[str, str]:
             "gcon-cpu": render_gcon_cpu(),
             "fault-fit": render_fault_fit(measured),
             "wakeup": render_wakeup(measured),
-            "stw": render_stw(measured)}
+            "stw": render_stw(measured),
+            "spin": render_spin(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

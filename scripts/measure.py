@@ -8,6 +8,7 @@
     .venv/bin/python scripts/measure.py fault-fit [--note TEXT]
     .venv/bin/python scripts/measure.py wakeup [--note TEXT]
     .venv/bin/python scripts/measure.py stw [--note TEXT]
+    .venv/bin/python scripts/measure.py spin [--note TEXT]
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -37,7 +38,9 @@ this machine's futex wake-to-run latency with it, the figure behind
 ``stw`` builds scripts/stw and measures how long the runtime takes to stop
 the world for the collector at GOMAXPROCS 1 and 2 (its own
 ``/sched/pauses/stopping/gc`` histogram), with the model's stops for the same
-workloads at ``note_wakeup_ns`` 0 and 35 us. Each section is stored with its
+workloads at ``note_wakeup_ns`` 0 and 35 us. ``spin`` builds scripts/spin
+and times a runtime lock waiter's spin window on this machine (lock2's four
+procyield(30) and one osyield), the figure behind ``lock_spin_ns``. Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -288,6 +291,20 @@ def measure_stw(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+#: scripts/spin's timed repetitions for ``spin``
+SPIN_ROUNDS = 2000
+
+
+def measure_spin(note: str) -> dict[str, Any]:
+    """scripts/spin on this machine: a runtime lock waiter's spin window."""
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    rows = run_go_script("spin", ["-rounds", str(SPIN_ROUNDS)])
+    return {"rows": rows,
+            "provenance": provenance("python scripts/measure.py spin", note, load,
+                                     revision, started)}
+
+
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
@@ -484,7 +501,7 @@ def measure_make(note: str, keep: bool) -> dict[str, Any]:
 MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "bench": measure_bench, "groundtruth": measure_groundtruth, "events": measure_events,
     "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
-    "wakeup": measure_wakeup, "stw": measure_stw,
+    "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
 }
 
 

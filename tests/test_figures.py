@@ -317,3 +317,18 @@ def test_stw_section_holds_the_real_and_the_model_s_stops() -> None:
             assert zero["stopping_mean_us"] < 10
             assert 35 <= woken["stopping_mean_us"] < 45
     assert "figures:stw" in (figures.ROOT / "docs" / "decisions.md").read_text()
+
+
+def test_spin_section_holds_the_three_measures_as_scripts_spin_printed_them() -> None:
+    """scripts/measure.py spin: procyield(30), osyield and the whole window, each
+    over SPIN_ROUNDS repetitions, rendered beside the default ``lock_spin_ns``."""
+    from gosim.sim.costs import COST_PARAMETERS
+    from scripts.measure import SPIN_ROUNDS
+
+    sec = figures.load_measured()["spin"]
+    assert [(r["what"], r["n"]) for r in sec["rows"]] == [
+        ("procyield30", SPIN_ROUNDS), ("osyield", SPIN_ROUNDS), ("window", SPIN_ROUNDS)]
+    assert sec["provenance"]["command"] == "python scripts/measure.py spin"
+    text = figures.render_spin(figures.load_measured())
+    assert f"{COST_PARAMETERS['lock_spin_ns'].default:g} ns (`lock_spin_ns`)" in text
+    assert "figures:spin" in (figures.ROOT / "docs" / "decisions.md").read_text()

@@ -120,15 +120,17 @@ def _expand(counts: dict[int, int]) -> np.ndarray:
                      np.array([counts[k] for k in keys], dtype=np.int64))
 
 
-def _pct(a: np.ndarray, q: float) -> float:
-    return float(np.percentile(a, q)) if len(a) else 0.0
-
-
 def _stats(prefix: str, a: np.ndarray) -> dict[str, Any]:
+    if not len(a):
+        return {f"{prefix}_mean_ns": 0.0, f"{prefix}_p50_ns": 0.0, f"{prefix}_p99_ns": 0.0,
+                f"{prefix}_max_ns": 0}
+    # both quantiles from one partition of the array (np.percentile with a list
+    # of q: the same values as one call per q, half the work on long runs)
+    p50, p99 = np.percentile(a, [50, 99]).tolist()
     return {
-        f"{prefix}_mean_ns": float(a.mean()) if len(a) else 0.0,
-        f"{prefix}_p50_ns": _pct(a, 50), f"{prefix}_p99_ns": _pct(a, 99),
-        f"{prefix}_max_ns": int(a.max()) if len(a) else 0,
+        f"{prefix}_mean_ns": float(a.mean()),
+        f"{prefix}_p50_ns": float(p50), f"{prefix}_p99_ns": float(p99),
+        f"{prefix}_max_ns": int(a.max()),
     }
 
 

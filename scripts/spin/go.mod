@@ -1,0 +1,3 @@
+module gosim/scripts/spin
+
+go 1.22
