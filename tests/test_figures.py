@@ -58,7 +58,7 @@ def test_committed_figures_are_rendered_from_their_files(
 def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
-                             "wakeup", "stw"}
+                             "wakeup", "stw", "spin"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
