@@ -752,7 +752,9 @@ def render_realgo_gc(measured: dict[str, Any]) -> str:
     out = [f"The workloads of `tests/test_realgo_gc.py` on {', '.join(go)} (GOMAXPROCS=1, "
            "GOGC=100, every object dropped; real: the lower median of the runs for the "
            "first three columns, for the pacer's the lower median over the runs of each "
-           "run's median over its cycles after the first; model: deterministic). Trigger and mark end are heapLive over the "
+           "run's median over its cycles after the first, for the mark end the smallest "
+           "(other load only raises it: gosim/realgo/pacer.py RUN_STAT); model: "
+           "deterministic). Trigger and mark end are heapLive over the "
            "cycle's goal; a figure marked xfail is outside its tolerance, a strict xfail "
            "in the tests:", "",
            "| case | allocations | real runs | num_gc real / model | heap goal real / model "

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from gosim.realgo.pacer import model_summary, parse, summarize
+from gosim.realgo.pacer import model_summary, over_runs, parse, summarize
 from gosim.scenario import Scenario
 from gosim.sim import simulate
 
@@ -52,6 +52,36 @@ def test_summarize_leaves_out_each_run_s_first_cycle() -> None:
     assert s["gc_marking_bytes"] == 4042696 - 3174344
     assert s["gc_pacer_utilization"] == 0.64  # of 0.64, 0.56, 0.64
     assert summarize([cycles[:1]]) is None
+
+
+def _cycle(trig: int, end: int, util: float = 0.3) -> dict[str, object]:
+    return {"utilization": util, "heap_work": 0, "stack_work": 0, "globals_work": 0,
+            "expected_work": 0, "triggered": trig, "heap_live_end": end, "goal": 1000,
+            "cons_mark": 1.0}
+
+
+def test_over_runs_takes_the_lower_median_and_the_smallest_mark_end() -> None:
+    """Three runs (each's first cycle left out): two quiet ones whose mark phases
+    end at 0.99 and 1.00 of the goal, one slowed by other load that ends at
+    1.08. The trigger and the bytes allocated while marking are the lower
+    median of the runs' medians; the mark end the smallest, which the loaded
+    run cannot move even when it is most of them."""
+    quiet_a = [_cycle(0, 0), _cycle(800, 990), _cycle(800, 990)]
+    quiet_b = [_cycle(0, 0), _cycle(780, 1000)]
+    loaded = [_cycle(0, 0), _cycle(760, 1080, util=0.5)]
+    out = over_runs([quiet_a, loaded, quiet_b])
+    assert out is not None
+    assert out["gc_mark_end_goal_ratio_runs"] == [0.99, 1.08, 1.0]
+    assert out["gc_mark_end_goal_ratio"] == 0.99
+    assert out["gc_trigger_goal_ratio_runs"] == [0.8, 0.76, 0.78]
+    assert out["gc_trigger_goal_ratio"] == 0.78  # the lower median of 0.76, 0.78, 0.8
+    assert out["gc_marking_bytes"] == 220  # of 190, 320, 220
+    assert out["gc_pacer_utilization"] == 0.3  # of 0.3, 0.5, 0.3
+    # two loaded runs of three: the mark end still follows the quiet one
+    assert over_runs([loaded, quiet_b, loaded])["gc_mark_end_goal_ratio"] == 1.0
+    # a run without a cycle after its first counts as None, and is left out
+    assert over_runs([quiet_b, [_cycle(0, 0)]])["gc_trigger_goal_ratio_runs"] == [0.78, None]
+    assert over_runs([[_cycle(0, 0)]]) is None
 
 
 def test_model_cycles_start_before_and_end_near_their_goal() -> None:

@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from gosim.realgo.pacer import PACER_GODEBUG
+from gosim.realgo.pacer import over_runs as pacer_over_runs
 from gosim.realgo.pacer import parse as pacer_parse
-from gosim.realgo.pacer import summarize as pacer_summary
 from gosim.realgo.probe import run_probe
 from gosim.realgo.toolchain import GoToolchain, find_go
 from gosim.realgo.workload import GoWorkload, to_spec
@@ -200,18 +200,14 @@ def run_workload(w: GoWorkload, *, tc: GoToolchain | None = None, repeat: int = 
             m[key] = statistics.median_low(runs)
             m[f"{key}_runs"] = runs
         # the pacer's medians of each run's cycles, and over the runs the lower
-        # median of those (as the figures above): a run slowed by other load
-        # (its mark phases overshoot the goal) cannot move it, as it could move
-        # a median over every run's cycles pooled (stop 30: 3 of 7 loaded
-        # 32 KiB live-heap runs took that to 1.07 of the goal, 1.00 quiet)
-        cycles = [pacer_parse(o.get("stderr_lines", [])) for o in outs]
-        pacer = pacer_summary(cycles)
+        # median of those (the mark end: the smallest; pacer.RUN_STAT): a run
+        # slowed by other load (its mark phases overshoot the goal) cannot move
+        # it, as it could move a median over every run's cycles pooled (stop 30:
+        # 3 of 7 loaded 32 KiB live-heap runs took that to 1.07 of the goal,
+        # 1.00 quiet)
+        pacer = pacer_over_runs([pacer_parse(o.get("stderr_lines", [])) for o in outs])
         if pacer is not None:
-            per_run = [pacer_summary([c]) or {} for c in cycles]
-            for key in pacer:
-                vals = [r[key] for r in per_run if r.get(key) is not None]
-                m[key] = statistics.median_low(vals) if vals else pacer[key]
-                m[f"{key}_runs"] = [r.get(key) for r in per_run]
+            m.update(pacer)
     if own:
         import shutil
 
