@@ -542,6 +542,97 @@ def test_bad_options_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.jsonl"]
 
 
+def test_grid_points_are_every_combination_in_the_order_given() -> None:
+    from gosim.groundtruth.fit import MAX_GRID_POINTS, parse_cost_grid
+
+    pts = parse_cost_grid(["lock_spin_ns=1000,8000", "heap_lock_migrate_ns=0, 2500,5e3"], {})
+    assert pts == [{"lock_spin_ns": a, "heap_lock_migrate_ns": b}
+                   for a in (1000.0, 8000.0) for b in (0.0, 2500.0, 5000.0)]
+    for items, sets, message in [
+        (["lock_spin_ns"], {}, "expected NAME=V1,V2,..."),
+        (["lock_spin_ns=1,,2"], {}, "expected NAME=V1,V2,..."),
+        (["bogus_ns=1"], {}, "unknown cost parameter 'bogus_ns'"),
+        (["lock_spin_ns=-1"], {}, "lock_spin_ns: expected a number >= 0, got '-1'"),
+        (["lock_spin_ns=1,1"], {}, "lock_spin_ns: a value is listed twice"),
+        (["lock_spin_ns=1", "lock_spin_ns=2"], {}, "lock_spin_ns is gridded twice"),
+        (["lock_spin_ns=1,2"], {"lock_spin_ns": 3.0}, "lock_spin_ns is both --set and --grid"),
+        ([f"lock_spin_ns={','.join(map(str, range(MAX_GRID_POINTS)))}", "gc_stw_ns=1,2"], {},
+         f"{2 * MAX_GRID_POINTS} points; at most {MAX_GRID_POINTS}"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_cost_grid(items, sets)
+
+
+def test_share_error_is_the_rms_log_ratio_of_the_multi_p_shares() -> None:
+    from gosim.groundtruth.scoring import share_error
+
+    t = pd.DataFrame({
+        "gomaxprocs": [1, 2, 4, 8, 16],
+        "split": ["fit", "fit", "fit", "holdout", "holdout"],
+        "sim_ok": [True, True, True, True, False],
+        # one P is left out, so is a row without the real share and a failed run
+        "real_lock_sleep_share": [0.5, 0.0, 0.19, None, 0.3],
+        "sim_lock_sleep_share": [0.0, 0.01, 0.09, 0.2, 0.3],
+    })
+    assert share_error(t, "lock_sleep", "fit") == pytest.approx(
+        math.sqrt((math.log(0.02 / 0.01) ** 2 + math.log(0.10 / 0.20) ** 2) / 2))
+    assert share_error(t, "lock_sleep", "holdout") is None
+    assert share_error(t, "lock_sleep") == share_error(t, "lock_sleep", "fit")
+
+
+def test_grid_runs_each_point_as_a_set_run_would(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Each point of --grid is the run --set gives at its values, scored alike;
+    the point chosen is the one with the smallest fit-set error."""
+    f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[i - 1] for i in CHEAP])
+    common = ["--window-scale", "0.02", "--jobs", "1", "--no-plots"]
+    out = tmp_path / "grid"
+    assert main(["groundtruth", str(f), "--out", str(out), *common,
+                 "--grid", "large_alloc_ns=100,2000", "--grid", "sysalloc_ns=0,20000"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    grid = pd.read_csv(out / "grid.csv")
+    assert grid[["large_alloc_ns", "sysalloc_ns"]].values.tolist() == [
+        [100, 0], [100, 20000], [2000, 0], [2000, 20000]]
+    assert grid["cases"].tolist() == [1] * 4 and (grid["n_fit"] == 1).all()
+    assert grid["best_by_fit"].tolist() == [i == grid["rms_fit"].idxmin() for i in range(4)]
+    assert sorted(p.name for p in out.iterdir()) == ["grid", "grid.csv", "grid.json"]
+    for i, (a, b) in enumerate([(100, 0), (100, 20000), (2000, 0), (2000, 20000)]):
+        one = tmp_path / f"set{i}"
+        rc = main(["groundtruth", str(f), "--out", str(one), *common,
+                   "--set", f"large_alloc_ns={a}", "--set", f"sysalloc_ns={b}"])
+        capsys.readouterr()
+        single = json.loads((one / "agreement.json").read_text())
+        assert rc == (0 if single["pass"] else 1)
+        assert grid.loc[i, "cases_ok"] == single["cases_ok"]
+        assert grid.loc[i, "rms_fit"] == pytest.approx(single["error"]["fit"], rel=1e-12)
+        assert grid.loc[i, "rms_holdout"] == pytest.approx(single["error"]["holdout"],
+                                                           rel=1e-12)
+        mine = pd.read_csv(out / "grid" / f"{i:03d}" / "comparison.csv")
+        theirs = pd.read_csv(one / "comparison.csv")
+        assert mine["sim_allocs_per_s"].tolist() == theirs["sim_allocs_per_s"].tolist()
+    # a dearer large allocation is slower, whatever the other parameter
+    assert (grid["rms_fit"][2:].to_numpy() != grid["rms_fit"][:2].to_numpy()).all()
+    assert "4 points (chosen by the fit set's error)" in printed
+    doc = json.loads((out / "grid.json").read_text())
+    assert doc["best"] == int(grid["rms_fit"].idxmin()) and len(doc["points"]) == 4
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--grid", "large_alloc_ns=1,2", "--fit", "malloc_fast_ns", "--profile-out", "p.yaml"],
+     "--grid and --fit do not go together"),
+    (["--grid", "large_alloc_ns=1,2", "--set", "large_alloc_ns=3"],
+     "large_alloc_ns is both --set and --grid"),
+    (["--grid", "nope=1"], "unknown cost parameter 'nope'"),
+])
+def test_bad_grid_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 extra: list[str], message: str) -> None:
+    f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[CHEAP[0] - 1]])
+    assert main(["groundtruth", str(f), "--out", str(tmp_path / "out"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gosim: error: ") and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.jsonl"]
+
+
 def test_out_under_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = write_jsonl(tmp_path / "cheap.jsonl", [LINES[CHEAP[0] - 1]])
     blocker = tmp_path / "a-file"

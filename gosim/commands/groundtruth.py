@@ -86,6 +86,12 @@ def groundtruth(
         "--set", help="run every record with cost parameter NAME at VALUE (NAME=VALUE, over "
                       "the profile; gosim costs lists them); repeat for more",
         show_default=False)] = None,
+    grid: Annotated[list[str] | None, typer.Option(
+        "--grid", help="run the records at every combination of cost values, NAME=V1,V2,... "
+                       "(repeat for more parameters; over the profile and --set) and write "
+                       "OUT/grid.csv: each point's agreeing cases and errors on the fit and "
+                       "hold-out records, the point with the smallest fit-set error marked",
+        show_default=False)] = None,
 ) -> None:
     """Simulate the workload of every record of FILE (real Go runs: throughput,
     GC cycles and mutex-profile contention per GOMAXPROCS), write
@@ -95,10 +101,19 @@ def groundtruth(
     within 35%, the same top lock from 4 Ps on. With --fit, fit cost
     parameters on the GOMAXPROCS=1 records first and report the error on the
     fit and the hold-out records (docs/groundtruth.md). --only and --set ask
-    what-if questions: a subset of the records, other cost values.
+    what-if questions: a subset of the records, other cost values. --grid
+    evaluates a grid of cost values the same way, choosing by the fit set's
+    error and reporting the hold-out's beside it (OUT/grid.csv, each point's
+    comparison in OUT/grid/<point>/).
 
-    Exit status: 0 every case agrees; 1 a check or a run failed; 2 bad input."""
-    from gosim.groundtruth.fit import parse_cost_overrides, parse_fit_parameters, start_values
+    Exit status: 0 every case agrees (with --grid: every run ran); 1 a check or
+    a run failed; 2 bad input."""
+    from gosim.groundtruth.fit import (
+        parse_cost_grid,
+        parse_cost_overrides,
+        parse_fit_parameters,
+        start_values,
+    )
     from gosim.groundtruth.records import parse_record_filter, read_records, select_records
     from gosim.groundtruth.scoring import split_of
     from gosim.runner.core import check_results_dir, default_jobs
@@ -112,8 +127,12 @@ def groundtruth(
     if (fit is None) != (profile_out is None):
         raise ConfigError("--fit and --profile-out go together (fit parameters, write the "
                           "profile)")
+    if grid and fit is not None:
+        raise ConfigError("--grid and --fit do not go together (a grid is evaluated point by "
+                          "point; --fit searches)")
     filters = [parse_record_filter(t) for t in only or []]
     overrides = parse_cost_overrides(sets or [])
+    grid_points = parse_cost_grid(grid, overrides) if grid else None
     records = select_records(read_records(file), filters)
     if not records:
         raise ConfigError(f"no record matches --only {' / '.join(only or [])}", file=str(file))
@@ -151,6 +170,20 @@ def groundtruth(
     from rich.console import Console
 
     err = Console(stderr=True)
+    if grid_points is not None:
+        runs = [_check_scenarios(records, file, scale=window_scale, costs_profile=profile,
+                                 costs={**overrides, **pt}) for pt in grid_points]
+        if profile_fit_tags is None:
+            split_text = None
+        elif profile_fit_tags:
+            split_text = f"the profile's: {pdoc.get('split', 'its fit_records')}"
+        else:
+            split_text = (f"none: the profile was fitted on another file ({Path(src).name}); "
+                          "every record here is held out")
+        _grid(records, grid_points, runs, out=out, jobs=jobs, console=err,
+              fit_tags=profile_fit_tags, split_text=split_text, file=file, profile=profile,
+              overrides=overrides, fmt=fmt)
+        return
     fitted = None
     if names:
         fitted = _fit(fit_records, start, jobs=jobs, max_evals=max_evals, scale=window_scale,
@@ -260,6 +293,109 @@ def _simulate(scenarios: list[dict[str, Any]], jobs: int, console: Any,
         task = bar.add_task(label, total=len(scenarios))
         return simulate_all(scenarios, jobs,
                             on_done=lambda done, _n: bar.update(task, completed=done))
+
+
+def _grid(records: list[Any], points: list[dict[str, float]], runs: list[list[dict[str, Any]]],
+          *, out: Path, jobs: int, console: Any, fit_tags: frozenset[str] | None,
+          split_text: str | None, file: Path, profile: str | None,
+          overrides: dict[str, float], fmt: Format) -> None:
+    """``--grid``: every point's records simulated and scored as a plain run
+    would be; OUT/grid.csv one row per point, OUT/grid/<point>/comparison.csv."""
+    import pandas as pd
+
+    from gosim.atomic_write import write_text_atomic, write_with
+    from gosim.groundtruth.scoring import (
+        comparison_table,
+        error_summary,
+        json_safe,
+        score,
+        share_error,
+        sim_point,
+    )
+
+    rows: list[dict[str, Any]] = []
+    tables = []
+    for i, (pt, scenarios) in enumerate(zip(points, runs, strict=True)):
+        label = ", ".join(f"{k}={v:g}" for k, v in pt.items())
+        outcomes = _simulate(scenarios, jobs, console, f"point {i + 1} of {len(points)}: {label}")
+        sims = [sim_point(o) for o in outcomes]
+        windows = [(s["warmup"]["duration_ns"], s["duration_ns"] - s["warmup"]["duration_ns"])
+                   for s in scenarios]
+        table = comparison_table(records, sims, windows, fit_tags)
+        errors = error_summary(table, split_text)
+        verdicts = score(table)
+        row: dict[str, Any] = {"point": i, **pt,
+                               "cases_ok": sum(v.ok for v in verdicts), "cases": len(verdicts),
+                               "rms_fit": errors["fit"], "rms_holdout": errors["holdout"],
+                               "rms_all": errors["all"], "n_fit": errors["n_fit"],
+                               "n_holdout": errors["n_holdout"]}
+        for what in ("lock_sleep", "pause", "idle"):
+            for split in ("fit", "holdout"):
+                row[f"{what}_error_{split}"] = share_error(table, what, split)
+        row["failed_runs"] = sum(not p.ok for p in sims)
+        console.print(f"point {i + 1} of {len(points)}: {label}: {row['cases_ok']} of "
+                      f"{row['cases']} cases, RMS ln(sim/real) fit {_num(row['rms_fit'])}, "
+                      f"hold-out {_num(row['rms_holdout'])}", highlight=False)
+        rows.append(row)
+        tables.append(table)
+    grid = pd.DataFrame(rows)
+    # the choice is the fit set's (ties: the earlier point); none without fit records
+    fit_err = [math.inf if r["rms_fit"] is None else r["rms_fit"] for r in rows]
+    best: int | None = min(range(len(rows)), key=lambda i: (fit_err[i], i))
+    if all(r["rms_fit"] is None for r in rows):
+        best = None
+    grid["best_by_fit"] = [i == best for i in range(len(rows))]
+    for i, table in enumerate(tables):
+        write_with(out / "grid" / f"{i:03d}" / "comparison.csv",
+                   lambda p, t=table: t.to_csv(p, index=False))
+    write_with(out / "grid.csv", lambda p: grid.to_csv(p, index=False))
+    summary = {"file": str(file), "records": len(records), "profile": profile,
+               "set": overrides, "split": error_summary(tables[0], split_text)["split"],
+               "points": json_safe(grid.to_dict(orient="records")), "best": best}
+    write_text_atomic(out / "grid.json", json.dumps(json_safe(summary), indent=2) + "\n")
+    if fmt is Format.json:
+        print(json.dumps(json_safe(summary), indent=2))
+    else:
+        _print_grid(grid, points, out)
+    failed = int(grid["failed_runs"].sum())
+    if failed:
+        raise DisagreementError(f"{failed} runs failed (see {out / 'grid'})")
+
+
+def _num(x: float | None) -> str:
+    """An error for the table: '-' when there was none to take (None, or NaN
+    in a data frame), 'inf' when a run simulated no allocation."""
+    if x is None or math.isnan(x):
+        return "-"
+    return f"{x:.3f}" if math.isfinite(x) else "inf"
+
+
+def _print_grid(grid: Any, points: list[dict[str, float]], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gosim.commands._console import print_table
+
+    names = list(points[0])
+    t = Table(title=f"gosim groundtruth --grid: {len(points)} points (chosen by the fit "
+                    "set's error)")
+    for col in [*names, "cases", "RMS fit", "RMS hold-out", "lock sleep fit / hold-out",
+                "pause fit / hold-out", ""]:
+        t.add_column(col)
+    for _, r in grid.iterrows():
+        t.add_row(*[f"{r[n]:g}" for n in names], f"{r['cases_ok']} of {r['cases']}",
+                  _num(r["rms_fit"]), _num(r["rms_holdout"]),
+                  f"{_num(r['lock_sleep_error_fit'])} / {_num(r['lock_sleep_error_holdout'])}",
+                  f"{_num(r['pause_error_fit'])} / {_num(r['pause_error_holdout'])}",
+                  "best" if r["best_by_fit"] else "")
+    console = Console()
+    print_table(console, t)
+    if not grid["best_by_fit"].any():
+        console.print("No point chosen: no record is in the fit set here.", highlight=False)
+    console.print("Errors: RMS ln(sim/real) of allocations per second; of P-time shares "
+                  "RMS ln((sim + 0.01) / (real + 0.01)) over the records with more than one "
+                  f"P. Wrote {out / 'grid.csv'}, {out / 'grid.json'} and each point's "
+                  f"comparison in {out / 'grid'}", highlight=False)
 
 
 def _fit(fit_records: list[Any], start: dict[str, float], *, jobs: int, max_evals: int,

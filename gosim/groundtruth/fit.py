@@ -122,6 +122,40 @@ def parse_cost_overrides(items: list[str]) -> dict[str, float]:
     return out
 
 
+#: ``--grid`` points at most (each simulates every selected record)
+MAX_GRID_POINTS = 64
+
+
+def parse_cost_grid(items: list[str], overrides: dict[str, float]) -> list[dict[str, float]]:
+    """``--grid NAME=V1,V2,...`` (repeatable): every combination of the listed
+    values, in the order given (the first parameter varies slowest), each a
+    ``{name: value}`` over the profile and ``--set``; a parameter may not be
+    both set and gridded, listed twice, or repeat a value."""
+    axes: list[tuple[str, list[float]]] = []
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        values = [v.strip() for v in text.split(",")] if sep else []
+        if not name or not values or not all(values):
+            raise ConfigError(f"expected NAME=V1,V2,... (a cost parameter and numbers), got "
+                              f"{item!r}", key="--grid")
+        parsed = [parse_cost_overrides([f"{name}={v}"])[name] for v in values]
+        if name in overrides:
+            raise ConfigError(f"{name} is both --set and --grid", key="--grid")
+        if any(name == n for n, _ in axes):
+            raise ConfigError(f"{name} is gridded twice", key="--grid")
+        if len(set(parsed)) != len(parsed):
+            raise ConfigError(f"{name}: a value is listed twice", key="--grid")
+        axes.append((name, parsed))
+    points: list[dict[str, float]] = [{}]
+    for name, values in axes:
+        points = [{**p, name: v} for p in points for v in values]
+    if len(points) > MAX_GRID_POINTS:
+        raise ConfigError(f"{len(points)} points; at most {MAX_GRID_POINTS} (each simulates "
+                          "every record)", key="--grid")
+    return points
+
+
 def start_values(names: list[str], presets: list[str],
                  base_profile: dict[str, float]) -> dict[str, float]:
     """Each parameter's value in the model as the records run it: defaults <

@@ -378,6 +378,28 @@ def error_summary(table: pd.DataFrame, split: str | None = None) -> dict[str, An
     }
 
 
+#: added to both shares before their log ratio (:func:`share_error`): a real
+#: share of zero (no lock sleep at two Ps) is common, and a model near it is right
+SHARE_OFFSET = 0.01
+
+
+def share_error(table: pd.DataFrame, what: str, split: Split | None = None) -> float | None:
+    """RMS of ln((sim + 0.01) / (real + 0.01)) of a P-time share (``what``:
+    ``lock_sleep``, ``pause``, ``idle``, ...; the columns ``real_<what>_share``
+    and ``sim_<what>_share``) over the multi-P rows of ``split`` (all: None)
+    whose run succeeded and that have both; None when there are none."""
+    rows = table if split is None else table[table["split"] == split]
+    rows = rows[rows["sim_ok"].astype(bool) & (rows["gomaxprocs"] > 1)]
+    real = pd.to_numeric(rows[f"real_{what}_share"], errors="coerce")
+    sim = pd.to_numeric(rows[f"sim_{what}_share"], errors="coerce")
+    both = real.notna() & sim.notna()
+    if not both.any():
+        return None
+    x = np.log((sim[both].to_numpy(float) + SHARE_OFFSET)
+               / (real[both].to_numpy(float) + SHARE_OFFSET))
+    return float(np.sqrt(np.mean(x ** 2)))
+
+
 def _zeros(table: pd.DataFrame, split: Split) -> int:
     rows = table[(table["split"] == split) & table["sim_ok"].astype(bool)]
     return int((rows["ratio"] <= 0).sum())
