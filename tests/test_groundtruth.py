@@ -548,7 +548,7 @@ def test_grid_points_are_every_combination_in_the_order_given() -> None:
     pts = parse_cost_grid(["lock_spin_ns=1000,8000", "heap_lock_migrate_ns=0, 2500,5e3"], {})
     assert pts == [{"lock_spin_ns": a, "heap_lock_migrate_ns": b}
                    for a in (1000.0, 8000.0) for b in (0.0, 2500.0, 5000.0)]
-    for items, sets, message in [
+    for items, sets, message in [  # each names --grid as the key at fault
         (["lock_spin_ns"], {}, "expected NAME=V1,V2,..."),
         (["lock_spin_ns=1,,2"], {}, "expected NAME=V1,V2,..."),
         (["bogus_ns=1"], {}, "unknown cost parameter 'bogus_ns'"),
@@ -559,8 +559,9 @@ def test_grid_points_are_every_combination_in_the_order_given() -> None:
         ([f"lock_spin_ns={','.join(map(str, range(MAX_GRID_POINTS)))}", "gc_stw_ns=1,2"], {},
          f"{2 * MAX_GRID_POINTS} points; at most {MAX_GRID_POINTS}"),
     ]:
-        with pytest.raises(ConfigError, match=re.escape(message)):
+        with pytest.raises(ConfigError, match=re.escape(message)) as e:
             parse_cost_grid(items, sets)
+        assert e.value.key == "--grid"
 
 
 def test_share_error_is_the_rms_log_ratio_of_the_multi_p_shares() -> None:

@@ -170,16 +170,16 @@ def groundtruth(
     from rich.console import Console
 
     err = Console(stderr=True)
+    if names or profile_fit_tags is None:
+        split_text = None
+    elif profile_fit_tags:
+        split_text = f"the profile's: {pdoc.get('split', 'its fit_records')}"
+    else:
+        split_text = (f"none: the profile was fitted on another file ({Path(src).name}); "
+                      "every record here is held out")
     if grid_points is not None:
         runs = [_check_scenarios(records, file, scale=window_scale, costs_profile=profile,
                                  costs={**overrides, **pt}) for pt in grid_points]
-        if profile_fit_tags is None:
-            split_text = None
-        elif profile_fit_tags:
-            split_text = f"the profile's: {pdoc.get('split', 'its fit_records')}"
-        else:
-            split_text = (f"none: the profile was fitted on another file ({Path(src).name}); "
-                          "every record here is held out")
         _grid(records, grid_points, runs, out=out, jobs=jobs, console=err,
               fit_tags=profile_fit_tags, split_text=split_text, file=file, profile=profile,
               overrides=overrides, fmt=fmt)
@@ -198,13 +198,6 @@ def groundtruth(
                for s in scenarios]
     table = comparison_table(records, points, windows,
                              None if names else profile_fit_tags)
-    if names or profile_fit_tags is None:
-        split_text = None
-    elif profile_fit_tags:
-        split_text = f"the profile's: {pdoc.get('split', 'its fit_records')}"
-    else:
-        split_text = (f"none: the profile was fitted on another file ({Path(src).name}); "
-                      "every record here is held out")
     errors = error_summary(table, split_text)
 
     from gosim.atomic_write import write_text_atomic, write_with

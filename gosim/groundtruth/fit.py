@@ -97,8 +97,6 @@ def parse_fit_parameters(text: str) -> list[str]:
 def parse_cost_overrides(items: list[str]) -> dict[str, float]:
     """``--set NAME=VALUE`` (repeatable): a cost parameter (gosim costs) and the
     number every record runs it with, over the profile."""
-    from gosim.sim.costs import COST_PARAMETERS
-
     out: dict[str, float] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -106,20 +104,27 @@ def parse_cost_overrides(items: list[str]) -> dict[str, float]:
         if not sep or not name:
             raise ConfigError(f"expected NAME=VALUE (a cost parameter and a number), got "
                               f"{item!r}", key="--set")
-        if name not in COST_PARAMETERS:
-            raise ConfigError(f"unknown cost parameter {name!r}; expected one of "
-                              f"{', '.join(sorted(COST_PARAMETERS))}", key="--set")
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value >= 0):
-            raise ConfigError(f"{name}: expected a number >= 0, got {text.strip()!r}",
-                              key="--set")
+        value = _cost_value(name, text, "--set")
         if name in out:
             raise ConfigError(f"{name} is set twice", key="--set")
         out[name] = value
     return out
+
+
+def _cost_value(name: str, text: str, key: str) -> float:
+    """A cost parameter's value given on the command line (option ``key``)."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    if name not in COST_PARAMETERS:
+        raise ConfigError(f"unknown cost parameter {name!r}; expected one of "
+                          f"{', '.join(sorted(COST_PARAMETERS))}", key=key)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{name}: expected a number >= 0, got {text.strip()!r}", key=key)
+    return value
 
 
 #: ``--grid`` points at most (each simulates every selected record)
@@ -139,7 +144,7 @@ def parse_cost_grid(items: list[str], overrides: dict[str, float]) -> list[dict[
         if not name or not values or not all(values):
             raise ConfigError(f"expected NAME=V1,V2,... (a cost parameter and numbers), got "
                               f"{item!r}", key="--grid")
-        parsed = [parse_cost_overrides([f"{name}={v}"])[name] for v in values]
+        parsed = [_cost_value(name, v, "--grid") for v in values]
         if name in overrides:
             raise ConfigError(f"{name} is both --set and --grid", key="--grid")
         if any(name == n for n, _ in axes):
