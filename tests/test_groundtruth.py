@@ -548,6 +548,10 @@ def test_grid_points_are_every_combination_in_the_order_given() -> None:
     pts = parse_cost_grid(["lock_spin_ns=1000,8000", "heap_lock_migrate_ns=0, 2500,5e3"], {})
     assert pts == [{"lock_spin_ns": a, "heap_lock_migrate_ns": b}
                    for a in (1000.0, 8000.0) for b in (0.0, 2500.0, 5000.0)]
+    # A+B: one axis, both parameters at each value
+    assert parse_cost_grid(["lock_wakeup_ns+m_wakeup_ns=4000,50000", "gc_stw_ns=0,1"], {}) == [
+        {"lock_wakeup_ns": w, "m_wakeup_ns": w, "gc_stw_ns": g}
+        for w in (4000.0, 50000.0) for g in (0.0, 1.0)]
     for items, sets, message in [  # each names --grid as the key at fault
         (["lock_spin_ns"], {}, "expected NAME=V1,V2,..."),
         (["lock_spin_ns=1,,2"], {}, "expected NAME=V1,V2,..."),
@@ -556,6 +560,12 @@ def test_grid_points_are_every_combination_in_the_order_given() -> None:
         (["lock_spin_ns=1,1"], {}, "lock_spin_ns: a value is listed twice"),
         (["lock_spin_ns=1", "lock_spin_ns=2"], {}, "lock_spin_ns is gridded twice"),
         (["lock_spin_ns=1,2"], {"lock_spin_ns": 3.0}, "lock_spin_ns is both --set and --grid"),
+        (["gc_stw_ns+lock_spin_ns=1,2"], {"lock_spin_ns": 3.0},
+         "lock_spin_ns is both --set and --grid"),
+        (["lock_spin_ns+lock_spin_ns=1"], {}, "lock_spin_ns is gridded twice"),
+        (["gc_stw_ns=1", "lock_spin_ns+gc_stw_ns=2"], {}, "gc_stw_ns is gridded twice"),
+        (["gc_stw_ns+bogus_ns=1"], {}, "unknown cost parameter 'bogus_ns'"),
+        (["gc_stw_ns+=1"], {}, "expected NAME=V1,V2,..."),
         ([f"lock_spin_ns={','.join(map(str, range(MAX_GRID_POINTS)))}", "gc_stw_ns=1,2"], {},
          f"{2 * MAX_GRID_POINTS} points; at most {MAX_GRID_POINTS}"),
     ]:

@@ -134,27 +134,29 @@ MAX_GRID_POINTS = 64
 def parse_cost_grid(items: list[str], overrides: dict[str, float]) -> list[dict[str, float]]:
     """``--grid NAME=V1,V2,...`` (repeatable): every combination of the listed
     values, in the order given (the first parameter varies slowest), each a
-    ``{name: value}`` over the profile and ``--set``; a parameter may not be
-    both set and gridded, listed twice, or repeat a value."""
-    axes: list[tuple[str, list[float]]] = []
+    ``{name: value}`` over the profile and ``--set``. ``A+B=V1,V2`` ties
+    parameters to one value (e.g. two costs that price the same thing). A
+    parameter may not be both set and gridded, gridded twice, or repeat a value."""
+    axes: list[tuple[list[str], list[float]]] = []
     for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip()
+        lhs, sep, text = item.partition("=")
+        names = [n.strip() for n in lhs.split("+")]
         values = [v.strip() for v in text.split(",")] if sep else []
-        if not name or not values or not all(values):
-            raise ConfigError(f"expected NAME=V1,V2,... (a cost parameter and numbers), got "
-                              f"{item!r}", key="--grid")
-        parsed = [_cost_value(name, v, "--grid") for v in values]
-        if name in overrides:
-            raise ConfigError(f"{name} is both --set and --grid", key="--grid")
-        if any(name == n for n, _ in axes):
-            raise ConfigError(f"{name} is gridded twice", key="--grid")
+        if not all(names) or not values or not all(values):
+            raise ConfigError(f"expected NAME=V1,V2,... or NAME+NAME=V1,V2,... (cost parameters "
+                              f"and numbers), got {item!r}", key="--grid")
+        parsed = [[_cost_value(name, v, "--grid") for v in values] for name in names][0]
+        for name in names:
+            if name in overrides:
+                raise ConfigError(f"{name} is both --set and --grid", key="--grid")
+            if names.count(name) > 1 or any(name in ns for ns, _ in axes):
+                raise ConfigError(f"{name} is gridded twice", key="--grid")
         if len(set(parsed)) != len(parsed):
-            raise ConfigError(f"{name}: a value is listed twice", key="--grid")
-        axes.append((name, parsed))
+            raise ConfigError(f"{lhs.strip()}: a value is listed twice", key="--grid")
+        axes.append((names, parsed))
     points: list[dict[str, float]] = [{}]
-    for name, values in axes:
-        points = [{**p, name: v} for p in points for v in values]
+    for names, values in axes:
+        points = [{**p, **dict.fromkeys(names, v)} for p in points for v in values]
     if len(points) > MAX_GRID_POINTS:
         raise ConfigError(f"{len(points)} points; at most {MAX_GRID_POINTS} (each simulates "
                           "every record)", key="--grid")
