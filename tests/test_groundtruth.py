@@ -880,6 +880,15 @@ def test_lock_sleep_share_of_a_record_and_of_a_run() -> None:
     obj["contention"]["seconds_est"] = -1.0
     with pytest.raises(ConfigError, match="contention.seconds_est"):
         parse_record(obj, file="f", line=1)
+    del obj["contention"]["seconds_est"]
+    # the runtime's own timing of the waits: /sync/mutex/wait/total over the same
+    obj["mutex_wait_s"] = 0.6
+    assert parse_record(obj, file="f", line=1).mutex_wait_share == pytest.approx(0.3)
+    obj["mutex_wait_s"] = -0.1
+    with pytest.raises(ConfigError, match="mutex_wait_s"):
+        parse_record(obj, file="f", line=1)
+    del obj["mutex_wait_s"]
+    assert parse_record(obj, file="f", line=1).mutex_wait_share is None
     sites = [{"lock": "mheap", "kind": "mheap", "fn": "(*mheap).freeSpan", "wait_ns": 600},
              {"lock": "gcBitsArenas", "kind": "gcbits", "fn": "newMarkBits", "wait_ns": 200},
              {"lock": "mheap", "kind": "mheap", "fn": "runtime._LostContendedRuntimeLock",
@@ -890,6 +899,25 @@ def test_lock_sleep_share_of_a_record_and_of_a_run() -> None:
     assert sim_point(outcome).lock_sleep_share == pytest.approx(800 / 2000)
     del outcome["result"]["metrics"]["gomaxprocs"]
     assert sim_point(outcome).lock_sleep_share is None
+
+
+def test_the_mutex_profile_and_the_wait_metric_part_with_the_queue() -> None:
+    """The shared file's two real measures of lock sleep (records.py
+    _mutex_wait_share): the profile's estimate, built at unlocks, leaves out
+    a woken M's way back to the lock, the wait metric does not; with the GC on
+    and no live heap the profile is a fraction of the metric at 4 Ps, where
+    queues are short and wake-ups are most of a wait, and above it at 16."""
+    from gosim.groundtruth.records import read_records
+
+    recs = {(r.size, r.gomaxprocs): r for r in read_records(ROOT / "experiments" /
+                                                            "groundtruth" / "go1.27-16core.jsonl")
+            if r.mode == "gc" and r.ballast_mib == 0}
+    for size in (48, 1024):
+        four, sixteen = recs[(size, 4)], recs[(size, 16)]
+        assert four.lock_sleep_share is not None and four.mutex_wait_share is not None
+        assert four.lock_sleep_share < 0.3 * four.mutex_wait_share
+        assert sixteen.lock_sleep_share is not None and sixteen.mutex_wait_share is not None
+        assert sixteen.lock_sleep_share > 1.4 * sixteen.mutex_wait_share
 
 
 def test_real_lock_sleep_fits_in_the_off_cpu_time_of_gc_off_records() -> None:
