@@ -145,8 +145,9 @@ def parse_cost_grid(items: list[str], overrides: dict[str, float]) -> list[dict[
         if not all(names) or not values or not all(values):
             raise ConfigError(f"expected NAME=V1,V2,... or NAME+NAME=V1,V2,... (cost parameters "
                               f"and numbers), got {item!r}", key="--grid")
-        parsed = [[_cost_value(name, v, "--grid") for v in values] for name in names][0]
+        parsed = [_cost_value(names[0], v, "--grid") for v in values]
         for name in names:
+            _cost_value(name, values[0], "--grid")  # an unknown name is bad input
             if name in overrides:
                 raise ConfigError(f"{name} is both --set and --grid", key="--grid")
             if names.count(name) > 1 or any(name in ns for ns, _ in axes):
