@@ -29,6 +29,12 @@
 # check of the script itself: PROCS=1,2
 # GC_WINDOW="0.01 0.05" LIVE_WINDOW="0.01 0.05" LIVE_MIB=8 (the provenance
 # records the windows used).
+# GRID=FILE runs another grid instead, a JSON file in the probe's grid format
+# (the heredoc below; experiments/groundtruth/grids/ has the ones used): the
+# records go to <release>-<N>core-gosim-<FILE's name>.jsonl, each block keeps
+# its own repeats unless REPEATS is set, the other settings but TRACE are
+# ignored, and the count check is the
+# probe's own exit status (it writes a record per setting or fails).
 set -euo pipefail
 # shellcheck source=scripts/device_common.sh
 source "$(dirname "$0")/device_common.sh"
@@ -42,6 +48,8 @@ if [[ ! -x $bin ]]; then
   echo "device_groundtruth: no probe at $bin; build it first: gosim realgo-scaling --build-only $probe_dir" >&2
   exit 2
 fi
+grid_file=${GRID:-}
+if [[ -n $grid_file && ! -f $grid_file ]]; then bad "GRID=$grid_file: no such file"; fi
 procs=${PROCS:-1,2,4,8,12,16}
 read -r gc_warm gc_dur <<< "${GC_WINDOW:-0.1 0.6}"
 read -r live_warm live_dur <<< "${LIVE_WINDOW:-0.2 1.0}"
@@ -63,6 +71,11 @@ if [[ -f $probe_dir/build.json ]]; then
   release=$(sed -n 's/.*"go": *"\(go[0-9]*\.[0-9]*\).*/\1/p' "$probe_dir/build.json" | head -n 1)
 fi
 name=${release:-go}-${ncpu}core-gosim.jsonl
+if [[ -n $grid_file ]]; then
+  gname=$(basename "$grid_file" .json)
+  [[ $gname =~ ^[A-Za-z0-9_.-]+$ ]] || bad "GRID=$grid_file: name the file in letters, digits, '.', '_' and '-'"
+  name=${release:-go}-${ncpu}core-gosim-$gname.jsonl
+fi
 dest=$out_dir/$name
 tmp=$(mktemp -d "$out_dir/.device_groundtruth.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -78,6 +91,15 @@ cat > "$tmp/grid.json" <<EOF
   "ballast_mib": $live_mib, "warm_s": $live_warm, "dur_s": $live_dur, "count_per_g": 0, "repeats": $repeats}
 ]}
 EOF
+if [[ -n $grid_file ]]; then
+  # the given grid, with this run's TRACE, and its REPEATS where set
+  rep_expr='s/^//'
+  if [[ -n ${REPEATS:-} ]]; then rep_expr="s/\"repeats\": *[0-9][0-9]*/\"repeats\": $repeats/g"; fi
+  sed -e "$rep_expr" \
+      -e "s/\"child_godebug\": *\"[^\"]*\"/\"child_godebug\": \"$child_godebug\"/" \
+      "$grid_file" > "$tmp/grid.json"
+  grep -q '"child_godebug"' "$tmp/grid.json" || bad "GRID=$grid_file: no \"child_godebug\" key (see the heredoc in $0)"
+fi
 
 clean() { tr -d '"\\' | tr '\n\t' '  ' | sed 's/ *$//'; }
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -92,6 +114,10 @@ t1=$(date +%s.%N)
 records=$(wc -l < "$tmp/records.jsonl" | tr -d ' ')
 nprocs=$(tr ',' '\n' <<< "$procs" | wc -l)
 expected=$((8 * nprocs * repeats))
+if [[ -n $grid_file ]]; then
+  expected=$records
+  (( records > 0 )) || { echo "device_groundtruth: the probe wrote no records" >&2; exit 1; }
+fi
 if [[ $records != "$expected" ]]; then
   echo "device_groundtruth: the probe wrote $records records, expected $expected" >&2
   exit 1
@@ -104,8 +130,8 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
   printf '{\n "file": "%s",\n "records": %s,\n' "$name" "$records"
   printf ' "started": "%s",\n "finished": "%s",\n' "$started" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   printf ' "wall_s": %s,\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')"
-  printf ' "command": "%s",\n' "$(printf 'OUT=%s REPEATS=%s TRACE=%s PROCS=%s GC_WINDOW=%s LIVE_WINDOW=%s LIVE_MIB=%s %s %s' \
-    "$out_dir" "$repeats" "$trace" "$procs" "'$gc_warm $gc_dur'" "'$live_warm $live_dur'" "$live_mib" "$0" "$probe_dir" | clean)"
+  printf ' "command": "%s",\n' "$(printf 'OUT=%s GRID=%s REPEATS=%s TRACE=%s PROCS=%s GC_WINDOW=%s LIVE_WINDOW=%s LIVE_MIB=%s %s %s' \
+    "$out_dir" "${grid_file:-}" "$repeats" "$trace" "$procs" "'$gc_warm $gc_dur'" "'$live_warm $live_dur'" "$live_mib" "$0" "$probe_dir" | clean)"
   printf ' "trace": %s,\n' "$([[ $trace == 1 ]] && echo "\"$name.trace.txt\"" || echo null)"
   printf ' "machine": {"uname": "%s", "cpus": %s, "cpu": "%s", "mem_kib": %s},\n' \
     "$(uname -a | clean)" "$ncpu" "$cpu" \
