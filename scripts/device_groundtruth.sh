@@ -102,6 +102,8 @@ if [[ -n $grid_file ]]; then
 fi
 
 clean() { tr -d '"\\' | tr '\n\t' '  ' | sed 's/ *$//'; }
+rep_shown=$repeats
+if [[ -n $grid_file && -z ${REPEATS:-} ]]; then rep_shown="(the grid's)"; fi
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 t0=$(date +%s.%N)
 if [[ $trace == 1 ]]; then
@@ -131,7 +133,7 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
   printf ' "started": "%s",\n "finished": "%s",\n' "$started" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   printf ' "wall_s": %s,\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')"
   printf ' "command": "%s",\n' "$(printf 'OUT=%s GRID=%s REPEATS=%s TRACE=%s PROCS=%s GC_WINDOW=%s LIVE_WINDOW=%s LIVE_MIB=%s %s %s' \
-    "$out_dir" "${grid_file:-}" "$repeats" "$trace" "$procs" "'$gc_warm $gc_dur'" "'$live_warm $live_dur'" "$live_mib" "$0" "$probe_dir" | clean)"
+    "$out_dir" "${grid_file:-}" "$rep_shown" "$trace" "$procs" "'$gc_warm $gc_dur'" "'$live_warm $live_dur'" "$live_mib" "$0" "$probe_dir" | clean)"
   printf ' "trace": %s,\n' "$([[ $trace == 1 ]] && echo "\"$name.trace.txt\"" || echo null)"
   printf ' "machine": {"uname": "%s", "cpus": %s, "cpu": "%s", "mem_kib": %s},\n' \
     "$(uname -a | clean)" "$ncpu" "$cpu" \
