@@ -511,10 +511,14 @@ def render_groundtruth(measured: dict[str, Any], extra: bool = False) -> str:
                 if cell not in cells:
                     cells.append(cell)
             locks = ", ".join(f"{p}: {' / '.join(cells)}" for p, cells in by_p.items())
-            label = (f"{f['mode']}, {f['ballast_mib']} MiB live, {size_label(f['size'])}")
+            label = (f"{f['mode']}, {f['ballast_mib']} MiB live, {size_label(f['size'])}"
+                     f"{'' if f.get('touch', True) else ', untouched'}")
+            # a case measured on fewer GOMAXPROCS than the table's ends names its own
+            at_lo = "" if lo == procs[0] else f"({lo} P) "
+            at_hi = "" if hi == procs[-1] else f"({hi} P) "
             out.append(f"| {label} | {c['real_peak_p']} / {c['sim_peak_p']}"
-                       f"{'' if c['peak_ok'] else ' (no)'} | {_x(ends[lo]['ratio'])}"
-                       f"{'' if ends[lo]['ok'] else ' (no)'} | {_x(ends[hi]['ratio'])}"
+                       f"{'' if c['peak_ok'] else ' (no)'} | {at_lo}{_x(ends[lo]['ratio'])}"
+                       f"{'' if ends[lo]['ok'] else ' (no)'} | {at_hi}{_x(ends[hi]['ratio'])}"
                        f"{'' if ends[hi]['ok'] else ' (no)'} | {locks} | "
                        f"{'yes' if c['ok'] else 'no'} |")
         e = a["error"]
@@ -551,9 +555,10 @@ def render_groundtruth(measured: dict[str, Any], extra: bool = False) -> str:
 #: measured.json's per-regime rows of a ground-truth run (scripts/measure.py
 #: regime_rows): key, caption, number format, scale of the values shown
 REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
-    ("lock_sleep", "The Ps' time asleep on runtime locks (real: the mutex profile's total "
-     "delay, `contention.seconds_est`, over GOMAXPROCS x the window; simulated: the lock "
-     "sites' wait over GOMAXPROCS x the simulated time; both count only waits that slept)",
+    ("lock_sleep", "The Ps' time asleep on runtime locks (real: the runtime's "
+     "`/sync/mutex/wait/total` over GOMAXPROCS x the window, from a waiter's first sleep "
+     "to its acquisition, wake-up included; simulated: the lock sites' wait over "
+     "GOMAXPROCS x the simulated time, counted alike; both count only waits that slept)",
      "{:.3f}", 1.0),
     ("faults", "Page faults per 1,000 allocations (real: getrusage `minflt` over the window's "
      "allocations, every fault of the process; simulated: first writes to fresh OS pages "
@@ -585,19 +590,23 @@ def _regime_share_table(rows: list[dict[str, Any]], caption: str, fmt: str,
                         scale: float = 1.0) -> list[str]:
     """A (mode, live heap, size) x GOMAXPROCS table of real / simulated shares
     (fit records marked *)."""
-    cases = sorted({(r["mode"], r["ballast_mib"], r["size"]) for r in rows})
+    # rows stored before the regimes had a touch flag wrote every page
+    cases = sorted({(r["mode"], r["ballast_mib"], r["size"], not r.get("touch", True))
+                    for r in rows})
     ps = sorted({r["gomaxprocs"] for r in rows})
-    by = {(r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"]): r for r in rows}
+    by = {(r["mode"], r["ballast_mib"], r["size"], not r.get("touch", True), r["gomaxprocs"]): r
+          for r in rows}
     out = [f"{caption}, real / simulated (records in the fit set marked *):", "",
            "| case | " + " | ".join(f"{p} P" for p in ps) + " |", "|---|" + "---|" * len(ps)]
-    for mode, mib, sz in cases:
+    for mode, mib, sz, untouched in cases:
         cells = []
         for p in ps:
-            r = by.get((mode, mib, sz, p))
+            r = by.get((mode, mib, sz, untouched, p))
             cells.append("-" if r is None else
                          f"{fmt.format(r['real'] * scale)} / {fmt.format(r['sim'] * scale)}"
                          f"{'*' if r['split'] == 'fit' else ''}")
-        out.append(f"| {mode}, {mib} MiB live, {size_label(sz)} | " + " | ".join(cells) + " |")
+        label = f"{mode}, {mib} MiB live, {size_label(sz)}{', untouched' if untouched else ''}"
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out + [""]
 
 
@@ -875,6 +884,67 @@ def render_spin(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+LOCKCOSTS_16CORE = ROOT / "experiments" / "groundtruth" / "extra" / "go1.27-16core-lockcosts"
+PROFILE_16CORE = ROOT / "profiles" / "groundtruth-16core-go1.27.yaml"
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def render_lockcosts_16core(folder: Path = LOCKCOSTS_16CORE,
+                            profile: Path = PROFILE_16CORE) -> str:
+    """The lock hand-off costs measured on a 16-core machine of the shared
+    file's kind (scripts/device_wakeup.sh with scripts/spin beside it, files
+    committed in ``folder``) against the 16-core profile's figures."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    params = load_yaml(profile).get("parameters", {})
+
+    def cost(name: str) -> float:
+        return float(params.get(name, COST_PARAMETERS[name].default))
+
+    prov = dict(line.split(": ", 1) for line in
+                (folder / "provenance.txt").read_text().splitlines() if ": " in line)
+    spin = {r["what"]: r for r in _jsonl(folder / "spin.jsonl")}
+    names = (("procyield30", "procyield(30)"), ("osyield", "osyield (sched_yield)"),
+             ("window", "the window as lock2 runs it"))
+    out = [f"Measured on {prov['cpus']} vCPUs ({prov['cpu']}, {prov['date'][:10]}; "
+           f"`{folder.relative_to(ROOT)}/`, `provenance.txt`): a runtime lock waiter's spin "
+           "window (`scripts/spin`), in ns, against the 16-core profile's "
+           f"`lock_spin_ns` of {cost('lock_spin_ns'):,.0f}:", "",
+           "| measure | repetitions | p50 | p90 | p99 | mean |", "|---|---|---|---|---|---|"]
+    for key, label in names:
+        r = spin[key]
+        out.append(f"| {label} | {r['n']:,} | {r['p50_ns']:,.0f} | {r['p90_ns']:,.0f} | "
+                   f"{r['p99_ns']:,.0f} | {r['mean_ns']:,.0f} |")
+    rows = _jsonl(folder / "wakeup.jsonl")
+    pairs4 = _jsonl(folder / "wakeup-4pairs.jsonl")
+    loads = sorted({r["load"] for r in rows})
+    loads4 = sorted({r["load"] for r in pairs4})
+    pauses = sorted({r["pause_ns"] for r in rows})
+    by = {(r["load"], r["pause_ns"]): r for r in rows}
+    by4 = {(r["load"], r["pause_ns"]): r for r in pairs4}
+    out += ["", "The futex wake-to-run latency (`scripts/wakeup`), p50 (mean) in us, by how long "
+            "the thread slept before the wake and how many other CPUs were busy, one "
+            "sleeper-waker pair and four at once, against the profile's "
+            f"`lock_wakeup_ns` of {cost('lock_wakeup_ns') / 1000:g} us and `m_wakeup_ns` of "
+            f"{cost('m_wakeup_ns') / 1000:g} us:", "",
+            "| slept before the wake | "
+            + " | ".join(f"{n} busy" for n in loads)
+            + " | " + " | ".join(f"4 pairs, {n} busy" for n in loads4) + " |",
+            "|---|" + "---|" * (len(loads) + len(loads4))]
+    for pause in pauses:
+        cells = [by.get((n, pause)) for n in loads] + [by4.get((n, pause)) for n in loads4]
+        slept = "0" if pause == 0 else (f"{pause / 1e6:g} ms" if pause >= 1_000_000
+                                         else f"{pause / 1000:g} us")
+        out.append(f"| {slept} | " + " | ".join(
+            "-" if r is None else f"{r['p50_ns'] / 1000:.1f} ({r['mean_ns'] / 1000:.1f})"
+            for r in cells) + " |")
+    out += ["", f"Command: `{prov['command']}`.", ""]
+    return "\n".join(out)
+
+
 def render_stw(measured: dict[str, Any]) -> str:
     """How long the real runtime takes to stop the world on this machine
     (scripts/measure.py stw), against the model's stops for the same workloads."""
@@ -916,7 +986,8 @@ def static_blocks() -> dict[str, str]:
             "fault-fit": render_fault_fit(measured),
             "wakeup": render_wakeup(measured),
             "stw": render_stw(measured),
-            "spin": render_spin(measured)}
+            "spin": render_spin(measured),
+            "lockcosts-16core": render_lockcosts_16core()}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

@@ -310,6 +310,8 @@ GROUNDTRUTH_RUNS = (
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-2core-dev.jsonl", "groundtruth-16core-go1.27"),
     ("extra/go1.27-16core-traced.jsonl", "groundtruth-16core-go1.27"),
+    ("extra/go1.27-16core-repeat2.jsonl", "groundtruth-16core-go1.27"),
+    ("extra/go1.27-16core-disputed.jsonl", "groundtruth-16core-go1.27"),
 )
 
 
@@ -360,21 +362,23 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
-def setting_means(csv_path: Path, column: str,
-                  keep: Callable[[dict[str, str]], bool]) -> list[tuple[dict[str, str], float, float]]:
-    """comparison.csv's ``real_<column>`` and ``sim_<column>`` of the records
-    ``keep`` accepts that have both, one entry per setting (mode, live heap,
-    size, GOMAXPROCS) in the file's order: its first record and the means over
-    its repeats (a file measured with REPEATS=N has N records per setting)."""
+def setting_means(csv_path: Path, column: str, keep: Callable[[dict[str, str]], bool],
+                  real_column: str | None = None) -> list[tuple[dict[str, str], float, float]]:
+    """comparison.csv's ``real_<column>`` (or ``real_column``) and
+    ``sim_<column>`` of the records ``keep`` accepts that have both, one entry
+    per setting (mode, live heap, size, GOMAXPROCS, touch) in the file's order:
+    its first record and the means over its repeats (a file measured with
+    REPEATS=N has N records per setting)."""
     import csv
 
-    groups: dict[tuple[str, str, str, str], list[dict[str, str]]] = {}
+    real_col = real_column or f"real_{column}"
+    groups: dict[tuple[str, str, str, str, str], list[dict[str, str]]] = {}
     with csv_path.open(newline="") as f:
         for r in csv.DictReader(f):
-            if r[f"real_{column}"] and r[f"sim_{column}"] and keep(r):
-                key = (r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"])
+            if r[real_col] and r[f"sim_{column}"] and keep(r):
+                key = (r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"], r["touch"])
                 groups.setdefault(key, []).append(r)
-    return [(rs[0], sum(float(r[f"real_{column}"]) for r in rs) / len(rs),
+    return [(rs[0], sum(float(r[real_col]) for r in rs) / len(rs),
              sum(float(r[f"sim_{column}"]) for r in rs) / len(rs)) for rs in groups.values()]
 
 
@@ -397,21 +401,28 @@ def share_rows(csv_path: Path, share: str, live_heap: bool) -> list[dict[str, An
 
 
 def lock_sleep_rows(csv_path: Path) -> list[dict[str, Any]]:
-    """The Ps' time asleep on runtime locks (comparison.csv's
-    ``real_lock_sleep_share`` / ``sim_lock_sleep_share``), real and simulated,
-    of every record with both, from 2 Ps on (one P has no one to wait for)."""
-    return regime_rows(csv_path, "lock_sleep_share", min_procs=2)
+    """The Ps' time asleep on runtime locks, real and simulated, of every
+    record with both, from 2 Ps on (one P has no one to wait for). Real: the
+    runtime's own wait metric (comparison.csv's ``real_mutex_wait_share``,
+    /sync/mutex/wait/total, from the first sleep to the acquisition, as the
+    model counts a sleep), not the mutex profile's estimate
+    (``real_lock_sleep_share``), which leaves the wake-ups out."""
+    return regime_rows(csv_path, "lock_sleep_share", min_procs=2,
+                       real_column="real_mutex_wait_share")
 
 
-def regime_rows(csv_path: Path, column: str, min_procs: int = 1) -> list[dict[str, Any]]:
-    """comparison.csv's ``real_<column>`` and ``sim_<column>`` of every record
-    with both from ``min_procs`` Ps on, by regime (mode, live heap, size), the
-    repeats of a setting averaged."""
+def regime_rows(csv_path: Path, column: str, min_procs: int = 1,
+                real_column: str | None = None) -> list[dict[str, Any]]:
+    """comparison.csv's ``real_<column>`` (or ``real_column``) and
+    ``sim_<column>`` of every record with both from ``min_procs`` Ps on, by
+    regime (mode, live heap, size, touch), the repeats of a setting averaged."""
     return [{"mode": r["mode"], "ballast_mib": int(r["ballast_mib"]), "size": int(r["size"]),
+             "touch": r["touch"] in ("True", "true", "1"),
              "gomaxprocs": int(r["gomaxprocs"]), "split": r["split"],
              "real": float(f"{real:.4g}"), "sim": float(f"{sim:.4g}")}
             for r, real, sim in setting_means(csv_path, column,
-                                              lambda r: int(r["gomaxprocs"]) >= min_procs)]
+                                              lambda r: int(r["gomaxprocs"]) >= min_procs,
+                                              real_column)]
 
 
 def du_bytes(path: Path) -> int:

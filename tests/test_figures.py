@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -332,3 +333,35 @@ def test_spin_section_holds_the_three_measures_as_scripts_spin_printed_them() ->
     text = figures.render_spin(figures.load_measured())
     assert f"{COST_PARAMETERS['lock_spin_ns'].default:g} ns (`lock_spin_ns`)" in text
     assert "figures:spin" in (figures.ROOT / "docs" / "decisions.md").read_text()
+
+
+def test_lockcosts_16core_section_is_the_committed_device_measurements(tmp_path: Path) -> None:
+    """The 16-core lock hand-off costs (experiments/groundtruth/extra/
+    go1.27-16core-lockcosts/, one device run) rendered against the 16-core
+    profile's figures: every (load, sleep) setting of both runs has its cell,
+    the spin window's p50 is the file's, and a profile without a figure shows
+    the default."""
+    from gosim.sim.costs import COST_PARAMETERS
+
+    folder = figures.LOCKCOSTS_16CORE
+    one = [json.loads(x) for x in (folder / "wakeup.jsonl").read_text().splitlines()]
+    four = [json.loads(x) for x in (folder / "wakeup-4pairs.jsonl").read_text().splitlines()]
+    assert {r["pairs"] for r in one} == {1} and {r["pairs"] for r in four} == {4}
+    text = figures.render_lockcosts_16core()
+    lines = text.splitlines()
+    names = {0: "0", 20000: "20 us", 200000: "200 us", 2000000: "2 ms"}
+    rows = {ln.split(" | ")[0][2:]: ln for ln in lines
+            if ln.startswith("| ") and ln.split(" | ")[0][2:] in names.values()}
+    assert len(rows) == 4
+    for r in one + four:
+        slept = names[r["pause_ns"]]
+        assert f"{r['p50_ns'] / 1000:.1f} ({r['mean_ns'] / 1000:.1f})" in rows[slept]
+    spin = {r["what"]: r for r in map(json.loads, (folder / "spin.jsonl").read_text().splitlines())}
+    assert f"| the window as lock2 runs it | 2,000 | {spin['window']['p50_ns']:,.0f} |" in text
+    # the profile's figures, its default where it sets none
+    prof = tmp_path / "p.yaml"
+    prof.write_text("name: x\nparameters:\n  m_wakeup_ns: 50000\n")
+    other = figures.render_lockcosts_16core(profile=prof)
+    assert f"`lock_spin_ns` of {COST_PARAMETERS['lock_spin_ns'].default:,.0f}" in other
+    assert "`m_wakeup_ns` of 50 us" in other
+    assert "figures:lockcosts-16core" in (figures.ROOT / "docs" / "decisions.md").read_text()

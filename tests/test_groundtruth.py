@@ -581,14 +581,22 @@ def test_share_error_is_the_rms_log_ratio_of_the_multi_p_shares() -> None:
         "gomaxprocs": [1, 2, 4, 8, 16],
         "split": ["fit", "fit", "fit", "holdout", "holdout"],
         "sim_ok": [True, True, True, True, False],
-        # one P is left out, so is a row without the real share and a failed run
-        "real_lock_sleep_share": [0.5, 0.0, 0.19, None, 0.3],
+        # one P is left out, so is a row without the real share and a failed run;
+        # the lock sleep is scored against the runtime's wait metric, not the
+        # mutex profile's estimate
+        "real_mutex_wait_share": [0.5, 0.0, 0.19, None, 0.3],
+        "real_lock_sleep_share": [0.5, 0.3, 0.01, 0.2, 0.3],
         "sim_lock_sleep_share": [0.0, 0.01, 0.09, 0.2, 0.3],
+        "real_pause_share": [0.1, 0.03, 0.05, 0.07, None],
+        "sim_pause_share": [0.2, 0.03, 0.04, 0.06, 0.1],
     })
     assert share_error(t, "lock_sleep", "fit") == pytest.approx(
         math.sqrt((math.log(0.02 / 0.01) ** 2 + math.log(0.10 / 0.20) ** 2) / 2))
     assert share_error(t, "lock_sleep", "holdout") is None
     assert share_error(t, "lock_sleep") == share_error(t, "lock_sleep", "fit")
+    assert share_error(t, "pause", "fit") == pytest.approx(
+        math.sqrt((0.0 + math.log(0.05 / 0.06) ** 2) / 2))
+    assert share_error(t, "pause", "holdout") == pytest.approx(abs(math.log(0.07 / 0.08)))
 
 
 def test_grid_runs_each_point_as_a_set_run_would(tmp_path: Path,
@@ -1326,3 +1334,40 @@ def test_pause_share_follows_the_real_one_with_the_fitted_stop_costs() -> None:
         fitted.append(abs(math.log(sim / real)))
         default.append(abs(math.log(sim0 / real0)))
     assert sum(fitted) < 0.5 * sum(default)
+
+
+DISPUTED = TRUTH.parent / "extra" / "go1.27-16core-disputed.jsonl"
+
+
+def test_real_top_lock_of_gc_on_32k_is_settled_at_12_ps_and_a_tie_at_16() -> None:
+    """The settings the shared file leaves in doubt, repeated on a 16-core
+    machine (stop 32's device run): with the GC on at 32 KiB, every repeat at
+    12 Ps blames `(*mheap).freeSpan` first, by about 3 points or more, so the
+    model's `allocSpan` there is wrong; at 16 Ps the two sites are within
+    6 points in every repeat and the first one changes between repeats, so
+    that comparison says nothing about the model either way."""
+    recs = [r for r in read_records(DISPUTED) if r.mode == "gc" and r.size == 32768]
+    top2 = {}
+    for r in recs:
+        fs = sum(share for fn, share in r.contention if "(*mheap).freeSpan" in fn)
+        al = sum(share for fn, share in r.contention if "(*mheap).allocSpan" in fn)
+        top2.setdefault(r.gomaxprocs, []).append((fs, al))
+    assert sorted(top2) == [8, 12, 16] and all(len(v) == 4 for v in top2.values())
+    assert all(fs - al > 0.025 for fs, al in top2[12])
+    assert all(abs(fs - al) <= 0.06 for fs, al in top2[16])
+    assert {fs > al for fs, al in top2[16]} == {True, False}
+
+
+@pytest.mark.xfail(strict=True, reason="GC off at 1 KiB with no page written by the program "
+                   "(no faults on the objects), the real runtime on 16 cores does 11.3-11.5 M "
+                   "allocations/s at one P, the model with the 16-core profile 23.8 M (2.1x); "
+                   "from 4 Ps on over 3x. The profile's fault costs, fitted on the touched "
+                   "records, carry what its fresh-span path lacks "
+                   "(experiments/groundtruth/extra/README.md)")
+def test_untouched_gc_off_1k_at_one_p_matches_the_real_runtime() -> None:
+    from gosim.runner.execute import execute_run
+
+    (r, *_) = [r for r in read_records(DISPUTED) if r.mode == "nogc" and not r.touch
+               and r.size == 1024 and r.gomaxprocs == 1]
+    s = sim_point(execute_run(scenario_dict(r, costs_profile=PROFILE_16)))
+    assert s.allocs_per_s == pytest.approx(r.allocs_per_s, rel=0.35)

@@ -376,6 +376,38 @@ def test_device_script_runs_a_tiny_grid(toolchain: GoToolchain, tmp_path: Path) 
     assert [b["warm_s"] for b in prov["grid"]["blocks"]] == [0.01, 0, 0.01]
     assert prov["trace"] is None and prov["grid"]["child_godebug"] == ""
     assert sorted(x.name for x in out.iterdir()) == [name, f"{name}.provenance.json"]
+    # GRID=FILE: another grid in the probe's format, each block with its own
+    # repeats, the records named for the file
+    grid = tmp_path / "tiny-grid.json"
+    grid.write_text(json.dumps({"mode": "grid", "allow_oversubscribe": False, "child_godebug": "",
+                                "blocks": [
+        {"mode": "nogc", "sizes": [1024], "procs": [1], "kind": "noscan", "g_per_p": 1,
+         "touch": False, "work_iters": 0, "gogc": -1, "ballast_mib": 0, "warm_s": 0,
+         "dur_s": 0, "count_per_g": 2000, "repeats": 2},
+        {"mode": "gc", "sizes": [48], "procs": [1], "kind": "noscan", "g_per_p": 1,
+         "touch": True, "work_iters": 0, "gogc": 100, "ballast_mib": 0, "warm_s": 0.01,
+         "dur_s": 0.02, "count_per_g": 0, "repeats": 1}]}))
+    out2 = tmp_path / "out2"
+    p = subprocess.run(["bash", str(REPO / "scripts" / "device_groundtruth.sh"), str(probe_dir)],
+                       env={**os.environ, "OUT": str(out2), "GRID": str(grid)},
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    gname = f"go{toolchain.release}-{scaling.machine_cpus()}core-gosim-tiny-grid.jsonl"
+    recs = [json.loads(x) for x in (out2 / gname).read_text().splitlines()]
+    assert [r["tag"] for r in recs] == [f"{rel}_nogc_1024_noscan_p1_notouch_r1",
+                                        f"{rel}_nogc_1024_noscan_p1_notouch_r2",
+                                        f"{rel}_gc_48_noscan_p1_r1"]
+    assert recs[0]["allocs"] == 2000 and recs[0]["touch"] is False
+    prov = json.loads((out2 / f"{gname}.provenance.json").read_text())
+    assert prov["records"] == 3 and [b["repeats"] for b in prov["grid"]["blocks"]] == [2, 1]
+    assert f"GRID={grid}" in prov["command"]
+    # a missing grid file is refused with one line, nothing written
+    p = subprocess.run(["bash", str(REPO / "scripts" / "device_groundtruth.sh"), str(probe_dir)],
+                       env={**os.environ, "OUT": str(tmp_path / "out3"),
+                            "GRID": str(tmp_path / "nope.json")},
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert p.returncode == 2 and "no such file" in p.stderr and len(p.stderr.splitlines()) == 1
+    assert not (tmp_path / "out3").exists()
 
 
 @realgo

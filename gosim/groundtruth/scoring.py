@@ -385,14 +385,24 @@ def error_summary(table: pd.DataFrame, split: str | None = None) -> dict[str, An
 SHARE_OFFSET = 0.01
 
 
+#: the real column a P-time share is scored against where it is not
+#: ``real_<what>_share``: the model's lock sleep runs from a waiter's first sleep
+#: to its acquisition, wake-up included, which is the runtime's own wait metric
+#: (/sync/mutex/wait/total, ``real_mutex_wait_share``); the mutex profile's
+#: estimate (``real_lock_sleep_share``) leaves the wake-ups out
+REAL_SHARE_COLUMN = {"lock_sleep": "real_mutex_wait_share"}
+
+
 def share_error(table: pd.DataFrame, what: str, split: Split | None = None) -> float | None:
     """RMS of ln((sim + 0.01) / (real + 0.01)) of a P-time share (``what``:
-    ``lock_sleep``, ``pause``, ``idle``, ...; the columns ``real_<what>_share``
-    and ``sim_<what>_share``) over the multi-P rows of ``split`` (all: None)
-    whose run succeeded and that have both; None when there are none."""
+    ``lock_sleep``, ``pause``, ``idle``, ...; the columns ``sim_<what>_share``
+    and ``real_<what>_share``, or the one :data:`REAL_SHARE_COLUMN` names) over
+    the multi-P rows of ``split`` (all: None) whose run succeeded and that have
+    both; None when there are none."""
     rows = table if split is None else table[table["split"] == split]
     rows = rows[rows["sim_ok"].astype(bool) & (rows["gomaxprocs"] > 1)]
-    real = pd.to_numeric(rows[f"real_{what}_share"], errors="coerce")
+    real = pd.to_numeric(rows[REAL_SHARE_COLUMN.get(what, f"real_{what}_share")],
+                         errors="coerce")
     sim = pd.to_numeric(rows[f"sim_{what}_share"], errors="coerce")
     both = real.notna() & sim.notna()
     if not both.any():
