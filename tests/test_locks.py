@@ -15,7 +15,7 @@ from gosim.runtime.context import AtomicCell, Mutex
 from gosim.scenario import Dist
 from gosim.sim.costmodel import CostModel
 from gosim.sim.env import PTimeout, SimEnv
-from gosim.sim.locks import RuntimeMutex, SimAtomic
+from gosim.sim.locks import RuntimeMutex, SimAtomic, SimLine
 
 
 @dataclass
@@ -279,6 +279,58 @@ def test_span_set_cost_grows_with_operations_in_flight(factor, costs, extra, uni
     assert row["acquisitions"] == 4 and row["contended"] == contended
     assert row["wait_total_ns"] == sum(extra) and row["max_waiters"] == 2
     assert row["hold_max_ns"] == max(costs) and row["hold_mean_ns"] == sum(costs) / 4
+
+
+def test_a_line_is_held_by_one_core_and_moves_only_between_ps():
+    """A cache line every P writes (SimLine, kind ``line``): P0's first write
+    at 0 finds it nowhere else (free); P1's at 10 moves it (holds it 100 ns,
+    10 -> 110); P0's at 50 waits for it until 110 and moves it back (-> 210);
+    P0's at 300 finds it in its own cache (free); P1's at 305 moves it again
+    (-> 405), and the run's end at 350 cuts that hold in the utilisation."""
+    host, rec = _host(0, 0, gcbits_line_ns=100)
+    host.T = 350
+    cell = SimLine(host, AtomicCell("gcBitsArenas.free", "line"))
+    ends = []
+    for p, t in ((0, 0), (1, 10), (0, 50), (0, 300), (1, 305)):
+        g = Caller(host, p, t)
+        cell.op(g, "gcbits_line_ns")
+        ends.append(g.vt)
+    assert ends == [0, 110, 210, 300, 405]
+    assert cell.extra_counts() == {0: 4, 60: 1}  # P0 at 50 waited 60 ns for the line
+    assert cell.durations == {0: 2, 100: 3}
+    assert rec == {"gcbits_line_ns": 3.0}  # three moves priced
+    assert host.ptime == [(1, "atomic", 10, 110), (0, "atomic", 50, 210),
+                          (1, "atomic", 305, 350)]
+    row = cell.row(350)
+    assert row["acquisitions"] == 5 and row["contended"] == 1
+    assert row["wait_total_ns"] == 60 and row["max_waiters"] == 1
+    assert row["utilisation"] == (100 + 100 + 45) / 350
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(ops=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 200)), min_size=1, max_size=30),
+       cost=st.integers(1, 300))
+def test_line_moves_are_serialized_and_each_costs_the_move(ops, cost):
+    """However the Ps' writes interleave: the holds never overlap, each write
+    on another P than the last costs exactly the move after waiting for the
+    line, and a write on the same P costs nothing."""
+    host, _rec = _host(0, 0, gcbits_line_ns=cost, nprocs=4)
+    cell = SimLine(host, AtomicCell("gcBitsArenas.free", "line"))
+    now, last, free_at, holds = 0, -1, 0, []
+    for p, gap in ops:
+        now += gap
+        g = Caller(host, p, now)
+        cell.op(g, "gcbits_line_ns")
+        if last in (-1, p):
+            assert g.vt == now
+        else:
+            start = max(now, free_at)
+            assert g.vt == start + cost
+            holds.append((start, g.vt))
+            free_at = g.vt
+        last = p
+    assert all(a[1] <= b[0] for a, b in zip(holds, holds[1:]))
+    assert cell.ops == len(ops) and sum(cell.durations.values()) == len(ops)
 
 
 # -- invariants over random schedules -------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from gosim.runtime.arena import PAGE_SIZE
-from gosim.runtime.context import Ctx, Gen, MaybeGen, Mutex
+from gosim.runtime.context import AtomicCell, Ctx, Gen, MaybeGen, Mutex
 from gosim.runtime.mem_linux import page_faults
 
 if TYPE_CHECKING:
@@ -60,6 +60,10 @@ class GCBitsArenas:
     def __init__(self, heap: MHeap) -> None:
         self.heap = heap
         self.lock = Mutex("gcBitsArenas", "gcbits")
+        #: the current arena's free index as a cache line every P's bumps move
+        #: (the simulation sets it when ``gcbits_line_ns`` is on; None: a bump
+        #: costs nothing but the sync)
+        self.line: AtomicCell | None = None
         #: bytes used in the current arena (carved lock-free by an atomic add)
         self.used = GC_BITS_CHUNK_BYTES
         #: the current arena is fresh from the OS: each 4 KiB page faults when
@@ -90,10 +94,16 @@ class GCBitsArenas:
         if w or used > GC_BITS_CHUNK_BYTES or (self.fresh and (used - 1) >> 12 >= self.pages_touched):
             return self._take(ctx, nbytes, w)
         self.used = used
+        line = self.line
+        if line is not None:
+            return ctx.atomic(line, "gcbits_line_ns")
         return ()
 
     def _take(self, ctx: Ctx, nbytes: int, w: Gen[None]) -> Gen[None]:
         yield from w
+        line = self.line
+        if line is not None:
+            yield from ctx.atomic(line, "gcbits_line_ns")
         if self.used + nbytes > GC_BITS_CHUNK_BYTES:
             yield from self._new_arena(ctx, nbytes)
         start = self.used

@@ -131,6 +131,13 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "gcBitsArenas.lock (a fresh one also costs sysalloc_ns there, and a page fault per "
        "4 KiB of it when bitmaps are first written there)",
        "[GO] mheap.go newMarkBits / newArenaMayUnlock"),
+    _p("gcbits_line_ns", 0, "ns", "newMarkBits' atomic bump of the GC bits arena's free index, "
+       "a word every P writes for every span it sets up or sweeps, as a cache line held by "
+       "one core at a time: a bump on another P than the last bump's waits for the line and "
+       "holds it this long (the line's move between cores); a bump on the same P is free; "
+       "0: not modelled",
+       "[GO] mheap.go newMarkBits / newAllocBits (gcBitsArena.tryAlloc: atomic.Xadduintptr "
+       "on b.free)"),
     _p("reclaim_ns", 300, "ns", "mheap.reclaim: scanning for spans to sweep before a large "
        "allocation, under mheap.lock", "[GO] mheap.go reclaim / reclaimChunk"),
     _p("gc_stw_ns", 5000, "ns", "a stop-the-world phase once the world is stopped (sweep "

@@ -31,7 +31,7 @@ from gosim.sim.env import SimEnv
 from gosim.sim.gc import GC_MARK, SimGC, assist_bytes, build_live_heap
 from gosim.sim.goroutine import GCtx
 from gosim.sim.lifetimes import record_addr
-from gosim.sim.locks import RuntimeMutex, SimAtomic
+from gosim.sim.locks import RuntimeMutex, SimAtomic, SimLine
 from gosim.sim.result import RunResult
 from gosim.sim.sched import PREEMPT, Scheduler
 from gosim.sim.trace import Tracer
@@ -106,6 +106,11 @@ class Simulation:
                 cells.append(c.spanset)
         if self.gc is not None:
             cells.append(self.gc.heap_live_cell)
+        gcbits = rt.mheap.gcbits
+        if gcbits is not None and self.costs.const_float("gcbits_line_ns") > 0:
+            # the GC bits arena's free index as a line that moves (off by default)
+            gcbits.line = AtomicCell("gcBitsArenas.free", "line")
+            cells.append(gcbits.line)
         cells.append(rt.mheap.os_faults)
         # design.mcentral_lock 'shared': every class names the same one
         mus = list(dict.fromkeys(mus))
@@ -114,7 +119,7 @@ class Simulation:
             mu.sim = RuntimeMutex(self, mu, policy=scenario.lock_policy, impl=design.mutex)
             self.mutexes.append(mu.sim)
         for cell in cells:
-            cell.sim = SimAtomic(self, cell)
+            cell.sim = SimLine(self, cell) if cell.kind == "line" else SimAtomic(self, cell)
             self.atomics.append(cell.sim)
         # goroutines, with independent seeds spawned from one SeedSequence
         groups = scenario.workload.groups

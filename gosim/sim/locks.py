@@ -642,3 +642,83 @@ class SimAtomic:
             "max_waiters": max(self.max_inflight - 1, 0),
             "max_spinning": 0,
         }
+
+
+class SimLine(SimAtomic):
+    """A cache line every P writes with atomics (an ``AtomicCell`` of kind
+    ``line``): one core holds it at a time, so operations are serialized. An
+    operation on the P that made the last one finds the line in its cache and
+    costs nothing; one on another P waits until the line is free, then holds it
+    for the cost (the line's move to its core). In locks.parquet, ``wait`` is
+    an operation's time waiting for the line, ``hold`` its time holding it, and
+    ``utilisation`` the fraction of the run the line was moving."""
+
+    def __init__(self, host: LockHost, cell: AtomicCell) -> None:
+        super().__init__(host, cell)
+        #: when the line is free again, and the P that wrote it last (-1: none)
+        self.free_at = 0
+        self.last_p = -1
+
+    def op_at(self, p: int, now: int, cost: str, g: LockCaller) -> int:
+        self.ops += 1
+        last = self.last_p
+        self.last_p = p
+        if last == p or last < 0:
+            self._tally(0, 0)
+            return now
+        if cost is self._cost_name:
+            c = self._cost_ns
+        else:
+            c = self.costs.unit_ns[cost]
+            self._cost_name = cost
+            self._cost_ns = c
+        base = c if c is not None else g.draw_ns(cost)
+        rec = self.costs.record  # CostModel.charge
+        if rec is not None:
+            rec[cost] = rec.get(cost, 0.0) + 1.0
+        free_at = self.free_at
+        start = now if now >= free_at else free_at
+        end = start + base
+        self.free_at = end
+        wait = start - now
+        if wait:
+            self.contended += 1
+            if self.max_inflight < 2:
+                self.max_inflight = 2
+        elif self.max_inflight < 1:
+            self.max_inflight = 1
+        self._tally(wait, end - start)
+        if end > start:
+            T = self.T
+            hi = end if T is None or end < T else T
+            if hi > start:
+                self.busy_ns += hi - start
+            self.busy_until = end
+        if end > now:
+            acct = self.acct
+            if acct is not None:
+                acct.account(p, self.category, now, end)
+            else:
+                self.host.account(p, self.category, now, end)
+            tr = self.tracer
+            if tr is not None:
+                name = self.cell.name
+                if wait:
+                    tr.lock_interval(p, name, "wait", now, start)
+                tr.lock_interval(p, name, "hold", start, end)
+        return end
+
+    def _tally(self, wait: int, hold: int) -> None:
+        """Count one operation's wait (the contention's extra, ``extra``) and
+        hold (its duration, ``durations``)."""
+        if wait:
+            extra = self.extra
+            extra[wait] = extra.get(wait, 0) + 1
+        if hold == self._dur_ns:
+            self._dur_k += 1
+        else:
+            if self._dur_k:
+                d = self._durations
+                d[self._dur_ns] = d.get(self._dur_ns, 0) + self._dur_k
+            self._dur_ns = hold
+            self._dur_k = 1
