@@ -329,7 +329,7 @@ def test_line_moves_are_serialized_and_each_costs_the_move(ops, cost):
             holds.append((start, g.vt))
             free_at = g.vt
         last = p
-    assert all(a[1] <= b[0] for a, b in zip(holds, holds[1:]))
+    assert all(a[1] <= b[0] for a, b in zip(holds, holds[1:], strict=False))
     assert cell.ops == len(ops) and sum(cell.durations.values()) == len(ops)
 
 
