@@ -68,19 +68,24 @@ def test_measured_figures_carry_provenance() -> None:
         assert p["machine"] and p["cpus"] >= 1
     for step in ("make_run", "make_test_cold", "make_test_warm"):
         assert measured["make"][step]["seconds"] > 0
-    # gosim groundtruth on every shipped file, and on the traced 16-core file
-    # of extra/ (docs/groundtruth.md), with what each run agreed on
+    # gosim groundtruth on every shipped file, and on the 16-core files of
+    # extra/ with the shared grid or its disputed settings (docs/groundtruth.md),
+    # with what each run agreed on
     runs = measured["groundtruth"]["runs"]
     assert {r["file"] for r in runs} == {p.name for p in (figures.ROOT / "experiments" /
                                                           "groundtruth").glob("*.jsonl")} | {
-        "extra/go1.27-16core-traced.jsonl"}
+        "extra/go1.27-16core-traced.jsonl", "extra/go1.27-16core-repeat2.jsonl",
+        "extra/go1.27-16core-disputed.jsonl"}
     for r in runs:
         assert r["command"].startswith("gosim groundtruth experiments/groundtruth/")
         a = r["agreement"]
         # every record of the file was simulated, every case checked
         lines = (figures.ROOT / "experiments" / "groundtruth" / r["file"]).read_text()
         assert a["records"] == len(lines.splitlines()) and r["wall_s"] > 0
-        assert len(a["cases"]) == 8
+        # a case: a mode, live heap, size and page writing, over GOMAXPROCS
+        recs = [json.loads(x) for x in lines.splitlines()]
+        assert len(a["cases"]) == len({(x["mode"], x["ballast_mib"], x["size"], x["touch"])
+                                       for x in recs})
         assert a["cases_ok"] == sum(c["ok"] for c in a["cases"])
         assert r["exit_status"] == (0 if a["pass"] else 1)
 
