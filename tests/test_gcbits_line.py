@@ -65,3 +65,21 @@ def test_on_several_ps_each_move_costs_the_line_and_moves_never_overlap(line_ns:
     assert moves * line_ns <= on.metrics["sim_time_ns"]
     assert row["utilisation"] * on.metrics["sim_time_ns"] == pytest.approx(moves * line_ns)
     assert on.metrics["sim_time_ns"] > off.metrics["sim_time_ns"]
+
+
+@pytest.mark.parametrize("duration_ns", [None, 300_000])
+def test_batched_runs_give_the_step_results_with_the_line_on(duration_ns: int | None) -> None:
+    """The batched engine's fast paths reach the line as step mode does: with
+    the collector on (sweeps bump the line too) and three Ps, every result of
+    a batched run equals the step run's, also when a timed run cuts it."""
+    def run(mode: str) -> Any:
+        return simulate(Scenario.model_validate({
+            "design": "go1.27", "gomaxprocs": 3, "mode": mode, "seed": 11,
+            "duration_ns": duration_ns, "costs": {"gcbits_line_ns": 300},
+            "workload": {"groups": [
+                {"count": 3, "allocations": 4000, "size": 48, "work_ns": 0},
+                {"count": 2, "allocations": 1500, "size": 1024,
+                 "work_ns": {"dist": "exponential", "mean": 40}}]}})).to_dict()
+    step, batched = run("step"), run("batched")
+    assert step == batched
+    assert any(r["lock"] == LINE and r["contended"] > 0 for r in step["locks"])
