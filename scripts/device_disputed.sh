@@ -19,10 +19,23 @@ w=$out/s32
 mkdir -p "$w"
 { date -u; env -u OMP_NUM_THREADS nproc; lscpu; numactl -H 2>&1 || ls /sys/devices/system/node;
   cat /sys/kernel/mm/transparent_hugepage/enabled; uname -a; cat /proc/loadavg; git rev-parse HEAD; } > "$w/machine.txt" 2>&1
-OUT=$w/wakeup "$here/device_wakeup.sh" "$d"
-OUT=$w/wakeup4 LOADS="0 8" PAIRS=4 "$here/device_wakeup.sh" "$d"
-OUT=$w/grid REPEATS=2 "$here/device_groundtruth.sh" "$d"
-OUT=$w/grid GRID="$here/../experiments/groundtruth/grids/disputed.json" "$here/device_groundtruth.sh" "$d"
+# each step runs whatever the one before did (a device call brings back all it
+# got); machine.txt records every step's exit status, and the script fails if
+# any step did
+failed=0
+step() {
+  local name=$1; shift
+  "$@"
+  local rc=$?
+  echo "step $name: exit $rc" >> "$w/machine.txt"
+  if (( rc != 0 )); then failed=1; fi
+}
+step wakeup env OUT="$w/wakeup" "$here/device_wakeup.sh" "$d"
+step wakeup4 env OUT="$w/wakeup4" LOADS="0 8" PAIRS=4 "$here/device_wakeup.sh" "$d"
+step grid env OUT="$w/grid" REPEATS=2 "$here/device_groundtruth.sh" "$d"
+step disputed env OUT="$w/grid" GRID="$here/../experiments/groundtruth/grids/disputed.json" \
+  "$here/device_groundtruth.sh" "$d"
 { echo "end: $(date -u)"; cat /proc/loadavg; } >> "$w/machine.txt"
 tar -C "$out" -czf "$out/s32.tar.gz" s32 && rm -rf "$w"
 ls -la "$out"
+exit "$failed"

@@ -510,3 +510,24 @@ def test_the_shipped_traced_records_are_what_their_trace_folds_to(tmp_path: Path
     for r in recs:
         if r["mode"] == "gc":
             assert r["gctrace"]["cycles"] == r["gc_cycles"]
+
+
+def test_device_disputed_script_records_each_step_and_fails_if_one_did(tmp_path: Path) -> None:
+    """scripts/device_disputed.sh runs its four steps whatever the one before
+    did (a device call brings back all it got), records each step's exit
+    status in the archive's machine.txt, and exits 1 when any failed: here
+    every step, for want of the prebuilt binaries."""
+    import tarfile
+
+    out = tmp_path / "out"
+    p = subprocess.run(["bash", str(REPO / "scripts" / "device_disputed.sh"),
+                        str(tmp_path / "no-probe")], env={**os.environ, "OUT": str(out)},
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 1, p.stderr
+    assert sorted(x.name for x in out.iterdir()) == ["s32.tar.gz"]
+    with tarfile.open(out / "s32.tar.gz") as tar:
+        machine = tar.extractfile("s32/machine.txt").read().decode()  # type: ignore[union-attr]
+    steps = [ln for ln in machine.splitlines() if ln.startswith("step ")]
+    assert [ln.split(":")[0] for ln in steps] == [
+        "step wakeup", "step wakeup4", "step grid", "step disputed"]
+    assert all(ln.split("exit ")[1] != "0" for ln in steps)
