@@ -562,14 +562,7 @@ class SimAtomic:
                 ends.pop()
             else:
                 heappop(ends)
-        # a constant cost is drawn as GCtx.draw_ns(cost) would draw it
-        if cost is self._cost_name:
-            c = self._cost_ns
-        else:
-            c = self.costs.unit_ns[cost]
-            self._cost_name = cost
-            self._cost_ns = c
-        base = c if c is not None else g.draw_ns(cost)
+        base = self._base_ns(cost, g)
         k = len(ends)
         self.ops += 1
         starts = self.starts
@@ -587,14 +580,7 @@ class SimAtomic:
         rec = self.costs.record  # CostModel.charge
         if rec is not None and units:
             rec[cost] = rec.get(cost, 0.0) + units
-        if ns == self._dur_ns:
-            self._dur_k += 1
-        else:
-            if self._dur_k:
-                d = self._durations
-                d[self._dur_ns] = d.get(self._dur_ns, 0) + self._dur_k
-            self._dur_ns = ns
-            self._dur_k = 1
+        self._count_duration(ns)
         if ns:
             end = now + ns
             if ends:
@@ -611,19 +597,49 @@ class SimAtomic:
                 self.busy_ns += hi - lo
             if end > busy_until:
                 self.busy_until = end
-            acct = self.acct
-            if acct is not None:
-                acct.account(p, self.category, now, end)
-            else:
-                self.host.account(p, self.category, now, end)
-            tr = self.tracer
-            if tr is not None:
-                name = self.cell.name
-                if ns > base:
-                    tr.lock_interval(p, name, "wait", now, now + ns - base)
-                tr.lock_interval(p, name, "hold", now, end)
+            self._charge(p, now, now + ns - base, now, end)
             return end
         return now
+
+    def _base_ns(self, cost: str, g: LockCaller) -> int:
+        """The operation's cost before contention: a constant drawn as
+        GCtx.draw_ns(cost) would draw it (the last name's value kept), else
+        ``g``'s draw."""
+        if cost is self._cost_name:
+            c = self._cost_ns
+        else:
+            c = self.costs.unit_ns[cost]
+            self._cost_name = cost
+            self._cost_ns = c
+        return c if c is not None else g.draw_ns(cost)
+
+    def _count_duration(self, ns: int) -> None:
+        """Count one operation's duration (``durations``): runs of one value
+        are counted without a dictionary probe."""
+        if ns == self._dur_ns:
+            self._dur_k += 1
+        else:
+            if self._dur_k:
+                d = self._durations
+                d[self._dur_ns] = d.get(self._dur_ns, 0) + self._dur_k
+            self._dur_ns = ns
+            self._dur_k = 1
+
+    def _charge(self, p: int, now: int, wait_end: int, hold_start: int, end: int) -> None:
+        """P ``p``'s time from ``now`` to ``end`` in the cells' P-time
+        category, and for a trace the wait (now to ``wait_end``, if any) and
+        the hold (``hold_start`` to ``end``)."""
+        acct = self.acct
+        if acct is not None:
+            acct.account(p, self.category, now, end)
+        else:
+            self.host.account(p, self.category, now, end)
+        tr = self.tracer
+        if tr is not None:
+            name = self.cell.name
+            if wait_end > now:
+                tr.lock_interval(p, name, "wait", now, wait_end)
+            tr.lock_interval(p, name, "hold", hold_start, end)
 
     def row(self, end: int) -> dict[str, Any]:
         """One row of locks.parquet: ``wait`` is the contention's extra cost per
@@ -666,13 +682,7 @@ class SimLine(SimAtomic):
         if last == p or last < 0:
             self._tally(0, 0)
             return now
-        if cost is self._cost_name:
-            c = self._cost_ns
-        else:
-            c = self.costs.unit_ns[cost]
-            self._cost_name = cost
-            self._cost_ns = c
-        base = c if c is not None else g.draw_ns(cost)
+        base = self._base_ns(cost, g)
         rec = self.costs.record  # CostModel.charge
         if rec is not None:
             rec[cost] = rec.get(cost, 0.0) + 1.0
@@ -695,17 +705,7 @@ class SimLine(SimAtomic):
                 self.busy_ns += hi - start
             self.busy_until = end
         if end > now:
-            acct = self.acct
-            if acct is not None:
-                acct.account(p, self.category, now, end)
-            else:
-                self.host.account(p, self.category, now, end)
-            tr = self.tracer
-            if tr is not None:
-                name = self.cell.name
-                if wait:
-                    tr.lock_interval(p, name, "wait", now, start)
-                tr.lock_interval(p, name, "hold", start, end)
+            self._charge(p, now, start, start, end)
         return end
 
     def _tally(self, wait: int, hold: int) -> None:
@@ -714,11 +714,4 @@ class SimLine(SimAtomic):
         if wait:
             extra = self.extra
             extra[wait] = extra.get(wait, 0) + 1
-        if hold == self._dur_ns:
-            self._dur_k += 1
-        else:
-            if self._dur_k:
-                d = self._durations
-                d[self._dur_ns] = d.get(self._dur_ns, 0) + self._dur_k
-            self._dur_ns = hold
-            self._dur_k = 1
+        self._count_duration(hold)
