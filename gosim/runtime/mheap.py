@@ -101,6 +101,11 @@ class MHeap:
                                             if design.transfer_batch_objects == 0 else None)
         #: (pages << 16 | span class) -> what initSpan derives from them (_span_geometry)
         self._geometry: dict[int, tuple[int, int, int, bool, bool]] = {}
+        #: the words every span allocation writes outside the heap lock (the
+        #: arena's zeroedBase and pageInUse bits, pagesInUse, memstats) as a
+        #: cache line every P's allocations move (the simulation sets it when
+        #: ``heap_line_ns`` is on; None: those writes cost nothing extra)
+        self.line: AtomicCell | None = None
         # the design's switches that every span allocation reads, as this native
         # object's own fields (a Design is an interpreted object: each attribute
         # read there is a dictionary lookup)
@@ -287,6 +292,11 @@ class MHeap:
             geom = self._geometry[gkey] = self._span_geometry(spanclass, npages)
         elemsize, nelems, bits_bytes, metadata, header = geom
         assert base is not None
+        line = self.line
+        if line is not None:
+            # allocNeedsZero's CAS on the arena's zeroedBase, initSpan's atomic
+            # Or8 on its pageInUse bits, pagesInUse, the memstats counters
+            yield from ctx.atomic(line, "heap_line_ns")
         if self.gcbits is not None:
             # initSpan's newAllocBits + newMarkBits (taken before the span is
             # published, so that a run ending here leaves no half-made span)

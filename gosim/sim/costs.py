@@ -98,6 +98,14 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "[GO] mheap.go allocMSpanLocked / fixalloc"),
     _p("span_init_ns", 120, "ns", "initSpan: span geometry, bitmaps, spans map",
        "[GO] mheap.go initSpan; [DD35112] share of the ~680 ns"),
+    _p("heap_line_ns", 0, "ns", "the heap's shared words that every span allocation writes "
+       "outside the heap lock (allocNeedsZero's CAS on the arena's zeroedBase, initSpan's "
+       "atomic Or8 on the arena's pageInUse bits, pagesInUse, the memstats counters), as one "
+       "cache line held by one core at a time: an allocation on another P than the last "
+       "one's waits for the line and holds it this long; on the same P it is free; "
+       "0: not modelled",
+       "[GO] mheap.go allocSpan / allocNeedsZero / initSpan; perf of the real runtime with "
+       "GC off on 1 and 2 Ps (docs/decisions.md, 'The heap's shared lines')"),
     _p("grow_ns", 500, "ns", "mheap.grow bookkeeping (sysMap, pageAlloc.grow)",
        "[GO] mheap.go grow"),
     _p("sysalloc_ns", 5000, "ns", "sysAlloc: an mmap reserving a 64 MiB heap arena",

@@ -111,6 +111,10 @@ class Simulation:
             # the GC bits arena's free index as a line that moves (off by default)
             gcbits.line = AtomicCell("gcBitsArenas.free", "line")
             cells.append(gcbits.line)
+        if self.costs.const_float("heap_line_ns") > 0:
+            # the heap's shared words written by every span allocation (off by default)
+            rt.mheap.line = AtomicCell("mheap.arena", "line")
+            cells.append(rt.mheap.line)
         cells.append(rt.mheap.os_faults)
         # design.mcentral_lock 'shared': every class names the same one
         mus = list(dict.fromkeys(mus))
