@@ -37,6 +37,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -971,6 +972,54 @@ def render_stw(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_perf_realgo(measured: dict[str, Any], top: int = 12) -> str:
+    """Where the real allocator's second P goes with the GC off and no page
+    touches (scripts/measure.py perf-realgo): throughput at 1 and 2 Ps, real
+    and simulated at several ``heap_line_ns``, and the CPU time per
+    allocation of the symbols that grow most from 1 to 2 Ps."""
+    import statistics
+
+    sec = _section(measured, "perf_realgo")
+    runs = sec["runs"]
+    procs = sorted({r["gomaxprocs"] for r in runs})
+
+    def med(p: int, f: Callable[[dict[str, Any]], float]) -> float:
+        return statistics.median(f(r) for r in runs if r["gomaxprocs"] == p)
+
+    def sym_ns(r: dict[str, Any], name: str) -> float:
+        return r["symbols"].get(name, 0) / sec["hz"] * 1e9 / r["allocs"]
+
+    rate = {p: med(p, lambda r: r["allocs_per_s"]) for p in procs}
+    lines = sorted({m["heap_line_ns"] for m in sec["model"]})
+    model = {(m["gomaxprocs"], m["heap_line_ns"]): m["allocs_per_s"] for m in sec["model"]}
+    n_runs = len(runs) // len(procs)
+    out = [f"The real runtime ({sec['go']}) with the GC off allocating {size_label(sec['size'])} "
+           f"pointer-free objects it never writes ({sec['count_per_g']:,} per goroutine, one "
+           f"goroutine per P; median of {n_runs} runs each), and the model on the local "
+           f"profile (`{sec['model_profile']}`) at several `heap_line_ns`, in M allocations/s:",
+           "", "| GOMAXPROCS | real | " + " | ".join(
+               f"model, heap_line_ns {x:g}" for x in lines) + " |",
+           "|---|---|" + "---|" * len(lines)]
+    for p in procs:
+        out.append(f"| {p} | {rate[p] / 1e6:.1f} | " + " | ".join(
+            f"{model[(p, x)] / 1e6:.1f}" for x in lines) + " |")
+    names: set[str] = set()
+    for r in runs:
+        names.update(r["symbols"])
+    lo, hi = procs[0], procs[-1]
+    ns = {(p, n): med(p, lambda r, n=n: sym_ns(r, n)) for p in procs for n in names}
+    grow = sorted(names, key=lambda n: (-(ns[hi, n] - ns[lo, n]), n))[:top]
+    total = {p: med(p, lambda r: r["samples"] / sec["hz"] * 1e9 / r["allocs"]) for p in procs}
+    out += ["", f"CPU time per allocation (all Ps together, ns; `perf record -F {sec['hz']}`, "
+            f"`[k]`: the kernel) of the {top} symbols that grow most from {lo} to {hi} Ps:", "",
+            f"| symbol | {lo} P | {hi} Ps | difference |", "|---|---|---|---|"]
+    for n in grow:
+        out.append(f"| `{n}` | {ns[lo, n]:.1f} | {ns[hi, n]:.1f} | {ns[hi, n] - ns[lo, n]:+.1f} |")
+    out.append(f"| all | {total[lo]:.1f} | {total[hi]:.1f} | {total[hi] - total[lo]:+.1f} |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def static_blocks() -> dict[str, str]:
     """The blocks rendered from committed files (no simulation)."""
     measured = load_measured()
@@ -987,7 +1036,8 @@ def static_blocks() -> dict[str, str]:
             "wakeup": render_wakeup(measured),
             "stw": render_stw(measured),
             "spin": render_spin(measured),
-            "lockcosts-16core": render_lockcosts_16core()}
+            "lockcosts-16core": render_lockcosts_16core(),
+            "perf-realgo": render_perf_realgo(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

@@ -9,6 +9,7 @@
     .venv/bin/python scripts/measure.py wakeup [--note TEXT]
     .venv/bin/python scripts/measure.py stw [--note TEXT]
     .venv/bin/python scripts/measure.py spin [--note TEXT]
+    .venv/bin/python scripts/measure.py perf-realgo [--note TEXT]
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -40,7 +41,12 @@ the world for the collector at GOMAXPROCS 1 and 2 (its own
 ``/sched/pauses/stopping/gc`` histogram), with the model's stops for the same
 workloads at ``note_wakeup_ns`` 0 and 35 us. ``spin`` builds scripts/spin
 and times a runtime lock waiter's spin window on this machine (lock2's four
-procyield(30) and one osyield), the figure behind ``lock_spin_ns``. Each section is stored with its
+procyield(30) and one osyield), the figure behind ``lock_spin_ns``. ``perf-realgo`` runs the real runtime's allocator with the GC off and
+1 KiB objects never written (no page faults but the runtime's own) at
+GOMAXPROCS 1 and 2 under ``perf record``, and keeps each run's throughput
+and samples per symbol, beside the model's throughput for the same workload
+on the local profile at several ``heap_line_ns`` (the figure behind that
+cost: where the second P's time goes). Each section is stored with its
 provenance (machine, date, git revision, command, load average before and
 after, a free-text note such as "CPU shared with other jobs") and replaces
 only its own section of the JSON. ``make figures`` renders README's blocks
@@ -305,6 +311,98 @@ def measure_spin(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+#: perf-realgo: the real runtime with the GC off, 1 KiB pointer-free objects never
+#: written (no page faults but the runtime's own), one goroutine per P; objects per
+#: goroutine (about 0.1 s at one P), repeats per GOMAXPROCS, perf's sampling rate
+PERF_SIZE = 1024
+PERF_COUNT_PER_G = 4_000_000
+PERF_REPEATS = 3
+PERF_HZ = 5000
+#: the model's side: heap_line_ns values run on the same workload
+PERF_MODEL_LINES = (0, 150, 300, 450)
+PERF_MODEL_ALLOCS_PER_G = 200_000
+
+
+def _perf_symbols(data: Path) -> tuple[int, dict[str, int]]:
+    """(samples, samples per symbol) of a perf.data file, user and kernel
+    symbols apart ("[k] name" for the kernel's)."""
+    p = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "sym",
+                        "--stdio", "-g", "none", "-F", "sample,sym"],
+                       check=True, capture_output=True, text=True)
+    counts: dict[str, int] = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"\s*(\d+)\s+\[(.)\]\s+(.+?)\s*$", line)
+        if m:
+            name = m.group(3) if m.group(2) == "." else f"[k] {m.group(3)}"
+            counts[name] = counts.get(name, 0) + int(m.group(1))
+    return sum(counts.values()), counts
+
+
+def _model_untouched(procs: int, line_ns: int) -> float:
+    """The model's allocations per second for perf-realgo's workload (local
+    profile, GC off, no page touches) with ``heap_line_ns``."""
+    from gosim.scenario import Scenario
+    from gosim.sim import simulate
+
+    r = simulate(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": procs, "seed": 1, "gc": {"enabled": False},
+        "costs_profile": "local-2core-go1.27", "costs": {"heap_line_ns": line_ns},
+        "workload": {"groups": [{"count": procs, "allocations": PERF_MODEL_ALLOCS_PER_G,
+                                 "size": PERF_SIZE, "pointer_free_fraction": 1.0,
+                                 "work_ns": 0}]}}))
+    return float(r.metrics["allocs_completed"]) / (float(r.metrics["sim_time_ns"]) / 1e9)
+
+
+def measure_perf_realgo(note: str) -> dict[str, Any]:
+    """The real runtime's allocator with the GC off and no page touches at
+    GOMAXPROCS 1 and 2, each run under ``perf record``: throughput and the CPU
+    time per allocation of every symbol (samples over the process's whole
+    run, so the set-up is in it, under 2% of a run), beside the model's
+    throughput on the local profile at several ``heap_line_ns``."""
+    from gosim.realgo.toolchain import find_go
+
+    if shutil.which("perf") is None:
+        raise SystemExit("perf-realgo needs perf (linux-tools)")
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    go = find_go()
+    gosim = ROOT / ".venv" / "bin" / "gosim"
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="gosim-perf-") as tmp:
+        probe = Path(tmp) / "probe"
+        subprocess.run([str(gosim), "realgo-scaling", "--build-only", str(probe)], cwd=ROOT,
+                       check=True, capture_output=True)
+        for procs in (1, 2):
+            for rep in range(PERF_REPEATS):
+                spec = Path(tmp) / f"p{procs}-{rep}.json"
+                spec.write_text(json.dumps({
+                    "mode": "grid", "allow_oversubscribe": False, "child_godebug": "",
+                    "blocks": [{"mode": "nogc", "sizes": [PERF_SIZE], "procs": [procs],
+                                "kind": "noscan", "g_per_p": 1, "touch": False,
+                                "work_iters": 0, "gogc": -1, "ballast_mib": 0, "warm_s": 0,
+                                "dur_s": 0, "count_per_g": PERF_COUNT_PER_G, "repeats": 1}]}))
+                data = Path(tmp) / f"p{procs}-{rep}.data"
+                p = subprocess.run(["perf", "record", "-q", "-F", str(PERF_HZ), "-o", str(data),
+                                    str(probe / "gosimprobe"), str(spec)],
+                                   check=True, capture_output=True, text=True)
+                rec = json.loads(p.stdout.strip().splitlines()[-1])
+                samples, symbols = _perf_symbols(data)
+                runs.append({"gomaxprocs": procs, "repeat": rep, "allocs": rec["allocs"],
+                             "allocs_per_s": rec["allocs_per_s"],
+                             "elapsed_ns": rec["elapsed_ns"], "minflt": rec["minflt"],
+                             "rusage_user_s": rec["rusage_user_s"],
+                             "rusage_sys_s": rec["rusage_sys_s"], "samples": samples,
+                             "symbols": dict(sorted(symbols.items(), key=lambda kv: -kv[1])[:60])})
+    model = [{"gomaxprocs": procs, "heap_line_ns": line,
+              "allocs_per_s": _model_untouched(procs, line)}
+             for line in PERF_MODEL_LINES for procs in (1, 2)]
+    return {"size": PERF_SIZE, "count_per_g": PERF_COUNT_PER_G, "hz": PERF_HZ,
+            "go": go.version, "runs": runs, "model": model,
+            "model_profile": "local-2core-go1.27",
+            "provenance": provenance("python scripts/measure.py perf-realgo", note, load,
+                                     revision, started)}
+
+
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
@@ -513,6 +611,7 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "bench": measure_bench, "groundtruth": measure_groundtruth, "events": measure_events,
     "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
     "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
+    "perf-realgo": measure_perf_realgo,
 }
 
 
