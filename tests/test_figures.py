@@ -59,7 +59,7 @@ def test_committed_figures_are_rendered_from_their_files(
 def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
-                             "wakeup", "stw", "spin"}
+                             "wakeup", "stw", "spin", "perf_realgo"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -338,6 +338,47 @@ def test_spin_section_holds_the_three_measures_as_scripts_spin_printed_them() ->
     text = figures.render_spin(figures.load_measured())
     assert f"{COST_PARAMETERS['lock_spin_ns'].default:g} ns (`lock_spin_ns`)" in text
     assert "figures:spin" in (figures.ROOT / "docs" / "decisions.md").read_text()
+
+
+def test_perf_realgo_section_is_every_run_and_the_model_beside_it() -> None:
+    """scripts/measure.py perf-realgo: PERF_REPEATS runs at each of 1 and 2 Ps,
+    each with its record and perf samples, and the model at every
+    PERF_MODEL_LINES value. What they show: the real runtime does not gain
+    from a second P (under 1.3x the one-P rate, where the model without the
+    heap's line gains over 1.4x); the model at 2 Ps slows as the line costs
+    more, and the line costs nothing at 1 P. The rendered table's cells are
+    the medians of the runs, computed here from the samples."""
+    import statistics
+
+    from scripts.measure import PERF_HZ, PERF_MODEL_LINES, PERF_REPEATS
+
+    measured = figures.load_measured()
+    sec = measured["perf_realgo"]
+    assert sec["hz"] == PERF_HZ
+    assert sorted((r["gomaxprocs"], r["repeat"]) for r in sec["runs"]) == [
+        (p, i) for p in (1, 2) for i in range(PERF_REPEATS)]
+    for r in sec["runs"]:
+        assert r["samples"] >= sum(r["symbols"].values()) > 0
+        assert r["allocs"] == r["gomaxprocs"] * sec["count_per_g"]
+    rate = {p: statistics.median(r["allocs_per_s"] for r in sec["runs"] if r["gomaxprocs"] == p)
+            for p in (1, 2)}
+    model = {(m["gomaxprocs"], m["heap_line_ns"]): m["allocs_per_s"] for m in sec["model"]}
+    assert sorted(model) == sorted((p, x) for x in PERF_MODEL_LINES for p in (1, 2))
+    assert rate[2] < 1.3 * rate[1]
+    assert model[2, 0] > 1.4 * model[1, 0]
+    assert len({model[1, x] for x in PERF_MODEL_LINES}) == 1
+    at2 = [model[2, x] for x in sorted(PERF_MODEL_LINES)]
+    assert all(a > b for a, b in zip(at2, at2[1:], strict=False))
+    text = figures.render_perf_realgo(measured)
+    assert f"| 1 | {rate[1] / 1e6:.1f} | " in text and f"| 2 | {rate[2] / 1e6:.1f} | " in text
+
+    def ns(p: int, name: str) -> float:
+        return statistics.median(r["symbols"].get(name, 0) / PERF_HZ * 1e9 / r["allocs"]
+                                 for r in sec["runs"] if r["gomaxprocs"] == p)
+
+    name = "runtime.(*mheap).allocSpan"
+    assert f"| `{name}` | {ns(1, name):.1f} | {ns(2, name):.1f} |" in text
+    assert "figures:perf-realgo" in (figures.ROOT / "docs" / "decisions.md").read_text()
 
 
 def test_lockcosts_16core_section_is_the_committed_device_measurements(tmp_path: Path) -> None:
