@@ -357,8 +357,8 @@ def measure_perf_realgo(note: str) -> dict[str, Any]:
     """The real runtime's allocator with the GC off and no page touches at
     GOMAXPROCS 1 and 2, each run under ``perf record``: throughput and the CPU
     time per allocation of every symbol (samples over the process's whole
-    run, so the set-up is in it, under 2% of a run), beside the model's
-    throughput on the local profile at several ``heap_line_ns``."""
+    run, its start and exit included), beside the model's throughput on the
+    local profile at several ``heap_line_ns``."""
     from gosim.realgo.toolchain import find_go
 
     if shutil.which("perf") is None:

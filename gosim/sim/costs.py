@@ -105,7 +105,7 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "one's waits for the line and holds it this long; on the same P it is free; "
        "0: not modelled",
        "[GO] mheap.go allocSpan / allocNeedsZero / initSpan; perf of the real runtime with "
-       "GC off on 1 and 2 Ps (docs/decisions.md, 'The heap's shared lines')"),
+       "GC off on 1 and 2 Ps (docs/decisions.md, 'The heap's shared line')"),
     _p("grow_ns", 500, "ns", "mheap.grow bookkeeping (sysMap, pageAlloc.grow)",
        "[GO] mheap.go grow"),
     _p("sysalloc_ns", 5000, "ns", "sysAlloc: an mmap reserving a 64 MiB heap arena",
