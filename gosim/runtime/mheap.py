@@ -90,6 +90,13 @@ class MHeap:
         self.cur_arena_end = 0
         # fixalloc of mspan structs: structs handed out (MSpanInuse / sizeof(mspan))
         self.spanalloc_inuse = 0
+        #: structs freed back to fixalloc (its free list, handed out again before
+        #: any is carved from a chunk), and whether the struct handed out last
+        #: was never used; kept when ``fresh_structs`` is on (the simulation
+        #: sets it with ``mspan_fresh_ns``)
+        self.spanalloc_free = 0
+        self.last_struct_fresh = False
+        self.fresh_structs = False
         self._next_sid = 1
         #: mheap.sweepgen: += 2 at every cycle's mark termination (mgc.go gcSweep)
         self.sweepgen = 0
@@ -223,29 +230,52 @@ class MHeap:
         self._next_sid += 1
         return s
 
+    def _fixalloc(self) -> bool:
+        """mfixalloc.go alloc for one mspan struct: from the free list if it
+        has one, else carved from a chunk; True if it was never used."""
+        if self.spanalloc_free:
+            self.spanalloc_free -= 1
+            return False
+        return True
+
+    def _pop_cached(self, pp: P) -> None:
+        """The P's mspancache hands out its top struct."""
+        pp.mspancache_len -= 1
+        if self.fresh_structs:
+            self.last_struct_fresh = pp.mspancache_fresh.pop()
+
     def try_alloc_mspan(self, pp: P) -> MSpan | None:
         if not self._mspan_cache or pp.mspancache_len == 0:
             return None
-        pp.mspancache_len -= 1
+        self._pop_cached(pp)
         return self._new_span_struct()
 
     def alloc_mspan_locked(self, pp: P) -> MSpan:
         if not self._mspan_cache:
             self.spanalloc_inuse += 1
+            if self.fresh_structs:
+                self.last_struct_fresh = self._fixalloc()
             return self._new_span_struct()
         if pp.mspancache_len == 0:
+            # allocMSpanLocked's refill: buf[0..refill) from fixalloc in turn,
+            # so the structs off its free list sit below the fresh ones
             refill = MSPAN_CACHE_SLOTS // 2
             self.spanalloc_inuse += refill
             pp.mspancache_len = refill
             self.stats.mspan_cache_refills += 1
-        pp.mspancache_len -= 1
+            if self.fresh_structs:
+                pp.mspancache_fresh = [self._fixalloc() for _ in range(refill)]
+        self._pop_cached(pp)
         return self._new_span_struct()
 
     def free_mspan_locked(self, pp: P) -> None:
         if self._mspan_cache and pp.mspancache_len < MSPAN_CACHE_SLOTS:
             pp.mspancache_len += 1
+            if self.fresh_structs:
+                pp.mspancache_fresh.append(False)
             return
         self.spanalloc_inuse -= 1
+        self.spanalloc_free += 1
 
     # -- allocSpan (mheap.go alloc -> allocSpan) ----------------------------------------
     def alloc(self, ctx: Ctx, pp: P, npages: int, spanclass: int) -> Gen[MSpan]:
@@ -268,6 +298,8 @@ class MHeap:
                 ctx.spend("pagecache_alloc_ns")
                 s = self.try_alloc_mspan(pp)
         locked = False
+        # read at once: another P's allocation may run at this one's next wait
+        fresh_struct = s is not None and self.last_struct_fresh
         if s is None:
             yield from ctx.lock(self.lock, "(*mheap).allocSpan")
             locked = True
@@ -283,6 +315,7 @@ class MHeap:
                         raise RuntimeError("grew heap, but no adequate free space found")
             ctx.spend("mspan_alloc_ns")
             s = self.alloc_mspan_locked(pp)
+            fresh_struct = self.last_struct_fresh
             if not self._span_init_locked:
                 yield from ctx.unlock(self.lock)
                 locked = False
@@ -320,6 +353,11 @@ class MHeap:
             s.header_touch = header
         s.sweepgen = self.sweepgen
         ctx.spend("span_init_ns")
+        if fresh_struct:
+            # initSpan's first writes to an mspan struct fixalloc carved from
+            # a chunk: memory no core has cached (and, every few structs, a
+            # page the OS has not backed yet)
+            ctx.spend("mspan_fresh_ns")
         if locked:
             yield from ctx.unlock(self.lock)
         if faults:

@@ -98,6 +98,12 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "[GO] mheap.go allocMSpanLocked / fixalloc"),
     _p("span_init_ns", 120, "ns", "initSpan: span geometry, bitmaps, spans map",
        "[GO] mheap.go initSpan; [DD35112] share of the ~680 ns"),
+    _p("mspan_fresh_ns", 0, "ns", "initSpan's first writes to an mspan struct never used "
+       "before (fixalloc carved it from a chunk: lines no core has cached, and a fresh page "
+       "every 25 or so structs), beyond span_init_ns; structs freed and handed out again do "
+       "not pay it; 0: not modelled",
+       "[GO] mheap.go initSpan / mfixalloc.go alloc; the GC-off records without page "
+       "touches at one P (docs/groundtruth.md, 'A third 16-core machine')"),
     _p("heap_line_ns", 0, "ns", "the heap's shared words that every span allocation writes "
        "outside the heap lock (allocNeedsZero's CAS on the arena's zeroedBase, initSpan's "
        "atomic Or8 on the arena's pageInUse bits, pagesInUse, the memstats counters), as one "

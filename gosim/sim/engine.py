@@ -111,6 +111,8 @@ class Simulation:
             # the GC bits arena's free index as a line that moves (off by default)
             gcbits.line = AtomicCell("gcBitsArenas.free", "line")
             cells.append(gcbits.line)
+        # which mspan structs are fresh from fixalloc is kept only when they cost extra
+        rt.mheap.fresh_structs = self.costs.const_float("mspan_fresh_ns") > 0
         if self.costs.const_float("heap_line_ns") > 0:
             # the heap's shared words written by every span allocation (off by default)
             rt.mheap.line = AtomicCell("mheap.arena", "line")
