@@ -60,6 +60,9 @@ class MHeap:
         #: the kernel's page-fault path for this process (mm locks, page
         #: allocation, LRU): every first write to a fresh 4 KiB page goes through it
         self.os_faults = AtomicCell("os.pagefault", "pagefault")
+        #: heap growth takes the memory map for writing through ``os_faults``
+        #: (the simulation sets it when ``mmap_write_ns`` is on)
+        self.mm_write = False
         #: free pages known to the page allocator (not in spans, not in page caches)
         self.free = RunSet()
         #: pages never used since the OS gave them (released/scavenged), wherever they are
@@ -310,6 +313,10 @@ class MHeap:
                 base = self._pages_alloc(npages)
                 if base is None:
                     self.grow(ctx, npages)
+                    if self.mm_write:
+                        # grow's sysMap: an mmap that write-locks the memory
+                        # map, still under the heap lock (mem_linux.go sysMap)
+                        yield from ctx.atomic(self.os_faults, "mmap_write_ns")
                     base = self._pages_alloc(npages)
                     if base is None:  # pragma: no cover - grow guarantees space
                         raise RuntimeError("grew heap, but no adequate free space found")

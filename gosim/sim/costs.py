@@ -124,6 +124,16 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "at the same time (the kernel's mm locks, page allocation and LRU)",
        "0 by default; 0.3 in the 16-core profile, fitted to the ground truth's GC-off 1 KiB "
        "records: faults/s grow 4x from 1 to 16 Ps"),
+    _p("mmap_write_ns", 0, "ns", "heap growth's sysMap (mheap.grow: an mmap over the "
+       "arena's reservation, merged into the heap's mapping) holds the process's memory map "
+       "for writing this long, after the page faults in flight finish; a fault that starts "
+       "meanwhile sleeps until it ends (0: not modelled; the grower holds mheap.lock throughout)",
+       "[GO] mheap.go grow, mem_linux.go sysMap; the 16-core ground truth's GC-off records: "
+       "voluntary context switches beyond the lock waits number about GOMAXPROCS-1 per heap "
+       "growth with pages touched, none without (docs/decisions.md, 'The memory map's write lock')"),
+    _p("mmap_wakeup_ns", 0, "ns", "a page fault that slept on the memory map's write lock runs "
+       "this long after the lock is free (the kernel's wake-up of the sleeping thread)",
+       "a wake-to-run latency, as lock_wakeup_ns; only with mmap_write_ns > 0"),
     _p("page_fault_contention_max", 0.0, "faults", "the most other Ps' faults in flight that slow "
        "a page fault (0: no limit): past it the kernel's contended state is always busy and "
        "a fault costs no more",

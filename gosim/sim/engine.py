@@ -31,7 +31,7 @@ from gosim.sim.env import SimEnv
 from gosim.sim.gc import GC_MARK, SimGC, assist_bytes, build_live_heap
 from gosim.sim.goroutine import GCtx
 from gosim.sim.lifetimes import record_addr
-from gosim.sim.locks import RuntimeMutex, SimAtomic, SimLine
+from gosim.sim.locks import RuntimeMutex, SimAtomic, SimFaults, SimLine
 from gosim.sim.result import RunResult
 from gosim.sim.sched import PREEMPT, Scheduler
 from gosim.sim.trace import Tracer
@@ -118,6 +118,8 @@ class Simulation:
             rt.mheap.line = AtomicCell("mheap.arena", "line")
             cells.append(rt.mheap.line)
         cells.append(rt.mheap.os_faults)
+        # heap growth write-locks the memory map against page faults (off by default)
+        rt.mheap.mm_write = self.costs.const_float("mmap_write_ns") > 0
         # design.mcentral_lock 'shared': every class names the same one
         mus = list(dict.fromkeys(mus))
         cells = list(dict.fromkeys(cells))
@@ -125,7 +127,12 @@ class Simulation:
             mu.sim = RuntimeMutex(self, mu, policy=scenario.lock_policy, impl=design.mutex)
             self.mutexes.append(mu.sim)
         for cell in cells:
-            cell.sim = SimLine(self, cell) if cell.kind == "line" else SimAtomic(self, cell)
+            if cell.kind == "line":
+                cell.sim = SimLine(self, cell)
+            elif cell.kind == "pagefault" and rt.mheap.mm_write:
+                cell.sim = SimFaults(self, cell)
+            else:
+                cell.sim = SimAtomic(self, cell)
             self.atomics.append(cell.sim)
         # goroutines, with independent seeds spawned from one SeedSequence
         groups = scenario.workload.groups

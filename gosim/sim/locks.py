@@ -715,3 +715,68 @@ class SimLine(SimAtomic):
             extra = self.extra
             extra[wait] = extra.get(wait, 0) + 1
         self._count_duration(hold)
+
+
+class SimFaults(SimAtomic):
+    """The kernel's page-fault path (the ``pagefault`` cell) with the memory
+    map's write lock, when ``mmap_write_ns`` > 0. Heap growth's sysMap (an
+    mmap over the arena's reservation that merges into the heap's mapping)
+    takes the map for writing: it waits for the faults in flight to finish,
+    then holds it ``mmap_write_ns``; a fault that starts from the writer's
+    arrival until the write ends sleeps until then and runs
+    ``mmap_wakeup_ns`` after it (rwsem: once a writer waits, new readers
+    queue behind it). The sleep is P time in a page fault, not system CPU: a
+    fault's duration (``durations``, the mean fault) is its own cost, as the
+    kernel's time per fault is read from getrusage. Operations start in time
+    order, as :class:`SimAtomic`'s."""
+
+    def __init__(self, host: LockHost, cell: AtomicCell) -> None:
+        super().__init__(host, cell)
+        #: when the last write to the memory map ends
+        self.write_end = 0
+        self.wake_ns = host.costs.const("mmap_wakeup_ns")
+        #: writes (heap growths), their time waiting for faults in flight, and
+        #: faults that slept on a write and their time asleep, wake-up included
+        self.writes = 0
+        self.write_drain_ns = 0
+        self.blocked = 0
+        self.blocked_ns = 0
+
+    def op_at(self, p: int, now: int, cost: str, g: LockCaller) -> int:
+        if cost == "mmap_write_ns":
+            return self._write(p, now, g)
+        we = self.write_end
+        if now < we:
+            resume = we + self.wake_ns
+            self.blocked += 1
+            self.blocked_ns += resume - now
+            rec = self.costs.record
+            if rec is not None and self.wake_ns:
+                rec["mmap_wakeup_ns"] = rec.get("mmap_wakeup_ns", 0.0) + 1.0
+            self._account_p(p, now, resume)
+            return super().op_at(p, resume, cost, g)
+        return super().op_at(p, now, cost, g)
+
+    def _write(self, p: int, now: int, g: LockCaller) -> int:
+        base = self._base_ns("mmap_write_ns", g)
+        rec = self.costs.record
+        if rec is not None:
+            rec["mmap_write_ns"] = rec.get("mmap_write_ns", 0.0) + 1.0
+        start = now if now > self.write_end else self.write_end
+        for e in self.ends:  # the faults in flight finish first
+            if e > start:
+                start = e
+        end = start + base
+        self.write_end = end
+        self.writes += 1
+        self.write_drain_ns += start - now
+        self._account_p(p, now, end)
+        return end
+
+    def _account_p(self, p: int, start: int, end: int) -> None:
+        if end > start:
+            acct = self.acct
+            if acct is not None:
+                acct.account(p, self.category, start, end)
+            else:
+                self.host.account(p, self.category, start, end)

@@ -8,6 +8,7 @@ import numpy as np
 
 from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.mstats import flow_pair
+from gosim.sim.locks import SimFaults
 from gosim.sim.result import RunResult
 from gosim.sim.warmup import mser5_truncation
 
@@ -140,6 +141,12 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
                                   if durs and fault_sim is not None else 0.0)
     m["os_page_faults_after_warmup"] = (
         int((np.frombuffer(starts, dtype=np.int64) >= warm_ns).sum()) if starts else 0)
+    # heap growths that write-locked the memory map, and the faults that slept
+    # on one (mmap_write_ns; 0 when it is off)
+    mm = fault_sim if isinstance(fault_sim, SimFaults) else None
+    m["os_mmap_writes"] = mm.writes if mm is not None else 0
+    m["os_page_faults_blocked"] = mm.blocked if mm is not None else 0
+    m["os_page_fault_blocked_ns"] = mm.blocked_ns if mm is not None else 0
     gcbits = rt.mheap.gcbits
     m["gcbits_page_faults"] = gcbits.faults if gcbits is not None else 0
     # -- P time ------------------------------------------------------------------------------------
