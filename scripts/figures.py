@@ -584,6 +584,11 @@ REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
     ("trigger", "The pacer's trigger: heapLive when a cycle started over its goal, median "
      "over the window's cycles (real: `gcpacertrace`'s end-of-cycle lines, the first cycle "
      "of each run left out; simulated: the model's cycles, likewise)", "{:.3f}", 1.0),
+    ("mmap_sleeps", "Sleeps in the kernel per heap growth, GC off, from 2 Ps on (real: "
+     "getrusage's voluntary context switches `nvcsw` beyond the mutex profile's contentions, "
+     "over the 4 MiB chunks the heap grew by, the allocated bytes over 4 MiB; simulated: page "
+     "faults that slept on heap growth's write to the memory map, `os_page_faults_blocked` "
+     "over `os_mmap_writes`, `mmap_write_ns`)", "{:.1f}", 1.0),
 )
 
 

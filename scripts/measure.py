@@ -403,6 +403,73 @@ def measure_perf_realgo(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+#: heap growth's write to the memory map: the values the sleep measure simulates
+MMAP_SLEEP_WRITES = (20000, 40000, 60000)
+MMAP_SLEEP_PROFILE = "groundtruth-16core-go1.27"
+MMAP_SLEEP_FILES = ("go1.27-16core.jsonl", "extra/go1.27-16core-disputed.jsonl",
+                    "extra/go1.27-16core-repeat2.jsonl")
+MMAP_SLEEP_MIN_PROCS = 8
+
+
+def _off_cpu_per_sleep(obj: dict[str, Any], sleeps_per_grow: float) -> float | None:
+    """A GC-off record's off-CPU time (GOMAXPROCS / rate less user and system
+    CPU and /sync/mutex/wait/total) per sleep beyond the mutex contentions, ns."""
+    from gosim.groundtruth.records import GROW_CHUNK_BYTES
+
+    n = obj["allocs"]
+    off = (obj["gomaxprocs"] * n / obj["allocs_per_s"] - obj["rusage_user_s"]
+           - obj["rusage_sys_s"] - obj["mutex_wait_s"]) * 1e9
+    sleeps = sleeps_per_grow * n * obj["size"] / GROW_CHUNK_BYTES
+    return off / sleeps if sleeps > 0 else None
+
+
+def measure_mmap_sleeps(note: str) -> dict[str, Any]:
+    """The GC-off records with pages touched from MMAP_SLEEP_MIN_PROCS Ps on
+    (the three 16-core files): the real sleeps per heap growth and off-CPU
+    time per sleep, and the model's page faults asleep on heap growth's
+    write to the memory map per growth and their sleep, at each
+    MMAP_SLEEP_WRITES (the profile's other costs as they are), with sim/real
+    throughput."""
+    from gosim.groundtruth.mapping import scenario_dict
+    from gosim.groundtruth.records import read_records
+    from gosim.groundtruth.simulate import simulate_all
+
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    recs = []
+    for name in MMAP_SLEEP_FILES:
+        path = ROOT / "experiments" / "groundtruth" / name
+        raw = path.read_text().splitlines()
+        for r in read_records(path):
+            if r.mode == "nogc" and r.touch and r.gomaxprocs >= MMAP_SLEEP_MIN_PROCS:
+                assert r.mmap_sleeps_per_grow is not None
+                off = _off_cpu_per_sleep(json.loads(raw[r.line - 1]), r.mmap_sleeps_per_grow)
+                recs.append((name, r, off))
+    scenarios = [scenario_dict(r, costs_profile=MMAP_SLEEP_PROFILE,
+                               costs={"mmap_write_ns": w})
+                 for w in MMAP_SLEEP_WRITES for _, r, _ in recs]
+    outcomes = simulate_all(scenarios, 2)
+    rows = []
+    for i, w in enumerate(MMAP_SLEEP_WRITES):
+        for j, (name, r, off) in enumerate(recs):
+            out = outcomes[i * len(recs) + j]
+            if not out.get("ok"):
+                raise SystemExit(f"mmap-sleeps: {r.tag} failed: {out.get('error')}")
+            m = out["result"]["metrics"]
+            rows.append({"mmap_write_ns": w, "file": name, "line": r.line, "size": r.size,
+                         "gomaxprocs": r.gomaxprocs,
+                         "real_sleeps_per_grow": round(r.mmap_sleeps_per_grow or 0.0, 3),
+                         "real_off_cpu_per_sleep_ns": round(off) if off is not None else None,
+                         "sim_sleeps_per_grow": round(m["os_page_faults_blocked"]
+                                                      / m["os_mmap_writes"], 3),
+                         "sim_sleep_ns": round(m["os_page_fault_blocked_ns"]
+                                               / max(m["os_page_faults_blocked"], 1)),
+                         "ratio": round(m["allocs_per_sim_second"] / r.allocs_per_s, 4)})
+    return {"rows": rows, "profile": MMAP_SLEEP_PROFILE, "min_procs": MMAP_SLEEP_MIN_PROCS,
+            "provenance": provenance("python scripts/measure.py mmap-sleeps", note, load,
+                                     revision, started)}
+
+
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
@@ -447,6 +514,8 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
             mark_ms = regime_rows(csv_path, "mark_ms_mean")
             gc_mark_share = regime_rows(csv_path, "gc_mark_share")
             trigger = regime_rows(csv_path, "trigger_goal_ratio")
+            # GC off: threads asleep in the kernel per heap growth (mmap_write_ns)
+            mmap_sleeps = regime_rows(csv_path, "mmap_sleeps_per_grow", min_procs=2)
             shown = ["gosim"] + cmd[1:cmd.index("--out")] + cmd[cmd.index("--out") + 2:]
             runs.append({"file": name, "profile": profile, "exit_status": rc,
                          "wall_s": round(wall, 1), "command": " ".join(shown),
@@ -454,7 +523,8 @@ def measure_groundtruth(note: str) -> dict[str, Any]:
                          "assist_queue": assist_queue, "lock_sleep": lock_sleep,
                          "faults": faults, "fault_ns": fault_ns, "scavenge": scavenge, "pause": pause,
                          "mark_ms": mark_ms,
-                         "gc_mark_share": gc_mark_share, "trigger": trigger})
+                         "gc_mark_share": gc_mark_share, "trigger": trigger,
+                         "mmap_sleeps": mmap_sleeps})
     return {"runs": runs,
             "provenance": provenance("python scripts/measure.py groundtruth", note, load,
                                      revision, started)}
@@ -611,7 +681,7 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "bench": measure_bench, "groundtruth": measure_groundtruth, "events": measure_events,
     "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
     "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
-    "perf-realgo": measure_perf_realgo,
+    "perf-realgo": measure_perf_realgo, "mmap-sleeps": measure_mmap_sleeps,
 }
 
 

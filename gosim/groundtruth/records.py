@@ -165,6 +165,12 @@ class Record:
     trigger_goal_ratio: float | None = None
     mark_end_goal_ratio: float | None = None
     pacer_utilization: float | None = None
+    #: GC off with pages touched: the voluntary context switches (getrusage
+    #: ``nvcsw``) beyond the mutex profile's contentions (``count_total``), per
+    #: heap growth (the bytes allocated over mheap.grow's 4 MiB chunk: with the
+    #: GC off no memory is reused); threads asleep in the kernel, mostly page
+    #: faults waiting for sysMap's write to the memory map. None otherwise
+    mmap_sleeps_per_grow: float | None = None
 
     @property
     def top_lock(self) -> str:
@@ -326,6 +332,7 @@ def parse_record(obj: Any, *, file: str, line: int) -> Record:
         trigger_goal_ratio=_pacer(c, obj.get("gctrace"), "trigger_goal_ratio_p50"),
         mark_end_goal_ratio=_pacer(c, obj.get("gctrace"), "mark_end_goal_ratio_p50"),
         pacer_utilization=_pacer(c, obj.get("gctrace"), "pacer_utilization_p50"),
+        mmap_sleeps_per_grow=_mmap_sleeps_per_grow(c, obj, mode, contention),
     )
 
 
@@ -356,6 +363,26 @@ def _faults_per_alloc(c: _Line, obj: dict[str, Any]) -> float | None:
     faults = c.check_number("minflt", obj["minflt"])
     allocs = c.check_number("allocs", obj["allocs"])
     return faults / allocs if allocs > 0 else None
+
+
+#: mheap.go grow: the heap grows in whole page-allocator chunks (512 pages of 8 KiB)
+GROW_CHUNK_BYTES = 4 << 20
+
+
+def _mmap_sleeps_per_grow(c: _Line, obj: dict[str, Any], mode: str,
+                          contention: dict[str, Any]) -> float | None:
+    """GC off: voluntary context switches beyond the mutex profile's
+    contentions, per 4 MiB heap growth (the allocated bytes over
+    :data:`GROW_CHUNK_BYTES`); None with the GC on (memory is reused), or
+    without ``nvcsw``, ``allocs`` or the profile's ``count_total``."""
+    if mode != "nogc" or "nvcsw" not in obj or "allocs" not in obj:
+        return None
+    if "count_total" not in contention:
+        return None
+    count = c.check_number("contention.count_total", contention["count_total"])
+    nvcsw = c.check_number("nvcsw", obj["nvcsw"])
+    grows = c.check_number("allocs", obj["allocs"]) * c.int("size", minimum=1) / GROW_CHUNK_BYTES
+    return (nvcsw - count) / grows if grows > 0 else None
 
 
 def _sys_ns_per_fault(c: _Line, obj: dict[str, Any]) -> float | None:

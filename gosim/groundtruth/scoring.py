@@ -49,7 +49,8 @@ COLUMNS = (
     "sim_scavenge_share", "real_pause_share", "sim_pause_share", "sim_stw_stopping_us",
     "real_mark_ms_mean", "sim_mark_ms_mean", "real_trigger_goal_ratio",
     "sim_trigger_goal_ratio", "real_mark_end_goal_ratio", "sim_mark_end_goal_ratio",
-    "real_pacer_utilization", "sim_pacer_utilization", "warmup_ns",
+    "real_pacer_utilization", "sim_pacer_utilization", "real_mmap_sleeps_per_grow",
+    "sim_mmap_sleeps_per_grow", "warmup_ns",
     "window_ns", "sim_ok", "sim_error", "sim_wall_s",
 )
 
@@ -115,6 +116,10 @@ class SimPoint:
     #: mean time a stop-the-world took to stop every P (``gc_stw_stopping_mean_ns``;
     #: runtime/metrics /sched/pauses/stopping/gc:seconds), us; None without one
     stopping_us: float | None = None
+    #: page faults that slept on the memory map's write lock per heap growth
+    #: (``os_page_faults_blocked`` over ``os_mmap_writes``); None when the
+    #: model has no such write (``mmap_write_ns`` 0) or the heap never grew
+    mmap_sleeps_per_grow: float | None = None
 
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
@@ -170,7 +175,9 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
                     float(m["os_page_fault_mean_ns"]) if m.get("os_page_fault_mean_ns") else None,
                     float(m.get("p_time_share_gc_pause", 0.0)) if num_gc is not None else None,
                     float(m["gc_stw_stopping_mean_ns"]) / 1e3
-                    if m.get("gc_stw_stopping_mean_ns") else None)
+                    if m.get("gc_stw_stopping_mean_ns") else None,
+                    m["os_page_faults_blocked"] / m["os_mmap_writes"]
+                    if m.get("os_mmap_writes") else None)
 
 
 def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
@@ -219,6 +226,8 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
             "sim_mark_end_goal_ratio": s.mark_end_goal_ratio if r.mode == "gc" else None,
             "real_pacer_utilization": r.pacer_utilization,
             "sim_pacer_utilization": s.pacer_utilization if r.mode == "gc" else None,
+            "real_mmap_sleeps_per_grow": r.mmap_sleeps_per_grow,
+            "sim_mmap_sleeps_per_grow": s.mmap_sleeps_per_grow if r.mode == "nogc" else None,
             "warmup_ns": warm, "window_ns": window, "sim_ok": s.ok, "sim_error": s.error,
             "sim_wall_s": round(s.wall_s, 3),
         })

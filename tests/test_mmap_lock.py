@@ -1,0 +1,178 @@
+"""The memory map's write lock (gosim.sim.locks.SimFaults), off by default.
+
+With ``mmap_write_ns`` > 0, heap growth's sysMap (mheap.go grow ->
+mem_linux.go sysMap: an mmap over the arena's reservation that merges into
+the heap's mapping) takes the process's memory map for writing: it waits
+for the page faults in flight, holds the map ``mmap_write_ns``, and a fault
+that starts from the writer's arrival until then sleeps and runs
+``mmap_wakeup_ns`` after the write ends. The 16-core ground truth's GC-off
+records with pages touched show about GOMAXPROCS-1 voluntary context
+switches per heap growth beyond the lock waits, and none without pages
+touched (docs/decisions.md, "The memory map's write lock").
+
+Counts are derived from the allocator, not read back from the cell: every
+heap growth is one write (``grow_calls``), and a P sleeps at most once per
+write (after it wakes, the write is over).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gosim.errors import ConfigError
+from gosim.groundtruth.records import parse_record, read_records
+from gosim.groundtruth.scoring import sim_point
+from gosim.scenario import Scenario
+from gosim.sim import simulate
+from gosim.sim.engine import Simulation
+from gosim.sim.locks import SimAtomic, SimFaults
+
+W, WAKE = 7000, 3000
+
+
+def _scenario(procs: int, allocations: int, costs: dict[str, int]) -> Scenario:
+    return Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": procs, "mode": "step", "time_slice_ns": 10**15,
+        "gc": {"enabled": False}, "costs": costs,
+        "workload": {"groups": [{"count": procs, "allocations": allocations, "size": 1024,
+                                 "touch": True, "pointer_free_fraction": 1.0, "work_ns": 0}]}})
+
+
+def _run(procs: int, allocations: int, costs: dict[str, int]) -> Any:
+    return simulate(_scenario(procs, allocations, costs))
+
+
+def test_off_by_default() -> None:
+    """Off (the default, or 0): the fault cell is a plain SimAtomic and no
+    write or sleep is counted, though the heap grows and pages fault."""
+    sim = Simulation(_scenario(2, 100, {"mmap_wakeup_ns": WAKE}))
+    assert type(sim.rt.mheap.os_faults.sim) is SimAtomic and not sim.rt.mheap.mm_write
+    m = _run(2, 8 * 500, {}).metrics
+    assert m["grow_calls"] > 0 and m["os_page_faults"] > 0
+    assert m["os_mmap_writes"] == m["os_page_faults_blocked"] == 0
+    assert m["os_page_fault_blocked_ns"] == 0
+
+
+def test_one_p_pays_each_write_once_and_never_sleeps() -> None:
+    """One P: nothing else faults while it grows the heap, so each growth
+    costs exactly ``mmap_write_ns`` (no drain, no sleeper) and the run is
+    longer by exactly writes x W; every growth is one write."""
+    n = 8 * 3000
+    off, on = _run(1, n, {}), _run(1, n, {"mmap_write_ns": W, "mmap_wakeup_ns": WAKE})
+    m = on.metrics
+    assert m["os_mmap_writes"] == m["grow_calls"] == off.metrics["grow_calls"] > 0
+    assert m["os_page_faults_blocked"] == 0
+    assert m["os_page_faults"] == off.metrics["os_page_faults"]
+    assert m["sim_time_ns"] - off.metrics["sim_time_ns"] == m["os_mmap_writes"] * W
+
+
+@pytest.mark.parametrize("procs", [2, 4])
+def test_each_other_p_sleeps_at_most_once_per_write(procs: int) -> None:
+    """Several Ps touching fresh pages: some faults sleep on a write; each P
+    sleeps at most once per write, so at most (P-1) x writes sleepers (the
+    writer itself is in the heap lock, not faulting); each sleep lasts at
+    least the wake-up and at most a whole fault in flight, the write and the
+    wake-up; the run is slower than without the lock."""
+    n = 8 * 3000
+    off, on = _run(procs, n, {}), _run(procs, n, {"mmap_write_ns": W, "mmap_wakeup_ns": WAKE})
+    m = on.metrics
+    writes, blocked = m["os_mmap_writes"], m["os_page_faults_blocked"]
+    assert writes == m["grow_calls"] > 0
+    assert 0 < blocked <= (procs - 1) * writes
+    longest_fault = next(r["hold_max_ns"] for r in on.locks if r["lock"] == "os.pagefault")
+    assert blocked * WAKE <= m["os_page_fault_blocked_ns"] <= blocked * (longest_fault + W + WAKE)
+    assert m["allocs_completed"] == off.metrics["allocs_completed"] == procs * n
+    assert m["sim_time_ns"] > off.metrics["sim_time_ns"]
+
+
+class _G:
+    """A LockCaller for constant costs (nothing is drawn)."""
+
+    p = 0
+    vt = 0
+
+    def draw_ns(self, name: str, units: float = 1.0) -> int:  # pragma: no cover
+        raise AssertionError(f"{name} is a constant")
+
+
+def test_a_write_drains_faults_in_flight_then_holds_the_map() -> None:
+    """The cell by hand, page faults costing 1,000 ns (no contention): a
+    write arriving during a fault starts when that fault ends; faults from
+    its arrival to its end sleep until the end plus the wake-up; one after
+    the end does not; a second write waits for the faults woken by the first."""
+    sim = Simulation(_scenario(4, 100, {"mmap_write_ns": W, "mmap_wakeup_ns": WAKE,
+                                        "page_fault_ns": 1000,
+                                        "page_fault_contention_factor": 0}))
+    cell = sim.rt.mheap.os_faults.sim
+    assert isinstance(cell, SimFaults)
+    g = _G()
+    assert cell.op_at(0, 100, "page_fault_ns", g) == 1100  # in flight until 1100
+    assert cell.op_at(1, 500, "mmap_write_ns", g) == 1100 + W  # drains, then holds W
+    end = 1100 + W
+    # P 2 arrives while the writer drains: sleeps until the end + wake-up
+    assert cell.op_at(2, 600, "page_fault_ns", g) == end + WAKE + 1000
+    # P 3 arrives while the map is held
+    assert cell.op_at(3, end - 1, "page_fault_ns", g) == end + WAKE + 1000
+    # P 0 after the write: runs at once
+    assert cell.op_at(0, end, "page_fault_ns", g) == end + 1000
+    assert (cell.writes, cell.blocked, cell.write_drain_ns) == (1, 2, 600)
+    assert cell.blocked_ns == (end + WAKE - 600) + (end + WAKE - (end - 1))
+    # a second write waits for the woken faults still in flight
+    assert cell.op_at(1, end + 10, "mmap_write_ns", g) == end + WAKE + 1000 + W
+    assert cell.ops == 4  # faults only: writes are not page faults
+
+
+# ------------------------------------------------ the real runtime's sleeps per growth
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTH = ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl"
+UNTOUCHED = ROOT / "experiments" / "groundtruth" / "extra" / "go1.27-16core-disputed.jsonl"
+
+
+def test_sleeps_per_growth_of_a_record_and_of_a_run() -> None:
+    """real: getrusage's voluntary context switches beyond the mutex
+    profile's contentions, over the 4 MiB chunks the heap grew by (the
+    allocated bytes: with the GC off nothing is reused), GC off only;
+    simulated: faults that slept on a write over the writes."""
+    lines = TRUTH.read_text().splitlines()
+    gc_on = next(json.loads(x) for x in lines if json.loads(x)["mode"] == "gc")
+    obj = next(json.loads(x) for x in lines if json.loads(x)["mode"] == "nogc")
+    obj.update(nvcsw=1000, allocs=8192, size=1024)
+    obj["contention"]["count_total"] = 200
+    # 8192 x 1 KiB = two 4 MiB growths; 800 switches beyond the contentions
+    assert parse_record(obj, file="f", line=1).mmap_sleeps_per_grow == 400
+    assert parse_record(gc_on, file="f", line=1).mmap_sleeps_per_grow is None
+    del obj["nvcsw"]
+    assert parse_record(obj, file="f", line=1).mmap_sleeps_per_grow is None
+    obj["nvcsw"] = -1
+    with pytest.raises(ConfigError, match="nvcsw"):
+        parse_record(obj, file="f", line=1)
+    m = {"allocs_per_sim_second": 1e6, "sim_time_ns": 1000, "os_page_faults_blocked": 30,
+         "os_mmap_writes": 4}
+    assert sim_point({"ok": True, "result": {"metrics": m, "lock_sites": []}}
+                     ).mmap_sleeps_per_grow == 7.5
+    m["os_mmap_writes"] = 0
+    assert sim_point({"ok": True, "result": {"metrics": m, "lock_sites": []}}
+                     ).mmap_sleeps_per_grow is None
+
+
+def test_the_real_runtime_sleeps_once_per_other_p_per_growth_only_when_it_touches() -> None:
+    """The kernel's evidence for the write lock: with the GC off and every
+    page touched, each heap growth puts about every other thread to sleep
+    once (P-4 to P sleeps per growth from 4 Ps on, both sizes of the shared
+    file); with pages never touched (no faults to block) under one per
+    growth at any P (the untouched 1 KiB records)."""
+    touched = [r for r in read_records(TRUTH) if r.mode == "nogc" and r.gomaxprocs >= 4]
+    assert len(touched) == 8
+    for r in touched:
+        assert r.mmap_sleeps_per_grow is not None
+        assert r.gomaxprocs - 4 <= r.mmap_sleeps_per_grow <= r.gomaxprocs, (r.size, r.gomaxprocs)
+    untouched = [r for r in read_records(UNTOUCHED)
+                 if r.mode == "nogc" and not r.touch and r.size == 1024 and r.gomaxprocs >= 2]
+    assert len(untouched) == 15
+    for r in untouched:
+        assert r.mmap_sleeps_per_grow is not None and r.mmap_sleeps_per_grow < 1
