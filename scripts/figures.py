@@ -845,6 +845,65 @@ def render_fault_fit(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_mmap_sleeps(measured: dict[str, Any]) -> str:
+    """Heap growth's write to the memory map (scripts/measure.py mmap-sleeps):
+    by size and GOMAXPROCS, the real sleeps per growth and off-CPU time per
+    sleep against the model's at each ``mmap_write_ns`` simulated, with the
+    sim/real throughput; the profile's value in bold."""
+    import statistics
+
+    sec = _section(measured, "mmap_sleeps")
+    rows = sec["rows"]
+    prof = load_yaml(ROOT / "profiles" / f"{sec['profile']}.yaml")["parameters"]
+    chosen = prof.get("mmap_write_ns", 0)
+    writes = sorted({r["mmap_write_ns"] for r in rows})
+    wake = prof.get("mmap_wakeup_ns", 0)
+
+    def us(ns: float) -> str:
+        return f"{ns / 1e3:.0f}"
+
+    def bold(w: int, text: str) -> str:
+        return f"**{text}**" if w == chosen else text
+
+    at = {w: [r for r in rows if r["mmap_write_ns"] == w] for w in writes}
+    first = at[writes[0]]
+    out = ["Heap growth's write to the memory map, GC off with every page touched, from "
+           f"{sec['min_procs']} Ps on: {len(first)} records of the three 16-core files "
+           "(the shared one, `extra/go1.27-16core-disputed.jsonl`, "
+           "`extra/go1.27-16core-repeat2.jsonl`). Real: voluntary context switches beyond "
+           "the mutex profile's contentions per 4 MiB heap growth, and the off-CPU time "
+           "(GOMAXPROCS / rate less user and system CPU and `/sync/mutex/wait/total`) per such "
+           "sleep; model (the 16-core profile, `mmap_wakeup_ns` "
+           f"{wake:,}, at each `mmap_write_ns`; the profile's {chosen:,} in bold): page faults "
+           "asleep on a growth's write per growth, their mean sleep, and sim / real "
+           "throughput. Medians over the records of a row:", "",
+           "| size | P | records | sleeps per growth, real / model at "
+           + " / ".join(bold(w, f"{w / 1e3:g}") for w in writes)
+           + " us | off-CPU per sleep, real / model, us | sim / real throughput |",
+           "|---|---|---|---|---|---|"]
+    keys = sorted({(r["size"], r["gomaxprocs"]) for r in first})
+    for size, p in keys:
+        sel = {w: [r for r in at[w] if (r["size"], r["gomaxprocs"]) == (size, p)]
+               for w in writes}
+        real_sl = statistics.median(r["real_sleeps_per_grow"] for r in sel[writes[0]])
+        real_off = statistics.median(r["real_off_cpu_per_sleep_ns"] for r in sel[writes[0]])
+        sim_sl = " / ".join(bold(w, f"{statistics.median(r['sim_sleeps_per_grow'] for r in sel[w]):.1f}")
+                            for w in writes)
+        sim_off = " / ".join(bold(w, us(statistics.median(r["sim_sleep_ns"] for r in sel[w])))
+                             for w in writes)
+        thr = " / ".join(bold(w, f"{statistics.median(r['ratio'] for r in sel[w]):.2f}")
+                         for w in writes)
+        out.append(f"| {size_label(size)} | {p} | {len(sel[writes[0]])} | {real_sl:.1f} / "
+                   f"{sim_sl} | {us(real_off)} / {sim_off} | {thr} |")
+    med = statistics.median(r["real_off_cpu_per_sleep_ns"] for r in first)
+    sims = ", ".join(f"{us(statistics.median(r['sim_sleep_ns'] for r in at[w]))} at "
+                     f"{w / 1e3:g}" for w in writes)
+    out += ["", f"Over all {len(first)} records the real off-CPU time per sleep has a median "
+            f"of {us(med)} us; the model's sleep, {sims} us.", "",
+            _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def render_wakeup(measured: dict[str, Any]) -> str:
     """This machine's futex wake-to-run latency (scripts/measure.py wakeup)
     against the default costs that price it."""
@@ -1042,7 +1101,8 @@ def static_blocks() -> dict[str, str]:
             "stw": render_stw(measured),
             "spin": render_spin(measured),
             "lockcosts-16core": render_lockcosts_16core(),
-            "perf-realgo": render_perf_realgo(measured)}
+            "perf-realgo": render_perf_realgo(measured),
+            "mmap-sleeps": render_mmap_sleeps(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:
