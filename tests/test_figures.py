@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from gosim.groundtruth.records import read_records
+
 from scripts import figures
 from scripts.figures import FiguresError
 
@@ -59,7 +61,7 @@ def test_committed_figures_are_rendered_from_their_files(
 def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
-                             "wakeup", "stw", "spin", "perf_realgo"}
+                             "wakeup", "stw", "spin", "perf_realgo", "mmap_sleeps"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -107,6 +109,41 @@ def test_fault_fit_covers_the_profile_and_picks_its_smallest_fit_error() -> None
     assert (best["factor"], best["limit"]) == chosen
     # the limit's point: the held-out size's error falls with it
     assert rows[chosen]["holdout_rms"] < rows[(chosen[0], 0)]["holdout_rms"]
+
+
+def test_mmap_sleeps_cover_the_profile_and_pick_it_by_the_sleep_not_the_throughput() -> None:
+    """scripts/measure.py mmap-sleeps: every GC-off record with pages touched
+    from 8 Ps on of the three 16-core files, at every simulated write
+    length, the profile's among them. The profile's `mmap_write_ns` is the
+    one whose median simulated sleep is nearest the real records' median
+    off-CPU time per sleep; the model's sleeps per growth, which nothing
+    fits, are within 3 of the real ones at every record (about GOMAXPROCS - 1
+    in both)."""
+    import statistics
+
+    from scripts.measure import MMAP_SLEEP_FILES, MMAP_SLEEP_WRITES
+
+    sec = figures.load_measured()["mmap_sleeps"]
+    prof = figures.load_yaml(figures.ROOT / "profiles" / f"{sec['profile']}.yaml")["parameters"]
+    assert prof["mmap_write_ns"] in MMAP_SLEEP_WRITES
+    assert sorted({r["mmap_write_ns"] for r in sec["rows"]}) == sorted(MMAP_SLEEP_WRITES)
+    expected = sorted(
+        (name, r.line) for name in MMAP_SLEEP_FILES
+        for r in read_records(figures.ROOT / "experiments" / "groundtruth" / name)
+        if r.mode == "nogc" and r.touch and r.gomaxprocs >= sec["min_procs"])
+    assert len(expected) == 27
+    for w in MMAP_SLEEP_WRITES:
+        rows = [r for r in sec["rows"] if r["mmap_write_ns"] == w]
+        assert sorted((r["file"], r["line"]) for r in rows) == expected
+        for r in rows:
+            assert abs(r["sim_sleeps_per_grow"] - r["real_sleeps_per_grow"]) < 3, r
+    real = statistics.median(r["real_off_cpu_per_sleep_ns"] for r in sec["rows"]
+                             if r["mmap_write_ns"] == MMAP_SLEEP_WRITES[0])
+    sim = {w: statistics.median(r["sim_sleep_ns"] for r in sec["rows"] if r["mmap_write_ns"] == w)
+           for w in MMAP_SLEEP_WRITES}
+    assert min(sim, key=lambda w: abs(sim[w] - real)) == prof["mmap_write_ns"]
+    text = figures.render_mmap_sleeps(figures.load_measured())
+    assert f"median of {real / 1e3:.0f} us" in text
 
 
 def test_replace_blocks_rewrites_only_what_is_between_markers() -> None:
