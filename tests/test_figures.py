@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 
 from gosim.groundtruth.records import read_records
-
 from scripts import figures
 from scripts.figures import FiguresError
 
