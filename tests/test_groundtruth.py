@@ -1389,7 +1389,8 @@ def _untouched_1k(procs: int) -> tuple[float, float]:
 @pytest.mark.parametrize("procs", [
     pytest.param(1, marks=pytest.mark.xfail(strict=True, reason=(
         "at one P the real runtime does 11.3-11.5 M allocations/s, the model with the 16-core "
-        "profile 23.8 M (2.1x): its fault costs, fitted on the touched records, carry what its "
+        "profile 19.3 M (1.7x; 23.8 M, 2.1x, before stop 34's memory-map write of 40 us per "
+        "4 MiB growth): its fault costs, fitted on the touched records, carry what its "
         "fresh-span path lacks. span_init_ns 490 would close it, but slows reused spans too, "
         "which the GC-on one-P records contradict"))),
     # the real runtime stops scaling at about 16 M allocations/s from 8 Ps on (15.1 M/s at
