@@ -904,6 +904,42 @@ def render_mmap_sleeps(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_mmaplock(measured: dict[str, Any]) -> str:
+    """scripts/mmaplock on this machine (scripts/measure.py mmaplock): a
+    mapping grown as the Go heap grows, the mmap timed, while threads fault
+    pages into it or (the control) into another mapping; medians over the
+    repeats."""
+    import statistics
+
+    sec = _section(measured, "mmaplock")
+    rows = sec["rows"]
+    first = rows[0]
+    out = ["A mapping grown the way the Go heap grows (`scripts/mmaplock`: a PROT_NONE "
+           f"reservation mapped read-write {first['chunk_bytes'] >> 20} MiB at a time with "
+           "MAP_FIXED, next to the part already mapped), the mmap timed, while threads write "
+           "the first byte of each fresh page of it (or, the control, of another mapping "
+           "that the growth does not touch); a fault counts as slow from "
+           f"{first['slow_threshold_ns'] / 1000:g} us; medians over {len({r['repeat'] for r in rows})} "
+           f"runs of {first['grows']} growths:", "",
+           "| faulters | they fault into | mmap p50, us | mmap mean, us | fault p50, us | "
+           "slow faults per growth | slow fault mean, us | voluntary switches per growth |",
+           "|---|---|---|---|---|---|---|---|"]
+    for n in sorted({r["faulters"] for r in rows}):
+        for sep in (False, True):
+            sel = [r for r in rows if r["faulters"] == n and r["separate"] == sep]
+            if not sel:
+                continue
+
+            def med(key: str, sel: list[dict[str, Any]] = sel) -> float:
+                return statistics.median(r[key] for r in sel)
+            out.append(f"| {n} | {'another mapping' if sep else 'the growing mapping'} | "
+                       f"{med('mmap_p50_ns') / 1e3:.1f} | {med('mmap_mean_ns') / 1e3:.1f} | "
+                       f"{med('fault_p50_ns') / 1e3:.2f} | {med('slow_faults_per_grow'):.2f} | "
+                       f"{med('slow_fault_mean_ns') / 1e3:.1f} | {med('nvcsw_per_grow'):.2f} |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def render_wakeup(measured: dict[str, Any]) -> str:
     """This machine's futex wake-to-run latency (scripts/measure.py wakeup)
     against the default costs that price it."""
@@ -1102,7 +1138,8 @@ def static_blocks() -> dict[str, str]:
             "spin": render_spin(measured),
             "lockcosts-16core": render_lockcosts_16core(),
             "perf-realgo": render_perf_realgo(measured),
-            "mmap-sleeps": render_mmap_sleeps(measured)}
+            "mmap-sleeps": render_mmap_sleeps(measured),
+            "mmaplock": render_mmaplock(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

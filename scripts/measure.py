@@ -403,6 +403,29 @@ def measure_perf_realgo(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+#: scripts/mmaplock here: one faulter beside the grower (a 2-core machine),
+#: 4 MiB growths, each setting MMAPLOCK_REPEATS times
+MMAPLOCK_FAULTERS = "1"
+MMAPLOCK_GROWS = 64
+MMAPLOCK_REPEATS = 5
+
+
+def measure_mmaplock(note: str) -> dict[str, Any]:
+    """scripts/mmaplock, built with the project's Go toolchain, on this
+    machine: a growth of a mapping the way the Go heap grows, timed while a
+    thread faults pages into that mapping, and (the control) into another."""
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    rows = []
+    for i in range(MMAPLOCK_REPEATS):
+        for r in run_go_script("mmaplock", ["-faulters", MMAPLOCK_FAULTERS,
+                                             "-grows", str(MMAPLOCK_GROWS)]):
+            rows.append({"repeat": i, **r})
+    return {"rows": rows,
+            "provenance": provenance("python scripts/measure.py mmaplock", note, load,
+                                     revision, started)}
+
+
 #: heap growth's write to the memory map: the values the sleep measure simulates
 MMAP_SLEEP_WRITES = (20000, 40000, 60000)
 MMAP_SLEEP_PROFILE = "groundtruth-16core-go1.27"
@@ -682,6 +705,7 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
     "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
     "perf-realgo": measure_perf_realgo, "mmap-sleeps": measure_mmap_sleeps,
+    "mmaplock": measure_mmaplock,
 }
 
 

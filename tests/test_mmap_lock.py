@@ -221,3 +221,74 @@ def test_batched_and_step_mode_agree_with_the_write_lock(design: str, gc: bool) 
     assert batched.metrics == step.metrics
     assert batched.locks == step.locks
     assert batched.metrics["os_mmap_writes"] == batched.metrics["grow_calls"] > 0
+
+
+@pytest.fixture(scope="module")
+def mmaplock_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import build_go_script
+
+    d = tmp_path_factory.mktemp("probe")
+    build_go_script("mmaplock", d)
+    return d
+
+
+def test_the_mmaplock_probe_grows_a_mapping_and_faults_every_page(mmaplock_dir: Path) -> None:
+    """scripts/mmaplock (the real kernel's side of the write lock, for a
+    multi-core machine: scripts/device_mmaplock.sh), run small: each setting
+    maps its 4 growths (the reservation is one chunk more) and faults every
+    4 KiB page of it exactly once, in the growing mapping and in the
+    control's separate one; the kernel counts at least those faults; every
+    fault is timed. Timings are the machine's, so only counts are checked."""
+    import subprocess
+
+    out = subprocess.run([str(mmaplock_dir / "mmaplock"), "-faulters", "1,2", "-grows", "4",
+                          "-chunk", str(1 << 20)],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert [(r["faulters"], r["separate"]) for r in rows] == [
+        (1, False), (1, True), (2, False), (2, True)]
+    for r in rows:
+        assert r["grows"] == 4 and r["chunk_bytes"] == 1 << 20
+        assert r["faults"] == 5 * (1 << 20) // 4096
+        assert r["minflt"] >= r["faults"]
+        assert 0 <= r["slow_faults"] <= r["faults"] and r["mmap_p50_ns"] > 0
+
+
+@pytest.mark.parametrize("args", [["-faulters", "0"], ["-faulters", "x"], ["-grows", "0"],
+                                  ["-chunk", "1000"], ["extra"]])
+def test_the_mmaplock_probe_refuses_bad_arguments(mmaplock_dir: Path, args: list[str]) -> None:
+    import subprocess
+
+    p = subprocess.run([str(mmaplock_dir / "mmaplock"), *args], capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("mmaplock: ") and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_device_mmaplock_script(mmaplock_dir: Path, tmp_path: Path) -> None:
+    """As a device session runs it: REPEATS x the settings' JSON lines (each
+    faulter count, then its control) and a provenance; bad settings exit 2
+    with one line and write nothing."""
+    import os
+    import subprocess
+
+    script = ROOT / "scripts" / "device_mmaplock.sh"
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "FAULTERS": "1", "GROWS": "2", "REPEATS": "2"}
+    p = subprocess.run(["bash", str(script), str(mmaplock_dir)], env=env, capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in out.iterdir()) == ["mmaplock.jsonl", "provenance.txt"]
+    rows = [json.loads(x) for x in (out / "mmaplock.jsonl").read_text().splitlines()]
+    assert [(r["faulters"], r["separate"], r["grows"]) for r in rows] == [
+        (1, False, 2), (1, True, 2)] * 2
+    prov = (out / "provenance.txt").read_text()
+    assert "cpus: " in prov and "mmaplock sha256: " in prov
+    bad = tmp_path / "bad"
+    for extra in ({"FAULTERS": str(os.cpu_count() or 1)}, {"FAULTERS": "x"}, {"GROWS": "0"},
+                  {"REPEATS": "-1"}):
+        p = subprocess.run(["bash", str(script), str(mmaplock_dir)],
+                           env={**env, "OUT": str(bad), **extra}, capture_output=True,
+                           text=True, timeout=60, check=False)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not bad.exists()

@@ -1,0 +1,3 @@
+module gosim/scripts/mmaplock
+
+go 1.22
