@@ -60,7 +60,8 @@ def test_committed_figures_are_rendered_from_their_files(
 def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
-                             "wakeup", "stw", "spin", "perf_realgo", "mmap_sleeps"}
+                             "wakeup", "stw", "spin", "perf_realgo", "mmap_sleeps",
+                             "mmaplock"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -143,6 +144,30 @@ def test_mmap_sleeps_cover_the_profile_and_pick_it_by_the_sleep_not_the_throughp
     assert min(sim, key=lambda w: abs(sim[w] - real)) == prof["mmap_write_ns"]
     text = figures.render_mmap_sleeps(figures.load_measured())
     assert f"median of {real / 1e3:.0f} us" in text
+
+
+def test_mmaplock_section_is_every_repeat_of_both_mappings() -> None:
+    """scripts/measure.py mmaplock: MMAPLOCK_REPEATS runs of scripts/mmaplock,
+    each with its MMAPLOCK_GROWS growths, each faulter count in the growing
+    mapping and then the control; every page of each setting faulted once
+    (the reservation is one chunk more than the growths); the rendered
+    medians are those of the rows."""
+    import statistics
+
+    from scripts.measure import MMAPLOCK_FAULTERS, MMAPLOCK_GROWS, MMAPLOCK_REPEATS
+
+    measured = figures.load_measured()
+    rows = measured["mmaplock"]["rows"]
+    counts = [int(x) for x in MMAPLOCK_FAULTERS.split(",")]
+    assert [(r["repeat"], r["faulters"], r["separate"]) for r in rows] == [
+        (i, n, sep) for i in range(MMAPLOCK_REPEATS) for n in counts for sep in (False, True)]
+    for r in rows:
+        assert r["grows"] == MMAPLOCK_GROWS
+        assert r["faults"] == (MMAPLOCK_GROWS + 1) * r["chunk_bytes"] // 4096
+    text = figures.render_mmaplock(measured)
+    same = [r for r in rows if not r["separate"]]
+    p50 = statistics.median(r["mmap_p50_ns"] for r in same) / 1e3
+    assert f"| {counts[0]} | the growing mapping | {p50:.1f} |" in text
 
 
 def test_replace_blocks_rewrites_only_what_is_between_markers() -> None:
