@@ -292,3 +292,24 @@ def test_device_mmaplock_script(mmaplock_dir: Path, tmp_path: Path) -> None:
                            text=True, timeout=60, check=False)
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not bad.exists()
+
+
+def test_a_trace_shows_each_write_as_a_hold_of_the_map() -> None:
+    """`gosim trace`: with the lock on, a traced run has the untraced run's
+    metrics, and each growth's write appears as a hold of `os.pagefault`
+    lasting exactly `mmap_write_ns` (the default faults cost 2.5 us, with no
+    contention factor), as many as there were writes."""
+    import io
+    from collections import Counter
+
+    from gosim.sim.trace import Tracer
+
+    sc = _scenario(2, 8 * 1000, {"mmap_write_ns": W, "mmap_wakeup_ns": WAKE})
+    tr = Tracer()
+    res = simulate(sc, tracer=tr)
+    buf = io.StringIO()
+    tr.write(buf, {"sim_time_ns": res.metrics["sim_time_ns"]})
+    assert res.metrics == simulate(sc).metrics
+    holds = Counter(round(e["dur"] * 1000) for e in json.loads(buf.getvalue())["traceEvents"]
+                    if e["ph"] == "X" and e["name"] == "hold os.pagefault")
+    assert holds[W] == res.metrics["os_mmap_writes"] > 0

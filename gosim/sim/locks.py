@@ -770,10 +770,13 @@ class SimFaults(SimAtomic):
         self.write_end = end
         self.writes += 1
         self.write_drain_ns += start - now
-        self._account_p(p, now, end)
+        if end > now:  # P time, and for a trace the drain as a wait, the write as a hold
+            self._charge(p, now, start, start, end)
         return end
 
     def _account_p(self, p: int, start: int, end: int) -> None:
+        """A fault's sleep on a write: P time in the fault (a trace's intervals
+        are the fault's own, from when it runs)."""
         if end > start:
             acct = self.acct
             if acct is not None:
