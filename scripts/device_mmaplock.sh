@@ -3,10 +3,13 @@
 # mmap_wakeup_ns; docs/decisions.md, "The memory map's write lock") on a
 # multi-core machine: scripts/mmaplock, prebuilt, grows a mapping 4 MiB at a
 # time the way the Go heap grows (MAP_FIXED over a PROT_NONE reservation)
-# while FAULTERS threads fault pages into it, and, as the control, into
-# another mapping. It times each growth's mmap (the write the model holds,
-# its drain included) and each fault (the slow ones are those that slept on
-# it). One JSON line per setting and mapping per repeat goes to
+# while FAULTERS threads fault pages into it. It times each growth's mmap
+# (the write the model holds, its drain included) and each fault (the slow
+# ones are those that slept on it). Three controls follow each setting: the
+# faulters write into another mapping; the whole mapping is made up front
+# so that nothing grows; and, made up front too, new 64 KiB mappings are made
+# elsewhere instead of growths (as sysAlloc gives the GC bits arenas their
+# memory). One JSON line per setting and mode per repeat goes to
 # $OUT/mmaplock.jsonl, the machine and build to $OUT/provenance.txt.
 #
 #   here:   (cd scripts/mmaplock && CGO_ENABLED=0 ../../.venv/bin/go build -o ../../build/device-probe/mmaplock .)

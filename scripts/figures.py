@@ -904,39 +904,102 @@ def render_mmap_sleeps(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def render_mmaplock(measured: dict[str, Any]) -> str:
-    """scripts/mmaplock on this machine (scripts/measure.py mmaplock): a
-    mapping grown as the Go heap grows, the mmap timed, while threads fault
-    pages into it or (the control) into another mapping; medians over the
-    repeats."""
+#: scripts/mmaplock's settings: (faulters write into another mapping, the
+#: grower grows the mapping, it maps new 64 KiB mappings instead) -> label;
+#: rows from before the two no-growth controls have no "grow"/"new_maps"
+MMAPLOCK_MODES = (((False, True, False), "the growing mapping"),
+                  ((True, True, False), "another mapping"),
+                  ((False, False, False), "a mapping that never grows (no mmap)"),
+                  ((False, False, True), "a mapping that never grows; new 64 KiB mappings elsewhere"))
+
+
+def _mmaplock_table(rows: list[dict[str, Any]], runs: str) -> list[str]:
+    """scripts/mmaplock's rows as a table: medians over the runs of each
+    (faulters, mode)."""
     import statistics
 
-    sec = _section(measured, "mmaplock")
-    rows = sec["rows"]
     first = rows[0]
     out = ["A mapping grown the way the Go heap grows (`scripts/mmaplock`: a PROT_NONE "
            f"reservation mapped read-write {first['chunk_bytes'] >> 20} MiB at a time with "
            "MAP_FIXED, next to the part already mapped), the mmap timed, while threads write "
-           "the first byte of each fresh page of it (or, the control, of another mapping "
-           "that the growth does not touch); a fault counts as slow from "
-           f"{first['slow_threshold_ns'] / 1000:g} us; medians over {len({r['repeat'] for r in rows})} "
-           f"runs of {first['grows']} growths:", "",
+           "the first byte of each fresh page of it; the controls: the faulters write into "
+           "another mapping that the growth does not touch; the whole reservation is mapped up "
+           "front and the grower only paces the faulters; and, mapped up front too, the grower "
+           "maps a new 64 KiB mapping elsewhere at each step and writes its first byte (as "
+           "sysAlloc gives the GC bits arenas their memory; the time is the mmap's and that "
+           "write's). A fault counts as slow from "
+           f"{first['slow_threshold_ns'] / 1000:g} us; medians over {runs} of "
+           f"{first['grows']} steps:", "",
            "| faulters | they fault into | mmap p50, us | mmap mean, us | fault p50, us | "
-           "slow faults per growth | slow fault mean, us | voluntary switches per growth |",
-           "|---|---|---|---|---|---|---|---|"]
+           "fault mean, us | slow faults per step | slow fault mean, us | "
+           "voluntary switches per step |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for n in sorted({r["faulters"] for r in rows}):
-        for sep in (False, True):
-            sel = [r for r in rows if r["faulters"] == n and r["separate"] == sep]
+        for mode, label in MMAPLOCK_MODES:
+            sel = [r for r in rows if r["faulters"] == n
+                   and (r["separate"], r.get("grow", True), r.get("new_maps", False)) == mode]
             if not sel:
                 continue
 
             def med(key: str, sel: list[dict[str, Any]] = sel) -> float:
                 return statistics.median(r[key] for r in sel)
-            out.append(f"| {n} | {'another mapping' if sep else 'the growing mapping'} | "
-                       f"{med('mmap_p50_ns') / 1e3:.1f} | {med('mmap_mean_ns') / 1e3:.1f} | "
-                       f"{med('fault_p50_ns') / 1e3:.2f} | {med('slow_faults_per_grow'):.2f} | "
+            mm = ("-", "-") if not mode[1] and not mode[2] else (
+                f"{med('mmap_p50_ns') / 1e3:.1f}", f"{med('mmap_mean_ns') / 1e3:.1f}")
+            out.append(f"| {n} | {label} | {mm[0]} | {mm[1]} | "
+                       f"{med('fault_p50_ns') / 1e3:.2f} | {med('fault_mean_ns') / 1e3:.2f} | "
+                       f"{med('slow_faults_per_grow'):.2f} | "
                        f"{med('slow_fault_mean_ns') / 1e3:.1f} | {med('nvcsw_per_grow'):.2f} |")
+    return out
+
+
+def render_mmaplock(measured: dict[str, Any]) -> str:
+    """scripts/mmaplock on this machine (scripts/measure.py mmaplock): a
+    mapping grown as the Go heap grows, the mmap timed, while threads fault
+    pages into it, and its controls; medians over the repeats."""
+    sec = _section(measured, "mmaplock")
+    rows = sec["rows"]
+    out = _mmaplock_table(rows, f"{len({r['repeat'] for r in rows})} runs")
     out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
+def render_gcbits(measured: dict[str, Any]) -> str:
+    """The GC bits arenas' lock with the GC off (scripts/measure.py gcbits):
+    real and simulated contentions per arena filled and wait per contention."""
+    sec = _section(measured, "gcbits")
+    files = ", ".join(f"`{f}`" for f in sec["files"])
+    out = ["The GC bits arenas' lock (`newMarkBits`) with the GC off and every page touched, "
+           f"per object size and GOMAXPROCS, over the 16-core files' records ({files}): real, "
+           "the mutex profile's contentions at `newMarkBits` per GC bits arena the run filled "
+           "(its spans' alloc and mark bitmaps over 64 KiB) and their mean wait (medians "
+           f"over the records); model (the `{sec['profile']}` profile, one record's workload): "
+           "waits that slept per arena installed and their mean:", "",
+           "| size | P | records | contentions per arena, real / model | "
+           "wait per contention, us, real / model |", "|---|---|---|---|---|"]
+    for r in sec["rows"]:
+        def f(v: Any, fmt: str) -> str:
+            return "-" if v is None else format(v, fmt)
+        out.append(f"| {size_label(r['size'])} | {r['procs']} | {r['records']} | "
+                   f"{r['real_per_arena']:.1f} / {f(r['sim_per_arena'], '.1f')} | "
+                   f"{r['real_wait_us']:.0f} / {f(r['sim_wait_us'], '.0f')} |")
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
+MMAPLOCK_16CORE = ROOT / "experiments" / "groundtruth" / "extra" / "go1.27-16core-mmaplock"
+
+
+def render_mmaplock_16core(folder: Path = MMAPLOCK_16CORE) -> str:
+    """scripts/mmaplock on a 16-core machine (scripts/device_mmaplock.sh,
+    files committed in ``folder``)."""
+    prov = dict(line.split(": ", 1) for line in
+                (folder / "provenance.txt").read_text().splitlines() if ": " in line)
+    rows = _jsonl(folder / "mmaplock.jsonl")
+    repeats = prov["command"].split("REPEATS=")[1].split()[0]
+    out = [f"Measured on {prov['cpus']} vCPUs ({prov['cpu']}, {prov['date'][:10]}; "
+           f"`{folder.relative_to(ROOT)}/`, `provenance.txt`).", ""]
+    out += _mmaplock_table(rows, f"{repeats} runs")
+    out += ["", f"Command: `{prov['command']}`.", ""]
     return "\n".join(out)
 
 
@@ -1139,7 +1202,9 @@ def static_blocks() -> dict[str, str]:
             "lockcosts-16core": render_lockcosts_16core(),
             "perf-realgo": render_perf_realgo(measured),
             "mmap-sleeps": render_mmap_sleeps(measured),
-            "mmaplock": render_mmaplock(measured)}
+            "mmaplock": render_mmaplock(measured),
+            "mmaplock-16core": render_mmaplock_16core(),
+            "gcbits": render_gcbits(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

@@ -493,6 +493,87 @@ def measure_mmap_sleeps(note: str) -> dict[str, Any]:
                                      revision, started)}
 
 
+#: the GC bits arenas' lock with the GC off: the 16-core files' records with
+#: every page touched, from GCBITS_MIN_PROCS Ps on, at these sizes
+GCBITS_FILES = ("go1.27-16core.jsonl", "go1.27-16core-gosim.jsonl",
+                "extra/go1.27-16core-disputed.jsonl", "extra/go1.27-16core-repeat2.jsonl",
+                "extra/go1.27-16core-traced.jsonl", "extra/go1.27-16core-repeat3.jsonl",
+                "extra/go1.27-16core-holdout.jsonl", "extra/go1.27-16core-nogc-48B.jsonl")
+GCBITS_MIN_PROCS = 4
+GCBITS_PROFILE = "groundtruth-16core-go1.27"
+
+
+def gcbits_arenas(size: int, allocs: int) -> float:
+    """GC bits arenas a GC-off run of ``allocs`` objects of ``size`` bytes
+    fills: each span's alloc and mark bitmaps (mheap.go newMarkBits: 8-byte
+    blocks) over a 64 KiB arena (nothing is ever freed, so nothing recycles)."""
+    from gosim.runtime.mgcsweep import GC_BITS_CHUNK_BYTES, mark_bits_bytes
+    from gosim.runtime.sizeclasses import get_table
+
+    t = get_table("go1.27")
+    c = t.size_to_class(size)
+    nelems = t.class_to_npages(c) * 8192 // t.class_to_size(c)
+    return allocs / nelems * 2 * mark_bits_bytes(nelems) / GC_BITS_CHUNK_BYTES
+
+
+def measure_gcbits(note: str) -> dict[str, Any]:
+    """newMarkBits with the GC off: per (size, GOMAXPROCS), the real
+    contentions on the GC bits arenas' lock per arena filled and their mean
+    wait (the mutex profile's cycles), medians over the records of the
+    16-core files, and the model's (the 16-core profile, one record's
+    workload): contended acquisitions per arena installed and their mean
+    wait, from the run's lock sites."""
+    import statistics
+
+    from gosim.groundtruth.mapping import scenario_dict
+    from gosim.groundtruth.records import read_records
+    from gosim.groundtruth.simulate import simulate_all
+
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    real: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    first: dict[tuple[int, int], Any] = {}
+    for name in GCBITS_FILES:
+        path = ROOT / "experiments" / "groundtruth" / name
+        raw = path.read_text().splitlines()
+        for r in read_records(path):
+            if r.mode != "nogc" or not r.touch or r.mix or r.gomaxprocs < GCBITS_MIN_PROCS:
+                continue
+            obj = json.loads(raw[r.line - 1])
+            cont = obj["contention"]
+            nb = [t for t in cont["top"] if t["fn"] == "runtime.newMarkBits"]
+            n = sum(t["count"] for t in nb)
+            if not n:
+                continue
+            wait = sum(t["cycles"] for t in nb) / cont["cycles_per_s"] / n
+            arenas = gcbits_arenas(r.size, obj["allocs"])
+            key = (r.size, r.gomaxprocs)
+            real.setdefault(key, []).append((n / arenas, wait))
+            first.setdefault(key, r)
+    keys = sorted(real)
+    outs = simulate_all([scenario_dict(first[k], costs_profile=GCBITS_PROFILE) for k in keys],
+                        jobs=2)
+    rows = []
+    for k, out in zip(keys, outs, strict=True):
+        if not out["ok"]:
+            raise SystemExit(f"{k}: {out['error']}")
+        res = out["result"]
+        sites = [x for x in res["lock_sites"] if x["fn"] == "newMarkBits"]
+        waits = sum(x["waits"] for x in sites)
+        wait_ns = sum(x["wait_ns"] for x in sites)
+        arenas = res["metrics"]["gcbits_arenas_new"]
+        rs = real[k]
+        rows.append({"size": k[0], "procs": k[1], "records": len(rs),
+                     "real_per_arena": round(statistics.median(x[0] for x in rs), 2),
+                     "real_wait_us": round(statistics.median(x[1] for x in rs) * 1e6, 1),
+                     "sim_per_arena": round(waits / arenas, 2) if arenas else None,
+                     "sim_wait_us": round(wait_ns / waits / 1e3, 1) if waits else None,
+                     "sim_arenas": arenas})
+    return {"rows": rows, "profile": GCBITS_PROFILE, "files": list(GCBITS_FILES),
+            "provenance": provenance("python scripts/measure.py gcbits", note, load,
+                                     revision, started)}
+
+
 GROUNDTRUTH_RUNS = (
     ("go1.27-16core.jsonl", "groundtruth-16core-go1.27"),
     ("go1.27-16core-gosim.jsonl", "groundtruth-16core-go1.27"),
@@ -500,6 +581,8 @@ GROUNDTRUTH_RUNS = (
     ("extra/go1.27-16core-traced.jsonl", "groundtruth-16core-go1.27"),
     ("extra/go1.27-16core-repeat2.jsonl", "groundtruth-16core-go1.27"),
     ("extra/go1.27-16core-disputed.jsonl", "groundtruth-16core-go1.27"),
+    ("extra/go1.27-16core-repeat3.jsonl", "groundtruth-16core-go1.27"),
+    ("extra/go1.27-16core-holdout.jsonl", "groundtruth-16core-go1.27"),
 )
 
 
@@ -706,6 +789,7 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
     "perf-realgo": measure_perf_realgo, "mmap-sleeps": measure_mmap_sleeps,
     "mmaplock": measure_mmaplock,
+    "gcbits": measure_gcbits,
 }
 
 

@@ -1356,22 +1356,29 @@ def test_fitted_stop_costs_halve_the_pause_share_error() -> None:
 DISPUTED = TRUTH.parent / "extra" / "go1.27-16core-disputed.jsonl"
 
 
-def test_real_top_lock_of_gc_on_32k_is_settled_at_12_ps_and_a_tie_at_16() -> None:
+@pytest.mark.parametrize(("name", "repeats", "tie"), [
+    ("go1.27-16core-disputed.jsonl", 4, 0.06),
+    # stop 35's device run (another 16-core machine of the kind, 2026-11-28)
+    ("go1.27-16core-holdout.jsonl", 4, 0.08),
+])
+def test_real_top_lock_of_gc_on_32k_is_settled_at_12_ps_and_a_tie_at_16(
+        name: str, repeats: int, tie: float) -> None:
     """The settings the shared file leaves in doubt, repeated on a 16-core
-    machine (stop 32's device run): with the GC on at 32 KiB, every repeat at
-    12 Ps blames `(*mheap).freeSpan` first, by about 3 points or more, so the
-    model's `allocSpan` there is wrong; at 16 Ps the two sites are within
-    6 points in every repeat and the first one changes between repeats, so
-    that comparison says nothing about the model either way."""
-    recs = [r for r in read_records(DISPUTED) if r.mode == "gc" and r.size == 32768]
-    top2 = {}
+    machine (stop 32's and stop 35's device runs): with the GC on at 32 KiB,
+    every repeat at 12 Ps blames `(*mheap).freeSpan` first, by about 3
+    points or more; at 16 Ps the two sites are within 6-8 points in every
+    repeat and the first one changes between repeats, so that comparison
+    says nothing about the model either way."""
+    recs = [r for r in read_records(DISPUTED.parent / name)
+            if r.mode == "gc" and r.size == 32768 and r.gomaxprocs >= 12]
+    top2: dict[int, list[tuple[float, float]]] = {}
     for r in recs:
         fs = sum(share for fn, share in r.contention if "(*mheap).freeSpan" in fn)
         al = sum(share for fn, share in r.contention if "(*mheap).allocSpan" in fn)
         top2.setdefault(r.gomaxprocs, []).append((fs, al))
-    assert sorted(top2) == [8, 12, 16] and all(len(v) == 4 for v in top2.values())
+    assert sorted(top2) == [12, 16] and all(len(v) == repeats for v in top2.values())
     assert all(fs - al > 0.025 for fs, al in top2[12])
-    assert all(abs(fs - al) <= 0.06 for fs, al in top2[16])
+    assert all(abs(fs - al) <= tie for fs, al in top2[16])
     assert {fs > al for fs, al in top2[16]} == {True, False}
 
 

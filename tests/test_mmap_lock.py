@@ -29,7 +29,7 @@ from gosim.groundtruth.scoring import sim_point
 from gosim.scenario import Scenario
 from gosim.sim import simulate
 from gosim.sim.engine import Simulation
-from gosim.sim.locks import SimAtomic, SimFaults
+from gosim.sim.locks import SimAtomic, SimFaults, SimFaultsNew
 
 W, WAKE = 7000, 3000
 
@@ -51,6 +51,7 @@ def test_off_by_default() -> None:
     write or sleep is counted, though the heap grows and pages fault."""
     sim = Simulation(_scenario(2, 100, {"mmap_wakeup_ns": WAKE}))
     assert type(sim.rt.mheap.os_faults.sim) is SimAtomic and not sim.rt.mheap.mm_write
+    assert sim.rt.mheap.os_faults_new is sim.rt.mheap.os_faults  # one path, one rule
     m = _run(2, 8 * 500, {}).metrics
     assert m["grow_calls"] > 0 and m["os_page_faults"] > 0
     assert m["os_mmap_writes"] == m["os_page_faults_blocked"] == 0
@@ -124,6 +125,55 @@ def test_a_write_drains_faults_in_flight_then_holds_the_map() -> None:
     # a second write waits for the woken faults still in flight
     assert cell.op_at(1, end + 10, "mmap_write_ns", g) == end + WAKE + 1000 + W
     assert cell.ops == 4  # faults only: writes are not page faults
+
+
+def test_a_new_mapping_queues_with_the_writes_but_leaves_heap_faults_alone() -> None:
+    """sysAlloc's own mappings (the GC bits arenas; ``MHeap.os_faults_new``),
+    by hand with faults of 1,000 ns: its mmap (``sysalloc_ns``) is a write
+    queued with the others, but a heap fault during it runs at once (per-VMA
+    locks: the device's probe shows no sleeps from such mmaps); a fault on
+    the new mapping sleeps until every write queued ends; a heap growth
+    queued behind it starts when that write and the faults in flight end,
+    and holds heap faults off; a new mapping's write after it waits for it,
+    and heap faults run beside that one."""
+    S = 5000
+    sim = Simulation(_scenario(4, 100, {"mmap_write_ns": W, "mmap_wakeup_ns": WAKE,
+                                        "page_fault_ns": 1000, "sysalloc_ns": S,
+                                        "page_fault_contention_factor": 0}))
+    heap, new = sim.rt.mheap.os_faults, sim.rt.mheap.os_faults_new
+    assert isinstance(heap.sim, SimFaults) and isinstance(new.sim, SimFaultsNew)
+    assert new is not heap and new.sim.main is heap.sim
+    h, n, g = heap.sim, new.sim, _G()
+    assert n.op_at(0, 100, "sysalloc_ns", g) == 100 + S  # the map, 100..5100
+    assert h.op_at(1, 200, "page_fault_ns", g) == 1200  # a heap fault: not held
+    # a fault on the new mapping waits for the write, then the wake-up
+    assert n.op_at(2, 300, "page_fault_ns", g) == 100 + S + WAKE + 1000  # 9100
+    # a growth arriving at 400 starts after the new mapping's write and the
+    # fault woken by it (rwsem order), then holds the heap W
+    grow_end = 100 + S + WAKE + 1000 + W  # 16100
+    assert h.op_at(3, 400, "mmap_write_ns", g) == grow_end
+    assert h.op_at(1, 10_000, "page_fault_ns", g) == grow_end + WAKE + 1000
+    assert n.op_at(0, 11_000, "sysalloc_ns", g) == grow_end + S  # queued behind it
+    assert h.op_at(2, 17_000, "page_fault_ns", g) == 18_000  # heap faults pass it
+    assert (h.writes, h.new_writes, h.blocked, h.ops, n.ops) == (1, 2, 2, 4, 0)
+    assert h.write_drain_ns == (100 + S + WAKE + 1000) - 400
+
+
+def test_every_gc_bits_arena_mapped_is_one_write_of_a_new_mapping() -> None:
+    """GC off at 4 Ps, 1 KiB objects: with the lock on, each GC bits arena
+    sysAlloc maps (``fresh_arenas``, counted by the arenas) is one write of a
+    new mapping and each heap growth one write of the heap's; with it off,
+    none is, though as many arenas are mapped."""
+    def run(costs: dict[str, int]) -> tuple[dict[str, Any], Any]:
+        sim = Simulation(_scenario(4, 12_000, costs))
+        return sim.run().metrics, sim.rt.mheap.gcbits
+
+    on, gb_on = run({"mmap_write_ns": W, "mmap_wakeup_ns": WAKE})
+    off, gb_off = run({})
+    assert on["os_mmap_new_writes"] == gb_on.fresh_arenas > 1
+    assert on["os_mmap_writes"] == on["grow_calls"] > 0
+    assert off["os_mmap_new_writes"] == off["os_mmap_writes"] == 0 < gb_off.fresh_arenas
+    assert on["allocs_completed"] == off["allocs_completed"] == 4 * 12_000
 
 
 # ------------------------------------------------ the real runtime's sleeps per growth
@@ -236,22 +286,28 @@ def test_the_mmaplock_probe_grows_a_mapping_and_faults_every_page(mmaplock_dir: 
     """scripts/mmaplock (the real kernel's side of the write lock, for a
     multi-core machine: scripts/device_mmaplock.sh), run small: each setting
     maps its 4 growths (the reservation is one chunk more) and faults every
-    4 KiB page of it exactly once, in the growing mapping and in the
-    control's separate one; the kernel counts at least those faults; every
-    fault is timed. Timings are the machine's, so only counts are checked."""
+    4 KiB page of it exactly once, in the growing mapping and in each
+    control: a separate mapping, a mapping never grown (no mmap timed), and
+    one never grown beside new 64 KiB mappings (one timed per step); the
+    kernel counts at least those faults; every fault is timed. Timings are
+    the machine's, so only counts are checked."""
     import subprocess
 
     out = subprocess.run([str(mmaplock_dir / "mmaplock"), "-faulters", "1,2", "-grows", "4",
                           "-chunk", str(1 << 20)],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     rows = [json.loads(x) for x in out.splitlines()]
-    assert [(r["faulters"], r["separate"]) for r in rows] == [
-        (1, False), (1, True), (2, False), (2, True)]
+    modes = [(False, True, False), (True, True, False), (False, False, False),
+             (False, False, True)]
+    assert [(r["faulters"], r["separate"], r["grow"], r["new_maps"]) for r in rows] == [
+        (n, *m) for n in (1, 2) for m in modes]
     for r in rows:
         assert r["grows"] == 4 and r["chunk_bytes"] == 1 << 20
         assert r["faults"] == 5 * (1 << 20) // 4096
-        assert r["minflt"] >= r["faults"]
-        assert 0 <= r["slow_faults"] <= r["faults"] and r["mmap_p50_ns"] > 0
+        # the new mappings' first bytes fault too
+        assert r["minflt"] >= r["faults"] + (4 if r["new_maps"] else 0)
+        assert 0 <= r["slow_faults"] <= r["faults"]
+        assert (r["mmap_p50_ns"] > 0) == (r["grow"] or r["new_maps"])
 
 
 @pytest.mark.parametrize("args", [["-faulters", "0"], ["-faulters", "x"], ["-grows", "0"],
@@ -267,7 +323,7 @@ def test_the_mmaplock_probe_refuses_bad_arguments(mmaplock_dir: Path, args: list
 
 def test_device_mmaplock_script(mmaplock_dir: Path, tmp_path: Path) -> None:
     """As a device session runs it: REPEATS x the settings' JSON lines (each
-    faulter count, then its control) and a provenance; bad settings exit 2
+    faulter count, then its three controls) and a provenance; bad settings exit 2
     with one line and write nothing."""
     import os
     import subprocess
@@ -280,8 +336,9 @@ def test_device_mmaplock_script(mmaplock_dir: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert sorted(f.name for f in out.iterdir()) == ["mmaplock.jsonl", "provenance.txt"]
     rows = [json.loads(x) for x in (out / "mmaplock.jsonl").read_text().splitlines()]
-    assert [(r["faulters"], r["separate"], r["grows"]) for r in rows] == [
-        (1, False, 2), (1, True, 2)] * 2
+    assert [(r["faulters"], r["separate"], r["grow"], r["new_maps"], r["grows"])
+            for r in rows] == [(1, False, True, False, 2), (1, True, True, False, 2),
+                               (1, False, False, False, 2), (1, False, False, True, 2)] * 2
     prov = (out / "provenance.txt").read_text()
     assert "cpus: " in prov and "mmaplock sha256: " in prov
     bad = tmp_path / "bad"

@@ -114,36 +114,46 @@ class GCBitsArenas:
                 n = last + 1 - max(self.pages_touched, start >> 12)
                 self.pages_touched = last + 1
                 self.faults += n
-                yield from page_faults(ctx, self.heap.os_faults, n)
+                yield from page_faults(ctx, self.heap.os_faults_new, n)
 
     def _new_arena(self, ctx: Ctx, nbytes: int) -> Gen[None]:
         """newMarkBits' slow path (mheap.go): under the lock, try the head arena
         again (another P may have replaced it while this one waited); else
         newArenaMayUnlock: an arena from the free list, zeroed under the lock
-        (faulting its pages in if it never was touched), or, with none free,
-        drop the lock for a sysAlloc, retake it, and if another P installed an
-        arena meanwhile put the fresh one on the free list untouched."""
+        (faulting in the pages of it never touched), or, with none free, drop
+        the lock for a sysAlloc (an mmap: with ``mmap_write_ns`` on, a write to
+        the memory map, as heap growth's), retake it and write the fresh
+        arena's header (``result.next = nil``: its first page faults in under
+        the lock); if another P installed an arena meanwhile, the fresh one
+        goes on the free list with only that page touched."""
         yield from ctx.lock(self.lock, "newMarkBits")
         if self.used + nbytes <= GC_BITS_CHUNK_BYTES:
             yield from ctx.unlock(self.lock)
             return
         ctx.spend("gcbits_arena_ns")
+        os_faults = self.heap.os_faults_new
         if self.free_arenas or self.free_untouched:
             if self.free_arenas:
                 self.free_arenas -= 1
-            else:  # a racing P's fresh arena: memclr writes every page first
+            else:  # a racing P's fresh arena: memclr writes its other pages first
                 self.free_untouched -= 1
                 self.reused_untouched += 1
-                self.faults += GC_BITS_CHUNK_BYTES >> 12
-                yield from page_faults(ctx, self.heap.os_faults, GC_BITS_CHUNK_BYTES >> 12)
+                n = (GC_BITS_CHUNK_BYTES >> 12) - 1
+                self.faults += n
+                yield from page_faults(ctx, os_faults, n)
             ctx.spend("zero_per_byte_ns", GC_BITS_CHUNK_BYTES)
             fresh = False
         else:
             head = self.new_arenas  # which arena is the head when the lock drops
             yield from ctx.unlock(self.lock)
             self.fresh_arenas += 1
-            ctx.spend("sysalloc_ns")
+            if self.heap.mm_write:
+                yield from ctx.atomic(os_faults, "sysalloc_ns")
+            else:
+                ctx.spend("sysalloc_ns")
             yield from ctx.lock(self.lock, "newMarkBits")
+            self.faults += 1  # the header's write, under the lock
+            yield from page_faults(ctx, os_faults, 1)
             if self.new_arenas != head and self.used + nbytes <= GC_BITS_CHUNK_BYTES:
                 self.free_untouched += 1  # another P installed one: ours goes free
                 yield from ctx.unlock(self.lock)
@@ -153,7 +163,7 @@ class GCBitsArenas:
         self.current += 1
         self.fresh = fresh
         self.used = 0
-        self.pages_touched = 0
+        self.pages_touched = 1 if fresh else 0
         yield from ctx.unlock(self.lock)
 
     def next_epoch(self) -> None:

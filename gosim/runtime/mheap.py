@@ -60,6 +60,10 @@ class MHeap:
         #: the kernel's page-fault path for this process (mm locks, page
         #: allocation, LRU): every first write to a fresh 4 KiB page goes through it
         self.os_faults = AtomicCell("os.pagefault", "pagefault")
+        #: the same path for memory sysAlloc maps outside the heap (the GC bits
+        #: arenas): a cell of its own only when the memory map's write lock is
+        #: modelled (the simulation replaces it), else ``os_faults`` itself
+        self.os_faults_new = self.os_faults
         #: heap growth takes the memory map for writing through ``os_faults``
         #: (the simulation sets it when ``mmap_write_ns`` is on)
         self.mm_write = False

@@ -114,8 +114,12 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "GC off on 1 and 2 Ps (docs/decisions.md, 'The heap's shared line')"),
     _p("grow_ns", 500, "ns", "mheap.grow bookkeeping (sysMap, pageAlloc.grow)",
        "[GO] mheap.go grow"),
-    _p("sysalloc_ns", 5000, "ns", "sysAlloc: an mmap reserving a 64 MiB heap arena",
-       "mmap syscall cost, a few microseconds on Linux"),
+    _p("sysalloc_ns", 5000, "ns", "sysAlloc: an mmap of new address space (a 64 MiB heap "
+       "arena's reservation; a GC bits arena's 64 KiB, outside any lock; with mmap_write_ns > 0 "
+       "the latter is a write queued on the memory map that heap faults pass)",
+       "mmap syscall cost, a few microseconds on Linux; a new 64 KiB mapping and its first "
+       "write on a 16-core machine with 7-15 threads faulting (scripts/device_mmaplock.sh, "
+       "docs/decisions.md)"),
     _p("page_fault_ns", 2500, "ns/fault", "the allocator's first write to a fresh 4 KiB OS page "
        "(span metadata at initSpan; malloc headers)",
        "measured here, Go 1.27 GC off: 128 B vs 512 B pointer-free allocations differ by one "
@@ -152,8 +156,9 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     _p("sweep_per_object_ns", 1, "ns/object", "sweeping: per object found dead",
        "[GO] mgcsweep.go: specials and stats per freed object"),
     _p("gcbits_arena_ns", 500, "ns", "newMarkBits: taking a new 64 KiB GC bits arena under "
-       "gcBitsArenas.lock (a fresh one also costs sysalloc_ns there, and a page fault per "
-       "4 KiB of it when bitmaps are first written there)",
+       "gcBitsArenas.lock (a fresh one also costs sysalloc_ns with the lock dropped, then its "
+       "header's page fault under the lock, and a page fault per 4 KiB of it when bitmaps are "
+       "first written there)",
        "[GO] mheap.go newMarkBits / newArenaMayUnlock"),
     _p("gcbits_line_ns", 0, "ns", "newMarkBits' atomic bump of the GC bits arena's free index, "
        "a word every P writes for every span it sets up or sweeps, as a cache line held by "

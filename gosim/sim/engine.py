@@ -31,7 +31,7 @@ from gosim.sim.env import SimEnv
 from gosim.sim.gc import GC_MARK, SimGC, assist_bytes, build_live_heap
 from gosim.sim.goroutine import GCtx
 from gosim.sim.lifetimes import record_addr
-from gosim.sim.locks import RuntimeMutex, SimAtomic, SimFaults, SimLine
+from gosim.sim.locks import RuntimeMutex, SimAtomic, SimFaults, SimFaultsNew, SimLine
 from gosim.sim.result import RunResult
 from gosim.sim.sched import PREEMPT, Scheduler
 from gosim.sim.trace import Tracer
@@ -130,7 +130,12 @@ class Simulation:
             if cell.kind == "line":
                 cell.sim = SimLine(self, cell)
             elif cell.kind == "pagefault" and rt.mheap.mm_write:
-                cell.sim = SimFaults(self, cell)
+                faults = SimFaults(self, cell)
+                cell.sim = faults
+                # sysAlloc's own mappings: the same path, their own rules
+                new = AtomicCell("os.pagefault.new", "pagefault")
+                new.sim = SimFaultsNew(self, new, faults)
+                rt.mheap.os_faults_new = new
             else:
                 cell.sim = SimAtomic(self, cell)
             self.atomics.append(cell.sim)

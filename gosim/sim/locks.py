@@ -721,19 +721,27 @@ class SimFaults(SimAtomic):
     """The kernel's page-fault path (the ``pagefault`` cell) with the memory
     map's write lock, when ``mmap_write_ns`` > 0. Heap growth's sysMap (an
     mmap over the arena's reservation that merges into the heap's mapping)
-    takes the map for writing: it waits for the faults in flight to finish,
-    then holds it ``mmap_write_ns``; a fault that starts from the writer's
-    arrival until the write ends sleeps until then and runs
-    ``mmap_wakeup_ns`` after it (rwsem: once a writer waits, new readers
-    queue behind it). The sleep is P time in a page fault, not system CPU: a
-    fault's duration (``durations``, the mean fault) is its own cost, as the
-    kernel's time per fault is read from getrusage. Operations start in time
-    order, as :class:`SimAtomic`'s."""
+    takes the map for writing: it waits for the writes queued before it and
+    the faults in flight to finish, then holds it ``mmap_write_ns``; a fault
+    on the heap that starts from the writer's arrival until the write ends
+    sleeps until then and runs ``mmap_wakeup_ns`` after it (rwsem: once a
+    writer waits, new readers queue behind it). The sleep is P time in a page
+    fault, not system CPU: a fault's duration (``durations``, the mean fault)
+    is its own cost, as the kernel's time per fault is read from getrusage.
+    Operations start in time order, as :class:`SimAtomic`'s.
+
+    :class:`SimFaultsNew` is the same path seen from memory that sysAlloc
+    maps outside the heap (the GC bits arenas): its mmap is a write queued
+    with the others but does not lock the heap's mapping (Linux's per-VMA
+    locks let heap faults through), and a fault on that fresh mapping waits
+    for every write queued (the next mmap merges into it)."""
 
     def __init__(self, host: LockHost, cell: AtomicCell) -> None:
         super().__init__(host, cell)
-        #: when the last write to the memory map ends
+        #: when the last heap growth's write ends (heap faults sleep until
+        #: then), and the last write of any kind queued on the map
         self.write_end = 0
+        self.mm_end = 0
         self.wake_ns = host.costs.const("mmap_wakeup_ns")
         #: writes (heap growths), their time waiting for faults in flight, and
         #: faults that slept on a write and their time asleep, wake-up included
@@ -741,11 +749,22 @@ class SimFaults(SimAtomic):
         self.write_drain_ns = 0
         self.blocked = 0
         self.blocked_ns = 0
+        #: sysAlloc's writes of new mappings (through :class:`SimFaultsNew`)
+        self.new_writes = 0
 
     def op_at(self, p: int, now: int, cost: str, g: LockCaller) -> int:
         if cost == "mmap_write_ns":
-            return self._write(p, now, g)
-        we = self.write_end
+            return self._write(p, now, cost, g, True)
+        return self._fault(p, now, cost, g, self.write_end)
+
+    def op_new(self, p: int, now: int, cost: str, g: LockCaller) -> int:
+        """An operation on memory sysAlloc maps outside the heap: its mmap
+        (``sysalloc_ns``) or a fault on it."""
+        if cost == "sysalloc_ns":
+            return self._write(p, now, cost, g, False)
+        return self._fault(p, now, cost, g, self.mm_end)
+
+    def _fault(self, p: int, now: int, cost: str, g: LockCaller, we: int) -> int:
         if now < we:
             resume = we + self.wake_ns
             self.blocked += 1
@@ -757,20 +776,25 @@ class SimFaults(SimAtomic):
             return super().op_at(p, resume, cost, g)
         return super().op_at(p, now, cost, g)
 
-    def _write(self, p: int, now: int, g: LockCaller) -> int:
-        base = self._base_ns("mmap_write_ns", g)
+    def _write(self, p: int, now: int, cost: str, g: LockCaller, heap: bool) -> int:
+        base = self._base_ns(cost, g)
         rec = self.costs.record
         if rec is not None:
-            rec["mmap_write_ns"] = rec.get("mmap_write_ns", 0.0) + 1.0
-        start = now if now > self.write_end else self.write_end
-        for e in self.ends:  # the faults in flight finish first
-            if e > start:
-                start = e
+            rec[cost] = rec.get(cost, 0.0) + 1.0
+        start = now if now > self.mm_end else self.mm_end
+        if heap:
+            for e in self.ends:  # the heap's faults in flight finish first
+                if e > start:
+                    start = e
         end = start + base
-        self.write_end = end
-        self.writes += 1
-        self.write_drain_ns += start - now
-        if end > now:  # P time, and for a trace the drain as a wait, the write as a hold
+        self.mm_end = end
+        if heap:
+            self.write_end = end
+            self.writes += 1
+            self.write_drain_ns += start - now
+        else:
+            self.new_writes += 1
+        if end > now:  # P time, and for a trace the wait as a wait, the write as a hold
             self._charge(p, now, start, start, end)
         return end
 
@@ -783,3 +807,16 @@ class SimFaults(SimAtomic):
                 acct.account(p, self.category, start, end)
             else:
                 self.host.account(p, self.category, start, end)
+
+
+class SimFaultsNew(SimAtomic):
+    """The page-fault path of :class:`SimFaults` for memory sysAlloc maps
+    outside the heap (``MHeap.os_faults_new``): every operation is the main
+    cell's (its counts, its contention), with the new mapping's rules."""
+
+    def __init__(self, host: LockHost, cell: AtomicCell, main: SimFaults) -> None:
+        super().__init__(host, cell)
+        self.main = main
+
+    def op_at(self, p: int, now: int, cost: str, g: LockCaller) -> int:
+        return self.main.op_new(p, now, cost, g)

@@ -145,6 +145,8 @@ def collect_result(sim: Simulation, end: int) -> RunResult:
     # on one (mmap_write_ns; 0 when it is off)
     mm = fault_sim if isinstance(fault_sim, SimFaults) else None
     m["os_mmap_writes"] = mm.writes if mm is not None else 0
+    # sysAlloc's mmaps of new memory outside the heap (the GC bits arenas)
+    m["os_mmap_new_writes"] = mm.new_writes if mm is not None else 0
     m["os_page_faults_blocked"] = mm.blocked if mm is not None else 0
     m["os_page_fault_blocked_ns"] = mm.blocked_ns if mm is not None else 0
     gcbits = rt.mheap.gcbits

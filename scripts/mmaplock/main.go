@@ -13,7 +13,15 @@
 // One JSON line per setting goes to stdout: the mmap's duration (p50, p90,
 // p99, mean), the faults' (p50, p99, mean), the faults slower than -slow
 // (count, per growth, mean), and getrusage's voluntary context switches and
-// minor faults over the setting.
+// minor faults over the setting. Two controls follow each setting: the
+// faulters write into another mapping that the growth does not touch
+// ("separate"), and the whole region is mapped read-write up front so the
+// grower only paces the faulters and never calls mmap ("grow": false): what
+// the faulters sleep without any growth at all; and, with the region mapped
+// up front too, the grower maps a new 64 KiB mapping elsewhere at each step
+// and writes its first byte, as sysAlloc gives the GC bits arenas their
+// memory ("new_maps": true): whether an mmap that does not touch the
+// faulters' mapping makes them sleep.
 package main
 
 import (
@@ -33,6 +41,10 @@ import (
 )
 
 const pageSize = 4096
+
+// newMapBytes: one GC bits arena (mheap.go gcBitsChunkBytes), what the
+// new-mappings control maps at each step
+const newMapBytes = 64 << 10
 
 func mmap(addr, length uintptr, prot, flags int) (uintptr, error) {
 	r, _, errno := syscall.Syscall6(syscall.SYS_MMAP, addr, length, uintptr(prot),
@@ -83,6 +95,8 @@ func summarize(ns []int64) stats {
 type result struct {
 	Faulters       int     `json:"faulters"`
 	Separate       bool    `json:"separate"`
+	Grow           bool    `json:"grow"`
+	NewMaps        bool    `json:"new_maps"`
 	Grows          int     `json:"grows"`
 	ChunkBytes     int     `json:"chunk_bytes"`
 	MmapP50Ns      float64 `json:"mmap_p50_ns"`
@@ -112,7 +126,7 @@ func rusage() (nvcsw, minflt int64) {
 	return ru.Nvcsw, ru.Minflt
 }
 
-func run(faulters, grows, chunk int, slow time.Duration, separate bool) (result, error) {
+func run(faulters, grows, chunk int, slow time.Duration, separate, grow, mapNew bool) (result, error) {
 	total := uintptr(grows+1) * uintptr(chunk)
 	base, err := mmap(0, total, syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
@@ -121,7 +135,11 @@ func run(faulters, grows, chunk int, slow time.Duration, separate bool) (result,
 	defer munmap(base, total)
 	rw := syscall.PROT_READ | syscall.PROT_WRITE
 	fixed := syscall.MAP_PRIVATE | syscall.MAP_ANON | syscall.MAP_FIXED
-	if _, err := mmap(base, uintptr(chunk), rw, fixed); err != nil {
+	first := uintptr(chunk)
+	if !grow || mapNew { // the controls without growth: all of it read-write from the start
+		first = total
+	}
+	if _, err := mmap(base, first, rw, fixed); err != nil {
 		return result{}, fmt.Errorf("map the first chunk: %w", err)
 	}
 	// where the faulters write: the growing mapping itself, or (-separate, the
@@ -148,6 +166,13 @@ func run(faulters, grows, chunk int, slow time.Duration, separate bool) (result,
 		lat[i] = make([]int64, 0, perFaulter)
 	}
 	mmapNs := make([]int64, 0, grows)
+	grown := 0
+	var maps []uintptr // the new-mappings control's
+	defer func() {
+		for _, m := range maps {
+			munmap(m, newMapBytes)
+		}
+	}()
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	nv0, mf0 := rusage()
@@ -164,13 +189,26 @@ func run(faulters, grows, chunk int, slow time.Duration, separate bool) (result,
 				}
 				spin()
 			}
-			addr := base + uintptr(g)*uintptr(chunk)
-			a := time.Now()
-			if _, err := mmap(addr, uintptr(chunk), rw, fixed); err != nil {
-				fmt.Fprintln(os.Stderr, "mmaplock: grow:", err)
-				os.Exit(1)
+			if mapNew {
+				a := time.Now()
+				m, err := mmap(0, newMapBytes, rw, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "mmaplock: new mapping:", err)
+					os.Exit(1)
+				}
+				*(*byte)(ptr(m)) = 1 // the arena's header
+				mmapNs = append(mmapNs, int64(time.Since(a)))
+				maps = append(maps, m)
+			} else if grow {
+				addr := base + uintptr(g)*uintptr(chunk)
+				a := time.Now()
+				if _, err := mmap(addr, uintptr(chunk), rw, fixed); err != nil {
+					fmt.Fprintln(os.Stderr, "mmaplock: grow:", err)
+					os.Exit(1)
+				}
+				mmapNs = append(mmapNs, int64(time.Since(a)))
 			}
-			mmapNs = append(mmapNs, int64(time.Since(a)))
+			grown++
 			mapped.Add(pagesPerChunk)
 		}
 	}()
@@ -211,12 +249,12 @@ func run(faulters, grows, chunk int, slow time.Duration, separate bool) (result,
 	}
 	m, fl, sl := summarize(mmapNs), summarize(all), summarize(slows)
 	return result{
-		Faulters: faulters, Separate: separate, Grows: len(mmapNs), ChunkBytes: chunk,
+		Faulters: faulters, Separate: separate, Grow: grow, NewMaps: mapNew, Grows: grown, ChunkBytes: chunk,
 		MmapP50Ns: m.P50, MmapP90Ns: m.P90, MmapP99Ns: m.P99, MmapMeanNs: m.Mean,
 		Faults: fl.N, FaultP50Ns: fl.P50, FaultP99Ns: fl.P99, FaultMeanNs: fl.Mean,
-		SlowNs: int64(slow), SlowFaults: sl.N, SlowPerGrow: float64(sl.N) / float64(max(len(mmapNs), 1)),
+		SlowNs: int64(slow), SlowFaults: sl.N, SlowPerGrow: float64(sl.N) / float64(max(grown, 1)),
 		SlowMeanNs: sl.Mean, Nvcsw: nv1 - nv0,
-		NvcswPerGrow: float64(nv1-nv0) / float64(max(len(mmapNs), 1)), Minflt: mf1 - mf0,
+		NvcswPerGrow: float64(nv1-nv0) / float64(max(grown, 1)), Minflt: mf1 - mf0,
 		WallS: wall.Seconds(), GOOSARCH: runtime.GOOS + "/" + runtime.GOARCH,
 		GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
 	}, nil
@@ -227,7 +265,7 @@ func main() {
 	grows := flag.Int("grows", 64, "chunks mapped after the first, per setting")
 	chunk := flag.Int("chunk", 4<<20, "bytes per growth (mheap.go grow: 4 MiB)")
 	slow := flag.Duration("slow", 10*time.Microsecond, "a fault at least this long counts as slow (slept)")
-	control := flag.Bool("control", true, "after each setting, the same with the faulters writing to another mapping")
+	control := flag.Bool("control", true, "after each setting, its two controls: the faulters writing to another mapping, and no growth at all")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "mmaplock: unexpected argument %q\n", flag.Arg(0))
@@ -249,12 +287,14 @@ func main() {
 	enc := json.NewEncoder(os.Stdout)
 	for _, n := range ns {
 		runtime.GOMAXPROCS(n + 1)
-		modes := []bool{false}
+		type mode struct{ separate, grow, newMaps bool }
+		modes := []mode{{false, true, false}}
 		if *control {
-			modes = append(modes, true)
+			modes = append(modes, mode{true, true, false}, mode{false, false, false},
+				mode{false, false, true})
 		}
-		for _, sep := range modes {
-			r, err := run(n, *grows, *chunk, *slow, sep)
+		for _, m := range modes {
+			r, err := run(n, *grows, *chunk, *slow, m.separate, m.grow, m.newMaps)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "mmaplock:", err)
 				os.Exit(1)
