@@ -61,7 +61,7 @@ def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
                              "wakeup", "stw", "spin", "perf_realgo", "mmap_sleeps",
-                             "mmaplock"}
+                             "mmaplock", "gcbits"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -77,16 +77,19 @@ def test_measured_figures_carry_provenance() -> None:
     assert {r["file"] for r in runs} == {p.name for p in (figures.ROOT / "experiments" /
                                                           "groundtruth").glob("*.jsonl")} | {
         "extra/go1.27-16core-traced.jsonl", "extra/go1.27-16core-repeat2.jsonl",
-        "extra/go1.27-16core-disputed.jsonl"}
+        "extra/go1.27-16core-disputed.jsonl", "extra/go1.27-16core-repeat3.jsonl",
+        "extra/go1.27-16core-holdout.jsonl"}
     for r in runs:
         assert r["command"].startswith("gosim groundtruth experiments/groundtruth/")
         a = r["agreement"]
         # every record of the file was simulated, every case checked
         lines = (figures.ROOT / "experiments" / "groundtruth" / r["file"]).read_text()
         assert a["records"] == len(lines.splitlines()) and r["wall_s"] > 0
-        # a case: a mode, live heap, size and page writing, over GOMAXPROCS
+        # a case: a mode, GOGC, live heap, size (or mix), pointers, page
+        # writing and goroutines per P, over GOMAXPROCS
         recs = [json.loads(x) for x in lines.splitlines()]
-        assert len(a["cases"]) == len({(x["mode"], x["ballast_mib"], x["size"], x["touch"])
+        assert len(a["cases"]) == len({(x["mode"], x.get("gogc"), x["ballast_mib"], x["size"],
+                                        x["kind"], x["touch"], x["g"] / x["gomaxprocs"])
                                        for x in recs})
         assert a["cases_ok"] == sum(c["ok"] for c in a["cases"])
         assert r["exit_status"] == (0 if a["pass"] else 1)
@@ -146,11 +149,15 @@ def test_mmap_sleeps_cover_the_profile_and_pick_it_by_the_sleep_not_the_throughp
     assert f"median of {real / 1e3:.0f} us" in text
 
 
-def test_mmaplock_section_is_every_repeat_of_both_mappings() -> None:
+MMAPLOCK_MODES = [(False, True, False), (True, True, False), (False, False, False),
+                  (False, False, True)]
+
+
+def test_mmaplock_section_is_every_repeat_of_every_mode() -> None:
     """scripts/measure.py mmaplock: MMAPLOCK_REPEATS runs of scripts/mmaplock,
-    each with its MMAPLOCK_GROWS growths, each faulter count in the growing
-    mapping and then the control; every page of each setting faulted once
-    (the reservation is one chunk more than the growths); the rendered
+    each with its MMAPLOCK_GROWS steps, each faulter count in the growing
+    mapping and then its three controls; every page of each setting faulted
+    once (the reservation is one chunk more than the growths); the rendered
     medians are those of the rows."""
     import statistics
 
@@ -159,15 +166,58 @@ def test_mmaplock_section_is_every_repeat_of_both_mappings() -> None:
     measured = figures.load_measured()
     rows = measured["mmaplock"]["rows"]
     counts = [int(x) for x in MMAPLOCK_FAULTERS.split(",")]
-    assert [(r["repeat"], r["faulters"], r["separate"]) for r in rows] == [
-        (i, n, sep) for i in range(MMAPLOCK_REPEATS) for n in counts for sep in (False, True)]
+    assert [(r["repeat"], r["faulters"], r["separate"], r["grow"], r["new_maps"])
+            for r in rows] == [(i, n, *m) for i in range(MMAPLOCK_REPEATS) for n in counts
+                               for m in MMAPLOCK_MODES]
     for r in rows:
         assert r["grows"] == MMAPLOCK_GROWS
         assert r["faults"] == (MMAPLOCK_GROWS + 1) * r["chunk_bytes"] // 4096
     text = figures.render_mmaplock(measured)
-    same = [r for r in rows if not r["separate"]]
+    same = [r for r in rows if not r["separate"] and r["grow"]]
     p50 = statistics.median(r["mmap_p50_ns"] for r in same) / 1e3
     assert f"| {counts[0]} | the growing mapping | {p50:.1f} |" in text
+
+
+def test_the_16_core_mmaplock_block_is_its_files() -> None:
+    """The device's scripts/mmaplock (experiments/groundtruth/extra/
+    go1.27-16core-mmaplock/): 3 repeats of 1, 3, 7, 11 and 15 faulters in
+    each of the four modes; the rendered table has a row per faulter count
+    and mode, the switches per step the median of the repeats; with 15
+    faulters a growth puts far more threads to sleep than no growth or a new
+    mapping does (the measured fact the model's SimFaultsNew follows)."""
+    import statistics
+
+    rows = figures._jsonl(figures.MMAPLOCK_16CORE / "mmaplock.jsonl")
+    assert len(rows) == 3 * 5 * 4
+    text = figures.render_mmaplock_16core()
+    assert text.count("\n| ") == 1 + 5 * 4  # the header and a row per setting and mode
+
+    def nv(mode: tuple[bool, bool, bool]) -> float:
+        return statistics.median(r["nvcsw_per_grow"] for r in rows if r["faulters"] == 15 and (
+            r["separate"], r["grow"], r["new_maps"]) == mode)
+    grow, other, none, new = (nv(m) for m in MMAPLOCK_MODES)
+    assert f"| {grow:.2f} |" in text
+    assert min(grow, other) > 4 * max(none, new)
+
+
+def test_gcbits_section_counts_the_records_it_reads() -> None:
+    """scripts/measure.py gcbits: a row per (size, GOMAXPROCS) of the GC-off
+    records with pages touched from 4 Ps on, the record counts those of the
+    files; contentions per arena from the real profile grow with P."""
+    from gosim.groundtruth.records import read_records
+    from scripts.measure import GCBITS_FILES, GCBITS_MIN_PROCS
+
+    sec = figures.load_measured()["gcbits"]
+    want: dict[tuple[int, int], int] = {}
+    for name in GCBITS_FILES:
+        for r in read_records(figures.ROOT / "experiments" / "groundtruth" / name):
+            if r.mode == "nogc" and r.touch and not r.mix and r.gomaxprocs >= GCBITS_MIN_PROCS:
+                want[(r.size, r.gomaxprocs)] = want.get((r.size, r.gomaxprocs), 0) + 1
+    assert {(r["size"], r["procs"]): r["records"] for r in sec["rows"]} == want
+    for size in {k[0] for k in want}:
+        per = [r["real_per_arena"] for r in sec["rows"] if r["size"] == size]
+        assert per == sorted(per)
+    assert "| 1 KiB | 16 |" in figures.render_gcbits(figures.load_measured())
 
 
 def test_replace_blocks_rewrites_only_what_is_between_markers() -> None:

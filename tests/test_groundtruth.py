@@ -682,10 +682,12 @@ def test_case_labels_name_what_varies() -> None:
     mix = parse_record({**raw(8), "mix": [16, 48, 1024], "size": 362, "work_ns_est": 42.5,
                         "gogc": 50, "touch": False}, file="f", line=1)
     nogc = RECORDS[18]
-    t = comparison_table([mix, nogc], [pt(1e6), pt(1e6)], [(1, 2)] * 2)
+    crowd = parse_record({**raw(8), "g": 4 * raw(8)["gomaxprocs"]}, file="f", line=2)
+    t = comparison_table([mix, nogc, crowd], [pt(1e6)] * 3, [(1, 2)] * 3)
     assert [v.label for v in score(t)] == [
         "go1.27.3 gc GOGC=50 ballast 0 MiB mix 16,48,1024 B noscan work 42.5 ns untouched",
-        "go1.27.3 nogc ballast 0 MiB 1024 B noscan"]
+        "go1.27.3 nogc ballast 0 MiB 1024 B noscan",
+        "go1.27.3 gc GOGC=100 ballast 0 MiB 1024 B noscan 4 G per P"]
 
 
 def test_case_plot_panels() -> None:

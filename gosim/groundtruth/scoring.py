@@ -236,7 +236,8 @@ def comparison_table(records: Sequence[Record], points: Sequence[SimPoint],
 
 
 def case_label(row: pd.Series | dict[str, Any]) -> str:
-    """``go1.27.3 gc GOGC=100 ballast 256 MiB 48 B noscan`` (+ mix, work, touch off)."""
+    """``go1.27.3 gc GOGC=100 ballast 256 MiB 48 B noscan`` (+ mix, work, touch
+    off, goroutines per P when there are more goroutines than Ps)."""
     parts = [str(row["go"]), str(row["mode"])]
     if row["mode"] == "gc":
         parts.append(f"GOGC={int(row['gogc'])}")
@@ -247,6 +248,8 @@ def case_label(row: pd.Series | dict[str, Any]) -> str:
         parts.append(f"work {float(row['work_ns_est']):g} ns")
     if not row["touch"]:
         parts.append("untouched")
+    if int(row["g"]) != int(row["gomaxprocs"]):
+        parts.append(f"{int(row['g']) / int(row['gomaxprocs']):g} G per P")
     return " ".join(parts)
 
 
