@@ -972,8 +972,10 @@ def render_gcbits(measured: dict[str, Any]) -> str:
            f"per object size and GOMAXPROCS, over the 16-core files' records ({files}): real, "
            "the mutex profile's contentions at `newMarkBits` per GC bits arena the run filled "
            "(its spans' alloc and mark bitmaps over 64 KiB) and their mean wait (medians "
-           f"over the records); model (the `{sec['profile']}` profile, one record's workload): "
-           "waits that slept per arena installed and their mean:", "",
+           f"over the records); model (the `{sec['profile']}` profile, one record's workload), "
+           "the same estimate (lock_spinbit.go: each unlock that finds Ms asleep charges the "
+           "mean of the newest's and the oldest's wait times their number) per arena installed "
+           "and per unlock charged:", "",
            "| size | P | records | contentions per arena, real / model | "
            "wait per contention, us, real / model |", "|---|---|---|---|---|"]
     for r in sec["rows"]:

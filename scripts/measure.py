@@ -521,8 +521,9 @@ def measure_gcbits(note: str) -> dict[str, Any]:
     contentions on the GC bits arenas' lock per arena filled and their mean
     wait (the mutex profile's cycles), medians over the records of the
     16-core files, and the model's (the 16-core profile, one record's
-    workload): contended acquisitions per arena installed and their mean
-    wait, from the run's lock sites."""
+    workload), counted the same way (its lock sites' ``profile_unlocks`` and
+    ``profile_ns``, lock_spinbit.go's estimate): per arena installed and per
+    unlock charged."""
     import statistics
 
     from gosim.groundtruth.mapping import scenario_dict
@@ -559,8 +560,8 @@ def measure_gcbits(note: str) -> dict[str, Any]:
             raise SystemExit(f"{k}: {out['error']}")
         res = out["result"]
         sites = [x for x in res["lock_sites"] if x["fn"] == "newMarkBits"]
-        waits = sum(x["waits"] for x in sites)
-        wait_ns = sum(x["wait_ns"] for x in sites)
+        waits = sum(x["profile_unlocks"] for x in sites)
+        wait_ns = sum(x["profile_ns"] for x in sites)
         arenas = res["metrics"]["gcbits_arenas_new"]
         rs = real[k]
         rows.append({"size": k[0], "procs": k[1], "records": len(rs),

@@ -116,17 +116,19 @@ def test_held_out_gogc_400_within_35_percent(points: Any) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "GC off at 4 KiB, 8 and 12 Ps: every real record blames newMarkBits (the GC bits arenas' "
-    "lock) first, 57-69% of the contention, the model (*mheap).allocSpan; the real waits per "
-    "contention on that lock are about ten times the model's (docs/groundtruth.md)"))
-def test_held_out_gc_off_top_lock_at_8_and_12_ps(points: Any) -> None:
-    for p in (8, 12):
-        _, pt, rs = points[("nogc", 4096, (), "noscan", None, 1)][p]
-        assert {r.top_lock for r in rs} == {"newMarkBits"}
-        assert pt.top_lock == "newMarkBits", p
+    "GC off at 4 KiB, 8 Ps: both real records blame newMarkBits (the GC bits arenas' lock) "
+    "first, 57% of the contention, the model (*mheap).allocSpan by a few points; the real "
+    "waits per contention on that lock are several times the model's (docs/groundtruth.md)"))
+def test_held_out_gc_off_top_lock_at_8_ps(points: Any) -> None:
+    _, pt, rs = points[("nogc", 4096, (), "noscan", None, 1)][8]
+    assert {r.top_lock for r in rs} == {"newMarkBits"}
+    assert pt.top_lock == "newMarkBits"
 
 
-def test_held_out_gc_off_top_lock_at_16_ps(points: Any) -> None:
-    """At 16 Ps both say newMarkBits."""
-    _, pt, rs = points[("nogc", 4096, (), "noscan", None, 1)][16]
+@pytest.mark.parametrize("procs", [12, 16])
+def test_held_out_gc_off_top_lock_from_12_ps(points: Any, procs: int) -> None:
+    """GC off at 4 KiB, 12 and 16 Ps: the real records and the model blame
+    newMarkBits first, the model's sites ranked by the runtime profile's
+    own estimate (lock_spinbit.go), as the real ones are."""
+    _, pt, rs = points[("nogc", 4096, (), "noscan", None, 1)][procs]
     assert {r.top_lock for r in rs} == {"newMarkBits"} and pt.top_lock == "newMarkBits"

@@ -163,8 +163,10 @@ def test_futex_barging_schedule():
     # the mutex profile's view (lock_spinbit.go): the wait from P1's first sleep
     # (60) to its grant, the spins before it left out, the sleep after the
     # barge-in kept
+    # (a futex mutex's profile is its waits)
     assert mu.site_rows(1000) == [{"lock": "m", "kind": "mcentral", "fn": "m", "waits": 1,
-                                   "wait_ns": 240 - 60}]
+                                   "wait_ns": 240 - 60, "profile_unlocks": 1,
+                                   "profile_ns": 240 - 60}]
 
 
 def test_fifo_reserves_the_lock_for_the_woken_sleeper():
@@ -356,3 +358,49 @@ def test_lock_invariants_on_random_schedules(mutex, policy, spin, wake, scripts)
     assert sum(1 for _p, a, g in grants if g > a) <= mu.contended <= len(grants)
     # P time waiting is exactly the waits
     assert sum(b - a for _p, c, a, b in host.ptime if c.startswith("wait")) == sum(mu.waits)
+
+
+def test_the_mutex_profile_charges_each_unlock_as_lock_spinbit_does() -> None:
+    """lock_spinbit.go unlock2Wake, sampled: an unlock that finds Ms asleep
+    takes the blame for all of them, the mean of the newest's and the
+    oldest's wait since their clocks were last reset, times their number, and
+    resets those two clocks; the site is the unlocking function. Spin 50 ns,
+    wake-up 30 ns. P0 holds 0-1000 (in "hold0"); P1 asks at 100, spins, sleeps
+    at 150; P2 asks at 200 and sleeps at 250 after its spin (P1 asleep holds
+    no spin bit). P0's unlock at 1000 charges ((1000-250) + (1000-150)) / 2
+    x 2 = 1600 and wakes the newest, P2, which holds 1030-1130 ("hold2");
+    its unlock charges P1 alone from the reset: (130 + 130) / 2 x 1 = 130.
+    The waits as the model counts them (first sleep to grant, charged to the
+    releaser of the grant) are P2's 780 and P1's 1010 (granted at 1160)."""
+    host, _ = _host(50, 30)
+    env = host.env
+    mu = RuntimeMutex(host, Mutex("m", "mcentral"), policy="barging", impl="spinbit")
+
+    def proc(p: int, ask: int, hold: int) -> Any:
+        g = Caller(host, p)
+        yield PTimeout(env, ask, p)
+        g.vt = env.now
+        if not mu.try_acquire(g):
+            yield from mu.acquire(g)
+        mu.owner_fn = f"hold{p}"
+        yield PTimeout(env, hold, p)
+        mu.release(g)
+
+    for p, ask, hold in ((0, 0, 1000), (1, 100, 100), (2, 200, 100)):
+        env.process(proc(p, ask, hold)).pk = p  # type: ignore[attr-defined]
+    env.run()
+    mu.expire_all(None)
+    rows = {r["fn"]: r for r in mu.site_rows(env.now)}
+    assert env.now == 1260
+    assert {fn: (r["profile_unlocks"], r["profile_ns"]) for fn, r in rows.items()} == {
+        "hold0": (1, 1600), "hold2": (1, 130)}
+    assert {fn: (r["waits"], r["wait_ns"]) for fn, r in rows.items()} == {
+        "hold0": (1, 780), "hold2": (1, 1010)}
+
+
+def test_a_futex_mutex_profile_is_its_waits() -> None:
+    """lock_futex.go (the older presets): the profile rows repeat the waits."""
+    mu, _, _, _ = _run("futex", "barging", 50, 30, {0: [(0, 1000)], 1: [(100, 100)],
+                                                    2: [(200, 100)]})
+    for r in mu.site_rows(10**6):
+        assert (r["profile_unlocks"], r["profile_ns"]) == (r["waits"], r["wait_ns"]) != (0, 0)

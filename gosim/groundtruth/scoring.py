@@ -124,8 +124,10 @@ class SimPoint:
 
 def sim_point(outcome: dict[str, Any]) -> SimPoint:
     """From :func:`gosim.runner.execute.execute_run`'s outcome. The top lock is
-    the ``lock_sites`` row function with the most wait time (rows of one
-    function summed); its share is of all lock-site wait time. GC cycles per
+    the ``lock_sites`` row function with the most delay as the runtime's
+    mutex profile records it (``profile_ns``; rows of one function summed;
+    ``wait_ns`` for results without it); its share, and the assist queue's,
+    are of all the sites' such delay, as the real shares are. GC cycles per
     second: the cycles that ended after the warm-up over the measured window,
     as the real figure counts them (``num_gc`` over the run for results
     without ``num_gc_after_warmup``). Lock sleep: the lock-site wait (waits
@@ -138,7 +140,10 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
     res = outcome["result"]
     m = res.get("metrics", {})
     sites = res.get("lock_sites") or []
-    top, wait = top_site((r["fn"], r.get("wait_ns", 0)) for r in sites)
+    prof = "profile_ns" if all("profile_ns" in r for r in sites) else "wait_ns"
+    top, wait = top_site((r["fn"], r.get(prof, 0)) for r in sites)
+    prof_total = sum(float(r.get(prof, 0)) for r in sites
+                     if runtime_function(r["fn"]) != "_LostContendedRuntimeLock")
     total = sum(float(r.get("wait_ns", 0)) for r in sites
                 if runtime_function(r["fn"]) != "_LostContendedRuntimeLock")
     sim_ns = m.get("sim_time_ns") or 0
@@ -152,8 +157,8 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
             if num_gc is not None else None)
     aq = None
     if num_gc is not None:
-        aq_wait = sum(float(r.get("wait_ns", 0)) for r in sites if r.get("kind") == "assistqueue")
-        aq = aq_wait / total if total > 0 else 0.0
+        aq_wait = sum(float(r.get(prof, 0)) for r in sites if r.get("kind") == "assistqueue")
+        aq = aq_wait / prof_total if prof_total > 0 else 0.0
     nprocs = m.get("gomaxprocs")
     sleep = total / (nprocs * m["sim_time_ns"]) if nprocs and m.get("sim_time_ns") else None
     after = m.get("allocs_after_warmup")
@@ -166,7 +171,7 @@ def sim_point(outcome: dict[str, Any]) -> SimPoint:
     mark_ms = sum(marks) / len(marks) / 1e6 if marks else None
     pacer = model_summary(window, nprocs, skip_first=False) if window and nprocs else None
     return SimPoint(True, float(m.get("allocs_per_sim_second", math.nan)), top,
-                    wait / total if total > 0 else 0.0, cycles, "", wall,
+                    wait / prof_total if prof_total > 0 else 0.0, cycles, "", wall,
                     float(idle) if idle is not None else None, mark, aq, sleep,
                     faults, float(scav), mark_ms,
                     pacer["gc_trigger_goal_ratio"] if pacer else None,

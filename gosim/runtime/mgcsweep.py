@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 #: mheap.go gcBitsChunkBytes: one GC bits arena
 GC_BITS_CHUNK_BYTES: Final = 64 << 10
+#: mheap.go pagesPerReclaimerChunk: the pages of heap arena one reclaim claim scans
+RECLAIM_CHUNK_PAGES: Final = 512
 
 
 def mark_bits_bytes(nelems: int) -> int:
@@ -190,9 +192,17 @@ class Sweeper:
         self.heap_live_basis = 0
         self.pages_swept_basis = 0
         self.mark_start_ns = 0
-        #: statistics
+        #: mheap.reclaimIndex, as the chunks of the heap's arenas reclaim has
+        #: still to claim in this sweep cycle, and reclaimCredit, as the pages
+        #: of the chunks claimed that no reclaim has counted yet
+        self.reclaim_chunks = 0
+        self.reclaim_credit = 0
+        #: statistics (reclaim: its calls while sweeping, and those that took
+        #: mheap.lock to claim a chunk)
         self.spans_swept = 0
         self.spans_freed = 0
+        self.reclaim_calls = 0
+        self.reclaim_locks = 0
 
     # -- the cycle ---------------------------------------------------------------------
     def start_cycle(self, heap_live: int, trigger: int, mark_start_ns: int) -> None:
@@ -208,6 +218,11 @@ class Sweeper:
         self.pages_per_byte = pages_in_use / distance
         self.heap_live_basis = heap_live
         self.pages_swept_basis = self.pages_swept
+        # mgc.go gcSweep: reclaimIndex starts over; reclaim walks every heap
+        # arena (h.sweepArenas) in chunks
+        arena_pages = sum(n for _, n in self.heap.arenas) // PAGE_SIZE
+        self.reclaim_chunks = -(-arena_pages // RECLAIM_CHUNK_PAGES)
+        self.reclaim_credit = 0
 
     def sweep(self, ctx: Ctx, s: MSpan, preserve: bool) -> Gen[bool]:
         """(*sweepLocked).sweep: the span's allocation bits become its mark bits.
@@ -318,13 +333,29 @@ class Sweeper:
 
     def reclaim(self, ctx: Ctx, npages: int) -> Gen[None]:
         """mheap.go reclaim: before a large allocation takes pages, sweep until
-        npages have gone back to the heap, holding mheap.lock while it scans."""
+        npages have gone back to the heap. It takes mheap.lock only to claim
+        chunks of 512 pages of the heap's arenas (reclaimIndex) and scan them,
+        when the pages the chunks claimed before hold no more for it
+        (reclaimCredit); once every chunk of this sweep cycle is claimed, it
+        takes no lock. The model keeps no per-page marks: a chunk is taken to
+        hold 512 pages to reclaim (the heap's pages are the arenas' lowest,
+        and with no live heap nearly all are dead after a cycle), and the
+        sweeping itself is the sweeper's next spans, lock-free, as before."""
         if not self.active:
             return
         h = self.heap
-        yield from ctx.lock(h.lock, "(*mheap).reclaim")
-        ctx.spend("reclaim_ns")
-        yield from ctx.unlock(h.lock)
+        self.reclaim_calls += 1
+        if self.reclaim_credit >= npages:
+            self.reclaim_credit -= npages
+        elif self.reclaim_chunks > 0:
+            self.reclaim_locks += 1
+            yield from ctx.lock(h.lock, "(*mheap).reclaim")
+            while self.reclaim_credit < npages and self.reclaim_chunks > 0:
+                self.reclaim_chunks -= 1
+                self.reclaim_credit += RECLAIM_CHUNK_PAGES
+                ctx.spend("reclaim_ns")
+            self.reclaim_credit -= min(self.reclaim_credit, npages)
+            yield from ctx.unlock(h.lock)
         freed = 0
         while freed < npages and self.active:
             before = self.spans_freed

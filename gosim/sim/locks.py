@@ -96,7 +96,8 @@ class LockCaller(Protocol):
 
 
 class _Waiter:
-    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail", "sleep_t0")
+    __slots__ = ("p", "ev", "state", "t0", "spin_gen", "spin_t0", "at_tail", "sleep_t0",
+                 "prof_t0")
 
     def __init__(self, p: int, ev: Any, t0: int) -> None:
         self.p = p
@@ -111,6 +112,11 @@ class _Waiter:
         #: profile records only waits that slept, timed from there: lock_spinbit.go
         #: starts its timer once per lock2 call)
         self.sleep_t0 = -1
+        #: the mutex profile's clock for this M (lock_spinbit.go
+        #: mWaitList.startTicks): set at its first sleep, reset to an unlock's
+        #: time when that unlock charges the wait list with this M at its head
+        #: or tail
+        self.prof_t0 = -1
 
 
 def _expand(counts: dict[int, int]) -> np.ndarray:
@@ -180,9 +186,12 @@ class RuntimeMutex:
         #: the runtime function holding the lock, and the one that released it last
         self.owner_fn = ""
         self.release_fn = ""
-        #: the mutex profile's view: function that released the lock -> [waits, ns]
+        #: the waits by the function that released the lock to them -> [waits, ns]
         #: for waiters that slept (lock_spinbit.go records those; spinning is not)
         self.sites: dict[str, list[int]] = {}
+        #: the mutex profile's own estimate (spinbit, lock_spinbit.go unlock2):
+        #: function that unlocked while Ms slept -> [unlocks, ns charged]
+        self.prof_sites: dict[str, list[int]] = {}
         #: the P-time categories of holding and waiting for this lock
         self.hold_cat = "hold:" + mu.kind
         self.wait_cat = "wait:" + mu.kind
@@ -326,6 +335,7 @@ class RuntimeMutex:
         w.state = "sleep"
         if w.sleep_t0 < 0:
             w.sleep_t0 = at
+            w.prof_t0 = at
         w.at_tail = False
         self.sleeping.append(w)
 
@@ -391,12 +401,15 @@ class RuntimeMutex:
         wake: _Waiter | None = None
         if self.sleeping:
             if self.spinbit:
+                self._profile_unlock(now)
                 # unlock2Wake: wake the newest sleeper when no M holds the spin
                 # bit; every 16th time the oldest one, even if an M spins
                 self.unlock_wakes += 1
                 if self.unlock_wakes % TAIL_WAKE_PERIOD == 0:
                     wake = self.sleeping.popleft()
                     wake.at_tail = True
+                    if self.sleeping:  # the next-oldest takes over the tail's clock
+                        self.sleeping[0].prof_t0 = wake.prof_t0
                 elif not any(not s.at_tail for s in self.spinning):
                     wake = self.sleeping.pop()
             else:  # lock_futex.go unlock2: mutex_sleeping -> futexwakeup(key, 1)
@@ -405,6 +418,22 @@ class RuntimeMutex:
             self._grant(self.spinning[0])
         if wake is not None:
             self._wake(wake, self._woken)
+
+    def _profile_unlock(self, now: int) -> None:
+        """lock_spinbit.go unlock2Wake, sampled for the mutex profile: the
+        unlocker takes the blame for every sleeping M, the mean of the
+        newest's (the stack's head) and the oldest's (its tail) wait since
+        their clocks were last reset, times their number, and resets those
+        two clocks to now."""
+        sl = self.sleeping
+        head, tail = sl[-1], sl[0]
+        ns = ((now - head.prof_t0) + (now - tail.prof_t0)) // 2 * len(sl)
+        head.prof_t0 = tail.prof_t0 = now
+        site = self.prof_sites.get(self.release_fn)
+        if site is None:
+            site = self.prof_sites[self.release_fn] = [0, 0]
+        site[0] += 1
+        site[1] += ns
 
     def _woken(self, w: _Waiter) -> None:
         if self.expiries:
@@ -448,8 +477,12 @@ class RuntimeMutex:
     # -- statistics -------------------------------------------------------------
     def site_rows(self, end: int) -> list[dict[str, Any]]:
         """The mutex profile's rows for this lock: per runtime function that
-        released it, the waits that slept and their total; waits still in
-        progress at ``end`` that slept are counted against the holder now."""
+        released it, the waits that slept and their total (waits still in
+        progress at ``end`` that slept are counted against the holder now),
+        and what the runtime's profile itself records there
+        (``profile_unlocks``, ``profile_ns``): for the spinbit mutex the
+        estimate each unlock with Ms asleep charges (:meth:`_profile_unlock`),
+        for the futex one the waits as counted."""
         sites = {k: list(v) for k, v in self.sites.items()}
         for w in self.waiting:
             if w.sleep_t0 >= 0 and end > w.sleep_t0:
@@ -457,8 +490,14 @@ class RuntimeMutex:
                 site = sites.setdefault(fn, [0, 0])
                 site[0] += 1
                 site[1] += end - w.sleep_t0
-        return [{"lock": self.mu.name, "kind": self.mu.kind, "fn": fn or self.mu.name,
-                 "waits": v[0], "wait_ns": v[1]} for fn, v in sorted(sites.items())]
+        prof = self.prof_sites if self.spinbit else sites
+        rows = []
+        for fn in sorted(set(sites) | set(prof)):
+            v, pv = sites.get(fn, [0, 0]), prof.get(fn, [0, 0])
+            rows.append({"lock": self.mu.name, "kind": self.mu.kind, "fn": fn or self.mu.name,
+                         "waits": v[0], "wait_ns": v[1],
+                         "profile_unlocks": pv[0], "profile_ns": pv[1]})
+        return rows
 
     def row(self, end: int) -> dict[str, Any]:
         """One row of locks.parquet. Waits cover granted acquisitions and, censored
