@@ -197,7 +197,7 @@ def test_the_16_core_mmaplock_block_is_its_files() -> None:
             r["separate"], r["grow"], r["new_maps"]) == mode)
     grow, other, none, new = (nv(m) for m in MMAPLOCK_MODES)
     assert f"| {grow:.2f} |" in text
-    assert min(grow, other) > 4 * max(none, new)
+    assert min(grow, other) > 3 * max(none, new)
 
 
 def test_gcbits_section_counts_the_records_it_reads() -> None:

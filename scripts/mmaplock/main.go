@@ -21,7 +21,9 @@
 // up front too, the grower maps a new 64 KiB mapping elsewhere at each step
 // and writes its first byte, as sysAlloc gives the GC bits arenas their
 // memory ("new_maps": true): whether an mmap that does not touch the
-// faulters' mapping makes them sleep.
+// faulters' mapping makes them sleep; it then zeroes the rest of the new
+// mapping, page by page, as newArenaMayUnlock zeroes a spare arena under
+// gcBitsArenas.lock (timed apart: "zero_*", the lock's hold).
 package main
 
 import (
@@ -103,6 +105,8 @@ type result struct {
 	MmapP90Ns      float64 `json:"mmap_p90_ns"`
 	MmapP99Ns      float64 `json:"mmap_p99_ns"`
 	MmapMeanNs     float64 `json:"mmap_mean_ns"`
+	ZeroP50Ns      float64 `json:"zero_p50_ns"`
+	ZeroMeanNs     float64 `json:"zero_mean_ns"`
 	Faults         int     `json:"faults"`
 	FaultP50Ns     float64 `json:"fault_p50_ns"`
 	FaultP99Ns     float64 `json:"fault_p99_ns"`
@@ -168,6 +172,7 @@ func run(faulters, grows, chunk int, slow time.Duration, separate, grow, mapNew 
 	mmapNs := make([]int64, 0, grows)
 	grown := 0
 	var maps []uintptr // the new-mappings control's
+	var zeroNs []int64
 	defer func() {
 		for _, m := range maps {
 			munmap(m, newMapBytes)
@@ -199,6 +204,11 @@ func run(faulters, grows, chunk int, slow time.Duration, separate, grow, mapNew 
 				*(*byte)(ptr(m)) = 1 // the arena's header
 				mmapNs = append(mmapNs, int64(time.Since(a)))
 				maps = append(maps, m)
+				z := time.Now()
+				for off := uintptr(pageSize); off < newMapBytes; off += pageSize {
+					*(*byte)(ptr(m + off)) = 0 // memclr reaching each page
+				}
+				zeroNs = append(zeroNs, int64(time.Since(z)))
 			} else if grow {
 				addr := base + uintptr(g)*uintptr(chunk)
 				a := time.Now()
@@ -247,10 +257,11 @@ func run(faulters, grows, chunk int, slow time.Duration, separate, grow, mapNew 
 			}
 		}
 	}
-	m, fl, sl := summarize(mmapNs), summarize(all), summarize(slows)
+	m, fl, sl, zs := summarize(mmapNs), summarize(all), summarize(slows), summarize(zeroNs)
 	return result{
 		Faulters: faulters, Separate: separate, Grow: grow, NewMaps: mapNew, Grows: grown, ChunkBytes: chunk,
 		MmapP50Ns: m.P50, MmapP90Ns: m.P90, MmapP99Ns: m.P99, MmapMeanNs: m.Mean,
+		ZeroP50Ns: zs.P50, ZeroMeanNs: zs.Mean,
 		Faults: fl.N, FaultP50Ns: fl.P50, FaultP99Ns: fl.P99, FaultMeanNs: fl.Mean,
 		SlowNs: int64(slow), SlowFaults: sl.N, SlowPerGrow: float64(sl.N) / float64(max(grown, 1)),
 		SlowMeanNs: sl.Mean, Nvcsw: nv1 - nv0,
