@@ -167,8 +167,9 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "0: not modelled",
        "[GO] mheap.go newMarkBits / newAllocBits (gcBitsArena.tryAlloc: atomic.Xadduintptr "
        "on b.free)"),
-    _p("reclaim_ns", 300, "ns", "mheap.reclaim: scanning for spans to sweep before a large "
-       "allocation, under mheap.lock", "[GO] mheap.go reclaim / reclaimChunk"),
+    _p("reclaim_ns", 300, "ns", "mheap.reclaim: claiming a chunk of 512 pages of the heap's "
+       "arenas to scan for spans to sweep before a large allocation, under mheap.lock (per chunk)",
+       "[GO] mheap.go reclaim / reclaimChunk"),
     _p("gc_stw_ns", 5000, "ns", "a stop-the-world phase once the world is stopped (sweep "
        "termination or mark termination)", "[GO] mgc.go gcStart / gcMarkTermination"),
     _p("gc_stw_per_p_ns", 1500, "ns/P", "stop-the-world work per P (stopping it, flushing its "
