@@ -398,9 +398,14 @@ def test_the_mutex_profile_charges_each_unlock_as_lock_spinbit_does() -> None:
         "hold0": (1, 780), "hold2": (1, 1010)}
 
 
-def test_a_futex_mutex_profile_is_its_waits() -> None:
-    """lock_futex.go (the older presets): the profile rows repeat the waits."""
-    mu, _, _, _ = _run("futex", "barging", 50, 30, {0: [(0, 1000)], 1: [(100, 100)],
-                                                    2: [(200, 100)]})
-    for r in mu.site_rows(10**6):
+@pytest.mark.parametrize(("mutex", "policy"), [("futex", "barging"), ("futex", "fifo"),
+                                               ("spinbit", "fifo")])
+def test_a_futex_or_fifo_mutex_profile_is_its_waits(mutex: str, policy: str) -> None:
+    """lock_futex.go (the older presets), and the FIFO hand-off (no
+    runtime's): the profile rows repeat the waits."""
+    mu, _, _, _ = _run(mutex, policy, 50, 30, {0: [(0, 1000)], 1: [(100, 100)],
+                                               2: [(200, 100)]})
+    rows = mu.site_rows(10**6)
+    assert rows
+    for r in rows:
         assert (r["profile_unlocks"], r["profile_ns"]) == (r["waits"], r["wait_ns"]) != (0, 0)

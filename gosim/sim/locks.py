@@ -482,7 +482,7 @@ class RuntimeMutex:
         and what the runtime's profile itself records there
         (``profile_unlocks``, ``profile_ns``): for the spinbit mutex the
         estimate each unlock with Ms asleep charges (:meth:`_profile_unlock`),
-        for the futex one the waits as counted."""
+        for the futex one (and the FIFO policy) the waits as counted."""
         sites = {k: list(v) for k, v in self.sites.items()}
         for w in self.waiting:
             if w.sleep_t0 >= 0 and end > w.sleep_t0:
@@ -490,7 +490,8 @@ class RuntimeMutex:
                 site = sites.setdefault(fn, [0, 0])
                 site[0] += 1
                 site[1] += end - w.sleep_t0
-        prof = self.prof_sites if self.spinbit else sites
+        # (the FIFO hand-off is no runtime's: its profile is its waits)
+        prof = self.prof_sites if self.spinbit and not self.fifo else sites
         rows = []
         for fn in sorted(set(sites) | set(prof)):
             v, pv = sites.get(fn, [0, 0]), prof.get(fn, [0, 0])
