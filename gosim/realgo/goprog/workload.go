@@ -198,6 +198,10 @@ func runWorkload(sp *spec) map[string]any {
 	var parked, running, done atomic.Int32
 	nw := int32(len(workers))
 	procs := runtime.GOMAXPROCS(0)
+	// Goroutines before the workers: after.take waits until the count is
+	// back to it, so that every worker has exited (proc.go goexit0 -> gfput
+	// frees a grown stack to the heap, which changes HeapSys).
+	g0 := runtime.NumGoroutine()
 	for k, w := range workers {
 		go func() {
 			parked.Add(1)
@@ -256,6 +260,9 @@ func runWorkload(sp *spec) map[string]any {
 		time.Sleep(100 * time.Microsecond)
 	}
 	t1 := time.Since(clock0).Nanoseconds()
+	for runtime.NumGoroutine() > g0 {
+		time.Sleep(50 * time.Microsecond)
+	}
 	after.take()
 
 	gs := make([]map[string]any, len(workers))
