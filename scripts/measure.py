@@ -584,6 +584,7 @@ GROUNDTRUTH_RUNS = (
     ("extra/go1.27-16core-disputed.jsonl", "groundtruth-16core-go1.27"),
     ("extra/go1.27-16core-repeat3.jsonl", "groundtruth-16core-go1.27"),
     ("extra/go1.27-16core-holdout.jsonl", "groundtruth-16core-go1.27"),
+    ("extra/go1.27-16core-gogc.jsonl", "groundtruth-16core-go1.27"),
 )
 
 

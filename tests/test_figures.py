@@ -78,7 +78,7 @@ def test_measured_figures_carry_provenance() -> None:
                                                           "groundtruth").glob("*.jsonl")} | {
         "extra/go1.27-16core-traced.jsonl", "extra/go1.27-16core-repeat2.jsonl",
         "extra/go1.27-16core-disputed.jsonl", "extra/go1.27-16core-repeat3.jsonl",
-        "extra/go1.27-16core-holdout.jsonl"}
+        "extra/go1.27-16core-holdout.jsonl", "extra/go1.27-16core-gogc.jsonl"}
     for r in runs:
         assert r["command"].startswith("gosim groundtruth experiments/groundtruth/")
         a = r["agreement"]
