@@ -597,45 +597,68 @@ REGIME_TABLES: tuple[tuple[str, str, str, float], ...] = (
 )
 
 
+def variant_label(r: dict[str, Any]) -> str:
+    """The label's part for what sets a row apart beyond mode, live heap and
+    size (scripts/measure.py ``variant``): ', pointerful', ', GOGC=400', ', 4
+    G per P'; the mix replaces the size (``what``). Rows stored before the
+    variants were kept have none."""
+    return (("" if r.get("kind", "noscan") == "noscan" else ", pointerful")
+            + (f", GOGC={r['gogc']}" if r.get("gogc") else "")
+            + (f", {r['g_per_p']} G per P" if r.get("g_per_p") else ""))
+
+
+def _what(r: dict[str, Any]) -> str:
+    return f"mix {r['mix']} B" if r.get("mix") else size_label(r["size"])
+
+
 def _regime_share_table(rows: list[dict[str, Any]], caption: str, fmt: str,
                         scale: float = 1.0) -> list[str]:
-    """A (mode, live heap, size) x GOMAXPROCS table of real / simulated shares
-    (fit records marked *)."""
+    """A case (mode, live heap, size or mix and the variant) x GOMAXPROCS
+    table of real / simulated shares (fit records marked *)."""
     # rows stored before the regimes had a touch flag wrote every page
-    cases = sorted({(r["mode"], r["ballast_mib"], r["size"], not r.get("touch", True))
-                    for r in rows})
+    def case(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["mode"], r["ballast_mib"], r["size"], r.get("mix", ""),
+                not r.get("touch", True), variant_label(r))
+
+    cases = sorted({case(r) for r in rows})
     ps = sorted({r["gomaxprocs"] for r in rows})
-    by = {(r["mode"], r["ballast_mib"], r["size"], not r.get("touch", True), r["gomaxprocs"]): r
-          for r in rows}
+    by = {(*case(r), r["gomaxprocs"]): r for r in rows}
     out = [f"{caption}, real / simulated (records in the fit set marked *):", "",
            "| case | " + " | ".join(f"{p} P" for p in ps) + " |", "|---|" + "---|" * len(ps)]
-    for mode, mib, sz, untouched in cases:
+    for c in cases:
+        mode, mib, sz, mix, untouched, var = c
         cells = []
         for p in ps:
-            r = by.get((mode, mib, sz, untouched, p))
+            r = by.get((*c, p))
             cells.append("-" if r is None else
                          f"{fmt.format(r['real'] * scale)} / {fmt.format(r['sim'] * scale)}"
                          f"{'*' if r['split'] == 'fit' else ''}")
-        label = f"{mode}, {mib} MiB live, {size_label(sz)}{', untouched' if untouched else ''}"
+        label = (f"{mode}, {mib} MiB live, {_what({'size': sz, 'mix': mix})}{var}"
+                 f"{', untouched' if untouched else ''}")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out + [""]
 
 
 def _share_table(rows: list[dict[str, Any]], caption: str, fmt: str) -> list[str]:
-    """A size x GOMAXPROCS table of real / simulated shares (fit records marked *)."""
-    sizes = sorted({r["size"] for r in rows})
+    """A size (or mix, and the variant) x GOMAXPROCS table of real /
+    simulated shares (fit records marked *)."""
+    def case(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["size"], r.get("mix", ""), variant_label(r))
+
+    sizes = sorted({case(r) for r in rows})
     ps = sorted({r["gomaxprocs"] for r in rows})
-    by = {(r["size"], r["gomaxprocs"]): r for r in rows}
+    by = {(*case(r), r["gomaxprocs"]): r for r in rows}
     out = [f"{caption}, real / simulated (records in the fit set marked *):", "",
            "| size | " + " | ".join(f"{p} P" for p in ps) + " |", "|---|" + "---|" * len(ps)]
-    for sz in sizes:
+    for c in sizes:
+        sz, mix, var = c
         cells = []
         for p in ps:
-            r = by.get((sz, p))
+            r = by.get((*c, p))
             cells.append("-" if r is None else
                          f"{fmt.format(r['real'])} / {fmt.format(r['sim'])}"
                          f"{'*' if r['split'] == 'fit' else ''}")
-        out.append(f"| {size_label(sz)} | " + " | ".join(cells) + " |")
+        out.append(f"| {_what({'size': sz, 'mix': mix})}{var} | " + " | ".join(cells) + " |")
     return out + [""]
 
 

@@ -642,20 +642,40 @@ def setting_means(csv_path: Path, column: str, keep: Callable[[dict[str, str]], 
                   real_column: str | None = None) -> list[tuple[dict[str, str], float, float]]:
     """comparison.csv's ``real_<column>`` (or ``real_column``) and
     ``sim_<column>`` of the records ``keep`` accepts that have both, one entry
-    per setting (mode, live heap, size, GOMAXPROCS, touch) in the file's order:
-    its first record and the means over its repeats (a file measured with
-    REPEATS=N has N records per setting)."""
+    per setting (mode, live heap, size or mix, pointers, GOGC, goroutines per P,
+    GOMAXPROCS, touch) in the file's order: its first record and the means
+    over its repeats (a file measured with REPEATS=N has N records per
+    setting)."""
     import csv
 
     real_col = real_column or f"real_{column}"
-    groups: dict[tuple[str, str, str, str, str], list[dict[str, str]]] = {}
+    groups: dict[tuple[str, ...], list[dict[str, str]]] = {}
     with csv_path.open(newline="") as f:
         for r in csv.DictReader(f):
             if r[real_col] and r[f"sim_{column}"] and keep(r):
-                key = (r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"], r["touch"])
+                key = (r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"], r["touch"],
+                       *variant(r).values())
                 groups.setdefault(key, []).append(r)
     return [(rs[0], sum(float(r[real_col]) for r in rs) / len(rs),
              sum(float(r[f"sim_{column}"]) for r in rs) / len(rs)) for rs in groups.values()]
+
+
+def variant(r: dict[str, str]) -> dict[str, Any]:
+    """What sets a comparison.csv row apart beyond mode, live heap, size and
+    touch, in the keys the rendered tables label (scripts/figures.py
+    ``variant_label``): a mix of sizes, pointerful objects, GOGC other than
+    100 (GC on), more than one goroutine per P. Empty for the shared grid."""
+    out: dict[str, Any] = {}
+    if r.get("mix"):
+        out["mix"] = r["mix"]
+    if r.get("kind", "noscan") != "noscan":
+        out["kind"] = r["kind"]
+    if r["mode"] == "gc" and r.get("gogc") and int(r["gogc"]) != 100:
+        out["gogc"] = int(r["gogc"])
+    per_p = int(r.get("g") or r["gomaxprocs"]) // int(r["gomaxprocs"])
+    if per_p > 1:
+        out["g_per_p"] = per_p
+    return out
 
 
 def share_rows(csv_path: Path, share: str, live_heap: bool) -> list[dict[str, Any]]:
@@ -669,7 +689,7 @@ def share_rows(csv_path: Path, share: str, live_heap: bool) -> list[dict[str, An
     out = []
     for r, real, sim in setting_means(csv_path, share, keep):
         row = {"size": int(r["size"]), "gomaxprocs": int(r["gomaxprocs"]), "split": r["split"],
-               "real": round(real, 4), "sim": round(sim, 4)}
+               "real": round(real, 4), "sim": round(sim, 4), **variant(r)}
         if live_heap:
             row["ballast_mib"] = int(r["ballast_mib"])
         out.append(row)
@@ -695,7 +715,7 @@ def regime_rows(csv_path: Path, column: str, min_procs: int = 1,
     return [{"mode": r["mode"], "ballast_mib": int(r["ballast_mib"]), "size": int(r["size"]),
              "touch": r["touch"] in ("True", "true", "1"),
              "gomaxprocs": int(r["gomaxprocs"]), "split": r["split"],
-             "real": float(f"{real:.4g}"), "sim": float(f"{sim:.4g}")}
+             "real": float(f"{real:.4g}"), "sim": float(f"{sim:.4g}"), **variant(r)}
             for r, real, sim in setting_means(csv_path, column,
                                               lambda r: int(r["gomaxprocs"]) >= min_procs,
                                               real_column)]

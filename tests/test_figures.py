@@ -522,3 +522,37 @@ def test_lockcosts_16core_section_is_the_committed_device_measurements(tmp_path:
     assert f"`lock_spin_ns` of {COST_PARAMETERS['lock_spin_ns'].default:,.0f}" in other
     assert "`m_wakeup_ns` of 50 us" in other
     assert "figures:lockcosts-16core" in (figures.ROOT / "docs" / "decisions.md").read_text()
+
+
+def test_regime_rows_keep_settings_that_differ_beyond_the_size(tmp_path: Path) -> None:
+    """scripts/measure.py averages the repeats of one setting only: two GOGC
+    values, a pointerful kind, a mix and goroutines per P at the same size and
+    GOMAXPROCS stay separate rows, and the rendered tables label each."""
+    from scripts.measure import regime_rows, share_rows
+
+    cols = ["mode", "ballast_mib", "size", "mix", "kind", "gogc", "g", "gomaxprocs", "touch",
+            "split", "real_idle_share", "sim_idle_share"]
+    rows = [
+        ("gc", 0, 1024, "", "noscan", 400, 4, 4, True, "holdout", 0.10, 0.20),
+        ("gc", 0, 1024, "", "noscan", 400, 4, 4, True, "holdout", 0.30, 0.20),  # a repeat
+        ("gc", 0, 1024, "", "noscan", 800, 4, 4, True, "holdout", 0.50, 0.60),
+        ("gc", 0, 1024, "", "scan", 100, 4, 4, True, "holdout", 0.70, 0.80),
+        ("gc", 0, 1024, "", "noscan", 100, 16, 4, True, "holdout", 0.05, 0.06),
+        ("gc", 0, 1091, "16,4096", "noscan", 100, 4, 4, True, "holdout", 0.01, 0.02),
+    ]
+    csv_path = tmp_path / "comparison.csv"
+    pd.DataFrame(rows, columns=cols).to_csv(csv_path, index=False)
+    got = regime_rows(csv_path, "idle_share")
+    assert [(r.get("gogc"), r.get("kind"), r.get("g_per_p"), r.get("mix"), r["real"])
+            for r in got] == [(400, None, None, None, 0.2), (800, None, None, None, 0.5),
+                              (None, "scan", None, None, 0.7), (None, None, 4, None, 0.05),
+                              (None, None, None, "16,4096", 0.01)]
+    table = "\n".join(figures._regime_share_table(got, "Idle", "{:.2f}"))
+    for label in ("gc, 0 MiB live, 1 KiB, GOGC=400 |", "gc, 0 MiB live, 1 KiB, GOGC=800 |",
+                  "gc, 0 MiB live, 1 KiB, pointerful |", "gc, 0 MiB live, 1 KiB, 4 G per P |",
+                  "gc, 0 MiB live, mix 16,4096 B |"):
+        assert f"| {label}" in table, table
+    shares = share_rows(csv_path, "idle_share", live_heap=False)
+    assert len(shares) == 5
+    assert "| 1 KiB, GOGC=800 | 0.50 / 0.60 |" in "\n".join(
+        figures._share_table(shares, "Idle", "{:.2f}"))
