@@ -654,7 +654,7 @@ def setting_means(csv_path: Path, column: str, keep: Callable[[dict[str, str]], 
         for r in csv.DictReader(f):
             if r[real_col] and r[f"sim_{column}"] and keep(r):
                 key = (r["mode"], r["ballast_mib"], r["size"], r["gomaxprocs"], r["touch"],
-                       *variant(r).values())
+                       *sorted(variant(r).items()))
                 groups.setdefault(key, []).append(r)
     return [(rs[0], sum(float(r[real_col]) for r in rs) / len(rs),
              sum(float(r[f"sim_{column}"]) for r in rs) / len(rs)) for rs in groups.values()]
