@@ -512,13 +512,13 @@ def render_groundtruth(measured: dict[str, Any], extra: bool = False) -> str:
                 if cell not in cells:
                     cells.append(cell)
             locks = ", ".join(f"{p}: {' / '.join(cells)}" for p, cells in by_p.items())
-            what = (f"mix {f['mix']} B" if f.get("mix") else size_label(f["size"]))
-            label = (f"{f['mode']}, {f['ballast_mib']} MiB live, {what}"
-                     f"{'' if f.get('kind', 'noscan') == 'noscan' else ', pointerful'}"
-                     f"{'' if f['mode'] != 'gc' or f.get('gogc', 100) == 100 else ', GOGC=' + str(f['gogc'])}"
-                     f"{'' if f.get('touch', True) else ', untouched'}"
-                     + (", " + c["label"].rsplit(" ", 4)[-4] + " G per P"
-                        if c["label"].endswith(" G per P") else ""))
+            var = {"kind": f.get("kind", "noscan"),
+                   "gogc": f.get("gogc") if f["mode"] == "gc" and f.get("gogc", 100) != 100
+                   else None,
+                   "g_per_p": (int(c["label"].rsplit(" ", 4)[-4])
+                               if c["label"].endswith(" G per P") else None)}
+            label = (f"{f['mode']}, {f['ballast_mib']} MiB live, {_what(f)}{variant_label(var)}"
+                     f"{'' if f.get('touch', True) else ', untouched'}")
             # a case measured on fewer GOMAXPROCS than the table's ends names its own
             at_lo = "" if lo == procs[0] else f"({lo} P) "
             at_hi = "" if hi == procs[-1] else f"({hi} P) "
