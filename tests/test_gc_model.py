@@ -65,15 +65,19 @@ def test_gc_on_1kib_peaks_at_one_p_like_the_real_runtime(curves) -> None:
 def test_freespan_off_the_heap_lock_scales_further(curves) -> None:
     """The ablation: on mheap.lock, freeSpan makes the 1 KiB GC-on curve peak
     at 1 P and halve by 8 Ps, as the real runtime's does; off the lock the
-    collapse is gone: from 4 Ps on the curve holds its one-P rate (within 5%;
-    what caps it there is the collector's stops, `gcstopm`, and the heap's
-    shared line, not a lock the sweeper holds) and 8 Ps do over 1.5 times
-    what they do with freeSpan on the lock."""
+    collapse is gone: the curve climbs back to its one-P rate by 8 Ps (within
+    10%; what caps it there is the collector's stops, `gcstopm`, and the
+    heap's shared line, not a lock the sweeper holds), and from 4 Ps on it
+    runs over 1.5 times what it runs with freeSpan on the lock. (At 2-4 Ps
+    it dips to 0.75-0.8 of the one-P rate either way: since stop 37 the
+    pacer reckons endCycle's utilization as Go does and triggers there at
+    0.77 of the goal, as the real runtime does, where it had triggered at
+    0.96, so the cycles and their stops come twice as often.)"""
     off = {p: m["allocs_per_sim_second"] for p, m in curves[False].items()}
     on = {p: m["allocs_per_sim_second"] for p, m in curves[True].items()}
     assert max(on, key=on.get) == 1 and on[8] < 0.6 * on[1]
-    assert min(off[4], off[8]) > 0.95 * off[1]
-    assert off[8] > 1.5 * on[8]
+    assert off[8] > 0.9 * off[1]
+    assert off[4] > 1.5 * on[4] and off[8] > 1.5 * on[8]
     assert all(m["top_lock_fn"] != "(*mheap).freeSpan" for m in curves[False].values())
 
 
@@ -171,14 +175,12 @@ def test_a_linked_ballast_is_marked_by_one_marker_at_a_time() -> None:
 def _pacer_trace(seed_history: bool, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """(trigger, goal) after each cycle of 4 Ps allocating 48 B next to a
     linked 64 MiB ballast."""
-    import gosim.sim.gc as simgc
     from gosim.sim.engine import Simulation
 
-    if not seed_history:
-        monkeypatch.setattr(simgc, "_builder_cons_mark", lambda sim, size: 0.0)
+    history = {} if seed_history else {"cons_mark": 0.0}
     sim = Simulation(Scenario.model_validate({
         "design": "go1.27", "gomaxprocs": 4, "seed": 2, "duration_ns": 60_000_000,
-        "workload": {"live_heap": {"bytes": 64 << 20, "object_size": 1024},
+        "workload": {"live_heap": {"bytes": 64 << 20, "object_size": 1024, **history},
                      "groups": [{"count": 4, "size": 48}]},
     }))
     gc = sim.gc
@@ -195,6 +197,75 @@ def _pacer_trace(seed_history: bool, monkeypatch: pytest.MonkeyPatch) -> list[tu
     return out
 
 
+TRACED16 = Path(__file__).resolve().parents[1] / "experiments" / "groundtruth" / "extra" / \
+    "go1.27-16core-traced.jsonl"
+
+
+def test_the_built_heap_s_history_is_the_one_the_real_pacer_printed() -> None:
+    """BUILT_CONS_MARK is, at each GOMAXPROCS, the median over the traced
+    16-core file's six 256 MiB ballast records (three sizes, two repeats: the
+    probe builds the same list before each) of the consMark the runtime's
+    pacer printed last before the probe forced its first collection; records
+    without a ballast force none after cycles of their own. The builds agree
+    within a factor of two at each GOMAXPROCS, and the history falls from one
+    P to eight."""
+    import gzip
+    import statistics
+
+    from gosim.realgo.pacer import built_cons_mark as from_trace
+    from gosim.realgo.scaling import split_traces
+    from gosim.sim.gc import BUILT_CONS_MARK
+
+    recs = [json.loads(line) for line in TRACED16.read_text().splitlines()]
+    with gzip.open(str(TRACED16) + ".trace.txt.gz", "rt") as f:
+        traces = split_traces(f.read().splitlines())
+    assert len(traces) == len(recs) == 96
+    by_p: dict[int, list[float]] = {}
+    for rec, trace in zip(recs, traces, strict=True):
+        cm = from_trace(trace)
+        if rec["ballast_mib"]:
+            assert cm is not None
+            by_p.setdefault(rec["gomaxprocs"], []).append(cm)
+        else:
+            assert not cm  # None, or the 0 of a process whose cycles allocated nothing
+    assert {p: len(v) for p, v in by_p.items()} == {p: 6 for p in (1, 2, 4, 8, 12, 16)}
+    assert dict(BUILT_CONS_MARK) == pytest.approx(
+        {p: statistics.median(v) for p, v in by_p.items()}, rel=1e-3)
+    assert all(max(v) < 2 * min(v) for v in by_p.values())
+    assert by_p[1] > by_p[2] > by_p[4] > by_p[8]
+
+
+def test_the_built_heap_s_history_between_and_beyond_the_measured_ps() -> None:
+    from gosim.sim.gc import BUILT_CONS_MARK, built_cons_mark
+
+    table = dict(BUILT_CONS_MARK)
+    assert [built_cons_mark(p) for p in table] == list(table.values())
+    assert built_cons_mark(3) == pytest.approx((table[2] + table[4]) / 2)
+    assert built_cons_mark(6) == pytest.approx((table[4] + table[8]) / 2)
+    assert built_cons_mark(14) == pytest.approx((table[12] + table[16]) / 2)
+    assert built_cons_mark(64) == table[16]
+
+
+def test_a_live_heap_s_own_history_places_the_first_trigger() -> None:
+    """``live_heap.cons_mark`` replaces the measured history: a larger one
+    gives the first cycle a longer runway (an earlier trigger), down to the
+    floor 45/64 of the way from the marked heap to the goal."""
+    def first_trigger(cm: float | None) -> float:
+        lh: dict[str, Any] = {"bytes": 64 << 20}
+        if cm is not None:
+            lh["cons_mark"] = cm
+        m = simulate(Scenario.model_validate({
+            "design": "go1.27", "gomaxprocs": 8, "seed": 1, "duration_ns": 40_000_000,
+            "workload": {"live_heap": lh, "groups": [{"count": 8, "size": 1024}]}}))
+        rows = [c for c in m.gc_cycles if c["cycle"] == 2]  # the first after marking the heap
+        assert rows
+        return rows[0]["trigger_bytes"] / rows[0]["heap_goal_bytes"]
+
+    measured, small, large = first_trigger(None), first_trigger(0.01), first_trigger(1.0)
+    assert small > measured > large
+    assert large == pytest.approx((64 + 45 / 64 * 64) / 128, abs=0.01)
+
+
 @pytest.mark.pure_python
 def test_a_built_live_heap_leaves_the_pacer_a_cons_mark_history(
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,7 +277,7 @@ def test_a_built_live_heap_leaves_the_pacer_a_cons_mark_history(
     covers the mark, and the heap allocated black during it grows the goal."""
     mib = 1 << 20
     paced = _pacer_trace(True, monkeypatch)
-    stuck = _pacer_trace(False, monkeypatch)  # (patches the history out for good)
+    stuck = _pacer_trace(False, monkeypatch)
     assert len(stuck) >= 3 and len(paced) >= 3
     assert all(goal - trig <= 4 * mib for trig, goal in stuck)
     assert all(goal - trig >= 16 * mib for trig, goal in paced)

@@ -63,6 +63,25 @@ def parse(lines: Iterable[str]) -> list[dict[str, Any]]:
     return out
 
 
+def built_cons_mark(lines: Iterable[str]) -> float | None:
+    """The cons/mark a program's pacer holds when it first forces a collection
+    (``runtime.GC()``, a ``gc N ... (forced)`` line) after cycles of its own:
+    what the cycles that built its heap left. endCycle prints consMark, the
+    largest of the cycle's own value and the last four, and a forced cycle
+    during which the heap did not grow changes nothing (endCycle returns when
+    heapLive <= triggered), so the last value printed before that line is the
+    history the program starts from. None without a pacer line before a
+    forced cycle (a process that forced one only at its start)."""
+    last: float | None = None
+    for line in lines:
+        m = _PACER.match(line)
+        if m:
+            last = float(m[10])
+        elif line.startswith("gc ") and "(forced" in line and last is not None:
+            return last
+    return None
+
+
 def _medians(trig: list[float], end: list[float], goal: list[float],
              util: list[float]) -> dict[str, float]:
     return {

@@ -120,8 +120,11 @@ class GCController:
 
     def end_cycle(self, heap_marked: int, heap_scan: int, scan_work: int,
                   utilization: float) -> None:
-        """endCycle + resetLive: record the cycle's consMark, take the marked heap."""
-        if scan_work > 0 and utilization < 1:
+        """endCycle + resetLive: record the cycle's consMark, take the marked heap.
+        A cycle in which heapLive did not grow past its trigger leaves the
+        history alone (endCycle returns early: a forced cycle nobody allocated
+        during)."""
+        if scan_work > 0 and utilization < 1 and self.heap_live > self.triggered:
             cons = ((self.heap_live - self.triggered) * utilization
                     / (scan_work * (1 - utilization)))
             self.cons_marks = [*self.cons_marks[1:], max(cons, 0.0)]

@@ -37,7 +37,7 @@ from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.context import AtomicCell, Mutex, NoSimCtx, run_sync
 from gosim.runtime.malloc import LARGE, SMALL, TINY, ZERO
 from gosim.runtime.mgcmark import heap_scan_bytes, mark_spans
-from gosim.runtime.mgcpacer import GCController
+from gosim.runtime.mgcpacer import GC_BACKGROUND_UTILIZATION, GCController
 from gosim.runtime.mgcscavenge import (
     MIN_SCAV_WORK_NS,
     SCAVENGE_MAX_PAGES,
@@ -596,7 +596,9 @@ class SimGC:
         marked, scan = mark_spans(rt, self.mark_start)
         used = self.work_total - max(self.work_left, 0.0)
         mark_wall = max(g.vt - self.mark_start, 1)
-        util = min(0.99, max(0.0, used / (mark_wall * self.nprocs)))
+        # endCycle: the background goal plus the assists' share of the Ps' time
+        assist_ns = self.cpu["assist"] - cs["cpu"]["assist"]
+        util = min(0.99, GC_BACKGROUND_UTILIZATION + assist_ns / (mark_wall * self.nprocs))
         # the cycle's scan work in bytes, roots included (their time at the
         # heap's scan rate): what the pacer's runway and consMark count
         per_byte = costs.const_float("gc_mark_per_byte_ns")
@@ -750,31 +752,35 @@ def _build_small(sim: Simulation, size: int, spc: int, elemsize: int, n: int) ->
         gc.heap_live_add(ctx, heap_bytes)  # refill: heapLive grows by each fresh span
 
 
-#: the kernel's page (a fresh one faults on its first write)
-OS_PAGE_BYTES: Final = 4096
+#: the consMark history (mgcpacer.go lastConsMark) one goroutine building a
+#: linked list of pointerful 1 KiB nodes leaves the real pacer, by GOMAXPROCS:
+#: what endCycle printed last before the program forced its first collection
+#: (gcpacertrace; median of six builds at each GOMAXPROCS, the 256 MiB ballast
+#: records of experiments/groundtruth/extra/go1.27-16core-traced.jsonl, Go
+#: 1.27.3 on 16 vCPUs; tests/test_gc_model.py recomputes it from that trace).
+#: It falls with GOMAXPROCS: endCycle's utilization is the workers' 25% goal
+#: whatever they did, plus the assists' share, and the idle Ps' marking is in
+#: its numerator; one goroutine building leaves the other Ps idle, and at one
+#: P its own assists do much of the marking. The model builds the heap before
+#: time 0 without cycles, so it starts from this history
+#: (``live_heap.cons_mark`` sets another).
+BUILT_CONS_MARK: Final = ((1, 0.714), (2, 0.1498), (4, 0.0926), (8, 0.0527), (12, 0.0423),
+                          (16, 0.0486))
 
 
-def _builder_cons_mark(sim: Simulation, size: int) -> float:
-    """The cons/mark ratio that the cycles of a program building a pointerful
-    live heap measure (mgcpacer.go endCycle: bytes allocated per mutator CPU-ns
-    over scan work per GC CPU-ns). The builder allocates one object after
-    another into fresh memory, each costing the fast path and its share of the
-    page faults its writes take; marking scans ``gc_mark_per_byte_ns`` per byte.
-
-    A program reaches a big live heap through GC cycles that leave this history
-    in the pacer (``lastConsMark``); the model builds the heap before time 0
-    with no cycle, and a pacer starting from a zero history triggers each cycle
-    at its latest bound (61/64 of the way to the goal, or the goal minus the
-    4 MiB heap minimum), throttles the mutators with assists for the whole mark
-    and measures a near-zero ratio again: a fixed point the real program never
-    enters (docs/decisions.md)."""
-    costs = sim.costs
-    alloc_ns = (costs.values["malloc_fast_ns"].mean_value()
-                + costs.values["page_fault_ns"].mean_value() * min(size, OS_PAGE_BYTES) / OS_PAGE_BYTES)
-    per_byte = costs.const_float("gc_mark_per_byte_ns")
-    if alloc_ns <= 0 or per_byte <= 0:
-        return 0.0
-    return size / alloc_ns * per_byte
+def built_cons_mark(gomaxprocs: int) -> float:
+    """:data:`BUILT_CONS_MARK` at ``gomaxprocs``: linear between its points,
+    its last point beyond them."""
+    prev_p, prev_v = BUILT_CONS_MARK[0]
+    if gomaxprocs <= prev_p:
+        return prev_v
+    for p, v in BUILT_CONS_MARK[1:]:
+        if gomaxprocs == p:
+            return v
+        if gomaxprocs < p:
+            return prev_v + (v - prev_v) * (gomaxprocs - prev_p) / (p - prev_p)
+        prev_p, prev_v = p, v
+    return prev_v
 
 
 def build_live_heap(sim: Simulation) -> None:
@@ -809,7 +815,8 @@ def finish_live_heap(sim: Simulation, spc: int, n: int) -> None:
             s.keep_bits = s.alloc_bits
     sim.live_heap_objects = n
     if sim.gc is not None and not lh.pointer_free:
-        sim.gc.ctl.seed_cons_mark(_builder_cons_mark(sim, lh.object_size))
+        cm = lh.cons_mark if lh.cons_mark is not None else built_cons_mark(sim.nprocs)
+        sim.gc.ctl.seed_cons_mark(cm)
     if lh.grown:
         # the heap of a program that has run a few cycles with this live heap:
         # mapped up to the goal, every page touched once (free, not released)
@@ -821,4 +828,5 @@ def finish_live_heap(sim: Simulation, spc: int, n: int) -> None:
         for start, npages in list(h.scav.runs()):
             h.scav.remove(start, npages)
 
-__all__ = ["SimGC", "build_live_heap", "finish_live_heap"]
+__all__ = ["BUILT_CONS_MARK", "SimGC", "build_live_heap", "built_cons_mark",
+           "finish_live_heap"]

@@ -229,6 +229,13 @@ class LiveHeap(BaseModel):
         default=True, description="start with the heap a program running with this live heap "
         "has: mapped and touched up to the heap goal (the live heap x (1 + GOGC/100)), so the "
         "first cycles are not spent growing and faulting in fresh memory")
+    cons_mark: float | None = Field(
+        default=None, ge=0, description="the pacer's cons/mark history (mgcpacer.go "
+        "lastConsMark) left by the GC cycles of the program that built the heap, which the "
+        "model builds before time 0 without cycles; it places the first cycles' trigger. "
+        "null: what one goroutine building a linked list of pointerful 1 KiB nodes leaves the "
+        "real Go 1.27 pacer at the scenario's GOMAXPROCS (measured: gosim/sim/gc.py "
+        "BUILT_CONS_MARK)")
 
 
 class Workload(BaseModel):
