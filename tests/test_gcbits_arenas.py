@@ -12,7 +12,9 @@ import pytest
 from gosim.runtime.mgcsweep import GC_BITS_CHUNK_BYTES
 from gosim.scenario import Scenario
 from gosim.sim.engine import Simulation
-from gosim.sim.gc import OS_PAGE_BYTES
+
+#: the kernel's page: a fresh one faults on its first write
+OS_PAGE_BYTES = 4096
 
 
 def _run(procs: int) -> tuple[Simulation, dict]:

@@ -50,7 +50,7 @@ CASES = {
     "go1.14 48 B 4 P timed": _sc("go1.14", 4, 48, None, duration_ns=1_500_000),
     "global-lock 48 B 8 P timed": _sc("global-lock", 8, 48, None, duration_ns=400_000),
     "tcmalloc 1 KiB 4 P": _sc("tcmalloc", 4, 1024, 2000),
-    "go1.27 40 KB touch 2 P": _sc("go1.27", 2, 40000, 200, touch=True),
+    "go1.27 40 KB touch 3 P": _sc("go1.27", 3, 40000, 200, touch=True),
     # GC cycles with stop-the-world and assists: 8 MiB live, pointerful 1 KiB, ring lifetimes
     "go1.27 GC 1 KiB 8 P": _sc("go1.27", 8, 1024, 3000, live=8 << 20,
                                lifetime={"allocations": 64}),
