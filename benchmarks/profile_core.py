@@ -1,6 +1,6 @@
 """Where the compiled core spends its time: one bench case under ``perf``.
 
-    .venv/bin/python benchmarks/profile_core.py CASE [--allocs N] [--top K]
+    .venv/bin/python benchmarks/profile_core.py CASE [--allocs N] [--procs P] [--top K]
         [--detail FUNCTION ...]
 
 Runs ``benchmarks/bench.py``'s scenario CASE (batched mode) with Linux
@@ -35,9 +35,14 @@ import sys
 sys.path.insert(0, {here!r})
 import bench
 from gosim.sim.engine import simulate
-c = bench.CASES[{case!r}]
+c = dict(bench.CASES[{case!r}])
+if {procs}:
+    c["procs"] = {procs}
 simulate(bench.scenario(c, "batched", {allocs}))
 """
+
+#: samples per second perf takes
+FREQUENCY = 1500
 
 
 def attribute(script: str) -> tuple[int, collections.Counter, collections.Counter]:
@@ -64,6 +69,9 @@ def main() -> int:
     ap.add_argument("case")
     ap.add_argument("--allocs", type=int, default=0,
                     help="allocations to simulate (default: the bench's count)")
+    ap.add_argument("--procs", type=int, default=0,
+                    help="GOMAXPROCS (and goroutines) instead of the case's, e.g. 1 to see "
+                    "what a case's Ps add")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--detail", nargs="*", default=[],
                     help="functions (as printed) to break down by the helpers they call")
@@ -81,8 +89,9 @@ def main() -> int:
     allocs = args.allocs or bench.CASES[args.case]["allocs"]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "perf.data"
-        code = RUNNER.format(here=str(HERE), case=args.case, allocs=allocs)
-        subprocess.run(["perf", "record", "-q", "--call-graph", "dwarf,32768", "-F", "1500",
+        code = RUNNER.format(here=str(HERE), case=args.case, allocs=allocs, procs=args.procs)
+        subprocess.run(["perf", "record", "-q", "--call-graph", "dwarf,32768",
+                        "-F", str(FREQUENCY),
                         "-o", str(data), sys.executable, "-c", code], check=True,
                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
         script = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym"],
@@ -92,9 +101,13 @@ def main() -> int:
         print("no samples inside simulate(): is the core compiled and perf allowed to unwind?",
               file=sys.stderr)
         return 1
-    print(f"{args.case}, {allocs} allocations: {total} samples in simulate()")
+    # a sample stands for 1 / FREQUENCY s of one CPU: ns per simulated allocation
+    ns = 1e9 / FREQUENCY / allocs
+    procs = f" at {args.procs} P" if args.procs else ""
+    print(f"{args.case}{procs}, {allocs} allocations: {total} samples in simulate(), "
+          f"about {total * ns:.0f} ns per allocation")
     for fn, n in own.most_common(args.top):
-        print(f"{100 * n / total:6.1f}%  {fn}")
+        print(f"{100 * n / total:6.1f}%  {n * ns:7.1f} ns/alloc  {fn}")
     for target in args.detail:
         print(f"\n{target} ({100 * own[target] / total:.1f}%), by what it called:")
         for (fn, leaf), n in pair.most_common():
