@@ -1176,10 +1176,10 @@ def test_pacer_with_the_live_heap_matches_the_real_runtime_s(size: int, procs: i
 
 @pytest.mark.xfail(strict=True, reason="without a live heap at two Ps the real runtime's 48 B "
                    "cycles are triggered at 0.94 of the goal (median; 0.77 at one P), the "
-                   "model's at 0.87 (0.83 before stop 30 fitted the stop-the-world costs; 0.90 "
-                   "with its first fit, a 35 us wake-up of the stopping M): the real pacer's "
-                   "utilization there is 0.28 (assists take 3% of the mark phase), the model's by "
-                   "endCycle's reckoning 0.52 (a quarter): the two mark the cycle differently "
+                   "model's at 0.77, its floor (0.87 before stop 37): the real pacer's "
+                   "utilization there is 0.28 (assists take 3% of the mark phase), the model's "
+                   "0.43 (endCycle's reckoning, which its pacer uses since stop 37): its assists "
+                   "do a sixth of the Ps' time, so each cycle's consMark lengthens the runway "
                    "(experiments/groundtruth/extra/README.md)")
 def test_pacer_at_two_ps_without_a_live_heap() -> None:
     r, s = _pacer_point(0, 48, 2)
@@ -1263,7 +1263,7 @@ def test_pacer_trigger_at_eight_ps_without_a_live_heap() -> None:
                    "shows the 15 allocating goroutines parking on the assist queue hundreds of "
                    "times a millisecond while one worker follows the list, its credit flushes "
                    "readying them (the assist queue is half the real lock contention there, "
-                   "the model's 9%); the 16-core profile leaves the readies' cost and delay "
+                   "the model's 17%); the 16-core profile leaves the readies' cost and delay "
                    "(assist_ready_ns, assist_resume_ns; with them as measured the model's phase "
                    "is 59 ms) at 0 (docs/decisions.md, 'Readying parked assists')")
 def test_mark_phase_with_the_live_heap_at_sixteen_ps() -> None:
