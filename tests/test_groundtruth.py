@@ -1393,6 +1393,39 @@ def test_real_top_lock_of_gc_on_32k_is_settled_at_12_ps_and_a_tie_at_16(
     assert {fs > al for fs, al in top2[16]} == {True, False}
 
 
+def test_real_top_lock_of_gc_off_1k_at_8_ps_is_newmarkbits_but_for_the_shared_file() -> None:
+    """GC off, 1 KiB objects, pages touched, 8 Ps: the shared file's record
+    blames `(*mheap).allocSpan` first by under 5 points; the other nine real
+    records of that setting in the 16-core files, and the model (16-core
+    profile), blame `newMarkBits` (the GC bits arenas' lock). One of the
+    shared file's two cases that disagree since stop 37 fails on this
+    point alone (README, docs/groundtruth.md)."""
+    from gosim.runner.execute import execute_run
+
+    def shares(r: Record) -> tuple[float, float]:
+        al = sum(v for fn, v in r.contention if "(*mheap).allocSpan" in fn)
+        nb = sum(v for fn, v in r.contention if "newMarkBits" in fn or "newArena" in fn)
+        return al, nb
+
+    others = [TRUTH.parent / "go1.27-16core-gosim.jsonl"] + [
+        TRUTH.parent / "extra" / f"go1.27-16core-{n}.jsonl"
+        for n in ("disputed", "repeat2", "repeat3", "traced")]
+
+    def pick(path: Path) -> list[Record]:
+        return [r for r in read_records(path) if r.mode == "nogc" and r.size == 1024
+                and r.gomaxprocs == 8 and r.touch]
+
+    (shared,) = pick(TRUTH)
+    al, nb = shares(shared)
+    assert shared.top_lock == "(*mheap).allocSpan" and 0 < al - nb < 0.05
+    rest = [r for f in others for r in pick(f)]
+    assert len(rest) == 9
+    assert all(r.top_lock == "newMarkBits" for r in rest)
+    assert all(nb > al for al, nb in map(shares, rest))
+    assert sim_point(execute_run(scenario_dict(shared, costs_profile=PROFILE_16))
+                     ).top_lock == "newMarkBits"
+
+
 def _untouched_1k(procs: int) -> tuple[float, float]:
     """(real mean over the repeats, simulated) allocations per second of the
     GC-off 1 KiB records with no page written, at ``procs`` Ps."""
