@@ -148,8 +148,10 @@ def model_summary(gc_cycles: list[dict[str, Any]], gomaxprocs: int, *,
     """The same medians from the model's cycles (its first left out unless
     ``skip_first`` is False: cycles already chosen, e.g. a window's). The
     utilization is what endCycle computes, 25% plus the assists' share of the
-    mark phase, not the model's own measured one (docs/decisions.md, "The
-    pacer's utilization")."""
+    mark phase: what the model's pacer uses since stop 37, reckoned here from
+    the rows without the pacer's 0.99 cap, so a figure above 1 shows where the
+    model's assists take more than Go's formula can hold (docs/decisions.md,
+    "The pacer's utilization")."""
     rows = [r for r in gc_cycles[1 if skip_first else 0:] if r.get("heap_goal_bytes")]
     if not rows:
         return None
