@@ -1245,16 +1245,25 @@ def test_pacer_with_the_live_heap_on_sixteen_cores(size: int, procs: int) -> Non
     assert s.mark_end_goal_ratio == pytest.approx(_mean(rs, "mark_end_goal_ratio"), rel=0.02)
 
 
-@pytest.mark.xfail(strict=True, reason="without a live heap from 4 Ps on the real 1 KiB cycles "
-                   "are triggered at 0.79-0.86 of the goal (0.83 at 8 Ps) and end past it "
-                   "(1.14 at 8 Ps); the model's trigger sits at its ceiling (0.97): it "
-                   "allocates about a tenth of the real bytes while marking (0.13 MB a cycle, "
-                   "real 1.1-1.3 MB; a mark phase half as long, "
-                   "most of it spent by goroutines restarting after sweep termination), so "
-                   "its cons/mark and runway are near zero (experiments/groundtruth/extra/"
-                   "README.md)")
 def test_pacer_trigger_at_eight_ps_without_a_live_heap() -> None:
+    """Without a live heap the real 1 KiB cycles at 8 Ps are triggered at
+    0.83 of the goal; the model's trigger comes within 5% of it (0.82) since
+    stop 38, when endCycle started reading heapLive as the refills left it,
+    before the flushed mcaches' unused bytes (which the model used to
+    subtract, so a cycle's bytes allocated while marking looked like none and
+    the trigger sat at its 61/64 ceiling, 0.97)."""
     rs, s = _traced(0, 1024, 8)
+    assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.05)
+
+
+@pytest.mark.xfail(strict=True, reason="without a live heap at 12-16 Ps the real 1 KiB cycles "
+                   "are triggered at 0.85-0.86 of the goal; the model's trigger sits at its "
+                   "ceiling (0.98): its goroutines allocate little while marking (most of the "
+                   "phase goes to goroutines restarting one M wake-up apart after sweep "
+                   "termination), so its cons/mark and runway are near zero "
+                   "(docs/decisions.md, 'endCycle reads heapLive before the flush')")
+def test_pacer_trigger_at_sixteen_ps_without_a_live_heap() -> None:
+    rs, s = _traced(0, 1024, 16)
     assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.05)
 
 

@@ -589,10 +589,15 @@ class SimGC:
         charged = self.charged_bytes - cs["charged"]
         for pp in rt.ps:
             pp.mcache.marking = False
-        # every P's mcache is flushed (prepareForSweep -> releaseAll)
+        # endCycle reads heapLive as the refills left it, every cached span
+        # counted whole (mgc.go gcMarkDone calls it before gcMarkTermination)
+        heap_live_end = self.ctl.heap_live
+        # every P's mcache is flushed (prepareForSweep -> releaseAll). Its spans
+        # were cached before this cycle's sweepgen bump, so releaseAll leaves
+        # heapLive alone ("heapLive was totally recomputed since caching this
+        # span", mcache.go): resetLive sets it to the marked heap below
         for pp in rt.ps:
             self.flush_mcache(pp)
-        heap_live_end = self.ctl.heap_live
         marked, scan = mark_spans(rt, self.mark_start)
         used = self.work_total - max(self.work_left, 0.0)
         mark_wall = max(g.vt - self.mark_start, 1)
@@ -647,14 +652,14 @@ class SimGC:
 
     def flush_mcache(self, pp: Any) -> None:
         """mcache.releaseAll at a cycle's end: every cached span back to its
-        mcentral (onto the swept sets, about to become unswept), its unused
-        bytes out of heapLive."""
+        mcentral (onto the swept sets, about to become unswept). A stale span's
+        unused bytes stay in heapLive, which endCycle has read and resetLive
+        replaces with the marked heap (mcache.go releaseAll)."""
         c = pp.mcache
         rt = self.rt
         for spc, s in enumerate(c.alloc):
             if s is None:
                 continue
-            self.ctl.heap_live -= (s.nelems - s.alloc_count) * s.elemsize
             s.in_cache = False
             s.freeindex = 0
             rt.central[spc].push_swept(s)
