@@ -82,6 +82,21 @@ def built_cons_mark(lines: Iterable[str]) -> float | None:
     return None
 
 
+def heap_scan_work(lines: Iterable[str]) -> float | None:
+    """The pointerful heap a program's collector scans per cycle when its
+    workload keeps nothing pointerful: the median of endCycle's heapScanWork
+    (the first of its ``A+B+C B work``) over the second half of the cycles
+    (the first ones still see the start-up's objects). With pointer-free
+    garbage that is the runtime's and the program's own objects, the p
+    structs and goroutine descriptors among them: what a model counts as the
+    runtime heap (``runtime_heap_bytes`` + ``runtime_heap_per_p_bytes`` x
+    GOMAXPROCS). None without a pacer line."""
+    work = [c["heap_work"] for c in parse(lines)]
+    if not work:
+        return None
+    return float(statistics.median(work[len(work) // 2:]))
+
+
 def _medians(trig: list[float], end: list[float], goal: list[float],
              util: list[float]) -> dict[str, float]:
     return {

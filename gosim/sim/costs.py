@@ -48,6 +48,15 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "[RG] 19-21 ns per 48 B allocation with the GC on (memory reused), incl. amortised refills"),
     _p("tiny_fast_ns", 6, "ns", "mallocgc tiny path when the object fits the current block",
        "[RG] 13-15 ns per 8 B pointer-free (tiny) allocation, incl. a new block every other one"),
+    _p("runtime_heap_bytes", 0, "bytes", "the runtime's and the program's own heap objects "
+       "apart from the workload's, live the whole run: counted in heapLive from the start "
+       "and marked every cycle (scanning them is part of gc_mark_root_ns)",
+       "0 by default and in every profile; go1.27 on 16 cores measures 50791, the intercept "
+       "of the real heapScanWork per cycle against GOMAXPROCS (gcpacertrace; "
+       "docs/decisions.md, 'The runtime's own heap')"),
+    _p("runtime_heap_per_p_bytes", 0, "bytes/P", "with runtime_heap_bytes: that heap's "
+       "growth per P (allp's p structs, the mark workers' goroutines and descriptors)",
+       "0 by default and in every profile; 22725, the slope of the same line"),
     _p("gc_write_barrier_ns", 0, "ns", "the program's store of the new object's pointer into a "
        "heap slot while the collector marks: the write barrier puts the old and the new "
        "pointer in the P's wbBuf, and its flush looks each up (findObject, mark bit)",

@@ -142,6 +142,12 @@ class SimGC:
             self.chain_bytes = 0
         self.bg_credit = 0.0
         self.assist_ns_per_byte = 0.0
+        #: the runtime's (and the program's) own heap objects beside the
+        #: workload's: allocated before time 0, so in heapLive from the start,
+        #: and marked every cycle (their scanning is in the root costs)
+        self.runtime_heap = (sim.costs.const("runtime_heap_bytes")
+                             + sim.costs.const("runtime_heap_per_p_bytes") * self.nprocs)
+        self.ctl.heap_live += self.runtime_heap
         self.dedicated_ps: frozenset[int] = frozenset()
         self.frac_ns = [0] * self.nprocs
         #: P passed through the scheduler since its fractional worker last looked
@@ -599,6 +605,7 @@ class SimGC:
         for pp in rt.ps:
             self.flush_mcache(pp)
         marked, scan = mark_spans(rt, self.mark_start)
+        marked += self.runtime_heap
         used = self.work_total - max(self.work_left, 0.0)
         mark_wall = max(g.vt - self.mark_start, 1)
         # endCycle: the background goal plus the assists' share of the Ps' time
