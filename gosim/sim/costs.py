@@ -199,6 +199,11 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     _p("gc_mark_root_ns", 50000, "ns", "a cycle's mark work besides the heap: data/bss, "
        "stacks, finalizers, span specials",
        "[GO] mgcmark.go markroot; fitted to GC CPU per cycle with no live heap"),
+    _p("gc_mark_root_job_ns", 0, "ns", "the part of gc_mark_root_ns that is the data and BSS "
+       "roots' markroot job: the first marker to take it (a worker or an assist) scans it "
+       "whole before it can stop (0: the roots are work any marker takes in quanta)",
+       "[GO] mgcmark.go markroot / markrootBlock (rootBlockBytes: 256 KiB of globals a job), "
+       "gcDrain (the fractional worker's exit poll between jobs); 0 by default"),
     _p("gc_mark_root_per_p_ns", 2000, "ns/P", "mark work per P (its mcache, its G stacks)",
        "[GO] mgcmark.go markroot"),
     _p("gc_mark_per_byte_ns", 0.15, "ns/byte", "marking: scanning one byte of a live "

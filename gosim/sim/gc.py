@@ -123,6 +123,8 @@ class SimGC:
         self.mark_start = 0
         self.work_left = 0.0
         self.work_total = 0.0
+        #: the cycle's data/BSS root job, until a marker takes it (ns)
+        self.root_job_left = 0.0
         #: the part of work_left that is the live heap's linked list, and until when
         #: the marker now following it holds it (one marker at a time: a pointer chase)
         self.chain_left = 0.0
@@ -150,6 +152,7 @@ class SimGC:
         self.ctl.heap_live += self.runtime_heap
         self.dedicated_ps: frozenset[int] = frozenset()
         self.frac_ns = [0] * self.nprocs
+        self.frac_t0 = 0
         #: P passed through the scheduler since its fractional worker last looked
         self.sched_point = [False] * self.nprocs
         self.parked: list[tuple[GCtx, Any]] = []
@@ -302,13 +305,33 @@ class SimGC:
             # runs until its share of the mark phase exceeds 1.2 x its goal
             # (pollFractionalWorkerExit).
             self.sched_point[g.p] = False
-            owed = (int(FRACTIONAL_SLACK * self.ctl.fractional_goal * (g.vt - self.mark_start))
-                    - self.frac_ns[g.p])
-            if owed >= WORKER_QUANTUM_NS // 10:
-                done = yield from self._work(g, "dedicated", owed)
+            budget = self._fractional_budget(g.p, g.vt)
+            if budget > 0:
+                done = yield from self._work(g, "dedicated", budget)
                 self.frac_ns[g.p] += done
         if self.phase == GC_MARK and self.work_left <= 0 and not self.busy:
             yield from self.mark_done(g)
+
+    def _fractional_budget(self, pid: int, now: int) -> int:
+        """How long P ``pid``'s fractional worker, found by the scheduler at
+        ``now``, marks (0: not at all). findRunnableGCWorker runs it unless the
+        P's fractional time over the time since markStartTime (taken before
+        sweep termination's stop) already exceeds the goal; it then drains
+        until pollFractionalWorkerExit finds that share, its current run
+        included, above 1.2 x the goal: (f + t) / (d + t) > 1.2 g, so
+        t = (1.2 g d - f) / (1 - 1.2 g) (mgcpacer.go, mgc.go)."""
+        goal = self.ctl.fractional_goal
+        delta = now - self.frac_t0
+        f = self.frac_ns[pid]
+        if delta > 0 and f > goal * delta:
+            return 0
+        slack = FRACTIONAL_SLACK * goal
+        if slack >= 1.0:
+            return int(self.work_left) + 1
+        t = (slack * delta - f) / (1.0 - slack)
+        # gcDrain polls the exit test between root jobs and every
+        # drainCheckThreshold units of work: a worker that runs marks a little
+        return max(int(t) + 1, WORKER_QUANTUM_NS // 10)
 
     # -- the background scavenger (mgcscavenge.go bgscavenge) -------------------------------
     def _scavenge(self, g: GCtx) -> Any:
@@ -394,6 +417,10 @@ class SimGC:
             g.vt += d
             yield from g.sync(True)
             self.restarting.discard(g.p)
+            # the M that takes it runs schedule(), which looks for a GC worker
+            # before the run queues (proc.go schedule, findRunnableGCWorker);
+            # the goroutine that started the cycle runs on without one
+            self.sched_point[g.p] = True
             if self.stw_pending:  # the world stopped again before it ran
                 yield from self._stop(g)
 
@@ -471,6 +498,12 @@ class SimGC:
                 + per_byte * scan)
         self.work_left = self.work_total = float(work)
         self.chain_left = per_byte * min(self.chain_bytes, scan)
+        # the data and BSS roots: markroot jobs of up to 256 KiB of globals
+        # (mgcmark.go rootBlockBytes), each scanned whole by the marker that
+        # takes it (a worker polls for preemption or its exit only between
+        # jobs: gcDrain); one job here, part of gc_mark_root_ns
+        self.root_job_left = float(min(costs.const("gc_mark_root_job_ns"),
+                                       costs.const("gc_mark_root_ns")))
         self.chain_until = g.vt
         self.scan_expected = scan
         self.bg_credit = 0.0
@@ -483,7 +516,12 @@ class SimGC:
         # it, if any runs at all (a worker takes its P at its goroutine's safepoint)
         self.chain_kept = any(gg.p in self.dedicated_ps for gg in sim.gs)
         self.frac_ns = [0] * self.nprocs
+        # gcController.markStartTime: gcStart reads the clock before sweep
+        # termination stops the world (mgc.go), and the fractional workers'
+        # share is reckoned from there
+        self.frac_t0 = self.stw_t0
         #: P passed through the scheduler since its fractional worker last looked
+        #: (every P whose goroutine the stop preempted does as it restarts: _stop)
         self.sched_point = [False] * self.nprocs
         for gg in sim.gs:
             gg.gc_debt = 0.0
@@ -496,7 +534,12 @@ class SimGC:
         done = 0
         while self.work_left > 0 and budget > 0 and not self.stw_pending:
             free = self.work_left - self.chain_left
-            if free > 0:  # roots and objects any marker can take (gcDrain's work queues)
+            if self.root_job_left > 0:
+                # a markroot job not yet taken (gcDrain and gcDrainN take root
+                # jobs first): this marker scans all of it, whatever its budget
+                q = int(self.root_job_left) or 1
+                self.root_job_left = 0.0
+            elif free > 0:  # roots and objects any marker can take (gcDrain's work queues)
                 q = int(min(WORKER_QUANTUM_NS, free, budget)) or 1
             elif g.vt >= self.chain_until and (not self.chain_kept or g.p in self.dedicated_ps):
                 # the list's next node: this marker follows it. A node a marker
