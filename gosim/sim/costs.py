@@ -199,11 +199,20 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     _p("gc_mark_root_ns", 50000, "ns", "a cycle's mark work besides the heap: data/bss, "
        "stacks, finalizers, span specials",
        "[GO] mgcmark.go markroot; fitted to GC CPU per cycle with no live heap"),
-    _p("gc_mark_root_job_ns", 0, "ns", "the part of gc_mark_root_ns that is the data and BSS "
-       "roots' markroot job: the first marker to take it (a worker or an assist) scans it "
-       "whole before it can stop (0: the roots are work any marker takes in quanta)",
-       "[GO] mgcmark.go markroot / markrootBlock (rootBlockBytes: 256 KiB of globals a job), "
-       "gcDrain (the fractional worker's exit poll between jobs); 0 by default"),
+    _p("gc_globals_bytes", 0, "bytes", "the data and BSS globals the roots scan each cycle, "
+       "as Go counts them in scan work (globalsScanWork): markroot jobs of up to 256 KiB that "
+       "the first marker to take one scans whole; with gc_root_scan_bytes and "
+       "gc_root_scan_per_p_bytes it converts the cycle's mark time to Go's scan work units, "
+       "for gcOverAssistWork and drainCheckThreshold (0 with both of those: the roots are time "
+       "any marker takes in quanta, and those two are counted at gc_mark_per_byte_ns)",
+       "[GO] mgcmark.go markroot / markrootBlock (rootBlockBytes), gcDrain, gcAssistAlloc; "
+       "0 by default; the ground truth's probe has 169,162 (its pacer trace)"),
+    _p("gc_root_scan_bytes", 0, "bytes", "the other roots' scan work a cycle counts, in bytes "
+       "(the runtime's own heap and the goroutine stacks), with gc_globals_bytes",
+       "[GO] mgcpacer.go heapScanWork / stackScanWork; 0 by default; the probe's real pacer "
+       "scans 50,791 + 22,725 x P bytes of the runtime's heap (realgo.pacer.heap_scan_work)"),
+    _p("gc_root_scan_per_p_bytes", 0, "bytes/P", "with gc_root_scan_bytes: that much more per P",
+       "0 by default; see gc_root_scan_bytes"),
     _p("gc_mark_root_per_p_ns", 2000, "ns/P", "mark work per P (its mcache, its G stacks)",
        "[GO] mgcmark.go markroot"),
     _p("gc_mark_per_byte_ns", 0.15, "ns/byte", "marking: scanning one byte of a live "

@@ -60,6 +60,10 @@ WORKER_QUANTUM_NS: Final = 10_000
 GC_OVER_ASSIST_WORK: Final = 64 << 10
 #: pollFractionalWorkerExit's slack on the fractional utilization goal
 FRACTIONAL_SLACK: Final = 1.2
+#: mgcmark.go rootBlockBytes: globals scanned by one markroot job
+ROOT_BLOCK_BYTES: Final = 256 << 10
+#: mgcmark.go drainCheckThreshold: scan work gcDrain does between exit polls
+DRAIN_CHECK_THRESHOLD: Final = 100_000
 #: GC phases (mgc.go _GCoff, _GCmark)
 GC_OFF, GC_MARK = 0, 1
 
@@ -123,8 +127,11 @@ class SimGC:
         self.mark_start = 0
         self.work_left = 0.0
         self.work_total = 0.0
-        #: the cycle's data/BSS root job, until a marker takes it (ns)
-        self.root_job_left = 0.0
+        #: the cycle's data/BSS markroot jobs not yet taken (ns each)
+        self.root_jobs: list[float] = []
+        #: the least a fractional worker marks once found (gcDrain's first exit
+        #: poll), ns; 0 unless the roots' scan work is given in bytes
+        self.drain_check_ns = 0
         #: the part of work_left that is the live heap's linked list, and until when
         #: the marker now following it holds it (one marker at a time: a pointer chase)
         self.chain_left = 0.0
@@ -136,6 +143,11 @@ class SimGC:
         self.ready_ns = sim.costs.const("assist_ready_ns")
         self.resume_ns = sim.costs.const("assist_resume_ns")
         self.over_assist_ns = GC_OVER_ASSIST_WORK * sim.costs.const_float("gc_mark_per_byte_ns")
+        #: the scan work (Go's unit: bytes) of the roots besides the heap: the
+        #: data/BSS globals, and the rest (the runtime's own heap, stacks)
+        self.globals_bytes = sim.costs.const("gc_globals_bytes")
+        self.root_scan_bytes = sim.costs.const("gc_root_scan_bytes")
+        self.root_scan_per_p_bytes = sim.costs.const("gc_root_scan_per_p_bytes")
         lh = sim.scenario.workload.live_heap
         if lh.bytes > 0 and lh.linked and not lh.pointer_free:
             _, _, elemsize = rt.classify(lh.object_size, False)
@@ -329,9 +341,11 @@ class SimGC:
         if slack >= 1.0:
             return int(self.work_left) + 1
         t = (slack * delta - f) / (1.0 - slack)
-        # gcDrain polls the exit test between root jobs and every
-        # drainCheckThreshold units of work: a worker that runs marks a little
-        return max(int(t) + 1, WORKER_QUANTUM_NS // 10)
+        # gcDrain polls the exit test between root jobs and first after
+        # drainCheckThreshold units of heap work: a worker that runs marks at
+        # least that much (when the roots' scan work is given in bytes), or a
+        # little
+        return max(int(t) + 1, self.drain_check_ns, WORKER_QUANTUM_NS // 10)
 
     # -- the background scavenger (mgcscavenge.go bgscavenge) -------------------------------
     def _scavenge(self, g: GCtx) -> Any:
@@ -498,12 +512,26 @@ class SimGC:
                 + per_byte * scan)
         self.work_left = self.work_total = float(work)
         self.chain_left = per_byte * min(self.chain_bytes, scan)
-        # the data and BSS roots: markroot jobs of up to 256 KiB of globals
-        # (mgcmark.go rootBlockBytes), each scanned whole by the marker that
-        # takes it (a worker polls for preemption or its exit only between
-        # jobs: gcDrain); one job here, part of gc_mark_root_ns
-        self.root_job_left = float(min(costs.const("gc_mark_root_job_ns"),
-                                       costs.const("gc_mark_root_ns")))
+        units = (self.globals_bytes + self.root_scan_bytes
+                 + self.root_scan_per_p_bytes * self.nprocs)
+        if units > 0:
+            # the roots' scan work given in Go's unit: the cycle's mark time per
+            # unit converts what Go counts in scan work to time. The data and
+            # BSS globals are markroot jobs of up to rootBlockBytes, each scanned
+            # whole by the marker that takes it (gcDrain and gcDrainN take root
+            # jobs first and poll for their exit only between jobs); an assist
+            # does at least gcOverAssistWork, and a fractional worker at least
+            # drainCheckThreshold before its first exit poll (mgcmark.go)
+            per_unit = work / (units + scan)
+            jobs = []
+            left = self.globals_bytes
+            while left > 0:
+                b = min(left, ROOT_BLOCK_BYTES)
+                jobs.append(b * per_unit)
+                left -= b
+            self.root_jobs = jobs
+            self.over_assist_ns = GC_OVER_ASSIST_WORK * per_unit
+            self.drain_check_ns = int(DRAIN_CHECK_THRESHOLD * per_unit)
         self.chain_until = g.vt
         self.scan_expected = scan
         self.bg_credit = 0.0
@@ -534,11 +562,10 @@ class SimGC:
         done = 0
         while self.work_left > 0 and budget > 0 and not self.stw_pending:
             free = self.work_left - self.chain_left
-            if self.root_job_left > 0:
+            if self.root_jobs:
                 # a markroot job not yet taken (gcDrain and gcDrainN take root
                 # jobs first): this marker scans all of it, whatever its budget
-                q = int(self.root_job_left) or 1
-                self.root_job_left = 0.0
+                q = int(self.root_jobs.pop(0)) or 1
             elif free > 0:  # roots and objects any marker can take (gcDrain's work queues)
                 q = int(min(WORKER_QUANTUM_NS, free, budget)) or 1
             elif g.vt >= self.chain_until and (not self.chain_kept or g.p in self.dedicated_ps):
