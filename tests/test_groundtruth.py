@@ -1208,15 +1208,18 @@ def test_mark_phase_at_one_p_without_a_live_heap() -> None:
 TRACED16 = TRUTH.parent / "extra" / "go1.27-16core-traced.jsonl"
 
 
-def _traced(ballast: int, size: int, procs: int) -> tuple[list[Record], SimPoint]:
+def _traced(ballast: int, size: int, procs: int,
+            costs: dict[str, float] | None = None) -> tuple[list[Record], SimPoint]:
     """The repeats of one GC-on setting of the traced 16-core file, and the
-    model's run of it (the repeats share their settings)."""
+    model's run of it (the repeats share their settings), with ``costs``
+    over the 16-core profile."""
     from gosim.runner.execute import execute_run
 
     rs = [r for r in read_records(TRACED16) if r.mode == "gc" and r.ballast_mib == ballast
           and r.size == size and r.gomaxprocs == procs]
     assert len(rs) == 2
-    return rs, sim_point(execute_run(scenario_dict(rs[0], costs_profile=PROFILE_16)))
+    sc = scenario_dict(rs[0], costs_profile=PROFILE_16, costs=costs)
+    return rs, sim_point(execute_run(sc))
 
 
 def _mean(rs: list[Record], field: str) -> float:
@@ -1475,16 +1478,6 @@ PROBE_ROOT_UNITS = {"gc_globals_bytes": 169162, "gc_root_scan_bytes": 50791,
                     "gc_root_scan_per_p_bytes": 22725}
 
 
-def _traced_with_units(size: int, procs: int) -> tuple[list[Record], SimPoint]:
-    from gosim.runner.execute import execute_run
-
-    rs = [r for r in read_records(TRACED16) if r.mode == "gc" and not r.ballast_mib
-          and r.size == size and r.gomaxprocs == procs]
-    assert len(rs) == 2
-    sc = scenario_dict(rs[0], costs_profile=PROFILE_16, costs=PROBE_ROOT_UNITS)
-    return rs, sim_point(execute_run(sc))
-
-
 @pytest.mark.parametrize("procs", [2, 4])
 def test_root_jobs_in_scan_work_units_give_the_real_48_b_trigger(procs: int) -> None:
     """With the probe's roots given in Go's scan-work unit (bytes), the
@@ -1501,7 +1494,7 @@ def test_root_jobs_in_scan_work_units_give_the_real_48_b_trigger(procs: int) -> 
     floor, 0.77 at 2 Ps and 0.81 at 4. Not in the profile: the 1 KiB
     cycles move the same way where the real ones do not (the xfail below;
     docs/decisions.md, 'The roots in scan work units')."""
-    rs, s = _traced_with_units(48, procs)
+    rs, s = _traced(0, 48, procs, PROBE_ROOT_UNITS)
     assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.03)
     _, base = _traced(0, 48, procs)
     assert base.trigger_goal_ratio is not None
@@ -1515,5 +1508,5 @@ def test_root_jobs_in_scan_work_units_give_the_real_48_b_trigger(procs: int) -> 
                    "marking, the model's do not (docs/decisions.md, 'The roots in scan work "
                    "units')")
 def test_root_jobs_in_scan_work_units_keep_the_real_1_kib_trigger() -> None:
-    rs, s = _traced_with_units(1024, 2)
+    rs, s = _traced(0, 1024, 2, PROBE_ROOT_UNITS)
     assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.05)
