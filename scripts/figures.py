@@ -307,10 +307,13 @@ def render_benchmarks(measured: dict[str, Any]) -> str:
            f"batched mode, set-up included, {runs}), as a ratio to a raw SimPy event loop "
            "timed in "
            f"the same process (issue 12's targets); simulation core: {'; '.join(builds)}. "
+           "GC cycles: collections in the batched run / the step run (with a live heap "
+           "the first is the one its build starts at the first allocation). "
            "The last column is the same case on the pure-Python fallback "
            "(`GOSIM_PURE_PYTHON=1`):", "",
            "| case | simulated allocs/s | raw SimPy events/s | ratio | target | step mode "
-           "allocs/s | peak RSS | ratio, pure Python |", "|---|---|---|---|---|---|---|---|"]
+           "allocs/s | GC cycles | peak RSS | ratio, pure Python |",
+           "|---|---|---|---|---|---|---|---|---|"]
     pure = {c["case"]: c for c in b.get("cases_pure", [])}
     for c in b["cases"]:
         tgt = c["target"]
@@ -329,9 +332,12 @@ def render_benchmarks(measured: dict[str, Any]) -> str:
             p_ratio = f"{pc['bytes_per_live_object']} B/live object"
         else:
             p_ratio = f"{pc['ratio']:.2f}"
+        sg = c.get("step_num_gc")
+        cycles = f"{c.get('num_gc', '?')} / {'-' if sg is None else sg}"
         out.append(f"| {c['case']} | {sig3(c['sim_allocs_per_s'] / 1e6)} M/s | "
                    f"{sig3(c['raw_simpy_events_per_s'] / 1e6)} M/s | {c['ratio']:.2f} | "
-                   f"{target} | {step} | {c['peak_rss_bytes'] / 2**20:.0f} MiB | {p_ratio} |")
+                   f"{target} | {step} | {cycles} | {c['peak_rss_bytes'] / 2**20:.0f} MiB | "
+                   f"{p_ratio} |")
     out += ["", "Whole sweeps, `gosim run CONFIG` (plots included, every CPU):", ""]
     for sw in b["sweeps"]:
         ok = "met" if sw["seconds"] <= sw["target_s"] and sw["exit_status"] == 0 \
