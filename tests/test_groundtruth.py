@@ -1479,34 +1479,30 @@ PROBE_ROOT_UNITS = {"gc_globals_bytes": 169162, "gc_root_scan_bytes": 50791,
 
 
 @pytest.mark.parametrize("procs", [2, 4])
-def test_root_jobs_in_scan_work_units_give_the_real_48_b_trigger(procs: int) -> None:
+def test_root_jobs_in_scan_work_units_give_the_real_1_kib_trigger(procs: int) -> None:
     """With the probe's roots given in Go's scan-work unit (bytes), the
-    data/BSS globals become one markroot job the first marker scans whole,
-    an assist does at least gcOverAssistWork and a fractional worker at
-    least drainCheckThreshold of the cycle's work (mgcmark.go), each
-    converted to time at the cycle's mark time per unit. At 2 and 4 Ps
-    without a live heap the 48 B cycles then start where the real ones do
-    (0.94 and 0.89 of the goal, traced 16-core file, within 3%): the
-    assist that takes the globals and the worker that takes the rest finish
-    the mark before the goroutines allocate much of the runway (27 KB at 2
-    Ps; real 49 KB), so consMark stays small. With the profile's settings
-    (the roots as time any marker takes in quanta) the trigger sits at its
-    floor, 0.77 at 2 Ps and 0.81 at 4. Not in the profile: the 1 KiB
-    cycles move the same way where the real ones do not (the xfail below;
-    docs/decisions.md, 'The roots in scan work units')."""
+    data/BSS globals become markroot jobs the first marker takes whole,
+    worth their length in scan work but scanned in next to no time
+    (scanblock skips pointer-free stretches), an assist does at least
+    gcOverAssistWork and a fractional worker at least drainCheckThreshold
+    of the cycle's work (mgcmark.go). The assist that takes the globals is
+    then credited most of the runway, so the goroutines allocate while
+    marking, and at 2 and 4 Ps without a live heap the 1 KiB cycles settle
+    where the real ones do, near the trigger's floor (0.77 and 0.79 of the
+    goal in the traced 16-core file, within 5%), from a first paced cycle
+    at 0.95 in both. Not in the profile: the 48 B cycles go low with them
+    where the real ones stay high (the xfail below; docs/decisions.md,
+    'The roots in scan work units')."""
+    rs, s = _traced(0, 1024, procs, PROBE_ROOT_UNITS)
+    assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.05)
+
+
+@pytest.mark.xfail(strict=True, reason="with the roots in scan work units the 48 B cycles "
+                   "settle at 0.90 of the goal at 2 Ps and 0.80 at 4 (traced 16-core file), "
+                   "the real ones at 0.94 and 0.89: the real goroutines allocate 65 KB while "
+                   "a high-trigger cycle marks, the model's 210-770 KB (docs/decisions.md, "
+                   "'The roots in scan work units')")
+@pytest.mark.parametrize("procs", [2, 4])
+def test_root_jobs_in_scan_work_units_keep_the_real_48_b_trigger(procs: int) -> None:
     rs, s = _traced(0, 48, procs, PROBE_ROOT_UNITS)
     assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.03)
-    _, base = _traced(0, 48, procs)
-    assert base.trigger_goal_ratio is not None
-    assert base.trigger_goal_ratio < _mean(rs, "trigger_goal_ratio") - 0.07
-
-
-@pytest.mark.xfail(strict=True, reason="with the roots in scan work units the 1 KiB cycles at "
-                   "2 Ps are triggered at 0.93 of the goal, the real ones at 0.77 (traced "
-                   "16-core file; the profile's model, 0.77, agrees): the real 1 KiB goroutines "
-                   "allocate twice the 48 B bytes per second and use up the runway while "
-                   "marking, the model's do not (docs/decisions.md, 'The roots in scan work "
-                   "units')")
-def test_root_jobs_in_scan_work_units_keep_the_real_1_kib_trigger() -> None:
-    rs, s = _traced(0, 1024, 2, PROBE_ROOT_UNITS)
-    assert s.trigger_goal_ratio == pytest.approx(_mean(rs, "trigger_goal_ratio"), rel=0.05)

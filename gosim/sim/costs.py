@@ -207,6 +207,11 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "any marker takes in quanta, and those two are counted at gc_mark_per_byte_ns)",
        "[GO] mgcmark.go markroot / markrootBlock (rootBlockBytes), gcDrain, gcAssistAlloc; "
        "0 by default; the ground truth's probe has 169,162 (its pacer trace)"),
+    _p("gc_globals_scan_per_byte_ns", 0.0, "ns/byte", "with gc_globals_bytes: the time scanning "
+       "a byte of the globals takes (scanblock skips each pointer-free 64-byte stretch with one "
+       "load, so mostly pointer-free globals cost next to nothing while counting their length "
+       "in scan work); 0: negligible",
+       "[GO] mgcmark.go scanblock / markrootBlock; 0 by default"),
     _p("gc_root_scan_bytes", 0, "bytes", "the other roots' scan work a cycle counts, in bytes "
        "(the runtime's own heap and the goroutine stacks), with gc_globals_bytes",
        "[GO] mgcpacer.go heapScanWork / stackScanWork; 0 by default; the probe's real pacer "

@@ -127,8 +127,9 @@ class SimGC:
         self.mark_start = 0
         self.work_left = 0.0
         self.work_total = 0.0
-        #: the cycle's data/BSS markroot jobs not yet taken (ns each)
-        self.root_jobs: list[float] = []
+        #: the cycle's data/BSS markroot jobs not yet taken: (their part of the
+        #: cycle's work, the time scanning them takes), ns each
+        self.root_jobs: list[tuple[float, float]] = []
         #: the least a fractional worker marks once found (gcDrain's first exit
         #: poll), ns; 0 unless the roots' scan work is given in bytes
         self.drain_check_ns = 0
@@ -148,6 +149,7 @@ class SimGC:
         self.globals_bytes = sim.costs.const("gc_globals_bytes")
         self.root_scan_bytes = sim.costs.const("gc_root_scan_bytes")
         self.root_scan_per_p_bytes = sim.costs.const("gc_root_scan_per_p_bytes")
+        self.globals_per_byte = sim.costs.const_float("gc_globals_scan_per_byte_ns")
         lh = sim.scenario.workload.live_heap
         if lh.bytes > 0 and lh.linked and not lh.pointer_free:
             _, _, elemsize = rt.classify(lh.object_size, False)
@@ -319,8 +321,8 @@ class SimGC:
             self.sched_point[g.p] = False
             budget = self._fractional_budget(g.p, g.vt)
             if budget > 0:
-                done = yield from self._work(g, "dedicated", budget)
-                self.frac_ns[g.p] += done
+                _, spent = yield from self._work(g, "dedicated", budget)
+                self.frac_ns[g.p] += spent
         if self.phase == GC_MARK and self.work_left <= 0 and not self.busy:
             yield from self.mark_done(g)
 
@@ -522,14 +524,24 @@ class SimGC:
             # jobs first and poll for their exit only between jobs); an assist
             # does at least gcOverAssistWork, and a fractional worker at least
             # drainCheckThreshold before its first exit poll (mgcmark.go)
-            per_unit = work / (units + scan)
+            # Scanning the globals takes their own time (scanblock skips a
+            # pointer-free 64-byte stretch with one load) but counts their
+            # length as scan work (markrootBlock): the rest of the roots and
+            # the heap set the time per unit, and the globals' jobs are
+            # worth their length at it in the cycle's work (what assists are
+            # credited, workers flush as background credit and the mark
+            # must get through), taking only their own time
+            g_time = min(float(work), self.globals_bytes * self.globals_per_byte)
+            rest = units + scan - self.globals_bytes
+            per_unit = (work - g_time) / rest if rest > 0 else work / (units + scan)
             jobs = []
             left = self.globals_bytes
             while left > 0:
                 b = min(left, ROOT_BLOCK_BYTES)
-                jobs.append(b * per_unit)
+                jobs.append((b * per_unit, g_time * b / self.globals_bytes))
                 left -= b
             self.root_jobs = jobs
+            self.work_left = self.work_total = work - g_time + self.globals_bytes * per_unit
             self.over_assist_ns = GC_OVER_ASSIST_WORK * per_unit
             self.drain_check_ns = int(DRAIN_CHECK_THRESHOLD * per_unit)
         self.chain_until = g.vt
@@ -558,14 +570,20 @@ class SimGC:
         self.busy = False
 
     def _work(self, g: GCtx, cat: str, budget: float) -> Any:
-        """Mark work on g's P for up to ``budget`` ns, in quanta; what was done."""
+        """Mark work on g's P for up to ``budget`` ns of the cycle's work, in
+        quanta: (work done, time it took), which differ only for the globals'
+        root jobs."""
         done = 0
+        spent = 0
         while self.work_left > 0 and budget > 0 and not self.stw_pending:
             free = self.work_left - self.chain_left
+            t = -1
             if self.root_jobs:
                 # a markroot job not yet taken (gcDrain and gcDrainN take root
                 # jobs first): this marker scans all of it, whatever its budget
-                q = int(self.root_jobs.pop(0)) or 1
+                job, job_time = self.root_jobs.pop(0)
+                q = int(job) or 1
+                t = int(job_time)
             elif free > 0:  # roots and objects any marker can take (gcDrain's work queues)
                 q = int(min(WORKER_QUANTUM_NS, free, budget)) or 1
             elif g.vt >= self.chain_until and (not self.chain_kept or g.p in self.dedicated_ps):
@@ -586,10 +604,13 @@ class SimGC:
             done += q
             if cat != "assist":
                 self.bg_credit += q
-            yield from self._spend(g, cat, q)
+            if t < 0:
+                t = q
+            spent += t
+            yield from self._spend(g, cat, t)
             if self.parked and cat != "assist":
                 yield from self._flush_bg_credit(g, cat)
-        return done
+        return done, spent
 
     def _flush_bg_credit(self, g: GCtx, cat: str) -> Any:
         """gcFlushBgCredit: hand background credit to parked assists. Each one
@@ -626,7 +647,7 @@ class SimGC:
         self.bg_credit -= take
         if g.gc_debt <= 0:
             return
-        done = yield from self._work(g, "assist", need - take)
+        done, _ = yield from self._work(g, "assist", need - take)
         g.gc_debt -= done
         if g.gc_debt <= 0 or self.phase != GC_MARK:
             return
