@@ -339,9 +339,8 @@ class SimGC:
         f = self.frac_ns[pid]
         if delta > 0 and f > goal * delta:
             return 0
+        # the goal is at most 0.25 (startCycle), so the slack stays below 1
         slack = FRACTIONAL_SLACK * goal
-        if slack >= 1.0:
-            return int(self.work_left) + 1
         t = (slack * delta - f) / (1.0 - slack)
         # gcDrain polls the exit test between root jobs and first after
         # drainCheckThreshold units of heap work: a worker that runs marks at
