@@ -1026,6 +1026,96 @@ def render_gcbits(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+#: pagecache_replay_line: GOMAXPROCS of the model's 32 KiB GC-on runs with the
+#: start-up spans replayed, and their allocations
+PAGECACHE_REPLAY_PROCS = (4, 8, 16)
+PAGECACHE_REPLAY_ALLOCS = 16000
+
+
+def pagecache_replay_line() -> str:
+    """What the start-up replay (gosim.runtime.initspans) does in the model,
+    computed here: per measured GOMAXPROCS, how many replayed spans land on
+    the page the real one had; and, 32 KiB objects with the GC on, the share
+    of span allocations that take mheap.lock at more Ps than the table has."""
+    from gosim.runtime.initspans import load, replay
+    from gosim.scenario import Scenario
+    from gosim.sim import simulate
+    from gosim.sim.engine import Simulation
+
+    same = []
+    for procs, ops in sorted(load().items()):
+        sim = Simulation(Scenario.model_validate({
+            "design": "go1.27", "gomaxprocs": procs, "seed": 1,
+            "workload": {"groups": [{"count": 1, "size": 32768, "allocations": 1}]}}))
+        spans = replay(sim.rt, procs, gc=True)
+        base = min(s.start_page for s in spans)
+        allocs = [o for o in ops if o["op"] == "alloc"]
+        n = sum(s.start_page - base == o["page"] for o, s in zip(allocs, spans, strict=True))
+        same.append(f"{procs} P: {n} of {len(allocs)}")
+    locked = []
+    for procs in PAGECACHE_REPLAY_PROCS:
+        m = simulate(Scenario.model_validate({
+            "design": "go1.27", "gomaxprocs": procs, "seed": 1,
+            "costs": {"runtime_init_spans": 1},
+            "workload": {"groups": [{"count": procs, "size": 32768, "touch": True,
+                                     "pointer_free_fraction": 1.0, "lifetime": "drop",
+                                     "allocations": PAGECACHE_REPLAY_ALLOCS // procs}]}})).metrics
+        locked.append(f"{procs} P: {m['alloc_span_locked_calls'] / m['alloc_span_calls']:.0%}")
+    return ("The replay on the model's allocator, spans placed on the page the real start-up "
+            "used: " + "; ".join(same) + ". The model's 32 KiB span allocations with the GC "
+            "on and the start-up replayed that take `mheap.lock`, at more Ps: "
+            + "; ".join(locked) + ".")
+
+
+def render_pagecache(measured: dict[str, Any]) -> str:
+    """How often a span allocation takes mheap.lock (scripts/measure.py
+    pagecache): the real runtime's counts through uprobes beside the model's,
+    its heap empty at the start and with the measured start-up spans
+    (``runtime_init_spans``)."""
+    sec = _section(measured, "pagecache")
+    out = ["Span allocations that took `mheap.lock` for their pages (allocSpan's locked "
+           "path: the P's page cache could not serve them), per object size, GC mode and "
+           f"GOMAXPROCS. Real: the probe ({sec['go']}, one goroutine per P, pointer-free "
+           "objects, every page touched, nothing kept; GC on: the shared file's 0.1 + 0.6 s "
+           "windows, GC off: 2,000 allocations per goroutine) run under `perf stat` with a "
+           "uprobe on each counted function, every span allocation of the process (its "
+           "start and exit too), each run on its own; model: the same workload, "
+           f"{sec['model_allocs']:,} allocations, default costs, its heap empty at the start "
+           "(`runtime_init_spans` 0) and with the start-up spans replayed (1). Each cell: "
+           "locked `(*pageAlloc).alloc` calls over `(*mheap).allocSpan` calls, then the page "
+           "cache's refills (`allocToCache`) per 100 span allocations:", "",
+           "| mode | size | P | real, per run | model, empty heap | model, start-up spans |",
+           "|---|---|---|---|---|---|"]
+
+    def cell(m: dict[str, Any]) -> str:
+        return (f"{m['locked'] / m['alloc_span']:.1%} of {m['alloc_span']:,}, "
+                f"{100 * m['page_cache_refill'] / m['alloc_span']:.1f}")
+
+    models = {(m["mode"], m["size"], m["gomaxprocs"], m.get("runtime_init_spans", 0)): m
+              for m in sec["model"]}
+    for (mode, size, procs, k), m in models.items():
+        if k:
+            continue
+        runs = [r for r in sec["runs"] if (r["mode"], r["size"], r["gomaxprocs"]) ==
+                (mode, size, procs)]
+        real = "; ".join(f"{r['pages_alloc_locked'] / r['alloc_span']:.1%} of "
+                         f"{r['alloc_span']:,}, {100 * r['page_cache_refill'] / r['alloc_span']:.1f}"
+                         for r in runs)
+        with_init = models.get((mode, size, procs, 1))
+        out.append(f"| {mode} | {size_label(size)} | {procs} | {real} | {cell(m)} | "
+                   f"{cell(with_init) if with_init else '-'} |")
+    out += ["", pagecache_replay_line()]
+    init = sec.get("init_spans", {})
+    if init:
+        out += ["", "The start-up spans recorded (`gosim/runtime/init_spans_go1.27.yaml`), per "
+                "GOMAXPROCS: spans allocated, their pages, and spans freed by the probe's "
+                "`runtime.GC()` before the workload: " + "; ".join(
+                    f"{p} P: {v['allocs']}, {v['pages']}, {v['frees']}"
+                    for p, v in sorted(init.items(), key=lambda kv: int(kv[0]))) + "."]
+    out += ["", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 MMAPLOCK_16CORE = ROOT / "experiments" / "groundtruth" / "extra" / "go1.27-16core-mmaplock"
 
 
@@ -1244,7 +1334,8 @@ def static_blocks() -> dict[str, str]:
             "mmap-sleeps": render_mmap_sleeps(measured),
             "mmaplock": render_mmaplock(measured),
             "mmaplock-16core": render_mmaplock_16core(),
-            "gcbits": render_gcbits(measured)}
+            "gcbits": render_gcbits(measured),
+            "pagecache": render_pagecache(measured)}
 
 
 def all_blocks(results: Path, jobs: int | None) -> dict[str, str]:

@@ -10,6 +10,7 @@
     .venv/bin/python scripts/measure.py stw [--note TEXT]
     .venv/bin/python scripts/measure.py spin [--note TEXT]
     .venv/bin/python scripts/measure.py perf-realgo [--note TEXT]
+    .venv/bin/python scripts/measure.py pagecache [--note TEXT]
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -401,6 +402,254 @@ def measure_perf_realgo(note: str) -> dict[str, Any]:
             "model_profile": "local-2core-go1.27",
             "provenance": provenance("python scripts/measure.py perf-realgo", note, load,
                                      revision, started)}
+
+
+#: pagecache: the real runtime's functions counted (Linux uprobes through
+#: ``perf probe``): every span allocation, allocSpan's locked path (the page
+#: allocator under mheap.lock: only when the P's page cache could not serve
+#: the pages), its mspan-struct refill under the same lock, the page cache's
+#: refills and the spans freed to the heap (mheap.go, mpagealloc.go, mpagecache.go)
+PAGECACHE_PROBES = {
+    "alloc_span": "runtime.(*mheap).allocSpan",
+    "pages_alloc_locked": "runtime.(*pageAlloc).alloc",
+    "mspan_alloc_locked": "runtime.(*mheap).allocMSpanLocked",
+    "page_cache_refill": "runtime.(*pageAlloc).allocToCache",
+    "free_span_locked": "runtime.(*mheap).freeSpanLocked",
+}
+#: (mode, size, GOMAXPROCS) settings, each PAGECACHE_REPEATS times; the
+#: probe's windows (warm-up 0.1 s, 0.6 s measured) and, GC off, 2,000
+#: allocations per goroutine (a 32 KiB heap of 64 MiB per goroutine at most)
+PAGECACHE_SETTINGS = tuple((m, s, p) for m in ("gc", "nogc") for s in (1024, 32768)
+                           for p in (1, 2))
+PAGECACHE_REPEATS = 2
+PAGECACHE_NOGC_COUNT = 2000
+#: the model's runs: allocations per goroutine (default costs: what is counted
+#: is which path each span allocation takes, not its time)
+PAGECACHE_MODEL_ALLOCS = 16000
+
+
+def _tracefs() -> None:
+    """Uprobes need tracefs; mount it where the kernel expects it if it is not
+    (a container often lacks it; mounting needs root)."""
+    if Path("/sys/kernel/tracing/uprobe_events").exists():
+        return
+    p = subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                       capture_output=True, text=True)
+    if p.returncode or not Path("/sys/kernel/tracing/uprobe_events").exists():
+        raise SystemExit("pagecache needs tracefs at /sys/kernel/tracing for uprobes "
+                         f"(mount -t tracefs nodev /sys/kernel/tracing failed: {p.stderr.strip()})")
+
+
+def pagecache_model(mode: str, size: int, procs: int, init_spans: int = 0) -> dict[str, Any]:
+    """The model's span allocations for the probe's workload (one allocating
+    goroutine per P, pointer-free objects, every page touched, nothing kept;
+    default costs, with ``runtime_init_spans`` as given): every allocSpan,
+    those that took mheap.lock for the page allocator or an mspan struct, the
+    page caches' refills."""
+    from gosim.scenario import Scenario
+    from gosim.sim import simulate
+
+    m = simulate(Scenario.model_validate({
+        "design": "go1.27", "gomaxprocs": procs, "seed": 1, "gc": {"enabled": mode == "gc"},
+        "costs": {"runtime_init_spans": init_spans},
+        "workload": {"groups": [{"count": procs, "size": size, "pointer_free_fraction": 1.0,
+                                 "touch": True, "lifetime": "drop",
+                                 "allocations": PAGECACHE_MODEL_ALLOCS // procs}]}})).metrics
+    return {"alloc_span": int(m["alloc_span_calls"]),
+            "locked": int(m["alloc_span_locked_calls"]),
+            "page_cache_refill": int(m["page_cache_refills"]),
+            "free_span": int(m["free_span_calls"])}
+
+
+#: init-spans: GOMAXPROCS whose start-up is recorded, and the workload's
+#: object size that marks where start-up ends (a 5-page large object, which
+#: nothing before the workload allocates)
+INIT_SPANS_PROCS = (1, 2, 4, 8, 12, 16)
+INIT_SPANS_MARKER = 40960
+INIT_SPANS_FILE = ROOT / "gosim" / "runtime" / "init_spans_go1.27.yaml"
+#: allocSpan's arguments on entry (Go's register ABI: h, npages, typ,
+#: spanclass) and the span it returns (mspan.startAddr, npages: its 4th and
+#: 5th words); freeSpanLocked's span and type
+INIT_SPANS_PROBES = {
+    "ase": "runtime.(*mheap).allocSpan np=%bx:u64 typ=%cx:u8 spc=%di:u8",
+    "asr": "runtime.(*mheap).allocSpan%return start=+24(%ax):u64 np=+32(%ax):u64",
+    "fs": "runtime.(*mheap).freeSpanLocked start=+24(%bx):u64 np=+32(%bx):u64 typ=%cx:u8",
+}
+
+
+def parse_init_spans(script: str) -> list[dict[str, int]]:
+    """From ``perf script -F pid,tid,event,trace`` of the probe under
+    INIT_SPANS_PROBES: the measuring process's span allocations and frees
+    before its first workload span (INIT_SPANS_MARKER bytes), in order, as
+    {"op": "alloc", "npages", "typ", "spanclass", "page"} (page: from the
+    heap's lowest span) and {"op": "free", "alloc": index of the freed
+    allocation}."""
+    rows = [ln.split() for ln in script.splitlines() if ln.strip()]
+    counts: dict[str, int] = {}
+    for r in rows:
+        pid = r[0].split("/")[0]
+        counts[pid] = counts.get(pid, 0) + 1
+    child = max(counts, key=lambda k: counts[k])
+    marker_pages = -(-INIT_SPANS_MARKER // 8192)
+    pending: dict[str, dict[str, int]] = {}
+    events: list[tuple[str, int, int, int, int]] = []
+    for r in rows:
+        pid, tid = r[0].split("/")
+        if pid != child:
+            continue
+        kv = dict(x.split("=", 1) for x in r[2:] if "=" in x)
+        ev = r[1].rstrip(":").split(":")[-1].split("_", 1)[-1]
+        if ev == "ase":
+            pending[tid] = {k: int(v) for k, v in kv.items()}
+        elif ev.startswith("asr"):
+            e = pending.pop(tid, {})
+            events.append(("a", int(kv["start"]), int(kv["np"]), e.get("typ", -1),
+                           e.get("spc", -1)))
+        elif ev == "fs":
+            events.append(("f", int(kv["start"]), int(kv["np"]), int(kv["typ"]), -1))
+    end = next(i for i, e in enumerate(events)
+               if e[0] == "a" and e[2] == marker_pages and e[3] == 0 and e[4] == 1)
+    init = events[:end]
+    base = min(e[1] for e in init if e[0] == "a")
+    ops: list[dict[str, int]] = []
+    live: dict[int, int] = {}  # start address -> index of its allocation in ops
+    for kind, start, npages, typ, spc in init:
+        if kind == "a":
+            live[start] = len(ops)
+            ops.append({"op": "alloc", "npages": npages, "typ": typ, "spanclass": spc,
+                        "page": (start - base) // 8192})
+        elif start in live:
+            ops.append({"op": "free", "alloc": live.pop(start)})
+    return ops
+
+
+def record_init_spans(binary: Path, tmp: Path) -> dict[int, list[dict[str, int]]]:
+    """The probe's span allocations and frees before a GC-on workload starts,
+    at each of INIT_SPANS_PROCS (the P counts above this machine's CPUs
+    oversubscribed: start-up runs on one thread)."""
+    group = "gosiminit"
+    out: dict[int, list[dict[str, int]]] = {}
+    subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
+    try:
+        for ev, spec in INIT_SPANS_PROBES.items():
+            # event names are global across groups: prefixed with the group
+            subprocess.run(["perf", "probe", "-q", "-x", str(binary), "-a",
+                            f"{group}:{group}_{ev}={spec}"], check=True, capture_output=True)
+        for procs in INIT_SPANS_PROCS:
+            spec_path = tmp / f"init-{procs}.json"
+            spec_path.write_text(json.dumps({
+                "mode": "grid", "allow_oversubscribe": True, "child_godebug": "",
+                "blocks": [{"mode": "gc", "sizes": [INIT_SPANS_MARKER], "procs": [procs],
+                            "kind": "noscan", "g_per_p": 1, "touch": True, "work_iters": 0,
+                            "gogc": 100, "ballast_mib": 0, "warm_s": 0, "dur_s": 0.05,
+                            "count_per_g": 0, "repeats": 1}]}))
+            data = tmp / f"init-{procs}.data"
+            subprocess.run(["perf", "record", "-q", "-e", f"{group}:*", "-o", str(data),
+                            str(binary), str(spec_path)], check=True, capture_output=True)
+            script = subprocess.run(["perf", "script", "-i", str(data), "-F",
+                                     "pid,tid,event,trace"], check=True, capture_output=True,
+                                    text=True).stdout
+            out[procs] = parse_init_spans(script)
+    finally:
+        subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
+    return out
+
+
+def write_init_spans(seqs: dict[int, list[dict[str, int]]], prov: dict[str, Any]) -> None:
+    """gosim/runtime/init_spans_go1.27.yaml: what gosim.runtime.initspans replays."""
+    import yaml
+
+    head = ["# The go1.27 runtime's (and gosim's measuring program's) span allocations",
+            "# and frees before the workload starts, per GOMAXPROCS: written by",
+            "# `python scripts/measure.py pagecache` (Linux uprobes on mheap.allocSpan",
+            "# and freeSpanLocked of the probe, GC on: the frees are the start-up garbage",
+            "# that the probe's runtime.GC() before the workload frees). Replayed by",
+            "# gosim.runtime.initspans when the cost runtime_init_spans is 1. typ: Go's",
+            "# spanAllocType (0 heap, 1 stack, 2 work buffer);",
+            "# spanclass: Go's (size class << 1 | noscan); page: where the real span",
+            "# started, in pages from the heap's lowest span (the model's replay is checked",
+            "# against it, tests/test_initspans.py); free: index of the allocation freed.",
+            f"# Measured {prov['date']} on {prov['machine']} at revision {prov['revision']}."]
+    body = {"go": prov["go"], "procs": {p: seqs[p] for p in sorted(seqs)}}
+    text = "\n".join(head) + "\n" + yaml.safe_dump(body, sort_keys=False,
+                                                    default_flow_style=None, width=100)
+    tmp = INIT_SPANS_FILE.with_suffix(".yaml.tmp")
+    tmp.write_text(text)
+    tmp.replace(INIT_SPANS_FILE)
+
+
+def measure_pagecache(note: str) -> dict[str, Any]:
+    """How often a span allocation takes mheap.lock, in the real runtime and
+    in the model: the probe (go1.27, pointer-free objects, one goroutine per
+    P) run under ``perf stat`` with a uprobe on each function of
+    PAGECACHE_PROBES (counts over the whole process: its start, warm-up and
+    exit included; each probe hit costs the process microseconds, so the
+    counts say which path the allocations take, not how fast), beside the
+    model's counts for the same workload. Linux only, with perf and root (for
+    the uprobes)."""
+    from gosim.realgo.toolchain import find_go
+
+    if shutil.which("perf") is None:
+        raise SystemExit("pagecache needs perf (linux-tools)")
+    _tracefs()
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    go = find_go()
+    gosim = ROOT / ".venv" / "bin" / "gosim"
+    group = "gosimpc"
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="gosim-pagecache-") as tmp:
+        probe = Path(tmp) / "probe"
+        subprocess.run([str(gosim), "realgo-scaling", "--build-only", str(probe)], cwd=ROOT,
+                       check=True, capture_output=True)
+        binary = probe / "gosimprobe"
+        subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
+        try:
+            for ev, fn in PAGECACHE_PROBES.items():
+                # event names are global across groups: prefixed with the group
+                subprocess.run(["perf", "probe", "-q", "-x", str(binary), "-a",
+                                f"{group}:{group}_{ev}={fn}"], check=True, capture_output=True)
+            for mode, size, procs in PAGECACHE_SETTINGS:
+                spec = Path(tmp) / f"{mode}-{size}-{procs}.json"
+                spec.write_text(json.dumps({
+                    "mode": "grid", "allow_oversubscribe": False, "child_godebug": "",
+                    "blocks": [{"mode": mode, "sizes": [size], "procs": [procs],
+                                "kind": "noscan", "g_per_p": 1, "touch": True,
+                                "work_iters": 0, "gogc": 100, "ballast_mib": 0,
+                                "warm_s": 0.1 if mode == "gc" else 0,
+                                "dur_s": 0.6 if mode == "gc" else 0,
+                                "count_per_g": 0 if mode == "gc" else PAGECACHE_NOGC_COUNT,
+                                "repeats": 1}]}))
+                for rep in range(PAGECACHE_REPEATS):
+                    p = subprocess.run(
+                        ["perf", "stat", "-x", ",",
+                         *[a for ev in PAGECACHE_PROBES for a in ("-e", f"{group}:{group}_{ev}")],
+                         str(binary), str(spec)], check=True, capture_output=True, text=True)
+                    counts = {}
+                    for line in p.stderr.splitlines():
+                        f = line.split(",")
+                        if len(f) > 2 and f[2].startswith(f"{group}:{group}_"):
+                            counts[f[2].split(":", 1)[1][len(group) + 1:]] = int(f[0])
+                    rec = json.loads(p.stdout.strip().splitlines()[-1])
+                    runs.append({"mode": mode, "size": size, "gomaxprocs": procs,
+                                 "repeat": rep, "allocs": rec["allocs"],
+                                 "gc_cycles": rec.get("gc_cycles"), **counts})
+        finally:
+            subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
+        seqs = record_init_spans(binary, Path(tmp))
+    prov = provenance("python scripts/measure.py pagecache", note, load, revision, started)
+    write_init_spans(seqs, {"date": started, "machine": prov["machine"], "revision": revision,
+                            "go": go.version})
+    model = [{"mode": m, "size": s, "gomaxprocs": p, "runtime_init_spans": k,
+              **pagecache_model(m, s, p, k)}
+             for k in (0, 1) for m, s, p in PAGECACHE_SETTINGS]
+    return {"probes": PAGECACHE_PROBES, "go": go.version, "runs": runs, "model": model,
+            "model_allocs": PAGECACHE_MODEL_ALLOCS,
+            "init_spans": {str(p): {"allocs": sum(o["op"] == "alloc" for o in q),
+                                    "pages": sum(o.get("npages", 0) for o in q),
+                                    "frees": sum(o["op"] == "free" for o in q)}
+                           for p, q in seqs.items()},
+            "provenance": prov}
 
 
 #: scripts/mmaplock here: one faulter beside the grower (a 2-core machine),
@@ -809,7 +1058,7 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "bench": measure_bench, "groundtruth": measure_groundtruth, "events": measure_events,
     "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
     "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
-    "perf-realgo": measure_perf_realgo, "mmap-sleeps": measure_mmap_sleeps,
+    "perf-realgo": measure_perf_realgo, "pagecache": measure_pagecache, "mmap-sleeps": measure_mmap_sleeps,
     "mmaplock": measure_mmaplock,
     "gcbits": measure_gcbits,
 }

@@ -162,6 +162,12 @@ class Simulation:
                         "with zero fast-path cost and zero work a timed run never ends",
                         key="costs.malloc_fast_ns")
         self.sched = Scheduler(self, self.g_body)
+        if self.costs.const("runtime_init_spans"):
+            # the real program's start-up spans at the heap's bottom, before
+            # anything of the workload's (gosim/runtime/initspans.py)
+            from gosim.runtime.initspans import replay
+
+            replay(self.rt, self.nprocs, gc=self.gc is not None)
         if self.gc is not None:
             build_live_heap(self)
 

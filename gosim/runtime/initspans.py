@@ -1,0 +1,98 @@
+"""The spans a real Go program holds before its workload starts, replayed.
+
+Before ``main`` runs, the Go runtime and the program's package initialisers
+allocate spans: small-object spans of many size classes, goroutine stacks
+(stackpool spans of 32 KiB), GC work buffers, the P structures. They take the
+heap's lowest pages, in an order no allocator choice of the workload can
+change, and a collection before the workload (the measuring program calls
+``runtime.GC()``) frees those that hold only garbage, leaving one- and
+two-page holes among the ones that stay.
+
+That layout decides what a P's page cache holds (mpagecache.go): allocToCache
+takes the 64-page chunk of the lowest free page, so the first refills take
+the start-up region's leftovers and holes, and ``pageCache.allocN`` serves an
+allocation of several pages only from a run of free pages within the cache.
+A cache left holding a hole of one to three pages cannot serve a 4-page
+span, and it is not emptied by failing (mheap.go allocSpan falls through to
+the page allocator under ``mheap.lock`` and leaves the cache as it was), so
+every later allocation of that size on that P takes the heap lock: with the
+GC on, 98-99% of the real runtime's 32 KiB allocations at GOMAXPROCS 1 and 2
+(docs/groundtruth.md, "The page cache"; ``scripts/measure.py pagecache``
+counts them with uprobes). A model heap that starts empty and aligned never
+fragments that way and serves nearly all of them from the caches.
+
+The sequences are measured, not invented: ``scripts/measure.py pagecache``
+records the probe's own span allocations and frees before its workload (Linux
+uprobes on ``mheap.allocSpan`` and ``freeSpanLocked``) at several GOMAXPROCS
+and writes ``init_spans_go1.27.yaml`` beside this file. :func:`replay` runs a
+sequence through the model's own allocator on P 0 (mheap.alloc, so the page
+cache, the page allocator and heap growth decide where each span goes, as in
+the runtime), before time 0 and free of cost. The spans are the runtime's:
+no object of the workload's is in them, they are in no mcentral list, the
+collector neither marks nor sweeps them (they stand for live runtime objects,
+stacks and buffers, whose bytes the pacer already counts through
+``runtime_heap_bytes`` where a profile sets it). Off unless the cost
+``runtime_init_spans`` is 1.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from gosim.runtime.context import NoSimCtx, run_sync
+
+if TYPE_CHECKING:
+    from gosim.runtime.malloc import Runtime
+    from gosim.runtime.mspan import MSpan
+
+#: what :func:`replay` replays (written by ``scripts/measure.py pagecache``)
+DATA = Path(__file__).with_name("init_spans_go1.27.yaml")
+
+
+@functools.cache
+def load(path: Path = DATA) -> dict[int, list[dict[str, int]]]:
+    """GOMAXPROCS -> the measured start-up's operations, in order: ``alloc``
+    (``npages``, Go's ``typ`` and ``spanclass``, the real span's ``page``)
+    and ``free`` (``alloc``: the index of the allocation it frees)."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {int(p): list(ops) for p, ops in data["procs"].items()}
+
+
+def sequence_for(nprocs: int, path: Path = DATA) -> tuple[int, list[dict[str, int]]]:
+    """The start-up measured at the largest GOMAXPROCS not above ``nprocs``
+    (the smallest measured one below it): (that GOMAXPROCS, its operations).
+    Start-up grows with the P count (a p struct and the mark workers' stacks
+    per P), so a sequence measured with more Ps than the run has would put
+    more of the heap's bottom in use than the run's runtime would."""
+    seqs = load(path)
+    below = [p for p in seqs if p <= nprocs]
+    p = max(below) if below else min(seqs)
+    return p, seqs[p]
+
+
+def replay(rt: Runtime, nprocs: int, *, gc: bool, path: Path = DATA) -> list[MSpan]:
+    """Allocate the measured start-up's spans on P 0 through ``rt``'s heap
+    (page cache included) and, with the collector on, free the start-up
+    garbage as the measuring program's ``runtime.GC()`` does before the
+    workload (with it off nothing is freed: GOGC=off runs no cycle). Returns
+    every span allocated, freed ones included (state DEAD)."""
+    _, ops = sequence_for(nprocs, path)
+    h = rt.mheap
+    pp = rt.ps[0]
+    ctx = NoSimCtx(0)
+    spans: list[MSpan] = []
+    for op in ops:
+        if op["op"] == "alloc":
+            # a class-0 span of the measured length: which size class or kind
+            # (stack, work buffer) it was does not change where its pages go
+            spans.append(run_sync(h.alloc(ctx, pp, int(op["npages"]), 0)))
+        elif gc:
+            run_sync(h.free_span(ctx, pp, spans[int(op["alloc"])]))
+    return spans
+
+
+__all__ = ["DATA", "load", "replay", "sequence_for"]

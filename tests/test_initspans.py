@@ -1,0 +1,120 @@
+"""The heap's start-up layout (gosim/runtime/initspans.py) against the real runtime.
+
+The real figures are the uprobe counts ``scripts/measure.py pagecache`` stored
+in benchmarks/measured.json and the start-up it recorded in
+gosim/runtime/init_spans_go1.27.yaml (docs/groundtruth.md, "The page cache").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gosim.runtime.initspans import load, replay, sequence_for
+from gosim.scenario import Scenario
+from gosim.sim import simulate
+from gosim.sim.engine import Simulation
+
+ROOT = Path(__file__).resolve().parent.parent
+#: allocations of the model's runs here (the measure script's are 16,000: the
+#: shares settle within a few hundred spans)
+ALLOCS = 4000
+
+
+def _real(mode: str, size: int, procs: int) -> list[float]:
+    """The real runs' share of span allocations that took allocSpan's locked path."""
+    sec = json.loads((ROOT / "benchmarks" / "measured.json").read_text())["pagecache"]
+    runs = [r for r in sec["runs"]
+            if (r["mode"], r["size"], r["gomaxprocs"]) == (mode, size, procs)]
+    assert runs, (mode, size, procs)
+    return [r["pages_alloc_locked"] / r["alloc_span"] for r in runs]
+
+
+def _scenario(mode: str, size: int, procs: int, init_spans: int) -> dict[str, Any]:
+    return {"design": "go1.27", "gomaxprocs": procs, "seed": 1, "gc": {"enabled": mode == "gc"},
+            "costs": {"runtime_init_spans": init_spans},
+            "workload": {"groups": [{"count": procs, "size": size, "pointer_free_fraction": 1.0,
+                                     "touch": True, "lifetime": "drop",
+                                     "allocations": ALLOCS // procs}]}}
+
+
+def _locked(mode: str, size: int, procs: int, init_spans: int) -> float:
+    m = simulate(Scenario.model_validate(_scenario(mode, size, procs, init_spans))).metrics
+    return m["alloc_span_locked_calls"] / m["alloc_span_calls"]
+
+
+def test_one_p_start_up_lands_on_the_pages_the_real_one_used() -> None:
+    """At GOMAXPROCS=1 the whole real start-up ran on one P's page cache, as the
+    replay does: the model's page cache, page allocator and heap growth put
+    the measured spans where the runtime put them."""
+    ops = load()[1]
+    sim = Simulation(Scenario.model_validate(_scenario("gc", 32768, 1, 0)))
+    spans = replay(sim.rt, 1, gc=True)
+    allocs = [o for o in ops if o["op"] == "alloc"]
+    assert len(spans) == len(allocs)
+    base = min(s.start_page for s in spans)
+    same = sum(s.start_page - base == o["page"] for o, s in zip(allocs, spans, strict=True))
+    assert same >= 0.95 * len(allocs), (same, len(allocs))
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_start_up_holes_send_32_kib_spans_to_the_heap_lock_as_in_the_real_runtime(
+        procs: int) -> None:
+    """32 KiB objects, GC on: the real runtime takes mheap.lock for nearly every
+    span (its page caches hold start-up holes too short for 4 pages); the
+    model does with the start-up replayed, and not without it."""
+    real = _real("gc", 32768, procs)
+    assert min(real) > 0.9, real
+    assert _locked("gc", 32768, procs, 1) > 0.9
+    assert _locked("gc", 32768, procs, 0) < 0.05
+
+
+@pytest.mark.parametrize("mode", ["gc", "nogc"])
+def test_one_page_spans_stay_in_the_page_cache(mode: str) -> None:
+    """1 KiB objects (1-page spans): any free page serves them, holes included,
+    so the real runtime rarely takes the lock for their pages; nor does the
+    model with the start-up replayed. (GC off, the real share is the
+    start-up's own spans, a larger part of a short run's few hundred.)"""
+    real = _real(mode, 1024, 1)
+    assert max(real) < (0.02 if mode == "gc" else 0.15), real
+    assert _locked(mode, 1024, 1, 1) < 0.03
+
+
+def test_gc_off_frees_no_start_up_span() -> None:
+    """With GOGC=off the measuring program runs no collection before the
+    workload, so the replay frees nothing: every recorded span stays in use."""
+    _, ops = sequence_for(2)
+    for gc, expect_freed in ((False, 0), (True, sum(o["op"] == "free" for o in ops))):
+        sim = Simulation(Scenario.model_validate(_scenario("gc" if gc else "nogc", 32768, 2, 0)))
+        h = sim.rt.mheap
+        before = h.pages_inuse
+        spans = replay(sim.rt, 2, gc=gc)
+        freed = [s for s in spans if s.start_page not in h.spans or h.spans[s.start_page] is not s]
+        assert len(freed) == expect_freed
+        assert h.pages_inuse - before == sum(s.npages for s in spans if s not in freed)
+
+
+def test_sequence_for_takes_the_largest_measured_p_not_above() -> None:
+    measured = sorted(load())
+    assert sequence_for(measured[0])[0] == measured[0]
+    assert sequence_for(measured[-1] + 40)[0] == measured[-1]
+    between = [p for p in range(measured[0], measured[-1]) if p not in measured]
+    for p in between:
+        assert sequence_for(p)[0] == max(q for q in measured if q <= p)
+
+
+@pytest.mark.parametrize("mode,size,procs", [("gc", 32768, 4), ("gc", 1024, 2),
+                                             ("nogc", 32768, 2)])
+def test_heap_stays_consistent_with_the_start_up_replayed(mode: str, size: int,
+                                                          procs: int) -> None:
+    """Every page in exactly one state (in a span, free, or in a P's page
+    cache), counted page by page, after a run whose heap started with the
+    runtime's spans (Runtime.check_invariants)."""
+    sim = Simulation(Scenario.model_validate(_scenario(mode, size, procs, 1)))
+    sim.run()
+    sim.rt.check_invariants()
+    # the start-up spans are still there, at the heap's bottom
+    assert sim.rt.mheap.pages_inuse > 0
