@@ -471,7 +471,11 @@ INIT_SPANS_FILE = ROOT / "gosim" / "runtime" / "init_spans_go1.27.yaml"
 #: spanclass) and the span it returns (mspan.startAddr, npages: its 4th and
 #: 5th words); freeSpanLocked's span and type
 INIT_SPANS_PROBES = {
-    "ase": "runtime.(*mheap).allocSpan np=%bx:u64 typ=%cx:u8 spc=%di:u8",
+    # the P: getg() (R14 in Go's internal ABI) .m (+48) .p (+208), its id at
+    # +0 (offsets of go1.27.3's runtime.g, m and p, from the probe's DWARF);
+    # pp 0 is an M without a P (start-up before procresize)
+    "ase": "runtime.(*mheap).allocSpan np=%bx:u64 typ=%cx:u8 spc=%di:u8 "
+           "pp=+208(+48(%r14)):u64 pid=+0(+208(+48(%r14))):s32",
     "asr": "runtime.(*mheap).allocSpan%return start=+24(%ax):u64 np=+32(%ax):u64",
     "fs": "runtime.(*mheap).freeSpanLocked start=+24(%bx):u64 np=+32(%bx):u64 typ=%cx:u8",
 }
@@ -481,9 +485,9 @@ def parse_init_spans(script: str) -> list[dict[str, int]]:
     """From ``perf script -F pid,tid,event,trace`` of the probe under
     INIT_SPANS_PROBES: the measuring process's span allocations and frees
     before its first workload span (INIT_SPANS_MARKER bytes), in order, as
-    {"op": "alloc", "npages", "typ", "spanclass", "page"} (page: from the
-    heap's lowest span) and {"op": "free", "alloc": index of the freed
-    allocation}."""
+    {"op": "alloc", "npages", "typ", "spanclass", "p", "page"} (p: the P it
+    ran on, -1 for an M without one; page: from the heap's lowest span) and
+    {"op": "free", "alloc": index of the freed allocation}."""
     rows = [ln.split() for ln in script.splitlines() if ln.strip()]
     counts: dict[str, int] = {}
     for r in rows:
@@ -492,7 +496,7 @@ def parse_init_spans(script: str) -> list[dict[str, int]]:
     child = max(counts, key=lambda k: counts[k])
     marker_pages = -(-INIT_SPANS_MARKER // 8192)
     pending: dict[str, dict[str, int]] = {}
-    events: list[tuple[str, int, int, int, int]] = []
+    events: list[tuple[str, int, int, int, int, int]] = []
     for r in rows:
         pid, tid = r[0].split("/")
         if pid != child:
@@ -500,24 +504,28 @@ def parse_init_spans(script: str) -> list[dict[str, int]]:
         kv = dict(x.split("=", 1) for x in r[2:] if "=" in x)
         ev = r[1].rstrip(":").split(":")[-1].split("_", 1)[-1]
         if ev == "ase":
-            pending[tid] = {k: int(v) for k, v in kv.items()}
+            # an argument perf could not read (the P's id through a nil P)
+            # prints as "(fault)"
+            pending[tid] = {k: int(v, 0) if v.lstrip("-").isalnum() else -1
+                            for k, v in kv.items()}
         elif ev.startswith("asr"):
             e = pending.pop(tid, {})
+            p = e.get("pid", 0) if e.get("pp", 0) else -1
             events.append(("a", int(kv["start"]), int(kv["np"]), e.get("typ", -1),
-                           e.get("spc", -1)))
+                           e.get("spc", -1), p))
         elif ev == "fs":
-            events.append(("f", int(kv["start"]), int(kv["np"]), int(kv["typ"]), -1))
+            events.append(("f", int(kv["start"]), int(kv["np"]), int(kv["typ"]), -1, -1))
     end = next(i for i, e in enumerate(events)
                if e[0] == "a" and e[2] == marker_pages and e[3] == 0 and e[4] == 1)
     init = events[:end]
     base = min(e[1] for e in init if e[0] == "a")
     ops: list[dict[str, int]] = []
     live: dict[int, int] = {}  # start address -> index of its allocation in ops
-    for kind, start, npages, typ, spc in init:
+    for kind, start, npages, typ, spc, p in init:
         if kind == "a":
             live[start] = len(ops)
             ops.append({"op": "alloc", "npages": npages, "typ": typ, "spanclass": spc,
-                        "page": (start - base) // 8192})
+                        "p": p, "page": (start - base) // 8192})
         elif start in live:
             ops.append({"op": "free", "alloc": live.pop(start)})
     return ops
@@ -566,7 +574,8 @@ def write_init_spans(seqs: dict[int, list[dict[str, int]]], prov: dict[str, Any]
             "# that the probe's runtime.GC() before the workload frees). Replayed by",
             "# gosim.runtime.initspans when the cost runtime_init_spans is 1. typ: Go's",
             "# spanAllocType (0 heap, 1 stack, 2 work buffer);",
-            "# spanclass: Go's (size class << 1 | noscan); page: where the real span",
+            "# spanclass: Go's (size class << 1 | noscan); p: the P whose page cache it",
+            "# came from (-1: an M without a P, early start-up); page: where the real span",
             "# started, in pages from the heap's lowest span (the model's replay is checked",
             "# against it, tests/test_initspans.py); free: index of the allocation freed.",
             f"# Measured {prov['date']} on {prov['machine']} at revision {prov['revision']}."]

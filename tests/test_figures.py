@@ -61,7 +61,7 @@ def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
                              "wakeup", "stw", "spin", "perf_realgo", "mmap_sleeps",
-                             "mmaplock", "gcbits"}
+                             "mmaplock", "gcbits", "pagecache"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])

@@ -25,9 +25,10 @@ The sequences are measured, not invented: ``scripts/measure.py pagecache``
 records the probe's own span allocations and frees before its workload (Linux
 uprobes on ``mheap.allocSpan`` and ``freeSpanLocked``) at several GOMAXPROCS
 and writes ``init_spans_go1.27.yaml`` beside this file. :func:`replay` runs a
-sequence through the model's own allocator on P 0 (mheap.alloc, so the page
-cache, the page allocator and heap growth decide where each span goes, as in
-the runtime), before time 0 and free of cost. The spans are the runtime's:
+sequence through the model's own allocator (mheap.alloc on the P each span
+came from, or without a P's caches where the runtime had none yet, so the
+page caches, the page allocator and heap growth decide where each span goes,
+as in the runtime), before time 0 and free of cost. The spans are the runtime's:
 no object of the workload's is in them, they are in no mcentral list, the
 collector neither marks nor sweeps them (they stand for live runtime objects,
 stacks and buffers, whose bytes the pacer already counts through
@@ -75,23 +76,26 @@ def sequence_for(nprocs: int, path: Path = DATA) -> tuple[int, list[dict[str, in
 
 
 def replay(rt: Runtime, nprocs: int, *, gc: bool, path: Path = DATA) -> list[MSpan]:
-    """Allocate the measured start-up's spans on P 0 through ``rt``'s heap
-    (page cache included) and, with the collector on, free the start-up
+    """Allocate the measured start-up's spans through ``rt``'s heap, each on
+    the P it was allocated on (its page cache included) and, with the collector on, free the start-up
     garbage as the measuring program's ``runtime.GC()`` does before the
     workload (with it off nothing is freed: GOGC=off runs no cycle). Returns
     every span allocated, freed ones included (state DEAD)."""
     _, ops = sequence_for(nprocs, path)
     h = rt.mheap
-    pp = rt.ps[0]
-    ctx = NoSimCtx(0)
     spans: list[MSpan] = []
     for op in ops:
         if op["op"] == "alloc":
-            # a class-0 span of the measured length: which size class or kind
+            # on the P it ran on (a sequence is measured at no more Ps than the
+            # run has); -1, an M without a P: the locked path, no page cache.
+            # A class-0 span of the measured length: which size class or kind
             # (stack, work buffer) it was does not change where its pages go
-            spans.append(run_sync(h.alloc(ctx, pp, int(op["npages"]), 0)))
+            p = int(op.get("p", 0))
+            pp = rt.ps[p] if 0 <= p < len(rt.ps) else rt.ps[0]
+            spans.append(run_sync(h.alloc(NoSimCtx(pp.id), pp, int(op["npages"]), 0,
+                                          use_pcache=p >= 0)))
         elif gc:
-            run_sync(h.free_span(ctx, pp, spans[int(op["alloc"])]))
+            run_sync(h.free_span(NoSimCtx(0), rt.ps[0], spans[int(op["alloc"])]))
     return spans
 
 

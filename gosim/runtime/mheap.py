@@ -257,6 +257,13 @@ class MHeap:
         self._pop_cached(pp)
         return self._new_span_struct()
 
+    def _alloc_mspan_no_p(self) -> MSpan:
+        """allocMSpanLocked on an M without a P: straight from fixalloc."""
+        self.spanalloc_inuse += 1
+        if self.fresh_structs:
+            self.last_struct_fresh = self._fixalloc()
+        return self._new_span_struct()
+
     def alloc_mspan_locked(self, pp: P) -> MSpan:
         if not self._mspan_cache:
             self.spanalloc_inuse += 1
@@ -285,12 +292,16 @@ class MHeap:
         self.spanalloc_free += 1
 
     # -- allocSpan (mheap.go alloc -> allocSpan) ----------------------------------------
-    def alloc(self, ctx: Ctx, pp: P, npages: int, spanclass: int) -> Gen[MSpan]:
-        """Allocate a heap span of npages for spanclass (mheap.alloc)."""
+    def alloc(self, ctx: Ctx, pp: P, npages: int, spanclass: int,
+              use_pcache: bool = True) -> Gen[MSpan]:
+        """Allocate a heap span of npages for spanclass (mheap.alloc).
+        ``use_pcache`` False: as allocSpan does on an M without a P (the
+        runtime's start-up before procresize: gosim/runtime/initspans.py), no
+        page cache and no mspan cache, the locked path at once."""
         self.stats.alloc_span_calls += 1
         base: int | None = None
         s: MSpan | None = None
-        if self._page_cache and npages < self._page_cache_limit:
+        if self._page_cache and use_pcache and npages < self._page_cache_limit:
             c = pp.pcache
             if c.empty():
                 yield from ctx.lock(self.lock, "(*mheap).allocSpan")
@@ -325,7 +336,7 @@ class MHeap:
                     if base is None:  # pragma: no cover - grow guarantees space
                         raise RuntimeError("grew heap, but no adequate free space found")
             ctx.spend("mspan_alloc_ns")
-            s = self.alloc_mspan_locked(pp)
+            s = self.alloc_mspan_locked(pp) if use_pcache else self._alloc_mspan_no_p()
             fresh_struct = self.last_struct_fresh
             if not self._span_init_locked:
                 yield from ctx.unlock(self.lock)

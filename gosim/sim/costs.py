@@ -62,8 +62,8 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "work buffers), replayed through the model's allocator on P 0 before time 0, and with "
        "the collector on their start-up garbage freed: the layout that decides what the Ps' "
        "page caches hold (gosim/runtime/initspans.py)",
-       "[RG] measured with uprobes by scripts/measure.py pagecache "
-       "(gosim/runtime/init_spans_go1.27.yaml); 0 by default (an empty, aligned heap)"),
+       "[RG] measured with uprobes by scripts/measure.py pagecache (the file "
+       "init_spans_go1.27.yaml in gosim/runtime); 0 by default (an empty, aligned heap)"),
     _p("gc_write_barrier_ns", 0, "ns", "the program's store of the new object's pointer into a "
        "heap slot while the collector marks: the write barrier puts the old and the new "
        "pointer in the P's wbBuf, and its flush looks each up (findObject, mark bit)",
