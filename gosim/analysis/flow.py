@@ -258,8 +258,7 @@ def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     runs = tables.get("runs", pd.DataFrame())
     if flow.empty:
         return "no flow recorded (no run succeeded, or the tables predate flow recording)"
-    graphs = run_graphs(flow, runs)
-    rows = runs[runs["run_id"].isin(list(graphs))].sort_values("run_id")
+    rows = runs[runs["run_id"].isin(flow["run_id"].unique())].sort_values("run_id")
     facets = [k for k in meta.get("facet_keys", []) if k in rows.columns]
     picks = []
     for _, g in rows.groupby(["design", *facets], sort=False, dropna=False):
@@ -269,6 +268,8 @@ def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
             title += ", " + ", ".join(f"{k.rsplit('.', 1)[-1]}={best[k]}" for k in facets)
         picks.append((int(best["run_id"]), title,
                       int(best["sim_time_ns"]) * int(best["gomaxprocs"])))
+    # the graphs of the runs drawn only (a run's graph depends on its rows alone)
+    graphs = run_graphs(flow[flow["run_id"].isin([rid for rid, _t, _d in picks])], runs)
     shares = [d["lock_wait_ns"] / den for rid, _t, den in picks if den
               for *_, d in graphs[rid].edges(data=True)]
     vmax = max([0.01, *shares])

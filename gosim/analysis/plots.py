@@ -35,7 +35,6 @@ import functools
 import math
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,16 @@ from matplotlib import ticker
 from matplotlib.patches import Patch
 
 from gosim.analysis.flow import plot_flow
+
+# the plot files and the drawing of a set of them (see that module)
+from gosim.analysis.plotjobs import (  # noqa: F401  (re-exported)
+    PLOT_FILES,
+    PLOT_ORDER,
+    PLOT_TABLES,
+    draw_plots,
+    plots_to_draw,
+    start_plots,
+)
 from gosim.analysis.tables import (
     aggregate,
     ecdf_curve,
@@ -64,9 +73,6 @@ from gosim.analysis.tables import (
     p_time_shares,
 )
 
-PLOT_FILES = {"scaling": "scaling.png", "p_time": "p_time.png",
-              "lock_heatmap": "lock_heatmap.png", "latency_ecdf": "latency_ecdf.png",
-              "flow": "flow.png", "timeseries": "timeseries.png"}
 _MAX_HEATMAP_ROWS = 16
 
 #: Fixed colour of each P-time category (gosim.sim.metrics names), so that a
@@ -112,81 +118,6 @@ def p_time_colour(category: str) -> str:
     return _EXTRA_COLOURS[zlib.crc32(category.encode()) % len(_EXTRA_COLOURS)]
 
 
-def plots_to_draw(which: list[str], tables: dict[str, pd.DataFrame]) -> list[str]:
-    """The plots ``which`` asks for, in :data:`PLOT_FILES` order. When
-    ``which`` asks for every plot of the experiment schema (``outputs.plots:
-    true``), ``timeseries`` is drawn exactly when the tables have a time
-    series (whether or not the schema lists it)."""
-    from gosim.config import PLOT_NAMES
-
-    out = [w for w in PLOT_FILES if w in which]
-    has_series = not tables.get("timeseries", pd.DataFrame()).empty
-    every = set(PLOT_NAMES) <= set(which)
-    if every and has_series and "timeseries" not in out:
-        out.append("timeseries")
-    if every and not has_series and "timeseries" in out:
-        out.remove("timeseries")  # "every plot" asks for no note on a series not sampled
-    return out
-
-
-def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir: Path,
-               which: list[str], keep_others: bool = False,
-               pool: Executor | None = None) -> tuple[list[Path], list[str]]:
-    """Draw the plots named in ``which`` into ``plots_dir`` (replaced atomically).
-
-    ``timeseries.png`` is drawn when ``which`` names it, and also when
-    ``which`` asks for every plot of the experiment schema and the tables
-    have a time series. Returns the files written and notes on plots skipped.
-    Other files in an old ``plots_dir`` are dropped (they would not match the
-    new results) unless ``keep_others``; with nothing to draw, an old
-    ``plots_dir`` is removed. With a ``pool`` (gosim/runner/outpool.py) the
-    plots are drawn in its workers, each given the tables it reads
-    (:data:`PLOT_TABLES`); the files are the same.
-    """
-    from gosim.atomic_write import atomic_dir
-
-    notes: list[str] = []
-    runs = tables.get("runs", pd.DataFrame())
-    if not which:
-        if plots_dir.exists():
-            import shutil
-
-            shutil.rmtree(plots_dir)
-        return [], ["plots: not drawn (turned off)"]
-    which = plots_to_draw(which, tables)
-    if runs.empty or ok_runs(runs).empty:
-        return [], ["plots: skipped, no run succeeded"]
-    written: list[str] = []
-    with atomic_dir(plots_dir) as tmp:
-        if keep_others and plots_dir.is_dir():
-            import shutil
-
-            for f in plots_dir.iterdir():
-                if f.is_file() and f.name not in {PLOT_FILES[w] for w in which}:
-                    shutil.copy2(f, tmp / f.name)
-        # the costliest first, so that a pool's workers finish together
-        results: dict[str, Any] = {}
-        for name in sorted(which, key=PLOT_ORDER.index):
-            args = (name, {t: tables[t] for t in PLOT_TABLES[name] if t in tables}, meta,
-                    tmp / PLOT_FILES[name])
-            results[name] = (pool.submit(draw_plot, *args) if pool is not None
-                             else draw_plot(*args))
-        for name in which:
-            if pool is None:
-                note = results[name]
-            else:
-                try:
-                    note = results[name].result()
-                except Exception as e:  # the worker died (killed, out of memory)
-                    note = f"plot failed ({type(e).__name__}: {e})"
-            if note is None:
-                written.append(PLOT_FILES[name])
-            else:
-                notes.append(f"{name}: {note}")
-    plt.close("all")
-    return [plots_dir / w for w in written], notes
-
-
 def draw_plot(name: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
               path: Path) -> str | None:
     """Draw plot ``name`` into ``path``: None, or the note saying why not (a
@@ -198,9 +129,34 @@ def draw_plot(name: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
         return f"plot failed ({type(e).__name__}: {e})"
     if isinstance(fig_or_note, str):
         return fig_or_note
-    fig_or_note.savefig(path, dpi=110, bbox_inches="tight")
+    save_tight(fig_or_note, path)
     plt.close(fig_or_note)
     return None
+
+
+#: the PNGs' resolution
+DPI = 110
+
+
+def save_tight(fig: Any, path: Path, dpi: float = DPI) -> None:
+    """``fig.savefig(path, dpi=dpi, bbox_inches="tight")``, the same PNG pixel
+    for pixel (checked on every plot of configs/scaling.yaml) with fewer layout
+    passes. savefig with a "tight" box first draws the whole figure without
+    rendering it to measure its extent, and a figure with a layout engine
+    (``constrained``) lays itself out again at every draw; each pass recomputes
+    every tick and tick label, the bulk of the time of these plots. Here the
+    engine, if any, runs once and is then dropped, the tight box is measured
+    once at the output resolution, and savefig, given that box, only renders."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    fig.set_dpi(dpi)  # measure text as it will be rendered
+    engine = fig.get_layout_engine()
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+        engine.execute(fig)
+    fig.set_layout_engine(None)  # (a placeholder left by tight_layout would also draw)
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    fig.savefig(path, dpi=dpi,
+                bbox_inches=box.padded(matplotlib.rcParams["savefig.pad_inches"]))
 
 
 # ---------------------------------------------------------------- helpers
@@ -286,14 +242,30 @@ def _gomaxprocs_axis(ax: Any, ps: list[int], log: bool) -> None:
     ax.set_xlabel("GOMAXPROCS")
 
 
+def _minor_ticks_show(axis: Any) -> bool:
+    """Whether minor ticks would show on ``axis`` under the current rcParams:
+    a tick mark on either side, or minor grid lines. Under the seaborn
+    whitegrid style of these plots (:func:`_themed`) neither is drawn."""
+    rc = matplotlib.rcParams
+    sides = ("bottom", "top") if axis.axis_name == "x" else ("left", "right")
+    marks = any(rc[f"{axis.axis_name}tick.{s}"] and rc[f"{axis.axis_name}tick.minor.{s}"]
+                for s in sides)
+    return marks or (rc["axes.grid"] and rc["axes.grid.which"] in ("minor", "both"))
+
+
 def _readable_log_axis(axis: Any, lo: float, hi: float) -> None:
     """Log ticks with plain-number labels: 1-2-5 per decade over at most three
-    decades, every decade beyond that; unlabelled minor ticks in between."""
+    decades, every decade beyond that; unlabelled minor ticks in between where
+    the style shows them (not under :func:`_themed`'s: there the minor ticks
+    would be invisible, and each tick is laid out at every draw)."""
     decades = math.log10(hi / lo) if lo > 0 and hi > lo else 0.0
     subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
     axis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=12))
     axis.set_major_formatter(ticker.FuncFormatter(_number))
-    axis.set_minor_locator(ticker.LogLocator(base=10, subs=np.arange(2, 10), numticks=12))
+    if _minor_ticks_show(axis):
+        axis.set_minor_locator(ticker.LogLocator(base=10, subs=np.arange(2, 10), numticks=12))
+    else:
+        axis.set_minor_locator(ticker.NullLocator())
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
@@ -708,9 +680,3 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> An
 
 _DRAW = {"scaling": plot_scaling, "p_time": plot_p_time, "lock_heatmap": plot_lock_heatmap,
          "latency_ecdf": plot_latency_ecdf, "flow": plot_flow, "timeseries": plot_timeseries}
-#: the tables each plot reads (what an output pool's worker is sent)
-PLOT_TABLES = {"scaling": ("runs",), "p_time": ("p_time", "runs"),
-               "lock_heatmap": ("locks", "runs"), "latency_ecdf": ("latency", "runs"),
-               "flow": ("flow", "runs"), "timeseries": ("timeseries", "runs")}
-#: the plots by how long they take to draw, longest first (on configs/scaling.yaml)
-PLOT_ORDER = ["latency_ecdf", "p_time", "flow", "timeseries", "lock_heatmap", "scaling"]
