@@ -445,8 +445,11 @@ def _heatmap(ax: Any, grid: pd.DataFrame, vmax: float) -> Any:
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
                 dark = v > 0.6 * vmax
+                # clipped to the axes, which hold every cell: the layout (each
+                # pass of the constrained layout, the tight box) then skips the
+                # ~500 labels of configs/scaling.yaml instead of measuring each
                 ax.text(j + 0.5, i + 0.5, f"{v:.1f}", ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")
+                        color="white" if dark else "black", clip_on=True)
     ax.set_xticks(np.arange(values.shape[1]) + 0.5, [str(c) for c in grid.columns])
     ax.set_yticks(np.arange(values.shape[0]) + 0.5, [str(r) for r in grid.index], fontsize=7)
     ax.set_xlim(0, values.shape[1])
