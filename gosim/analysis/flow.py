@@ -22,16 +22,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
-from matplotlib import colors, ticker
+
+if TYPE_CHECKING:
+    from matplotlib import colors
+
+# matplotlib is imported by the drawing only (plot_flow): the GraphML files
+# are written by a process that draws nothing (gosim/runner/core.py)
 
 #: the levels, left to right
 LAYERS = ("goroutines", "mcache", "mcentral", "mheap", "os")
@@ -329,6 +330,12 @@ def draw_flow_graph(ax: Any, G: nx.DiGraph, title: str, wait_norm: colors.Normal
 def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     """``flow.png``: per design (and facet), the flow of the run with the most
     Ps (its first replication)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import colors, ticker
+
     flow = tables.get("flow", pd.DataFrame())
     runs = tables.get("runs", pd.DataFrame())
     if flow.empty:

@@ -1,5 +1,5 @@
-"""Processes that write an experiment's outputs after its runs: plots and the
-per-run GraphML files, drawn side by side while the parent writes the tables.
+"""Processes that draw an experiment's plots after its runs, side by side,
+while the parent writes the tables and the per-run GraphML files.
 
 Each output is a pure function of the tables it is given, so a file is the
 same byte for byte whichever process writes it
