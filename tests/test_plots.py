@@ -277,6 +277,24 @@ def test_latency_ecdf_markers_one_per_design_and_visible(experiment: tuple) -> N
     plt.close(fig)
 
 
+def test_theme_is_seaborns_whitegrid_notebook() -> None:
+    """The plots' style is written out (importing seaborn is slow): it must stay
+    seaborn's, and the design colours its tab10 palette."""
+    import seaborn as sns
+
+    from gosim.analysis.plots import _THEME, _palette
+
+    seaborns = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+    # all but the default colour map, seaborn's own (no plot uses a default)
+    assert seaborns.pop("image.cmap") == "rocket"
+    assert _THEME == seaborns
+    designs = [f"d{i}" for i in range(10)]
+    assert list(_palette(designs).values()) == list(sns.color_palette("tab10", 10))
+    assert list(_palette(designs[:3]).values()) == list(sns.color_palette("tab10", 3))
+    many = [f"d{i}" for i in range(12)]
+    assert list(_palette(many).values()) == list(sns.color_palette("husl", 12))
+
+
 def test_tick_numbers_are_short() -> None:
     assert [_number(v) for v in (0.5, 2, 10, 500, 1000, 2000, 10_000, 200_000, 1e6, 3e7)] == [
         "0.5", "2", "10", "500", "1k", "2k", "10k", "200k", "1M", "30M"]

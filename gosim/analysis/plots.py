@@ -44,7 +44,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib import ticker
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
@@ -162,13 +161,43 @@ def save_tight(fig: Any, path: Path, dpi: float = DPI) -> None:
 
 # ---------------------------------------------------------------- helpers
 
+#: ``{**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}``
+#: (seaborn 0.13), written out: importing seaborn takes 0.5 s (it imports
+#: scipy.stats), in each process that draws, and only the lock heatmap needs
+#: it (its colour map); tests/test_plots.py checks this against seaborn's.
+#: All but the default colour map (``image.cmap: rocket``), which exists only
+#: once seaborn is imported; every plot names the colour map it uses.
+_THEME: dict[str, Any] = {
+    # axes_style("whitegrid")
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out",
+    "ytick.direction": "out", "xtick.color": ".15", "ytick.color": ".15",
+    "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans",
+                        "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "axes.grid": True,
+    "axes.facecolor": "white", "axes.edgecolor": ".8", "grid.color": ".8",
+    "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
+    "axes.spines.top": True, "xtick.bottom": False, "ytick.left": False,
+    # plotting_context("notebook")
+    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5,
+    "lines.markersize": 6, "patch.linewidth": 1, "xtick.major.width": 1.25,
+    "ytick.major.width": 1.25, "xtick.minor.width": 1, "ytick.minor.width": 1,
+    "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4,
+    "ytick.minor.size": 4, "font.size": 12, "axes.labelsize": 12, "axes.titlesize": 12,
+    "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
+    "legend.title_fontsize": 12,
+}
+
+
 def _themed(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Draw under seaborn's whitegrid/notebook style without changing the
-    caller's matplotlib settings (the same look however a plot is called)."""
+    """Draw under seaborn's whitegrid/notebook style (:data:`_THEME`) without
+    changing the caller's matplotlib settings (the same look however a plot
+    is called)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
-        with plt.rc_context(rc):
+        with plt.rc_context(_THEME):
             return fn(*args, **kwargs)
     return wrapper
 
@@ -179,9 +208,14 @@ def _designs(df: pd.DataFrame) -> list[str]:
 
 
 def _palette(designs: list[str]) -> dict[str, Any]:
-    name = "tab10" if len(designs) <= 10 else "husl"
-    return dict(zip(designs, sns.color_palette(name, n_colors=max(len(designs), 1)),
-                    strict=False))
+    """A colour per design: seaborn's "tab10" palette (matplotlib's tab10
+    colours, taken from matplotlib: see :data:`_THEME`), its "husl" for more
+    than ten designs."""
+    if len(designs) <= 10:
+        return dict(zip(designs, matplotlib.colormaps["tab10"].colors, strict=False))
+    import seaborn as sns
+
+    return dict(zip(designs, sns.color_palette("husl", n_colors=len(designs)), strict=True))
 
 
 def _facets(df: pd.DataFrame, meta: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
@@ -438,6 +472,8 @@ def _lock_label(row: pd.Series) -> str:
 def _heatmap(ax: Any, grid: pd.DataFrame, vmax: float) -> Any:
     """Cells coloured by value (0..vmax) and annotated with it (one decimal),
     a labelled tick for every row and every column."""
+    import seaborn  # noqa: F401  (registers its colour maps: "rocket_r")
+
     values = grid.to_numpy(float)
     mesh = ax.pcolormesh(np.ma.masked_invalid(values), cmap="rocket_r", vmin=0, vmax=vmax,
                          edgecolors="white", linewidth=0.5)
