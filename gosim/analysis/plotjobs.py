@@ -27,6 +27,12 @@ PLOT_FILES = {"scaling": "scaling.png", "p_time": "p_time.png",
 PLOT_TABLES = {"scaling": ("runs",), "p_time": ("p_time", "runs"),
                "lock_heatmap": ("locks", "runs"), "latency_ecdf": ("latency", "runs"),
                "flow": ("flow", "runs"), "timeseries": ("timeseries", "runs")}
+#: the columns a plot reads, for the tables too large to send whole to a worker
+#: (besides the facet keys): latency_ecdf gets 6 of the 14 columns of 1.3M
+#: latency rows on configs/scaling.yaml (pickled, 190 MB, in the parent's
+#: time, while it writes the tables, then unpickled)
+PLOT_COLUMNS = {"latency_ecdf": {"latency": ("setting_id", "design", "gomaxprocs", "lo_ns",
+                                             "hi_ns", "count")}}
 #: the plots by how long they take to draw, longest first (on configs/scaling.yaml:
 #: lock_heatmap ~2 s with its import of seaborn, latency_ecdf ~1.3 s, flow and
 #: p_time ~0.7 s, scaling ~0.6 s with its import of scipy.special)
@@ -57,6 +63,21 @@ def draw_plot(name: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
     from gosim.analysis.plots import draw_plot as draw
 
     return draw(name, tables, meta, path)
+
+
+def _plot_tables(name: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
+                 to_worker: bool) -> dict[str, pd.DataFrame]:
+    """The tables plot ``name`` reads (:data:`PLOT_TABLES`); for a worker, only
+    the columns it reads of those in :data:`PLOT_COLUMNS`."""
+    from gosim.analysis.tables import facet_keys
+
+    out = {t: tables[t] for t in PLOT_TABLES[name] if t in tables}
+    for t, cols in PLOT_COLUMNS.get(name, {}).items() if to_worker else ():
+        df = out.get(t)
+        if df is not None and not df.empty:
+            keep = [*cols, *(k for k in facet_keys(meta) if k not in cols)]
+            out[t] = df[[c for c in df.columns if c in keep]]
+    return out
 
 
 class PendingPlots:
@@ -129,7 +150,7 @@ def start_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir
                     shutil.copy2(f, tmp / f.name)
         # the costliest first, so that a pool's workers finish together
         for name in sorted(which, key=PLOT_ORDER.index):
-            args = (name, {t: tables[t] for t in PLOT_TABLES[name] if t in tables}, meta,
+            args = (name, _plot_tables(name, tables, meta, pool is not None), meta,
                     tmp / PLOT_FILES[name])
             pending.results[name] = (pool.submit(draw_plot, *args) if pool is not None
                                      else draw_plot(*args))

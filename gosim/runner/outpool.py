@@ -58,4 +58,7 @@ def output_pool(jobs: int, tasks: int) -> Iterator[ProcessPoolExecutor | None]:
     except BaseException:
         abandon(pool, others)
         raise
-    pool.shutdown(wait=True)
+    # every output is written (the caller has each result): the workers exit
+    # (a few tenths of a second: matplotlib, pandas) while the caller goes on;
+    # the interpreter joins them at its exit
+    pool.shutdown(wait=False)
