@@ -91,13 +91,17 @@ def run_graphs(flow: pd.DataFrame, runs: pd.DataFrame | None = None) -> dict[int
         return out
     extra: dict[int, dict[str, Any]] = {}
     if runs is not None and not runs.empty:
-        for r in runs.to_dict("records"):
+        # (the columns read only: runs has ~170)
+        cols = ["run_id", *(k for k in ("span_classes", "sim_time_ns") if k in runs.columns)]
+        for r in runs[cols].to_dict("records"):
             extra[int(r["run_id"])] = {
                 k: int(r[k]) for k in ("span_classes", "sim_time_ns")
                 if k in r and r[k] is not None and not pd.isna(r[k])}
-    # one conversion of the whole table (not one per run), grouped in row order
+    # one conversion of the whole table (not one per run), grouped in row
+    # order; of the columns that flow_graph and the graph attributes read
+    read = {"run_id", *GRAPH_KEYS, "src", "dst", "span_class", "elemsize", *EDGE_FIELDS}
     by_run: dict[int, list[dict[str, Any]]] = {}
-    for r in flow.to_dict("records"):
+    for r in flow[[c for c in flow.columns if c in read]].to_dict("records"):
         by_run.setdefault(int(r["run_id"]), []).append(r)
     for rid in sorted(by_run):
         rows = by_run[rid]

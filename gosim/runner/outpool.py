@@ -45,8 +45,10 @@ def _context() -> BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    # (no effect when the fork server is running already: it has imported these)
-    ctx.set_forkserver_preload(["__main__", "gosim.analysis.plots"])
+    # and seaborn, which the lock heatmap imports (0.5 s): imported here once,
+    # while the parent builds the tables, rather than when the longest plot
+    # starts. (No effect when the fork server is running already: it has.)
+    ctx.set_forkserver_preload(["__main__", "gosim.analysis.plots", "seaborn"])
     return ctx
 
 
