@@ -2,10 +2,10 @@
 process: the orchestration of gosim.analysis.plots without its imports.
 
 Drawing needs matplotlib and networkx (and seaborn for the lock heatmap),
-half a second to import, a second with seaborn. With an output pool (gosim/runner/outpool.py) only its workers draw, so the
-process that hands out the plots imports none of that: this module needs
-pandas alone, and gosim.analysis.plots is imported here only to draw in this
-process. :func:`start_plots` hands the plots out and returns at once, so that
+half a second to import, a second with seaborn. With an output pool
+(gosim/runner/outpool.py) only its workers draw, so the process that hands
+out the plots imports none of that: this module needs pandas alone, and
+gosim.analysis.plots is imported here only to draw in this process. :func:`start_plots` hands the plots out and returns at once, so that
 the caller can write the tables while they are drawn; :func:`draw_plots` is
 both steps at once.
 """
