@@ -49,6 +49,19 @@ def test_t_interval_hand_computed() -> None:
     assert ci2.half_width == pytest.approx(12.70620474 * 2 * math.sqrt(2) / math.sqrt(2))
 
 
+def test_t_interval_is_scipy_stats_t_exactly() -> None:
+    """The t quantile comes from scipy.special.stdtrit (scipy.stats is slow to
+    import): the same float as scipy.stats.t.ppf, so the same intervals."""
+    from scipy import stats
+
+    x = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0] * 30)
+    for n in (2, 3, 4, 5, 10, 30, 300):
+        for confidence in (0.5, 0.9, 0.95, 0.99, 0.999):
+            t = float(stats.t.ppf(0.5 + confidence / 2, df=n - 1))
+            ci = t_confidence_interval(x[:n], confidence)
+            assert ci.half_width == t * float(x[:n].std(ddof=1)) / math.sqrt(n)
+
+
 def test_t_interval_degenerate() -> None:
     one = t_confidence_interval([5.0])
     assert one.mean == 5.0 and math.isnan(one.half_width) and one.n == 1

@@ -3,12 +3,14 @@ the runtime's own state, batched = step, GraphML round trip, the drawn figure.""
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import networkx as nx
 import pandas as pd
 import pytest
 
-from gosim.analysis.flow import TOP_CLASSES, flow_graph, plot_flow
+from gosim.analysis.flow import TOP_CLASSES, flow_graph, graphml_text, plot_flow
 from gosim.config import parse_experiment
 from gosim.runner import run_experiment
 from gosim.runtime.arena import PAGE_SIZE
@@ -222,6 +224,37 @@ def test_graphml_per_run_round_trip(experiment) -> None:
         # go1.27: 68 size classes (class 0 included), the seed table of go1.12: 67
         assert H.graph["span_classes"] == (136 if run["design"] == "go1.27" else 134)
         assert isinstance(H.edges["mheap", "OS"]["bytes"], int)
+
+
+def _nx_graphml(G: nx.Graph) -> bytes:
+    buf = io.BytesIO()
+    nx.readwrite.graphml.write_graphml_xml(G, buf)
+    return buf.getvalue()
+
+
+def test_graphml_files_are_what_networkx_writes(experiment) -> None:
+    """The GraphML files are built as text (gosim.analysis.flow.graphml_text),
+    byte for byte what networkx's writer makes of the same graph."""
+    _o, d = experiment
+    flow = pd.read_parquet(d / "flow.parquet")
+    runs = pd.read_parquet(d / "runs.parquet")
+    from gosim.analysis.flow import run_graphs
+
+    for rid, G in run_graphs(flow, runs).items():
+        assert (d / "flow" / f"{rid}.graphml").read_bytes() == _nx_graphml(G)
+    # characters to escape, every attribute type, a node without attributes,
+    # one name with two types, no attributes at all, an undirected graph
+    G = nx.DiGraph(name='a<b&"c"', n=3, f=1.5, b=True, e="")
+    G.add_node("x\ty\n<&>", a=1, s='q"r')
+    G.add_node("lonely")
+    G.add_edge("x\ty\n<&>", "lonely", w=2.0, s="ü€", flag=False)
+    G.add_edge("lonely", "z")
+    G.nodes["z"]["a"] = "a string"
+    for H in (G, nx.Graph(G), nx.DiGraph(), nx.DiGraph(x=1)):
+        assert graphml_text(H).encode() == _nx_graphml(H)
+    # what it leaves to networkx
+    assert graphml_text(nx.MultiDiGraph()) is None
+    assert graphml_text(nx.DiGraph(v=[1])) is None
 
 
 def _texts(fig) -> list[str]:

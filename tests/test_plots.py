@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,6 +24,7 @@ from gosim.analysis.plots import (
     _gomaxprocs_axis,
     _number,
     _ring_sizes,
+    _stacked_bars,
     draw_plots,
     p_time_colour,
     plot_latency_ecdf,
@@ -121,12 +123,29 @@ def test_p_time_every_category_has_its_fixed_colour(experiment: tuple) -> None:
                for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)}
     assert entries == {p_time_label(c): to_rgba(P_TIME_COLOURS[c]) for c in present}
     # the bars drawn use the same colours: every bar of a category has its colour
+    # (a category's bars are one collection of rectangles, plots._stacked_bars)
     for ax in fig.axes:
-        for bars in ax.containers:
-            colours = {to_rgba(b.get_facecolor()) for b in bars}
+        for bars in ax.collections:
+            colours = {to_rgba(c) for c in bars.get_facecolor()}
             assert colours == {entries[bars.get_label()]}
+        assert {bars.get_label() for bars in ax.collections} <= set(entries)
     # no P time is lumped into an "other" category
     assert not any("other" in t.lower() for t in entries)
+    plt.close(fig)
+
+
+def test_stacked_bars_are_the_bars_of_ax_bar() -> None:
+    x, v, bottom = np.array([0.0, 1.0, 2.8]), np.array([10.0, 0.0, 5.5]), np.array([1, 2, 3.0])
+    fig, (ax_bar, ax_ours) = plt.subplots(2)
+    want = ax_bar.bar(x, v, bottom=bottom, width=0.85, color="#123456", edgecolor="white",
+                      linewidth=0.3, label="cat")
+    got = _stacked_bars(ax_ours, x, v, bottom, width=0.85, color="#123456", label="cat")
+    assert len(got.get_paths()) == len(want)
+    for rect, path in zip(want, got.get_paths(), strict=True):
+        assert np.allclose(path.get_extents().bounds, rect.get_bbox().bounds)
+    assert to_rgba(got.get_facecolor()[0]) == to_rgba(want[0].get_facecolor())
+    assert to_rgba(got.get_edgecolor()[0]) == to_rgba(want[0].get_edgecolor())
+    assert got.get_linewidth()[0] == want[0].get_linewidth() and got.get_label() == "cat"
     plt.close(fig)
 
 
@@ -256,6 +275,24 @@ def test_latency_ecdf_markers_one_per_design_and_visible(experiment: tuple) -> N
     assert [t.get_text() for t in _legend(fig).get_texts()] == [*DESIGNS, "p50", "p99",
                                                                "p99.9"]
     plt.close(fig)
+
+
+def test_theme_is_seaborns_whitegrid_notebook() -> None:
+    """The plots' style is written out (importing seaborn is slow): it must stay
+    seaborn's, and the design colours its tab10 palette."""
+    import seaborn as sns
+
+    from gosim.analysis.plots import _THEME, _palette
+
+    seaborns = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+    # all but the default colour map, seaborn's own (no plot uses a default)
+    assert seaborns.pop("image.cmap") == "rocket"
+    assert _THEME == seaborns
+    designs = [f"d{i}" for i in range(10)]
+    assert list(_palette(designs).values()) == list(sns.color_palette("tab10", 10))
+    assert list(_palette(designs[:3]).values()) == list(sns.color_palette("tab10", 3))
+    many = [f"d{i}" for i in range(12)]
+    assert list(_palette(many).values()) == list(sns.color_palette("husl", 12))
 
 
 def test_tick_numbers_are_short() -> None:

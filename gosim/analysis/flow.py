@@ -22,16 +22,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
-from matplotlib import colors, ticker
+
+if TYPE_CHECKING:
+    from matplotlib import colors
+
+# matplotlib is imported by the drawing only (plot_flow): the GraphML files
+# are written by a process that draws nothing (gosim/runner/core.py)
 
 #: the levels, left to right
 LAYERS = ("goroutines", "mcache", "mcentral", "mheap", "os")
@@ -90,13 +91,17 @@ def run_graphs(flow: pd.DataFrame, runs: pd.DataFrame | None = None) -> dict[int
         return out
     extra: dict[int, dict[str, Any]] = {}
     if runs is not None and not runs.empty:
-        for r in runs.to_dict("records"):
+        # (the columns read only: runs has ~170)
+        cols = ["run_id", *(k for k in ("span_classes", "sim_time_ns") if k in runs.columns)]
+        for r in runs[cols].to_dict("records"):
             extra[int(r["run_id"])] = {
                 k: int(r[k]) for k in ("span_classes", "sim_time_ns")
                 if k in r and r[k] is not None and not pd.isna(r[k])}
-    # one conversion of the whole table (not one per run), grouped in row order
+    # one conversion of the whole table (not one per run), grouped in row
+    # order; of the columns that flow_graph and the graph attributes read
+    read = {"run_id", *GRAPH_KEYS, "src", "dst", "span_class", "elemsize", *EDGE_FIELDS}
     by_run: dict[int, list[dict[str, Any]]] = {}
-    for r in flow.to_dict("records"):
+    for r in flow[[c for c in flow.columns if c in read]].to_dict("records"):
         by_run.setdefault(int(r["run_id"]), []).append(r)
     for rid in sorted(by_run):
         rows = by_run[rid]
@@ -112,8 +117,83 @@ def _plain(v: Any) -> Any:
     return item() if callable(item) else v
 
 
+#: GraphML ``attr.type`` of a Python value, as networkx's writer names it
+_GRAPHML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+_GRAPHML_HEAD = ("<?xml version='1.0' encoding='utf-8'?>\n"
+                 '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+                 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                 'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+                 'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">')
+
+
+def _xml_text(s: str) -> str:
+    """Character data escaped as xml.etree.ElementTree escapes it."""
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xml_attr(s: str) -> str:
+    """An attribute value escaped as xml.etree.ElementTree escapes it."""
+    return (_xml_text(s).replace('"', "&quot;").replace("\r", "&#13;")
+            .replace("\n", "&#10;").replace("\t", "&#09;"))
+
+
+def graphml_text(G: nx.DiGraph) -> str | None:
+    """What ``nx.write_graphml(G, path)`` writes (networkx's ElementTree
+    writer, pretty-printed), character for character, built as text: that
+    writer builds an element per node, edge and attribute and serialises the
+    tree, about 5 ms a graph (1.7 s of ``gosim run configs/scaling.yaml``).
+    None for what the flow graphs never hold (a multigraph, graph defaults or
+    id, attribute types other than bool, int, float, str): networkx writes
+    those (tests/test_flow.py checks the two agree)."""
+    if G.is_multigraph() or any(k in G.graph for k in ("id", "node_default", "edge_default")):
+        return None
+    # the writer names keys d0, d1... in the order it meets them: the graph's
+    # attributes, then each node's, then each edge's; (name, type, scope) is a key
+    keys: dict[tuple[str, str, str], str] = {}
+
+    def data(scope: str, attrs: dict[Any, Any], pad: str) -> list[str] | None:
+        out = []
+        for k, v in attrs.items():
+            t = _GRAPHML_TYPES.get(type(v))
+            if t is None:
+                return None
+            kid = keys.setdefault((str(k), t, scope), f"d{len(keys)}")
+            text = _xml_text(str(v))
+            out.append(f'{pad}<data key="{kid}">{text}</data>' if text
+                       else f'{pad}<data key="{kid}" />')
+        return out
+
+    graph_data = data("graph", G.graph, "    ")
+    body: list[str] = []
+    parts: list[tuple[str, dict[Any, Any]]] = [
+        (f'<node id="{_xml_attr(str(n))}"', d) for n, d in G.nodes(data=True)]
+    parts += [(f'<edge source="{_xml_attr(str(u))}" target="{_xml_attr(str(v))}"', d)
+              for u, v, d in G.edges(data=True)]
+    for open_tag, attrs in parts:
+        rows = data("node" if open_tag.startswith("<node") else "edge", attrs, "      ")
+        if rows is None:
+            return None
+        tag = open_tag[1:5]
+        body += ([f"    {open_tag}>", *rows, f"    </{tag}>"] if rows
+                 else [f"    {open_tag} />"])
+    if graph_data is None:
+        return None
+    body += graph_data
+    edgedefault = "directed" if G.is_directed() else "undirected"
+    key_rows = [f'  <key id="{kid}" for="{scope}" attr.name="{_xml_attr(name)}" '
+                f'attr.type="{t}" />' for (name, t, scope), kid in reversed(keys.items())]
+    graph = ([f'  <graph edgedefault="{edgedefault}">', *body, "  </graph>"] if body
+             else [f'  <graph edgedefault="{edgedefault}" />'])
+    return "\n".join([_GRAPHML_HEAD, *key_rows, *graph, "</graphml>", ""])
+
+
 def write_graphml(G: nx.DiGraph, path: Path) -> None:
-    nx.write_graphml(G, path)
+    """``nx.write_graphml(G, path)``, the same bytes (:func:`graphml_text`)."""
+    text = graphml_text(G)
+    if text is None:
+        nx.write_graphml(G, path)
+    else:
+        path.write_bytes(text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------- drawing
@@ -254,12 +334,17 @@ def draw_flow_graph(ax: Any, G: nx.DiGraph, title: str, wait_norm: colors.Normal
 def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     """``flow.png``: per design (and facet), the flow of the run with the most
     Ps (its first replication)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import colors, ticker
+
     flow = tables.get("flow", pd.DataFrame())
     runs = tables.get("runs", pd.DataFrame())
     if flow.empty:
         return "no flow recorded (no run succeeded, or the tables predate flow recording)"
-    graphs = run_graphs(flow, runs)
-    rows = runs[runs["run_id"].isin(list(graphs))].sort_values("run_id")
+    rows = runs[runs["run_id"].isin(flow["run_id"].unique())].sort_values("run_id")
     facets = [k for k in meta.get("facet_keys", []) if k in rows.columns]
     picks = []
     for _, g in rows.groupby(["design", *facets], sort=False, dropna=False):
@@ -269,6 +354,8 @@ def plot_flow(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
             title += ", " + ", ".join(f"{k.rsplit('.', 1)[-1]}={best[k]}" for k in facets)
         picks.append((int(best["run_id"]), title,
                       int(best["sim_time_ns"]) * int(best["gomaxprocs"])))
+    # the graphs of the runs drawn only (a run's graph depends on its rows alone)
+    graphs = run_graphs(flow[flow["run_id"].isin([rid for rid, _t, _d in picks])], runs)
     shares = [d["lock_wait_ns"] / den for rid, _t, den in picks if den
               for *_, d in graphs[rid].edges(data=True)]
     vmax = max([0.01, *shares])

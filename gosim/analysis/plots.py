@@ -35,7 +35,6 @@ import functools
 import math
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +44,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib import ticker
+from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
 from gosim.analysis.flow import plot_flow
+
+# the plot files and the drawing of a set of them (see that module)
+from gosim.analysis.plotjobs import (  # noqa: F401  (re-exported)
+    PLOT_FILES,
+    PLOT_ORDER,
+    PLOT_TABLES,
+    draw_plots,
+    plots_to_draw,
+    start_plots,
+)
 from gosim.analysis.tables import (
     aggregate,
     ecdf_curve,
@@ -64,9 +73,6 @@ from gosim.analysis.tables import (
     p_time_shares,
 )
 
-PLOT_FILES = {"scaling": "scaling.png", "p_time": "p_time.png",
-              "lock_heatmap": "lock_heatmap.png", "latency_ecdf": "latency_ecdf.png",
-              "flow": "flow.png", "timeseries": "timeseries.png"}
 _MAX_HEATMAP_ROWS = 16
 
 #: Fixed colour of each P-time category (gosim.sim.metrics names), so that a
@@ -112,81 +118,6 @@ def p_time_colour(category: str) -> str:
     return _EXTRA_COLOURS[zlib.crc32(category.encode()) % len(_EXTRA_COLOURS)]
 
 
-def plots_to_draw(which: list[str], tables: dict[str, pd.DataFrame]) -> list[str]:
-    """The plots ``which`` asks for, in :data:`PLOT_FILES` order. When
-    ``which`` asks for every plot of the experiment schema (``outputs.plots:
-    true``), ``timeseries`` is drawn exactly when the tables have a time
-    series (whether or not the schema lists it)."""
-    from gosim.config import PLOT_NAMES
-
-    out = [w for w in PLOT_FILES if w in which]
-    has_series = not tables.get("timeseries", pd.DataFrame()).empty
-    every = set(PLOT_NAMES) <= set(which)
-    if every and has_series and "timeseries" not in out:
-        out.append("timeseries")
-    if every and not has_series and "timeseries" in out:
-        out.remove("timeseries")  # "every plot" asks for no note on a series not sampled
-    return out
-
-
-def draw_plots(tables: dict[str, pd.DataFrame], meta: dict[str, Any], plots_dir: Path,
-               which: list[str], keep_others: bool = False,
-               pool: Executor | None = None) -> tuple[list[Path], list[str]]:
-    """Draw the plots named in ``which`` into ``plots_dir`` (replaced atomically).
-
-    ``timeseries.png`` is drawn when ``which`` names it, and also when
-    ``which`` asks for every plot of the experiment schema and the tables
-    have a time series. Returns the files written and notes on plots skipped.
-    Other files in an old ``plots_dir`` are dropped (they would not match the
-    new results) unless ``keep_others``; with nothing to draw, an old
-    ``plots_dir`` is removed. With a ``pool`` (gosim/runner/outpool.py) the
-    plots are drawn in its workers, each given the tables it reads
-    (:data:`PLOT_TABLES`); the files are the same.
-    """
-    from gosim.atomic_write import atomic_dir
-
-    notes: list[str] = []
-    runs = tables.get("runs", pd.DataFrame())
-    if not which:
-        if plots_dir.exists():
-            import shutil
-
-            shutil.rmtree(plots_dir)
-        return [], ["plots: not drawn (turned off)"]
-    which = plots_to_draw(which, tables)
-    if runs.empty or ok_runs(runs).empty:
-        return [], ["plots: skipped, no run succeeded"]
-    written: list[str] = []
-    with atomic_dir(plots_dir) as tmp:
-        if keep_others and plots_dir.is_dir():
-            import shutil
-
-            for f in plots_dir.iterdir():
-                if f.is_file() and f.name not in {PLOT_FILES[w] for w in which}:
-                    shutil.copy2(f, tmp / f.name)
-        # the costliest first, so that a pool's workers finish together
-        results: dict[str, Any] = {}
-        for name in sorted(which, key=PLOT_ORDER.index):
-            args = (name, {t: tables[t] for t in PLOT_TABLES[name] if t in tables}, meta,
-                    tmp / PLOT_FILES[name])
-            results[name] = (pool.submit(draw_plot, *args) if pool is not None
-                             else draw_plot(*args))
-        for name in which:
-            if pool is None:
-                note = results[name]
-            else:
-                try:
-                    note = results[name].result()
-                except Exception as e:  # the worker died (killed, out of memory)
-                    note = f"plot failed ({type(e).__name__}: {e})"
-            if note is None:
-                written.append(PLOT_FILES[name])
-            else:
-                notes.append(f"{name}: {note}")
-    plt.close("all")
-    return [plots_dir / w for w in written], notes
-
-
 def draw_plot(name: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
               path: Path) -> str | None:
     """Draw plot ``name`` into ``path``: None, or the note saying why not (a
@@ -198,20 +129,75 @@ def draw_plot(name: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any],
         return f"plot failed ({type(e).__name__}: {e})"
     if isinstance(fig_or_note, str):
         return fig_or_note
-    fig_or_note.savefig(path, dpi=110, bbox_inches="tight")
+    save_tight(fig_or_note, path)
     plt.close(fig_or_note)
     return None
 
 
+#: the PNGs' resolution
+DPI = 110
+
+
+def save_tight(fig: Any, path: Path, dpi: float = DPI) -> None:
+    """``fig.savefig(path, dpi=dpi, bbox_inches="tight")``, the same PNG pixel
+    for pixel (checked on every plot of configs/scaling.yaml) with fewer layout
+    passes. savefig with a "tight" box first draws the whole figure without
+    rendering it to measure its extent, and a figure with a layout engine
+    (``constrained``) lays itself out again at every draw; each pass recomputes
+    every tick and tick label, the bulk of the time of these plots. Here the
+    engine, if any, runs once and is then dropped, the tight box is measured
+    once at the output resolution, and savefig, given that box, only renders."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    fig.set_dpi(dpi)  # measure text as it will be rendered
+    engine = fig.get_layout_engine()
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+        engine.execute(fig)
+    fig.set_layout_engine(None)  # (a placeholder left by tight_layout would also draw)
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    fig.savefig(path, dpi=dpi,
+                bbox_inches=box.padded(matplotlib.rcParams["savefig.pad_inches"]))
+
+
 # ---------------------------------------------------------------- helpers
 
+#: ``{**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}``
+#: (seaborn 0.13), written out: importing seaborn takes 0.5 s (it imports
+#: scipy.stats), in each process that draws, and only the lock heatmap needs
+#: it (its colour map); tests/test_plots.py checks this against seaborn's.
+#: All but the default colour map (``image.cmap: rocket``), which exists only
+#: once seaborn is imported; every plot names the colour map it uses.
+_THEME: dict[str, Any] = {
+    # axes_style("whitegrid")
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out",
+    "ytick.direction": "out", "xtick.color": ".15", "ytick.color": ".15",
+    "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans",
+                        "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "axes.grid": True,
+    "axes.facecolor": "white", "axes.edgecolor": ".8", "grid.color": ".8",
+    "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
+    "axes.spines.top": True, "xtick.bottom": False, "ytick.left": False,
+    # plotting_context("notebook")
+    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5,
+    "lines.markersize": 6, "patch.linewidth": 1, "xtick.major.width": 1.25,
+    "ytick.major.width": 1.25, "xtick.minor.width": 1, "ytick.minor.width": 1,
+    "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4,
+    "ytick.minor.size": 4, "font.size": 12, "axes.labelsize": 12, "axes.titlesize": 12,
+    "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
+    "legend.title_fontsize": 12,
+}
+
+
 def _themed(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Draw under seaborn's whitegrid/notebook style without changing the
-    caller's matplotlib settings (the same look however a plot is called)."""
+    """Draw under seaborn's whitegrid/notebook style (:data:`_THEME`) without
+    changing the caller's matplotlib settings (the same look however a plot
+    is called)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
-        with plt.rc_context(rc):
+        with plt.rc_context(_THEME):
             return fn(*args, **kwargs)
     return wrapper
 
@@ -222,9 +208,14 @@ def _designs(df: pd.DataFrame) -> list[str]:
 
 
 def _palette(designs: list[str]) -> dict[str, Any]:
-    name = "tab10" if len(designs) <= 10 else "husl"
-    return dict(zip(designs, sns.color_palette(name, n_colors=max(len(designs), 1)),
-                    strict=False))
+    """A colour per design: seaborn's "tab10" palette (matplotlib's tab10
+    colours, taken from matplotlib: see :data:`_THEME`), its "husl" for more
+    than ten designs."""
+    if len(designs) <= 10:
+        return dict(zip(designs, matplotlib.colormaps["tab10"].colors, strict=False))
+    import seaborn as sns
+
+    return dict(zip(designs, sns.color_palette("husl", n_colors=len(designs)), strict=True))
 
 
 def _facets(df: pd.DataFrame, meta: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
@@ -286,14 +277,30 @@ def _gomaxprocs_axis(ax: Any, ps: list[int], log: bool) -> None:
     ax.set_xlabel("GOMAXPROCS")
 
 
+def _minor_ticks_show(axis: Any) -> bool:
+    """Whether minor ticks would show on ``axis`` under the current rcParams:
+    a tick mark on either side, or minor grid lines. Under the seaborn
+    whitegrid style of these plots (:func:`_themed`) neither is drawn."""
+    rc = matplotlib.rcParams
+    sides = ("bottom", "top") if axis.axis_name == "x" else ("left", "right")
+    marks = any(rc[f"{axis.axis_name}tick.{s}"] and rc[f"{axis.axis_name}tick.minor.{s}"]
+                for s in sides)
+    return marks or (rc["axes.grid"] and rc["axes.grid.which"] in ("minor", "both"))
+
+
 def _readable_log_axis(axis: Any, lo: float, hi: float) -> None:
     """Log ticks with plain-number labels: 1-2-5 per decade over at most three
-    decades, every decade beyond that; unlabelled minor ticks in between."""
+    decades, every decade beyond that; unlabelled minor ticks in between where
+    the style shows them (not under :func:`_themed`'s: there the minor ticks
+    would be invisible, and each tick is laid out at every draw)."""
     decades = math.log10(hi / lo) if lo > 0 and hi > lo else 0.0
     subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
     axis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=12))
     axis.set_major_formatter(ticker.FuncFormatter(_number))
-    axis.set_minor_locator(ticker.LogLocator(base=10, subs=np.arange(2, 10), numticks=12))
+    if _minor_ticks_show(axis):
+        axis.set_minor_locator(ticker.LogLocator(base=10, subs=np.arange(2, 10), numticks=12))
+    else:
+        axis.set_minor_locator(ticker.NullLocator())
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
@@ -366,6 +373,22 @@ def plot_scaling(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
 
 # ---------------------------------------------------------------- (b) P time
 
+def _stacked_bars(ax: Any, x: np.ndarray, height: np.ndarray, bottom: np.ndarray,
+                  width: float, color: str, label: str) -> PolyCollection:
+    """``ax.bar(x, height, bottom=bottom, width=width, color=color, label=label,
+    edgecolor="white", linewidth=0.3)`` drawn as one collection of rectangles:
+    the same bars, but ax.bar adds a patch per bar and updates the data limits
+    for each (a third of the time of p_time.png, ~2,900 bars, on
+    configs/scaling.yaml). The caller sets both axis limits."""
+    x0, x1, y0, y1 = x - width / 2, x + width / 2, bottom, bottom + height
+    corners = np.stack([np.column_stack(c) for c in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))],
+                       axis=1)
+    bars = PolyCollection(list(corners), facecolors=color, edgecolors="white", linewidths=0.3,
+                          label=label)
+    ax.add_collection(bars, autolim=False)
+    return bars
+
+
 @_themed
 def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
     p_time = tables.get("p_time", pd.DataFrame())
@@ -398,8 +421,8 @@ def plot_p_time(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Any:
             if cat not in wide:
                 continue
             v = wide[cat].to_numpy(float) * 100
-            ax.bar(x, v, bottom=bottom, color=p_time_colour(cat), label=p_time_label(cat),
-                   width=0.85, edgecolor="white", linewidth=0.3)
+            _stacked_bars(ax, x, v, bottom, width=0.85, color=p_time_colour(cat),
+                          label=p_time_label(cat))
             bottom += v
         ax.set_xticks(x)
         ax.set_xticklabels([str(p) for p in wide["gomaxprocs"]], fontsize="x-small")
@@ -449,6 +472,8 @@ def _lock_label(row: pd.Series) -> str:
 def _heatmap(ax: Any, grid: pd.DataFrame, vmax: float) -> Any:
     """Cells coloured by value (0..vmax) and annotated with it (one decimal),
     a labelled tick for every row and every column."""
+    import seaborn  # noqa: F401  (registers its colour maps: "rocket_r")
+
     values = grid.to_numpy(float)
     mesh = ax.pcolormesh(np.ma.masked_invalid(values), cmap="rocket_r", vmin=0, vmax=vmax,
                          edgecolors="white", linewidth=0.5)
@@ -456,8 +481,11 @@ def _heatmap(ax: Any, grid: pd.DataFrame, vmax: float) -> Any:
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
                 dark = v > 0.6 * vmax
+                # clipped to the axes, which hold every cell: the layout (each
+                # pass of the constrained layout, the tight box) then skips the
+                # ~500 labels of configs/scaling.yaml instead of measuring each
                 ax.text(j + 0.5, i + 0.5, f"{v:.1f}", ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")
+                        color="white" if dark else "black", clip_on=True)
     ax.set_xticks(np.arange(values.shape[1]) + 0.5, [str(c) for c in grid.columns])
     ax.set_yticks(np.arange(values.shape[0]) + 0.5, [str(r) for r in grid.index], fontsize=7)
     ax.set_xlim(0, values.shape[1])
@@ -568,17 +596,20 @@ def plot_latency_ecdf(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> 
     latency = tables.get("latency", pd.DataFrame())
     if latency.empty:
         return "skipped, no latency histograms"
-    cdf = latency_cdf(latency)
     keys = latency.drop_duplicates("setting_id")
     designs = _designs(keys)
     pal = _palette(designs)
     ps = _pick([int(p) for p in keys["gomaxprocs"].unique()])
+    # the ECDFs of the settings drawn only (pooling 1.3M rows of
+    # configs/scaling.yaml was half the plot's time); the x range spans every
+    # setting's bins, as pooling keeps every bin
+    cdf = latency_cdf(latency, keys.loc[keys["gomaxprocs"].isin(ps), "setting_id"].tolist())
     facets = _facets(keys, meta)
     panels = [(label, p, g[g["gomaxprocs"] == p]) for label, g in facets for p in ps]
     panels = [x for x in panels if not x[2].empty]
     fig, axes = _grid(len(panels), ncols_max=len(ps), size=(4.8, 3.8))
-    lo_all = max(float(cdf.loc[cdf["hi_ns"] > 0, "hi_ns"].min()) / 2, 0.5)
-    hi_all = float(cdf["hi_ns"].max()) * 1.5
+    lo_all = max(float(latency.loc[latency["hi_ns"] > 0, "hi_ns"].min()) / 2, 0.5)
+    hi_all = float(latency["hi_ns"].max()) * 1.5
     by_setting = {sid: d for sid, d in cdf.groupby("setting_id", sort=False)}
     for ax, (label, p, g) in zip(axes, panels, strict=True):
         rows = [r for _, r in g.sort_values("setting_id").iterrows()
@@ -708,9 +739,3 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> An
 
 _DRAW = {"scaling": plot_scaling, "p_time": plot_p_time, "lock_heatmap": plot_lock_heatmap,
          "latency_ecdf": plot_latency_ecdf, "flow": plot_flow, "timeseries": plot_timeseries}
-#: the tables each plot reads (what an output pool's worker is sent)
-PLOT_TABLES = {"scaling": ("runs",), "p_time": ("p_time", "runs"),
-               "lock_heatmap": ("locks", "runs"), "latency_ecdf": ("latency", "runs"),
-               "flow": ("flow", "runs"), "timeseries": ("timeseries", "runs")}
-#: the plots by how long they take to draw, longest first (on configs/scaling.yaml)
-PLOT_ORDER = ["latency_ecdf", "p_time", "flow", "timeseries", "lock_heatmap", "scaling"]

@@ -50,7 +50,9 @@ def t_confidence_interval(values: Sequence[float] | np.ndarray,
     if n == 1:
         return ConfidenceInterval(mean, math.nan, 1, math.nan, confidence)
     std = float(x.std(ddof=1))
-    from scipy import stats as _st  # imported here: scipy.stats is slow to import
+    # the t quantile as scipy.stats.t.ppf computes it (its _ppf is stdtrit; the
+    # same float), without importing scipy.stats: 0.5 s, scipy.special 0.2 s
+    from scipy.special import stdtrit
 
-    t = float(_st.t.ppf(0.5 + confidence / 2, df=n - 1))
+    t = float(stdtrit(n - 1, 0.5 + confidence / 2))
     return ConfidenceInterval(mean, t * std / math.sqrt(n), n, std, confidence)

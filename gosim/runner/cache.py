@@ -19,8 +19,8 @@ from gosim.atomic_write import write_text_atomic
 #: simulator, the allocator model, workloads, the scenario schema, the
 #: statistics the simulator uses, and any module added later) is hashed
 _NOT_MODEL = ("cli.py", "config", "commands", "runner", "realgo", "validate",
-              "atomic_write.py", "analysis/compare.py", "analysis/flow.py", "analysis/plots.py",
-              "analysis/summary.py", "analysis/tables.py")
+              "atomic_write.py", "analysis/compare.py", "analysis/flow.py", "analysis/plotjobs.py",
+              "analysis/plots.py", "analysis/summary.py", "analysis/tables.py")
 
 
 def model_fingerprint(simulate_fn: Any = None) -> str:

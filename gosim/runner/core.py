@@ -18,14 +18,7 @@ from gosim.runner.cache import RunCache, model_fingerprint
 from gosim.runner.execute import SimulateFn
 from gosim.runner.manifest import git_revision, package_versions, utc_now
 from gosim.runner.outpool import output_pool
-from gosim.runner.writer import (
-    FLOW_DIR,
-    build_tables,
-    setting_columns,
-    write_flow_graphs,
-    write_json,
-    write_tables,
-)
+from gosim.runner.writer import build_tables, setting_columns, write_json, write_tables
 
 EXECUTORS = ("local", "dask")
 
@@ -185,33 +178,24 @@ def run_experiment(
     records = [(s, outcomes[s.config_hash]) for s in done_specs]
     meta = experiment_meta(exp)
     which = exp.outputs.plot_names() if plots is not False and not interrupted else []
-    # the plots and the GraphML files are drawn in a pool of their own, if
-    # there are jobs to spare, while this process writes the tables
-    with output_pool(min(jobs, default_jobs()), len(which) + 1) as pool:
+    # the plots are drawn in a pool of their own, if there are jobs to spare,
+    # handed out as soon as the tables are built; this process meanwhile
+    # writes the tables and the GraphML files, and imports no plotting library
+    # (gosim.analysis.plotjobs)
+    from gosim.analysis.plotjobs import start_plots
+
+    with output_pool(min(jobs, default_jobs()), len(which)) as pool:
         tables = build_tables(exp, records)
-        graphs_args = (results_dir / FLOW_DIR, tables["flow"], tables["runs"])
-        graphs = pool.submit(write_flow_graphs, *graphs_args) if pool is not None else None
-        written = write_tables(results_dir, tables, timeseries=exp.outputs.timeseries,
-                               graphs=False)
-        if not exp.outputs.timeseries:
+        if not exp.outputs.timeseries:  # neither written (write_tables) nor drawn
             tables["timeseries"] = tables["timeseries"].iloc[0:0]
-        n_cached = sum(1 for s in done_specs if s.config_hash in cached)
-        outcome = ExperimentOutcome(experiment=exp, results_dir=results_dir, records=records,
-                                    tables=tables, n_cached=n_cached,
-                                    n_ran=len(done_specs) - n_cached, wall_s=0.0,
-                                    n_total=len(specs))
-
-        from gosim.analysis.plots import draw_plots
-
-        plot_paths, notes = draw_plots(tables, meta, results_dir / "plots", which, pool=pool)
-        try:
-            wrote_graphs = graphs.result() if graphs is not None else None
-        except Exception:  # the worker died (killed, out of memory): write them here
-            wrote_graphs = None
-        if wrote_graphs is None:
-            wrote_graphs = write_flow_graphs(*graphs_args)
-        if wrote_graphs:
-            written.append(FLOW_DIR + "/")
+        with start_plots(tables, meta, results_dir / "plots", which, pool=pool) as plots:
+            written = write_tables(results_dir, tables, timeseries=exp.outputs.timeseries)
+            n_cached = sum(1 for s in done_specs if s.config_hash in cached)
+            outcome = ExperimentOutcome(experiment=exp, results_dir=results_dir,
+                                        records=records, tables=tables, n_cached=n_cached,
+                                        n_ran=len(done_specs) - n_cached, wall_s=0.0,
+                                        n_total=len(specs))
+            plot_paths, notes = plots.finish()
 
     from gosim.analysis.report import write_report
     from gosim.analysis.summary import write_summary
