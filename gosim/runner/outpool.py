@@ -63,10 +63,23 @@ def output_pool(jobs: int, tasks: int) -> Iterator[ProcessPoolExecutor | None]:
         yield None
         return
     others = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_warm)
+    ctx = _context()
     try:
-        for _ in range(n):
-            pool.submit(_noop)
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_warm)
+    except OSError:  # no semaphores here (a sandbox): this one draws
+        yield None
+        return
+    try:
+        if ctx.get_start_method() == "forkserver":
+            # the server starts and imports the plotting modules while this
+            # process builds the tables; the workers are forked from it at
+            # the first plot (a submit now would wait for those imports)
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+        else:
+            for _ in range(n):
+                pool.submit(_noop)
     except OSError:  # no processes here (a sandbox, no semaphores): this one draws
         abandon(pool, others)
         yield None
