@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gosim.runtime.context import NoSimCtx, run_sync
 from gosim.runtime.initspans import load, replay, sequence_for
 from gosim.scenario import Scenario
 from gosim.sim.engine import Simulation
@@ -124,3 +125,30 @@ def test_heap_stays_consistent_with_the_start_up_replayed(mode: str, size: int,
     sim.rt.check_invariants()
     # the start-up spans are still there, at the heap's bottom
     assert sim.rt.mheap.pages_inuse > 0
+
+
+def test_a_span_without_a_p_takes_the_locked_path_and_leaves_the_p_alone() -> None:
+    """mheap.go allocSpan with pp == nil (the start-up before procresize): no
+    page cache, no mspan cache, mheap.lock for the pages; the same request
+    on a P is served from that P's page cache."""
+    sim = Simulation(Scenario.model_validate(_scenario("gc", 1024, 1, 0)))
+    h, pp = sim.rt.mheap, sim.rt.ps[0]
+    calls, locked = h.stats.alloc_span_calls, h.stats.alloc_span_locked_calls
+    refills = h.stats.mspan_cache_refills
+    cache_before = (pp.pcache.base_page, pp.pcache.cache, pp.mspancache_len)
+    spans = [run_sync(h.alloc(NoSimCtx(0), pp, 2, 0, use_pcache=False)) for _ in range(3)]
+    assert h.stats.alloc_span_calls - calls == 3
+    assert h.stats.alloc_span_locked_calls - locked == 3
+    assert (pp.pcache.base_page, pp.pcache.cache, pp.mspancache_len) == cache_before
+    assert h.stats.mspan_cache_refills == refills
+    # first fit: the three spans sit side by side
+    assert [s.start_page - spans[0].start_page for s in spans] == [0, 2, 4]
+    locked = h.stats.alloc_span_locked_calls
+    on_p = [run_sync(h.alloc(NoSimCtx(0), pp, 2, 0)) for _ in range(3)]
+    # the pages of all three from the page cache; the lock once, for the
+    # first one's mspan struct (tryAllocMSpan finds the P's cache empty and
+    # allocMSpanLocked refills it)
+    assert h.stats.alloc_span_locked_calls - locked == 1
+    assert h.stats.mspan_cache_refills == refills + 1
+    assert not pp.pcache.empty()
+    assert all(s.start_page >= spans[-1].start_page + 2 for s in on_p)
