@@ -57,8 +57,9 @@ DATA = Path(__file__).with_name("init_spans_go1.27.yaml")
 @functools.cache
 def load(path: Path = DATA) -> dict[int, list[dict[str, int]]]:
     """GOMAXPROCS -> the measured start-up's operations, in order: ``alloc``
-    (``npages``, Go's ``typ`` and ``spanclass``, the real span's ``page``)
-    and ``free`` (``alloc``: the index of the allocation it frees)."""
+    (``npages``, Go's ``typ`` and ``spanclass``, the real span's ``page``,
+    and ``p``, the P it was allocated on: -1 for an M without one) and
+    ``free`` (``alloc``: the index of the allocation it frees)."""
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {int(p): list(ops) for p, ops in data["procs"].items()}
 
@@ -77,9 +78,10 @@ def sequence_for(nprocs: int, path: Path = DATA) -> tuple[int, list[dict[str, in
 
 def replay(rt: Runtime, nprocs: int, *, gc: bool, path: Path = DATA) -> list[MSpan]:
     """Allocate the measured start-up's spans through ``rt``'s heap, each on
-    the P it was allocated on (its page cache included) and, with the collector on, free the start-up
-    garbage as the measuring program's ``runtime.GC()`` does before the
-    workload (with it off nothing is freed: GOGC=off runs no cycle). Returns
+    the P it was allocated on (its page cache included) and, with the
+    collector on, free the start-up garbage as the measuring program's
+    ``runtime.GC()`` does before the workload (with it off nothing is freed:
+    GOGC=off runs no cycle). Returns
     every span allocated, freed ones included (state DEAD)."""
     _, ops = sequence_for(nprocs, path)
     h = rt.mheap

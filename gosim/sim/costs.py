@@ -59,9 +59,9 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "0 by default and in every profile; 22725, the slope of the same line"),
     _p("runtime_init_spans", 0, "0/1", "1: the heap starts with the spans the go1.27 runtime "
        "and the measuring program allocate before the workload (small-object spans, stacks, "
-       "work buffers), replayed through the model's allocator on P 0 before time 0, and with "
-       "the collector on their start-up garbage freed: the layout that decides what the Ps' "
-       "page caches hold (gosim/runtime/initspans.py)",
+       "work buffers), replayed through the model's allocator before time 0, each on the P "
+       "that allocated it, and with the collector on their start-up garbage freed: the "
+       "layout that decides what the Ps' page caches hold (gosim/runtime/initspans.py)",
        "[RG] measured with uprobes by scripts/measure.py pagecache (the file "
        "init_spans_go1.27.yaml in gosim/runtime); 0 by default (an empty, aligned heap)"),
     _p("gc_write_barrier_ns", 0, "ns", "the program's store of the new object's pointer into a "
