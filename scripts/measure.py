@@ -1067,8 +1067,8 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "bench": measure_bench, "groundtruth": measure_groundtruth, "events": measure_events,
     "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
     "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
-    "perf-realgo": measure_perf_realgo, "pagecache": measure_pagecache, "mmap-sleeps": measure_mmap_sleeps,
-    "mmaplock": measure_mmaplock,
+    "perf-realgo": measure_perf_realgo, "pagecache": measure_pagecache,
+    "mmap-sleeps": measure_mmap_sleeps, "mmaplock": measure_mmaplock,
     "gcbits": measure_gcbits,
 }
 
