@@ -347,3 +347,28 @@ def test_checker_restores_the_classes() -> None:
     b = run_checked(drop_scenario(allocations=20_000))[1].metrics
     assert {k: a[k] for k in ("mallocs", "frees", "num_gc", "heap_sys_bytes", "sim_time_ns")} \
         == {k: b[k] for k in ("mallocs", "frees", "num_gc", "heap_sys_bytes", "sim_time_ns")}
+
+
+@pytest.mark.parametrize("procs", [1, 4])
+def test_idle_page_caches_flushed_at_a_cycles_end_keep_every_page_in_one_state(
+        procs: int) -> None:
+    """gc_flush_idle_page_caches (mgc.go gcMarkTermination: forEachP flushes
+    the page cache of every idle P): the Ps the restart has not reached yet
+    give their cached pages back, and the checker still finds every heap page
+    in exactly one state (in a span, free, or in one P's cache) through the
+    cycles after. At one P the terminating goroutine's own P is the only one:
+    nothing is flushed."""
+    d = {"design": "go1.27", "gomaxprocs": procs, "seed": 3, "gc": {"enabled": True},
+         "costs": {"gc_flush_idle_page_caches": 1},
+         "workload": {"groups": [{"count": procs, "size": 1024, "lifetime": "drop",
+                                  "pointer_free_fraction": 1.0,
+                                  "allocations": 12_000 // procs}]}}
+    sim, result, chk = run_checked(scenario(d), global_every=61)
+    n = result.metrics["num_gc"]
+    assert sim.gc is not None and n >= 2 and chk.terminations == n
+    flushes = sim.gc.pcache_flushes
+    if procs == 1:
+        assert flushes == 0
+    else:
+        # at most every other P at every cycle's end; some at least
+        assert 0 < flushes <= (procs - 1) * n

@@ -64,6 +64,12 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "layout that decides what the Ps' page caches hold (gosim/runtime/initspans.py)",
        "[RG] measured with uprobes by scripts/measure.py pagecache (the file "
        "init_spans_go1.27.yaml in gosim/runtime); 0 by default (an empty, aligned heap)"),
+    _p("gc_flush_idle_page_caches", 0, "0/1", "1: at a cycle's end, once the world runs "
+       "again, the page cache of every P still idle (its goroutine waiting for the chain of "
+       "woken Ms, or nothing to run) goes back to the page allocator, one P at a time under "
+       "mheap.lock (each flush charged pagecache_refill_ns): the P refills at its next span",
+       "[GO] mgc.go gcMarkTermination (forEachP: pcache.flush for _Pidle Ps), mpagecache.go "
+       "flush; 0 by default and in every profile: an experiment (docs/decisions.md)"),
     _p("gc_write_barrier_ns", 0, "ns", "the program's store of the new object's pointer into a "
        "heap slot while the collector marks: the write barrier puts the old and the new "
        "pointer in the P's wbBuf, and its flush looks each up (findObject, mark bit)",

@@ -112,6 +112,11 @@ class SimGC:
         self.restart_delay: dict[int, int] = {}
         #: Ps whose goroutine waits for the restart chain to reach it (idle Ps)
         self.restarting: set[int] = set()
+        #: P -> when the last restart's chain of M wake-ups reaches it
+        self.restart_at: dict[int, int] = {}
+        #: gcMarkTermination flushes the idle Ps' page caches (an experiment)
+        self.flush_idle_pcache = bool(sim.costs.const("gc_flush_idle_page_caches"))
+        self.pcache_flushes = 0
         #: startTheWorld wakes one M, and each M that finds a goroutine wakes the
         #: next (wakep, resetspinning): one M wake-up per restarted P
         self.restart_hop_ns = sim.costs.const("m_wakeup_ns")
@@ -476,9 +481,11 @@ class SimGC:
         # woken; the goroutines preempted for the stop wait on the global run
         # queue, and each M that takes one wakes the next (one per hop)
         hop = self.restart_hop_ns
+        self.restart_at = {}
         for k, gg in enumerate(self.stop_order, 1):
             if gg is not g:
                 self.restart_delay[gg.gid] = k * hop
+                self.restart_at[gg.p] = g.vt + k * hop
         self.stop_order = []
         ev, self.restart = self.restart, None
         ev.succeed()
@@ -743,9 +750,32 @@ class SimGC:
             ev.succeed()
         self.work_left = 0.0
         self.start_the_world(g)
+        if self.flush_idle_pcache:
+            yield from self._flush_idle_page_caches(g)
         self.busy = False
         if self.ctl.heap_live >= self.trigger:
             self.start_pending = True
+
+    def _flush_idle_page_caches(self, g: GCtx) -> Any:
+        """gcMarkTermination after startTheWorldWithSema: forEachP runs its
+        function at once for every P on the idle list, and that function
+        flushes an idle P's page cache under mheap.lock, so that pages do not
+        get stuck on Ps the scavenger cannot see (mgc.go). Idle here: a P with
+        nothing to run, or one whose goroutine the chain of woken Ms has not
+        reached yet (start_the_world); a P running again flushes nothing."""
+        h = self.rt.mheap
+        idle = self.sim.sched.idle
+        for pp in self.rt.ps:
+            pid = pp.id
+            if pid == g.p or pp.pcache.empty():
+                continue
+            if pid not in idle and g.vt >= self.restart_at.get(pid, 0):
+                continue
+            yield from g.lock(h.lock, "gcMarkTermination")
+            g.spend("pagecache_refill_ns")
+            h.flush_page_cache(pp)
+            self.pcache_flushes += 1
+            yield from g.unlock(h.lock)
 
     def flush_mcache(self, pp: Any) -> None:
         """mcache.releaseAll at a cycle's end: every cached span back to its
