@@ -258,7 +258,8 @@ class MHeap:
         return self._new_span_struct()
 
     def _alloc_mspan_no_p(self) -> MSpan:
-        """allocMSpanLocked on an M without a P: straight from fixalloc."""
+        """allocMSpanLocked without a P's mspan cache (an M without a P, or a
+        design without the cache): straight from fixalloc."""
         self.spanalloc_inuse += 1
         if self.fresh_structs:
             self.last_struct_fresh = self._fixalloc()
@@ -266,10 +267,7 @@ class MHeap:
 
     def alloc_mspan_locked(self, pp: P) -> MSpan:
         if not self._mspan_cache:
-            self.spanalloc_inuse += 1
-            if self.fresh_structs:
-                self.last_struct_fresh = self._fixalloc()
-            return self._new_span_struct()
+            return self._alloc_mspan_no_p()
         if pp.mspancache_len == 0:
             # allocMSpanLocked's refill: buf[0..refill) from fixalloc in turn,
             # so the structs off its free list sit below the fresh ones
