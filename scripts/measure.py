@@ -440,18 +440,23 @@ def _tracefs() -> None:
                          f"(mount -t tracefs nodev /sys/kernel/tracing failed: {p.stderr.strip()})")
 
 
-def pagecache_model(mode: str, size: int, procs: int, init_spans: int = 0) -> dict[str, Any]:
+def pagecache_model(mode: str, size: int, procs: int, init_spans: int = 0,
+                    padding: int = 0) -> dict[str, Any]:
     """The model's span allocations for the probe's workload (one allocating
     goroutine per P, pointer-free objects, every page touched, nothing kept;
-    default costs, with ``runtime_init_spans`` as given): every allocSpan,
-    those that took mheap.lock for the page allocator or an mspan struct, the
-    page caches' refills."""
+    default costs, with ``runtime_init_spans`` as given and, ``padding`` > 0,
+    go1.27's randomized heap base with that many pages, one real process's):
+    every allocSpan, those that took mheap.lock for the page allocator or an
+    mspan struct, the page caches' refills."""
+    costs = {"runtime_init_spans": init_spans}
+    if padding:
+        costs |= {"random_heap_base": 1, "heap_base_padding_pages": padding}
     from gosim.scenario import Scenario
     from gosim.sim import simulate
 
     m = simulate(Scenario.model_validate({
         "design": "go1.27", "gomaxprocs": procs, "seed": 1, "gc": {"enabled": mode == "gc"},
-        "costs": {"runtime_init_spans": init_spans},
+        "costs": costs,
         "workload": {"groups": [{"count": procs, "size": size, "pointer_free_fraction": 1.0,
                                  "touch": True, "lifetime": "drop",
                                  "allocations": PAGECACHE_MODEL_ALLOCS // procs}]}})).metrics
@@ -459,6 +464,20 @@ def pagecache_model(mode: str, size: int, procs: int, init_spans: int = 0) -> di
             "locked": int(m["alloc_span_locked_calls"]),
             "page_cache_refill": int(m["page_cache_refills"]),
             "free_span": int(m["free_span_calls"])}
+
+
+#: the uprobe that reads a process's randomized-heap-base padding (pages)
+PADDING_PROBE = "runtime.(*pageAlloc).markRandomPaddingPages base=%bx:u64 np=%cx:u64"
+
+
+def parse_padding(script: str) -> int:
+    """From ``perf script -F pid,tid,event,trace`` with PADDING_PROBE: the
+    padding of the process that ran last (the probe's measuring child; the
+    parent's own start-up comes first), 0 where no event fired (a padding of
+    0 pages is not marked)."""
+    pads = [int(kv.split("=", 1)[1]) for ln in script.splitlines()
+            for kv in ln.split() if kv.startswith("np=") and "pad" in ln]
+    return pads[-1] if pads else 0
 
 
 #: init-spans: GOMAXPROCS whose start-up is recorded, and the workload's
@@ -478,16 +497,21 @@ INIT_SPANS_PROBES = {
            "pp=+208(+48(%r14)):u64 pid=+0(+208(+48(%r14))):s32",
     "asr": "runtime.(*mheap).allocSpan%return start=+24(%ax):u64 np=+32(%ax):u64",
     "fs": "runtime.(*mheap).freeSpanLocked start=+24(%bx):u64 np=+32(%bx):u64 typ=%cx:u8",
+    # go1.27's randomized heap base: the pages of the first chunk marked
+    # allocated at the first growth (mheap.go grow; receiver, base, npages)
+    "pad": PADDING_PROBE,
 }
 
 
-def parse_init_spans(script: str) -> list[dict[str, int]]:
+def parse_init_spans(script: str) -> tuple[list[dict[str, int]], int]:
     """From ``perf script -F pid,tid,event,trace`` of the probe under
     INIT_SPANS_PROBES: the measuring process's span allocations and frees
     before its first workload span (INIT_SPANS_MARKER bytes), in order, as
     {"op": "alloc", "npages", "typ", "spanclass", "p", "page"} (p: the P it
     ran on, -1 for an M without one; page: from the heap's lowest span) and
-    {"op": "free", "alloc": index of the freed allocation}."""
+    {"op": "free", "alloc": index of the freed allocation}; and the
+    process's randomized-heap-base padding in pages (the lowest span starts
+    right after it)."""
     rows = [ln.split() for ln in script.splitlines() if ln.strip()]
     counts: dict[str, int] = {}
     for r in rows:
@@ -497,6 +521,7 @@ def parse_init_spans(script: str) -> list[dict[str, int]]:
     marker_pages = -(-INIT_SPANS_MARKER // 8192)
     pending: dict[str, dict[str, int]] = {}
     events: list[tuple[str, int, int, int, int, int]] = []
+    padding = (0, 0)
     for r in rows:
         pid, tid = r[0].split("/")
         if pid != child:
@@ -515,10 +540,15 @@ def parse_init_spans(script: str) -> list[dict[str, int]]:
                            e.get("spc", -1), p))
         elif ev == "fs":
             events.append(("f", int(kv["start"]), int(kv["np"]), int(kv["typ"]), -1, -1))
+        elif ev == "pad":
+            padding = (int(kv["base"]), int(kv["np"]))
     end = next(i for i, e in enumerate(events)
                if e[0] == "a" and e[2] == marker_pages and e[3] == 0 and e[4] == 1)
     init = events[:end]
     base = min(e[1] for e in init if e[0] == "a")
+    if padding[1] and base != padding[0] + padding[1] * 8192:
+        raise SystemExit(f"the lowest start-up span at {base:#x} is not where the heap's "
+                         f"padding of {padding[1]} pages at {padding[0]:#x} ends")
     ops: list[dict[str, int]] = []
     live: dict[int, int] = {}  # start address -> index of its allocation in ops
     for kind, start, npages, typ, spc, p in init:
@@ -528,15 +558,17 @@ def parse_init_spans(script: str) -> list[dict[str, int]]:
                         "p": p, "page": (start - base) // 8192})
         elif start in live:
             ops.append({"op": "free", "alloc": live.pop(start)})
-    return ops
+    return ops, padding[1]
 
 
-def record_init_spans(binary: Path, tmp: Path) -> dict[int, list[dict[str, int]]]:
+def record_init_spans(binary: Path, tmp: Path) -> tuple[dict[int, list[dict[str, int]]],
+                                                       dict[int, int]]:
     """The probe's span allocations and frees before a GC-on workload starts,
     at each of INIT_SPANS_PROCS (the P counts above this machine's CPUs
     oversubscribed: start-up runs on one thread)."""
     group = "gosiminit"
     out: dict[int, list[dict[str, int]]] = {}
+    pads: dict[int, int] = {}
     subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
     try:
         for ev, spec in INIT_SPANS_PROBES.items():
@@ -557,13 +589,14 @@ def record_init_spans(binary: Path, tmp: Path) -> dict[int, list[dict[str, int]]
             script = subprocess.run(["perf", "script", "-i", str(data), "-F",
                                      "pid,tid,event,trace"], check=True, capture_output=True,
                                     text=True).stdout
-            out[procs] = parse_init_spans(script)
+            out[procs], pads[procs] = parse_init_spans(script)
     finally:
         subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
-    return out
+    return out, pads
 
 
-def write_init_spans(seqs: dict[int, list[dict[str, int]]], prov: dict[str, Any]) -> None:
+def write_init_spans(seqs: dict[int, list[dict[str, int]]], pads: dict[int, int],
+                     prov: dict[str, Any]) -> None:
     """gosim/runtime/init_spans_go1.27.yaml: what gosim.runtime.initspans replays."""
     import yaml
 
@@ -578,8 +611,12 @@ def write_init_spans(seqs: dict[int, list[dict[str, int]]], prov: dict[str, Any]
             "# came from (-1: an M without a P, early start-up); page: where the real span",
             "# started, in pages from the heap's lowest span (the model's replay is checked",
             "# against it, tests/test_initspans.py); free: index of the allocation freed.",
+            "# padding: per GOMAXPROCS, the pages go1.27's randomized heap base marked at",
+            "# the start of the first chunk in the process recorded (a uprobe on",
+            "# markRandomPaddingPages; its lowest span starts right after them).",
             f"# Measured {prov['date']} on {prov['machine']} at revision {prov['revision']}."]
-    body = {"go": prov["go"], "procs": {p: seqs[p] for p in sorted(seqs)}}
+    body = {"go": prov["go"], "padding": {p: pads[p] for p in sorted(pads)},
+            "procs": {p: seqs[p] for p in sorted(seqs)}}
     text = "\n".join(head) + "\n" + yaml.safe_dump(body, sort_keys=False,
                                                     default_flow_style=None, width=100)
     tmp = INIT_SPANS_FILE.with_suffix(".yaml.tmp")
@@ -597,6 +634,7 @@ def measure_pagecache(note: str) -> dict[str, Any]:
     model's counts for the same workload. Linux only, with perf and root (for
     the uprobes)."""
     from gosim.realgo.toolchain import find_go
+    from gosim.runtime import initspans
 
     if shutil.which("perf") is None:
         raise SystemExit("pagecache needs perf (linux-tools)")
@@ -614,10 +652,11 @@ def measure_pagecache(note: str) -> dict[str, Any]:
         binary = probe / "gosimprobe"
         subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
         try:
-            for ev, fn in PAGECACHE_PROBES.items():
+            for ev, fn in (*PAGECACHE_PROBES.items(), ("pad", PADDING_PROBE)):
                 # event names are global across groups: prefixed with the group
                 subprocess.run(["perf", "probe", "-q", "-x", str(binary), "-a",
                                 f"{group}:{group}_{ev}={fn}"], check=True, capture_output=True)
+            pad_data = Path(tmp) / "pad.data"
             for mode, size, procs in PAGECACHE_SETTINGS:
                 spec = Path(tmp) / f"{mode}-{size}-{procs}.json"
                 spec.write_text(json.dumps({
@@ -630,10 +669,16 @@ def measure_pagecache(note: str) -> dict[str, Any]:
                                 "count_per_g": 0 if mode == "gc" else PAGECACHE_NOGC_COUNT,
                                 "repeats": 1}]}))
                 for rep in range(PAGECACHE_REPEATS):
+                    # counted by perf stat; the process's heap-base padding
+                    # read by a perf record around it
                     p = subprocess.run(
-                        ["perf", "stat", "-x", ",",
+                        ["perf", "record", "-q", "-e", f"{group}:{group}_pad",
+                         "-o", str(pad_data), "--", "perf", "stat", "-x", ",",
                          *[a for ev in PAGECACHE_PROBES for a in ("-e", f"{group}:{group}_{ev}")],
                          str(binary), str(spec)], check=True, capture_output=True, text=True)
+                    padding = parse_padding(subprocess.run(
+                        ["perf", "script", "-i", str(pad_data), "-F", "pid,tid,event,trace"],
+                        check=True, capture_output=True, text=True).stdout)
                     counts = {}
                     for line in p.stderr.splitlines():
                         f = line.split(",")
@@ -642,19 +687,30 @@ def measure_pagecache(note: str) -> dict[str, Any]:
                     rec = json.loads(p.stdout.strip().splitlines()[-1])
                     runs.append({"mode": mode, "size": size, "gomaxprocs": procs,
                                  "repeat": rep, "allocs": rec["allocs"],
-                                 "gc_cycles": rec.get("gc_cycles"), **counts})
+                                 "gc_cycles": rec.get("gc_cycles"), "padding": padding,
+                                 **counts})
         finally:
             subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
-        seqs = record_init_spans(binary, Path(tmp))
+        seqs, pads = record_init_spans(binary, Path(tmp))
     prov = provenance("python scripts/measure.py pagecache", note, load, revision, started)
-    write_init_spans(seqs, {"date": started, "machine": prov["machine"], "revision": revision,
-                            "go": go.version})
+    write_init_spans(seqs, pads, {"date": started, "machine": prov["machine"],
+                                  "revision": revision, "go": go.version})
+    initspans.load.cache_clear()
+    initspans.paddings.cache_clear()
     model = [{"mode": m, "size": s, "gomaxprocs": p, "runtime_init_spans": k,
               **pagecache_model(m, s, p, k)}
              for k in (0, 1) for m, s, p in PAGECACHE_SETTINGS]
+    # each real run replayed: the start-up spans on a heap padded as that
+    # process's was (its own start-up differs from the recorded one only in
+    # where its spans went, which the model's allocator decides again)
+    model += [{"mode": r["mode"], "size": r["size"], "gomaxprocs": r["gomaxprocs"],
+               "runtime_init_spans": 1, "repeat": r["repeat"], "padding": r["padding"],
+               **pagecache_model(r["mode"], r["size"], r["gomaxprocs"], 1, r["padding"])}
+              for r in runs if r["padding"]]
     return {"probes": PAGECACHE_PROBES, "go": go.version, "runs": runs, "model": model,
             "model_allocs": PAGECACHE_MODEL_ALLOCS,
-            "init_spans": {str(p): {"allocs": sum(o["op"] == "alloc" for o in q),
+            "init_spans": {str(p): {"padding": pads[p],
+                                    "allocs": sum(o["op"] == "alloc" for o in q),
                                     "pages": sum(o.get("npages", 0) for o in q),
                                     "frees": sum(o["op"] == "free" for o in q)}
                            for p, q in seqs.items()},

@@ -22,11 +22,12 @@ verdicts and structures against that record, and raises
 (c) no slot handed out while allocated, none freed twice, none handed out
     from an unswept span, no span swept twice in one sweep cycle;
 (d) every heap page is in exactly one state: in an in-use span, free in the
-    page allocator, or in a P's page cache (mpagecache.go); released pages
-    (the scavenged set) are free or cached;
+    page allocator, in a P's page cache (mpagecache.go), or padding of a
+    randomized heap base (mheap.go grow); released pages (the scavenged set)
+    are free, cached or padding, and all padding is released;
 (e) ``heap_sys_bytes`` equals the bytes of the growth log (each
     ``MHeap._add_sys``, recorded here) and the pages counted in spans, free
-    runs and page caches; ``heap_inuse``/``heap_idle``/``heap_released`` match
+    runs, page caches and padding; ``heap_inuse``/``heap_idle``/``heap_released`` match
     those counts;
 (f) ``heap_alloc_bytes`` equals the bytes of this record's allocated slots
     and the spans' ``alloc_count x elemsize``, never negative; heapLive is
@@ -651,7 +652,12 @@ class GCCheck:
                            (free, cached, "free and in a page cache")):
             if a & b:
                 self._fail(f"{(a & b).bit_count()} pages are {what}")
-        known = inuse | free | cached
+        padding = (((1 << h.padding_pages) - 1) << (h.padding_start - _BASE_PAGE)
+                   if h.padding_pages else 0)
+        if padding & (inuse | free | cached):
+            self._fail(f"{(padding & (inuse | free | cached)).bit_count()} pages of the "
+                       "heap base's padding are in a span, free or cached")
+        known = inuse | free | cached | padding
         if known & ~self.universe:
             self._fail("pages in use, free or cached that the heap never grew into")
         if stw and known != self.universe:
@@ -660,9 +666,12 @@ class GCCheck:
         scav = 0
         for start, n in h.scav.runs():
             scav |= ((1 << n) - 1) << (start - _BASE_PAGE)
-        if scav & ~(free | cached) & (known if not stw else -1):
-            self._fail(f"{(scav & ~(free | cached)).bit_count()} released pages are neither "
-                       "free nor cached")
+        if padding & ~scav:
+            self._fail(f"{(padding & ~scav).bit_count()} pages of the heap base's padding "
+                       "are not released")
+        if scav & ~(free | cached | padding) & (known if not stw else -1):
+            self._fail(f"{(scav & ~(free | cached | padding)).bit_count()} released pages "
+                       "are neither free, cached nor padding")
         # (e)
         if h.sys_bytes != self.sys_bytes:
             self._fail(f"heap_sys_bytes {h.sys_bytes} != the growth log's {self.sys_bytes}")
@@ -670,12 +679,14 @@ class GCCheck:
             self._fail(f"pages in spans {npages_inuse} != pages_inuse {h.pages_inuse}")
         ms = rt.memstats()
         if stw:
-            counted = (npages_inuse + nfree + cached.bit_count()) * PAGE_SIZE
+            npad = padding.bit_count()
+            counted = (npages_inuse + nfree + cached.bit_count() + npad) * PAGE_SIZE
             if ms["heap_sys_bytes"] != counted:
                 self._fail(f"heap_sys_bytes {ms['heap_sys_bytes']} != pages counted "
-                           f"{counted} (in use + free + cached)")
-            if ms["heap_idle_bytes"] != (nfree + cached.bit_count()) * PAGE_SIZE:
-                self._fail(f"heap_idle_bytes {ms['heap_idle_bytes']} != free + cached pages")
+                           f"{counted} (in use + free + cached + padding)")
+            if ms["heap_idle_bytes"] != (nfree + cached.bit_count() + npad) * PAGE_SIZE:
+                self._fail(f"heap_idle_bytes {ms['heap_idle_bytes']} != free + cached + "
+                           "padding pages")
         if ms["heap_inuse_bytes"] != npages_inuse * PAGE_SIZE:
             self._fail("heap_inuse_bytes disagrees with the spans' pages")
         if ms["heap_released_bytes"] != scav.bit_count() * PAGE_SIZE:

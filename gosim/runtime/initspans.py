@@ -64,6 +64,22 @@ def load(path: Path = DATA) -> dict[int, list[dict[str, int]]]:
     return {int(p): list(ops) for p, ops in data["procs"].items()}
 
 
+@functools.cache
+def paddings(path: Path = DATA) -> dict[int, int]:
+    """GOMAXPROCS -> the randomized heap base's padding (pages, mheap.go grow)
+    in the process each start-up was recorded in (empty for a recording
+    without it)."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {int(p): int(n) for p, n in (data.get("padding") or {}).items()}
+
+
+def padding_for(nprocs: int, path: Path = DATA) -> int:
+    """The padding of the process whose start-up :func:`replay` replays at
+    ``nprocs`` (0 if not recorded)."""
+    p, _ = sequence_for(nprocs, path)
+    return paddings(path).get(p, 0)
+
+
 def sequence_for(nprocs: int, path: Path = DATA) -> tuple[int, list[dict[str, int]]]:
     """The start-up measured at the largest GOMAXPROCS not above ``nprocs``
     (the smallest measured one below it): (that GOMAXPROCS, its operations).
@@ -101,4 +117,4 @@ def replay(rt: Runtime, nprocs: int, *, gc: bool, path: Path = DATA) -> list[MSp
     return spans
 
 
-__all__ = ["DATA", "load", "replay", "sequence_for"]
+__all__ = ["DATA", "load", "padding_for", "paddings", "replay", "sequence_for"]

@@ -379,7 +379,11 @@ class Runtime:
         assert inuse == h.pages_inuse
         cached = sum(p.pcache.free_pages() for p in self.ps)
         sys_pages = h.sys_bytes >> PAGE_SHIFT
-        assert sys_pages == inuse + h.free.total + cached, (sys_pages, inuse, h.free.total, cached)
+        # the heap base's padding (go1.27, mheap.go grow): neither in use nor free
+        assert sys_pages == inuse + h.free.total + cached + h.padding_pages, \
+            (sys_pages, inuse, h.free.total, cached, h.padding_pages)
+        for pg in range(h.padding_start, h.padding_start + h.padding_pages):
+            assert pg not in seen and not h.free.contains(pg, 1), f"padding page {pg} in use"
         runs = h.free.runs()
         for (a, n), (b, _) in zip(runs, runs[1:], strict=False):
             assert a + n < b, "free runs not coalesced"

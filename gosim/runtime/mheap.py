@@ -95,6 +95,14 @@ class MHeap:
         # Go 1.14+: the current arena being grown into in palloc chunks
         self.cur_arena_base = 0
         self.cur_arena_end = 0
+        #: go1.27's randomized heap base (GOEXPERIMENT RandomizedHeapBase64):
+        #: pages the heap's first growth marks allocated at the start of its
+        #: first chunk (the simulation sets it with ``random_heap_base``; 0: none)
+        self.base_padding = 0
+        #: the padding pages once marked: (first page, count); never in a span,
+        #: never free, released from the start (mpagealloc.go markRandomPaddingPages)
+        self.padding_start = 0
+        self.padding_pages = 0
         # fixalloc of mspan structs: structs handed out (MSpanInuse / sizeof(mspan))
         self.spanalloc_inuse = 0
         #: structs freed back to fixalloc (its free list, handed out again before
@@ -162,7 +170,11 @@ class MHeap:
         ctx.spend("grow_ns")
         if self.design.heap_growth == "chunk":
             chunk = self.design.palloc_chunk_pages
-            ask = -(-npages // chunk) * chunk * PAGE_SIZE
+            # the padding of a randomized base (below) comes out of the first
+            # growth; asked for on top, so that the growth still fits npages
+            # (the runtime's first growth is its own tiny start-up allocation)
+            pad = self.base_padding if self.sys_bytes == 0 else 0
+            ask = -(-(npages + pad) // chunk) * chunk * PAGE_SIZE
             if self.cur_arena_base + ask > self.cur_arena_end:
                 ctx.spend("sysalloc_ns")
                 av, asize = self.sys_alloc(ask)
@@ -176,6 +188,15 @@ class MHeap:
             v = self.cur_arena_base
             self.cur_arena_base += ask
             self._add_sys(v, ask)
+            if pad:
+                # mheap.go grow, firstGrow && randomizeHeapBase: a random
+                # 0-511 pages of the first chunk marked allocated and
+                # scavenged (markRandomPaddingPages), so the heap's first free
+                # page, and the 64-page blocks the page caches take around it,
+                # sit at a random offset in every process
+                self.padding_start, self.padding_pages = v >> PAGE_SHIFT, pad
+                self.free.remove(self.padding_start, pad)
+                return ask - pad * PAGE_SIZE
             return ask
         ctx.spend("sysalloc_ns")
         av, asize = self.sys_alloc(npages * PAGE_SIZE)

@@ -61,9 +61,22 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "and the measuring program allocate before the workload (small-object spans, stacks, "
        "work buffers), replayed through the model's allocator before time 0, each on the P "
        "that allocated it, and with the collector on their start-up garbage freed: the "
-       "layout that decides what the Ps' page caches hold (gosim/runtime/initspans.py)",
+       "layout that decides what the Ps' page caches hold (gosim/runtime/initspans.py); the "
+       "heap's base is padded as the recorded process's was (random_heap_base)",
        "[RG] measured with uprobes by scripts/measure.py pagecache (the file "
        "init_spans_go1.27.yaml in gosim/runtime); 0 by default (an empty, aligned heap)"),
+    _p("random_heap_base", 0, "0/1", "1: the heap's first growth marks a random 0-511 pages "
+       "at the start of its first 4 MiB chunk allocated and released (go1.27's randomized heap "
+       "base), so its first free page and the 64-page blocks the page caches take sit at a "
+       "random offset: the count is the start-up recording's with runtime_init_spans, else "
+       "drawn from the run's seed (heap_base_padding_pages sets it)",
+       "[GO] mheap.go grow (firstGrow && randomizeHeapBase), mpagealloc.go "
+       "markRandomPaddingPages, GOEXPERIMENT RandomizedHeapBase64 (on by default in go1.27); "
+       "0 by default: an experiment (docs/decisions.md)"),
+    _p("heap_base_padding_pages", 0, "pages", "with random_heap_base: the padding's page count "
+       "(1-511) instead of the recorded or drawn one (to replay one real process, whose count "
+       "scripts/measure.py pagecache reads with a uprobe); 0: recorded or drawn",
+       "[GO] mheap.go grow: alignDown(nextHeapRandBits(22), 8192) / 8192 pages"),
     _p("gc_flush_idle_page_caches", 0, "0/1", "1: at a cycle's end, once the world runs "
        "again, the page cache of every P still idle (its goroutine waiting for the chain of "
        "woken Ms, or nothing to run) goes back to the page allocator, one P at a time under "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc as pygc
 from typing import Any, Final
 
+import numpy as np
 from numpy.random import SeedSequence
 
 from gosim.errors import ConfigError
@@ -38,6 +39,9 @@ from gosim.sim.trace import Tracer
 
 #: Python's generation-0 collection threshold while a simulation runs (700 by default)
 GC_THRESHOLD_YOUNG: Final = 50_000
+#: the randomized heap base's generator: the run's seed with this word
+#: ("heapbase"), a stream apart from the goroutines' spawned ones
+_PADDING_STREAM: Final = 0x6865617062617365
 
 
 class Simulation:
@@ -162,6 +166,10 @@ class Simulation:
                         "with zero fast-path cost and zero work a timed run never ends",
                         key="costs.malloc_fast_ns")
         self.sched = Scheduler(self, self.g_body)
+        if ((self.costs.const("random_heap_base") or self.costs.const("runtime_init_spans"))
+                and design.heap_growth == "chunk"):
+            # the replayed start-up is one real process's, padded as its heap was
+            self.rt.mheap.base_padding = self._heap_base_padding()
         if self.costs.const("runtime_init_spans"):
             # the real program's start-up spans at the heap's bottom, before
             # anything of the workload's (gosim/runtime/initspans.py)
@@ -170,6 +178,26 @@ class Simulation:
             replay(self.rt, self.nprocs, gc=self.gc is not None)
         if self.gc is not None:
             build_live_heap(self)
+
+    def _heap_base_padding(self) -> int:
+        """The pages go1.27's randomized heap base pads the first chunk with
+        (mheap.go grow): ``heap_base_padding_pages`` if set, else the start-up
+        recording's when it is replayed (the process it was measured in), else
+        uniform over 0-511 (22 random bits aligned down to a page) from a
+        generator of the run's seed apart from the goroutines' streams."""
+        chunk = self.design.palloc_chunk_pages
+        n = self.costs.const("heap_base_padding_pages")
+        if n <= 0 and self.costs.const("runtime_init_spans"):
+            from gosim.runtime.initspans import padding_for
+
+            n = padding_for(self.nprocs)
+        if n <= 0:
+            rng = np.random.default_rng([self.scenario.seed, _PADDING_STREAM])
+            n = int(rng.integers(0, chunk))
+        if n >= chunk:
+            raise ConfigError(f"heap_base_padding_pages must be below {chunk} (the pages of "
+                              f"a chunk), got {n}", key="costs.heap_base_padding_pages")
+        return n
 
     # -- one allocation, stepped -----------------------------------------------------------
     def step_one(self, g: GCtx, size: int, noscan: bool) -> Any:
