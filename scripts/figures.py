@@ -1037,21 +1037,29 @@ def pagecache_replay_line() -> str:
     computed here: per measured GOMAXPROCS, how many replayed spans land on
     the page the real one had; and, 32 KiB objects with the GC on, the share
     of span allocations that take mheap.lock at more Ps than the table has."""
-    from gosim.runtime.initspans import load, replay
+    from gosim.runtime.initspans import load, padding_for, replay
     from gosim.scenario import Scenario
     from gosim.sim import simulate
     from gosim.sim.engine import Simulation
 
     same = []
-    for procs, ops in sorted(load().items()):
-        sim = Simulation(Scenario.model_validate({
-            "design": "go1.27", "gomaxprocs": procs, "seed": 1,
-            "workload": {"groups": [{"count": 1, "size": 32768, "allocations": 1}]}}))
-        spans = replay(sim.rt, procs, gc=True)
-        base = min(s.start_page for s in spans)
-        allocs = [o for o in ops if o["op"] == "alloc"]
-        n = sum(s.start_page - base == o["page"] for o, s in zip(allocs, spans, strict=True))
-        same.append(f"{procs} P: {n} of {len(allocs)}")
+    for gc in (True, False):
+        cells = []
+        for procs, ops in sorted(load(gc=gc).items()):
+            placed = []
+            for pad in (padding_for(procs, gc=gc), 0):
+                costs = {"random_heap_base": 1, "heap_base_padding_pages": pad} if pad else {}
+                sim = Simulation(Scenario.model_validate({
+                    "design": "go1.27", "gomaxprocs": procs, "seed": 1, "costs": costs,
+                    "gc": {"enabled": gc},
+                    "workload": {"groups": [{"count": 1, "size": 32768, "allocations": 1}]}}))
+                spans = replay(sim.rt, procs, gc=gc)
+                base = min(s.start_page for s in spans)
+                allocs = [o for o in ops if o["op"] == "alloc"]
+                placed.append(sum(s.start_page - base == o["page"]
+                                  for o, s in zip(allocs, spans, strict=True)))
+            cells.append(f"{procs} P: {placed[0]} of {len(allocs)} ({placed[1]})")
+        same.append(("GC on: " if gc else "GC off: ") + "; ".join(cells))
     locked = []
     for procs in PAGECACHE_REPLAY_PROCS:
         m = simulate(Scenario.model_validate({
@@ -1062,7 +1070,8 @@ def pagecache_replay_line() -> str:
                                      "allocations": PAGECACHE_REPLAY_ALLOCS // procs}]}})).metrics
         locked.append(f"{procs} P: {m['alloc_span_locked_calls'] / m['alloc_span_calls']:.0%}")
     return ("The replay on the model's allocator, spans placed on the page the real start-up "
-            "used: " + "; ".join(same) + ". The model's 32 KiB span allocations with the GC "
+            "used, on a heap padded as the recorded process's was (in brackets: on an unpadded "
+            "one): " + ". ".join(same) + ". The model's 32 KiB span allocations with the GC "
             "on and the start-up replayed that take `mheap.lock`, at more Ps: "
             + "; ".join(locked) + ".")
 
@@ -1084,15 +1093,18 @@ def render_pagecache(measured: dict[str, Any]) -> str:
            "(`runtime_init_spans` 0) and with the start-up spans replayed (1). Each cell: "
            "locked `(*pageAlloc).alloc` calls over `(*mheap).allocSpan` calls, then the page "
            "cache's refills (`allocToCache`) per 100 span allocations:", "",
-           "| mode | size | P | real, per run | model, empty heap | model, start-up spans |",
-           "|---|---|---|---|---|---|"]
+           "| mode | size | P | real, per run (padding) | model, empty heap | "
+           "model, start-up spans | model, start-up spans on each run's padding |",
+           "|---|---|---|---|---|---|---|"]
 
     def cell(m: dict[str, Any]) -> str:
         return (f"{m['locked'] / m['alloc_span']:.1%} of {m['alloc_span']:,}, "
                 f"{100 * m['page_cache_refill'] / m['alloc_span']:.1f}")
 
     models = {(m["mode"], m["size"], m["gomaxprocs"], m.get("runtime_init_spans", 0)): m
-              for m in sec["model"]}
+              for m in sec["model"] if "repeat" not in m}
+    per_run = {(m["mode"], m["size"], m["gomaxprocs"], m["repeat"]): m
+               for m in sec["model"] if "repeat" in m}
     for (mode, size, procs, k), m in models.items():
         if k:
             continue
@@ -1100,19 +1112,28 @@ def render_pagecache(measured: dict[str, Any]) -> str:
                 (mode, size, procs)]
         real = "; ".join(f"{r['pages_alloc_locked'] / r['alloc_span']:.1%} of "
                          f"{r['alloc_span']:,}, {100 * r['page_cache_refill'] / r['alloc_span']:.1f}"
+                         + (f" ({r['padding']})" if "padding" in r else "")
                          for r in runs)
         with_init = models.get((mode, size, procs, 1))
+        padded = "; ".join(cell(per_run[(mode, size, procs, r["repeat"])]) for r in runs
+                           if (mode, size, procs, r["repeat"]) in per_run) or "-"
         out.append(f"| {mode} | {size_label(size)} | {procs} | {real} | {cell(m)} | "
-                   f"{cell(with_init) if with_init else '-'} |")
+                   f"{cell(with_init) if with_init else '-'} | {padded} |")
     out += ["", pagecache_replay_line()]
     init = sec.get("init_spans", {})
     if init:
         out += ["", "The start-up spans recorded (`gosim/runtime/init_spans_go1.27.yaml`), per "
-                "GOMAXPROCS: spans allocated, their pages, and spans freed by the probe's "
-                "`runtime.GC()` before the workload: " + "; ".join(
-                    f"{p} P: {v['allocs']}, {v['pages']}, {v['frees']}"
-                    for p, v in sorted(init.items(), key=lambda kv: int(kv[0]))) + "."]
-    out += ["", _provenance(sec["provenance"]), ""]
+                "GC mode and GOMAXPROCS: spans allocated, their pages, spans freed (GC on: by "
+                "the probe's `runtime.GC()` before the workload), and the recorded process's "
+                "heap-base padding in pages. " + " ".join(
+                    ("GC on: " if mode == "gc" else "GC off: ") + "; ".join(
+                        f"{p} P: {v['allocs']}, {v['pages']}, {v['frees']}, {v['padding']}"
+                        for p, v in sorted(init[mode].items(), key=lambda kv: int(kv[0]))) + "."
+                    for mode in ("gc", "nogc") if mode in init)]
+    out += ["", _provenance(sec["provenance"])]
+    if "model_provenance" in sec:
+        out += ["", "The model's rows computed again: " + _provenance(sec["model_provenance"])]
+    out += [""]
     return "\n".join(out)
 
 

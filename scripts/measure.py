@@ -11,6 +11,7 @@
     .venv/bin/python scripts/measure.py spin [--note TEXT]
     .venv/bin/python scripts/measure.py perf-realgo [--note TEXT]
     .venv/bin/python scripts/measure.py pagecache [--note TEXT]
+    .venv/bin/python scripts/measure.py pagecache-model   (its model rows only, again)
 
 ``bench`` runs benchmarks/bench.py (issue 12's cases: simulated
 allocations per wall-clock second as a ratio to a raw SimPy event loop,
@@ -513,12 +514,13 @@ def parse_init_spans(script: str) -> tuple[list[dict[str, int]], int]:
     process's randomized-heap-base padding in pages (the lowest span starts
     right after it)."""
     rows = [ln.split() for ln in script.splitlines() if ln.strip()]
-    counts: dict[str, int] = {}
-    for r in rows:
-        pid = r[0].split("/")[0]
-        counts[pid] = counts.get(pid, 0) + 1
-    child = max(counts, key=lambda k: counts[k])
     marker_pages = -(-INIT_SPANS_MARKER // 8192)
+    # the measuring child: the process that allocates the marker (a large
+    # pointer-free object, span class 1, of marker_pages pages); the parent
+    # has a start-up of its own, and more spans than a short child
+    child = next(r[0].split("/")[0] for r in rows
+                 if r[1].rstrip(":").endswith("_ase") and f"np={marker_pages}" in r
+                 and "typ=0" in r and "spc=1" in r)
     pending: dict[str, dict[str, int]] = {}
     events: list[tuple[str, int, int, int, int, int]] = []
     padding = (0, 0)
@@ -561,50 +563,61 @@ def parse_init_spans(script: str) -> tuple[list[dict[str, int]], int]:
     return ops, padding[1]
 
 
-def record_init_spans(binary: Path, tmp: Path) -> tuple[dict[int, list[dict[str, int]]],
-                                                       dict[int, int]]:
-    """The probe's span allocations and frees before a GC-on workload starts,
-    at each of INIT_SPANS_PROCS (the P counts above this machine's CPUs
-    oversubscribed: start-up runs on one thread)."""
+#: init-spans: the GC-off recording's workload, allocations per goroutine
+#: (the marker is its first span; the rest is not recorded)
+INIT_SPANS_NOGC_COUNT = 10
+
+
+def record_init_spans(binary: Path, tmp: Path) -> tuple[
+        dict[str, dict[int, list[dict[str, int]]]], dict[str, dict[int, int]]]:
+    """The probe's span allocations and frees before its workload starts,
+    with the collector on (GOGC=100) and off (GOGC=off: another start-up, with
+    no GC work buffers and no collection before the workload), at each of
+    INIT_SPANS_PROCS (the P counts above this machine's CPUs oversubscribed:
+    start-up runs on one thread); and each recorded process's padding."""
     group = "gosiminit"
-    out: dict[int, list[dict[str, int]]] = {}
-    pads: dict[int, int] = {}
+    out: dict[str, dict[int, list[dict[str, int]]]] = {"gc": {}, "nogc": {}}
+    pads: dict[str, dict[int, int]] = {"gc": {}, "nogc": {}}
     subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
     try:
         for ev, spec in INIT_SPANS_PROBES.items():
             # event names are global across groups: prefixed with the group
             subprocess.run(["perf", "probe", "-q", "-x", str(binary), "-a",
                             f"{group}:{group}_{ev}={spec}"], check=True, capture_output=True)
-        for procs in INIT_SPANS_PROCS:
-            spec_path = tmp / f"init-{procs}.json"
-            spec_path.write_text(json.dumps({
-                "mode": "grid", "allow_oversubscribe": True, "child_godebug": "",
-                "blocks": [{"mode": "gc", "sizes": [INIT_SPANS_MARKER], "procs": [procs],
-                            "kind": "noscan", "g_per_p": 1, "touch": True, "work_iters": 0,
-                            "gogc": 100, "ballast_mib": 0, "warm_s": 0, "dur_s": 0.05,
-                            "count_per_g": 0, "repeats": 1}]}))
-            data = tmp / f"init-{procs}.data"
-            subprocess.run(["perf", "record", "-q", "-e", f"{group}:*", "-o", str(data),
-                            str(binary), str(spec_path)], check=True, capture_output=True)
-            script = subprocess.run(["perf", "script", "-i", str(data), "-F",
-                                     "pid,tid,event,trace"], check=True, capture_output=True,
-                                    text=True).stdout
-            out[procs], pads[procs] = parse_init_spans(script)
+        for mode in out:
+            for procs in INIT_SPANS_PROCS:
+                spec_path = tmp / f"init-{mode}-{procs}.json"
+                spec_path.write_text(json.dumps({
+                    "mode": "grid", "allow_oversubscribe": True, "child_godebug": "",
+                    "blocks": [{"mode": mode, "sizes": [INIT_SPANS_MARKER], "procs": [procs],
+                                "kind": "noscan", "g_per_p": 1, "touch": True,
+                                "work_iters": 0, "gogc": 100, "ballast_mib": 0, "warm_s": 0,
+                                "dur_s": 0.05 if mode == "gc" else 0,
+                                "count_per_g": 0 if mode == "gc" else INIT_SPANS_NOGC_COUNT,
+                                "repeats": 1}]}))
+                data = tmp / f"init-{mode}-{procs}.data"
+                subprocess.run(["perf", "record", "-q", "-e", f"{group}:*", "-o", str(data),
+                                str(binary), str(spec_path)], check=True, capture_output=True)
+                script = subprocess.run(["perf", "script", "-i", str(data), "-F",
+                                         "pid,tid,event,trace"], check=True,
+                                        capture_output=True, text=True).stdout
+                out[mode][procs], pads[mode][procs] = parse_init_spans(script)
     finally:
         subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
     return out, pads
 
 
-def write_init_spans(seqs: dict[int, list[dict[str, int]]], pads: dict[int, int],
-                     prov: dict[str, Any]) -> None:
+def write_init_spans(seqs: dict[str, dict[int, list[dict[str, int]]]],
+                     pads: dict[str, dict[int, int]], prov: dict[str, Any]) -> None:
     """gosim/runtime/init_spans_go1.27.yaml: what gosim.runtime.initspans replays."""
     import yaml
 
     head = ["# The go1.27 runtime's (and gosim's measuring program's) span allocations",
-            "# and frees before the workload starts, per GOMAXPROCS: written by",
-            "# `python scripts/measure.py pagecache` (Linux uprobes on mheap.allocSpan",
-            "# and freeSpanLocked of the probe, GC on: the frees are the start-up garbage",
-            "# that the probe's runtime.GC() before the workload frees). Replayed by",
+            "# and frees before the workload starts, per GC mode and GOMAXPROCS: written",
+            "# by `python scripts/measure.py pagecache` (Linux uprobes on mheap.allocSpan",
+            "# and freeSpanLocked of the probe; gc: GOGC=100, whose frees are the start-up",
+            "# garbage that the probe's runtime.GC() before the workload frees; nogc:",
+            "# GOGC=off, another start-up, no GC work buffers). Replayed by",
             "# gosim.runtime.initspans when the cost runtime_init_spans is 1. typ: Go's",
             "# spanAllocType (0 heap, 1 stack, 2 work buffer);",
             "# spanclass: Go's (size class << 1 | noscan); p: the P whose page cache it",
@@ -615,13 +628,42 @@ def write_init_spans(seqs: dict[int, list[dict[str, int]]], pads: dict[int, int]
             "# the start of the first chunk in the process recorded (a uprobe on",
             "# markRandomPaddingPages; its lowest span starts right after them).",
             f"# Measured {prov['date']} on {prov['machine']} at revision {prov['revision']}."]
-    body = {"go": prov["go"], "padding": {p: pads[p] for p in sorted(pads)},
-            "procs": {p: seqs[p] for p in sorted(seqs)}}
+    body = {"go": prov["go"],
+            **{mode: {"padding": {p: pads[mode][p] for p in sorted(pads[mode])},
+                      "procs": {p: seqs[mode][p] for p in sorted(seqs[mode])}}
+               for mode in seqs}}
     text = "\n".join(head) + "\n" + yaml.safe_dump(body, sort_keys=False,
                                                     default_flow_style=None, width=100)
     tmp = INIT_SPANS_FILE.with_suffix(".yaml.tmp")
     tmp.write_text(text)
     tmp.replace(INIT_SPANS_FILE)
+
+
+def pagecache_models(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model's rows beside the real ``runs``: each setting with an empty
+    heap and with the recorded start-up replayed (on the recorded process's
+    padding), then each real run replayed: the start-up spans on a heap padded
+    as that process's was (its own start-up differs from the recorded one
+    only in where its spans went, which the model's allocator decides again)."""
+    model = [{"mode": m, "size": s, "gomaxprocs": p, "runtime_init_spans": k,
+              **pagecache_model(m, s, p, k)}
+             for k in (0, 1) for m, s, p in PAGECACHE_SETTINGS]
+    model += [{"mode": r["mode"], "size": r["size"], "gomaxprocs": r["gomaxprocs"],
+               "runtime_init_spans": 1, "repeat": r["repeat"], "padding": r["padding"],
+               **pagecache_model(r["mode"], r["size"], r["gomaxprocs"], 1, r["padding"])}
+              for r in runs if r.get("padding")]
+    return model
+
+
+def measure_pagecache_model(note: str) -> dict[str, Any]:
+    """The stored ``pagecache`` section with its model rows computed again by
+    this revision's model (the real runs and the start-up recording kept)."""
+    sec = json.loads(MEASURED.read_text())["pagecache"]
+    started, load = now(), os.getloadavg()
+    sec["model"] = pagecache_models(sec["runs"])
+    sec["model_provenance"] = provenance("python scripts/measure.py pagecache-model", note,
+                                         load, git_revision(ROOT), started)
+    return sec
 
 
 def measure_pagecache(note: str) -> dict[str, Any]:
@@ -695,25 +737,16 @@ def measure_pagecache(note: str) -> dict[str, Any]:
     prov = provenance("python scripts/measure.py pagecache", note, load, revision, started)
     write_init_spans(seqs, pads, {"date": started, "machine": prov["machine"],
                                   "revision": revision, "go": go.version})
-    initspans.load.cache_clear()
-    initspans.paddings.cache_clear()
-    model = [{"mode": m, "size": s, "gomaxprocs": p, "runtime_init_spans": k,
-              **pagecache_model(m, s, p, k)}
-             for k in (0, 1) for m, s, p in PAGECACHE_SETTINGS]
-    # each real run replayed: the start-up spans on a heap padded as that
-    # process's was (its own start-up differs from the recorded one only in
-    # where its spans went, which the model's allocator decides again)
-    model += [{"mode": r["mode"], "size": r["size"], "gomaxprocs": r["gomaxprocs"],
-               "runtime_init_spans": 1, "repeat": r["repeat"], "padding": r["padding"],
-               **pagecache_model(r["mode"], r["size"], r["gomaxprocs"], 1, r["padding"])}
-              for r in runs if r["padding"]]
-    return {"probes": PAGECACHE_PROBES, "go": go.version, "runs": runs, "model": model,
+    initspans._data.cache_clear()
+    return {"probes": PAGECACHE_PROBES, "go": go.version, "runs": runs,
+            "model": pagecache_models(runs),
             "model_allocs": PAGECACHE_MODEL_ALLOCS,
-            "init_spans": {str(p): {"padding": pads[p],
-                                    "allocs": sum(o["op"] == "alloc" for o in q),
-                                    "pages": sum(o.get("npages", 0) for o in q),
-                                    "frees": sum(o["op"] == "free" for o in q)}
-                           for p, q in seqs.items()},
+            "init_spans": {mode: {str(p): {"padding": pads[mode][p],
+                                           "allocs": sum(o["op"] == "alloc" for o in q),
+                                           "pages": sum(o.get("npages", 0) for o in q),
+                                           "frees": sum(o["op"] == "free" for o in q)}
+                                  for p, q in seqs[mode].items()}
+                           for mode in seqs},
             "provenance": prov}
 
 
@@ -1124,9 +1157,14 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "realgo-gc": measure_realgo_gc, "fault-fit": measure_fault_fit,
     "wakeup": measure_wakeup, "stw": measure_stw, "spin": measure_spin,
     "perf-realgo": measure_perf_realgo, "pagecache": measure_pagecache,
+    "pagecache-model": measure_pagecache_model,
     "mmap-sleeps": measure_mmap_sleeps, "mmaplock": measure_mmaplock,
     "gcbits": measure_gcbits,
 }
+
+
+#: a measure that rewrites another's section
+SECTIONS = {"pagecache-model": "pagecache"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1140,7 +1178,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         section = MEASURES[args.what](args.note)
     data = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
-    data[args.what.replace("-", "_")] = section
+    data[SECTIONS.get(args.what, args.what.replace("-", "_"))] = section
     tmp = MEASURED.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(MEASURED)

@@ -54,52 +54,67 @@ if TYPE_CHECKING:
 DATA = Path(__file__).with_name("init_spans_go1.27.yaml")
 
 
+#: the recordings' GC modes: the collector on (the probe's ``runtime.GC()``
+#: frees the start-up garbage before the workload) and off (GOGC=off: no
+#: cycle, no GC work buffers, so a start-up of other spans in another order)
+MODES = ("gc", "nogc")
+
+
+def _mode(gc: bool) -> str:
+    return "gc" if gc else "nogc"
+
+
 @functools.cache
-def load(path: Path = DATA) -> dict[int, list[dict[str, int]]]:
-    """GOMAXPROCS -> the measured start-up's operations, in order: ``alloc``
-    (``npages``, Go's ``typ`` and ``spanclass``, the real span's ``page``,
-    and ``p``, the P it was allocated on: -1 for an M without one) and
-    ``free`` (``alloc``: the index of the allocation it frees)."""
+def _data(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {int(p): list(ops) for p, ops in data["procs"].items()}
+    return data
 
 
-@functools.cache
-def paddings(path: Path = DATA) -> dict[int, int]:
+def load(path: Path = DATA, *, gc: bool = True) -> dict[int, list[dict[str, int]]]:
+    """GOMAXPROCS -> the measured start-up's operations with the collector on
+    (``gc``) or off, in order: ``alloc`` (``npages``, Go's ``typ`` and
+    ``spanclass``, the real span's ``page``, and ``p``, the P it was
+    allocated on: -1 for an M without one) and ``free`` (``alloc``: the
+    index of the allocation it frees)."""
+    rec = _data(path)[_mode(gc)]
+    return {int(p): list(ops) for p, ops in rec["procs"].items()}
+
+
+def paddings(path: Path = DATA, *, gc: bool = True) -> dict[int, int]:
     """GOMAXPROCS -> the randomized heap base's padding (pages, mheap.go grow)
-    in the process each start-up was recorded in (empty for a recording
-    without it)."""
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {int(p): int(n) for p, n in (data.get("padding") or {}).items()}
+    in the process each start-up was recorded in."""
+    rec = _data(path)[_mode(gc)]
+    return {int(p): int(n) for p, n in (rec.get("padding") or {}).items()}
 
 
-def padding_for(nprocs: int, path: Path = DATA) -> int:
+def padding_for(nprocs: int, path: Path = DATA, *, gc: bool = True) -> int:
     """The padding of the process whose start-up :func:`replay` replays at
     ``nprocs`` (0 if not recorded)."""
-    p, _ = sequence_for(nprocs, path)
-    return paddings(path).get(p, 0)
+    p, _ = sequence_for(nprocs, path, gc=gc)
+    return paddings(path, gc=gc).get(p, 0)
 
 
-def sequence_for(nprocs: int, path: Path = DATA) -> tuple[int, list[dict[str, int]]]:
+def sequence_for(nprocs: int, path: Path = DATA, *,
+                 gc: bool = True) -> tuple[int, list[dict[str, int]]]:
     """The start-up measured at the largest GOMAXPROCS not above ``nprocs``
     (the smallest measured one below it): (that GOMAXPROCS, its operations).
     Start-up grows with the P count (a p struct and the mark workers' stacks
     per P), so a sequence measured with more Ps than the run has would put
     more of the heap's bottom in use than the run's runtime would."""
-    seqs = load(path)
+    seqs = load(path, gc=gc)
     below = [p for p in seqs if p <= nprocs]
     p = max(below) if below else min(seqs)
     return p, seqs[p]
 
 
 def replay(rt: Runtime, nprocs: int, *, gc: bool, path: Path = DATA) -> list[MSpan]:
-    """Allocate the measured start-up's spans through ``rt``'s heap, each on
-    the P it was allocated on (its page cache included) and, with the
-    collector on, free the start-up garbage as the measuring program's
-    ``runtime.GC()`` does before the workload (with it off nothing is freed:
-    GOGC=off runs no cycle). Returns
-    every span allocated, freed ones included (state DEAD)."""
-    _, ops = sequence_for(nprocs, path)
+    """Allocate the start-up measured in the run's GC mode through ``rt``'s
+    heap, each span on the P it was allocated on (its page cache included),
+    and free what that start-up freed (with the collector on, the start-up
+    garbage the measuring program's ``runtime.GC()`` frees before the
+    workload; GOGC=off runs no cycle and frees nothing). Returns every span
+    allocated, freed ones included (state DEAD)."""
+    _, ops = sequence_for(nprocs, path, gc=gc)
     h = rt.mheap
     spans: list[MSpan] = []
     for op in ops:
@@ -112,9 +127,9 @@ def replay(rt: Runtime, nprocs: int, *, gc: bool, path: Path = DATA) -> list[MSp
             pp = rt.ps[p] if 0 <= p < len(rt.ps) else rt.ps[0]
             spans.append(run_sync(h.alloc(NoSimCtx(pp.id), pp, int(op["npages"]), 0,
                                           use_pcache=p >= 0)))
-        elif gc:
+        else:
             run_sync(h.free_span(NoSimCtx(0), rt.ps[0], spans[int(op["alloc"])]))
     return spans
 
 
-__all__ = ["DATA", "load", "padding_for", "paddings", "replay", "sequence_for"]
+__all__ = ["DATA", "MODES", "load", "padding_for", "paddings", "replay", "sequence_for"]

@@ -190,7 +190,7 @@ class Simulation:
         if n <= 0 and self.costs.const("runtime_init_spans"):
             from gosim.runtime.initspans import padding_for
 
-            n = padding_for(self.nprocs)
+            n = padding_for(self.nprocs, gc=self.gc is not None)
         if n <= 0:
             rng = np.random.default_rng([self.scenario.seed, _PADDING_STREAM])
             n = int(rng.integers(0, chunk))
