@@ -76,7 +76,7 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
     _p("heap_base_padding_pages", 0, "pages", "with random_heap_base: the padding's page count "
        "(1-511) instead of the recorded or drawn one (to replay one real process, whose count "
        "scripts/measure.py pagecache reads with a uprobe); 0: recorded or drawn",
-       "[GO] mheap.go grow: alignDown(nextHeapRandBits(22), 8192) / 8192 pages"),
+       "[GO] mheap.go grow: 22 random bits (nextHeapRandBits) aligned down to a page, in pages"),
     _p("gc_flush_idle_page_caches", 0, "0/1", "1: at a cycle's end, once the world runs "
        "again, the page cache of every P still idle (its goroutine waiting for the chain of "
        "woken Ms, or nothing to run) goes back to the page allocator, one P at a time under "
