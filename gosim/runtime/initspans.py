@@ -23,8 +23,16 @@ fragments that way and serves nearly all of them from the caches.
 
 The sequences are measured, not invented: ``scripts/measure.py pagecache``
 records the probe's own span allocations and frees before its workload (Linux
-uprobes on ``mheap.allocSpan`` and ``freeSpanLocked``) at several GOMAXPROCS
-and writes ``init_spans_go1.27.yaml`` beside this file. :func:`replay` runs a
+uprobes on ``mheap.allocSpan`` and ``freeSpanLocked``) at several GOMAXPROCS,
+with the collector on and off (GOGC=off is another start-up: no GC work
+buffers, no collection before the workload), and each recorded process's
+randomized-heap-base padding (a uprobe on ``markRandomPaddingPages``: go1.27
+marks a random 0-511 pages at the start of the heap's first chunk allocated,
+mheap.go grow), and writes ``init_spans_go1.27.yaml`` beside this file. The
+simulation pads the model's heap as the recorded process's was
+(``MHeap.base_padding``) before the replay; without the padding the 64-page
+blocks the page caches take are aligned differently and, from two Ps on,
+the replayed layout parts from the real one within a few dozen spans. :func:`replay` runs a
 sequence through the model's own allocator (mheap.alloc on the P each span
 came from, or without a P's caches where the runtime had none yet, so the
 page caches, the page allocator and heap growth decide where each span goes,
