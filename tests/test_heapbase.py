@@ -70,12 +70,15 @@ def test_the_first_span_starts_where_the_padding_ends() -> None:
 
 
 @pytest.mark.pure_python  # the checker wraps methods that compiled callers bypass
-def test_padding_is_released_heap_never_free_and_every_page_keeps_one_state() -> None:
+@pytest.mark.parametrize("padding,size", [(200, 1024), (1, 32768), (511, 32768)])
+def test_padding_is_released_heap_never_free_and_every_page_keeps_one_state(
+        padding: int, size: int) -> None:
     """Through GC cycles with the padding: the independent checker finds
     every heap page in exactly one state (span, free, a P's cache, padding),
     heap_sys = in use + free + cached + padding, and the padding released;
     it would fail if the padding were handed back to the page allocator."""
-    d = _scenario(padding=200, procs=2, allocations=12_000)
+    d = _scenario(padding=padding, size=size, procs=2,
+                  allocations=12_000 if size == 1024 else 3000)
     chk = GCCheck(61)
     with chk.installed():
         sim = Simulation(Scenario.model_validate(d))
@@ -84,8 +87,8 @@ def test_padding_is_released_heap_never_free_and_every_page_keeps_one_state() ->
         chk.check_final()
         assert result.metrics["num_gc"] >= 2 and chk.terminations == result.metrics["num_gc"]
         h = sim.rt.mheap
-        assert h.padding_pages == 200
-        assert h.heap_released_bytes >= 200 * PAGE_SIZE
+        assert h.padding_pages == padding
+        assert h.heap_released_bytes >= padding * PAGE_SIZE
         # the padding handed to the page allocator: caught
         h.free.add(h.padding_start, h.padding_pages)
         with pytest.raises(GCInvariantError, match="padding"):
