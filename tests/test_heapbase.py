@@ -16,6 +16,7 @@ from gosim.runtime.arena import PAGE_SIZE
 from gosim.runtime.gccheck import GCCheck, GCInvariantError
 from gosim.runtime.mheap import ARENA_HINT_BASE
 from gosim.scenario import Scenario
+from gosim.sim import simulate
 from gosim.sim.engine import Simulation
 
 #: the first chunk's first page (linux/amd64's first arena hint)
@@ -117,3 +118,20 @@ def test_a_padding_of_a_chunk_or_more_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as e:
         Simulation(Scenario.model_validate(_scenario(padding=512)))
     assert e.value.key == "costs.heap_base_padding_pages"
+
+
+@pytest.mark.parametrize("gc", [False, True])
+def test_batched_runs_give_the_step_results_with_the_padding_and_the_start_up(gc: bool) -> None:
+    """Three Ps, 32 KiB objects (the page caches and the heap lock decide
+    their spans), the drawn padding with the replayed start-up: a batched
+    run's results equal the step run's."""
+    def run(mode: str) -> dict[str, Any]:
+        return simulate(Scenario.model_validate({
+            "design": "go1.27", "gomaxprocs": 3, "mode": mode, "seed": 5,
+            "time_slice_ns": 10**15, "gc": {"enabled": gc},
+            "costs": {"random_heap_base": 1, "runtime_init_spans": 1},
+            "workload": {"groups": [{"count": 3, "allocations": 600, "size": 32768,
+                                     "pointer_free_fraction": 1.0, "work_ns": 0}]}})).to_dict()
+    step = run("step")
+    assert step["metrics"]["alloc_span_locked_calls"] > 0
+    assert step == run("batched")
