@@ -27,6 +27,25 @@ NORMAL_KEY: Final = 1 * PK_SPAN
 URGENT_KEY: Final = 0 * PK_SPAN
 
 
+class EidCount:
+    """SimPy's insertion-id counter (its ``itertools.count()``, ``next`` gives
+    0, 1, 2, ...) as a compiled object: SimPy's ``schedule`` calls ``next`` on
+    it, the compiled core reads and bumps its field (``EventPos.take_eid``)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __iter__(self) -> EidCount:
+        return self
+
+    def __next__(self) -> Any:  # (object: mypyc's tp_iternext returns one)
+        n = self.n
+        self.n = n + 1
+        return n
+
+
 class EventPos:
     __slots__ = ("now", "shared", "key", "eid", "nstep", "events", "queue", "eids", "inline",
                  "depth", "max_depth", "nest_t", "nest_key", "active")
@@ -51,7 +70,7 @@ class EventPos:
         #: the environment's event queue and insertion-id counter (the same
         #: objects as its ``_queue`` and ``_eid``: SimEnv sets them)
         self.queue: list[Any] = []
-        self.eids: Any = None
+        self.eids = EidCount()
         #: syncs that processed the events due before them in place of their
         #: timeout (``run_before``; counted in ``nstep``, not in ``events``)
         self.inline = 0
@@ -66,6 +85,13 @@ class EventPos:
         #: the process being resumed (SimPy's ``active_process``; ``SimEnv``'s
         #: ``_active_proc`` reads and writes it here)
         self.active: Any = None
+
+    def take_eid(self) -> int:
+        """The next insertion id, as SimPy's ``next(env._eid)`` gives it."""
+        ec = self.eids
+        n = ec.n
+        ec.n = n + 1
+        return n
 
     def before(self, now: int, t: int, key: int, eid: int) -> bool:
         """Whether an event keyed (t, key, eid) would have been processed before
@@ -209,7 +235,7 @@ class PEvent:
         """Into the environment's queue, ``delay`` ns from now, as
         ``SimEnv.schedule`` would put it (the key embeds the P)."""
         pos: EventPos = self.env.pos
-        heappush(pos.queue, (pos.now + delay, key, next(pos.eids), self))
+        heappush(pos.queue, (pos.now + delay, key, pos.take_eid(), self))
 
     def succeed(self, value: Any = None) -> PEvent:
         """SimPy's ``Event.succeed``, scheduled as ``SimEnv.schedule`` would

@@ -23,7 +23,7 @@ from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.sim.alloc import Charges
 from gosim.sim.clock import NORMAL_KEY, PTimeout, run_before
 from gosim.sim.costs import COST_PARAMETERS
-from gosim.sim.locks import SimAtomic
+from gosim.sim.locks import RuntimeMutex, SimAtomic
 from gosim.workload.spec import GoroutineGroup
 from gosim.workload.streams import BernoulliStream, Stream
 
@@ -271,14 +271,14 @@ class GCtx(Ctx):
                     return (PTimeout(env, vt - now, p),)
                 # the events due first run here, then the clock is this
                 # goroutine's: what waiting on the timeout would do
-                run_before(env, pos, q, vt, NORMAL_KEY + p, next(sim.eids))
+                run_before(env, pos, q, vt, NORMAL_KEY + p, pos.take_eid())
                 return _NONE
             # nothing is due before that timeout would be: take it at once, with
             # the clock and the queue position (key, insertion id, event count)
             # that timeout would have set
             pos.now = vt
             pos.key = NORMAL_KEY + p
-            pos.eid = next(sim.eids)
+            pos.eid = pos.take_eid()
             pos.nstep += 1
         return _NONE
 
@@ -287,7 +287,7 @@ class GCtx(Ctx):
         if chk is not None:
             chk.acquire(self.gid, self.p, self.vt, mu.name, site_of(sys._getframe(1)))
         w = self.sync(True)
-        sim_mu = mu.sim
+        sim_mu: RuntimeMutex = mu.sim
         if w or not sim_mu.try_acquire(self):
             return self._lock_wait(w, mu, fn)
         sim_mu.owner_fn = fn
@@ -297,7 +297,7 @@ class GCtx(Ctx):
 
     def _lock_wait(self, w: tuple[Any, ...], mu: Mutex, fn: str) -> Any:
         yield from w
-        sim_mu = mu.sim
+        sim_mu: RuntimeMutex = mu.sim
         if not (w and sim_mu.try_acquire(self)):
             yield from sim_mu.acquire(self)
         sim_mu.owner_fn = fn
@@ -308,7 +308,8 @@ class GCtx(Ctx):
         w = self.sync(True)
         if w:
             return self._unlock_after(w, mu)
-        mu.sim.release(self)
+        sim_mu: RuntimeMutex = mu.sim
+        sim_mu.release(self)
         self.held.pop()
         chk = self.check
         if chk is not None:
@@ -317,7 +318,8 @@ class GCtx(Ctx):
 
     def _unlock_after(self, w: tuple[Any, ...], mu: Mutex) -> Any:
         yield from w
-        mu.sim.release(self)
+        sim_mu: RuntimeMutex = mu.sim
+        sim_mu.release(self)
         self.held.pop()
         chk = self.check
         if chk is not None:
