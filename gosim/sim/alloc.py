@@ -93,6 +93,18 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
             if rec is not None:
                 rec["malloc_fast_ns"] = rec.get("malloc_fast_ns", 0.0) + 1.0
             return ns
+    elif len(charges) == 2 and charges[1][0] == "zero_per_byte_ns":
+        # a span that needs zeroing: malloc_fast_ns + zero_per_byte_ns per byte
+        ns = g.sim.fast_unit_ns
+        zc = g.sim.zero_per_byte
+        if ns is not None and zc is not None:
+            units = charges[1][1]
+            rec = g.sim.costs.record
+            if rec is not None:
+                rec["malloc_fast_ns"] = rec.get("malloc_fast_ns", 0.0) + 1.0
+                if units:
+                    rec["zero_per_byte_ns"] = rec.get("zero_per_byte_ns", 0.0) + units
+            return ns + int(zc * units + 0.5)
     elif charges is TINY_FIT:
         ns = g.sim.tiny_unit_ns
         if ns is not None:

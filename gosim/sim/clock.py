@@ -308,7 +308,9 @@ class PProc(PEvent):
                 value = event._value
             try:
                 if ok:
-                    event = gen.send(value)
+                    # (next: the generator's own slot, where send is a method
+                    # looked up by name; the same for a value of None)
+                    event = next(gen) if value is None else gen.send(value)
                 else:
                     event._defused = True
                     exc = type(value)(*value.args)

@@ -62,6 +62,8 @@ class Simulation:
         #: ``gosim.sim.alloc.served_cost``
         self.fast_unit_ns: int | None = self.costs.unit_ns["malloc_fast_ns"]
         self.tiny_unit_ns: int | None = self.costs.unit_ns["tiny_fast_ns"]
+        #: ``zero_per_byte_ns`` when it is a constant (None: drawn)
+        self.zero_per_byte: float | None = self.costs.constants["zero_per_byte_ns"]
         self.env = SimEnv()
         self.batched = scenario.mode == "batched" and not design.global_lock
         #: step mode: the reference that turns every cost into its own SimPy event

@@ -101,7 +101,7 @@ class Scheduler:
             finished = False
             while True:
                 try:
-                    ev = gen.send(val)
+                    ev = next(gen) if val is None else gen.send(val)
                 except StopIteration:
                     finished = True
                     break
