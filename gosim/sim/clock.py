@@ -155,7 +155,12 @@ def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
     has several callbacks: several processes waiting on it)."""
     if not queue:
         raise EmptySchedule()
-    t, key, eid, event = heappop(queue)
+    # typed: unpacked by index rather than by iterating an object
+    entry: tuple[int, int, int, Any] = heappop(queue)
+    t = entry[0]
+    key = entry[1]
+    eid = entry[2]
+    event = entry[3]
     pos.now = t
     pos.key = key
     pos.eid = eid
@@ -209,8 +214,11 @@ class PEvent:
     read it by field. SimPy's own code (``Process._resume``, conditions) reads
     the same names as attributes."""
 
-    def __init__(self, env: Any, pk: int) -> None:
+    def __init__(self, env: Any, pk: int, pos: EventPos | None = None) -> None:
         self.env = env
+        #: the environment's position (``env.pos``; compiled callers pass it,
+        #: saving an interpreted attribute lookup per event)
+        self.pos: EventPos = pos if pos is not None else env.pos
         self.pk = pk
         self.callbacks: list[Any] | None = []
         self._value: Any = PENDING
@@ -234,7 +242,7 @@ class PEvent:
     def _push(self, delay: int, key: int) -> None:
         """Into the environment's queue, ``delay`` ns from now, as
         ``SimEnv.schedule`` would put it (the key embeds the P)."""
-        pos: EventPos = self.env.pos
+        pos = self.pos
         heappush(pos.queue, (pos.now + delay, key, pos.take_eid(), self))
 
     def succeed(self, value: Any = None) -> PEvent:
@@ -252,10 +260,11 @@ class PTimeout(PEvent):
     """A timeout that resumes P ``pk`` (SimPy's ``Timeout``, scheduled with the
     key ``SimEnv.schedule`` would give it)."""
 
-    def __init__(self, env: Any, delay: int, pk: int) -> None:
+    def __init__(self, env: Any, delay: int, pk: int, pos: EventPos | None = None) -> None:
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         self.env = env
+        self.pos = pos if pos is not None else env.pos
         self.pk = pk
         self.callbacks = []
         self._value = None
@@ -274,15 +283,13 @@ class PProc(PEvent):
 
     def __init__(self, env: Any, generator: Any, pk: int) -> None:
         super().__init__(env, pk)
-        #: the environment's position (the active process is kept there)
-        self.pos: EventPos = env.pos
         self.gen = generator
         #: the callback registered on every event waited on (one bound method)
         self._resume_cb = self.resume
         # simpy.events.Initialize: scheduled URGENT by SimEnv.schedule, keyed by
         # the active process's P (0 when none), as SimPy's Process is before its
         # pk is set
-        init = PEvent(env, 0)
+        init = PEvent(env, 0, self.pos)
         init.callbacks = [self._resume_cb]
         init._value = None
         ap = self.pos.active

@@ -317,7 +317,7 @@ class Simulation:
         env = self.env
         now = self.pos.now
         if g.vt > now:
-            yield PTimeout(env, g.vt - now, g.p)
+            yield PTimeout(env, g.vt - now, g.p, self.pos)
 
     # -- run ---------------------------------------------------------------------------------------
     def run(self) -> RunResult:

@@ -256,7 +256,7 @@ class GCtx(Ctx):
         if vt > now and (force or sim.sync_always or sim.T is not None and vt >= sim.T):
             p = self.p
             if not sim.sync_shortcut or pos.shared:
-                return (PTimeout(env, vt - now, p),)
+                return (PTimeout(env, vt - now, p, pos),)
             q = sim.queue
             depth = pos.depth
             if depth:
@@ -264,11 +264,11 @@ class GCtx(Ctx):
                 # timeout is not in the queue but comes before any later one
                 nt = pos.nest_t
                 if vt > nt or (vt == nt and NORMAL_KEY + p >= pos.nest_key):
-                    return (PTimeout(env, vt - now, p),)
+                    return (PTimeout(env, vt - now, p, pos),)
             if first_before(q, vt, p):
                 T = sim.T
                 if depth >= MAX_NESTED_SYNCS or (T is not None and vt >= T):
-                    return (PTimeout(env, vt - now, p),)
+                    return (PTimeout(env, vt - now, p, pos),)
                 # the events due first run here, then the clock is this
                 # goroutine's: what waiting on the timeout would do
                 run_before(env, pos, q, vt, NORMAL_KEY + p, pos.take_eid())

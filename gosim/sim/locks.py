@@ -236,7 +236,7 @@ class RuntimeMutex:
         t0 = self.pos.now
         p = g.p
         self.contended += 1
-        w = _Waiter(p, PEvent(env, p), t0)
+        w = _Waiter(p, PEvent(env, p, self.pos), t0)
         self.waiting[w] = None
         if self.fifo:
             self.queue.append(w)
@@ -415,7 +415,7 @@ class RuntimeMutex:
     def _wake(self, w: _Waiter, then: Any) -> None:
         w.state = "waking"
         self.waking += 1
-        t = PTimeout(self.env, self.wakeup_ns, w.p)
+        t = PTimeout(self.env, self.wakeup_ns, w.p, self.pos)
         assert t.callbacks is not None
         t.callbacks.append(lambda _ev, w=w: then(w))
 
