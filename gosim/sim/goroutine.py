@@ -288,8 +288,15 @@ class GCtx(Ctx):
             chk.acquire(self.gid, self.p, self.vt, mu.name, site_of(sys._getframe(1)))
         w = self.sync(True)
         sim_mu: RuntimeMutex = mu.sim
-        if w or not sim_mu.try_acquire(self):
+        if w:
             return self._lock_wait(w, mu, fn)
+        if not sim_mu.try_acquire(self):
+            # wait in the lock itself, which names ``fn`` the owner once it is
+            # granted (one generator less than _lock_wait); what is held and
+            # taken is this goroutine's own, read only once it runs again
+            self.held.append(sim_mu.hold_cat)
+            self.locks_taken += 1
+            return sim_mu.acquire(self, fn)
         sim_mu.owner_fn = fn
         self.held.append(sim_mu.hold_cat)
         self.locks_taken += 1

@@ -227,9 +227,10 @@ class RuntimeMutex:
             return True
         return False
 
-    def acquire(self, g: LockCaller) -> Any:
+    def acquire(self, g: LockCaller, fn: str | None = None) -> Any:
         """Wait for the lock (after :meth:`try_acquire` found it taken; the
-        simulation clock at the goroutine's clock)."""
+        simulation clock at the goroutine's clock); ``fn``: the runtime
+        function that holds it once granted (``owner_fn``), when given."""
         if self.ex_head < len(self.expiries):
             self._expire()
         env = self.env
@@ -241,7 +242,8 @@ class RuntimeMutex:
         if self.fifo:
             self.queue.append(w)
         self._spin_or_sleep(w)
-        self.max_waiters = max(self.max_waiters, len(self.waiting))
+        if len(self.waiting) > self.max_waiters:
+            self.max_waiters = len(self.waiting)
         tr = self.tracer
         if tr is not None:
             tr.lock_waiters(self.mu.name, t0, len(self.waiting))
@@ -249,6 +251,8 @@ class RuntimeMutex:
         self._account(p, self.wait_cat, t0, self.pos.now)
         g.vt = self.pos.now
         self._acquired(g)
+        if fn is not None:
+            self.owner_fn = fn
 
     def _acquired(self, g: LockCaller) -> None:
         p = g.p
@@ -296,7 +300,8 @@ class RuntimeMutex:
             self._sleep(w, self.pos.now)
             return
         self.spinning.append(w)
-        self.max_spinning = max(self.max_spinning, len(self.spinning))
+        if len(self.spinning) > self.max_spinning:
+            self.max_spinning = len(self.spinning)
         w.state = "spin"
         w.spin_gen += 1
         pos = self.pos
