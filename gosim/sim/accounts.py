@@ -141,6 +141,29 @@ class Accounts:
             for i, c in enumerate(np.bincount(bins - lo).tolist()):
                 lst[lo + i] += c
 
+    def complete_list(self, times: list[int], lat: int) -> None:
+        """:meth:`complete` for a short sorted list of completion times sharing
+        one latency, without arrays (the same counts, bins grown alike)."""
+        T = self.T
+        if T is not None and times and times[-1] >= T:
+            times = [t for t in times if t < T]
+        n = len(times)
+        if n == 0:
+            return
+        self.completed += n
+        h = self.hist
+        h[lat] = h.get(lat, 0) + n
+        bn = self.bin_ns
+        lo = times[0] // bn
+        hi = times[-1] // bn
+        self._grow(hi)
+        lst = self._bins
+        if lo == hi:
+            lst[lo] += n
+        else:
+            for t in times:
+                lst[t // bn] += 1
+
     def complete_one(self, t: int, lat: int) -> bool:
         """One allocation completed at ``t``; False if that is past the run's end."""
         if self.T is not None and t >= self.T:

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 #: largest run of cache hits applied in one step
 BATCH_CAP: Final = 8192
+#: runs up to this long with constant costs but drawn work are applied one
+#: allocation at a time (:func:`_run_scalar`): numpy's per-call cost outweighs
+#: the arrays' gain on a span of a few objects
+SCALAR_RUN: Final = 32
 
 
 #: :func:`run_fixed`'s answer when the cache holds nothing of the goroutine's
@@ -80,6 +84,11 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
             if gc is not None:
                 gc.charge(g, r[0] * elemsize)
             return r
+    if f_const is not None and f_const >= 0 and n <= SCALAR_RUN and g.comp_times is None \
+            and not (g.lt_kind != "drop" and gc is not None):
+        r = _run_scalar(sim, g, c, spc, elemsize, n, charges, f_const)
+        if r is not None:
+            return r
     acct = sim.acct
     T = acct.T
     now = g.vt
@@ -116,6 +125,64 @@ def run_fixed(sim: Simulation, g: GCtx) -> tuple[int, int] | None:
     # completion times matter only to time lifetimes (note_allocs copies them)
     g.note_allocs(elemsize, ncomp, cpl[:ncomp] if g.comp_times is not None else 0)
     return k, int(b[-1])
+
+
+def _run_scalar(sim: Simulation, g: GCtx, c: MCache, spc: int, elemsize: int, n: int,
+                charges: Charges, f: int) -> tuple[int, int] | None:
+    """:func:`run_fixed`'s array path for a short run with constant costs ``f``
+    per allocation and drawn work, one allocation at a time: the same work
+    values (peeked), the same run length, sums and completions. Not for
+    tracked liveness or time lifetimes (the array path does those). None,
+    with nothing consumed, when a work value is negative or the run is empty."""
+    ws: list[int] = g.work.peek(n).tolist()
+    for w in ws:
+        if w < 0:
+            return None
+    acct = sim.acct
+    T = acct.T
+    slice_end = g.slice_end
+    t = g.vt
+    k = 0
+    cpls: list[int] = []
+    fast_ns = 0
+    work_ns = 0
+    ncomp = 0
+    # allocation k starts at t (the last one's end): in the run while it starts
+    # before a timed run's end; the run stops after the first that ends at or
+    # past the slice's end (the array path's two searchsorted cuts)
+    while k < n:
+        if T is not None and t >= T:
+            break
+        cpl = t + f
+        b = cpl + ws[k]
+        if T is not None:
+            fast_ns += (cpl if cpl < T else T) - t
+            work_ns += (b if b < T else T) - (cpl if cpl < T else T)
+            if cpl < T:
+                ncomp += 1
+        else:
+            fast_ns += f
+            work_ns += b - cpl
+            ncomp += 1
+        cpls.append(cpl)
+        k += 1
+        t = b
+        if b >= slice_end:
+            break
+    if k == 0:
+        return None
+    c.take(spc, k, False)
+    _count(sim.rt, g, spc, elemsize, k)
+    gc = sim.gc
+    if gc is not None:
+        gc.charge(g, k * elemsize)
+    g.consume(charges, k)
+    g.work.consume(k)
+    acct.add(g.p, "fast_path", fast_ns)
+    acct.add(g.p, "work", work_ns)
+    acct.complete_list(cpls, f)
+    g.note_allocs(elemsize, ncomp, 0)
+    return k, t
 
 
 def _count(rt: Runtime, g: GCtx, spc: int, elemsize: int, k: int) -> None:

@@ -27,6 +27,25 @@ NORMAL_KEY: Final = 1 * PK_SPAN
 URGENT_KEY: Final = 0 * PK_SPAN
 
 
+class EidCount:
+    """SimPy's insertion-id counter (its ``itertools.count()``, ``next`` gives
+    0, 1, 2, ...) as a compiled object: SimPy's ``schedule`` calls ``next`` on
+    it, the compiled core reads and bumps its field (``EventPos.take_eid``)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __iter__(self) -> EidCount:
+        return self
+
+    def __next__(self) -> Any:  # (object: mypyc's tp_iternext returns one)
+        n = self.n
+        self.n = n + 1
+        return n
+
+
 class EventPos:
     __slots__ = ("now", "shared", "key", "eid", "nstep", "events", "queue", "eids", "inline",
                  "depth", "max_depth", "nest_t", "nest_key", "active")
@@ -51,7 +70,7 @@ class EventPos:
         #: the environment's event queue and insertion-id counter (the same
         #: objects as its ``_queue`` and ``_eid``: SimEnv sets them)
         self.queue: list[Any] = []
-        self.eids: Any = None
+        self.eids = EidCount()
         #: syncs that processed the events due before them in place of their
         #: timeout (``run_before``; counted in ``nstep``, not in ``events``)
         self.inline = 0
@@ -66,6 +85,13 @@ class EventPos:
         #: the process being resumed (SimPy's ``active_process``; ``SimEnv``'s
         #: ``_active_proc`` reads and writes it here)
         self.active: Any = None
+
+    def take_eid(self) -> int:
+        """The next insertion id, as SimPy's ``next(env._eid)`` gives it."""
+        ec = self.eids
+        n = ec.n
+        ec.n = n + 1
+        return n
 
     def before(self, now: int, t: int, key: int, eid: int) -> bool:
         """Whether an event keyed (t, key, eid) would have been processed before
@@ -129,7 +155,12 @@ def step_event(env: Any, pos: EventPos, queue: list[Any]) -> None:
     has several callbacks: several processes waiting on it)."""
     if not queue:
         raise EmptySchedule()
-    t, key, eid, event = heappop(queue)
+    # typed: unpacked by index rather than by iterating an object
+    entry: tuple[int, int, int, Any] = heappop(queue)
+    t = entry[0]
+    key = entry[1]
+    eid = entry[2]
+    event = entry[3]
     pos.now = t
     pos.key = key
     pos.eid = eid
@@ -183,8 +214,11 @@ class PEvent:
     read it by field. SimPy's own code (``Process._resume``, conditions) reads
     the same names as attributes."""
 
-    def __init__(self, env: Any, pk: int) -> None:
+    def __init__(self, env: Any, pk: int, pos: EventPos | None = None) -> None:
         self.env = env
+        #: the environment's position (``env.pos``; compiled callers pass it,
+        #: saving an interpreted attribute lookup per event)
+        self.pos: EventPos = pos if pos is not None else env.pos
         self.pk = pk
         self.callbacks: list[Any] | None = []
         self._value: Any = PENDING
@@ -208,8 +242,8 @@ class PEvent:
     def _push(self, delay: int, key: int) -> None:
         """Into the environment's queue, ``delay`` ns from now, as
         ``SimEnv.schedule`` would put it (the key embeds the P)."""
-        pos: EventPos = self.env.pos
-        heappush(pos.queue, (pos.now + delay, key, next(pos.eids), self))
+        pos = self.pos
+        heappush(pos.queue, (pos.now + delay, key, pos.take_eid(), self))
 
     def succeed(self, value: Any = None) -> PEvent:
         """SimPy's ``Event.succeed``, scheduled as ``SimEnv.schedule`` would
@@ -226,10 +260,11 @@ class PTimeout(PEvent):
     """A timeout that resumes P ``pk`` (SimPy's ``Timeout``, scheduled with the
     key ``SimEnv.schedule`` would give it)."""
 
-    def __init__(self, env: Any, delay: int, pk: int) -> None:
+    def __init__(self, env: Any, delay: int, pk: int, pos: EventPos | None = None) -> None:
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         self.env = env
+        self.pos = pos if pos is not None else env.pos
         self.pk = pk
         self.callbacks = []
         self._value = None
@@ -248,15 +283,13 @@ class PProc(PEvent):
 
     def __init__(self, env: Any, generator: Any, pk: int) -> None:
         super().__init__(env, pk)
-        #: the environment's position (the active process is kept there)
-        self.pos: EventPos = env.pos
         self.gen = generator
         #: the callback registered on every event waited on (one bound method)
         self._resume_cb = self.resume
         # simpy.events.Initialize: scheduled URGENT by SimEnv.schedule, keyed by
         # the active process's P (0 when none), as SimPy's Process is before its
         # pk is set
-        init = PEvent(env, 0)
+        init = PEvent(env, 0, self.pos)
         init.callbacks = [self._resume_cb]
         init._value = None
         ap = self.pos.active
@@ -282,7 +315,9 @@ class PProc(PEvent):
                 value = event._value
             try:
                 if ok:
-                    event = gen.send(value)
+                    # (next: the generator's own slot, where send is a method
+                    # looked up by name; the same for a value of None)
+                    event = next(gen) if value is None else gen.send(value)
                 else:
                     event._defused = True
                     exc = type(value)(*value.args)

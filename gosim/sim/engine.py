@@ -62,6 +62,12 @@ class Simulation:
             self.rt.mheap.cold_bytes = self.costs.const("llc_bytes")
         #: which P wrote each span's memory last is tracked (the remote cost is on)
         self.rt.mheap.remote_on = self.costs.constants["remote_per_byte_ns"] != 0
+        #: one ``malloc_fast_ns`` as ns when it is a constant (None: drawn), for
+        #: ``gosim.sim.alloc.served_cost``
+        self.fast_unit_ns: int | None = self.costs.unit_ns["malloc_fast_ns"]
+        self.tiny_unit_ns: int | None = self.costs.unit_ns["tiny_fast_ns"]
+        #: ``zero_per_byte_ns`` when it is a constant (None: drawn)
+        self.zero_per_byte: float | None = self.costs.constants["zero_per_byte_ns"]
         self.env = SimEnv()
         self.batched = scenario.mode == "batched" and not design.global_lock
         #: step mode: the reference that turns every cost into its own SimPy event
@@ -72,10 +78,9 @@ class Simulation:
         #: one (``gosim.sim.goroutine.first_before``); off only to test that the
         #: shortcut changes no result
         self.sync_shortcut = True
-        #: the environment's event queue and insertion-id counter (the same
-        #: objects for the whole run), read natively by every sync
+        #: the environment's event queue (the same object for the whole run),
+        #: read natively by every sync
         self.queue: list[Any] = self.env._queue
-        self.eids: Any = self.env._eid
         #: the environment's position among events (gosim/sim/clock.py)
         self.pos: EventPos = self.env.pos
         self.T: int | None = scenario.duration_ns
@@ -218,7 +223,9 @@ class Simulation:
                 gc.charge(g, nb)
         gl = rt.global_lock
         if gl is not None:
-            yield from g.lock(gl, "mallocgc")
+            lw = g.lock(gl, "mallocgc")
+            if lw:  # (an empty tuple when it took the lock at once)
+                yield from lw
         tiny_before = rt.stats.tiny_allocs
         a = rt.try_fast(g.p, size, noscan)
         tiny_fit = kind == TINY and rt.stats.tiny_allocs != tiny_before
@@ -263,7 +270,9 @@ class Simulation:
                 yield from page_faults(g, rt.mheap.os_faults, n)
                 rt.stats.alloc_page_faults += n
         if gl is not None:
-            yield from g.unlock(gl)
+            lw = g.unlock(gl)
+            if lw:
+                yield from lw
         now = g.vt
         if not acct.complete_one(now, now - t0):
             return
@@ -336,7 +345,7 @@ class Simulation:
         env = self.env
         now = self.pos.now
         if g.vt > now:
-            yield PTimeout(env, g.vt - now, g.p)
+            yield PTimeout(env, g.vt - now, g.p, self.pos)
 
     # -- run ---------------------------------------------------------------------------------------
     def run(self) -> RunResult:

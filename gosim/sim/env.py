@@ -44,7 +44,9 @@ class SimEnv(simpy.Environment):
         self.pos = EventPos()
         super().__init__(initial_time=0)
         self.pos.queue = self._queue
-        self.pos.eids = self._eid
+        # SimPy's insertion ids come from the position's counter (a compiled
+        # object that counts as ``itertools.count()`` does)
+        self._eid = self.pos.eids
 
     # SimPy's Environment keeps these as plain attributes; here they are the
     # position's fields, so that the compiled loop writes a field per event

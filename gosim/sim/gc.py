@@ -453,7 +453,7 @@ class SimGC:
         self.stw_pending = True
         self.stopped = set()
         self.stop_times = {}
-        self.restart = PEvent(self.sim.env, g.p)
+        self.restart = PEvent(self.sim.env, g.p, self.sim.pos)
         self.stw_t0 = g.vt
         yield from g.unlock(self.sched_lock)
         self._mark_stopped(g.p, g.vt)
@@ -464,7 +464,7 @@ class SimGC:
         for pid in self.restarting:
             self._mark_stopped(pid, g.vt)
         if len(self.stopped) < self.nprocs:
-            ev = PEvent(self.sim.env, g.p)
+            ev = PEvent(self.sim.env, g.p, self.sim.pos)
             self.all_stopped = ev
             t = g.vt
             yield ev
@@ -661,7 +661,7 @@ class SimGC:
             return  # this goroutine finishes the cycle (mark_done)
         # gcParkAssist
         yield from g.lock(self.assist_lock, "gcParkAssist")
-        ev = PEvent(self.sim.env, g.p)
+        ev = PEvent(self.sim.env, g.p, self.sim.pos)
         self.parked.append((g, ev))
         self.assist_parks += 1
         yield from g.unlock(self.assist_lock)

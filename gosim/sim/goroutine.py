@@ -23,7 +23,7 @@ from gosim.runtime.mstats import FLOW_SHIFT, tally
 from gosim.sim.alloc import Charges
 from gosim.sim.clock import NORMAL_KEY, PTimeout, run_before
 from gosim.sim.costs import COST_PARAMETERS
-from gosim.sim.locks import SimAtomic
+from gosim.sim.locks import RuntimeMutex, SimAtomic
 from gosim.workload.spec import GoroutineGroup
 from gosim.workload.streams import BernoulliStream, Stream
 
@@ -256,7 +256,7 @@ class GCtx(Ctx):
         if vt > now and (force or sim.sync_always or sim.T is not None and vt >= sim.T):
             p = self.p
             if not sim.sync_shortcut or pos.shared:
-                return (PTimeout(env, vt - now, p),)
+                return (PTimeout(env, vt - now, p, pos),)
             q = sim.queue
             depth = pos.depth
             if depth:
@@ -264,21 +264,21 @@ class GCtx(Ctx):
                 # timeout is not in the queue but comes before any later one
                 nt = pos.nest_t
                 if vt > nt or (vt == nt and NORMAL_KEY + p >= pos.nest_key):
-                    return (PTimeout(env, vt - now, p),)
+                    return (PTimeout(env, vt - now, p, pos),)
             if first_before(q, vt, p):
                 T = sim.T
                 if depth >= MAX_NESTED_SYNCS or (T is not None and vt >= T):
-                    return (PTimeout(env, vt - now, p),)
+                    return (PTimeout(env, vt - now, p, pos),)
                 # the events due first run here, then the clock is this
                 # goroutine's: what waiting on the timeout would do
-                run_before(env, pos, q, vt, NORMAL_KEY + p, next(sim.eids))
+                run_before(env, pos, q, vt, NORMAL_KEY + p, pos.take_eid())
                 return _NONE
             # nothing is due before that timeout would be: take it at once, with
             # the clock and the queue position (key, insertion id, event count)
             # that timeout would have set
             pos.now = vt
             pos.key = NORMAL_KEY + p
-            pos.eid = next(sim.eids)
+            pos.eid = pos.take_eid()
             pos.nstep += 1
         return _NONE
 
@@ -287,9 +287,16 @@ class GCtx(Ctx):
         if chk is not None:
             chk.acquire(self.gid, self.p, self.vt, mu.name, site_of(sys._getframe(1)))
         w = self.sync(True)
-        sim_mu = mu.sim
-        if w or not sim_mu.try_acquire(self):
+        sim_mu: RuntimeMutex = mu.sim
+        if w:
             return self._lock_wait(w, mu, fn)
+        if not sim_mu.try_acquire(self):
+            # wait in the lock itself, which names ``fn`` the owner once it is
+            # granted (one generator less than _lock_wait); what is held and
+            # taken is this goroutine's own, read only once it runs again
+            self.held.append(sim_mu.hold_cat)
+            self.locks_taken += 1
+            return sim_mu.acquire(self, fn)
         sim_mu.owner_fn = fn
         self.held.append(sim_mu.hold_cat)
         self.locks_taken += 1
@@ -297,7 +304,7 @@ class GCtx(Ctx):
 
     def _lock_wait(self, w: tuple[Any, ...], mu: Mutex, fn: str) -> Any:
         yield from w
-        sim_mu = mu.sim
+        sim_mu: RuntimeMutex = mu.sim
         if not (w and sim_mu.try_acquire(self)):
             yield from sim_mu.acquire(self)
         sim_mu.owner_fn = fn
@@ -308,7 +315,8 @@ class GCtx(Ctx):
         w = self.sync(True)
         if w:
             return self._unlock_after(w, mu)
-        mu.sim.release(self)
+        sim_mu: RuntimeMutex = mu.sim
+        sim_mu.release(self)
         self.held.pop()
         chk = self.check
         if chk is not None:
@@ -317,7 +325,8 @@ class GCtx(Ctx):
 
     def _unlock_after(self, w: tuple[Any, ...], mu: Mutex) -> Any:
         yield from w
-        mu.sim.release(self)
+        sim_mu: RuntimeMutex = mu.sim
+        sim_mu.release(self)
         self.held.pop()
         chk = self.check
         if chk is not None:

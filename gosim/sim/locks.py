@@ -41,7 +41,6 @@ extra cost, hold = duration). Without a tracer this costs one attribute check.
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from collections import deque
 from heapq import heappop, heappush
@@ -166,8 +165,12 @@ class RuntimeMutex:
         #: every M waiting now (spinning, asleep or being woken), in arrival order
         self.waiting: dict[_Waiter, None] = {}
         self.waking = 0
-        #: pending ends of spin windows: (time, key, insertion id, event count, waiter, spin generation)
+        #: pending ends of spin windows: (time, key, insertion id, event count,
+        #: waiter, spin generation), in the order SimPy would process them (time,
+        #: key, insertion id; :meth:`_spin_or_sleep` keeps it); those before
+        #: ``ex_head`` are applied (the list is cut from time to time)
         self.expiries: list[tuple[int, int, int, int, _Waiter, int]] = []
+        self.ex_head = 0
         self.acquisitions = 0
         self.contended = 0
         self.waits = array("q")
@@ -175,6 +178,9 @@ class RuntimeMutex:
         self.hold_start = 0
         self.max_waiters = 0
         self.spin_ns = host.costs.const("lock_spin_ns")
+        #: an acquisition's own cost when it is a constant (None: drawn per
+        #: acquisition): one unit, rounded as ``GCtx.draw_ns`` rounds it
+        self.unc_ns: int | None = host.costs.unit_ns["lock_uncontended_ns"]
         self.wakeup_ns = host.costs.const("lock_wakeup_ns")
         #: the P that held the lock last (-1: none yet), for mheap.lock, whose
         #: critical sections touch far more shared data than any other lock's
@@ -212,7 +218,7 @@ class RuntimeMutex:
     def try_acquire(self, g: LockCaller) -> bool:
         """Take the lock at once if it is free (the caller synced): True, with
         the acquisition's cost spent; False: the caller waits in :meth:`acquire`."""
-        if self.expiries:
+        if self.ex_head < len(self.expiries):
             self._expire()
         if self.owner is None and self.reserved_for is None and not (self.fifo and self.queue):
             t0 = self.pos.now
@@ -221,21 +227,23 @@ class RuntimeMutex:
             return True
         return False
 
-    def acquire(self, g: LockCaller) -> Any:
+    def acquire(self, g: LockCaller, fn: str | None = None) -> Any:
         """Wait for the lock (after :meth:`try_acquire` found it taken; the
-        simulation clock at the goroutine's clock)."""
-        if self.expiries:
+        simulation clock at the goroutine's clock); ``fn``: the runtime
+        function that holds it once granted (``owner_fn``), when given."""
+        if self.ex_head < len(self.expiries):
             self._expire()
         env = self.env
         t0 = self.pos.now
         p = g.p
         self.contended += 1
-        w = _Waiter(p, PEvent(env, p), t0)
+        w = _Waiter(p, PEvent(env, p, self.pos), t0)
         self.waiting[w] = None
         if self.fifo:
             self.queue.append(w)
         self._spin_or_sleep(w)
-        self.max_waiters = max(self.max_waiters, len(self.waiting))
+        if len(self.waiting) > self.max_waiters:
+            self.max_waiters = len(self.waiting)
         tr = self.tracer
         if tr is not None:
             tr.lock_waiters(self.mu.name, t0, len(self.waiting))
@@ -243,10 +251,20 @@ class RuntimeMutex:
         self._account(p, self.wait_cat, t0, self.pos.now)
         g.vt = self.pos.now
         self._acquired(g)
+        if fn is not None:
+            self.owner_fn = fn
 
     def _acquired(self, g: LockCaller) -> None:
         p = g.p
-        c = g.cost_ns("lock_uncontended_ns")
+        vt = g.vt
+        c0 = self.unc_ns
+        if c0 is None:
+            c = g.cost_ns("lock_uncontended_ns")
+        else:  # a constant: what cost_ns would draw and charge, without the lookups
+            c = c0
+            rec = self.costs.record
+            if rec is not None:
+                rec["lock_uncontended_ns"] = rec.get("lock_uncontended_ns", 0.0) + 1.0
         if self.migrates and self.last_p != p:
             # the heap's data (page allocator summaries and bitmaps, span structs,
             # stats) was last written on another P's core: the critical section
@@ -257,8 +275,8 @@ class RuntimeMutex:
                     c += g.cost_ns("heap_lock_per_p_ns", self.per_p)
             self.last_p = p
         if c:
-            self._account(p, self.hold_cat, g.vt, g.vt + c)
-            g.vt += c
+            self._account(p, self.hold_cat, vt, vt + c)
+            g.vt = vt + c
 
     def _take(self, p: int, t0: int, now: int, sleep_t0: int = -1) -> None:
         """The lock goes to P p, which asked at t0; sleep_t0: when it first
@@ -282,7 +300,8 @@ class RuntimeMutex:
             self._sleep(w, self.pos.now)
             return
         self.spinning.append(w)
-        self.max_spinning = max(self.max_spinning, len(self.spinning))
+        if len(self.spinning) > self.max_spinning:
+            self.max_spinning = len(self.spinning)
         w.state = "spin"
         w.spin_gen += 1
         pos = self.pos
@@ -290,8 +309,25 @@ class RuntimeMutex:
         # the end of the spin window: kept here, not as a SimPy timeout, and
         # applied in event order before the lock is next looked at (_expire);
         # keyed and numbered as the timeout resuming P w.p would be
-        heapq.heappush(self.expiries, (pos.now + self.spin_ns, NORMAL_KEY + w.p, next(pos.eids),
-                                       pos.nstep, w, w.spin_gen))
+        ex = self.expiries
+        t = pos.now + self.spin_ns
+        key = NORMAL_KEY + w.p
+        item = (t, key, pos.take_eid(), pos.nstep, w, w.spin_gen)
+        ex.append(item)
+        # the clock never goes back and the window is a constant, so the new
+        # end sorts last, but after an end at the same time with a later key
+        # (its insertion id is the largest)
+        i = len(ex) - 1
+        head = self.ex_head
+        while i > head:
+            prev = ex[i - 1]
+            pt: int = prev[0]
+            if pt < t or (pt == t and prev[1] <= key):
+                break
+            ex[i] = prev
+            i -= 1
+        if i < len(ex) - 1:
+            ex[i] = item
 
     def _expire(self) -> None:
         """Apply the spin windows that end before the current event (in SimPy's
@@ -299,22 +335,33 @@ class RuntimeMutex:
         which SimPy would process after it)."""
         ex = self.expiries
         pos = self.pos
-        if ex[0][0] > pos.now:  # the earliest window is still open
+        now = pos.now
+        head = self.ex_head
+        if ex[head][0] > now:  # the earliest window is still open
             return
-        skipped = None
-        while ex:
-            t, key, eid, nstep, w, gen = ex[0]
-            if not pos.before(pos.now, t, key, eid):
+        i = head
+        n = len(ex)
+        skipped: list[tuple[int, int, int, int, _Waiter, int]] | None = None
+        while i < n:
+            item = ex[i]
+            t, key, eid, nstep, w, gen = item
+            if not pos.before(now, t, key, eid):
                 break
-            heapq.heappop(ex)
+            i += 1
             if nstep >= pos.nstep:  # scheduled during this event: it comes later
-                skipped = skipped or []
-                skipped.append((t, key, eid, nstep, w, gen))
+                if skipped is None:
+                    skipped = []
+                skipped.append(item)
                 continue
             self._spin_expired(w, gen, t)
-        if skipped:
-            for item in skipped:
-                heapq.heappush(ex, item)
+        if skipped is not None:  # they stay first, in their order
+            for item in reversed(skipped):
+                i -= 1
+                ex[i] = item
+        if i >= 256 and 2 * i >= n:
+            del ex[:i]
+            i = 0
+        self.ex_head = i
 
     def expire_all(self, before: int | None) -> int:
         """The end of the run: apply the spin windows ending before ``before``
@@ -323,10 +370,14 @@ class RuntimeMutex:
         reached it."""
         ex = self.expiries
         last = 0
-        while ex and (before is None or ex[0][0] < before):
-            t, _key, _eid, _nstep, w, gen = heapq.heappop(ex)
+        i = self.ex_head
+        while i < len(ex) and (before is None or ex[i][0] < before):
+            t, _key, _eid, _nstep, w, gen = ex[i]
+            i += 1
             self._spin_expired(w, gen, t)
             last = t
+        del ex[:i]
+        self.ex_head = 0
         return last
 
     def _sleep(self, w: _Waiter, at: int) -> None:
@@ -369,13 +420,13 @@ class RuntimeMutex:
     def _wake(self, w: _Waiter, then: Any) -> None:
         w.state = "waking"
         self.waking += 1
-        t = PTimeout(self.env, self.wakeup_ns, w.p)
+        t = PTimeout(self.env, self.wakeup_ns, w.p, self.pos)
         assert t.callbacks is not None
         t.callbacks.append(lambda _ev, w=w: then(w))
 
     # -- release ----------------------------------------------------------------
     def release(self, g: LockCaller) -> None:
-        if self.expiries:
+        if self.ex_head < len(self.expiries):
             self._expire()
         now = self.pos.now
         self.holds.append(now - self.hold_start)
@@ -436,7 +487,7 @@ class RuntimeMutex:
         site[1] += ns
 
     def _woken(self, w: _Waiter) -> None:
-        if self.expiries:
+        if self.ex_head < len(self.expiries):
             self._expire()
         self.waking -= 1
         self.costs.charge("lock_wakeup_ns", 1.0)
@@ -449,7 +500,7 @@ class RuntimeMutex:
             self._spin_or_sleep(w)
 
     def _fifo_woken(self, w: _Waiter) -> None:
-        if self.expiries:
+        if self.ex_head < len(self.expiries):
             self._expire()
         self.waking -= 1
         self.costs.charge("lock_wakeup_ns", 1.0)

@@ -77,7 +77,7 @@ class Scheduler:
             if g is None:
                 if self.live == 0:
                     return
-                ev: Any = PEvent(env, pid)
+                ev: Any = PEvent(env, pid, pos)
                 self.idle[pid] = ev
                 if sim.gc is not None:
                     sim.gc.p_idle(pid)
@@ -101,7 +101,7 @@ class Scheduler:
             finished = False
             while True:
                 try:
-                    ev = gen.send(val)
+                    ev = next(gen) if val is None else gen.send(val)
                 except StopIteration:
                     finished = True
                     break
@@ -125,4 +125,4 @@ class Scheduler:
                 c = g.cost_ns("sched_switch_ns")
                 if c:
                     sim.account(pid, "sched", pos.now, pos.now + c)
-                    yield PTimeout(env, c, pid)
+                    yield PTimeout(env, c, pid, pos)
