@@ -17,8 +17,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 #: compiled with mypyc: the modules a simulation spends its time in
 NATIVE = [
@@ -89,10 +91,35 @@ def _native_extensions() -> list:
     for e in exts:
         # a failed C build (no compiler) leaves the pure-Python modules in place
         e.optional = True
-    # which sources the extensions are built from: gosim/_native.py ignores
-    # them as soon as one of these files changes
-    STAMP.write_text(json.dumps({m: _digest(m) for m in NATIVE}, indent=1, sort_keys=True) + "\n")
+    # the stamp goes once every extension is built (BuildNative): until then,
+    # and for good if one fails, an extension left by an older build is stale
+    STAMP.unlink(missing_ok=True)
     return exts
 
 
-setup(ext_modules=_native_extensions())
+class BuildNative(build_ext):
+    """build_ext that records which sources the extensions were built from
+    (gosim/_native.py runs them only while those sources are unchanged), and
+    only if every extension built: an optional extension whose C build fails
+    is skipped with a warning, and the stamp of a build that did not happen
+    would make gosim run the older extensions beside the newer sources."""
+
+    def run(self) -> None:
+        self.failed: list[str] = []
+        super().run()
+        if self.extensions and not self.failed:
+            STAMP.write_text(json.dumps({m: _digest(m) for m in NATIVE}, indent=1,
+                                        sort_keys=True) + "\n")
+        elif self.failed:
+            print(f"gosim: compiling {', '.join(self.failed)} failed; running pure Python",
+                  file=sys.stderr)
+
+    def build_extension(self, ext: Any) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception:
+            self.failed.append(ext.name)
+            raise
+
+
+setup(ext_modules=_native_extensions(), cmdclass={"build_ext": BuildNative})
