@@ -86,12 +86,12 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
     charges = fast_charges(span, kind, elemsize, tiny_fit, barrier_on(g))
     # the common cases, priced as ``g.price`` would, without its lookups, when
     # the cost is a constant
-    if charges is FAST:
-        ns = g.sim.fast_unit_ns
+    if charges is FAST or charges is TINY_FIT:
+        tiny = charges is TINY_FIT
+        ns = g.sim.tiny_unit_ns if tiny else g.sim.fast_unit_ns
         if ns is not None:
-            rec = g.sim.costs.record
-            if rec is not None:
-                rec["malloc_fast_ns"] = rec.get("malloc_fast_ns", 0.0) + 1.0
+            if g.sim.costs.record is not None:
+                g.sim.costs.charge("tiny_fast_ns" if tiny else "malloc_fast_ns", 1.0)
             return ns
     elif len(charges) == 2 and charges[1][0] == "zero_per_byte_ns":
         # a span that needs zeroing: malloc_fast_ns + zero_per_byte_ns per byte
@@ -99,17 +99,8 @@ def served_cost(rt: Runtime, g: GCtx, kind: int, spc: int, elemsize: int, addr: 
         zc = g.sim.zero_per_byte
         if ns is not None and zc is not None:
             units = charges[1][1]
-            rec = g.sim.costs.record
-            if rec is not None:
-                rec["malloc_fast_ns"] = rec.get("malloc_fast_ns", 0.0) + 1.0
-                if units:
-                    rec["zero_per_byte_ns"] = rec.get("zero_per_byte_ns", 0.0) + units
+            if g.sim.costs.record is not None:
+                g.sim.costs.charge("malloc_fast_ns", 1.0)
+                g.sim.costs.charge("zero_per_byte_ns", units)
             return ns + int(zc * units + 0.5)
-    elif charges is TINY_FIT:
-        ns = g.sim.tiny_unit_ns
-        if ns is not None:
-            rec = g.sim.costs.record
-            if rec is not None:
-                rec["tiny_fast_ns"] = rec.get("tiny_fast_ns", 0.0) + 1.0
-            return ns
     return g.price(charges)

@@ -262,9 +262,8 @@ class RuntimeMutex:
             c = g.cost_ns("lock_uncontended_ns")
         else:  # a constant: what cost_ns would draw and charge, without the lookups
             c = c0
-            rec = self.costs.record
-            if rec is not None:
-                rec["lock_uncontended_ns"] = rec.get("lock_uncontended_ns", 0.0) + 1.0
+            if self.costs.record is not None:
+                self.costs.charge("lock_uncontended_ns", 1.0)
         if self.migrates and self.last_p != p:
             # the heap's data (page allocator summaries and bitmaps, span structs,
             # stats) was last written on another P's core: the critical section
@@ -860,9 +859,8 @@ class SimFaults(SimAtomic):
             resume = we + self.wake_ns
             self.blocked += 1
             self.blocked_ns += resume - now
-            rec = self.costs.record
-            if rec is not None and self.wake_ns:
-                rec["mmap_wakeup_ns"] = rec.get("mmap_wakeup_ns", 0.0) + 1.0
+            if self.wake_ns:
+                self.costs.charge("mmap_wakeup_ns", 1.0)
             self._account_p(p, now, resume)
             return super().op_at(p, resume, cost, g)
         return super().op_at(p, now, cost, g)
