@@ -184,3 +184,62 @@ def test_the_ground_truth_shows_allocation_slower_per_p_with_more_ps() -> None:
 
     for size in (48, 1024, 32768):
         assert busy_ns(gc0[size, 4]) >= 1.8 * busy_ns(gc0[size, 1])
+
+
+# -- remote_per_p_growth: the remote cost dearer with more Ps (an experiment) -----------------
+
+def _metrics(sc: Scenario) -> str:
+    return _dump(simulate(sc).to_dict()["metrics"])
+
+
+def test_remote_growth_is_the_remote_cost_scaled_by_the_ps_beyond_two() -> None:
+    """At 4 Ps a growth of 0.25 charges what remote_per_byte_ns x (1 + 0.25 x 2)
+    charges without it, to the last metric; at 2 Ps it changes nothing."""
+    grown = _metrics(_sc(1024, procs=4, live_mib=0,
+                         costs={"remote_per_byte_ns": 0.3, "remote_per_p_growth": 0.25}))
+    scaled = _metrics(_sc(1024, procs=4, live_mib=0, costs={"remote_per_byte_ns": 0.45}))
+    plain = _metrics(_sc(1024, procs=4, live_mib=0, costs=REMOTE))
+    assert grown == scaled != plain
+    assert (_metrics(_sc(1024, procs=2, live_mib=0,
+                         costs={**REMOTE, "remote_per_p_growth": 0.25}))
+            == _metrics(_sc(1024, procs=2, live_mib=0, costs=REMOTE)))
+
+
+def test_remote_growth_step_equals_batched() -> None:
+    costs = {**REMOTE, "remote_per_p_growth": 0.3}
+    batched, rb = _run(_sc(1024, procs=3, live_mib=0, costs=costs))
+    step, rs = _run(_sc(1024, procs=3, live_mib=0, costs=costs, mode="step"))
+    assert rb == rs and rb["remote_per_byte_ns"] > 0
+    assert _dump(batched["metrics"]) == _dump(step["metrics"])
+
+
+def test_remote_growth_needs_a_constant_remote_cost() -> None:
+    from gosim.errors import ConfigError
+
+    sc = _sc(1024, procs=3, live_mib=0, costs={
+        "remote_per_byte_ns": {"dist": "exponential", "mean": 0.3}, "remote_per_p_growth": 0.2})
+    with pytest.raises(ConfigError, match="remote_per_p_growth needs a constant") as e:
+        simulate(sc)
+    assert e.value.key == "costs.remote_per_p_growth"
+
+
+def test_the_ground_truth_shows_the_per_p_slowdown_growing_beyond_four_ps() -> None:
+    """The fact remote_per_p_growth stands for: in the shared 16-core records with
+    the GC on and no live heap, the user CPU per allocation outside lock waits
+    keeps growing from 4 to 16 Ps at every size (by at least 1.5 times), where
+    a remote cost fixed per byte could grow it only by the share of reused
+    memory another P wrote last, (P - 1) / P: 0.75 to 0.94, 1.25 times."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments/groundtruth/go1.27-16core.jsonl"
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    gc0 = {(r["size"], r["gomaxprocs"]): r for r in recs
+           if r["mode"] == "gc" and not r.get("ballast_mib")}
+
+    def busy_ns(r: dict[str, Any]) -> float:
+        m = r["metrics"]
+        return (m["/cpu/classes/user:cpu-seconds"] - m["/sync/mutex/wait/total:seconds"]) \
+            / r["allocs"] * 1e9
+
+    for size in (48, 1024, 32768):
+        assert busy_ns(gc0[size, 16]) >= 1.5 * busy_ns(gc0[size, 4])

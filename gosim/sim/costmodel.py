@@ -55,6 +55,17 @@ class CostModel:
         if rec is not None and units:
             rec[name] = rec.get(name, 0.0) + units
 
+    def scale_const(self, name: str, factor: float) -> None:
+        """Make constant cost ``name`` ``factor`` times what it is (before any
+        charge: the engine's P-dependent costs)."""
+        c = self.constants[name]
+        if c is None:
+            raise ValueError(f"{name} is not a constant")
+        v = c * factor
+        self.values[name] = Dist(dist="const", value=v)
+        self.constants[name] = v
+        self.unit_ns[name] = int(v + 0.5)
+
     def const(self, name: str) -> int:
         """A cost that is used as a constant (lock spin window, wake-up latency)."""
         return int(self.values[name].mean_value() + 0.5)

@@ -103,6 +103,12 @@ COST_PARAMETERS: dict[str, CostParameter] = {p.name: p for p in (
        "byte; not charged where the heap is out of cache (the cold_* costs apply)",
        "0 by default (one P, or a 2-core machine, cannot show it); fitted in the 16-core "
        "profile"),
+    _p("remote_per_p_growth", 0, "1/P", "with remote_per_byte_ns: each P beyond two "
+       "(GOMAXPROCS - 2) makes that cost this fraction of itself dearer, as if cache-to-cache "
+       "transfers slowed with the cores sharing the interconnect; needs a constant "
+       "remote_per_byte_ns",
+       "0 by default and in every profile: an experiment against the 16-core ground truth, "
+       "whose user CPU per allocation grows with the P count (docs/decisions.md)"),
     _p("zero_per_byte_ns", 0.03, "ns/byte", "memclr of an object from a span that needs zeroing",
        "~32 B/ns memclrNoHeapPointers; [RG] 64 KiB ~2.8 us with the GC on (reused, zeroed)"),
     # -- mcache / mcentral ---------------------------------------------------------------

@@ -60,6 +60,14 @@ class Simulation:
         if any(self.costs.constants[k] != 0
                for k in ("cold_alloc_ns", "cold_per_byte_ns", "cold_span_ns")):
             self.rt.mheap.cold_bytes = self.costs.const("llc_bytes")
+        growth = self.costs.const_float("remote_per_p_growth")
+        if growth:
+            # cache-to-cache transfers dearer with more cores in play (an experiment)
+            if self.costs.constants["remote_per_byte_ns"] is None:
+                raise ConfigError("remote_per_p_growth needs a constant remote_per_byte_ns, "
+                                  "not a distribution", key="costs.remote_per_p_growth")
+            self.costs.scale_const("remote_per_byte_ns",
+                                   1.0 + growth * max(scenario.gomaxprocs - 2, 0))
         #: which P wrote each span's memory last is tracked (the remote cost is on)
         self.rt.mheap.remote_on = self.costs.constants["remote_per_byte_ns"] != 0
         #: one ``malloc_fast_ns`` as ns when it is a constant (None: drawn), for
