@@ -12,84 +12,87 @@ from bisect import bisect_right
 
 
 class RunSet:
-    """A set of pages stored as disjoint, maximal [start, start+n) runs."""
+    """A set of pages stored as disjoint, maximal [start, start+n) runs: the
+    runs' starts, sorted, and their lengths in a parallel list (an index, not
+    a dictionary probe, per lookup)."""
 
-    __slots__ = ("_starts", "_len", "total")
+    __slots__ = ("_starts", "_lens", "total")
 
     def __init__(self) -> None:
         self._starts: list[int] = []
-        self._len: dict[int, int] = {}
+        #: _lens[i]: the pages of the run at _starts[i]
+        self._lens: list[int] = []
         self.total = 0
 
     def __len__(self) -> int:
         return len(self._starts)
 
     def runs(self) -> list[tuple[int, int]]:
-        return [(s, self._len[s]) for s in self._starts]
+        return list(zip(self._starts, self._lens, strict=True))
 
     def add(self, start: int, n: int) -> None:
         """Add pages [start, start+n) (must not overlap the set); coalesce neighbours."""
         if n <= 0:
             return
-        i = bisect_right(self._starts, start)
+        starts = self._starts
+        lens = self._lens
+        i = bisect_right(starts, start)
         if i > 0:
-            ps = self._starts[i - 1]
-            if ps + self._len[ps] > start:
-                raise ValueError(f"run {start}+{n} overlaps {ps}+{self._len[ps]}")
-        if i < len(self._starts) and self._starts[i] < start + n:
-            raise ValueError(f"run {start}+{n} overlaps {self._starts[i]}")
+            ps = starts[i - 1]
+            if ps + lens[i - 1] > start:
+                raise ValueError(f"run {start}+{n} overlaps {ps}+{lens[i - 1]}")
+        if i < len(starts) and starts[i] < start + n:
+            raise ValueError(f"run {start}+{n} overlaps {starts[i]}")
         self.total += n
         # merge with successor
-        if i < len(self._starts) and self._starts[i] == start + n:
-            nxt = self._starts.pop(i)
-            n += self._len.pop(nxt)
+        if i < len(starts) and starts[i] == start + n:
+            starts.pop(i)
+            n += lens.pop(i)
         # merge with predecessor
         if i > 0:
-            ps = self._starts[i - 1]
-            if ps + self._len[ps] == start:
-                self._len[ps] += n
+            if starts[i - 1] + lens[i - 1] == start:
+                lens[i - 1] += n
                 return
-        self._starts.insert(i, start)
-        self._len[start] = n
+        starts.insert(i, start)
+        lens.insert(i, n)
 
     def remove(self, start: int, n: int) -> int:
         """Remove whatever of [start, start+n) is in the set; return how many pages."""
         end = start + n
-        i = bisect_right(self._starts, start) - 1
+        starts = self._starts
+        lens = self._lens
+        i = bisect_right(starts, start) - 1
         if i < 0:
             i = 0
-        starts = self._starts
         if i < len(starts) and starts[i] == start:
             # the common case: a prefix of one run (the run's start moves up)
-            ln = self._len[start]
+            ln = lens[i]
             if n < ln:
-                del self._len[start]
                 starts[i] = end
-                self._len[end] = ln - n
+                lens[i] = ln - n
                 self.total -= n
                 return n
         removed = 0
-        while i < len(self._starts):
-            s = self._starts[i]
+        while i < len(starts):
+            s = starts[i]
             if s >= end:
                 break
-            ln = self._len[s]
-            e = s + ln
+            e = s + lens[i]
             if e <= start:
                 i += 1
                 continue
             lo, hi = max(s, start), min(e, end)
             removed += hi - lo
             # split s..e into s..lo and hi..e
-            del self._len[s]
-            self._starts.pop(i)
+            starts.pop(i)
+            lens.pop(i)
             if s < lo:
-                self._starts.insert(i, s)
-                self._len[s] = lo - s
+                starts.insert(i, s)
+                lens.insert(i, lo - s)
                 i += 1
             if hi < e:
-                self._starts.insert(i, hi)
-                self._len[hi] = e - hi
+                starts.insert(i, hi)
+                lens.insert(i, e - hi)
                 i += 1
         self.total -= removed
         return removed
@@ -98,27 +101,28 @@ class RunSet:
         i = bisect_right(self._starts, start) - 1
         if i < 0:
             return False
-        s = self._starts[i]
-        return s + self._len[s] >= start + n
+        return self._starts[i] + self._lens[i] >= start + n
 
     def first(self) -> int | None:
         return self._starts[0] if self._starts else None
 
     def find_first_fit(self, n: int) -> int | None:
         """Lowest-addressed run start with at least n pages (mpagealloc.go find)."""
-        for s in self._starts:
-            if self._len[s] >= n:
-                return s
+        lens = self._lens
+        for i in range(len(lens)):
+            if lens[i] >= n:
+                return self._starts[i]
         return None
 
     def find_best_fit(self, n: int) -> int | None:
         """Smallest run with at least n pages, lowest address on ties (Go <= 1.13 treap)."""
         best = None
         best_len = 0
-        for s in self._starts:
-            ln = self._len[s]
+        lens = self._lens
+        for i in range(len(lens)):
+            ln = lens[i]
             if ln >= n and (best is None or ln < best_len):
-                best, best_len = s, ln
+                best, best_len = self._starts[i], ln
                 if ln == n:
                     break
         return best
@@ -131,12 +135,14 @@ class RunSet:
         """Bitmap of set pages in [base, base+n) (bit i = page base+i)."""
         bits = 0
         end = base + n
-        i = max(bisect_right(self._starts, base) - 1, 0)
-        while i < len(self._starts):
-            s = self._starts[i]
+        starts = self._starts
+        lens = self._lens
+        i = max(bisect_right(starts, base) - 1, 0)
+        while i < len(starts):
+            s = starts[i]
             if s >= end:
                 break
-            e = s + self._len[s]
+            e = s + lens[i]
             if e > base:
                 lo, hi = max(s, base) - base, min(e, end) - base
                 bits |= ((1 << (hi - lo)) - 1) << lo
