@@ -468,8 +468,11 @@ class MHeap:
             row = self.arena_spans.get(ai)
             if row is None:
                 row = self.arena_spans[ai] = [None] * ap
-            if n == 1:
-                row[off] = s
+            if n <= 16:
+                # a short span's pages one by one (compiled: native list stores,
+                # no temporary list and slice assignment)
+                for i in range(off, off + n):
+                    row[i] = s
             else:
                 row[off:off + n] = [s] * n
             start += n
