@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, TypeVar
 
+from gosim.runtime.mstats import FLOW_SHIFT, MemStats, tally
+
 T = TypeVar("T")
 Gen = Generator[Any, Any, T]
 #: what a call that often has nothing to wait for returns: its generator, or
@@ -86,6 +88,14 @@ class Ctx:
 
     def atomic(self, cell: AtomicCell, cost: str) -> Any:
         raise NotImplementedError
+
+    def count_malloc(self, st: MemStats, nbytes: int) -> None:
+        """One malloc of ``nbytes`` on the flow's goroutine -> P edge
+        (MemStats's ``flow_g_mallocs``, ``flow_g_bytes``); a goroutine of the
+        simulation counts its own and adds them up once per P."""
+        key = self.gid << FLOW_SHIFT | self.p
+        tally(st.flow_g_mallocs, key)
+        tally(st.flow_g_bytes, key, nbytes)
 
 
 def _nothing() -> Gen[None]:

@@ -34,7 +34,7 @@ from gosim.runtime.mspan import (
     MSpan,
     MSpanState,
 )
-from gosim.runtime.mstats import FLOW_SHIFT, MemStats, tally
+from gosim.runtime.mstats import MemStats
 from gosim.runtime.runtime2 import P
 from gosim.runtime.sizeclasses import get_table
 
@@ -228,9 +228,7 @@ class Runtime:
         st.requested_bytes += size
         st.heap_alloc_bytes += npages * PAGE_SIZE
         st.total_alloc_bytes += npages * PAGE_SIZE
-        key = ctx.gid << FLOW_SHIFT | ctx.p
-        tally(st.flow_g_mallocs, key)
-        tally(st.flow_g_bytes, key, npages * PAGE_SIZE)
+        ctx.count_malloc(st, npages * PAGE_SIZE)
         return s.base
 
     # -- synchronous conveniences (no simulation) ----------------------------------------

@@ -19,7 +19,7 @@ from numpy.random import SeedSequence
 
 from gosim.runtime.context import AtomicCell, Ctx, Mutex
 from gosim.runtime.lockrank import site_of
-from gosim.runtime.mstats import FLOW_SHIFT, tally
+from gosim.runtime.mstats import FLOW_SHIFT, MemStats, tally
 from gosim.sim.alloc import Charges
 from gosim.sim.clock import NORMAL_KEY, PTimeout, run_before
 from gosim.sim.costs import COST_PARAMETERS
@@ -210,6 +210,11 @@ class GCtx(Ctx):
         if self.flow_b:
             tally(st.flow_g_bytes, key, self.flow_b)
             self.flow_b = 0
+
+    def count_malloc(self, st: MemStats, nbytes: int) -> None:
+        """Ctx.count_malloc: counted on the goroutine (``flush_flow`` adds it up)."""
+        self.flow_n += 1
+        self.flow_b += nbytes
 
     def note_allocs(self, nbytes: int, n: int, times: np.ndarray | int) -> None:
         """n allocations of ``nbytes`` each completed (at ``times``): count them
