@@ -151,6 +151,10 @@ class Runtime:
     def try_fast(self, p: int, size: int, noscan: bool) -> int:
         """nextFreeFast: allocate from the P's cache if possible; 0 if the slow path is needed."""
         kind, spc, elemsize = self.classify(size, noscan)
+        return self.try_fast_as(p, size, kind, spc, elemsize)
+
+    def try_fast_as(self, p: int, size: int, kind: int, spc: int, elemsize: int) -> int:
+        """:meth:`try_fast` for a request already classified (``classify``'s answer)."""
         c = self.ps[p].mcache
         if kind == TINY:
             a = self.tiny_fit(c, size)
@@ -174,6 +178,11 @@ class Runtime:
     def slow(self, ctx: Ctx, size: int, noscan: bool) -> Gen[int]:
         """What mallocgc does when the cache cannot serve the request."""
         kind, spc, elemsize = self.classify(size, noscan)
+        return (yield from self.slow_as(ctx, size, noscan, kind, spc, elemsize))
+
+    def slow_as(self, ctx: Ctx, size: int, noscan: bool, kind: int, spc: int,
+                elemsize: int) -> Gen[int]:
+        """:meth:`slow` for a request already classified (``classify``'s answer)."""
         pp = self.ps[ctx.p]
         c = pp.mcache
         if kind == LARGE:

@@ -255,7 +255,7 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
                 # its writes may fault: a kernel event, which step_one takes
                 return k, t, (size, noscan)
         tiny_before = stats.tiny_allocs
-        a = rt.try_fast(p, size, noscan)
+        a = rt.try_fast_as(p, size, kind, spc, elemsize)
         if not a:
             return k, t, (size, noscan)
         if nb:

@@ -227,12 +227,12 @@ class Simulation:
             if lw:  # (an empty tuple when it took the lock at once)
                 yield from lw
         tiny_before = rt.stats.tiny_allocs
-        a = rt.try_fast(g.p, size, noscan)
+        a = rt.try_fast_as(g.p, size, kind, spc, elemsize)
         tiny_fit = kind == TINY and rt.stats.tiny_allocs != tiny_before
         if not a:
             g.sp = True
             acct.slow_allocs += 1
-            a = yield from rt.slow(g, size, noscan)
+            a = yield from rt.slow_as(g, size, noscan, kind, spc, elemsize)
             if self.T is None or g.vt < self.T:
                 h = rt.mheap
                 if acct.series_bin_ns:
