@@ -234,9 +234,10 @@ class MHeap:
         b = bits
         while b:
             lo = (b & -b).bit_length() - 1
-            run = 0
-            while b >> (lo + run) & 1:
-                run += 1
+            # the run of 1s from bit lo: its length is the index of the lowest 0
+            # above it (one step, not a shift and test per page)
+            r = b >> lo
+            run = ((r + 1) & ~r).bit_length() - 1
             self.free.remove(base + lo, run)
             b &= ~(((1 << run) - 1) << lo)
         self.stats.page_cache_refills += 1
