@@ -178,7 +178,7 @@ class Runtime:
     def slow(self, ctx: Ctx, size: int, noscan: bool) -> Gen[int]:
         """What mallocgc does when the cache cannot serve the request."""
         kind, spc, elemsize = self.classify(size, noscan)
-        return (yield from self.slow_as(ctx, size, noscan, kind, spc, elemsize))
+        return self.slow_as(ctx, size, noscan, kind, spc, elemsize)
 
     def slow_as(self, ctx: Ctx, size: int, noscan: bool, kind: int, spc: int,
                 elemsize: int) -> Gen[int]:
