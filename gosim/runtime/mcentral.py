@@ -227,7 +227,9 @@ class MCentral:
         (mcache.go allocLarge). Go 1.15+ pushes it onto the full swept span set,
         an atomic; before that mcentral kept no large spans, so no lock is taken."""
         if not self.locked:
-            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            w = ctx.atomic(self.spanset, "spanset_op_ns")
+            if w:  # (an empty tuple: nothing waits)
+                yield from w
         self.to_full(s)
 
     # -- cacheSpan / uncacheSpan ---------------------------------------------------
@@ -248,7 +250,9 @@ class MCentral:
         if sweeper is not None and sweeper.active:
             yield from sweeper.deduct_sweep_credit(ctx, self.npages)
         if not self.locked:
-            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            w = ctx.atomic(self.spanset, "spanset_op_ns")
+            if w:
+                yield from w
             if self.partial:
                 s = self.partial.pop_first()
             else:
@@ -266,21 +270,31 @@ class MCentral:
             st.flow_cache_spans.add2(p, self.spanclass)
             st.flow_cache_objects.add2(p, self.spanclass, n)
             return s, n, []
-        yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
+        w = ctx.lock(self.lock, "(*mcentral).cacheSpan")
+        if w:
+            yield from w
         ctx.spend("mcentral_cachespan_ns")
         s = self.partial.first()
         if s is None and sweeper is not None and (self.partial_unswept or self.full_unswept):
             # Go <= 1.14: an unswept span is taken off the list, the lock dropped
             # while it is swept, and the lock retaken to put it on the 'empty' list
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             s = yield from self._sweep_for_cache(ctx, sweeper)
-            yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            w = ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            if w:
+                yield from w
             if s is not None:
                 self.to_partial(s)
         if s is None:
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             s = yield from self.grow(ctx)
-            yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            w = ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            if w:
+                yield from w
             ctx.spend("mcentral_insert_ns")
             self.to_partial(s)
         if self.batch:
@@ -291,13 +305,17 @@ class MCentral:
             ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
                 self.to_full(s)
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             return s, n, reserved
         self.to_full(s)  # the 'empty' list: owned by a cache
         n = s.free_count()
         st.flow_cache_spans.add2(p, self.spanclass)
         st.flow_cache_objects.add2(p, self.spanclass, n)
-        yield from ctx.unlock(self.lock)
+        w = ctx.unlock(self.lock)
+        if w:
+            yield from w
         s.in_cache = True
         return s, n, []
 
@@ -311,9 +329,13 @@ class MCentral:
         while budget >= 0:
             if not self.locked:
                 if not first:
-                    yield from ctx.atomic(self.spanset, "spanset_op_ns")
+                    w = ctx.atomic(self.spanset, "spanset_op_ns")
+                    if w:
+                        yield from w
             else:
-                yield from ctx.sync()
+                w = ctx.sync()
+                if w:
+                    yield from w
             first = False
             d = self.partial_unswept or self.full_unswept
             if not d:
@@ -327,7 +349,9 @@ class MCentral:
                 return s
             budget -= 1
             if not self.locked:
-                yield from ctx.atomic(self.spanset, "spanset_op_ns")
+                w = ctx.atomic(self.spanset, "spanset_op_ns")
+                if w:
+                    yield from w
             self.to_full(s)
         return None
 
@@ -344,7 +368,9 @@ class MCentral:
         st.flow_cache_spans.add2(ctx.p, self.spanclass)
         st.flow_cache_objects.add2(ctx.p, self.spanclass, n)
         ctx.spend("transfer_per_object_ns", n)
-        yield from ctx.atomic(self.spanset, "spanset_op_ns")
+        w = ctx.atomic(self.spanset, "spanset_op_ns")
+        if w:
+            yield from w
         if s.free_count():
             self.to_partial(s)
         else:
@@ -360,12 +386,16 @@ class MCentral:
         s.in_cache = False
         s.freeindex = 0  # as after a sweep: objects freed while cached become reusable
         if not self.locked:
-            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            w = ctx.atomic(self.spanset, "spanset_op_ns")
+            if w:
+                yield from w
         elif from_refill and s.free_count() == 0:
             st.flow_uncache_spans.add2(ctx.p, self.spanclass)
             return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
         else:
-            yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
+            w = ctx.lock(self.lock, "(*mcentral).uncacheSpan")
+            if w:
+                yield from w
             ctx.spend("mcentral_uncachespan_ns")
         if s.free_count() > 0:
             self.to_partial(s)
@@ -373,7 +403,9 @@ class MCentral:
             self.to_full(s)
         st.flow_uncache_spans.add2(ctx.p, self.spanclass)
         if self.locked:
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
 
     def grow(self, ctx: Ctx) -> Gen[MSpan]:
         """mcentral.go grow: a fresh span of this class from the heap."""
