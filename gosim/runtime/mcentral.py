@@ -96,17 +96,27 @@ class SpanSet:
         return self._spans[i].set_seq == self._seqs[i]
 
     def _compact(self) -> None:
-        keep = [i for i in range(self._head, len(self._spans)) if self._live(i)]
-        self._spans = [self._spans[i] for i in keep]
-        self._seqs = [self._seqs[i] for i in keep]
+        spans: list[MSpan] = []
+        seqs: list[int] = []
+        old_spans = self._spans
+        old_seqs = self._seqs
+        for i in range(self._head, len(old_spans)):
+            s = old_spans[i]
+            seq = old_seqs[i]
+            if s.set_seq == seq:  # live (``_live``, inlined)
+                spans.append(s)
+                seqs.append(seq)
+        self._spans = spans
+        self._seqs = seqs
         self._head = 0
 
     def first(self) -> MSpan | None:
         """The oldest span, left in the set."""
         spans = self._spans
+        seqs = self._seqs
         n = len(spans)
         i = self._head
-        while i < n and not self._live(i):  # a stale entry: skip it
+        while i < n and spans[i].set_seq != seqs[i]:  # a stale entry (``_live``): skip it
             i += 1
         self._head = i
         return spans[i] if i < n else None
