@@ -98,11 +98,6 @@ class Ctx:
         tally(st.flow_g_bytes, key, nbytes)
 
 
-def _nothing() -> Gen[None]:
-    return
-    yield  # pragma: no cover - makes this a generator
-
-
 class NoSimCtx(Ctx):
     """Uncontended, timeless execution: every wait and cost is free.
 
@@ -115,26 +110,26 @@ class NoSimCtx(Ctx):
         self.gid = gid
         self.held: list[Mutex] = []
 
-    def lock(self, mu: Mutex, fn: str = "") -> Gen[None]:
+    def lock(self, mu: Mutex, fn: str = "") -> MaybeGen:
         if mu in self.held:
             raise RuntimeError(f"self-deadlock: {mu.name} already held")
         self.held.append(mu)
-        return _nothing()
+        return ()
 
-    def unlock(self, mu: Mutex) -> Gen[None]:
+    def unlock(self, mu: Mutex) -> MaybeGen:
         if mu not in self.held:
             raise RuntimeError(f"unlock of unlocked {mu.name}")
         self.held.remove(mu)
-        return _nothing()
+        return ()
 
     def spend(self, cost: str, units: float = 1.0) -> None:
         return None
 
-    def sync(self, force: bool = False) -> Gen[None]:
-        return _nothing()
+    def sync(self, force: bool = False) -> MaybeGen:
+        return ()
 
-    def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]:
-        return _nothing()
+    def atomic(self, cell: AtomicCell, cost: str) -> MaybeGen:
+        return ()
 
 
 def run_sync(gen: Gen[T]) -> T:

@@ -210,7 +210,9 @@ class Runtime:
         ctx.spend("large_alloc_ns")
         sweeper = self.mheap.sweeper
         if sweeper is not None and sweeper.active:
-            yield from sweeper.deduct_sweep_credit(ctx, npages)
+            w = sweeper.deduct_sweep_credit(ctx, npages)
+            if w:
+                yield from w
             yield from sweeper.reclaim(ctx, npages)
         s = yield from self.mheap.alloc(ctx, pp, npages, spc)
         s.alloc_bits = 1

@@ -258,7 +258,9 @@ class MCentral:
         p = ctx.p  # the flow counters' P
         sweeper = self.heap.sweeper
         if sweeper is not None and sweeper.active:
-            yield from sweeper.deduct_sweep_credit(ctx, self.npages)
+            w = sweeper.deduct_sweep_credit(ctx, self.npages)
+            if w:
+                yield from w
         if not self.locked:
             w = ctx.atomic(self.spanset, "spanset_op_ns")
             if w:

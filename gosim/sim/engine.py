@@ -255,7 +255,9 @@ class Simulation:
             acct.account(p, "fast_path", g.vt, g.vt + f)
             g.vt += f
             if self.eager:  # step mode: every phase of every allocation is an event
-                yield from g.sync()
+                ws = g.sync()
+                if ws:
+                    yield from ws
         if kind not in (LARGE, ZERO) and not tiny_fit and \
                 header_fault(rt.ps[p].mcache.alloc[spc], a):
             # mallocgc's header write was the first to a fresh OS page (counted once
@@ -284,7 +286,9 @@ class Simulation:
             acct.account(p, "work", now, now + w)
             g.vt = now + w
             if self.eager:
-                yield from g.sync()
+                ws = g.sync()
+                if ws:
+                    yield from ws
 
     # -- the goroutine body ------------------------------------------------------------------
     def g_body(self, g: GCtx) -> Any:
@@ -297,7 +301,9 @@ class Simulation:
                 g.sp = False
                 # the collector's state as of this goroutine's clock (step mode is
                 # there already; a batched goroutine may be ahead of the simulation)
-                yield from g.sync(True)
+                ws = g.sync(True)
+                if ws:
+                    yield from ws
                 if gc.attention(g.vt):
                     yield from gc.safepoint(g)
                     if T is not None and g.vt >= T:
@@ -322,7 +328,9 @@ class Simulation:
                     g.vt = end
                     if pending is None:
                         if g.vt >= g.slice_end:
-                            yield from g.sync(True)
+                            ws = g.sync(True)
+                            if ws:
+                                yield from ws
                             yield PREEMPT
                         continue
                     # the run ended at a request the cache cannot serve, drawn before
@@ -339,7 +347,9 @@ class Simulation:
             if g.remaining > 0:
                 g.remaining -= 1
             if g.vt >= g.slice_end:
-                yield from g.sync(True)
+                ws = g.sync(True)
+                if ws:
+                    yield from ws
                 yield PREEMPT
         # the P moves on only once this goroutine's clock has been reached
         env = self.env
