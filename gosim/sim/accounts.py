@@ -169,10 +169,13 @@ class Accounts:
         if self.T is not None and t >= self.T:
             return False
         self.completed += 1
-        self.hist[lat] = self.hist.get(lat, 0) + 1
+        h = self.hist
+        h[lat] = h.get(lat, 0) + 1
         b = t // self.bin_ns
-        self._grow(b)
-        self._bins[b] += 1
+        bins = self._bins
+        if b >= len(bins):
+            self._grow(b)
+        bins[b] += 1
         return True
 
     def complete_every(self, first: int, d: int, k: int, lat: int) -> None:
