@@ -51,7 +51,7 @@ class MCache:
         collector marks, the objects are allocated black; with ``track`` the
         slots taken are left in ``last_new`` (a bitmask of the span) for the
         caller's liveness bookkeeping."""
-        self.avail[spc] -= n
+        self.avail[spc] = self.avail[spc] - n  # (compiled: native; -= on an item is generic)
         if self.batched:
             res = self.reserved[spc]
             addr = res[n - 1]

@@ -51,7 +51,7 @@ class RunSet:
         # merge with predecessor
         if i > 0:
             if starts[i - 1] + lens[i - 1] == start:
-                lens[i - 1] += n
+                lens[i - 1] = lens[i - 1] + n
                 return
         starts.insert(i, start)
         lens.insert(i, n)
