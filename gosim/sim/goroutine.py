@@ -370,4 +370,5 @@ class GCtx(Ctx):
 
     def _atomic_after(self, w: tuple[Any, ...], cell: AtomicCell, cost: str) -> Any:
         yield from w
-        cell.sim.op(self, cost)
+        sa: SimAtomic = cell.sim
+        sa.op(self, cost)
