@@ -315,7 +315,9 @@ class Runtime:
                     run_sync(self._return_slot(ctx, rs, addr))
                 c.reserved[spc] = []
             else:
-                run_sync(self.central[spc].uncache_span(ctx, s))
+                w = self.central[spc].uncache_span(ctx, s)
+                if w:
+                    run_sync(w)
                 if s.alloc_count == 0:  # the sweeper would free an empty span
                     self.central[spc].remove(s)
                     run_sync(self.mheap.free_span(ctx, self.ps[p], s))

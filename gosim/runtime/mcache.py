@@ -75,7 +75,9 @@ class MCache:
         if s is not None and not self.batched:
             if s.next_free_index() != s.nelems:
                 raise RuntimeError("refill of span with free space remaining")
-            yield from central.uncache_span(ctx, s, from_refill=True)
+            w = central.uncache_span(ctx, s, from_refill=True)
+            if w:
+                yield from w
         s, granted, reserved = yield from central.cache_span(ctx)
         # reused memory of a heap bigger than the cache: every object of it is
         # written from DRAM (decided once, so a batch and the step path agree)

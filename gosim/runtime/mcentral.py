@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
+from gosim.runtime.context import AtomicCell, Ctx, Gen, MaybeGen, Mutex
 
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
@@ -389,10 +389,12 @@ class MCentral:
             self.to_full(s)
         return s, n, reserved
 
-    def uncache_span(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> Gen[None]:
+    def uncache_span(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> MaybeGen:
         """mcentral.go uncacheSpan: return a span from an mcache. In the locked
         design a refill leaves the full span on the 'empty' list without taking
-        the lock (Go 1.12 refill); a flush (releaseAll) takes the lock."""
+        the lock (Go 1.12 refill); a flush (releaseAll) takes the lock. A span
+        set's atomic that waits for nothing runs without a generator (the
+        caller's ``yield from`` runs what this returns)."""
         st = self.heap.stats
         st.uncache_span_calls += 1
         s.in_cache = False
@@ -400,24 +402,35 @@ class MCentral:
         if not self.locked:
             w = ctx.atomic(self.spanset, "spanset_op_ns")
             if w:
-                yield from w
-        elif from_refill and s.free_count() == 0:
+                return self._uncache_after(ctx, s, w)
+            self._uncached(ctx, s)
+            return ()
+        if from_refill and s.free_count() == 0:
             st.flow_uncache_spans.add2(ctx.p, self.spanclass)
-            return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
-        else:
-            w = ctx.lock(self.lock, "(*mcentral).uncacheSpan")
-            if w:
-                yield from w
-            ctx.spend("mcentral_uncachespan_ns")
+            return ()  # stays on the 'empty' list (Go 1.12 refill takes no lock)
+        return self._uncache_locked(ctx, s)
+
+    def _uncached(self, ctx: Ctx, s: MSpan) -> None:
+        """uncacheSpan's end: the span joins the set its free objects decide."""
         if s.free_count() > 0:
             self.to_partial(s)
         else:
             self.to_full(s)
-        st.flow_uncache_spans.add2(ctx.p, self.spanclass)
-        if self.locked:
-            w = ctx.unlock(self.lock)
-            if w:
-                yield from w
+        self.heap.stats.flow_uncache_spans.add2(ctx.p, self.spanclass)
+
+    def _uncache_after(self, ctx: Ctx, s: MSpan, w: Gen[None]) -> Gen[None]:
+        yield from w
+        self._uncached(ctx, s)
+
+    def _uncache_locked(self, ctx: Ctx, s: MSpan) -> Gen[None]:
+        w = ctx.lock(self.lock, "(*mcentral).uncacheSpan")
+        if w:
+            yield from w
+        ctx.spend("mcentral_uncachespan_ns")
+        self._uncached(ctx, s)
+        w = ctx.unlock(self.lock)
+        if w:
+            yield from w
 
     def grow(self, ctx: Ctx) -> Gen[MSpan]:
         """mcentral.go grow: a fresh span of this class from the heap."""
