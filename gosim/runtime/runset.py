@@ -44,17 +44,22 @@ class RunSet:
         if i < len(starts) and starts[i] < start + n:
             raise ValueError(f"run {start}+{n} overlaps {starts[i]}")
         self.total += n
-        # merge with successor
-        if i < len(starts) and starts[i] == start + n:
-            starts.pop(i)
-            n += lens.pop(i)
-        # merge with predecessor
-        if i > 0:
-            if starts[i - 1] + lens[i - 1] == start:
+        # coalesce with the successor and/or the predecessor, in place where the
+        # number of runs stays (an insert or a pop moves every later entry)
+        next_ = i < len(starts) and starts[i] == start + n
+        if i > 0 and starts[i - 1] + lens[i - 1] == start:
+            if next_:
+                lens[i - 1] = lens[i - 1] + n + lens[i]
+                starts.pop(i)
+                lens.pop(i)
+            else:
                 lens[i - 1] = lens[i - 1] + n
-                return
-        starts.insert(i, start)
-        lens.insert(i, n)
+        elif next_:
+            starts[i] = start
+            lens[i] = lens[i] + n
+        else:
+            starts.insert(i, start)
+            lens.insert(i, n)
 
     def remove(self, start: int, n: int) -> int:
         """Remove whatever of [start, start+n) is in the set; return how many pages."""
@@ -83,17 +88,22 @@ class RunSet:
                 continue
             lo, hi = max(s, start), min(e, end)
             removed += hi - lo
-            # split s..e into s..lo and hi..e
-            starts.pop(i)
-            lens.pop(i)
+            # split s..e into s..lo and hi..e (in place where the number of
+            # runs stays: an insert or a pop moves every later entry)
             if s < lo:
-                starts.insert(i, s)
-                lens.insert(i, lo - s)
+                lens[i] = lo - s
                 i += 1
-            if hi < e:
-                starts.insert(i, hi)
-                lens.insert(i, e - hi)
+                if hi < e:
+                    starts.insert(i, hi)
+                    lens.insert(i, e - hi)
+                    i += 1
+            elif hi < e:
+                starts[i] = hi
+                lens[i] = e - hi
                 i += 1
+            else:
+                starts.pop(i)
+                lens.pop(i)
         self.total -= removed
         return removed
 
