@@ -371,4 +371,6 @@ class GCtx(Ctx):
     def _atomic_after(self, w: tuple[Any, ...], cell: AtomicCell, cost: str) -> Any:
         yield from w
         sa: SimAtomic = cell.sim
-        sa.op(self, cost)
+        # SimAtomic.op, with this goroutine's fields read natively (op's caller
+        # is a protocol: generic attribute lookups)
+        self.vt = sa.op_at(self.p, self.vt, cost, self)
