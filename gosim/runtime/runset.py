@@ -9,132 +9,213 @@ cheap for the heap sizes a simulation produces.
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import Final
+
+#: a block of runs splits in two past this many (an insert or a pop moves
+#: the later entries of its block only)
+BLOCK_RUNS: Final = 128
 
 
 class RunSet:
-    """A set of pages stored as disjoint, maximal [start, start+n) runs: the
-    runs' starts, sorted, and their lengths in a parallel list (an index, not
-    a dictionary probe, per lookup)."""
+    """A set of pages stored as disjoint, maximal [start, start+n) runs, in
+    start order, in blocks of at most :data:`BLOCK_RUNS`: each block's run
+    starts and, in a parallel list, their lengths (an index, not a dictionary
+    probe, per lookup). A fragmented heap has thousands of free runs; in one
+    flat list every run added or taken out moved every later entry."""
 
-    __slots__ = ("_starts", "_lens", "total")
+    __slots__ = ("_starts", "_lens", "_firsts", "_n", "total")
 
     def __init__(self) -> None:
-        self._starts: list[int] = []
-        #: _lens[i]: the pages of the run at _starts[i]
-        self._lens: list[int] = []
+        #: the blocks: run starts (sorted across blocks) and their lengths
+        self._starts: list[list[int]] = []
+        self._lens: list[list[int]] = []
+        #: each block's first start (bisected to find a page's block)
+        self._firsts: list[int] = []
+        #: runs in the set
+        self._n = 0
         self.total = 0
 
     def __len__(self) -> int:
-        return len(self._starts)
+        return self._n
 
     def runs(self) -> list[tuple[int, int]]:
-        return list(zip(self._starts, self._lens, strict=True))
+        out: list[tuple[int, int]] = []
+        for j in range(len(self._starts)):
+            out.extend(zip(self._starts[j], self._lens[j], strict=True))
+        return out
+
+    def _locate(self, x: int) -> tuple[int, int]:
+        """(block, index) of the last run starting at or before page x; (0, -1)
+        if none does."""
+        j = bisect_right(self._firsts, x) - 1
+        if j < 0:
+            return 0, -1
+        return j, bisect_right(self._starts[j], x) - 1
+
+    def _pop(self, j: int, i: int) -> bool:
+        """Take run i of block j out; True if that emptied (and removed) the block."""
+        bs = self._starts[j]
+        del bs[i]
+        del self._lens[j][i]
+        self._n -= 1
+        if not bs:
+            del self._starts[j]
+            del self._lens[j]
+            del self._firsts[j]
+            return True
+        if i == 0:
+            self._firsts[j] = bs[0]
+        return False
+
+    def _insert(self, j: int, i: int, start: int, n: int) -> None:
+        """A new run at index i of block j (a block that grows past BLOCK_RUNS splits)."""
+        bs = self._starts[j]
+        bl = self._lens[j]
+        bs.insert(i, start)
+        bl.insert(i, n)
+        self._n += 1
+        if i == 0:
+            self._firsts[j] = start
+        if len(bs) > BLOCK_RUNS:
+            h = len(bs) // 2
+            self._starts.insert(j + 1, bs[h:])
+            self._lens.insert(j + 1, bl[h:])
+            self._firsts.insert(j + 1, bs[h])
+            del bs[h:]
+            del bl[h:]
 
     def add(self, start: int, n: int) -> None:
         """Add pages [start, start+n) (must not overlap the set); coalesce neighbours."""
         if n <= 0:
             return
-        starts = self._starts
-        lens = self._lens
-        i = bisect_right(starts, start)
-        if i > 0:
-            ps = starts[i - 1]
-            if ps + lens[i - 1] > start:
-                raise ValueError(f"run {start}+{n} overlaps {ps}+{lens[i - 1]}")
-        if i < len(starts) and starts[i] < start + n:
-            raise ValueError(f"run {start}+{n} overlaps {starts[i]}")
+        nb = len(self._starts)
+        if nb == 0:
+            self._starts.append([start])
+            self._lens.append([n])
+            self._firsts.append(start)
+            self._n = 1
+            self.total += n
+            return
+        j, i = self._locate(start)
+        bs = self._starts[j]
+        bl = self._lens[j]
+        if i >= 0 and bs[i] + bl[i] > start:
+            raise ValueError(f"run {start}+{n} overlaps {bs[i]}+{bl[i]}")
+        # the successor: the next run, in this block or the next
+        sj = j
+        si = i + 1
+        if si >= len(bs):
+            sj = j + 1
+            si = 0
+        has_next = sj < nb
+        if has_next and self._starts[sj][si] < start + n:
+            raise ValueError(f"run {start}+{n} overlaps {self._starts[sj][si]}")
         self.total += n
         # coalesce with the successor and/or the predecessor, in place where the
-        # number of runs stays (an insert or a pop moves every later entry)
-        next_ = i < len(starts) and starts[i] == start + n
-        if i > 0 and starts[i - 1] + lens[i - 1] == start:
+        # number of runs stays
+        next_ = has_next and self._starts[sj][si] == start + n
+        if i >= 0 and bs[i] + bl[i] == start:
             if next_:
-                lens[i - 1] = lens[i - 1] + n + lens[i]
-                starts.pop(i)
-                lens.pop(i)
+                bl[i] = bl[i] + n + self._lens[sj][si]
+                self._pop(sj, si)
             else:
-                lens[i - 1] = lens[i - 1] + n
+                bl[i] = bl[i] + n
         elif next_:
-            starts[i] = start
-            lens[i] = lens[i] + n
+            self._starts[sj][si] = start
+            self._lens[sj][si] = self._lens[sj][si] + n
+            if si == 0:
+                self._firsts[sj] = start
         else:
-            starts.insert(i, start)
-            lens.insert(i, n)
+            self._insert(j, i + 1, start, n)
 
     def remove(self, start: int, n: int) -> int:
         """Remove whatever of [start, start+n) is in the set; return how many pages."""
+        if not self._starts:
+            return 0
         end = start + n
-        starts = self._starts
-        lens = self._lens
-        i = bisect_right(starts, start) - 1
+        j, i = self._locate(start)
         if i < 0:
             i = 0
-        if i < len(starts) and starts[i] == start:
+        bs = self._starts[j]
+        bl = self._lens[j]
+        if bs[i] == start:
             # the common case: a prefix of one run (the run's start moves up)
-            ln = lens[i]
+            ln = bl[i]
             if n < ln:
-                starts[i] = end
-                lens[i] = ln - n
+                bs[i] = end
+                bl[i] = ln - n
+                if i == 0:
+                    self._firsts[j] = end
                 self.total -= n
                 return n
         removed = 0
-        while i < len(starts):
-            s = starts[i]
+        while j < len(self._starts):
+            bs = self._starts[j]
+            bl = self._lens[j]
+            if i >= len(bs):
+                j += 1
+                i = 0
+                continue
+            s = bs[i]
             if s >= end:
                 break
-            e = s + lens[i]
+            e = s + bl[i]
             if e <= start:
                 i += 1
                 continue
             lo, hi = max(s, start), min(e, end)
             removed += hi - lo
             # split s..e into s..lo and hi..e (in place where the number of
-            # runs stays: an insert or a pop moves every later entry)
+            # runs stays); a run left after hi ends the removal (hi == end)
             if s < lo:
-                lens[i] = lo - s
-                i += 1
+                bl[i] = lo - s
                 if hi < e:
-                    starts.insert(i, hi)
-                    lens.insert(i, e - hi)
-                    i += 1
-            elif hi < e:
-                starts[i] = hi
-                lens[i] = e - hi
+                    self._insert(j, i + 1, hi, e - hi)
+                    break
                 i += 1
-            else:
-                starts.pop(i)
-                lens.pop(i)
+            elif hi < e:
+                bs[i] = hi
+                bl[i] = e - hi
+                if i == 0:
+                    self._firsts[j] = hi
+                break
+            elif self._pop(j, i):
+                i = 0  # the block went: the next one is at j now
         self.total -= removed
         return removed
 
     def contains(self, start: int, n: int) -> bool:
-        i = bisect_right(self._starts, start) - 1
+        if not self._starts:
+            return False
+        j, i = self._locate(start)
         if i < 0:
             return False
-        return self._starts[i] + self._lens[i] >= start + n
+        return self._starts[j][i] + self._lens[j][i] >= start + n
 
     def first(self) -> int | None:
-        return self._starts[0] if self._starts else None
+        return self._firsts[0] if self._firsts else None
 
     def find_first_fit(self, n: int) -> int | None:
         """Lowest-addressed run start with at least n pages (mpagealloc.go find)."""
-        lens = self._lens
-        for i in range(len(lens)):
-            if lens[i] >= n:
-                return self._starts[i]
+        for j in range(len(self._lens)):
+            bl = self._lens[j]
+            for i in range(len(bl)):
+                if bl[i] >= n:
+                    return self._starts[j][i]
         return None
 
     def find_best_fit(self, n: int) -> int | None:
         """Smallest run with at least n pages, lowest address on ties (Go <= 1.13 treap)."""
         best = None
         best_len = 0
-        lens = self._lens
-        for i in range(len(lens)):
-            ln = lens[i]
-            if ln >= n and (best is None or ln < best_len):
-                best, best_len = self._starts[i], ln
-                if ln == n:
-                    break
+        for j in range(len(self._lens)):
+            bl = self._lens[j]
+            for i in range(len(bl)):
+                ln = bl[i]
+                if ln >= n and (best is None or ln < best_len):
+                    best, best_len = self._starts[j][i], ln
+                    if ln == n:
+                        return best
         return best
 
     def bits64(self, base: int) -> int:
@@ -145,16 +226,24 @@ class RunSet:
         """Bitmap of set pages in [base, base+n) (bit i = page base+i)."""
         bits = 0
         end = base + n
-        starts = self._starts
-        lens = self._lens
-        i = max(bisect_right(starts, base) - 1, 0)
-        while i < len(starts):
-            s = starts[i]
-            if s >= end:
-                break
-            e = s + lens[i]
-            if e > base:
-                lo, hi = max(s, base) - base, min(e, end) - base
-                bits |= ((1 << (hi - lo)) - 1) << lo
-            i += 1
+        if not self._starts:
+            return 0
+        j, i = self._locate(base)
+        if i < 0:
+            i = 0
+        nb = len(self._starts)
+        while j < nb:
+            bs = self._starts[j]
+            bl = self._lens[j]
+            while i < len(bs):
+                s = bs[i]
+                if s >= end:
+                    return bits
+                e = s + bl[i]
+                if e > base:
+                    lo, hi = max(s, base) - base, min(e, end) - base
+                    bits |= ((1 << (hi - lo)) - 1) << lo
+                i += 1
+            j += 1
+            i = 0
         return bits
