@@ -414,6 +414,43 @@ def test_run_set_is_the_set_of_its_pages(ops: list[tuple[str, int, int]]) -> Non
         assert rs.bits(start, n) == sum(1 << (p - start) for p in pages & ref)
 
 
+@given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 1200),
+                          st.integers(1, 40)), max_size=150))
+def test_a_fragmented_run_set_across_blocks(ops: list[tuple[str, int, int]]) -> None:
+    """A RunSet of more runs than a block holds (``BLOCK_RUNS``: every other
+    page free, as a heap the collector fragmented), then adds and removals:
+    the same pages as a plain set, runs disjoint and maximal across block
+    boundaries, and its lookups (``contains``, ``first``, the fits, ``bits``)
+    as the set's pages say."""
+    from gosim.runtime.runset import BLOCK_RUNS, RunSet
+
+    rs = RunSet()
+    ref: set[int] = set()
+    for p in range(0, 4 * BLOCK_RUNS, 2):
+        rs.add(p, 1)
+        ref.add(p)
+    for op, start, n in ops:
+        pages = set(range(start, start + n))
+        if op == "add":
+            if pages & ref:
+                continue
+            rs.add(start, n)
+            ref |= pages
+        else:
+            assert rs.remove(start, n) == len(pages & ref)
+            ref -= pages
+        runs = rs.runs()
+        assert {p for s, ln in runs for p in range(s, s + ln)} == ref
+        assert rs.total == len(ref) and len(rs) == len(runs)
+        assert all(a + ln < b for (a, ln), (b, _) in zip(runs, runs[1:], strict=False))
+        assert rs.first() == (min(ref) if ref else None)
+        assert rs.contains(start, n) == pages.issubset(ref)
+        assert rs.find_first_fit(n) == next((a for a, ln in runs if ln >= n), None)
+        fits = [(ln, a) for a, ln in runs if ln >= n]
+        assert rs.find_best_fit(n) == (min(fits)[1] if fits else None)
+        assert rs.bits(start, 64) == sum(1 << (p - start) for p in ref if start <= p < start + 64)
+
+
 @given(st.lists(st.tuples(st.integers(0, 70), st.integers(0, 300), st.integers(1, 10**6)),
                 max_size=60),
        st.lists(st.integers(0, (71 << 16) | 400), max_size=20))
