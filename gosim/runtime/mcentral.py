@@ -19,7 +19,7 @@ popped, drawn from and pushed back (``_transfer_lockfree``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gosim.runtime.context import AtomicCell, Ctx, Gen, MaybeGen, Mutex
 
@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from gosim.runtime.mheap import MHeap
     from gosim.runtime.mspan import MSpan
     from gosim.runtime.runtime2 import P
+
+
+#: cacheSpan's reserved addresses when a whole span goes to the cache: none
+#: (one list for every such refill, never written: mcache keeps reserved
+#: addresses only for batched transfers)
+NO_RESERVED: Final[list[int]] = []
 
 
 class SpanSeq:
@@ -92,9 +98,6 @@ class SpanSet:
         if len(self._spans) - self._head > 2 * len(self._seq) + 32:
             self._compact()
 
-    def _live(self, i: int) -> bool:
-        return self._spans[i].set_seq == self._seqs[i]
-
     def _compact(self) -> None:
         spans: list[MSpan] = []
         seqs: list[int] = []
@@ -103,7 +106,7 @@ class SpanSet:
         for i in range(self._head, len(old_spans)):
             s = old_spans[i]
             seq = old_seqs[i]
-            if s.set_seq == seq:  # live (``_live``, inlined)
+            if s.set_seq == seq:  # live: the span's entry is this one
                 spans.append(s)
                 seqs.append(seq)
         self._spans = spans
@@ -116,7 +119,7 @@ class SpanSet:
         seqs = self._seqs
         n = len(spans)
         i = self._head
-        while i < n and spans[i].set_seq != seqs[i]:  # a stale entry (``_live``): skip it
+        while i < n and spans[i].set_seq != seqs[i]:  # a stale entry: skip it
             i += 1
         self._head = i
         return spans[i] if i < n else None
@@ -134,7 +137,9 @@ class SpanSet:
 
     def values(self) -> list[MSpan]:
         """The spans, oldest first."""
-        return [self._spans[i] for i in range(self._head, len(self._spans)) if self._live(i)]
+        spans = self._spans
+        seqs = self._seqs
+        return [spans[i] for i in range(self._head, len(spans)) if spans[i].set_seq == seqs[i]]
 
     def items(self) -> list[tuple[int, MSpan]]:
         """(span id, span), oldest first."""
@@ -281,7 +286,7 @@ class MCentral:
             n = s.free_count()
             st.flow_cache_spans.add2(p, self.spanclass)
             st.flow_cache_objects.add2(p, self.spanclass, n)
-            return s, n, []
+            return s, n, NO_RESERVED
         w = ctx.lock(self.lock, "(*mcentral).cacheSpan")
         if w:
             yield from w
@@ -329,7 +334,7 @@ class MCentral:
         if w:
             yield from w
         s.in_cache = True
-        return s, n, []
+        return s, n, NO_RESERVED
 
     def _sweep_for_cache(self, ctx: Ctx, sweeper: Sweeper) -> Gen[MSpan | None]:
         """cacheSpan's sweeping: a partial unswept span, else full unswept spans
