@@ -8,12 +8,25 @@ cheap for the heap sizes a simulation produces.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import Final
 
 #: a block of runs splits in two past this many (an insert or a pop moves
 #: the later entries of its block only)
 BLOCK_RUNS: Final = 128
+
+
+def bisect_right(a: list[int], x: int) -> int:
+    """``bisect.bisect_right`` for a list of ints: compiled, a loop of native
+    comparisons (the C function is a generic call that boxes ``x`` and its answer)."""
+    lo = 0
+    hi = len(a)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 class RunSet:
@@ -47,6 +60,8 @@ class RunSet:
     def _locate(self, x: int) -> tuple[int, int]:
         """(block, index) of the last run starting at or before page x; (0, -1)
         if none does."""
+        if len(self._firsts) == 1:  # a set of few runs: one block
+            return 0, bisect_right(self._starts[0], x) - 1
         j = bisect_right(self._firsts, x) - 1
         if j < 0:
             return 0, -1
