@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -385,16 +387,12 @@ def test_span_set_keeps_a_dicts_order(ops: list[tuple[str, int]]) -> None:
             assert all((j in ss) == (j in ref) for j in (0, i, 40))
 
 
-@given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 60),
-                          st.integers(1, 12)), max_size=200))
-def test_run_set_is_the_set_of_its_pages(ops: list[tuple[str, int, int]]) -> None:
-    """RunSet (free and scavenged pages) against a plain set of pages: the same
-    pages after any adds and removals, removal counts what was there, runs
-    are disjoint and maximal (coalesced), and ``bits`` reads the same pages."""
-    from gosim.runtime.runset import RunSet
-
-    rs = RunSet()
-    ref: set[int] = set()
+def _walk_run_set(rs: Any, ref: set[int], ops: list[tuple[str, int, int]]) -> Iterator[
+        tuple[int, int, set[int], list[tuple[int, int]]]]:
+    """Apply ``ops`` to RunSet ``rs`` and to ``ref``, its pages as a plain set;
+    after each: the same pages, a removal counts what was there, an
+    overlapping add raises, the runs are disjoint and maximal (coalesced).
+    Yields (start, n, the op's pages, the runs) for further checks."""
     for op, start, n in ops:
         pages = set(range(start, start + n))
         if op == "add":
@@ -409,9 +407,47 @@ def test_run_set_is_the_set_of_its_pages(ops: list[tuple[str, int, int]]) -> Non
             ref -= pages
         runs = rs.runs()
         assert {p for s, ln in runs for p in range(s, s + ln)} == ref
-        assert rs.total == len(ref)
+        assert rs.total == len(ref) and len(rs) == len(runs)
         assert all(a + ln < b for (a, ln), (b, _) in zip(runs, runs[1:], strict=False))
+        yield start, n, pages, runs
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 60),
+                          st.integers(1, 12)), max_size=200))
+def test_run_set_is_the_set_of_its_pages(ops: list[tuple[str, int, int]]) -> None:
+    """RunSet (free and scavenged pages) against a plain set of pages: the same
+    pages after any adds and removals, removal counts what was there, runs
+    are disjoint and maximal (coalesced), and ``bits`` reads the same pages."""
+    from gosim.runtime.runset import RunSet
+
+    rs = RunSet()
+    ref: set[int] = set()
+    for start, n, pages, _runs in _walk_run_set(rs, ref, ops):
         assert rs.bits(start, n) == sum(1 << (p - start) for p in pages & ref)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 1200),
+                          st.integers(1, 40)), max_size=150))
+def test_a_fragmented_run_set_across_blocks(ops: list[tuple[str, int, int]]) -> None:
+    """A RunSet of more runs than a block holds (``BLOCK_RUNS``: every other
+    page free, as a heap the collector fragmented), then adds and removals:
+    the same pages as a plain set, runs disjoint and maximal across block
+    boundaries, and its lookups (``contains``, ``first``, the fits, ``bits``)
+    as the set's pages say."""
+    from gosim.runtime.runset import BLOCK_RUNS, RunSet
+
+    rs = RunSet()
+    ref: set[int] = set()
+    for p in range(0, 4 * BLOCK_RUNS, 2):
+        rs.add(p, 1)
+        ref.add(p)
+    for start, n, pages, runs in _walk_run_set(rs, ref, ops):
+        assert rs.first() == (min(ref) if ref else None)
+        assert rs.contains(start, n) == pages.issubset(ref)
+        assert rs.find_first_fit(n) == next((a for a, ln in runs if ln >= n), None)
+        fits = [(ln, a) for a, ln in runs if ln >= n]
+        assert rs.find_best_fit(n) == (min(fits)[1] if fits else None)
+        assert rs.bits(start, 64) == sum(1 << (p - start) for p in ref if start <= p < start + 64)
 
 
 @given(st.lists(st.tuples(st.integers(0, 70), st.integers(0, 300), st.integers(1, 10**6)),

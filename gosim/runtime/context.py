@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, TypeVar
 
+from gosim.runtime.mstats import FLOW_SHIFT, MemStats, tally
+
 T = TypeVar("T")
 Gen = Generator[Any, Any, T]
 #: what a call that often has nothing to wait for returns: its generator, or
@@ -87,10 +89,13 @@ class Ctx:
     def atomic(self, cell: AtomicCell, cost: str) -> Any:
         raise NotImplementedError
 
-
-def _nothing() -> Gen[None]:
-    return
-    yield  # pragma: no cover - makes this a generator
+    def count_malloc(self, st: MemStats, nbytes: int) -> None:
+        """One malloc of ``nbytes`` on the flow's goroutine -> P edge
+        (MemStats's ``flow_g_mallocs``, ``flow_g_bytes``); a goroutine of the
+        simulation counts its own and adds them up once per P."""
+        key = self.gid << FLOW_SHIFT | self.p
+        tally(st.flow_g_mallocs, key)
+        tally(st.flow_g_bytes, key, nbytes)
 
 
 class NoSimCtx(Ctx):
@@ -105,26 +110,26 @@ class NoSimCtx(Ctx):
         self.gid = gid
         self.held: list[Mutex] = []
 
-    def lock(self, mu: Mutex, fn: str = "") -> Gen[None]:
+    def lock(self, mu: Mutex, fn: str = "") -> MaybeGen:
         if mu in self.held:
             raise RuntimeError(f"self-deadlock: {mu.name} already held")
         self.held.append(mu)
-        return _nothing()
+        return ()
 
-    def unlock(self, mu: Mutex) -> Gen[None]:
+    def unlock(self, mu: Mutex) -> MaybeGen:
         if mu not in self.held:
             raise RuntimeError(f"unlock of unlocked {mu.name}")
         self.held.remove(mu)
-        return _nothing()
+        return ()
 
     def spend(self, cost: str, units: float = 1.0) -> None:
         return None
 
-    def sync(self, force: bool = False) -> Gen[None]:
-        return _nothing()
+    def sync(self, force: bool = False) -> MaybeGen:
+        return ()
 
-    def atomic(self, cell: AtomicCell, cost: str) -> Gen[None]:
-        return _nothing()
+    def atomic(self, cell: AtomicCell, cost: str) -> MaybeGen:
+        return ()
 
 
 def run_sync(gen: Gen[T]) -> T:

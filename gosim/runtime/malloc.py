@@ -34,7 +34,7 @@ from gosim.runtime.mspan import (
     MSpan,
     MSpanState,
 )
-from gosim.runtime.mstats import FLOW_SHIFT, MemStats, tally
+from gosim.runtime.mstats import MemStats
 from gosim.runtime.runtime2 import P
 from gosim.runtime.sizeclasses import get_table
 
@@ -151,6 +151,10 @@ class Runtime:
     def try_fast(self, p: int, size: int, noscan: bool) -> int:
         """nextFreeFast: allocate from the P's cache if possible; 0 if the slow path is needed."""
         kind, spc, elemsize = self.classify(size, noscan)
+        return self.try_fast_as(p, size, kind, spc, elemsize)
+
+    def try_fast_as(self, p: int, size: int, kind: int, spc: int, elemsize: int) -> int:
+        """:meth:`try_fast` for a request already classified (``classify``'s answer)."""
         c = self.ps[p].mcache
         if kind == TINY:
             a = self.tiny_fit(c, size)
@@ -174,6 +178,11 @@ class Runtime:
     def slow(self, ctx: Ctx, size: int, noscan: bool) -> Gen[int]:
         """What mallocgc does when the cache cannot serve the request."""
         kind, spc, elemsize = self.classify(size, noscan)
+        return self.slow_as(ctx, size, noscan, kind, spc, elemsize)
+
+    def slow_as(self, ctx: Ctx, size: int, noscan: bool, kind: int, spc: int,
+                elemsize: int) -> Gen[int]:
+        """:meth:`slow` for a request already classified (``classify``'s answer)."""
         pp = self.ps[ctx.p]
         c = pp.mcache
         if kind == LARGE:
@@ -201,7 +210,9 @@ class Runtime:
         ctx.spend("large_alloc_ns")
         sweeper = self.mheap.sweeper
         if sweeper is not None and sweeper.active:
-            yield from sweeper.deduct_sweep_credit(ctx, npages)
+            w = sweeper.deduct_sweep_credit(ctx, npages)
+            if w:
+                yield from w
             yield from sweeper.reclaim(ctx, npages)
         s = yield from self.mheap.alloc(ctx, pp, npages, spc)
         s.alloc_bits = 1
@@ -228,9 +239,7 @@ class Runtime:
         st.requested_bytes += size
         st.heap_alloc_bytes += npages * PAGE_SIZE
         st.total_alloc_bytes += npages * PAGE_SIZE
-        key = ctx.gid << FLOW_SHIFT | ctx.p
-        tally(st.flow_g_mallocs, key)
-        tally(st.flow_g_bytes, key, npages * PAGE_SIZE)
+        ctx.count_malloc(st, npages * PAGE_SIZE)
         return s.base
 
     # -- synchronous conveniences (no simulation) ----------------------------------------
@@ -306,7 +315,9 @@ class Runtime:
                     run_sync(self._return_slot(ctx, rs, addr))
                 c.reserved[spc] = []
             else:
-                run_sync(self.central[spc].uncache_span(ctx, s))
+                w = self.central[spc].uncache_span(ctx, s)
+                if w:
+                    run_sync(w)
                 if s.alloc_count == 0:  # the sweeper would free an empty span
                     self.central[spc].remove(s)
                     run_sync(self.mheap.free_span(ctx, self.ps[p], s))

@@ -51,7 +51,7 @@ class MCache:
         collector marks, the objects are allocated black; with ``track`` the
         slots taken are left in ``last_new`` (a bitmask of the span) for the
         caller's liveness bookkeeping."""
-        self.avail[spc] -= n
+        self.avail[spc] = self.avail[spc] - n  # (compiled: native; -= on an item is generic)
         if self.batched:
             res = self.reserved[spc]
             addr = res[n - 1]
@@ -75,7 +75,9 @@ class MCache:
         if s is not None and not self.batched:
             if s.next_free_index() != s.nelems:
                 raise RuntimeError("refill of span with free space remaining")
-            yield from central.uncache_span(ctx, s, from_refill=True)
+            w = central.uncache_span(ctx, s, from_refill=True)
+            if w:
+                yield from w
         s, granted, reserved = yield from central.cache_span(ctx)
         # reused memory of a heap bigger than the cache: every object of it is
         # written from DRAM (decided once, so a batch and the step path agree)

@@ -19,9 +19,9 @@ popped, drawn from and pushed back (``_transfer_lockfree``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from gosim.runtime.context import AtomicCell, Ctx, Gen, Mutex
+from gosim.runtime.context import AtomicCell, Ctx, Gen, MaybeGen, Mutex
 
 if TYPE_CHECKING:
     from gosim.runtime.design import Design
@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from gosim.runtime.mheap import MHeap
     from gosim.runtime.mspan import MSpan
     from gosim.runtime.runtime2 import P
+
+
+#: cacheSpan's reserved addresses when a whole span goes to the cache: none
+#: (one list for every such refill, never written: mcache keeps reserved
+#: addresses only for batched transfers)
+NO_RESERVED: Final[list[int]] = []
 
 
 class SpanSeq:
@@ -92,21 +98,28 @@ class SpanSet:
         if len(self._spans) - self._head > 2 * len(self._seq) + 32:
             self._compact()
 
-    def _live(self, i: int) -> bool:
-        return self._spans[i].set_seq == self._seqs[i]
-
     def _compact(self) -> None:
-        keep = [i for i in range(self._head, len(self._spans)) if self._live(i)]
-        self._spans = [self._spans[i] for i in keep]
-        self._seqs = [self._seqs[i] for i in keep]
+        spans: list[MSpan] = []
+        seqs: list[int] = []
+        old_spans = self._spans
+        old_seqs = self._seqs
+        for i in range(self._head, len(old_spans)):
+            s = old_spans[i]
+            seq = old_seqs[i]
+            if s.set_seq == seq:  # live: the span's entry is this one
+                spans.append(s)
+                seqs.append(seq)
+        self._spans = spans
+        self._seqs = seqs
         self._head = 0
 
     def first(self) -> MSpan | None:
         """The oldest span, left in the set."""
         spans = self._spans
+        seqs = self._seqs
         n = len(spans)
         i = self._head
-        while i < n and not self._live(i):  # a stale entry: skip it
+        while i < n and spans[i].set_seq != seqs[i]:  # a stale entry: skip it
             i += 1
         self._head = i
         return spans[i] if i < n else None
@@ -124,7 +137,9 @@ class SpanSet:
 
     def values(self) -> list[MSpan]:
         """The spans, oldest first."""
-        return [self._spans[i] for i in range(self._head, len(self._spans)) if self._live(i)]
+        spans = self._spans
+        seqs = self._seqs
+        return [spans[i] for i in range(self._head, len(spans)) if spans[i].set_seq == seqs[i]]
 
     def items(self) -> list[tuple[int, MSpan]]:
         """(span id, span), oldest first."""
@@ -227,7 +242,9 @@ class MCentral:
         (mcache.go allocLarge). Go 1.15+ pushes it onto the full swept span set,
         an atomic; before that mcentral kept no large spans, so no lock is taken."""
         if not self.locked:
-            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            w = ctx.atomic(self.spanset, "spanset_op_ns")
+            if w:  # (an empty tuple: nothing waits)
+                yield from w
         self.to_full(s)
 
     # -- cacheSpan / uncacheSpan ---------------------------------------------------
@@ -246,9 +263,13 @@ class MCentral:
         p = ctx.p  # the flow counters' P
         sweeper = self.heap.sweeper
         if sweeper is not None and sweeper.active:
-            yield from sweeper.deduct_sweep_credit(ctx, self.npages)
+            w = sweeper.deduct_sweep_credit(ctx, self.npages)
+            if w:
+                yield from w
         if not self.locked:
-            yield from ctx.atomic(self.spanset, "spanset_op_ns")
+            w = ctx.atomic(self.spanset, "spanset_op_ns")
+            if w:
+                yield from w
             if self.partial:
                 s = self.partial.pop_first()
             else:
@@ -265,22 +286,32 @@ class MCentral:
             n = s.free_count()
             st.flow_cache_spans.add2(p, self.spanclass)
             st.flow_cache_objects.add2(p, self.spanclass, n)
-            return s, n, []
-        yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            return s, n, NO_RESERVED
+        w = ctx.lock(self.lock, "(*mcentral).cacheSpan")
+        if w:
+            yield from w
         ctx.spend("mcentral_cachespan_ns")
         s = self.partial.first()
         if s is None and sweeper is not None and (self.partial_unswept or self.full_unswept):
             # Go <= 1.14: an unswept span is taken off the list, the lock dropped
             # while it is swept, and the lock retaken to put it on the 'empty' list
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             s = yield from self._sweep_for_cache(ctx, sweeper)
-            yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            w = ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            if w:
+                yield from w
             if s is not None:
                 self.to_partial(s)
         if s is None:
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             s = yield from self.grow(ctx)
-            yield from ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            w = ctx.lock(self.lock, "(*mcentral).cacheSpan")
+            if w:
+                yield from w
             ctx.spend("mcentral_insert_ns")
             self.to_partial(s)
         if self.batch:
@@ -291,15 +322,19 @@ class MCentral:
             ctx.spend("transfer_per_object_ns", n)
             if s.free_count() == 0:
                 self.to_full(s)
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             return s, n, reserved
         self.to_full(s)  # the 'empty' list: owned by a cache
         n = s.free_count()
         st.flow_cache_spans.add2(p, self.spanclass)
         st.flow_cache_objects.add2(p, self.spanclass, n)
-        yield from ctx.unlock(self.lock)
+        w = ctx.unlock(self.lock)
+        if w:
+            yield from w
         s.in_cache = True
-        return s, n, []
+        return s, n, NO_RESERVED
 
     def _sweep_for_cache(self, ctx: Ctx, sweeper: Sweeper) -> Gen[MSpan | None]:
         """cacheSpan's sweeping: a partial unswept span, else full unswept spans
@@ -311,9 +346,13 @@ class MCentral:
         while budget >= 0:
             if not self.locked:
                 if not first:
-                    yield from ctx.atomic(self.spanset, "spanset_op_ns")
+                    w = ctx.atomic(self.spanset, "spanset_op_ns")
+                    if w:
+                        yield from w
             else:
-                yield from ctx.sync()
+                w = ctx.sync()
+                if w:
+                    yield from w
             first = False
             d = self.partial_unswept or self.full_unswept
             if not d:
@@ -327,7 +366,9 @@ class MCentral:
                 return s
             budget -= 1
             if not self.locked:
-                yield from ctx.atomic(self.spanset, "spanset_op_ns")
+                w = ctx.atomic(self.spanset, "spanset_op_ns")
+                if w:
+                    yield from w
             self.to_full(s)
         return None
 
@@ -344,39 +385,60 @@ class MCentral:
         st.flow_cache_spans.add2(ctx.p, self.spanclass)
         st.flow_cache_objects.add2(ctx.p, self.spanclass, n)
         ctx.spend("transfer_per_object_ns", n)
-        yield from ctx.atomic(self.spanset, "spanset_op_ns")
+        w = ctx.atomic(self.spanset, "spanset_op_ns")
+        if w:
+            yield from w
         if s.free_count():
             self.to_partial(s)
         else:
             self.to_full(s)
         return s, n, reserved
 
-    def uncache_span(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> Gen[None]:
+    def uncache_span(self, ctx: Ctx, s: MSpan, *, from_refill: bool = False) -> MaybeGen:
         """mcentral.go uncacheSpan: return a span from an mcache. In the locked
         design a refill leaves the full span on the 'empty' list without taking
-        the lock (Go 1.12 refill); a flush (releaseAll) takes the lock."""
+        the lock (Go 1.12 refill); a flush (releaseAll) takes the lock. A span
+        set's atomic that waits for nothing runs without a generator (the
+        caller's ``yield from`` runs what this returns)."""
         st = self.heap.stats
         st.uncache_span_calls += 1
         s.in_cache = False
         s.freeindex = 0  # as after a sweep: objects freed while cached become reusable
         if not self.locked:
-            yield from ctx.atomic(self.spanset, "spanset_op_ns")
-        elif from_refill and s.free_count() == 0:
+            w = ctx.atomic(self.spanset, "spanset_op_ns")
+            if w:
+                return self._uncache_after(ctx, s, w)
+            self._uncached(ctx, s)
+            return ()
+        if from_refill and s.free_count() == 0:
             st.flow_uncache_spans.add2(ctx.p, self.spanclass)
-            return  # stays on the 'empty' list (Go 1.12 refill takes no lock)
-        else:
-            yield from ctx.lock(self.lock, "(*mcentral).uncacheSpan")
-            ctx.spend("mcentral_uncachespan_ns")
+            return ()  # stays on the 'empty' list (Go 1.12 refill takes no lock)
+        return self._uncache_locked(ctx, s)
+
+    def _uncached(self, ctx: Ctx, s: MSpan) -> None:
+        """uncacheSpan's end: the span joins the set its free objects decide."""
         if s.free_count() > 0:
             self.to_partial(s)
         else:
             self.to_full(s)
-        st.flow_uncache_spans.add2(ctx.p, self.spanclass)
-        if self.locked:
-            yield from ctx.unlock(self.lock)
+        self.heap.stats.flow_uncache_spans.add2(ctx.p, self.spanclass)
+
+    def _uncache_after(self, ctx: Ctx, s: MSpan, w: Gen[None]) -> Gen[None]:
+        yield from w
+        self._uncached(ctx, s)
+
+    def _uncache_locked(self, ctx: Ctx, s: MSpan) -> Gen[None]:
+        w = ctx.lock(self.lock, "(*mcentral).uncacheSpan")
+        if w:
+            yield from w
+        ctx.spend("mcentral_uncachespan_ns")
+        self._uncached(ctx, s)
+        w = ctx.unlock(self.lock)
+        if w:
+            yield from w
 
     def grow(self, ctx: Ctx) -> Gen[MSpan]:
         """mcentral.go grow: a fresh span of this class from the heap."""
         self.heap.stats.mcentral_grow_calls += 1
-        s = yield from self.heap.alloc(ctx, self.ps[ctx.p], self.npages, self.spanclass)
-        return s
+        # mheap.alloc's generator itself (one generator level fewer per grow)
+        return self.heap.alloc(ctx, self.ps[ctx.p], self.npages, self.spanclass)

@@ -105,7 +105,9 @@ class GCBitsArenas:
         yield from w
         line = self.line
         if line is not None:
-            yield from ctx.atomic(line, "gcbits_line_ns")
+            w = ctx.atomic(line, "gcbits_line_ns")
+            if w:
+                yield from w
         if self.used + nbytes > GC_BITS_CHUNK_BYTES:
             yield from self._new_arena(ctx, nbytes)
         start = self.used
@@ -128,9 +130,13 @@ class GCBitsArenas:
         arena's header (``result.next = nil``: its first page faults in under
         the lock); if another P installed an arena meanwhile, the fresh one
         goes on the free list with only that page touched."""
-        yield from ctx.lock(self.lock, "newMarkBits")
+        w = ctx.lock(self.lock, "newMarkBits")
+        if w:
+            yield from w
         if self.used + nbytes <= GC_BITS_CHUNK_BYTES:
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             return
         ctx.spend("gcbits_arena_ns")
         os_faults = self.heap.os_faults_new
@@ -147,18 +153,26 @@ class GCBitsArenas:
             fresh = False
         else:
             head = self.new_arenas  # which arena is the head when the lock drops
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
             self.fresh_arenas += 1
             if self.heap.mm_write:
-                yield from ctx.atomic(os_faults, "sysalloc_ns")
+                w = ctx.atomic(os_faults, "sysalloc_ns")
+                if w:
+                    yield from w
             else:
                 ctx.spend("sysalloc_ns")
-            yield from ctx.lock(self.lock, "newMarkBits")
+            w = ctx.lock(self.lock, "newMarkBits")
+            if w:
+                yield from w
             self.faults += 1  # the header's write, under the lock
             yield from page_faults(ctx, os_faults, 1)
             if self.new_arenas != head and self.used + nbytes <= GC_BITS_CHUNK_BYTES:
                 self.free_untouched += 1  # another P installed one: ours goes free
-                yield from ctx.unlock(self.lock)
+                w = ctx.unlock(self.lock)
+                if w:
+                    yield from w
                 return
             fresh = True
         self.new_arenas += 1
@@ -166,7 +180,9 @@ class GCBitsArenas:
         self.fresh = fresh
         self.used = 0
         self.pages_touched = 1 if fresh else 0
-        yield from ctx.unlock(self.lock)
+        w = ctx.unlock(self.lock)
+        if w:
+            yield from w
 
     def next_epoch(self) -> None:
         """mheap.go nextMarkBitArenaEpoch, at each cycle: the arenas of the cycle
@@ -263,7 +279,9 @@ class Sweeper:
         if sc:
             gcbits = self.heap.gcbits
             assert gcbits is not None  # a collector's heap has its bitmap arenas
-            yield from gcbits.take(ctx, mark_bits_bytes(s.nelems))
+            w = gcbits.take(ctx, mark_bits_bytes(s.nelems))
+            if w:
+                yield from w
         if preserve:
             return False
         if s.alloc_count == 0:
@@ -276,7 +294,9 @@ class Sweeper:
     def sweepone(self, ctx: Ctx) -> Gen[int]:
         """mgcsweep.go sweepone: sweep one span of any class; its pages, or -1
         when nothing is left to sweep (the sweep cycle then ends)."""
-        yield from ctx.sync()  # the unswept sets are shared
+        w = ctx.sync()  # the unswept sets are shared
+        if w:
+            yield from w
         q = self.queue
         while q:
             s = q[0].pop_unswept()
@@ -349,13 +369,17 @@ class Sweeper:
             self.reclaim_credit -= npages
         elif self.reclaim_chunks > 0:
             self.reclaim_locks += 1
-            yield from ctx.lock(h.lock, "(*mheap).reclaim")
+            w = ctx.lock(h.lock, "(*mheap).reclaim")
+            if w:
+                yield from w
             while self.reclaim_credit < npages and self.reclaim_chunks > 0:
                 self.reclaim_chunks -= 1
                 self.reclaim_credit += RECLAIM_CHUNK_PAGES
                 ctx.spend("reclaim_ns")
             self.reclaim_credit -= min(self.reclaim_credit, npages)
-            yield from ctx.unlock(h.lock)
+            w = ctx.unlock(h.lock)
+            if w:
+                yield from w
         freed = 0
         while freed < npages and self.active:
             before = self.spans_freed

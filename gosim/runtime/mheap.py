@@ -234,9 +234,10 @@ class MHeap:
         b = bits
         while b:
             lo = (b & -b).bit_length() - 1
-            run = 0
-            while b >> (lo + run) & 1:
-                run += 1
+            # the run of 1s from bit lo: its length is the index of the lowest 0
+            # above it (one step, not a shift and test per page)
+            r = b >> lo
+            run = ((r + 1) & ~r).bit_length() - 1
             self.free.remove(base + lo, run)
             b &= ~(((1 << run) - 1) << lo)
         self.stats.page_cache_refills += 1
@@ -323,12 +324,16 @@ class MHeap:
         if self._page_cache and use_pcache and npages < self._page_cache_limit:
             c = pp.pcache
             if c.empty():
-                yield from ctx.lock(self.lock, "(*mheap).allocSpan")
+                w = ctx.lock(self.lock, "(*mheap).allocSpan")
+                if w:  # (an empty tuple: nothing waits)
+                    yield from w
                 ctx.spend("pagecache_refill_ns")
                 # with no free pages the cache stays empty and the locked path
                 # below grows the heap (mheap.go allocSpan)
                 pp.pcache = c = self.alloc_to_cache()
-                yield from ctx.unlock(self.lock)
+                w = ctx.unlock(self.lock)
+                if w:
+                    yield from w
             base = c.alloc(npages)
             if base is not None:
                 self.stats.page_cache_allocs += 1
@@ -338,7 +343,9 @@ class MHeap:
         # read at once: another P's allocation may run at this one's next wait
         fresh_struct = s is not None and self.last_struct_fresh
         if s is None:
-            yield from ctx.lock(self.lock, "(*mheap).allocSpan")
+            w = ctx.lock(self.lock, "(*mheap).allocSpan")
+            if w:
+                yield from w
             locked = True
             self.stats.alloc_span_locked_calls += 1
             if base is None:
@@ -350,7 +357,9 @@ class MHeap:
                     if self.mm_write:
                         # grow's sysMap: an mmap that write-locks the memory
                         # map, still under the heap lock (mem_linux.go sysMap)
-                        yield from ctx.atomic(self.os_faults, "mmap_write_ns")
+                        w = ctx.atomic(self.os_faults, "mmap_write_ns")
+                        if w:
+                            yield from w
                     base = self._pages_alloc(npages)
                     if base is None:  # pragma: no cover - grow guarantees space
                         raise RuntimeError("grew heap, but no adequate free space found")
@@ -358,7 +367,9 @@ class MHeap:
             s = self.alloc_mspan_locked(pp) if use_pcache else self._alloc_mspan_no_p()
             fresh_struct = self.last_struct_fresh
             if not self._span_init_locked:
-                yield from ctx.unlock(self.lock)
+                w = ctx.unlock(self.lock)
+                if w:
+                    yield from w
                 locked = False
         gkey = npages << 16 | spanclass  # span classes < 2^16
         geom = self._geometry.get(gkey)
@@ -370,11 +381,15 @@ class MHeap:
         if line is not None:
             # allocNeedsZero's CAS on the arena's zeroedBase, initSpan's atomic
             # Or8 on its pageInUse bits, pagesInUse, the memstats counters
-            yield from ctx.atomic(line, "heap_line_ns")
+            w = ctx.atomic(line, "heap_line_ns")
+            if w:
+                yield from w
         if self.gcbits is not None:
             # initSpan's newAllocBits + newMarkBits (taken before the span is
             # published, so that a run ending here leaves no half-made span)
-            yield from self.gcbits.take(ctx, bits_bytes)
+            w = self.gcbits.take(ctx, bits_bytes)
+            if w:
+                yield from w
         scav = self.scav
         if scav.total:
             fresh_bits = scav.bits(base, npages)
@@ -400,7 +415,9 @@ class MHeap:
             # page the OS has not backed yet)
             ctx.spend("mspan_fresh_ns")
         if locked:
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
         if faults:
             # initSpan's first write into released memory faults the page in
             st.alloc_page_faults += faults
@@ -468,8 +485,11 @@ class MHeap:
             row = self.arena_spans.get(ai)
             if row is None:
                 row = self.arena_spans[ai] = [None] * ap
-            if n == 1:
-                row[off] = s
+            if n <= 16:
+                # a short span's pages one by one (compiled: native list stores,
+                # no temporary list and slice assignment)
+                for i in range(off, off + n):
+                    row[i] = s
             else:
                 row[off:off + n] = [s] * n
             start += n
@@ -486,7 +506,9 @@ class MHeap:
         st.free_span_calls += 1
         locked = self._free_span_locked
         if locked:
-            yield from ctx.lock(self.lock, "(*mheap).freeSpan")
+            w = ctx.lock(self.lock, "(*mheap).freeSpan")
+            if w:
+                yield from w
         ctx.spend("free_span_ns")
         del self.spans[s.start_page]
         self._set_spans(s.start_page, s.npages, None)
@@ -497,7 +519,9 @@ class MHeap:
         st.flow_span_free_pages.add2(ctx.p, s.spanclass, s.npages)
         self.free_mspan_locked(pp)
         if locked:
-            yield from ctx.unlock(self.lock)
+            w = ctx.unlock(self.lock)
+            if w:
+                yield from w
 
     def span_of(self, addr: int) -> MSpan | None:
         """spanOf: the in-use span containing addr, if any."""

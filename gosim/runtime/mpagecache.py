@@ -38,9 +38,16 @@ class PageCache:
 
     def alloc(self, npages: int) -> int | None:
         """Take npages contiguous free pages; return the first page number or None."""
-        if self.cache == 0:
+        c = self.cache
+        if c == 0:
             return None
-        i = find_bit_range64(self.cache, npages)
+        if npages == 1:
+            # mpagecache.go alloc's single-page case: the lowest free page
+            # (TrailingZeros64), its bit cleared
+            low = c & -c
+            self.cache = c ^ low
+            return self.base_page + low.bit_length() - 1
+        i = find_bit_range64(c, npages)
         if i >= 64:
             return None
         self.cache &= ~(((1 << npages) - 1) << i)

@@ -47,7 +47,7 @@ class Counts:
         r = rows[a]
         if b >= len(r):
             r.extend([0] * (b + 1 - len(r)))
-        r[b] += n
+        r[b] = r[b] + n  # (compiled: native int arithmetic; += on an item is generic)
 
     def get(self, key: int, default: int = 0) -> int:
         a = key >> FLOW_SHIFT

@@ -35,7 +35,8 @@ class Accounts:
         self.bin_ns = max(1000, (T // 1000) if T else 10_000)
         #: completions per bin of ``bin_ns`` (a list: one bin is bumped at a time
         #: from compiled code, which indexes a list natively; ``comp_bins`` is
-        #: the array)
+        #: the array; a bin is bumped as ``b[i] = b[i] + n``: compiled, ``b[i] += n``
+        #: is a generic in-place add)
         self._bins: list[int] = [0] * 1024
         self.series_bin_ns = series_bin_ns
         #: (time, P, heap_inuse_bytes, heap_sys_bytes) after each slow path, for
@@ -136,7 +137,7 @@ class Accounts:
         self._grow(hi)
         lst = self._bins
         if lo == hi:
-            lst[lo] += n
+            lst[lo] = lst[lo] + n
         else:
             for i, c in enumerate(np.bincount(bins - lo).tolist()):
                 lst[lo + i] += c
@@ -159,20 +160,24 @@ class Accounts:
         self._grow(hi)
         lst = self._bins
         if lo == hi:
-            lst[lo] += n
+            lst[lo] = lst[lo] + n
         else:
             for t in times:
-                lst[t // bn] += 1
+                j = t // bn
+                lst[j] = lst[j] + 1
 
     def complete_one(self, t: int, lat: int) -> bool:
         """One allocation completed at ``t``; False if that is past the run's end."""
         if self.T is not None and t >= self.T:
             return False
         self.completed += 1
-        self.hist[lat] = self.hist.get(lat, 0) + 1
+        h = self.hist
+        h[lat] = h.get(lat, 0) + 1
         b = t // self.bin_ns
-        self._grow(b)
-        self._bins[b] += 1
+        bins = self._bins
+        if b >= len(bins):
+            self._grow(b)
+        bins[b] = bins[b] + 1
         return True
 
     def complete_every(self, first: int, d: int, k: int, lat: int) -> None:
@@ -190,13 +195,13 @@ class Accounts:
         self.hist[lat] = self.hist.get(lat, 0) + k
         bins = self._bins
         if b0 == b1:
-            bins[b0] += k
+            bins[b0] = bins[b0] + k
             return
         # completion i is at first + i*d (d > 0 here): those before the end of
         # bin b number ceil((end - first) / d); each bin gets the difference
         done = 0
         for b in range(b0, b1):
             upto = -(-((b + 1) * bn - first) // d)
-            bins[b] += upto - done
+            bins[b] = bins[b] + (upto - done)
             done = upto
-        bins[b1] += k - done
+        bins[b1] = bins[b1] + (k - done)

@@ -243,7 +243,8 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
             break
         size = g.sizes.next()
         noscan = g.noscan.next()
-        kind, spc, elemsize = rt.classify(size, noscan)
+        # a fixed goroutine's size is its one size: classified once (as step_one)
+        kind, spc, elemsize = g.fixed_class() if g.fixed else rt.classify(size, noscan)
         nb = 0
         if gc is not None and gc.phase == GC_MARK:
             nb = assist_bytes(kind, size, elemsize)
@@ -255,7 +256,7 @@ def run_generic(sim: Simulation, g: GCtx) -> tuple[int, int, tuple[int, bool] | 
                 # its writes may fault: a kernel event, which step_one takes
                 return k, t, (size, noscan)
         tiny_before = stats.tiny_allocs
-        a = rt.try_fast(p, size, noscan)
+        a = rt.try_fast_as(p, size, kind, spc, elemsize)
         if not a:
             return k, t, (size, noscan)
         if nb:

@@ -235,12 +235,12 @@ class Simulation:
             if lw:  # (an empty tuple when it took the lock at once)
                 yield from lw
         tiny_before = rt.stats.tiny_allocs
-        a = rt.try_fast(g.p, size, noscan)
+        a = rt.try_fast_as(g.p, size, kind, spc, elemsize)
         tiny_fit = kind == TINY and rt.stats.tiny_allocs != tiny_before
         if not a:
             g.sp = True
             acct.slow_allocs += 1
-            a = yield from rt.slow(g, size, noscan)
+            a = yield from rt.slow_as(g, size, noscan, kind, spc, elemsize)
             if self.T is None or g.vt < self.T:
                 h = rt.mheap
                 if acct.series_bin_ns:
@@ -263,7 +263,9 @@ class Simulation:
             acct.account(p, "fast_path", g.vt, g.vt + f)
             g.vt += f
             if self.eager:  # step mode: every phase of every allocation is an event
-                yield from g.sync()
+                ws = g.sync()
+                if ws:
+                    yield from ws
         if kind not in (LARGE, ZERO) and not tiny_fit and \
                 header_fault(rt.ps[p].mcache.alloc[spc], a):
             # mallocgc's header write was the first to a fresh OS page (counted once
@@ -292,7 +294,9 @@ class Simulation:
             acct.account(p, "work", now, now + w)
             g.vt = now + w
             if self.eager:
-                yield from g.sync()
+                ws = g.sync()
+                if ws:
+                    yield from ws
 
     # -- the goroutine body ------------------------------------------------------------------
     def g_body(self, g: GCtx) -> Any:
@@ -305,7 +309,9 @@ class Simulation:
                 g.sp = False
                 # the collector's state as of this goroutine's clock (step mode is
                 # there already; a batched goroutine may be ahead of the simulation)
-                yield from g.sync(True)
+                ws = g.sync(True)
+                if ws:
+                    yield from ws
                 if gc.attention(g.vt):
                     yield from gc.safepoint(g)
                     if T is not None and g.vt >= T:
@@ -330,7 +336,9 @@ class Simulation:
                     g.vt = end
                     if pending is None:
                         if g.vt >= g.slice_end:
-                            yield from g.sync(True)
+                            ws = g.sync(True)
+                            if ws:
+                                yield from ws
                             yield PREEMPT
                         continue
                     # the run ended at a request the cache cannot serve, drawn before
@@ -347,7 +355,9 @@ class Simulation:
             if g.remaining > 0:
                 g.remaining -= 1
             if g.vt >= g.slice_end:
-                yield from g.sync(True)
+                ws = g.sync(True)
+                if ws:
+                    yield from ws
                 yield PREEMPT
         # the P moves on only once this goroutine's clock has been reached
         env = self.env

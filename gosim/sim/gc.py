@@ -295,11 +295,15 @@ class SimGC:
         if ns > 0:
             self._acct(g.p, cat, g.vt, g.vt + ns)
             g.vt += ns
-            yield from g.sync(True)
+            w = g.sync(True)
+            if w:
+                yield from w
 
     # -- the safepoint ----------------------------------------------------------------------
     def safepoint(self, g: GCtx) -> Any:
-        yield from g.sync(True)
+        w = g.sync(True)
+        if w:
+            yield from w
         if self.stw_pending:
             yield from self._stop(g)
         if self.start_pending and not self.busy and self.phase == GC_OFF:

@@ -19,7 +19,7 @@ from numpy.random import SeedSequence
 
 from gosim.runtime.context import AtomicCell, Ctx, Mutex
 from gosim.runtime.lockrank import site_of
-from gosim.runtime.mstats import FLOW_SHIFT, tally
+from gosim.runtime.mstats import FLOW_SHIFT, MemStats, tally
 from gosim.sim.alloc import Charges
 from gosim.sim.clock import NORMAL_KEY, PTimeout, run_before
 from gosim.sim.costs import COST_PARAMETERS
@@ -211,6 +211,11 @@ class GCtx(Ctx):
             tally(st.flow_g_bytes, key, self.flow_b)
             self.flow_b = 0
 
+    def count_malloc(self, st: MemStats, nbytes: int) -> None:
+        """Ctx.count_malloc: counted on the goroutine (``flush_flow`` adds it up)."""
+        self.flow_n += 1
+        self.flow_b += nbytes
+
     def note_allocs(self, nbytes: int, n: int, times: np.ndarray | int) -> None:
         """n allocations of ``nbytes`` each completed (at ``times``): count them
         and track what stays live under the group's lifetime."""
@@ -365,4 +370,7 @@ class GCtx(Ctx):
 
     def _atomic_after(self, w: tuple[Any, ...], cell: AtomicCell, cost: str) -> Any:
         yield from w
-        cell.sim.op(self, cost)
+        sa: SimAtomic = cell.sim
+        # SimAtomic.op, with this goroutine's fields read natively (op's caller
+        # is a protocol: generic attribute lookups)
+        self.vt = sa.op_at(self.p, self.vt, cost, self)

@@ -647,13 +647,13 @@ class SimAtomic:
         """:meth:`op` for the goroutine ``g`` on P ``p`` at ``now``; returns the
         operation's end (``g`` draws a cost that is not a constant)."""
         ends = self.ends
-        while ends and ends[0] <= now:
-            if len(ends) == 1:  # a heap of one: popped as heappop would
-                ends.pop()
-            else:
-                heappop(ends)
+        while len(ends) > 1 and ends[0] <= now:
+            heappop(ends)
+        # a heap of one that has ended: its slot takes this operation's end (a
+        # list emptied and refilled frees and reallocates its array)
+        spare = len(ends) == 1 and ends[0] <= now
         base = self._base_ns(cost, g)
-        k = len(ends)
+        k = 0 if spare else len(ends)
         self.ops += 1
         starts = self.starts
         if starts is not None:
@@ -673,7 +673,9 @@ class SimAtomic:
         self._count_duration(ns)
         if ns:
             end = now + ns
-            if ends:
+            if spare:
+                ends[0] = end
+            elif ends:
                 heappush(ends, end)
             else:
                 ends.append(end)
@@ -689,6 +691,8 @@ class SimAtomic:
                 self.busy_until = end
             self._charge(p, now, now + ns - base, now, end)
             return end
+        if spare:
+            ends.pop()
         return now
 
     def _base_ns(self, cost: str, g: LockCaller) -> int:
