@@ -170,20 +170,25 @@ def test_the_ground_truth_shows_allocation_slower_per_p_with_more_ps() -> None:
     the GC on and no live heap, the user CPU per allocation outside lock waits
     (/cpu/classes/user less /sync/mutex/wait/total, over the allocations) is at
     least 1.8 times higher at 4 Ps than at 1 P, at every size."""
+    busy = _real_busy_ns()
+    for size in (48, 1024, 32768):
+        assert busy[size, 4] >= 1.8 * busy[size, 1]
+
+
+def _real_busy_ns() -> dict[tuple[int, int], float]:
+    """(size, GOMAXPROCS) -> the shared file's user CPU per allocation outside
+    lock waits, ns, of its GC-on records without a live heap."""
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "experiments/groundtruth/go1.27-16core.jsonl"
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    gc0 = {(r["size"], r["gomaxprocs"]): r for r in recs
-           if r["mode"] == "gc" and not r.get("ballast_mib")}
-
-    def busy_ns(r: dict[str, Any]) -> float:
-        m = r["metrics"]
-        user = m["/cpu/classes/user:cpu-seconds"] - m["/sync/mutex/wait/total:seconds"]
-        return user / r["allocs"] * 1e9
-
-    for size in (48, 1024, 32768):
-        assert busy_ns(gc0[size, 4]) >= 1.8 * busy_ns(gc0[size, 1])
+    out = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if r["mode"] == "gc" and not r.get("ballast_mib"):
+            m = r["metrics"]
+            user = m["/cpu/classes/user:cpu-seconds"] - m["/sync/mutex/wait/total:seconds"]
+            out[r["size"], r["gomaxprocs"]] = user / r["allocs"] * 1e9
+    return out
 
 
 # -- remote_per_p_growth: the remote cost dearer with more Ps (an experiment) -----------------
@@ -229,17 +234,6 @@ def test_the_ground_truth_shows_the_per_p_slowdown_growing_beyond_four_ps() -> N
     keeps growing from 4 to 16 Ps at every size (by at least 1.5 times), where
     a remote cost fixed per byte could grow it only by the share of reused
     memory another P wrote last, (P - 1) / P: 0.75 to 0.94, 1.25 times."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "experiments/groundtruth/go1.27-16core.jsonl"
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    gc0 = {(r["size"], r["gomaxprocs"]): r for r in recs
-           if r["mode"] == "gc" and not r.get("ballast_mib")}
-
-    def busy_ns(r: dict[str, Any]) -> float:
-        m = r["metrics"]
-        return (m["/cpu/classes/user:cpu-seconds"] - m["/sync/mutex/wait/total:seconds"]) \
-            / r["allocs"] * 1e9
-
+    busy = _real_busy_ns()
     for size in (48, 1024, 32768):
-        assert busy_ns(gc0[size, 16]) >= 1.5 * busy_ns(gc0[size, 4])
+        assert busy[size, 16] >= 1.5 * busy[size, 4]
