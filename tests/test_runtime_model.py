@@ -384,7 +384,16 @@ def test_span_set_keeps_a_dicts_order(ops: list[tuple[str, int]]) -> None:
         for ref, ss in zip(refs, sets, strict=True):
             assert len(ss) == len(ref) and bool(ss) == bool(ref)
             assert [s.sid for s in ss.values()] == list(ref)
-            assert all((j in ss) == (j in ref) for j in (0, i, 40))
+        # a span's entry number marks it as in a set (no set of ids is kept)
+        assert all((spans[j].set_seq >= 0) == (j in refs[0] or j in refs[1]) for j in (0, i, 40))
+    # one set at a time: a span in a set cannot be pushed, one in none cannot be removed
+    s0 = next((spans[j] for j in range(41) if j in refs[0] or j in refs[1]), None)
+    if s0 is not None:
+        with pytest.raises(RuntimeError, match="while in one"):
+            sets[0].push(s0)
+    free = next(spans[j] for j in range(41) if j not in refs[0] and j not in refs[1])
+    with pytest.raises(RuntimeError, match="not in"):
+        sets[1].remove(free)
 
 
 def _walk_run_set(rs: Any, ref: set[int], ops: list[tuple[str, int, int]]) -> Iterator[

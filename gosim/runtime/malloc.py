@@ -410,7 +410,7 @@ class Runtime:
         for spc, central in enumerate(self.central):
             for s in central.partial.values():
                 assert s.state == MSpanState.IN_USE and s.free_count() > 0 and s.spanclass == spc
-                assert s.sid not in central.full
+                assert s.on_list == "partial"  # (a span is in one set at most: SpanSet.push)
         for p in self.ps:
             c = p.mcache
             if not c.batched:

@@ -57,45 +57,52 @@ class SpanSet:
     a big heap's unswept set that way took time quadratic in its spans. Here
     the order is a list read from a head index, with each entry's sequence
     number (unique among all sets, and kept on the span while it is in one:
-    ``MSpan.set_seq``); an entry whose span has since left the set (or been
-    pushed again, here or to another set) is stale and skipped. The list is compacted when stale entries outnumber
-    live ones, so every operation is amortised O(1) and the order is exactly
-    that of a dict with the same pushes and removals."""
+    ``MSpan.set_seq``, -1 while it is in none); an entry whose span has
+    since left the set (and maybe entered another) is stale and skipped. The
+    list is compacted when stale entries outnumber live ones, so every
+    operation is amortised O(1) and the order is exactly that of a dict with
+    the same pushes and removals. A span is in one set at most: pushing one
+    that is in a set, or removing one that is in none, raises."""
 
-    __slots__ = ("_seq", "_spans", "_seqs", "_head", "_next")
+    __slots__ = ("_n", "_spans", "_seqs", "_head", "_next")
 
     def __init__(self, seqs: SpanSeq | None = None) -> None:
         #: the sequence numbers this set draws from (shared by a runtime's sets)
         self._next = seqs if seqs is not None else SpanSeq()
-        #: ids of the spans in the set
-        self._seq: set[int] = set()
+        #: how many spans are in the set (each in it carries its entry's
+        #: sequence number, ``MSpan.set_seq``; no set of ids to hash into)
+        self._n = 0
         #: entries in push order, from ``_head`` on
         self._spans: list[MSpan] = []
         self._seqs: list[int] = []
         self._head = 0
 
     def __len__(self) -> int:
-        return len(self._seq)
+        return self._n
 
     def __bool__(self) -> bool:
-        return len(self._seq) > 0
-
-    def __contains__(self, sid: int) -> bool:
-        return sid in self._seq
+        return self._n > 0
 
     def push(self, s: MSpan) -> None:
+        if s.set_seq >= 0:
+            raise RuntimeError(f"span {s.sid} pushed to a span set while in one")
         nxt = self._next
         seq = nxt.n
         nxt.n = seq + 1
         s.set_seq = seq
-        self._seq.add(s.sid)
+        self._n += 1
         self._spans.append(s)
         self._seqs.append(seq)
 
     def remove(self, s: MSpan) -> None:
-        self._seq.remove(s.sid)
+        """Take ``s`` out (it must be in this set: the caller knows, from
+        ``MSpan.on_list``)."""
+        if s.set_seq < 0:
+            raise RuntimeError(f"span {s.sid} removed from a span set it is not in")
         s.set_seq = -1
-        if len(self._spans) - self._head > 2 * len(self._seq) + 32:
+        n = self._n - 1
+        self._n = n
+        if len(self._spans) - self._head > 2 * n + 32:
             self._compact()
 
     def _compact(self) -> None:
@@ -128,11 +135,17 @@ class SpanSet:
         """Take the oldest span out of the set."""
         s = self.first()
         if s is not None:
-            self._seq.remove(s.sid)
+            self._n -= 1
             s.set_seq = -1
-            self._head += 1
-            if self._head > 32 and 2 * self._head > len(self._spans):
-                self._compact()
+            h = self._head + 1
+            if h > 32 and 2 * h > len(self._spans):
+                # every entry before the head is spent: drop them in one
+                # memmove (stale entries after it stay, to be skipped or
+                # compacted away later)
+                del self._spans[:h]
+                del self._seqs[:h]
+                h = 0
+            self._head = h
         return s
 
     def values(self) -> list[MSpan]:

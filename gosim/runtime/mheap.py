@@ -464,8 +464,15 @@ class MHeap:
 
     def _init_span(self, s: MSpan, start: int, npages: int, spanclass: int, elemsize: int,
                    nelems: int, needzero: bool) -> None:
-        """mheap.go initSpan: geometry, state, the spans map."""
-        s.init(start, npages)
+        """mheap.go initSpan: geometry, state, the spans map. ``s`` is a struct
+        fresh from :meth:`_new_span_struct` (every struct is: a span's struct
+        is never reused here), so what ``MSpan.init`` would reset is at its
+        initial value already: only the page run and the state are set."""
+        if s.npages:
+            raise RuntimeError(f"initSpan of span {s.sid}, which already holds pages")
+        s.start_page = start
+        s.npages = npages
+        s.state = MSpanState.IN_USE
         s.spanclass = spanclass
         s.elemsize = elemsize
         s.nelems = nelems

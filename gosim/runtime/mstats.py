@@ -42,12 +42,24 @@ class Counts:
     def add2(self, a: int, b: int, n: int = 1) -> None:
         """Add ``n`` to the pair (a, b), b < 2^FLOW_SHIFT."""
         rows = self.rows
+        if a < len(rows):
+            r = rows[a]
+            if b < len(r):
+                r[b] = r[b] + n  # (compiled: native int arithmetic; += on an item is generic)
+                return
+        self._add_new(a, b, n)
+
+    def _add_new(self, a: int, b: int, n: int) -> None:
+        """:meth:`add2` for a pair beyond the rows counted so far: grow them."""
+        rows = self.rows
         while a >= len(rows):
             rows.append([])
         r = rows[a]
         if b >= len(r):
-            r.extend([0] * (b + 1 - len(r)))
-        r[b] = r[b] + n  # (compiled: native int arithmetic; += on an item is generic)
+            # room for every span class at once (2 x 68 in Go's table): a row
+            # grows once, not at each new class
+            r.extend([0] * (max(b + 1, 136) - len(r)))
+        r[b] = r[b] + n
 
     def get(self, key: int, default: int = 0) -> int:
         a = key >> FLOW_SHIFT
