@@ -65,19 +65,7 @@ class Accounts:
                 return
             if end <= start:
                 return
-            pp = self._pp
-            if pp >= 0:
-                # flush, inlined (this runs for most intervals: a P's categories
-                # alternate, so few extend the one held back)
-                s0 = self._pstart
-                e0 = self._pend
-                T = self.T
-                if T is not None and e0 > T:
-                    e0 = T
-                if e0 > s0:
-                    d = self.ptime[pp]
-                    c = self._pcat
-                    d[c] = d.get(c, 0) + (e0 - s0)
+            self.flush()
             self._pp = p
             self._pcat = cat
             self._pstart = start
