@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -777,6 +778,10 @@ def test_bad_only_filters(text: str, message: str) -> None:
     (["page_fault_ns=-1"], "page_fault_ns: expected a number >= 0, got '-1'"),
     (["page_fault_ns=nan"], "page_fault_ns: expected a number >= 0, got 'nan'"),
     (["page_fault_ns=1", "page_fault_ns=2"], "page_fault_ns is set twice"),
+    (["page_fault_ns={dist: exponential"], "page_fault_ns: expected a number >= 0 or a "
+     "distribution mapping"),
+    (["page_fault_ns={dist: zipf, mean: 5}"], "page_fault_ns: not a distribution (dist:"),
+    (["bogus_ns={dist: exponential, mean: 5}"], "unknown cost parameter 'bogus_ns'"),
 ])
 def test_bad_cost_overrides(items: list[str], message: str) -> None:
     from gosim.errors import ConfigError
@@ -815,6 +820,43 @@ def test_set_runs_as_a_profile_with_that_value_would(
     assert t_set["line"].tolist() == CHEAP[:2]
     pd.testing.assert_frame_equal(t_set, t_prof)
     assert (t_set["sim_allocs_per_s"] > 1.2 * t_plain["sim_allocs_per_s"]).all()
+    # the same value as a (constant) distribution runs the same simulation, and the
+    # what-if line names it as given
+    main(["groundtruth", str(f), "--out", str(tmp_path / "dist"), *common,
+          "--set", "page_fault_ns={dist: const, value: 900}"])
+    agreement = json.loads(capsys.readouterr().out)
+    assert agreement["set"] == {"page_fault_ns": {"dist": "const", "value": 900}}
+    t_dist = pd.read_csv(tmp_path / "dist" / "comparison.csv", keep_default_na=False)[cols]
+    pd.testing.assert_frame_equal(t_dist, t_set)
+
+
+def test_set_takes_a_distribution_but_not_with_fit(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--set NAME={dist: ...}: drawn per goroutine, so an exponential with the mean
+    of a constant gives another run; with --fit it is refused (a profile holds
+    numbers), naming --set, exit 2, nothing written."""
+    from gosim.groundtruth.fit import format_cost, parse_cost_overrides
+
+    got = parse_cost_overrides(["page_fault_ns={dist: exponential, mean: 900}",
+                                "sysalloc_ns=5"])
+    assert got == {"page_fault_ns": {"dist": "exponential", "mean": 900}, "sysalloc_ns": 5.0}
+    assert format_cost(got["page_fault_ns"]) == "{dist: exponential, mean: 900}"
+    assert format_cost(got["sysalloc_ns"]) == "5"
+    f = write_jsonl(tmp_path / "cheap.jsonl", LINES)
+    # the table's what-if line names the distribution as given
+    assert main(["groundtruth", str(f), "--out", str(tmp_path / "table"), "--window-scale",
+                 "0.02", "--jobs", "1", "--no-plots", "--only",
+                 "mode=nogc,size=32768,gomaxprocs=1", "--set",
+                 "page_fault_ns={dist: exponential, mean: 900}"]) in (0, 1)
+    out = " ".join(capsys.readouterr().out.split())  # (rich wraps the line)
+    assert "--set page_fault_ns={dist: exponential, mean: 900}" in out
+    shutil.rmtree(tmp_path / "table")
+    assert main(["groundtruth", str(f), "--out", str(tmp_path / "fit"), "--fit",
+                 "page_fault_ns", "--profile-out", str(tmp_path / "p.yaml"),
+                 "--set", "sysalloc_ns={dist: exponential, mean: 5}"]) == 2
+    err = capsys.readouterr().err
+    assert "--set with a distribution does not go with --fit" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.jsonl"]
 
 
 def test_only_that_matches_nothing_writes_nothing(tmp_path: Path,

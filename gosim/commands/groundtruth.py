@@ -84,7 +84,9 @@ def groundtruth(
                        "repeat for more", show_default=False)] = None,
     sets: Annotated[list[str] | None, typer.Option(
         "--set", help="run every record with cost parameter NAME at VALUE (NAME=VALUE, over "
-                      "the profile; gosim costs lists them); repeat for more",
+                      "the profile; gosim costs lists them), VALUE a number or a distribution "
+                      "as a scenario's costs take it, e.g. 'NAME={dist: exponential, mean: "
+                      "500}' (not with --fit); repeat for more",
         show_default=False)] = None,
     grid: Annotated[list[str] | None, typer.Option(
         "--grid", help="run the records at every combination of cost values, NAME=V1,V2,... "
@@ -132,6 +134,10 @@ def groundtruth(
                           "point; --fit searches)")
     filters = [parse_record_filter(t) for t in only or []]
     overrides = parse_cost_overrides(sets or [])
+    if fit is not None and any(isinstance(v, dict) for v in overrides.values()):
+        # a fit starts from numbers and writes them into a profile, which holds numbers
+        raise ConfigError("--set with a distribution does not go with --fit (a profile's "
+                          "parameters are numbers)", key="--set")
     grid_points = parse_cost_grid(grid, overrides) if grid else None
     records = select_records(read_records(file), filters)
     if not records:
@@ -291,7 +297,7 @@ def _simulate(scenarios: list[dict[str, Any]], jobs: int, console: Any,
 def _grid(records: list[Any], points: list[dict[str, float]], runs: list[list[dict[str, Any]]],
           *, out: Path, jobs: int, console: Any, fit_tags: frozenset[str] | None,
           split_text: str | None, file: Path, profile: str | None,
-          overrides: dict[str, float], fmt: Format) -> None:
+          overrides: dict[str, Any], fmt: Format) -> None:
     """``--grid``: every point's records simulated and scored as a plain run
     would be; OUT/grid.csv one row per point, OUT/grid/<point>/comparison.csv."""
     import pandas as pd
@@ -393,7 +399,7 @@ def _print_grid(grid: Any, points: list[dict[str, float]], out: Path) -> None:
 
 def _fit(fit_records: list[Any], start: dict[str, float], *, jobs: int, max_evals: int,
          scale: float, profile: str | None, console: Any,
-         overrides: dict[str, float] | None = None) -> Any:
+         overrides: dict[str, Any] | None = None) -> Any:
     from gosim.groundtruth.fit import coordinate_search
     from gosim.groundtruth.mapping import scenario_dict, sim_window
     from gosim.groundtruth.scoring import comparison_table, rms_log_error, sim_point
@@ -420,6 +426,7 @@ def _print_summary(verdicts: list[Any], errors: dict[str, Any], agreement: dict[
     from rich.table import Table
 
     from gosim.commands._console import print_table
+    from gosim.groundtruth.fit import format_cost
 
     def ok(b: bool) -> str:
         return "ok" if b else "FAIL"
@@ -441,7 +448,7 @@ def _print_summary(verdicts: list[Any], errors: dict[str, Any], agreement: dict[
     print_table(console, t)
     if agreement["only"] or agreement["set"]:
         what = [f"--only {' / '.join(agreement['only'])}"] if agreement["only"] else []
-        what += [f"--set {', '.join(f'{k}={v:g}' for k, v in agreement['set'].items())}"] \
+        what += [f"--set {', '.join(f'{k}={format_cost(v)}' for k, v in agreement['set'].items())}"] \
             if agreement["set"] else []
         console.print(f"what-if: {'; '.join(what)} ({agreement['records']} records)",
                       highlight=False)

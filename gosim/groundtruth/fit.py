@@ -94,17 +94,21 @@ def parse_fit_parameters(text: str) -> list[str]:
     return names
 
 
-def parse_cost_overrides(items: list[str]) -> dict[str, float]:
+def parse_cost_overrides(items: list[str]) -> dict[str, Any]:
     """``--set NAME=VALUE`` (repeatable): a cost parameter (gosim costs) and the
-    number every record runs it with, over the profile."""
-    out: dict[str, float] = {}
+    number every record runs it with, over the profile; or, as a scenario's
+    ``costs`` may give it, a distribution written as a YAML mapping
+    (``NAME={dist: exponential, mean: 500}``), which each goroutine draws from
+    (:func:`_cost_distribution`)."""
+    out: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name:
             raise ConfigError(f"expected NAME=VALUE (a cost parameter and a number), got "
                               f"{item!r}", key="--set")
-        value = _cost_value(name, text, "--set")
+        value: Any = (_cost_distribution(name, text) if text.strip().startswith("{")
+                      else _cost_value(name, text, "--set"))
         if name in out:
             raise ConfigError(f"{name} is set twice", key="--set")
         out[name] = value
@@ -127,11 +131,51 @@ def _cost_value(name: str, text: str, key: str) -> float:
     return value
 
 
+def _cost_distribution(name: str, text: str) -> dict[str, Any]:
+    """``--set NAME={dist: ..., ...}``: a distribution for a cost parameter, checked
+    as a scenario's ``costs`` entry is (gosim.workload.spec.Dist; its value is
+    then drawn per goroutine, gosim/sim/goroutine.py); returned as the mapping
+    given, which a scenario's ``costs`` takes as it stands."""
+    import yaml
+    from pydantic import ValidationError
+
+    from gosim.sim.costs import COST_PARAMETERS
+    from gosim.workload.spec import Dist
+
+    if name not in COST_PARAMETERS:
+        raise ConfigError(f"unknown cost parameter {name!r}; expected one of "
+                          f"{', '.join(sorted(COST_PARAMETERS))}", key="--set")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{name}: expected a number >= 0 or a distribution mapping such as "
+                          f"{{dist: exponential, mean: 500}}, got {text.strip()!r}", key="--set")
+    try:
+        Dist.model_validate(doc)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{name}: not a distribution ({where}: {first['msg']}), got "
+                          f"{text.strip()!r}", key="--set") from None
+    return dict(doc)
+
+
+def format_cost(value: Any) -> str:
+    """A cost value as ``--set`` takes it: a number (``%g``) or a distribution's
+    mapping in YAML flow style."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v:g}" if isinstance(v, int | float) else f"{k}: {v}"
+                               for k, v in value.items()) + "}"
+    return f"{value:g}"
+
+
 #: ``--grid`` points at most (each simulates every selected record)
 MAX_GRID_POINTS = 64
 
 
-def parse_cost_grid(items: list[str], overrides: dict[str, float]) -> list[dict[str, float]]:
+def parse_cost_grid(items: list[str], overrides: dict[str, Any]) -> list[dict[str, float]]:
     """``--grid NAME=V1,V2,...`` (repeatable): every combination of the listed
     values, in the order given (the first parameter varies slowest), each a
     ``{name: value}`` over the profile and ``--set``. ``A+B=V1,V2`` ties
