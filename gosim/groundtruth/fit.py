@@ -139,6 +139,7 @@ def _cost_distribution(name: str, text: str) -> dict[str, Any]:
     import yaml
     from pydantic import ValidationError
 
+    from gosim.config.translate import first_error
     from gosim.sim.costs import COST_PARAMETERS
     from gosim.workload.spec import Dist
 
@@ -155,9 +156,8 @@ def _cost_distribution(name: str, text: str) -> dict[str, Any]:
     try:
         Dist.model_validate(doc)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{name}: not a distribution ({where}: {first['msg']}), got "
+        where, msg = first_error(e)
+        raise ConfigError(f"{name}: not a distribution ({where}: {msg}), got "
                           f"{text.strip()!r}", key="--set") from None
     return dict(doc)
 
