@@ -115,13 +115,18 @@ def parse_cost_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _cost_value(name: str, text: str, key: str) -> float:
-    """A cost parameter's value given on the command line (option ``key``)."""
+def _check_cost_name(name: str, key: str) -> None:
+    """A cost parameter named on the command line (option ``key``) must exist."""
     from gosim.sim.costs import COST_PARAMETERS
 
     if name not in COST_PARAMETERS:
         raise ConfigError(f"unknown cost parameter {name!r}; expected one of "
                           f"{', '.join(sorted(COST_PARAMETERS))}", key=key)
+
+
+def _cost_value(name: str, text: str, key: str) -> float:
+    """A cost parameter's value given on the command line (option ``key``)."""
+    _check_cost_name(name, key)
     try:
         value = float(text)
     except ValueError:
@@ -140,12 +145,9 @@ def _cost_distribution(name: str, text: str) -> dict[str, Any]:
     from pydantic import ValidationError
 
     from gosim.config.translate import first_error
-    from gosim.sim.costs import COST_PARAMETERS
     from gosim.workload.spec import Dist
 
-    if name not in COST_PARAMETERS:
-        raise ConfigError(f"unknown cost parameter {name!r}; expected one of "
-                          f"{', '.join(sorted(COST_PARAMETERS))}", key="--set")
+    _check_cost_name(name, "--set")
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:
