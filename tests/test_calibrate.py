@@ -194,6 +194,39 @@ def test_unknown_profile_is_a_config_error(tmp_path: Path, monkeypatch) -> None:
         load_profile("odd")
 
 
+def test_profile_distribution_values(tmp_path: Path, monkeypatch) -> None:
+    """A profile parameter may be a distribution mapping, as a scenario's
+    ``costs`` entry is: loaded as written, and a run through the profile is the
+    run with the same mapping in ``costs`` (the same draws, bit for bit), and
+    differs from the run with its mean as a constant. A malformed mapping is a
+    ConfigError naming the file and the key."""
+    from gosim.scenario import Scenario
+    from gosim.sim.engine import simulate
+
+    monkeypatch.setenv("GOSIM_PROFILE_PATH", str(tmp_path))
+    dist = {"dist": "exponential", "mean": 2000}
+    (tmp_path / "d.yaml").write_text(
+        "parameters: {heap_lock_migrate_ns: {dist: exponential, mean: 2000}, "
+        "refill_ns: 40}\n")
+    assert load_profile("d") == {"heap_lock_migrate_ns": dist, "refill_ns": 40.0}
+    base = {"design": {"preset": "go1.27"}, "gomaxprocs": 4, "seed": 3,
+            "duration_ns": 2_000_000,
+            "workload": {"groups": [{"count": 4, "size": 1024, "touch": True}]}}
+    via_profile = simulate(Scenario.model_validate({**base, "costs_profile": "d"}))
+    via_costs = simulate(Scenario.model_validate(
+        {**base, "costs": {"heap_lock_migrate_ns": dist, "refill_ns": 40}}))
+    as_mean = simulate(Scenario.model_validate(
+        {**base, "costs": {"heap_lock_migrate_ns": 2000, "refill_ns": 40}}))
+    assert via_profile.metrics == via_costs.metrics
+    assert via_profile.metrics["mallocs"] != as_mean.metrics["mallocs"]
+    (tmp_path / "bad.yaml").write_text(
+        "parameters: {heap_lock_migrate_ns: {dist: exponential, mu: 2}}\n")
+    with pytest.raises(ConfigError, match="distribution mapping") as e:
+        load_profile("bad")
+    assert e.value.file == str(tmp_path / "bad.yaml")
+    assert e.value.key is not None and e.value.key.startswith("parameters.heap_lock_migrate_ns")
+
+
 #: stated bound on the shipped profile's RMS relative error on its held-out sizes
 HOLDOUT_RMS_BOUND = 0.10
 

@@ -143,7 +143,7 @@ def groundtruth(
     if not records:
         raise ConfigError(f"no record matches --only {' / '.join(only or [])}", file=str(file))
     out = out if out is not None else Path("results") / "groundtruth" / file.stem
-    base: dict[str, float] = {}
+    base: dict[str, Any] = {}
     #: the records a --profile was fitted on, when it was fitted on this file
     profile_fit_tags: frozenset[str] | None = None
     pdoc: dict[str, Any] = {}

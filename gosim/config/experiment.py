@@ -106,7 +106,7 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def scenario_hash(scenario: Scenario, profile_values: dict[str, float] | None = None) -> str:
+def scenario_hash(scenario: Scenario, profile_values: dict[str, Any] | None = None) -> str:
     """Stable hash of a fully resolved scenario (all defaults filled in), including
     the values of a named calibration profile, so editing a profile reruns its runs
     (and a missing profile is reported before anything runs). ``profile_values``:
@@ -292,7 +292,7 @@ def _unknown_cost(name: str) -> str:
     return f"unknown cost parameter {name!r}; expected one of {list(cost_parameter_names())}"
 
 
-def _load_profile(name: str) -> dict[str, float] | str:
+def _load_profile(name: str) -> dict[str, Any] | str:
     """Calibration profile ``name``'s values, or why it cannot be used."""
     from gosim.sim.profiles import load_profile
 
@@ -306,7 +306,7 @@ def _expand(exp: Experiment, ctx: ErrorContext) -> list[RunSpec]:
     settings, where = _settings(exp.sweep, ctx)
     _check_base_values(exp.base_scenario, where, ctx)
     runs: list[RunSpec] = []
-    profiles: dict[str, dict[str, float] | str] = {}  # each named profile read once
+    profiles: dict[str, dict[str, Any] | str] = {}  # each named profile read once
     for sid, s in enumerate(settings):
         data = copy.deepcopy(exp.base_scenario)
         for key, value in s.values.items():

@@ -211,7 +211,7 @@ def parse_cost_grid(items: list[str], overrides: dict[str, Any]) -> list[dict[st
 
 
 def start_values(names: list[str], presets: list[str],
-                 base_profile: dict[str, float]) -> dict[str, float]:
+                 base_profile: dict[str, Any]) -> dict[str, float]:
     """Each parameter's value in the model as the records run it: defaults <
     design preset < the base profile. A parameter the presets set differently
     cannot be fitted as one value; a zero cannot be searched on a log scale."""
@@ -219,6 +219,10 @@ def start_values(names: list[str], presets: list[str],
 
     out: dict[str, float] = {}
     for n in names:
+        if isinstance(base_profile.get(n), dict):
+            raise ConfigError(f"{n!r} is a distribution in the profile or --set; --fit "
+                              "searches a number (set it to one with --set to fit it)",
+                              key="--fit")
         values = {parameter_values(p, base_profile)[n] for p in presets}
         if len(values) > 1:
             raise ConfigError(f"{n!r} differs between the design presets of the records "

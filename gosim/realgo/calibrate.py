@@ -169,8 +169,9 @@ def split_sizes(sizes: list[int] | tuple[int, ...]) -> tuple[list[int], list[int
     return [s for s in ordered if s not in hold], hold
 
 
-def parameter_values(preset: str, params: dict[str, float]) -> dict[str, float]:
-    """Every cost parameter's value: defaults < design preset < ``params``."""
+def parameter_values(preset: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Every cost parameter's value: defaults < design preset < ``params`` (a
+    number, or a distribution mapping where ``params`` gives one)."""
     from gosim.runtime.design import get_design
     from gosim.sim.costs import COST_PARAMETERS
 

@@ -25,7 +25,7 @@ from gosim.sim.costs import COST_PARAMETERS
 
 class CostModel:
     def __init__(self, design_costs: dict[str, Any], overrides: dict[str, Dist],
-                 profile: dict[str, float] | None = None,
+                 profile: dict[str, Any] | None = None,
                  record: dict[str, float] | None = None) -> None:
         self.values: dict[str, Dist] = {}
         for name, p in COST_PARAMETERS.items():

@@ -45,7 +45,7 @@ _PADDING_STREAM: Final = 0x6865617062617365
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario, *, profile: dict[str, float] | None = None,
+    def __init__(self, scenario: Scenario, *, profile: dict[str, Any] | None = None,
                  cost_record: dict[str, float] | None = None,
                  tracer: Tracer | None = None) -> None:
         self.scenario = scenario
@@ -402,7 +402,7 @@ class Simulation:
         return collect_result(self, end)
 
 
-def simulate(scenario: Scenario, *, profile: dict[str, float] | None = None,
+def simulate(scenario: Scenario, *, profile: dict[str, Any] | None = None,
              cost_record: dict[str, float] | None = None,
              tracer: Tracer | None = None) -> RunResult:
     """Run one scenario; deterministic for a given scenario (seed included).

@@ -11,6 +11,9 @@ A profile is a YAML file written by ``gosim calibrate``::
     gc: false
     holdout_sizes: [16, 128, 4096, 65536]                     # not fitted, evaluated
     parameters: {malloc_fast_ns: 11.7, refill_ns: 35.2, ...}   # what configs use
+                                     # (a number, or a distribution mapping as in a
+                                     # scenario's costs: {dist: lognormal, mean: 250,
+                                     # sigma: 1.5}, drawn per use)
     defaulted: [mcentral_cachespan_ns, ...]                    # not identifiable here
     fit: [{size: 48, pointerful: false, measured_ns: ..., model_ns: ..., rel_error: ...,
            default_model_ns: ..., default_rel_error: ...}, ...]   # the fitted points
@@ -81,19 +84,38 @@ def read_profile(name: str) -> dict[str, Any]:
     return doc
 
 
-def load_profile(name: str) -> dict[str, float]:
-    """Cost parameter name -> value of profile ``name`` (see the module docstring)."""
+def load_profile(name: str) -> dict[str, float | dict[str, Any]]:
+    """Cost parameter name -> value of profile ``name`` (see the module docstring):
+    a number, or a distribution mapping as a scenario's ``costs`` takes one
+    (``{dist: lognormal, mean: 250, sigma: 1.5}``: a value drawn per use,
+    gosim.workload.spec.Dist), returned as written."""
     path = find_profile(name)
     doc = read_profile(str(path))
-    from gosim.sim.costs import COST_PARAMETERS
+    from pydantic import ValidationError
 
-    out: dict[str, float] = {}
+    from gosim.config.translate import first_error
+    from gosim.sim.costs import COST_PARAMETERS
+    from gosim.workload.spec import Dist
+
+    out: dict[str, float | dict[str, Any]] = {}
     for k, v in doc["parameters"].items():
         if k not in COST_PARAMETERS:
             raise ConfigError(f"unknown cost parameter {k!r}; expected one of "
                               f"{sorted(COST_PARAMETERS)}", file=str(path), key=f"parameters.{k}")
+        if isinstance(v, dict):
+            try:
+                Dist.model_validate(v)
+            except ValidationError as e:
+                where, msg = first_error(e)
+                raise ConfigError(f"expected a non-negative number or a distribution mapping "
+                                  f"such as {{dist: exponential, mean: 500}}: {msg}",
+                                  file=str(path),
+                                  key=f"parameters.{k}" + (f".{where}" if where else "")) from None
+            out[k] = dict(v)
+            continue
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-            raise ConfigError(f"expected a non-negative number, got {v!r}", file=str(path),
+            raise ConfigError(f"expected a non-negative number or a distribution mapping such "
+                              f"as {{dist: exponential, mean: 500}}, got {v!r}", file=str(path),
                               key=f"parameters.{k}")
         out[k] = float(v)
     return out
