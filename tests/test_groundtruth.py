@@ -511,14 +511,17 @@ def test_fit_writes_a_loadable_profile(tmp_path: Path, capsys: pytest.CaptureFix
     prof = tmp_path / "profiles" / "gt-test.yaml"
     rc = main(["groundtruth", str(f), "--out", str(tmp_path / "out"), "--window-scale",
                "0.02", "--jobs", "1", "--fit", "large_alloc_ns", "--profile-out", str(prof),
-               "--max-evals", "3", "--no-plots"])
+               "--max-evals", "3", "--no-plots",
+               "--set", "page_fault_ns={dist: exponential, mean: 900}"])
     assert rc in (0, 1)
     doc = read_profile(str(prof))
     assert doc["fitted"] == ["large_alloc_ns"] and doc["evaluations"] == 3
+    # a --set distribution is written into the profile as given
+    assert doc["parameters"]["page_fault_ns"] == {"dist": "exponential", "mean": 900}
     assert doc["fit_records"] == ["go1.27_nogc_32768_noscan_p1_r1"]
     assert doc["holdout_records"] == 1 and doc["source"] == str(f)
     assert doc["fit_rms_log_error"] <= doc["fit_rms_log_error_start"]
-    assert set(load_profile(str(prof))) == {"large_alloc_ns"}
+    assert set(load_profile(str(prof))) == {"large_alloc_ns", "page_fault_ns"}
     agreement = json.loads((tmp_path / "out" / "agreement.json").read_text())
     assert agreement["fit"]["parameters"] == doc["parameters"]
     assert agreement["error"]["fit"] == pytest.approx(doc["fit_rms_log_error"], abs=1e-4)
@@ -830,11 +833,11 @@ def test_set_runs_as_a_profile_with_that_value_would(
     pd.testing.assert_frame_equal(t_dist, t_set)
 
 
-def test_set_takes_a_distribution_but_not_with_fit(tmp_path: Path,
+def test_set_takes_a_distribution_but_fit_does_not(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """--set NAME={dist: ...}: drawn per goroutine, so an exponential with the mean
-    of a constant gives another run; with --fit it is refused (a profile holds
-    numbers), naming --set, exit 2, nothing written."""
+    """--set NAME={dist: ...}: drawn per use, so an exponential with the mean of a
+    constant gives another run; --fit of a parameter set to a distribution is
+    refused (the search is over numbers), naming --fit, exit 2, nothing written."""
     from gosim.groundtruth.fit import format_cost, parse_cost_overrides
 
     got = parse_cost_overrides(["page_fault_ns={dist: exponential, mean: 900}",
@@ -852,10 +855,10 @@ def test_set_takes_a_distribution_but_not_with_fit(tmp_path: Path,
     assert "--set page_fault_ns={dist: exponential, mean: 900}" in out
     shutil.rmtree(tmp_path / "table")
     assert main(["groundtruth", str(f), "--out", str(tmp_path / "fit"), "--fit",
-                 "page_fault_ns", "--profile-out", str(tmp_path / "p.yaml"),
+                 "sysalloc_ns", "--profile-out", str(tmp_path / "p.yaml"),
                  "--set", "sysalloc_ns={dist: exponential, mean: 5}"]) == 2
-    err = capsys.readouterr().err
-    assert "--set with a distribution does not go with --fit" in err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "key '--fit': 'sysalloc_ns' is a distribution in the profile or --set" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.jsonl"]
 
 

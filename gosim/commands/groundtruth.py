@@ -86,7 +86,7 @@ def groundtruth(
         "--set", help="run every record with cost parameter NAME at VALUE (NAME=VALUE, over "
                       "the profile; gosim costs lists them), VALUE a number or a distribution "
                       "as a scenario's costs take it, e.g. 'NAME={dist: exponential, mean: "
-                      "500}' (not with --fit); repeat for more",
+                      "500}' (a parameter --fit searches must be a number); repeat for more",
         show_default=False)] = None,
     grid: Annotated[list[str] | None, typer.Option(
         "--grid", help="run the records at every combination of cost values, NAME=V1,V2,... "
@@ -134,10 +134,6 @@ def groundtruth(
                           "point; --fit searches)")
     filters = [parse_record_filter(t) for t in only or []]
     overrides = parse_cost_overrides(sets or [])
-    if fit is not None and any(isinstance(v, dict) for v in overrides.values()):
-        # a fit starts from numbers and writes them into a profile, which holds numbers
-        raise ConfigError("--set with a distribution does not go with --fit (a profile's "
-                          "parameters are numbers)", key="--set")
     grid_points = parse_cost_grid(grid, overrides) if grid else None
     records = select_records(read_records(file), filters)
     if not records:

@@ -238,7 +238,7 @@ def start_values(names: list[str], presets: list[str],
 
 def profile_document(*, name: str, source: str, records_fit: list[str], n_holdout: int,
                      go_versions: list[str], presets: list[str], base_profile_name: str | None,
-                     base_parameters: dict[str, float], fit: FitResult,
+                     base_parameters: dict[str, Any], fit: FitResult,
                      errors: dict[str, Any], fitted_on: str,
                      window_scale: float = 1.0) -> dict[str, Any]:
     """What ``costs_profile`` loads (``parameters``), with its provenance."""
