@@ -879,6 +879,38 @@ def render_fault_fit(measured: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_handoff_fit(measured: dict[str, Any]) -> str:
+    """The 16-core profile's mheap.lock hand-off by form and means
+    (scripts/measure.py handoff-fit): the three fit-set errors, the held-out
+    32 KiB error and the peak Ps, the profile's point in bold."""
+    sec = _section(measured, "handoff_fit")
+    prof = load_yaml(ROOT / "profiles" / f"{sec['profile']}.yaml")["parameters"]
+    out = ["The `mheap.lock` hand-off of the 16-core profile by form and means (ns, "
+           "`heap_lock_migrate_ns` / `heap_lock_per_p_ns`, each drawn per critical section; "
+           "`remote_per_p_growth` 0.2, `lock_spin_ns` 1964 and `lock_wakeup_ns` 13000 but in "
+           "the first row), on the shared file's GC-on records without a live heap. Fit set "
+           "(48 B and 1 KiB, 12 records): RMS ln(sim/real) of the throughput; of the Ps' lock "
+           "sleep, RMS ln((sim + 0.01) / (real + 0.01)) against `/sync/mutex/wait/total` "
+           "from 2 Ps on; of the mutex profile's delay per `freeSpan` contention. Held out: "
+           "the 32 KiB records' throughput. The last column: the GOGC file's 1 KiB records "
+           "at GOGC 400 and 800 and 4 and 8 Ps (`extra/go1.27-16core-gogc.jsonl`), whose "
+           "real runs all blame `(*mheap).freeSpan`. The profile's point in bold:", "",
+           "| hand-off | throughput | lock sleep | delay per contention | 32 KiB (held out) "
+           "| peak P 48 B / 1 KiB | GC-off 1 KiB top lock at 4 Ps | GOGC file: top lock "
+           "as the real one |", "|---|---|---|---|---|---|---|---|"]
+    for r in sec["rows"]:
+        mine = all(prof.get(k) == v for k, v in r["costs"].items())
+        label = f"**{r['label']}**" if mine else r["label"]
+        out.append(f"| {label} | {r['fit_rms']:.3f} | {r['sleep_rms']:.3f} | "
+                   f"{r['delay_rms']:.3f} | {r['holdout_rms']:.3f} | "
+                   f"{r['peak_48']} / {r['peak_1k']} | {r['nogc_1k_4p_top_lock']} | "
+                   f"{sum(g['sim'] == g['real'] for g in r['gogc_top_locks'])} of "
+                   f"{len(r['gogc_top_locks'])} |")
+    out += ["", "(Real: peaks at 4 Ps for 48 B and at 1 P for 1 KiB; the GC-off top lock "
+            "`(*mheap).allocSpan`.)", "", _provenance(sec["provenance"]), ""]
+    return "\n".join(out)
+
+
 def render_mmap_sleeps(measured: dict[str, Any]) -> str:
     """Heap growth's write to the memory map (scripts/measure.py mmap-sleeps):
     by size and GOMAXPROCS, the real sleeps per growth and off-CPU time per
@@ -1347,6 +1379,7 @@ def static_blocks() -> dict[str, str]:
             "gcoff-costs": render_gcoff_costs(),
             "gcon-cpu": render_gcon_cpu(),
             "fault-fit": render_fault_fit(measured),
+            "handoff-fit": render_handoff_fit(measured),
             "wakeup": render_wakeup(measured),
             "stw": render_stw(measured),
             "spin": render_spin(measured),

@@ -6,6 +6,7 @@
     .venv/bin/python scripts/measure.py events [--note TEXT]
     .venv/bin/python scripts/measure.py realgo-gc [--note TEXT]
     .venv/bin/python scripts/measure.py fault-fit [--note TEXT]
+    .venv/bin/python scripts/measure.py handoff-fit [--note TEXT]
     .venv/bin/python scripts/measure.py wakeup [--note TEXT]
     .venv/bin/python scripts/measure.py stw [--note TEXT]
     .venv/bin/python scripts/measure.py spin [--note TEXT]
@@ -35,7 +36,11 @@ collector figures, the pacer's per-cycle medians included (stored as
 fault path (``page_fault_contention_factor`` x ``page_fault_contention_max``)
 on the kernel's time per fault, system CPU per minor fault, of the shared
 file's GC-off records: fitted on the 1 KiB ones, the 32 KiB ones held out
-(stored as ``fault_fit``). ``wakeup`` builds scripts/wakeup and measures
+(stored as ``fault_fit``). ``handoff-fit`` scans the form and means of
+the 16-core profile's ``mheap.lock`` hand-off cost on the shared file's GC-on
+records without a live heap (fitted on the 48 B and 1 KiB ones by throughput,
+lock sleep and the mutex profile's delay per freeSpan contention, the 32 KiB
+ones held out; stored as ``handoff_fit``). ``wakeup`` builds scripts/wakeup and measures
 this machine's futex wake-to-run latency with it, the figure behind
 ``lock_wakeup_ns`` and ``m_wakeup_ns`` (idle, after sleeps of 0 to 2 ms).
 ``stw`` builds scripts/stw and measures how long the runtime takes to stop
@@ -223,6 +228,129 @@ def measure_fault_fit(note: str) -> dict[str, Any]:
                      "records": ratios})
     return {"rows": rows, "profile": FAULT_FIT_PROFILE,
             "provenance": provenance("python scripts/measure.py fault-fit", note, load,
+                                     revision, started)}
+
+
+#: the hand-off forms scanned for mheap.lock (scripts/measure.py handoff-fit):
+#: label, then the five lock parameters each point sets over the 16-core profile
+#: (the rest of the profile as it is). The first is the profile of stop 43
+#: (a constant hand-off and the default spin and wake-up).
+HANDOFF_MEASURED = {"remote_per_p_growth": 0.2, "lock_spin_ns": 1964, "lock_wakeup_ns": 13000}
+
+
+def _handoff_point(form: str, migrate: float, per_p: float) -> dict[str, Any]:
+    def d(mean: float) -> Any:
+        if form == "const":
+            return mean
+        if form == "exponential":
+            return {"dist": "exponential", "mean": mean}
+        return {"dist": "lognormal", "mean": mean, "sigma": float(form.removeprefix("lognormal "))}
+    return {"heap_lock_migrate_ns": d(migrate), "heap_lock_per_p_ns": d(per_p), **HANDOFF_MEASURED}
+
+
+HANDOFF_POINTS: list[tuple[str, dict[str, Any]]] = [
+    ("stop 43's profile: 3000 / 0 constant, growth 0, spin 1000, wake-up 4000",
+     {"heap_lock_migrate_ns": 3000, "heap_lock_per_p_ns": 0, "remote_per_p_growth": 0,
+      "lock_spin_ns": 1000, "lock_wakeup_ns": 4000}),
+    *[(f"{form}, {m} / {pp}", _handoff_point(form, m, pp))
+      for form in ("const", "exponential", "lognormal 1", "lognormal 1.5", "lognormal 2")
+      for m, pp in ((250, 250), (500, 250))],
+    *[(f"lognormal 1.5, {m} / {pp}", _handoff_point("lognormal 1.5", m, pp))
+      for m, pp in ((250, 300), (375, 200), (375, 250))],
+]
+
+
+def measure_handoff_fit(note: str) -> dict[str, Any]:
+    """The 16-core profile's mheap.lock hand-off (heap_lock_migrate_ns +
+    heap_lock_per_p_ns x (GOMAXPROCS - 1), each drawn per critical section)
+    by its form (constant, exponential, lognormal of a given sigma) and
+    means, with the measured spin and wake-up and remote_per_p_growth 0.2,
+    on the shared file's GC-on records without a live heap: fitted on the
+    48 B and 1 KiB ones (three errors: throughput, RMS ln(sim/real); the Ps'
+    lock sleep, RMS ln((sim + 0.01) / (real + 0.01)) against
+    /sync/mutex/wait/total from 2 Ps on; the mutex profile's delay per
+    freeSpan contention, RMS ln(sim/real) where both have one), the 32 KiB
+    ones held out (throughput), each point's peak P at 48 B and 1 KiB, the
+    top lock of the GC-off 1 KiB record at 4 Ps (a fit record) and those of
+    the GOGC file's 1 KiB records at GOGC 400 and 800 and 4 and 8 Ps."""
+    import math
+
+    from gosim.groundtruth.mapping import scenario_dict
+    from gosim.groundtruth.records import read_records
+    from gosim.groundtruth.scoring import sim_point
+    from gosim.groundtruth.simulate import simulate_all
+
+    started, load = now(), os.getloadavg()
+    revision = git_revision(ROOT)
+    path = ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl"
+    raw = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    recs = [(r, o) for r, o in zip(read_records(path), raw, strict=True)
+            if (r.mode == "gc" and not r.ballast_mib)
+            or (r.mode == "nogc" and r.size == 1024 and r.gomaxprocs == 4)]
+    # the GOGC file's 1 KiB records at GOGC 400 and 800 and 4 and 8 Ps (the first
+    # of each pair): every real one blames freeSpan
+    gpath = ROOT / "experiments" / "groundtruth" / "extra" / "go1.27-16core-gogc.jsonl"
+    seen: set[tuple[int, int]] = set()
+    for r in read_records(gpath):
+        key = (r.gogc, r.gomaxprocs)
+        if r.gogc in (400, 800) and r.gomaxprocs in (4, 8) and key not in seen:
+            seen.add(key)
+            recs.append((r, {}))
+    scenarios = [scenario_dict(r, costs_profile=FAULT_FIT_PROFILE, costs=costs)
+                 for _, costs in HANDOFF_POINTS for r, _ in recs]
+    outcomes = simulate_all(scenarios, 2)
+
+    def rms(v: list[float]) -> float:
+        return round(math.sqrt(sum(x * x for x in v) / len(v)), 4)
+    rows = []
+    for i, (label, costs) in enumerate(HANDOFF_POINTS):
+        thr_fit, thr_hold, sleep, delay, per = [], [], [], [], []
+        nogc_top = ""
+        gogc_tops: list[dict[str, Any]] = []
+        for j, (r, o) in enumerate(recs):
+            out = outcomes[i * len(recs) + j]
+            if not out.get("ok"):
+                raise SystemExit(f"handoff-fit: {r.tag} failed: {out.get('error')}")
+            pt = sim_point(out)
+            if r.mode == "nogc":  # the GC-off 1 KiB top lock at 4 Ps (real: allocSpan)
+                nogc_top = pt.top_lock
+                continue
+            if r.gogc != 100:
+                gogc_tops.append({"gogc": r.gogc, "gomaxprocs": r.gomaxprocs,
+                                  "real": r.top_lock, "sim": pt.top_lock})
+                continue
+            lr = math.log(pt.allocs_per_s / r.allocs_per_s)
+            per.append({"size": r.size, "gomaxprocs": r.gomaxprocs,
+                        "ratio": round(pt.allocs_per_s / r.allocs_per_s, 4)})
+            if r.size == 32768:
+                thr_hold.append(lr)
+                continue
+            thr_fit.append(lr)
+            if r.gomaxprocs > 1 and r.mutex_wait_share is not None:
+                sleep.append(math.log((pt.lock_sleep_share + 0.01) / (r.mutex_wait_share + 0.01)))
+            sim_fs = [s for s in out["result"]["lock_sites"]
+                      if s["fn"] == "(*mheap).freeSpan" and s["profile_unlocks"]]
+            real_fs = [t for t in o["contention"]["top"]
+                       if t["fn"] == "runtime.(*mheap).freeSpan.func1" and t["count"]]
+            if sim_fs and real_fs:
+                sim_ns = sim_fs[0]["profile_ns"] / sim_fs[0]["profile_unlocks"]
+                real_ns = (real_fs[0]["cycles"] / o["contention"]["cycles_per_s"] * 1e9
+                           / real_fs[0]["count"])
+                delay.append(math.log(sim_ns / real_ns))
+
+        def peak(size: int, per: list[dict[str, Any]] = per) -> int:
+            xs = [(x["ratio"] * next(r.allocs_per_s for r, _ in recs if r.size == size
+                                     and r.gogc == 100 and r.gomaxprocs == x["gomaxprocs"]),
+                   x["gomaxprocs"])
+                  for x in per if x["size"] == size]
+            return max(xs)[1]
+        rows.append({"label": label, "costs": costs, "fit_rms": rms(thr_fit),
+                     "sleep_rms": rms(sleep), "delay_rms": rms(delay),
+                     "holdout_rms": rms(thr_hold), "peak_48": peak(48), "peak_1k": peak(1024),
+                     "nogc_1k_4p_top_lock": nogc_top, "gogc_top_locks": gogc_tops,
+                     "records": per})
+    return {"rows": rows, "profile": FAULT_FIT_PROFILE,
+            "provenance": provenance("python scripts/measure.py handoff-fit", note, load,
                                      revision, started)}
 
 
@@ -1159,7 +1287,7 @@ MEASURES: dict[str, Callable[[str], dict[str, Any]]] = {
     "perf-realgo": measure_perf_realgo, "pagecache": measure_pagecache,
     "pagecache-model": measure_pagecache_model,
     "mmap-sleeps": measure_mmap_sleeps, "mmaplock": measure_mmaplock,
-    "gcbits": measure_gcbits,
+    "gcbits": measure_gcbits, "handoff-fit": measure_handoff_fit,
 }
 
 
