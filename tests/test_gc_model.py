@@ -65,22 +65,23 @@ def test_gc_on_1kib_peaks_at_one_p_like_the_real_runtime(curves) -> None:
 def test_freespan_off_the_heap_lock_scales_further(curves) -> None:
     """The ablation: on mheap.lock, freeSpan makes the 1 KiB GC-on curve peak
     at 1 P and fall below 0.65 of that by 8 Ps (the real runtime's to 0.5:
-    docs/groundtruth.md, the GC-on CPU table; the model's 0.46); off the
-    lock the collapse is gone: from 4 Ps on the curve runs over 1.5 times
-    what it runs with freeSpan on the lock, and by 12 Ps it is back within
-    10% of its one-P rate. What it loses at 2-8 Ps (to 0.72-0.8 of one P)
-    is the collector's own cost, not a lock the sweeper holds: there the
-    pacer triggers at 0.76 of the goal, as the real one does at 1-4 Ps, and
-    each cycle stops the world twice, its goroutines restarting one M
-    wake-up apart; at 12 Ps the trigger is at its ceiling (0.95) and the
-    cycles come a fifth less often. (Since stop 38: endCycle reads heapLive
-    before the flushed mcaches; before, the triggers sat near the ceiling
-    from 8 Ps on and the off-curve was back within 10% by 8 Ps.)"""
+    docs/groundtruth.md, the GC-on CPU table; the model's 0.46). Off the
+    lock, freeSpan is never the lock the Ps wait for and the curve does not
+    collapse: above 0.6 of its one-P rate at 4-12 Ps, 1.3 times or more what
+    it runs with freeSpan on the lock from 8 Ps on, and at 12 Ps back above
+    its 8-P rate. It does not climb back to its one-P rate (0.68 of it at 12
+    Ps; before stop 44 within 10%): since the 16-core profile's hand-off and lock costs
+    give the Ps' lock sleep of the real runtime (10-20% of their time from 4
+    Ps on, docs/groundtruth.md), most of the fall is outside the lock, in
+    the collector's own cost and memory another core wrote last
+    (``remote_per_p_growth``); a lock the real Ps sleep a fifth of their
+    time on cannot account for the real curve's halving (docs/decisions.md,
+    'The hand-off drawn per critical section')."""
     off = {p: m["allocs_per_sim_second"] for p, m in curves[False].items()}
     on = {p: m["allocs_per_sim_second"] for p, m in curves[True].items()}
     assert max(on, key=on.get) == 1 and on[8] < 0.65 * on[1]
-    assert off[12] > 0.9 * off[1]
-    assert all(off[p] > 1.5 * on[p] for p in (4, 8, 12))
+    assert all(off[p] > 1.3 * on[p] for p in (8, 12))
+    assert off[12] >= off[8] and min(off[p] for p in (4, 8, 12)) > 0.6 * off[1]
     assert all(m["top_lock_fn"] != "(*mheap).freeSpan" for m in curves[False].values())
 
 
