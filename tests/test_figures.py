@@ -61,7 +61,7 @@ def test_measured_figures_carry_provenance() -> None:
     measured = figures.load_measured()
     assert set(measured) == {"bench", "make", "groundtruth", "events", "realgo_gc", "fault_fit",
                              "wakeup", "stw", "spin", "perf_realgo", "mmap_sleeps",
-                             "mmaplock", "gcbits", "pagecache"}
+                             "mmaplock", "gcbits", "pagecache", "handoff_fit"}
     for section in measured.values():
         p = section["provenance"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", p["date"])
@@ -70,6 +70,11 @@ def test_measured_figures_carry_provenance() -> None:
         assert p["machine"] and p["cpus"] >= 1
     for step in ("make_run", "make_test_cold", "make_test_warm"):
         assert measured["make"][step]["seconds"] > 0
+    # the hand-off scan holds the 16-core profile's own point (its lock costs
+    # as the profile sets them), so docs/decisions.md marks the point chosen
+    prof = figures.load_yaml(figures.PROFILE_16CORE)["parameters"]
+    rows = measured["handoff_fit"]["rows"]
+    assert sum(all(prof.get(k) == v for k, v in r["costs"].items()) for r in rows) == 1
     # gosim groundtruth on every shipped file, and on the 16-core files of
     # extra/ with the shared grid or its disputed settings (docs/groundtruth.md),
     # with what each run agreed on
