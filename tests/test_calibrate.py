@@ -173,6 +173,14 @@ def test_cli_refit_from_stored_measurements(tmp_path: Path, capsys) -> None:
     assert "re-fitted with --refit" in out.read_text().splitlines()[0]
     assert main(["calibrate", "--refit", str(tmp_path / "none.yaml")]) == 2
     assert "unknown calibration profile" in capsys.readouterr().err
+    # a profile with no measured points (as gosim groundtruth writes them) is
+    # bad input naming the file and the key, not a traceback; nothing written
+    gt = tmp_path / "gt.yaml"
+    gt.write_text("name: gt\nparameters: {heap_lock_migrate_ns: 3000}\n")
+    assert main(["calibrate", "--refit", str(gt), "--out", str(tmp_path / "gt2.yaml")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{gt}: key 'fit': --refit needs the measured points" in err
+    assert not (tmp_path / "gt2.yaml").exists()
 
 
 def test_cli_calibrate_bad_sizes(capsys) -> None:

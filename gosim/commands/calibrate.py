@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gosim.errors import GosimError
+from gosim.errors import ConfigError, GosimError
 
 
 def _sizes(text: str | None) -> list[int] | None:
@@ -71,9 +71,15 @@ def calibrate(
     # before minutes of measuring: an unwritable --out is exit 2, nothing measured
     check_results_dir(out.parent if out is not None else Path("profiles"))
     if refit_from is not None:
-        from gosim.sim.profiles import read_profile
+        from gosim.sim.profiles import find_profile, read_profile
 
         doc = read_profile(refit_from)  # ConfigError (exit 2) when missing or malformed
+        if not isinstance(doc.get("fit"), list) or not doc["fit"]:
+            # e.g. a profile gosim groundtruth or a hand fit wrote: no measured points
+            raise ConfigError("--refit needs the measured points gosim calibrate stores "
+                              "under 'fit' (a list of {size, pointerful, measured_ns, ...}); "
+                              "this profile has none", file=str(find_profile(refit_from)),
+                              key="fit")
         name = name or (out.stem if out is not None else str(doc["name"]))
         c = refit(doc, name=name)
         how = f"measured with gosim calibrate on {c.profile['measured']}, re-fitted with --refit"
