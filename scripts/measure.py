@@ -253,7 +253,8 @@ HANDOFF_POINTS: list[tuple[str, dict[str, Any]]] = [
      {"heap_lock_migrate_ns": 3000, "heap_lock_per_p_ns": 0, "remote_per_p_growth": 0,
       "lock_spin_ns": 1000, "lock_wakeup_ns": 4000}),
     *[(f"{form}, {m} / {pp}", _handoff_point(form, m, pp))
-      for form in ("const", "exponential", "lognormal 1", "lognormal 1.5", "lognormal 2")
+      for form in ("const", "exponential", "lognormal 1", "lognormal 1.25", "lognormal 1.5",
+                   "lognormal 1.75", "lognormal 2")
       for m, pp in ((250, 250), (500, 250))],
     *[(f"lognormal 1.5, {m} / {pp}", _handoff_point("lognormal 1.5", m, pp))
       for m, pp in ((250, 300), (375, 200), (375, 250))],
