@@ -64,24 +64,25 @@ def test_gc_on_1kib_peaks_at_one_p_like_the_real_runtime(curves) -> None:
 
 def test_freespan_off_the_heap_lock_scales_further(curves) -> None:
     """The ablation: on mheap.lock, freeSpan makes the 1 KiB GC-on curve peak
-    at 1 P and fall below 0.65 of that by 8 Ps (the real runtime's to 0.5:
-    docs/groundtruth.md, the GC-on CPU table; the model's 0.46). Off the
+    at 1 P and fall below half of that by 12 Ps (the real runtime's to 0.5:
+    docs/groundtruth.md, the GC-on CPU table; the model's 0.44). Off the
     lock, freeSpan is never the lock the Ps wait for and the curve does not
-    collapse: above 0.6 of its one-P rate at 4-12 Ps, 1.3 times or more what
-    it runs with freeSpan on the lock from 8 Ps on, and at 12 Ps back above
-    its 8-P rate. It does not climb back to its one-P rate (0.68 of it at 12
-    Ps; before stop 44 within 10%): since the 16-core profile's hand-off and lock costs
-    give the Ps' lock sleep of the real runtime (10-20% of their time from 4
-    Ps on, docs/groundtruth.md), most of the fall is outside the lock, in
-    the collector's own cost and memory another core wrote last
-    (``remote_per_p_growth``); a lock the real Ps sleep a fifth of their
-    time on cannot account for the real curve's halving (docs/decisions.md,
-    'The hand-off drawn per critical section')."""
+    collapse: above 0.6 of its one-P rate at 4-12 Ps, and at 12 Ps 1.4 times
+    or more what it runs with freeSpan on the lock, a gap that grows with the
+    P count (1.1 at 2 Ps). It does not climb back to its one-P rate (0.66 of
+    it at 12 Ps; before stop 44 within 10%): since the 16-core profile's
+    hand-off and lock costs give the Ps' lock sleep of the real runtime
+    (10-20% of their time from 4 Ps on, docs/groundtruth.md), most of the
+    fall is outside the lock, in the collector's own cost and memory another
+    core wrote last (``remote_per_p_growth``); a lock the real Ps sleep a
+    fifth of their time on cannot account for the real curve's halving
+    (docs/decisions.md, 'The hand-off drawn per critical section, in the
+    profile')."""
     off = {p: m["allocs_per_sim_second"] for p, m in curves[False].items()}
     on = {p: m["allocs_per_sim_second"] for p, m in curves[True].items()}
-    assert max(on, key=on.get) == 1 and on[8] < 0.65 * on[1]
-    assert all(off[p] > 1.3 * on[p] for p in (8, 12))
-    assert off[12] >= off[8] and min(off[p] for p in (4, 8, 12)) > 0.6 * off[1]
+    assert max(on, key=on.get) == 1 and on[12] < 0.5 * on[1]
+    assert min(off[p] for p in (4, 8, 12)) > 0.6 * off[1]
+    assert off[12] > 1.4 * on[12] and off[12] / on[12] > off[2] / on[2]
     assert all(m["top_lock_fn"] != "(*mheap).freeSpan" for m in curves[False].values())
 
 
@@ -577,7 +578,7 @@ def test_a_cycle_marks_the_runtime_heap_and_each_goroutine_s_last_object() -> No
 
     (rec,) = [r for r in read_records(GROUND_TRUTH) if r.mode == "gc" and r.size == 32768
               and not r.ballast_mib and r.gomaxprocs == 16]
-    sc = scenario_dict(rec, costs_profile=PROFILE, scale=0.25,
+    sc = scenario_dict(rec, costs_profile=PROFILE, scale=0.5,
                        costs={"runtime_heap_bytes": 50791, "runtime_heap_per_p_bytes": 22725})
     sc["workload"]["groups"][0]["lifetime"] = {"allocations": 1}
     res = simulate(Scenario.model_validate(sc))
