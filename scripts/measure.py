@@ -185,7 +185,8 @@ def measure_realgo_gc(note: str) -> dict[str, Any]:
 #: the grid of the profile's page-fault fit (``fault-fit``); limit 0 is none
 FAULT_FIT_FACTORS = (0.2, 0.3, 0.4, 0.5)
 FAULT_FIT_LIMITS = (0, 3, 4, 5, 6, 8)
-FAULT_FIT_PROFILE = "groundtruth-16core-go1.27"
+#: the 16-core profile, which the fault and hand-off fits measure around
+PROFILE_16CORE = "groundtruth-16core-go1.27"
 
 
 def measure_fault_fit(note: str) -> dict[str, Any]:
@@ -204,7 +205,7 @@ def measure_fault_fit(note: str) -> dict[str, Any]:
     recs = [r for r in read_records(ROOT / "experiments" / "groundtruth" / "go1.27-16core.jsonl")
             if r.mode == "nogc" and r.sys_ns_per_fault]
     grid = [(f, c) for f in FAULT_FIT_FACTORS for c in FAULT_FIT_LIMITS]
-    scenarios = [scenario_dict(r, costs_profile=FAULT_FIT_PROFILE,
+    scenarios = [scenario_dict(r, costs_profile=PROFILE_16CORE,
                                costs={"page_fault_contention_factor": f,
                                       "page_fault_contention_max": c})
                  for f, c in grid for r in recs]
@@ -226,7 +227,7 @@ def measure_fault_fit(note: str) -> dict[str, Any]:
             return round(math.sqrt(sum(x * x for x in v) / len(v)), 4)
         rows.append({"factor": f, "limit": c, "fit_rms": rms(1024), "holdout_rms": rms(32768),
                      "records": ratios})
-    return {"rows": rows, "profile": FAULT_FIT_PROFILE,
+    return {"rows": rows, "profile": PROFILE_16CORE,
             "provenance": provenance("python scripts/measure.py fault-fit", note, load,
                                      revision, started)}
 
@@ -297,7 +298,7 @@ def measure_handoff_fit(note: str) -> dict[str, Any]:
         if r.gogc in (400, 800) and r.gomaxprocs in (4, 8) and key not in seen:
             seen.add(key)
             recs.append((r, {}))
-    scenarios = [scenario_dict(r, costs_profile=FAULT_FIT_PROFILE, costs=costs)
+    scenarios = [scenario_dict(r, costs_profile=PROFILE_16CORE, costs=costs)
                  for _, costs in HANDOFF_POINTS for r, _ in recs]
     outcomes = simulate_all(scenarios, 2)
 
@@ -350,7 +351,7 @@ def measure_handoff_fit(note: str) -> dict[str, Any]:
                      "holdout_rms": rms(thr_hold), "peak_48": peak(48), "peak_1k": peak(1024),
                      "nogc_1k_4p_top_lock": nogc_top, "gogc_top_locks": gogc_tops,
                      "records": per})
-    return {"rows": rows, "profile": FAULT_FIT_PROFILE,
+    return {"rows": rows, "profile": PROFILE_16CORE,
             "provenance": provenance("python scripts/measure.py handoff-fit", note, load,
                                      revision, started)}
 
