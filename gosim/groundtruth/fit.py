@@ -98,7 +98,7 @@ def parse_cost_overrides(items: list[str]) -> dict[str, Any]:
     """``--set NAME=VALUE`` (repeatable): a cost parameter (gosim costs) and the
     number every record runs it with, over the profile; or, as a scenario's
     ``costs`` may give it, a distribution written as a YAML mapping
-    (``NAME={dist: exponential, mean: 500}``), which each goroutine draws from
+    (``NAME={dist: exponential, mean: 500}``), drawn per use
     (:func:`_cost_distribution`)."""
     out: dict[str, Any] = {}
     for item in items:
@@ -138,14 +138,12 @@ def _cost_value(name: str, text: str, key: str) -> float:
 
 def _cost_distribution(name: str, text: str) -> dict[str, Any]:
     """``--set NAME={dist: ..., ...}``: a distribution for a cost parameter, checked
-    as a scenario's ``costs`` entry is (gosim.workload.spec.Dist; its value is
-    then drawn per goroutine, gosim/sim/goroutine.py); returned as the mapping
-    given, which a scenario's ``costs`` takes as it stands."""
+    as a scenario's ``costs`` entry is (gosim.workload.spec.Dist; a value is
+    then drawn per use from each goroutine's own stream, gosim/sim/goroutine.py);
+    returned as the mapping given, which a scenario's ``costs`` takes as it stands."""
     import yaml
-    from pydantic import ValidationError
 
-    from gosim.config.translate import first_error
-    from gosim.workload.spec import Dist
+    from gosim.workload.spec import dist_error
 
     _check_cost_name(name, "--set")
     try:
@@ -155,12 +153,11 @@ def _cost_distribution(name: str, text: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ConfigError(f"{name}: expected a number >= 0 or a distribution mapping such as "
                           f"{{dist: exponential, mean: 500}}, got {text.strip()!r}", key="--set")
-    try:
-        Dist.model_validate(doc)
-    except ValidationError as e:
-        where, msg = first_error(e)
+    bad = dist_error(doc)
+    if bad is not None:
+        where, msg = bad
         raise ConfigError(f"{name}: not a distribution ({where}: {msg}), got "
-                          f"{text.strip()!r}", key="--set") from None
+                          f"{text.strip()!r}", key="--set")
     return dict(doc)
 
 

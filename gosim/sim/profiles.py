@@ -91,11 +91,8 @@ def load_profile(name: str) -> dict[str, float | dict[str, Any]]:
     gosim.workload.spec.Dist), returned as written."""
     path = find_profile(name)
     doc = read_profile(str(path))
-    from pydantic import ValidationError
-
-    from gosim.config.translate import first_error
     from gosim.sim.costs import COST_PARAMETERS
-    from gosim.workload.spec import Dist
+    from gosim.workload.spec import dist_error
 
     out: dict[str, float | dict[str, Any]] = {}
     for k, v in doc["parameters"].items():
@@ -103,14 +100,13 @@ def load_profile(name: str) -> dict[str, float | dict[str, Any]]:
             raise ConfigError(f"unknown cost parameter {k!r}; expected one of "
                               f"{sorted(COST_PARAMETERS)}", file=str(path), key=f"parameters.{k}")
         if isinstance(v, dict):
-            try:
-                Dist.model_validate(v)
-            except ValidationError as e:
-                where, msg = first_error(e)
+            bad = dist_error(v)
+            if bad is not None:
+                where, msg = bad
                 raise ConfigError(f"expected a non-negative number or a distribution mapping "
                                   f"such as {{dist: exponential, mean: 500}}: {msg}",
                                   file=str(path),
-                                  key=f"parameters.{k}" + (f".{where}" if where else "")) from None
+                                  key=f"parameters.{k}" + (f".{where}" if where else ""))
             out[k] = dict(v)
             continue
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:

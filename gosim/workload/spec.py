@@ -142,6 +142,22 @@ class Dist(Shorthand):
         return sum(vals) / len(vals)
 
 
+def dist_error(value: Any) -> tuple[str, str] | None:
+    """Why ``value`` (a number or a mapping, as YAML gives it) is not a
+    :class:`Dist`: the first error's (key, message), or None when it is one.
+    For the places that check a distribution outside a scenario (a profile's
+    parameters, ``--set``)."""
+    from pydantic import ValidationError
+
+    from gosim.config.translate import first_error
+
+    try:
+        Dist.model_validate(value)
+    except ValidationError as e:
+        return first_error(e)
+    return None
+
+
 class Lifetime(Shorthand):
     """How long an allocated object stays reachable.
 
